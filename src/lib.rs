@@ -1,0 +1,1 @@
+//! Kubewarden policy that adds `imagePullSecrets` to pod specs whose images match configured rules.
