@@ -1,0 +1,355 @@
+//! Registry and image patterns, compiled once from the settings and matched against normalised
+//! image references. Hosts are compared label by label, paths segment by segment, so a look-alike
+//! (`reg.example.evil.com`, `evil.com/reg.example/app`) can never match by prefix.
+
+use crate::image_ref::{canonical_registry, names_registry, split_port, ImageRef, DOCKER_HUB};
+
+/// One DNS label of a host pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Label {
+    Exact(String),
+    /// `*`: exactly one label.
+    Any,
+}
+
+/// A registry host with an optional port, where `*` stands for exactly one DNS label.
+///
+/// ```
+/// use image_pull_secrets::{image_ref::ImageRef, matcher::RegistryPattern};
+/// let pattern = RegistryPattern::parse("*.corp.example").unwrap();
+/// assert!(pattern.matches(&ImageRef::parse("eu.corp.example/app").unwrap()));
+/// assert!(!pattern.matches(&ImageRef::parse("corp.example/app").unwrap()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryPattern {
+    labels: Vec<Label>,
+    port: Option<String>,
+}
+
+impl RegistryPattern {
+    /// Compiles a `host[:port]` pattern; the error says what is wrong and how to write it.
+    pub fn parse(pattern: &str) -> Result<RegistryPattern, String> {
+        if pattern.is_empty() {
+            return Err("is empty; write a registry host such as \"registry.example.com\"".into());
+        }
+        if let Some((_, rest)) = pattern.split_once("://") {
+            let host = rest.split('/').next().unwrap_or_default();
+            return Err(format!("is a URL, not a registry host; write \"{host}\""));
+        }
+        if let Some((host, path)) = pattern.split_once('/') {
+            return Err(format!(
+                "has a path (\"/{path}\"); registries take a host only: write \"{host}\", \
+                 or put the repository glob under images"
+            ));
+        }
+        if pattern.contains('@') {
+            return Err("has a digest; write the registry host only".into());
+        }
+        let (host, port) = split_port(pattern);
+        if let Some(port) = port {
+            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.len() > 5 {
+                return Err(format!(
+                    "has \":{port}\" after the host, which is not a port number; \
+                     registries take host[:port] without tag"
+                ));
+            }
+        }
+        let host = canonical_registry(host);
+        let labels = host
+            .split('.')
+            .map(|label| match label {
+                "*" => Ok(Label::Any),
+                _ if is_dns_label(label) => Ok(Label::Exact(label.to_string())),
+                _ if label.contains('*') => Err(format!(
+                    "has the label \"{label}\"; '*' must stand alone for exactly one DNS label, \
+                     as in \"*.example.com\""
+                )),
+                _ => Err(format!(
+                    "has the label \"{label}\", which is not a DNS label (letters, digits, '-')"
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(RegistryPattern {
+            labels,
+            port: port.map(str::to_string),
+        })
+    }
+
+    /// Whether the pattern matches the normalised registry of `image`.
+    pub fn matches(&self, image: &ImageRef) -> bool {
+        self.matches_registry(image.registry())
+    }
+
+    /// Whether the pattern matches a normalised `host[:port]`.
+    pub fn matches_registry(&self, registry: &str) -> bool {
+        let (host, port) = split_port(registry);
+        if port != self.port.as_deref() {
+            return false;
+        }
+        let mut labels = host.split('.');
+        let all_equal = self.labels.iter().all(|pattern| match labels.next() {
+            Some(label) => match pattern {
+                Label::Any => !label.is_empty(),
+                Label::Exact(exact) => exact == label,
+            },
+            None => false,
+        });
+        all_equal && labels.next().is_none()
+    }
+}
+
+/// One path segment of an image pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Exact(String),
+    /// `*`: exactly one segment.
+    One,
+    /// `**`: one or more segments.
+    OneOrMore,
+}
+
+/// A repository glob normalised like an image: `nginx` means `docker.io/library/nginx`,
+/// `acme/*` means `docker.io/acme/*`. `*` is one path segment, `**` one or more.
+///
+/// ```
+/// use image_pull_secrets::{image_ref::ImageRef, matcher::ImagePattern};
+/// let pattern = ImagePattern::parse("acme/**").unwrap();
+/// assert!(pattern.matches(&ImageRef::parse("docker.io/acme/tools/cli:1").unwrap()));
+/// assert!(!pattern.matches(&ImageRef::parse("acme").unwrap()));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImagePattern {
+    registry: RegistryPattern,
+    segments: Vec<Segment>,
+}
+
+impl ImagePattern {
+    /// Compiles an image glob; the error says what is wrong and how to write it.
+    pub fn parse(pattern: &str) -> Result<ImagePattern, String> {
+        if pattern.is_empty() {
+            return Err("is empty; write a repository glob such as \"registry.example.com/team/*\"".into());
+        }
+        if pattern.contains("://") {
+            let without_scheme = pattern.split_once("://").map(|(_, r)| r).unwrap_or_default();
+            return Err(format!("has a URL scheme; write \"{without_scheme}\""));
+        }
+        if let Some((name, digest)) = pattern.split_once('@') {
+            return Err(format!(
+                "has a digest (\"@{digest}\"); patterns match repositories: write \"{name}\""
+            ));
+        }
+        let bare_host = split_port(pattern).0;
+        if !pattern.contains('/') && (bare_host.contains('.') || bare_host == "localhost") {
+            return Err(format!(
+                "names a registry, not a repository; put \"{pattern}\" under registries, \
+                 or write \"{pattern}/**\""
+            ));
+        }
+        let (registry, path) = match pattern.split_once('/') {
+            Some((first, rest)) if names_registry(first) => (first, rest),
+            _ => (DOCKER_HUB, pattern),
+        };
+        let last_segment = path.rsplit('/').next().unwrap_or(path);
+        if let Some((_, tag)) = last_segment.split_once(':') {
+            let untagged = &pattern[..pattern.len() - tag.len() - 1];
+            return Err(format!(
+                "has a tag (\":{tag}\"); patterns match repositories: write \"{untagged}\""
+            ));
+        }
+        let registry = RegistryPattern::parse(registry)?;
+        let mut segments = path
+            .split('/')
+            .map(|segment| match segment {
+                "*" => Ok(Segment::One),
+                "**" => Ok(Segment::OneOrMore),
+                "" => Err("has an empty path segment (\"//\" or a leading or trailing '/')".to_string()),
+                _ if segment.contains('*') => Err(format!(
+                    "has the segment \"{segment}\"; '*' and '**' must be whole path segments, \
+                     as in \"team/*\""
+                )),
+                _ if segment.bytes().any(|b| b.is_ascii_uppercase()) => Err(format!(
+                    "has the segment \"{segment}\"; repository paths are lower-case: write \"{}\"",
+                    segment.to_ascii_lowercase()
+                )),
+                _ if is_path_component(segment) => Ok(Segment::Exact(segment.to_string())),
+                _ => Err(format!(
+                    "has the segment \"{segment}\", which is not a repository path component \
+                     (lower-case letters and digits, separated by '.', '_', '__' or '-')"
+                )),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let on_docker_hub = registry.matches_registry(DOCKER_HUB) && registry.labels.iter().all(|l| l != &Label::Any);
+        if on_docker_hub && segments.len() == 1 && segments[0] != Segment::OneOrMore {
+            segments.insert(0, Segment::Exact("library".into()));
+        }
+        Ok(ImagePattern { registry, segments })
+    }
+
+    /// Whether a normalised image matches: registry label by label, then the path glob.
+    pub fn matches(&self, image: &ImageRef) -> bool {
+        self.registry.matches(image) && glob_matches(&self.segments, image.repository())
+    }
+}
+
+/// Segment glob over a repository path, by dynamic programming (no backtracking blow-up).
+fn glob_matches(pattern: &[Segment], repository: &str) -> bool {
+    let path: Vec<&str> = repository.split('/').collect();
+    // reachable[j]: the pattern prefix consumed so far can match path[..j].
+    let mut reachable = vec![false; path.len() + 1];
+    reachable[0] = true;
+    for segment in pattern {
+        let mut next = vec![false; path.len() + 1];
+        for j in 0..path.len() {
+            if !reachable[j] {
+                continue;
+            }
+            match segment {
+                Segment::Exact(exact) => next[j + 1] |= exact == path[j],
+                Segment::One => next[j + 1] = true,
+                Segment::OneOrMore => next[j + 1..].iter_mut().for_each(|cell| *cell = true),
+            }
+        }
+        reachable = next;
+    }
+    reachable[path.len()]
+}
+
+/// A DNS label: letters, digits and inner hyphens, at most 63 characters (already lower-cased).
+fn is_dns_label(label: &str) -> bool {
+    let bytes = label.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 63
+        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+/// A distribution path component: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
+fn is_path_component(segment: &str) -> bool {
+    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    let bytes = segment.as_bytes();
+    if bytes.is_empty() || !alnum(&bytes[0]) || !alnum(&bytes[bytes.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if alnum(&bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !alnum(&bytes[i]) {
+            i += 1;
+        }
+        let separator = &segment[start..i];
+        let dashes = separator.bytes().all(|b| b == b'-');
+        if !(separator == "." || separator == "_" || separator == "__" || dashes) {
+            return false;
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn image(reference: &str) -> ImageRef {
+        ImageRef::parse(reference).expect("valid test image")
+    }
+
+    #[rstest]
+    #[case::exact_host("reg.example", "reg.example/app", true)]
+    #[case::host_case_folded("REG.Example", "reg.example/app", true)]
+    #[case::image_host_case_folded("reg.example", "Reg.Example/app", true)]
+    #[case::suffix_look_alike("reg.example", "reg.example.evil.com/app", false)]
+    #[case::path_look_alike("reg.example", "evil.com/reg.example/app", false)]
+    #[case::port_on_image_only("reg.example", "reg.example:5000/app", false)]
+    #[case::port_on_pattern_only("reg.example:5000", "reg.example/app", false)]
+    #[case::same_port("reg.example:5000", "reg.example:5000/app", true)]
+    #[case::other_port("reg.example:5000", "reg.example:5001/app", false)]
+    #[case::prefix_label_look_alike("reg.example", "xreg.example/app", false)]
+    #[case::extra_leading_label("reg.example", "a.reg.example/app", false)]
+    #[case::wildcard_one_label("*.corp.example", "eu.corp.example/app", true)]
+    #[case::wildcard_not_two_labels("*.corp.example", "a.eu.corp.example/app", false)]
+    #[case::wildcard_not_zero_labels("*.corp.example", "corp.example/app", false)]
+    #[case::wildcard_with_port("*.corp.example:5000", "eu.corp.example:5000/app", true)]
+    #[case::wildcard_port_mismatch("*.corp.example", "eu.corp.example:5000/app", false)]
+    #[case::hub_matches_single_name("docker.io", "nginx", true)]
+    #[case::hub_matches_namespace("docker.io", "acme/app", true)]
+    #[case::hub_alias_pattern("index.docker.io", "nginx", true)]
+    #[case::hub_pattern_matches_alias_image("docker.io", "registry-1.docker.io/acme/app", true)]
+    #[case::hub_does_not_match_other("docker.io", "quay.io/app", false)]
+    #[case::localhost("localhost:5000", "localhost:5000/app", true)]
+    fn registry_pattern(#[case] pattern: &str, #[case] reference: &str, #[case] expected: bool) {
+        let compiled = RegistryPattern::parse(pattern).expect("valid pattern");
+        assert_eq!(compiled.matches(&image(reference)), expected, "{pattern} vs {reference}");
+    }
+
+    #[rstest]
+    #[case::scheme("https://reg.example", "is a URL, not a registry host; write \"reg.example\"")]
+    #[case::path("reg.example/team", "has a path (\"/team\"); registries take a host only: write \"reg.example\", or put the repository glob under images")]
+    #[case::tag_like_port("reg.example:latest", "has \":latest\" after the host, which is not a port number; registries take host[:port] without tag")]
+    #[case::empty("", "is empty; write a registry host such as \"registry.example.com\"")]
+    #[case::partial_wildcard("reg-*.example", "has the label \"reg-*\"; '*' must stand alone for exactly one DNS label, as in \"*.example.com\"")]
+    #[case::underscore("reg_x.example", "has the label \"reg_x\", which is not a DNS label (letters, digits, '-')")]
+    #[case::empty_label("reg..example", "has the label \"\", which is not a DNS label (letters, digits, '-')")]
+    #[case::digest("reg.example@sha256", "has a digest; write the registry host only")]
+    fn invalid_registry_pattern(#[case] pattern: &str, #[case] message: &str) {
+        assert_eq!(RegistryPattern::parse(pattern).unwrap_err(), message);
+    }
+
+    #[rstest]
+    #[case::single_name_is_official("nginx", "nginx:1.27", true)]
+    #[case::single_name_is_not_namespace("nginx", "nginx/nginx", false)]
+    #[case::namespace_star("acme/*", "acme/app", true)]
+    #[case::namespace_star_explicit_hub("acme/*", "docker.io/acme/app", true)]
+    #[case::namespace_star_index_alias("acme/*", "index.docker.io/acme/app", true)]
+    #[case::star_is_one_segment("acme/*", "acme/tools/cli", false)]
+    #[case::double_star_many("docker.io/acme/**", "acme/tools/cli", true)]
+    #[case::double_star_one("docker.io/acme/**", "acme/app", true)]
+    #[case::double_star_not_zero("docker.io/acme/**", "acme", false)]
+    #[case::double_star_alone_is_all_of_hub("docker.io/**", "nginx", true)]
+    #[case::star_alone_is_official("docker.io/*", "nginx", true)]
+    #[case::star_alone_not_namespaced("docker.io/*", "acme/app", false)]
+    #[case::double_star_middle("reg.example/**/cli", "reg.example/a/b/cli", true)]
+    #[case::double_star_middle_needs_one("reg.example/**/cli", "reg.example/cli", false)]
+    #[case::registry_port("reg.example:5000/team/*", "reg.example:5000/team/app", true)]
+    #[case::registry_port_missing("reg.example:5000/team/*", "reg.example/team/app", false)]
+    #[case::wildcard_registry("*.corp.example/team/**", "eu.corp.example/team/app", true)]
+    #[case::look_alike_host("reg.example/**", "reg.example.evil.com/app", false)]
+    #[case::look_alike_path("reg.example/**", "evil.com/reg.example/app", false)]
+    #[case::exact_repository("reg.example/team/app", "reg.example/team/app@sha256:0123456789012345678901234567890123456789012345678901234567890123", true)]
+    #[case::segment_prefix_look_alike("reg.example/team/*", "reg.example/teammate/app", false)]
+    fn image_pattern(#[case] pattern: &str, #[case] reference: &str, #[case] expected: bool) {
+        let compiled = ImagePattern::parse(pattern).expect("valid pattern");
+        assert_eq!(compiled.matches(&image(reference)), expected, "{pattern} vs {reference}");
+    }
+
+    #[rstest]
+    #[case::tag("nginx:1.27", "has a tag (\":1.27\"); patterns match repositories: write \"nginx\"")]
+    #[case::tag_with_registry("reg.example:5000/app:v1", "has a tag (\":v1\"); patterns match repositories: write \"reg.example:5000/app\"")]
+    #[case::digest("reg.example/app@sha256:abc", "has a digest (\"@sha256:abc\"); patterns match repositories: write \"reg.example/app\"")]
+    #[case::scheme("https://reg.example/app", "has a URL scheme; write \"reg.example/app\"")]
+    #[case::partial_star("acme/app-*", "has the segment \"app-*\"; '*' and '**' must be whole path segments, as in \"team/*\"")]
+    #[case::upper_case("acme/App", "has the segment \"App\"; repository paths are lower-case: write \"app\"")]
+    #[case::trailing_slash("acme/", "has an empty path segment (\"//\" or a leading or trailing '/')")]
+    #[case::bad_registry("reg.example:x/app", "has \":x\" after the host, which is not a port number; registries take host[:port] without tag")]
+    #[case::bare_registry("reg.example:5000", "names a registry, not a repository; put \"reg.example:5000\" under registries, or write \"reg.example:5000/**\"")]
+    #[case::bad_component("acme/-app", "has the segment \"-app\", which is not a repository path component (lower-case letters and digits, separated by '.', '_', '__' or '-')")]
+    fn invalid_image_pattern(#[case] pattern: &str, #[case] message: &str) {
+        assert_eq!(ImagePattern::parse(pattern).unwrap_err(), message);
+    }
+
+    #[rstest]
+    #[case("a", true)]
+    #[case("a.b_c__d--e", true)]
+    #[case("a___b", false)]
+    #[case("a..b", false)]
+    #[case("a-", false)]
+    #[case("_a", false)]
+    fn path_component(#[case] segment: &str, #[case] expected: bool) {
+        assert_eq!(is_path_component(segment), expected);
+    }
+}

@@ -1,0 +1,549 @@
+//! Keeps `policy-metadata.yaml`, `artifacthub-pkg.yml` and `Cargo.toml` in step.
+//! The metadata is the source of truth: kwctl embeds it in the Wasm module and
+//! derives the Artifact Hub package from it, so every check reads it first.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_yaml::Value;
+
+const METADATA: &str = "policy-metadata.yaml";
+const ARTIFACTHUB: &str = "artifacthub-pkg.yml";
+
+/// Annotations kwctl needs to annotate the module, scaffold the Artifact Hub
+/// package and label audit reports.
+const REQUIRED_ANNOTATIONS: &[&str] = &[
+    "io.kubewarden.policy.title",
+    "io.kubewarden.policy.version",
+    "io.kubewarden.policy.description",
+    "io.kubewarden.policy.author",
+    "io.kubewarden.policy.url",
+    "io.kubewarden.policy.source",
+    "io.kubewarden.policy.license",
+    "io.kubewarden.policy.ociUrl",
+    "io.kubewarden.policy.category",
+    "io.kubewarden.policy.severity",
+    "io.artifacthub.displayName",
+    "io.artifacthub.resources",
+    "io.artifacthub.keywords",
+];
+
+/// Top-level fields of kwctl's policy `Metadata`. Anything else is either a
+/// typo or a retired field (such as `contextAware`) that kwctl drops silently.
+const KNOWN_METADATA_FIELDS: &[&str] = &[
+    "protocolVersion",
+    "rules",
+    "annotations",
+    "mutating",
+    "backgroundAudit",
+    "executionMode",
+    "policyType",
+    "contextAwareResources",
+    "hostCapabilities",
+    "minimumKubewardenVersion",
+];
+
+const SEVERITIES: &[&str] = &["info", "low", "medium", "high", "critical"];
+
+fn read(file: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+fn yaml(file: &str) -> Value {
+    serde_yaml::from_str(&read(file)).unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"))
+}
+
+fn metadata() -> Value {
+    yaml(METADATA)
+}
+
+fn artifacthub() -> Value {
+    yaml(ARTIFACTHUB)
+}
+
+/// The string at `path` (dot-free keys, one per step) or a panic naming the file and path.
+fn text<'a>(doc: &'a Value, file: &str, path: &[&str]) -> &'a str {
+    let mut node = doc;
+    for key in path {
+        node = &node[*key];
+    }
+    node.as_str().unwrap_or_else(|| {
+        panic!(
+            "{file}: {} must be a string, found {node:?}",
+            path.join(" > ")
+        )
+    })
+}
+
+fn annotation<'a>(meta: &'a Value, key: &str) -> &'a str {
+    text(meta, METADATA, &["annotations", key])
+}
+
+fn flag(doc: &Value, file: &str, key: &str) -> bool {
+    doc[key]
+        .as_bool()
+        .unwrap_or_else(|| panic!("{file}: {key} must be a boolean, found {:?}", doc[key]))
+}
+
+/// `version` from the `[package]` table of Cargo.toml. A line scan is enough
+/// for the plain `version = "x.y.z"` form this crate uses.
+fn cargo_package_version() -> String {
+    let mut in_package = false;
+    for line in read("Cargo.toml").lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+            continue;
+        }
+        if !in_package {
+            continue;
+        }
+        if let Some((key, value)) = line.split_once('=') {
+            if key.trim() == "version" {
+                return value.trim().trim_matches('"').to_string();
+            }
+        }
+    }
+    panic!("Cargo.toml: no `version = \"...\"` line in [package]");
+}
+
+/// Comma-separated list as kwctl reads it: items trimmed, none empty.
+fn csv(file: &str, key: &str, value: &str) -> Vec<String> {
+    let items: Vec<String> = value
+        .split(',')
+        .map(|item| item.trim().to_string())
+        .collect();
+    assert!(
+        items.iter().all(|item| !item.is_empty()),
+        "{file}: {key} has an empty entry in {value:?}"
+    );
+    items
+}
+
+fn string_list(node: &Value, what: &str) -> Vec<String> {
+    node.as_sequence()
+        .unwrap_or_else(|| panic!("{what} must be a list, found {node:?}"))
+        .iter()
+        .map(|item| {
+            item.as_str()
+                .unwrap_or_else(|| panic!("{what} entries must be strings, found {item:?}"))
+                .to_string()
+        })
+        .collect()
+}
+
+/// Every (apiGroup, apiVersion, resource, operation) a rule list matches.
+/// Panics on a combination matched twice, which would hide a copy-paste slip.
+fn rule_matches(rules: &Value, what: &str) -> BTreeSet<(String, String, String, String)> {
+    let mut matches = BTreeSet::new();
+    let rules = rules
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{what} must be a list, found {rules:?}"));
+    for (index, rule) in rules.iter().enumerate() {
+        let field = |key: &str| string_list(&rule[key], &format!("{what}[{index}].{key}"));
+        for group in field("apiGroups") {
+            for version in field("apiVersions") {
+                for resource in field("resources") {
+                    for operation in field("operations") {
+                        let entry = (group.clone(), version.clone(), resource.clone(), operation);
+                        assert!(
+                            matches.insert(entry.clone()),
+                            "{what}: {entry:?} is matched twice"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    matches
+}
+
+/// (apiVersion, kind) pairs of a contextAwareResources list.
+fn context_aware_resources(node: &Value, what: &str) -> BTreeSet<(String, String)> {
+    let entries = node
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{what} must be a list, found {node:?}"));
+    let set: BTreeSet<(String, String)> = entries
+        .iter()
+        .map(|entry| {
+            let field = |key: &str| {
+                entry[key]
+                    .as_str()
+                    .unwrap_or_else(|| {
+                        panic!("{what}: every entry needs a string {key}, found {entry:?}")
+                    })
+                    .to_string()
+            };
+            (field("apiVersion"), field("kind"))
+        })
+        .collect();
+    assert_eq!(set.len(), entries.len(), "{what} lists a resource twice");
+    set
+}
+
+/// Parses an RFC 5322 `Display Name <local@domain>` author.
+fn name_and_email(author: &str) -> Option<(&str, &str)> {
+    let (name, rest) = author.split_once(" <")?;
+    let email = rest.strip_suffix('>')?;
+    let (local, domain) = email.split_once('@')?;
+    let well_formed = !name.trim().is_empty()
+        && !name.contains(['<', '>', ','])
+        && !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.contains(|c: char| c.is_whitespace() || c == '<' || c == '>')
+        && !domain.contains('@');
+    well_formed.then_some((name.trim(), email))
+}
+
+#[test]
+fn version_is_the_same_in_cargo_metadata_artifacthub_and_image_tag() {
+    let cargo = cargo_package_version();
+    let meta = metadata();
+    let hub = artifacthub();
+
+    assert_eq!(
+        annotation(&meta, "io.kubewarden.policy.version"),
+        cargo,
+        "{METADATA} io.kubewarden.policy.version vs Cargo.toml"
+    );
+
+    let hub_version = match &hub["version"] {
+        Value::String(version) => version.clone(),
+        other => panic!("{ARTIFACTHUB}: version must be a plain semver string, found {other:?}"),
+    };
+    assert_eq!(hub_version, cargo, "{ARTIFACTHUB} version vs Cargo.toml");
+
+    let image = text(&hub["containersImages"][0], ARTIFACTHUB, &["image"]);
+    let tag = image
+        .rsplit_once(':')
+        .map(|(_, tag)| tag)
+        .unwrap_or_else(|| panic!("{ARTIFACTHUB}: containersImages[0].image {image:?} has no tag"));
+    assert_eq!(
+        tag,
+        format!("v{cargo}"),
+        "{ARTIFACTHUB}: tag of containersImages[0].image"
+    );
+}
+
+#[test]
+fn artifacthub_package_fields_mirror_metadata_annotations() {
+    let meta = metadata();
+    let hub = artifacthub();
+    let version = cargo_package_version();
+
+    for (hub_key, annotation_key) in [
+        ("name", "io.kubewarden.policy.title"),
+        ("displayName", "io.artifacthub.displayName"),
+        ("description", "io.kubewarden.policy.description"),
+        ("license", "io.kubewarden.policy.license"),
+        ("homeURL", "io.kubewarden.policy.url"),
+    ] {
+        assert_eq!(
+            text(&hub, ARTIFACTHUB, &[hub_key]),
+            annotation(&meta, annotation_key),
+            "{ARTIFACTHUB} {hub_key} must equal {METADATA} {annotation_key}"
+        );
+    }
+
+    let keywords_key = "io.artifacthub.keywords";
+    assert_eq!(
+        string_list(&hub["keywords"], &format!("{ARTIFACTHUB} keywords")),
+        csv(METADATA, keywords_key, annotation(&meta, keywords_key)),
+        "{ARTIFACTHUB} keywords must be {METADATA} {keywords_key}, in order"
+    );
+
+    assert_eq!(
+        text(&hub, ARTIFACTHUB, &["annotations", "kubewarden/resources"]),
+        annotation(&meta, "io.artifacthub.resources"),
+        "{ARTIFACTHUB} kubewarden/resources must equal {METADATA} io.artifacthub.resources"
+    );
+
+    let images = hub["containersImages"].as_sequence().map(Vec::len);
+    assert_eq!(
+        images,
+        Some(1),
+        "{ARTIFACTHUB}: containersImages holds exactly the policy image"
+    );
+    assert_eq!(
+        text(&hub["containersImages"][0], ARTIFACTHUB, &["name"]),
+        "policy"
+    );
+    assert_eq!(
+        text(&hub["containersImages"][0], ARTIFACTHUB, &["image"]),
+        format!(
+            "{}:v{version}",
+            annotation(&meta, "io.kubewarden.policy.ociUrl")
+        ),
+        "{ARTIFACTHUB}: containersImages[0].image is the ociUrl tagged with the version"
+    );
+
+    // kwctl links a GitHub source to the release asset of the same version.
+    let source = annotation(&meta, "io.kubewarden.policy.source");
+    let links: Vec<(&str, &str)> = hub["links"]
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{ARTIFACTHUB}: links must be a list"))
+        .iter()
+        .map(|link| {
+            (
+                text(link, ARTIFACTHUB, &["name"]),
+                text(link, ARTIFACTHUB, &["url"]),
+            )
+        })
+        .collect();
+    let wasm = format!("{source}/releases/download/v{version}/policy.wasm");
+    assert_eq!(
+        links,
+        vec![("policy", wasm.as_str()), ("source", source)],
+        "{ARTIFACTHUB} links"
+    );
+
+    let (name, email) = name_and_email(annotation(&meta, "io.kubewarden.policy.author"))
+        .unwrap_or_else(|| panic!("{METADATA}: io.kubewarden.policy.author is not `Name <email>`"));
+    assert_eq!(
+        text(&hub["maintainers"][0], ARTIFACTHUB, &["name"]),
+        name,
+        "{ARTIFACTHUB} maintainers[0].name"
+    );
+    assert_eq!(
+        text(&hub["maintainers"][0], ARTIFACTHUB, &["email"]),
+        email,
+        "{ARTIFACTHUB} maintainers[0].email"
+    );
+    assert_eq!(
+        hub["maintainers"].as_sequence().map(Vec::len),
+        Some(1),
+        "{ARTIFACTHUB}: one maintainer per author"
+    );
+
+    let install = text(&hub, ARTIFACTHUB, &["install"]);
+    let pull = format!(
+        "kwctl pull {}:v{version}",
+        annotation(&meta, "io.kubewarden.policy.ociUrl")
+    );
+    assert!(
+        install.contains(&pull),
+        "{ARTIFACTHUB}: install must show `{pull}`"
+    );
+
+    assert_eq!(
+        text(&hub, ARTIFACTHUB, &["provider", "name"]),
+        "kubewarden",
+        "{ARTIFACTHUB} provider"
+    );
+    let created_at = text(&hub, ARTIFACTHUB, &["createdAt"]);
+    assert!(
+        created_at.len() >= 20 && created_at.as_bytes()[10] == b'T' && created_at.ends_with('Z'),
+        "{ARTIFACTHUB}: createdAt {created_at:?} must be an RFC 3339 UTC timestamp"
+    );
+}
+
+#[test]
+fn artifacthub_kubewarden_annotations_mirror_metadata_behaviour() {
+    let meta = metadata();
+    let hub = artifacthub();
+    let annotations = &hub["annotations"];
+
+    // kwctl writes the boolean as a string: 'true' or 'false'.
+    assert_eq!(
+        text(annotations, ARTIFACTHUB, &["kubewarden/mutation"]),
+        flag(&meta, METADATA, "mutating").to_string(),
+        "{ARTIFACTHUB} kubewarden/mutation vs {METADATA} mutating"
+    );
+
+    // Both lists are embedded as YAML documents inside a string.
+    let embedded = |key: &str| -> Value {
+        let source = text(annotations, ARTIFACTHUB, &[key]);
+        serde_yaml::from_str(source)
+            .unwrap_or_else(|e| panic!("{ARTIFACTHUB} {key} is not YAML: {e}"))
+    };
+    assert_eq!(
+        context_aware_resources(
+            &embedded("kubewarden/contextAwareResources"),
+            "artifacthub kubewarden/contextAwareResources"
+        ),
+        context_aware_resources(
+            &meta["contextAwareResources"],
+            "metadata contextAwareResources"
+        ),
+    );
+    assert_eq!(
+        embedded("kubewarden/rules"),
+        meta["rules"],
+        "{ARTIFACTHUB} kubewarden/rules must list {METADATA} rules, in order"
+    );
+}
+
+#[test]
+fn metadata_has_every_required_annotation_in_the_expected_form() {
+    let meta = metadata();
+
+    let missing: Vec<&str> = REQUIRED_ANNOTATIONS
+        .iter()
+        .copied()
+        .filter(|key| {
+            meta["annotations"][*key]
+                .as_str()
+                .is_none_or(|value| value.trim().is_empty())
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{METADATA}: missing or empty annotations: {}",
+        missing.join(", ")
+    );
+
+    let author = annotation(&meta, "io.kubewarden.policy.author");
+    assert!(
+        name_and_email(author).is_some(),
+        "{METADATA}: author {author:?} must read `Name <email>`"
+    );
+
+    // kwctl scaffold manifest uses the title as the policy's object name.
+    let title = annotation(&meta, "io.kubewarden.policy.title");
+    let rfc1123 = !title.is_empty()
+        && title.len() <= 253
+        && title
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        && title.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && title.ends_with(|c: char| c.is_ascii_alphanumeric());
+    assert!(
+        rfc1123,
+        "{METADATA}: title {title:?} must be an RFC 1123 name"
+    );
+
+    let severity = annotation(&meta, "io.kubewarden.policy.severity");
+    assert!(
+        SEVERITIES.contains(&severity),
+        "{METADATA}: severity {severity:?} must be one of {SEVERITIES:?}"
+    );
+
+    // kwctl appends `:v<version>` itself, so the ociUrl carries neither scheme nor tag.
+    let oci_url = annotation(&meta, "io.kubewarden.policy.ociUrl");
+    let last_segment = oci_url.rsplit('/').next().unwrap_or_default();
+    assert!(
+        !oci_url.contains("://") && !last_segment.contains([':', '@']),
+        "{METADATA}: ociUrl {oci_url:?} must be a repository without scheme, tag or digest"
+    );
+
+    for key in ["io.kubewarden.policy.url", "io.kubewarden.policy.source"] {
+        let url = annotation(&meta, key);
+        assert!(
+            url.starts_with("https://"),
+            "{METADATA}: {key} {url:?} must be an https URL"
+        );
+    }
+
+    for key in ["io.artifacthub.keywords", "io.artifacthub.resources"] {
+        csv(METADATA, key, annotation(&meta, key));
+    }
+}
+
+#[test]
+fn metadata_rules_match_pods_ephemeral_containers_and_the_seven_workload_kinds() {
+    let meta = metadata();
+    let actual = rule_matches(&meta["rules"], "policy-metadata.yaml rules");
+
+    let mut expected = BTreeSet::new();
+    let mut add = |group: &str, resource: &str, operations: &[&str]| {
+        for operation in operations {
+            expected.insert((
+                group.to_string(),
+                "v1".to_string(),
+                resource.to_string(),
+                operation.to_string(),
+            ));
+        }
+    };
+    // A Pod's imagePullSecrets cannot change after creation.
+    add("", "pods", &["CREATE"]);
+    add("", "pods/ephemeralcontainers", &["UPDATE"]);
+    add("", "replicationcontrollers", &["CREATE", "UPDATE"]);
+    for resource in ["deployments", "replicasets", "statefulsets", "daemonsets"] {
+        add("apps", resource, &["CREATE", "UPDATE"]);
+    }
+    for resource in ["jobs", "cronjobs"] {
+        add("batch", resource, &["CREATE", "UPDATE"]);
+    }
+
+    let unexpected: Vec<_> = actual.difference(&expected).collect();
+    let uncovered: Vec<_> = expected.difference(&actual).collect();
+    assert!(
+        unexpected.is_empty() && uncovered.is_empty(),
+        "{METADATA} rules: unexpected {unexpected:?}; not covered {uncovered:?}"
+    );
+}
+
+#[test]
+fn metadata_declares_a_mutating_audited_context_aware_wapc_policy() {
+    let meta = metadata();
+
+    let mut unknown: Vec<&str> = meta
+        .as_mapping()
+        .unwrap_or_else(|| panic!("{METADATA} must be a mapping"))
+        .keys()
+        .filter_map(Value::as_str)
+        .filter(|key| !KNOWN_METADATA_FIELDS.contains(key))
+        .collect();
+    unknown.sort_unstable();
+    assert!(
+        unknown.is_empty(),
+        "{METADATA}: fields kwctl does not know: {}",
+        unknown.join(", ")
+    );
+
+    assert!(
+        flag(&meta, METADATA, "mutating"),
+        "{METADATA}: mutating must be true"
+    );
+    assert!(
+        flag(&meta, METADATA, "backgroundAudit"),
+        "{METADATA}: backgroundAudit must be true"
+    );
+    assert_eq!(text(&meta, METADATA, &["executionMode"]), "kubewarden-wapc");
+    assert_eq!(text(&meta, METADATA, &["policyType"]), "kubernetes");
+
+    let expected: BTreeSet<(String, String)> = [("v1", "Secret"), ("v1", "ServiceAccount")]
+        .into_iter()
+        .map(|(api_version, kind)| (api_version.to_string(), kind.to_string()))
+        .collect();
+    assert_eq!(
+        context_aware_resources(
+            &meta["contextAwareResources"],
+            "policy-metadata.yaml contextAwareResources"
+        ),
+        expected,
+    );
+
+    assert_eq!(
+        string_list(
+            &meta["hostCapabilities"],
+            "policy-metadata.yaml hostCapabilities"
+        ),
+        vec!["kubernetes/get_resource".to_string()],
+        "{METADATA}: the policy only fetches single objects from the cluster"
+    );
+
+    // Field masks on get_resource arrived in Kubewarden 1.33.
+    let minimum = text(&meta, METADATA, &["minimumKubewardenVersion"]);
+    let parts: Vec<u64> = minimum
+        .split('.')
+        .map(|part| {
+            part.parse().unwrap_or_else(|_| {
+                panic!("{METADATA}: minimumKubewardenVersion {minimum:?} is not x.y.z")
+            })
+        })
+        .collect();
+    assert_eq!(
+        parts.len(),
+        3,
+        "{METADATA}: minimumKubewardenVersion {minimum:?} is not x.y.z"
+    );
+    assert!(
+        parts[..2] >= [1, 33][..],
+        "{METADATA}: minimumKubewardenVersion {minimum:?} predates field masks (1.33)"
+    );
+}
