@@ -43,8 +43,11 @@ impl ImageRef {
         let reference = Reference::try_from(image).map_err(|e| ImageRefError {
             reason: e.to_string(),
         })?;
-        let (registry, repository) =
-            uppercase_first_component_is_registry(image, reference.registry(), reference.repository());
+        let (registry, repository) = uppercase_first_component_is_registry(
+            image,
+            reference.registry(),
+            reference.repository(),
+        );
         Ok(ImageRef::from_parts(registry, repository))
     }
 
@@ -116,7 +119,10 @@ fn uppercase_first_component_is_registry<'a>(
     if names_registry(first) || !first.bytes().any(|b| b.is_ascii_uppercase()) {
         return (registry, repository);
     }
-    match repository.strip_prefix(first).and_then(|rest| rest.strip_prefix('/')) {
+    match repository
+        .strip_prefix(first)
+        .and_then(|rest| rest.strip_prefix('/'))
+    {
         Some(rest) => (&repository[..first.len()], rest),
         None => (registry, repository),
     }
@@ -144,7 +150,11 @@ mod tests {
     #[case::explicit_hub("docker.io/nginx", "docker.io", "library/nginx")]
     #[case::index_alias("index.docker.io/nginx", "docker.io", "library/nginx")]
     #[case::registry_1_alias("registry-1.docker.io/acme/app", "docker.io", "acme/app")]
-    #[case::registry_1_alias_single_name("registry-1.docker.io/busybox", "docker.io", "library/busybox")]
+    #[case::registry_1_alias_single_name(
+        "registry-1.docker.io/busybox",
+        "docker.io",
+        "library/busybox"
+    )]
     #[case::upper_case_host("Reg.Example/app", "reg.example", "app")]
     #[case::upper_case_hub_alias("Index.Docker.IO/nginx", "docker.io", "library/nginx")]
     #[case::upper_case_first_component_is_registry("Corp/app", "corp", "app")]

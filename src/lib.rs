@@ -1,7 +1,105 @@
-//! Kubewarden policy that adds `imagePullSecrets` to pod specs whose images match configured rules.
+//! Kubewarden policy that adds `imagePullSecrets` to pod specs whose images match configured
+//! rules, and checks that those secrets exist and hold credentials for the images' registries.
+//!
+//! The waPC entry points live here; the decision is in [`evaluate`], the host calls in [`cluster`].
 
+pub mod cluster;
 pub mod dockerconfig;
+pub mod evaluate;
 pub mod image_ref;
+pub mod inject;
 pub mod matcher;
+pub mod pod_spec;
+pub mod request;
 pub mod settings;
+pub mod verify;
 pub mod workload;
+
+use kubewarden_policy_sdk::response::ValidationResponse;
+use kubewarden_policy_sdk::settings::SettingsValidationResponse;
+use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
+
+use crate::cluster::{Cluster, HostCluster};
+use crate::evaluate::{evaluate, Decision};
+use crate::request::AdmissionRequest;
+use crate::settings::Settings;
+
+#[no_mangle]
+pub extern "C" fn wapc_init() {
+    guest::register_function("validate", validate);
+    guest::register_function("validate_settings", validate_settings);
+    guest::register_function(
+        "protocol_version",
+        kubewarden_policy_sdk::protocol_version_guest,
+    );
+}
+
+/// waPC `validate`: always answers with a response, never an error, whatever the payload holds.
+fn validate(payload: &[u8]) -> CallResult {
+    Ok(serde_json::to_vec(&respond(payload, &mut HostCluster))?)
+}
+
+/// waPC `validate_settings`: a parse or compile failure is an invalid-settings answer naming the field.
+fn validate_settings(payload: &[u8]) -> CallResult {
+    let response = match Settings::from_slice(payload) {
+        Ok(_) => SettingsValidationResponse {
+            valid: true,
+            message: None,
+        },
+        Err(message) => SettingsValidationResponse {
+            valid: false,
+            message: Some(message),
+        },
+    };
+    Ok(serde_json::to_vec(&response)?)
+}
+
+/// The full answer to a `validate` payload (`{"request": ..., "settings": ...}`).
+pub fn respond<C: Cluster>(payload: &[u8], cluster: &mut C) -> ValidationResponse {
+    let mut payload: serde_json::Value = match serde_json::from_slice(payload) {
+        Ok(payload) => payload,
+        Err(error) => {
+            return rejection(
+                format!("the validation payload is not valid JSON: {error}"),
+                Some(400),
+            )
+        }
+    };
+    let settings = match Settings::from_value(payload["settings"].take()) {
+        Ok(settings) => settings,
+        Err(message) => return rejection(format!("invalid settings: {message}"), Some(400)),
+    };
+    let request = match AdmissionRequest::from_value(&payload["request"]) {
+        Ok(request) => request,
+        Err(message) => return rejection(message, Some(400)),
+    };
+    to_response(evaluate(&request, &settings, cluster))
+}
+
+fn to_response(decision: Decision) -> ValidationResponse {
+    let (accepted, message, code, mutated_object, warnings) = match decision {
+        Decision::Accept { warnings } => (true, None, None, None, warnings),
+        Decision::Mutate { object, warnings } => (true, None, None, Some(object), warnings),
+        Decision::Reject {
+            message,
+            code,
+            warnings,
+        } => (false, Some(message), code, None, warnings),
+    };
+    ValidationResponse {
+        accepted,
+        message,
+        code,
+        mutated_object,
+        audit_annotations: None,
+        warnings: (!warnings.is_empty()).then_some(warnings),
+    }
+}
+
+fn rejection(message: String, code: Option<u16>) -> ValidationResponse {
+    to_response(Decision::Reject {
+        message,
+        code,
+        warnings: Vec::new(),
+    })
+}

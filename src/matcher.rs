@@ -127,10 +127,15 @@ impl ImagePattern {
     /// Compiles an image glob; the error says what is wrong and how to write it.
     pub fn parse(pattern: &str) -> Result<ImagePattern, String> {
         if pattern.is_empty() {
-            return Err("is empty; write a repository glob such as \"registry.example.com/team/*\"".into());
+            return Err(
+                "is empty; write a repository glob such as \"registry.example.com/team/*\"".into(),
+            );
         }
         if pattern.contains("://") {
-            let without_scheme = pattern.split_once("://").map(|(_, r)| r).unwrap_or_default();
+            let without_scheme = pattern
+                .split_once("://")
+                .map(|(_, r)| r)
+                .unwrap_or_default();
             return Err(format!("has a URL scheme; write \"{without_scheme}\""));
         }
         if let Some((name, digest)) = pattern.split_once('@') {
@@ -162,7 +167,9 @@ impl ImagePattern {
             .map(|segment| match segment {
                 "*" => Ok(Segment::One),
                 "**" => Ok(Segment::OneOrMore),
-                "" => Err("has an empty path segment (\"//\" or a leading or trailing '/')".to_string()),
+                "" => Err(
+                    "has an empty path segment (\"//\" or a leading or trailing '/')".to_string(),
+                ),
                 _ if segment.contains('*') => Err(format!(
                     "has the segment \"{segment}\"; '*' and '**' must be whole path segments, \
                      as in \"team/*\""
@@ -178,7 +185,8 @@ impl ImagePattern {
                 )),
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let on_docker_hub = registry.matches_registry(DOCKER_HUB) && registry.labels.iter().all(|l| l != &Label::Any);
+        let on_docker_hub = registry.matches_registry(DOCKER_HUB)
+            && registry.labels.iter().all(|l| l != &Label::Any);
         if on_docker_hub && segments.len() == 1 && segments[0] != Segment::OneOrMore {
             segments.insert(0, Segment::Exact("library".into()));
         }
@@ -219,7 +227,9 @@ fn is_dns_label(label: &str) -> bool {
     let bytes = label.as_bytes();
     !bytes.is_empty()
         && bytes.len() <= 63
-        && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
         && bytes[0] != b'-'
         && bytes[bytes.len() - 1] != b'-'
 }
@@ -284,17 +294,30 @@ mod tests {
     #[case::localhost("localhost:5000", "localhost:5000/app", true)]
     fn registry_pattern(#[case] pattern: &str, #[case] reference: &str, #[case] expected: bool) {
         let compiled = RegistryPattern::parse(pattern).expect("valid pattern");
-        assert_eq!(compiled.matches(&image(reference)), expected, "{pattern} vs {reference}");
+        assert_eq!(
+            compiled.matches(&image(reference)),
+            expected,
+            "{pattern} vs {reference}"
+        );
     }
 
     #[rstest]
-    #[case::scheme("https://reg.example", "is a URL, not a registry host; write \"reg.example\"")]
+    #[case::scheme(
+        "https://reg.example",
+        "is a URL, not a registry host; write \"reg.example\""
+    )]
     #[case::path("reg.example/team", "has a path (\"/team\"); registries take a host only: write \"reg.example\", or put the repository glob under images")]
     #[case::tag_like_port("reg.example:latest", "has \":latest\" after the host, which is not a port number; registries take host[:port] without tag")]
     #[case::empty("", "is empty; write a registry host such as \"registry.example.com\"")]
     #[case::partial_wildcard("reg-*.example", "has the label \"reg-*\"; '*' must stand alone for exactly one DNS label, as in \"*.example.com\"")]
-    #[case::underscore("reg_x.example", "has the label \"reg_x\", which is not a DNS label (letters, digits, '-')")]
-    #[case::empty_label("reg..example", "has the label \"\", which is not a DNS label (letters, digits, '-')")]
+    #[case::underscore(
+        "reg_x.example",
+        "has the label \"reg_x\", which is not a DNS label (letters, digits, '-')"
+    )]
+    #[case::empty_label(
+        "reg..example",
+        "has the label \"\", which is not a DNS label (letters, digits, '-')"
+    )]
     #[case::digest("reg.example@sha256", "has a digest; write the registry host only")]
     fn invalid_registry_pattern(#[case] pattern: &str, #[case] message: &str) {
         assert_eq!(RegistryPattern::parse(pattern).unwrap_err(), message);
@@ -324,17 +347,42 @@ mod tests {
     #[case::segment_prefix_look_alike("reg.example/team/*", "reg.example/teammate/app", false)]
     fn image_pattern(#[case] pattern: &str, #[case] reference: &str, #[case] expected: bool) {
         let compiled = ImagePattern::parse(pattern).expect("valid pattern");
-        assert_eq!(compiled.matches(&image(reference)), expected, "{pattern} vs {reference}");
+        assert_eq!(
+            compiled.matches(&image(reference)),
+            expected,
+            "{pattern} vs {reference}"
+        );
     }
 
     #[rstest]
-    #[case::tag("nginx:1.27", "has a tag (\":1.27\"); patterns match repositories: write \"nginx\"")]
-    #[case::tag_with_registry("reg.example:5000/app:v1", "has a tag (\":v1\"); patterns match repositories: write \"reg.example:5000/app\"")]
-    #[case::digest("reg.example/app@sha256:abc", "has a digest (\"@sha256:abc\"); patterns match repositories: write \"reg.example/app\"")]
-    #[case::scheme("https://reg.example/app", "has a URL scheme; write \"reg.example/app\"")]
-    #[case::partial_star("acme/app-*", "has the segment \"app-*\"; '*' and '**' must be whole path segments, as in \"team/*\"")]
-    #[case::upper_case("acme/App", "has the segment \"App\"; repository paths are lower-case: write \"app\"")]
-    #[case::trailing_slash("acme/", "has an empty path segment (\"//\" or a leading or trailing '/')")]
+    #[case::tag(
+        "nginx:1.27",
+        "has a tag (\":1.27\"); patterns match repositories: write \"nginx\""
+    )]
+    #[case::tag_with_registry(
+        "reg.example:5000/app:v1",
+        "has a tag (\":v1\"); patterns match repositories: write \"reg.example:5000/app\""
+    )]
+    #[case::digest(
+        "reg.example/app@sha256:abc",
+        "has a digest (\"@sha256:abc\"); patterns match repositories: write \"reg.example/app\""
+    )]
+    #[case::scheme(
+        "https://reg.example/app",
+        "has a URL scheme; write \"reg.example/app\""
+    )]
+    #[case::partial_star(
+        "acme/app-*",
+        "has the segment \"app-*\"; '*' and '**' must be whole path segments, as in \"team/*\""
+    )]
+    #[case::upper_case(
+        "acme/App",
+        "has the segment \"App\"; repository paths are lower-case: write \"app\""
+    )]
+    #[case::trailing_slash(
+        "acme/",
+        "has an empty path segment (\"//\" or a leading or trailing '/')"
+    )]
     #[case::bad_registry("reg.example:x/app", "has \":x\" after the host, which is not a port number; registries take host[:port] without tag")]
     #[case::bare_registry("reg.example:5000", "names a registry, not a repository; put \"reg.example:5000\" under registries, or write \"reg.example:5000/**\"")]
     #[case::bad_component("acme/-app", "has the segment \"-app\", which is not a repository path component (lower-case letters and digits, separated by '.', '_', '__' or '-')")]

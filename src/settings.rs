@@ -31,7 +31,8 @@ pub struct Rule {
 impl Rule {
     /// An image needs the rule's secret if it matches any registry or any image pattern.
     pub fn matches(&self, image: &ImageRef) -> bool {
-        self.registries.iter().any(|r| r.matches(image)) || self.images.iter().any(|i| i.matches(image))
+        self.registries.iter().any(|r| r.matches(image))
+            || self.images.iter().any(|i| i.matches(image))
     }
 }
 
@@ -95,15 +96,21 @@ impl Settings {
     /// Parses and compiles settings from JSON bytes; the error lists every problem found.
     pub fn from_slice(bytes: &[u8]) -> Result<Settings, String> {
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-        let raw: RawSettings = serde_path_to_error::deserialize(&mut deserializer).map_err(describe_serde_error)?;
+        let raw: RawSettings =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(describe_serde_error)?;
         deserializer.end().map_err(|e| format!("settings: {e}"))?;
         compile(raw)
     }
 
     /// Parses and compiles settings from an already parsed JSON value.
     pub fn from_value(value: serde_json::Value) -> Result<Settings, String> {
-        let value = if value.is_null() { serde_json::json!({}) } else { value };
-        let raw: RawSettings = serde_path_to_error::deserialize(value).map_err(describe_serde_error)?;
+        let value = if value.is_null() {
+            serde_json::json!({})
+        } else {
+            value
+        };
+        let raw: RawSettings =
+            serde_path_to_error::deserialize(value).map_err(describe_serde_error)?;
         compile(raw)
     }
 }
@@ -127,11 +134,17 @@ fn compile(raw: RawSettings) -> Result<Settings, String> {
     let mut errors = Vec::new();
     let raw_rules = match raw.rules {
         None => {
-            errors.push("rules: is required; add at least one rule with a secret and registries or images".to_string());
+            errors.push(
+                "rules: is required; add at least one rule with a secret and registries or images"
+                    .to_string(),
+            );
             Vec::new()
         }
         Some(rules) if rules.is_empty() => {
-            errors.push("rules: is empty; add at least one rule with a secret and registries or images".to_string());
+            errors.push(
+                "rules: is empty; add at least one rule with a secret and registries or images"
+                    .to_string(),
+            );
             rules
         }
         Some(rules) => rules,
@@ -159,12 +172,18 @@ fn compile_rule(index: usize, raw: RawRule, errors: &mut Vec<String>) -> Option<
     let before = errors.len();
     let secret = match raw.secret {
         None => {
-            errors.push(format!("{}: is required; name the pull secret to add, e.g. \"registry-credentials\"", field("secret")));
+            errors.push(format!(
+                "{}: is required; name the pull secret to add, e.g. \"registry-credentials\"",
+                field("secret")
+            ));
             String::new()
         }
         Some(secret) => {
             if let Err(problem) = check_dns_subdomain(&secret) {
-                errors.push(format!("{}: \"{secret}\" is not a valid Secret name: {problem}", field("secret")));
+                errors.push(format!(
+                    "{}: \"{secret}\" is not a valid Secret name: {problem}",
+                    field("secret")
+                ));
             }
             secret
         }
@@ -174,7 +193,12 @@ fn compile_rule(index: usize, raw: RawRule, errors: &mut Vec<String>) -> Option<
             "rules[{index}]: has neither registries nor images; add at least one, e.g. registries: [\"registry.example.com\"]"
         ));
     }
-    let registries = compile_patterns(&raw.registries, &field("registries"), RegistryPattern::parse, errors);
+    let registries = compile_patterns(
+        &raw.registries,
+        &field("registries"),
+        RegistryPattern::parse,
+        errors,
+    );
     let images = compile_patterns(&raw.images, &field("images"), ImagePattern::parse, errors);
     let on_missing_secret = match raw.on_missing_secret.as_deref() {
         None | Some("reject") => OnMissingSecret::Reject,
@@ -207,24 +231,34 @@ fn compile_patterns<T>(
         .enumerate()
         .filter_map(|(index, pattern)| {
             parse(pattern)
-                .map_err(|problem| errors.push(format!("{field}[{index}]: \"{pattern}\" {problem}")))
+                .map_err(|problem| {
+                    errors.push(format!("{field}[{index}]: \"{pattern}\" {problem}"))
+                })
                 .ok()
         })
         .collect()
 }
 
-fn compile_custom_resources(raw: Vec<RawCustomResource>, errors: &mut Vec<String>) -> Vec<CustomResource> {
+fn compile_custom_resources(
+    raw: Vec<RawCustomResource>,
+    errors: &mut Vec<String>,
+) -> Vec<CustomResource> {
     let mut compiled: Vec<CustomResource> = Vec::new();
     for (index, resource) in raw.into_iter().enumerate() {
         let field = |name: &str| format!("customResources[{index}].{name}");
         let before = errors.len();
         let (group, version) = match resource.api_version.as_deref() {
             None | Some("") => {
-                errors.push(format!("{}: is required, e.g. \"argoproj.io/v1alpha1\"", field("apiVersion")));
+                errors.push(format!(
+                    "{}: is required, e.g. \"argoproj.io/v1alpha1\"",
+                    field("apiVersion")
+                ));
                 (String::new(), String::new())
             }
             Some(api_version) => match api_version.split_once('/') {
-                Some((group, version)) if !group.is_empty() && !version.is_empty() && !version.contains('/') => {
+                Some((group, version))
+                    if !group.is_empty() && !version.is_empty() && !version.contains('/') =>
+                {
                     (group.to_string(), version.to_string())
                 }
                 None => (String::new(), api_version.to_string()),
@@ -248,7 +282,10 @@ fn compile_custom_resources(raw: Vec<RawCustomResource>, errors: &mut Vec<String
         }
         let pod_spec_path = match resource.pod_spec_path.as_deref() {
             None | Some("") => {
-                errors.push(format!("{}: is required, e.g. \"$.spec.template.spec\"", field("podSpecPath")));
+                errors.push(format!(
+                    "{}: is required, e.g. \"$.spec.template.spec\"",
+                    field("podSpecPath")
+                ));
                 None
             }
             Some(path) => match JsonPath::parse(path) {
@@ -262,7 +299,9 @@ fn compile_custom_resources(raw: Vec<RawCustomResource>, errors: &mut Vec<String
                 }
             },
         };
-        let duplicate = compiled.iter().any(|c| c.group == group && c.version == version && c.kind == kind);
+        let duplicate = compiled
+            .iter()
+            .any(|c| c.group == group && c.version == version && c.kind == kind);
         if duplicate {
             errors.push(format!("customResources[{index}]: repeats an earlier entry for the same apiVersion and kind"));
         }
@@ -289,7 +328,9 @@ fn check_dns_subdomain(name: &str) -> Result<(), &'static str> {
     let label_ok = |label: &str| {
         let bytes = label.as_bytes();
         !bytes.is_empty()
-            && bytes.iter().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
             && bytes[0] != b'-'
             && bytes[bytes.len() - 1] != b'-'
     };
@@ -312,7 +353,9 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let settings = parse(json!({"rules": [{"secret": "dockerhub", "registries": ["docker.io"]}]})).unwrap();
+        let settings =
+            parse(json!({"rules": [{"secret": "dockerhub", "registries": ["docker.io"]}]}))
+                .unwrap();
         assert!(settings.inject);
         assert!(settings.verify_secrets);
         assert!(settings.check_credentials);
@@ -337,7 +380,14 @@ mod tests {
         assert_eq!(settings.rules[1].on_missing_secret, OnMissingSecret::Skip);
         assert!(!settings.inject && !settings.verify_secrets && !settings.check_credentials);
         let rollout = &settings.custom_resources[0];
-        assert_eq!((rollout.group.as_str(), rollout.version.as_str(), rollout.kind.as_str()), ("argoproj.io", "v1alpha1", "Rollout"));
+        assert_eq!(
+            (
+                rollout.group.as_str(),
+                rollout.version.as_str(),
+                rollout.kind.as_str()
+            ),
+            ("argoproj.io", "v1alpha1", "Rollout")
+        );
         let acme = ImageRef::parse("acme/app").unwrap();
         assert!(settings.rules[0].matches(&acme), "images list matches");
         assert!(settings.rules[1].matches(&acme), "registries list matches");
@@ -362,7 +412,10 @@ mod tests {
     #[case::several_errors(json!({"rules": [{"secret": "a", "registries": ["a/b", "docker.io"], "images": ["x:1"]}]}), "rules[0].registries[0]: \"a/b\" has a path (\"/b\"); registries take a host only: write \"a\", or put the repository glob under images; rules[0].images[0]: \"x:1\" has a tag (\":1\"); patterns match repositories: write \"x\"")]
     fn invalid_settings(#[case] settings: serde_json::Value, #[case] expected: &str) {
         let error = parse(settings).unwrap_err();
-        assert!(error.starts_with(expected), "got: {error}\nwanted prefix: {expected}");
+        assert!(
+            error.starts_with(expected),
+            "got: {error}\nwanted prefix: {expected}"
+        );
     }
 
     #[test]

@@ -14,19 +14,54 @@ pub struct BuiltinKind {
 }
 
 const BUILTIN_KINDS: [BuiltinKind; 8] = [
-    BuiltinKind { group: "", kind: "Pod", pod_spec_pointer: "/spec" },
-    BuiltinKind { group: "apps", kind: "Deployment", pod_spec_pointer: "/spec/template/spec" },
-    BuiltinKind { group: "apps", kind: "ReplicaSet", pod_spec_pointer: "/spec/template/spec" },
-    BuiltinKind { group: "apps", kind: "StatefulSet", pod_spec_pointer: "/spec/template/spec" },
-    BuiltinKind { group: "apps", kind: "DaemonSet", pod_spec_pointer: "/spec/template/spec" },
-    BuiltinKind { group: "", kind: "ReplicationController", pod_spec_pointer: "/spec/template/spec" },
-    BuiltinKind { group: "batch", kind: "Job", pod_spec_pointer: "/spec/template/spec" },
-    BuiltinKind { group: "batch", kind: "CronJob", pod_spec_pointer: "/spec/jobTemplate/spec/template/spec" },
+    BuiltinKind {
+        group: "",
+        kind: "Pod",
+        pod_spec_pointer: "/spec",
+    },
+    BuiltinKind {
+        group: "apps",
+        kind: "Deployment",
+        pod_spec_pointer: "/spec/template/spec",
+    },
+    BuiltinKind {
+        group: "apps",
+        kind: "ReplicaSet",
+        pod_spec_pointer: "/spec/template/spec",
+    },
+    BuiltinKind {
+        group: "apps",
+        kind: "StatefulSet",
+        pod_spec_pointer: "/spec/template/spec",
+    },
+    BuiltinKind {
+        group: "apps",
+        kind: "DaemonSet",
+        pod_spec_pointer: "/spec/template/spec",
+    },
+    BuiltinKind {
+        group: "",
+        kind: "ReplicationController",
+        pod_spec_pointer: "/spec/template/spec",
+    },
+    BuiltinKind {
+        group: "batch",
+        kind: "Job",
+        pod_spec_pointer: "/spec/template/spec",
+    },
+    BuiltinKind {
+        group: "batch",
+        kind: "CronJob",
+        pod_spec_pointer: "/spec/jobTemplate/spec/template/spec",
+    },
 ];
 
 /// The built-in kind for an API group and kind, if the policy handles it natively.
 pub fn builtin_kind(group: &str, kind: &str) -> Option<BuiltinKind> {
-    BUILTIN_KINDS.iter().copied().find(|b| b.group == group && b.kind == kind)
+    BUILTIN_KINDS
+        .iter()
+        .copied()
+        .find(|b| b.group == group && b.kind == kind)
 }
 
 /// What kind of object a request carries, as far as pull secrets are concerned.
@@ -61,7 +96,9 @@ impl<'s> Workload<'s> {
     pub fn pod_spec_pointers(&self, object: &Value) -> Result<Vec<String>, String> {
         match self {
             Workload::Pod => builtin_pointer("Pod", "/spec", object),
-            Workload::Template(builtin) => builtin_pointer(builtin.kind, builtin.pod_spec_pointer, object),
+            Workload::Template(builtin) => {
+                builtin_pointer(builtin.kind, builtin.pod_spec_pointer, object)
+            }
             Workload::Custom(custom) => Ok(custom
                 .pod_spec_path
                 .query_located(object)
@@ -121,7 +158,13 @@ mod tests {
     #[case::several_specs("example.com", "v1", "Multi", json!({"spec": {"workers": [{"template": {"spec": {}}}, {"template": {"spec": {}}}]}}), vec!["/spec/workers/0/template/spec", "/spec/workers/1/template/spec"])]
     #[case::unhandled("", "v1", "ConfigMap", json!({"data": {}}), vec![])]
     #[case::other_version_of_custom("argoproj.io", "v1", "Rollout", json!({"spec": {"template": {"spec": {}}}}), vec![])]
-    fn finds_pod_specs(#[case] group: &str, #[case] version: &str, #[case] kind: &str, #[case] object: Value, #[case] expected: Vec<&str>) {
+    fn finds_pod_specs(
+        #[case] group: &str,
+        #[case] version: &str,
+        #[case] kind: &str,
+        #[case] object: Value,
+        #[case] expected: Vec<&str>,
+    ) {
         let settings = settings();
         let workload = Workload::of(group, version, kind, &settings);
         assert_eq!(workload.pod_spec_pointers(&object).unwrap(), expected);
@@ -132,9 +175,19 @@ mod tests {
     #[case::spec_not_object("", "Pod", json!({"spec": []}), "Pod spec is not an object")]
     #[case::deployment_without_template("apps", "Deployment", json!({"spec": {}}), "Deployment has no spec.template.spec")]
     #[case::cron_job_without_job_template("batch", "CronJob", json!({"spec": {}}), "CronJob has no spec.jobTemplate.spec.template.spec")]
-    fn malformed_builtins(#[case] group: &str, #[case] kind: &str, #[case] object: Value, #[case] message: &str) {
+    fn malformed_builtins(
+        #[case] group: &str,
+        #[case] kind: &str,
+        #[case] object: Value,
+        #[case] message: &str,
+    ) {
         let settings = settings();
-        assert_eq!(Workload::of(group, "v1", kind, &settings).pod_spec_pointers(&object).unwrap_err(), message);
+        assert_eq!(
+            Workload::of(group, "v1", kind, &settings)
+                .pod_spec_pointers(&object)
+                .unwrap_err(),
+            message
+        );
     }
 
     #[test]

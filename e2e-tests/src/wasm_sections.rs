@@ -47,10 +47,16 @@ pub fn replace_custom_section(module: &[u8], name: &str, payload: &[u8]) -> Resu
     }
     out.push(CUSTOM_SECTION_ID);
     let mut body = Vec::with_capacity(name.len() + payload.len() + 5);
-    write_leb128_u32(&mut body, u32::try_from(name.len()).context("section name too long")?);
+    write_leb128_u32(
+        &mut body,
+        u32::try_from(name.len()).context("section name too long")?,
+    );
     body.extend_from_slice(name.as_bytes());
     body.extend_from_slice(payload);
-    write_leb128_u32(&mut out, u32::try_from(body.len()).context("section too large")?);
+    write_leb128_u32(
+        &mut out,
+        u32::try_from(body.len()).context("section too large")?,
+    );
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -77,23 +83,38 @@ fn sections(module: &[u8]) -> Result<Vec<Section>> {
             .checked_add(size as usize)
             .filter(|end| *end <= module.len())
             .with_context(|| format!("section at byte {start} runs past the end of the module"))?;
-        found.push(Section { id, start, payload_start, end });
+        found.push(Section {
+            id,
+            start,
+            payload_start,
+            end,
+        });
         offset = end;
     }
     Ok(found)
 }
 
 /// For a custom section: its name and data.
-fn custom_section_parts<'a>(module: &'a [u8], section: &Section) -> Result<Option<(&'a [u8], &'a [u8])>> {
+fn custom_section_parts<'a>(
+    module: &'a [u8],
+    section: &Section,
+) -> Result<Option<(&'a [u8], &'a [u8])>> {
     if section.id != CUSTOM_SECTION_ID {
         return Ok(None);
     }
     let payload = &module[section.payload_start..section.end];
-    let (name_len, len_len) = read_leb128_u32(payload)
-        .with_context(|| format!("malformed name of the custom section at byte {}", section.start))?;
+    let (name_len, len_len) = read_leb128_u32(payload).with_context(|| {
+        format!(
+            "malformed name of the custom section at byte {}",
+            section.start
+        )
+    })?;
     let name_end = len_len + name_len as usize;
     if name_end > payload.len() {
-        bail!("name of the custom section at byte {} runs past the section", section.start);
+        bail!(
+            "name of the custom section at byte {} runs past the section",
+            section.start
+        );
     }
     Ok(Some((&payload[len_len..name_end], &payload[name_end..])))
 }
@@ -138,15 +159,23 @@ mod tests {
         for value in [0, 1, 127, 128, 300, 16_384, u32::MAX] {
             let mut encoded = Vec::new();
             write_leb128_u32(&mut encoded, value);
-            assert_eq!(read_leb128_u32(&encoded).unwrap(), (value, encoded.len()), "value {value}");
+            assert_eq!(
+                read_leb128_u32(&encoded).unwrap(),
+                (value, encoded.len()),
+                "value {value}"
+            );
         }
     }
 
     #[test]
     fn appended_section_is_found_and_other_sections_are_kept() {
         let module = minimal_module();
-        let annotated = replace_custom_section(&module, "io.kubewarden.metadata", b"{\"a\":1}").unwrap();
-        assert!(annotated.starts_with(&module), "the original sections must stay byte for byte");
+        let annotated =
+            replace_custom_section(&module, "io.kubewarden.metadata", b"{\"a\":1}").unwrap();
+        assert!(
+            annotated.starts_with(&module),
+            "the original sections must stay byte for byte"
+        );
         assert_eq!(
             find_custom_section(&annotated, "io.kubewarden.metadata").unwrap(),
             Some(&b"{\"a\":1}"[..])
@@ -158,8 +187,15 @@ mod tests {
     fn annotating_twice_keeps_a_single_section_with_the_new_payload() {
         let once = replace_custom_section(&minimal_module(), "meta", b"old").unwrap();
         let twice = replace_custom_section(&once, "meta", b"new").unwrap();
-        assert_eq!(find_custom_section(&twice, "meta").unwrap(), Some(&b"new"[..]));
-        let count = sections(&twice).unwrap().iter().filter(|s| s.id == CUSTOM_SECTION_ID).count();
+        assert_eq!(
+            find_custom_section(&twice, "meta").unwrap(),
+            Some(&b"new"[..])
+        );
+        let count = sections(&twice)
+            .unwrap()
+            .iter()
+            .filter(|s| s.id == CUSTOM_SECTION_ID)
+            .count();
         assert_eq!(count, 1);
     }
 
@@ -173,7 +209,9 @@ mod tests {
     fn truncated_modules_are_rejected_with_the_offset() {
         let mut module = minimal_module();
         module.truncate(module.len() - 1);
-        let err = find_custom_section(&module, "meta").unwrap_err().to_string();
+        let err = find_custom_section(&module, "meta")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("byte 8"), "{err}");
         assert!(find_custom_section(b"\x7fELF....", "meta").is_err());
     }

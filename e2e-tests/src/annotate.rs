@@ -1,0 +1,79 @@
+//! `annotate`: embed validated metadata into a policy module, as `kwctl annotate` does.
+//!
+//! Mirrors kwctl's `annotate.rs`: the metadata YAML is read, the protocol version is asked
+//! of the guest, the usage text becomes an annotation, and the result must validate.
+
+use std::sync::Arc;
+
+use anyhow::{anyhow, bail, Context, Result};
+
+use crate::engine::Limits;
+use crate::evaluate::Evaluator;
+use crate::host::Host;
+use crate::metadata::{ExecutionMode, Metadata, ANNOTATION_USAGE, CUSTOM_SECTION};
+use crate::wasm_sections;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnnotateOptions {
+    pub module_path: String,
+    pub metadata_path: String,
+    pub usage_path: Option<String>,
+    pub output_path: String,
+}
+
+/// Writes the annotated module; returns warnings for the user (unknown metadata keys).
+pub fn annotate(options: &AnnotateOptions) -> Result<Vec<String>> {
+    let module = std::fs::read(&options.module_path)
+        .with_context(|| format!("cannot read {}", options.module_path))?;
+    let metadata_text = std::fs::read_to_string(&options.metadata_path)
+        .with_context(|| format!("cannot read {}", options.metadata_path))?;
+    let parsed = Metadata::from_yaml(&metadata_text)
+        .with_context(|| format!("invalid metadata in {}", options.metadata_path))?;
+    let warnings = parsed
+        .unknown_fields
+        .iter()
+        .map(|field| {
+            format!(
+                "{}: unknown field {field:?} is ignored, as kwctl ignores it",
+                options.metadata_path
+            )
+        })
+        .collect();
+    let mut metadata = parsed.metadata;
+
+    if metadata.execution_mode == ExecutionMode::KubewardenWapc {
+        let evaluator = Evaluator::new(
+            &module,
+            Limits::default(),
+            Arc::new(Host::isolated()),
+            String::new(),
+            None,
+        )?;
+        let version = evaluator
+            .protocol_version()
+            .map_err(|e| anyhow!("Cannot compute ProtocolVersion used by the policy: {e}"))?;
+        metadata.protocol_version = Some(version);
+    }
+    if let Some(usage_path) = &options.usage_path {
+        let usage = std::fs::read_to_string(usage_path)
+            .with_context(|| format!("cannot read {usage_path}"))?;
+        metadata
+            .annotations
+            .get_or_insert_with(Default::default)
+            .insert(ANNOTATION_USAGE.to_owned(), usage);
+    }
+    let errors = metadata.validation_errors();
+    if !errors.is_empty() {
+        bail!("Metadata is invalid:\n  {}", errors.join("\n  "));
+    }
+
+    let annotated = wasm_sections::replace_custom_section(
+        &module,
+        CUSTOM_SECTION,
+        &metadata.to_section_payload()?,
+    )
+    .with_context(|| format!("cannot annotate {}", options.module_path))?;
+    std::fs::write(&options.output_path, annotated)
+        .with_context(|| format!("cannot write {}", options.output_path))?;
+    Ok(warnings)
+}

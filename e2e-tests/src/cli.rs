@@ -1,0 +1,315 @@
+//! Command-line parsing: kwctl's flag names and meanings for `annotate` and `run`, plus
+//! PolicyServer's limit flags. Hand-rolled to keep the build small.
+
+use anyhow::{anyhow, bail, Result};
+
+use crate::annotate::AnnotateOptions;
+use crate::engine::{Limits, Timeout};
+use crate::run::{RunOptions, SettingsSource};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Annotate(AnnotateOptions),
+    Run(RunOptions),
+    /// Print this text on stdout and exit 0.
+    Help(String),
+}
+
+pub const USAGE: &str = "\
+policy-runner: run Kubewarden waPC policies the way kwctl and PolicyServer do
+
+Usage:
+  policy-runner annotate -m <METADATA.yaml> [-u <README.md>] -o <OUT.wasm> <IN.wasm>
+  policy-runner run -r <REQUEST|-> [options] <ANNOTATED.wasm>
+  policy-runner <annotate|run> --help
+";
+
+pub const ANNOTATE_HELP: &str = "\
+policy-runner annotate: embed policy metadata in a module, as `kwctl annotate`
+
+Usage: policy-runner annotate [options] <IN.wasm>
+
+  -m, --metadata-path <FILE>  Kubewarden metadata YAML (required)
+  -u, --usage-path <FILE>     Text stored in the io.kubewarden.policy.usage annotation
+  -o, --output-path <FILE>    Where the annotated module is written (required)
+
+The guest's protocol_version is recorded, the metadata is validated as policy-evaluator
+does, and the compact JSON goes into the io.kubewarden.metadata custom section.
+";
+
+pub const RUN_HELP: &str = "\
+policy-runner run: evaluate one request, as `kwctl run`
+
+Usage: policy-runner run [options] <ANNOTATED.wasm>
+
+  -r, --request-path <FILE|->  AdmissionReview or AdmissionRequest, JSON or YAML (required)
+  -s, --settings-path <FILE>   Policy settings, YAML or JSON
+      --settings-json <JSON>   Policy settings as a JSON string (default {})
+      --allow-context-aware    Grant access to the contextAwareResources in the metadata
+      --replay-host-capabilities-interactions <FILE>
+                               Answer Kubernetes reads from a kwctl session file
+      --policy-id <ID>         Name used in PolicyServer messages (default: file stem)
+      --policy-timeout <SECONDS>
+                               Per-call deadline, PolicyServer style: the epoch ticks once
+                               a second and a call may last SECONDS ticks (default 2;
+                               alias --timeout-seconds)
+      --disable-timeout-protection
+                               No deadline at all
+      --max-memory-mib <MIB>   Largest linear memory of the policy (default 512; 0 = no
+                               limit beyond wasm32's 4 GiB)
+  -v, --verbose                Echo the policy's log events and runner notes on stderr
+
+Stdout gets exactly one line: the AdmissionResponse JSON (exit 0, allowed or not).
+Invalid settings or input: a message on stderr, exit 1.
+";
+
+/// Parses the arguments after the program name.
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
+    let mut args = args.into_iter();
+    match args.next().as_deref() {
+        None | Some("-h" | "--help" | "help") => Ok(Command::Help(USAGE.to_owned())),
+        Some("annotate") => parse_annotate(Args::new(args)),
+        Some("run") => parse_run(Args::new(args)),
+        Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+}
+
+fn parse_annotate(mut args: Args) -> Result<Command> {
+    let (mut metadata_path, mut usage_path, mut output_path, mut module_path) =
+        (None, None, None, None);
+    while let Some(arg) = args.next_arg() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help(ANNOTATE_HELP.to_owned())),
+            "-m" | "--metadata-path" => metadata_path = Some(args.value(&arg)?),
+            "-u" | "--usage-path" => usage_path = Some(args.value(&arg)?),
+            "-o" | "--output-path" => output_path = Some(args.value(&arg)?),
+            _ => set_positional(&mut module_path, arg, "annotate")?,
+        }
+    }
+    Ok(Command::Annotate(AnnotateOptions {
+        module_path: required(module_path, "<IN.wasm>", "annotate")?,
+        metadata_path: required(metadata_path, "--metadata-path", "annotate")?,
+        usage_path,
+        output_path: required(output_path, "--output-path", "annotate")?,
+    }))
+}
+
+fn parse_run(mut args: Args) -> Result<Command> {
+    let (mut request_path, mut module_path, mut replay_path, mut policy_id) =
+        (None, None, None, None);
+    let (mut settings_path, mut settings_json) = (None, None);
+    let mut limits = Limits::default();
+    let (mut allow_context_aware, mut verbose) = (false, false);
+    while let Some(arg) = args.next_arg() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help(RUN_HELP.to_owned())),
+            "-r" | "--request-path" => request_path = Some(args.value(&arg)?),
+            "-s" | "--settings-path" => settings_path = Some(args.value(&arg)?),
+            "--settings-json" => settings_json = Some(args.value(&arg)?),
+            "--allow-context-aware" => allow_context_aware = true,
+            "--replay-host-capabilities-interactions" => replay_path = Some(args.value(&arg)?),
+            "--policy-id" => policy_id = Some(args.value(&arg)?),
+            "--policy-timeout" | "--timeout-seconds" => {
+                let seconds = number(&arg, &args.value(&arg)?)?;
+                if seconds == 0 {
+                    bail!("{arg} must be at least 1 second; use --disable-timeout-protection for no deadline");
+                }
+                limits.timeout = Some(Timeout::seconds(seconds));
+            }
+            "--disable-timeout-protection" => limits.timeout = None,
+            "--max-memory-mib" => {
+                let mib = number(&arg, &args.value(&arg)?)?;
+                limits.max_memory_bytes = (mib > 0).then(|| (mib as usize) << 20);
+            }
+            "-v" | "--verbose" => verbose = true,
+            _ => set_positional(&mut module_path, arg, "run")?,
+        }
+    }
+    let settings = match (settings_path, settings_json) {
+        (Some(_), Some(_)) => bail!("--settings-path and --settings-json cannot be used together"),
+        (Some(path), None) => SettingsSource::Path(path),
+        (None, Some(json)) => SettingsSource::Json(json),
+        (None, None) => SettingsSource::Empty,
+    };
+    Ok(Command::Run(RunOptions {
+        module_path: required(module_path, "<ANNOTATED.wasm>", "run")?,
+        request_path: required(request_path, "--request-path", "run")?,
+        settings,
+        allow_context_aware,
+        replay_path,
+        policy_id,
+        limits,
+        verbose,
+    }))
+}
+
+/// Arguments with `--flag=value` split into flag and value.
+struct Args {
+    pending: std::collections::VecDeque<String>,
+    inline_value: Option<String>,
+}
+
+impl Args {
+    fn new(args: impl Iterator<Item = String>) -> Self {
+        Self {
+            pending: args.collect(),
+            inline_value: None,
+        }
+    }
+
+    fn next_arg(&mut self) -> Option<String> {
+        let arg = self.pending.pop_front()?;
+        match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                self.inline_value = Some(value.to_owned());
+                Some(flag.to_owned())
+            }
+            _ => Some(arg),
+        }
+    }
+
+    fn value(&mut self, flag: &str) -> Result<String> {
+        self.inline_value
+            .take()
+            .or_else(|| self.pending.pop_front())
+            .ok_or_else(|| anyhow!("{flag} needs a value"))
+    }
+}
+
+fn set_positional(slot: &mut Option<String>, arg: String, command: &str) -> Result<()> {
+    if arg.starts_with('-') && arg != "-" {
+        bail!("unknown option {arg} for {command}; see policy-runner {command} --help");
+    }
+    if let Some(first) = slot {
+        bail!("{command} takes one module, got {first:?} and {arg:?}");
+    }
+    *slot = Some(arg);
+    Ok(())
+}
+
+fn required(value: Option<String>, name: &str, command: &str) -> Result<String> {
+    value
+        .ok_or_else(|| anyhow!("{command}: {name} is required; see policy-runner {command} --help"))
+}
+
+fn number(flag: &str, value: &str) -> Result<u64> {
+    value
+        .parse()
+        .map_err(|_| anyhow!("{flag}: {value:?} is not a whole number"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(line: &str) -> Result<Command> {
+        parse(line.split_whitespace().map(str::to_owned))
+    }
+
+    fn run_options(line: &str) -> RunOptions {
+        match parse_str(line).unwrap() {
+            Command::Run(options) => options,
+            other => panic!("expected run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn annotate_takes_kwctl_flags() {
+        let Command::Annotate(options) =
+            parse_str("annotate -m meta.yaml -u README.md -o out.wasm in.wasm").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            options,
+            AnnotateOptions {
+                module_path: "in.wasm".into(),
+                metadata_path: "meta.yaml".into(),
+                usage_path: Some("README.md".into()),
+                output_path: "out.wasm".into(),
+            }
+        );
+        let err = parse_str("annotate -m meta.yaml in.wasm")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--output-path is required"), "{err}");
+    }
+
+    #[test]
+    fn run_defaults_match_policy_server() {
+        let options = run_options("run -r req.json policy.wasm");
+        assert_eq!(options.settings, SettingsSource::Empty);
+        assert_eq!(options.limits, Limits::default());
+        assert_eq!(options.limits.timeout, Some(Timeout::seconds(2)));
+        assert!(!options.allow_context_aware && options.replay_path.is_none());
+    }
+
+    #[test]
+    fn run_accepts_every_flag_in_both_spellings() {
+        let options = run_options(
+            "run --request-path=- --settings-json {\"a\":1} --allow-context-aware \
+             --replay-host-capabilities-interactions s.yml --policy-id p --timeout-seconds=5 \
+             --max-memory-mib 0 -v policy.wasm",
+        );
+        assert_eq!(options.request_path, "-");
+        assert_eq!(options.settings, SettingsSource::Json("{\"a\":1}".into()));
+        assert!(options.allow_context_aware && options.verbose);
+        assert_eq!(options.replay_path.as_deref(), Some("s.yml"));
+        assert_eq!(options.policy_id.as_deref(), Some("p"));
+        assert_eq!(
+            options.limits,
+            Limits {
+                timeout: Some(Timeout::seconds(5)),
+                max_memory_bytes: None
+            }
+        );
+        assert_eq!(
+            run_options("run -r r --disable-timeout-protection m")
+                .limits
+                .timeout,
+            None
+        );
+    }
+
+    #[test]
+    fn run_rejects_conflicts_and_unknown_flags() {
+        assert!(parse_str("run -r r -s s.yaml --settings-json {} m").is_err());
+        assert!(parse_str("run -r r --frobnicate m")
+            .unwrap_err()
+            .to_string()
+            .contains("unknown option --frobnicate"));
+        assert!(parse_str("run -r r a.wasm b.wasm")
+            .unwrap_err()
+            .to_string()
+            .contains("takes one module"));
+        assert!(parse_str("run -r r --policy-timeout 0 m").is_err());
+        assert!(parse_str("run -r")
+            .unwrap_err()
+            .to_string()
+            .contains("-r needs a value"));
+    }
+
+    #[test]
+    fn help_states_the_default_limits() {
+        use crate::engine::{DEFAULT_MAX_MEMORY_MIB, DEFAULT_TIMEOUT_SECONDS};
+        assert!(
+            RUN_HELP.contains(&format!("(default {DEFAULT_TIMEOUT_SECONDS};")),
+            "{RUN_HELP}"
+        );
+        assert!(
+            RUN_HELP.contains(&format!("(default {DEFAULT_MAX_MEMORY_MIB};")),
+            "{RUN_HELP}"
+        );
+    }
+
+    #[test]
+    fn help_is_available_everywhere() {
+        assert!(matches!(parse_str("").unwrap(), Command::Help(text) if text == USAGE));
+        assert!(
+            matches!(parse_str("run --help").unwrap(), Command::Help(text) if text == RUN_HELP)
+        );
+        assert!(
+            matches!(parse_str("annotate -h").unwrap(), Command::Help(text) if text == ANNOTATE_HELP)
+        );
+    }
+}

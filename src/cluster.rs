@@ -1,0 +1,213 @@
+//! The edge: the only module that reads the cluster, through Kubewarden's `kubernetes` host
+//! capability. Everything else sees the `Cluster` trait, which tests replace with a fake.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use kubewarden_policy_sdk::host_capabilities::kubernetes::{get_resource, GetResourceRequest};
+use serde::Deserialize;
+
+/// A pull secret as the policy needs it: its type and (base64) data. Debug never shows the data.
+#[derive(Clone, Default, Deserialize)]
+pub struct Secret {
+    #[serde(rename = "type", default)]
+    pub secret_type: Option<String>,
+    #[serde(default)]
+    pub data: Option<BTreeMap<String, String>>,
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Vec<&String> = self.data.iter().flat_map(|d| d.keys()).collect();
+        f.debug_struct("Secret")
+            .field("secret_type", &self.secret_type)
+            .field("data_keys", &keys)
+            .finish()
+    }
+}
+
+/// Why a lookup gave no object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupError {
+    NotFound,
+    NotPermitted,
+    /// Any other failure, with the host's text (which never carries object data).
+    Failed(String),
+}
+
+/// Read access to the objects the companion rule checks.
+pub trait Cluster {
+    /// The Secret `name` in `namespace`; with `with_data` false only its type is fetched.
+    fn secret(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        with_data: bool,
+    ) -> Result<Secret, LookupError>;
+    /// The names in the ServiceAccount's `imagePullSecrets`.
+    fn service_account_pull_secrets(
+        &mut self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Vec<String>, LookupError>;
+}
+
+/// The host call for a Secret: no field mask when the data is needed, `["type"]` otherwise.
+pub fn secret_request(namespace: &str, name: &str, with_data: bool) -> GetResourceRequest {
+    GetResourceRequest {
+        api_version: "v1".to_string(),
+        kind: "Secret".to_string(),
+        name: name.to_string(),
+        namespace: Some(namespace.to_string()),
+        disable_cache: false,
+        field_masks: (!with_data).then(|| BTreeSet::from(["type".to_string()])),
+    }
+}
+
+/// The host call for a ServiceAccount, masked to its `imagePullSecrets`.
+pub fn service_account_request(namespace: &str, name: &str) -> GetResourceRequest {
+    GetResourceRequest {
+        api_version: "v1".to_string(),
+        kind: "ServiceAccount".to_string(),
+        name: name.to_string(),
+        namespace: Some(namespace.to_string()),
+        disable_cache: false,
+        field_masks: Some(BTreeSet::from(["imagePullSecrets".to_string()])),
+    }
+}
+
+/// The cluster as PolicyServer exposes it to the policy.
+pub struct HostCluster;
+
+#[derive(Clone, Deserialize)]
+struct ServiceAccountPullSecrets {
+    #[serde(rename = "imagePullSecrets", default)]
+    image_pull_secrets: Option<Vec<NameRef>>,
+}
+
+#[derive(Clone, Deserialize)]
+struct NameRef {
+    #[serde(default)]
+    name: Option<String>,
+}
+
+impl Cluster for HostCluster {
+    fn secret(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        with_data: bool,
+    ) -> Result<Secret, LookupError> {
+        get_resource::<Secret>(&secret_request(namespace, name, with_data)).map_err(classify)
+    }
+
+    fn service_account_pull_secrets(
+        &mut self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Vec<String>, LookupError> {
+        let account =
+            get_resource::<ServiceAccountPullSecrets>(&service_account_request(namespace, name))
+                .map_err(classify)?;
+        Ok(account
+            .image_pull_secrets
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|entry| entry.name)
+            .filter(|name| !name.is_empty())
+            .collect())
+    }
+}
+
+/// Sorts a host error into what the user must do about it. A response that does not
+/// deserialize is reported without serde's text, which could quote secret data.
+fn classify(error: kubewarden_policy_sdk::Error) -> LookupError {
+    match error {
+        kubewarden_policy_sdk::Error::HostCall { source, .. } => {
+            classify_host_message(&source.to_string())
+        }
+        _ => {
+            LookupError::Failed("the host returned an object the policy could not read".to_string())
+        }
+    }
+}
+
+/// Classifies the text of a failed host call.
+pub fn classify_host_message(message: &str) -> LookupError {
+    let lower = message.to_ascii_lowercase();
+    if lower.contains("not found") || lower.contains("notfound") {
+        LookupError::NotFound
+    } else if [
+        "forbidden",
+        "not been granted",
+        "not permitted",
+        "unauthorized",
+    ]
+    .iter()
+    .any(|w| lower.contains(w))
+    {
+        LookupError::NotPermitted
+    } else {
+        LookupError::Failed(message.chars().take(200).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    #[test]
+    fn secret_lookup_with_data_has_no_field_mask() {
+        let request = serde_json::to_value(secret_request("team-a", "corp", true)).unwrap();
+        assert_eq!(
+            request,
+            json!({"api_version": "v1", "kind": "Secret", "name": "corp", "namespace": "team-a", "disable_cache": false, "field_masks": null})
+        );
+    }
+
+    #[test]
+    fn secret_lookup_without_data_masks_to_type() {
+        let request = serde_json::to_value(secret_request("team-a", "corp", false)).unwrap();
+        assert_eq!(request["field_masks"], json!(["type"]));
+    }
+
+    #[test]
+    fn service_account_lookup_masks_to_pull_secrets() {
+        let request = serde_json::to_value(service_account_request("team-a", "builder")).unwrap();
+        assert_eq!(
+            request,
+            json!({"api_version": "v1", "kind": "ServiceAccount", "name": "builder", "namespace": "team-a", "disable_cache": false, "field_masks": ["imagePullSecrets"]})
+        );
+    }
+
+    #[rstest]
+    #[case::kube_not_found(
+        "ApiError: secrets \"corp\" not found: NotFound (ErrorResponse { code: 404 })",
+        LookupError::NotFound
+    )]
+    #[case::allow_list(
+        "Policy has not been granted access to Kubernetes v1/Secret resources",
+        LookupError::NotPermitted
+    )]
+    #[case::rbac("secrets \"corp\" is forbidden: User \"system:serviceaccount:kubewarden:policy-server\" cannot get resource", LookupError::NotPermitted)]
+    #[case::other("connection refused", LookupError::Failed("connection refused".into()))]
+    fn classifies_host_errors(#[case] message: &str, #[case] expected: LookupError) {
+        assert_eq!(classify_host_message(message), expected);
+    }
+
+    #[test]
+    fn debug_never_shows_secret_data() {
+        let secret = Secret {
+            secret_type: Some("kubernetes.io/dockerconfigjson".into()),
+            data: Some(BTreeMap::from([(
+                ".dockerconfigjson".into(),
+                "Q0FOQVJZ".into(),
+            )])),
+        };
+        let shown = format!("{secret:?}");
+        assert!(!shown.contains("Q0FOQVJZ"), "{shown}");
+        assert!(shown.contains(".dockerconfigjson"));
+    }
+}

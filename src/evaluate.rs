@@ -1,0 +1,488 @@
+//! The decision for one admission request: which pod specs, which rules their images match, what
+//! the companion rule finds about each rule's secret, and the outcome with its messages.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::Value;
+
+use crate::cluster::{Cluster, LookupError};
+use crate::image_ref::ImageRef;
+use crate::inject::{is_empty_list, merged_pull_secrets, set_pull_secrets};
+use crate::pod_spec::{containers, pull_secret_names, Container, ContainerList};
+use crate::request::AdmissionRequest;
+use crate::settings::{OnMissingSecret, Rule, Settings};
+use crate::verify::{Problem, SecretChecks};
+use crate::workload::{dotted, Workload};
+
+/// The outcome of one evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Decision {
+    Accept {
+        warnings: Vec<String>,
+    },
+    Mutate {
+        object: Value,
+        warnings: Vec<String>,
+    },
+    Reject {
+        message: String,
+        code: Option<u16>,
+        warnings: Vec<String>,
+    },
+}
+
+/// Containers named in one failure line before the rest are only counted.
+const LISTED_CONTAINERS: usize = 5;
+
+/// The annotation the kubelet puts on mirror pods; NodeRestriction rejects them if they name secrets.
+const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+/// Decides one request. Host lookups go through `cluster` and happen only when an image matches.
+pub fn evaluate<C: Cluster>(
+    request: &AdmissionRequest,
+    settings: &Settings,
+    cluster: &mut C,
+) -> Decision {
+    let workload = Workload::of(request.group, request.version, request.kind, settings);
+    if matches!(workload, Workload::Unhandled) {
+        return accept();
+    }
+    let is_pod = matches!(workload, Workload::Pod);
+    match (request.operation, request.sub_resource, is_pod) {
+        ("UPDATE", "ephemeralcontainers", true) => {
+            return ephemeral_containers(request, settings, cluster)
+        }
+        (_, sub_resource, _) if !sub_resource.is_empty() => return accept(),
+        ("CREATE", _, _) | ("UPDATE", _, false) => {}
+        _ => return accept(),
+    }
+    if is_pod
+        && request
+            .object
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(MIRROR_POD_ANNOTATION))
+            .is_some()
+    {
+        return accept();
+    }
+    let specs = match read_specs(&workload, request.object) {
+        Ok(specs) => specs,
+        Err(problem) => return malformed(request.kind, problem),
+    };
+    let images = ParsedImages::of(&specs);
+    let hits = rule_hits(settings, &specs, &images, |_| true);
+    if hits.is_empty() {
+        return accept();
+    }
+    if settings.inject {
+        inject(request, settings, &workload, &specs, &hits, cluster)
+    } else {
+        report(
+            request,
+            settings,
+            &specs,
+            &hits,
+            cluster,
+            Mode::ValidateOnly,
+        )
+    }
+}
+
+/// Where a failure is being reported from; decides the outcome of `warn`/`skip` and the fix text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Inject,
+    ValidateOnly,
+    EphemeralContainers,
+}
+
+/// A pod spec of the request, read once.
+struct PodSpecView<'a> {
+    pointer: String,
+    spec: &'a Value,
+    containers: Vec<Container<'a>>,
+    names: Vec<&'a str>,
+}
+
+fn read_specs<'a>(workload: &Workload, object: &'a Value) -> Result<Vec<PodSpecView<'a>>, String> {
+    workload
+        .pod_spec_pointers(object)?
+        .into_iter()
+        .filter_map(|pointer| object.pointer(&pointer).map(|spec| (pointer, spec)))
+        .map(|(pointer, spec)| {
+            let at = dotted(&pointer);
+            Ok(PodSpecView {
+                containers: containers(spec, &at)?,
+                names: pull_secret_names(spec, &at)?,
+                pointer,
+                spec,
+            })
+        })
+        .collect()
+}
+
+/// Each distinct image string parsed once; unparseable images match no rule.
+struct ParsedImages<'a>(HashMap<&'a str, Option<ImageRef>>);
+
+impl<'a> ParsedImages<'a> {
+    fn of(specs: &[PodSpecView<'a>]) -> Self {
+        let mut parsed = HashMap::new();
+        for container in specs.iter().flat_map(|s| &s.containers) {
+            parsed
+                .entry(container.image)
+                .or_insert_with(|| ImageRef::parse(container.image).ok());
+        }
+        ParsedImages(parsed)
+    }
+
+    fn get(&self, image: &str) -> Option<&ImageRef> {
+        self.0.get(image).and_then(Option::as_ref)
+    }
+}
+
+/// A container whose image matches a rule, and the spec it is in.
+#[derive(Clone, Copy)]
+struct Hit<'a, 'i> {
+    spec: usize,
+    container: Container<'a>,
+    image: &'i ImageRef,
+}
+
+/// The matching containers of one rule; rules without any are left out, order kept.
+struct RuleHits<'a, 'i, 's> {
+    rule: &'s Rule,
+    hits: Vec<Hit<'a, 'i>>,
+}
+
+fn rule_hits<'a, 'i, 's>(
+    settings: &'s Settings,
+    specs: &[PodSpecView<'a>],
+    images: &'i ParsedImages<'a>,
+    counted: impl Fn(&Container) -> bool,
+) -> Vec<RuleHits<'a, 'i, 's>> {
+    settings
+        .rules
+        .iter()
+        .map(|rule| {
+            let hits = specs
+                .iter()
+                .enumerate()
+                .flat_map(|(spec, view)| view.containers.iter().map(move |c| (spec, *c)))
+                .filter(|(_, container)| counted(container))
+                .filter_map(|(spec, container)| {
+                    images.get(container.image).map(|image| Hit {
+                        spec,
+                        container,
+                        image,
+                    })
+                })
+                .filter(|hit| rule.matches(hit.image))
+                .collect();
+            RuleHits { rule, hits }
+        })
+        .filter(|rule_hits| !rule_hits.hits.is_empty())
+        .collect()
+}
+
+/// Distinct images of some hits, in order.
+fn distinct_images<'i>(hits: &[Hit<'_, 'i>]) -> Vec<&'i ImageRef> {
+    let mut seen = Vec::new();
+    for hit in hits {
+        if !seen.contains(&hit.image) {
+            seen.push(hit.image);
+        }
+    }
+    seen
+}
+
+fn inject<C: Cluster>(
+    request: &AdmissionRequest,
+    settings: &Settings,
+    workload: &Workload,
+    specs: &[PodSpecView],
+    hits: &[RuleHits],
+    cluster: &mut C,
+) -> Decision {
+    let mut findings = Findings::default();
+    let mut wanted: Vec<Vec<&str>> = vec![Vec::new(); specs.len()];
+    {
+        let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
+        for RuleHits { rule, hits } in hits {
+            let problem = if settings.verify_secrets {
+                checks.problem(&rule.secret, &distinct_images(hits))
+            } else {
+                None
+            };
+            let add = match problem {
+                None => true,
+                Some(problem) => {
+                    findings.record(request.namespace, rule, &problem, hits, Mode::Inject)
+                }
+            };
+            if add {
+                hits.iter()
+                    .for_each(|hit| wanted[hit.spec].push(rule.secret.as_str()));
+            }
+        }
+    }
+    if !findings.rejections.is_empty() {
+        return findings.into_decision(None);
+    }
+    let mut accounts: Vec<(&str, Result<Vec<String>, LookupError>)> = Vec::new();
+    let mut mutated: Option<Value> = None;
+    for (view, wanted) in specs.iter().zip(&wanted) {
+        let existing = view.spec.get("imagePullSecrets");
+        let Some(mut merged) = merged_pull_secrets(existing, &[], wanted) else {
+            continue;
+        };
+        if workload.is_template() && is_empty_list(existing) {
+            let account = service_account_name(view.spec);
+            let position = accounts
+                .iter()
+                .position(|(name, _)| *name == account)
+                .unwrap_or_else(|| {
+                    accounts.push((
+                        account,
+                        cluster.service_account_pull_secrets(request.namespace, account),
+                    ));
+                    accounts.len() - 1
+                });
+            match &accounts[position].1 {
+                Ok(inherited) => {
+                    merged = merged_pull_secrets(existing, inherited, wanted).unwrap_or(merged)
+                }
+                Err(error) => {
+                    findings.warnings.insert(format!(
+                    "could not read ServiceAccount \"{account}\" in namespace \"{}\" ({}); pods of {} will get only the \
+                     imagePullSecrets listed there, not the ServiceAccount's",
+                    request.namespace,
+                    describe_lookup_error(error),
+                    dotted(&view.pointer)
+                    ));
+                }
+            }
+        }
+        let object = mutated.get_or_insert_with(|| request.object.clone());
+        set_pull_secrets(object, &view.pointer, merged);
+    }
+    match mutated {
+        Some(object) => Decision::Mutate {
+            object,
+            warnings: findings.warnings.into_iter().collect(),
+        },
+        None => findings.into_decision(None),
+    }
+}
+
+/// Validate-only and ephemeral containers: each rule's secret must already be referenced, and
+/// pass the checks. Never mutates.
+fn report<C: Cluster>(
+    request: &AdmissionRequest,
+    settings: &Settings,
+    specs: &[PodSpecView],
+    hits: &[RuleHits],
+    cluster: &mut C,
+    mode: Mode,
+) -> Decision {
+    let mut findings = Findings::default();
+    let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
+    for RuleHits { rule, hits } in hits {
+        let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) = hits
+            .iter()
+            .partition(|hit| specs[hit.spec].names.contains(&rule.secret.as_str()));
+        if !unreferenced.is_empty() {
+            findings.record(
+                request.namespace,
+                rule,
+                &Problem::NotReferenced,
+                &unreferenced,
+                mode,
+            );
+        }
+        if !referenced.is_empty() && settings.verify_secrets {
+            if let Some(problem) = checks.problem(&rule.secret, &distinct_images(&referenced)) {
+                findings.record(request.namespace, rule, &problem, &referenced, mode);
+            }
+        }
+    }
+    findings.into_decision(None)
+}
+
+/// `kubectl debug` adds ephemeral containers to a running pod, whose pull secrets cannot change:
+/// the new containers' images must be covered by secrets the pod already has.
+fn ephemeral_containers<C: Cluster>(
+    request: &AdmissionRequest,
+    settings: &Settings,
+    cluster: &mut C,
+) -> Decision {
+    let specs = match read_specs(&Workload::Pod, request.object) {
+        Ok(specs) => specs,
+        Err(problem) => return malformed(request.kind, problem),
+    };
+    let old_spec = request.old_object.get("spec").unwrap_or(&Value::Null);
+    let existing: Vec<&str> = containers(old_spec, "oldObject.spec")
+        .unwrap_or_default()
+        .iter()
+        .filter(|c| c.list == ContainerList::EphemeralContainers)
+        .map(|c| c.name)
+        .collect();
+    let images = ParsedImages::of(&specs);
+    let hits = rule_hits(settings, &specs, &images, |c| {
+        c.list == ContainerList::EphemeralContainers && !existing.contains(&c.name)
+    });
+    report(
+        request,
+        settings,
+        &specs,
+        &hits,
+        cluster,
+        Mode::EphemeralContainers,
+    )
+}
+
+/// Sorted, de-duplicated rejection lines and warnings.
+#[derive(Default)]
+struct Findings {
+    rejections: BTreeSet<String>,
+    warnings: BTreeSet<String>,
+}
+
+impl Findings {
+    /// Records a rule's failure as its `onMissingSecret` says; returns whether to inject anyway.
+    fn record(
+        &mut self,
+        namespace: &str,
+        rule: &Rule,
+        problem: &Problem,
+        hits: &[Hit],
+        mode: Mode,
+    ) -> bool {
+        let line = failure_line(namespace, &rule.secret, problem, hits, mode);
+        match (rule.on_missing_secret, mode) {
+            (OnMissingSecret::Reject, _) => {
+                self.rejections.insert(line);
+                false
+            }
+            (OnMissingSecret::Warn, Mode::Inject) => {
+                self.warnings
+                    .insert(format!("{line} (onMissingSecret: warn, added anyway)"));
+                true
+            }
+            (OnMissingSecret::Skip, Mode::Inject) => {
+                self.warnings
+                    .insert(format!("{line} (onMissingSecret: skip, not added)"));
+                false
+            }
+            (OnMissingSecret::Warn | OnMissingSecret::Skip, _) => {
+                self.warnings.insert(line);
+                false
+            }
+        }
+    }
+
+    fn into_decision(self, code: Option<u16>) -> Decision {
+        let warnings = self.warnings.into_iter().collect();
+        if self.rejections.is_empty() {
+            Decision::Accept { warnings }
+        } else {
+            let message = self.rejections.into_iter().collect::<Vec<_>>().join("\n");
+            Decision::Reject {
+                message,
+                code,
+                warnings,
+            }
+        }
+    }
+}
+
+/// One failure: which secret, where, why, for which containers, and how to fix it.
+fn failure_line(
+    namespace: &str,
+    secret: &str,
+    problem: &Problem,
+    hits: &[Hit],
+    mode: Mode,
+) -> String {
+    let mut listed: Vec<String> = Vec::new();
+    for hit in hits {
+        let shown = hit.container.to_string();
+        if !listed.contains(&shown) {
+            listed.push(shown);
+        }
+    }
+    let more = listed.len().saturating_sub(LISTED_CONTAINERS);
+    listed.truncate(LISTED_CONTAINERS);
+    let mut needed_by = listed.join(", ");
+    if more > 0 {
+        needed_by.push_str(&format!(" and {more} more"));
+    }
+    let registries: BTreeSet<&str> = hits.iter().map(|hit| hit.image.registry()).collect();
+    let fix = fix_for(namespace, secret, problem, &registries, mode);
+    format!("imagePullSecret \"{secret}\" in namespace \"{namespace}\": {problem}; needed by {needed_by}; fix: {fix}")
+}
+
+fn fix_for(
+    namespace: &str,
+    secret: &str,
+    problem: &Problem,
+    registries: &BTreeSet<&str>,
+    mode: Mode,
+) -> String {
+    let server = registries.iter().next().copied().unwrap_or("<registry>");
+    let create = format!(
+        "kubectl create secret docker-registry {secret} -n {namespace} --docker-server={server} \
+         --docker-username=<user> --docker-password=<password>"
+    );
+    match problem {
+        Problem::NotFound => format!("create it: {create}"),
+        Problem::Unusable(_) => format!("recreate it as a docker-registry secret: {create}"),
+        Problem::NoCredentials(missing) => {
+            let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
+            format!("add an \"auths\" entry for {} to it", missing.join(", "))
+        }
+        Problem::NotPermitted => format!(
+            "let the PolicyServer's ServiceAccount get secrets in \"{namespace}\" and list v1/Secret in the policy's contextAwareResources"
+        ),
+        Problem::LookupFailed(_) => "check that the PolicyServer can reach the API server, then retry".to_string(),
+        Problem::NotReferenced if mode == Mode::EphemeralContainers => format!(
+            "a running pod's imagePullSecrets cannot change; recreate the pod with {{\"name\": \"{secret}\"}} in imagePullSecrets, \
+             or debug with an image from another registry"
+        ),
+        Problem::NotReferenced => format!("add {{\"name\": \"{secret}\"}} to imagePullSecrets"),
+    }
+}
+
+fn describe_lookup_error(error: &LookupError) -> String {
+    match error {
+        LookupError::NotFound => "not found".to_string(),
+        LookupError::NotPermitted => "the policy is not permitted to read it".to_string(),
+        LookupError::Failed(reason) => format!("lookup failed: {reason}"),
+    }
+}
+
+/// The ServiceAccount a pod of this spec runs as.
+fn service_account_name(spec: &Value) -> &str {
+    ["serviceAccountName", "serviceAccount"]
+        .iter()
+        .filter_map(|key| spec.get(*key).and_then(Value::as_str))
+        .find(|name| !name.is_empty())
+        .unwrap_or("default")
+}
+
+fn accept() -> Decision {
+    Decision::Accept {
+        warnings: Vec::new(),
+    }
+}
+
+fn malformed(kind: &str, problem: String) -> Decision {
+    let kind = if kind.is_empty() { "object" } else { kind };
+    Decision::Reject {
+        message: format!("malformed {kind}: {problem}"),
+        code: Some(400),
+        warnings: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,658 @@
+//! Decision tests: each case is a request, settings and a scripted cluster, and pins the outcome,
+//! the resulting pull-secret lists and the exact lookups made.
+
+use super::*;
+use crate::cluster::Secret;
+use crate::verify::fake::{FakeCluster, CANARY, CANARY_B64};
+use rstest::rstest;
+use serde_json::json;
+
+fn settings(extra: Value) -> Settings {
+    let mut base = json!({
+        "rules": [
+            {"secret": "corp", "registries": ["reg.example", "*.corp.example"]},
+            {"secret": "hub", "images": ["acme/**"]}
+        ]
+    });
+    if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
+        base.extend(extra);
+    }
+    Settings::from_value(base).expect("valid test settings")
+}
+
+fn pod(containers: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "app", "namespace": "team-a"},
+           "spec": {"containers": containers, "restartPolicy": "Always", "x-unknown-field": {"kept": true}}})
+}
+
+fn request(group: &str, kind: &str, operation: &str, object: Value) -> Value {
+    json!({"uid": "1", "kind": {"group": group, "version": "v1", "kind": kind}, "operation": operation,
+           "namespace": "team-a", "object": object})
+}
+
+fn run(request: &Value, settings: &Settings, cluster: &mut FakeCluster) -> Decision {
+    evaluate(
+        &AdmissionRequest::from_value(request).unwrap(),
+        settings,
+        cluster,
+    )
+}
+
+fn no_verify() -> Settings {
+    settings(json!({"verifySecrets": false}))
+}
+
+fn mutated_at(decision: &Decision, pointer: &str) -> Value {
+    match decision {
+        Decision::Mutate { object, .. } => object.pointer(pointer).cloned().unwrap_or(Value::Null),
+        other => panic!("expected a mutation, got {other:?}"),
+    }
+}
+
+fn template(kind_path: &str, spec: Value) -> Value {
+    let mut object = json!({"metadata": {"name": "w"}});
+    let pointer: Vec<&str> = kind_path.trim_start_matches('/').split('/').collect();
+    let mut cursor = &mut object;
+    for key in pointer {
+        cursor = cursor
+            .as_object_mut()
+            .unwrap()
+            .entry(key)
+            .or_insert(json!({}));
+    }
+    *cursor = spec;
+    object
+}
+
+#[test]
+fn pod_create_gets_matching_secret() {
+    let req = request(
+        "",
+        "Pod",
+        "CREATE",
+        pod(json!([{"name": "app", "image": "reg.example/app:1"}])),
+    );
+    let decision = run(&req, &no_verify(), &mut FakeCluster::default());
+    assert_eq!(
+        mutated_at(&decision, "/spec/imagePullSecrets"),
+        json!([{"name": "corp"}])
+    );
+}
+
+#[test]
+fn mutation_changes_nothing_but_the_list() {
+    let object = pod(json!([{"name": "app", "image": "reg.example/app:1"}]));
+    let req = request("", "Pod", "CREATE", object.clone());
+    let Decision::Mutate {
+        object: mutated, ..
+    } = run(&req, &no_verify(), &mut FakeCluster::default())
+    else {
+        panic!()
+    };
+    let mut expected = object;
+    expected["spec"]["imagePullSecrets"] = json!([{"name": "corp"}]);
+    assert_eq!(mutated, expected);
+}
+
+#[rstest]
+#[case::deployment("apps", "Deployment", "/spec/template/spec")]
+#[case::replica_set("apps", "ReplicaSet", "/spec/template/spec")]
+#[case::stateful_set("apps", "StatefulSet", "/spec/template/spec")]
+#[case::daemon_set("apps", "DaemonSet", "/spec/template/spec")]
+#[case::replication_controller("", "ReplicationController", "/spec/template/spec")]
+#[case::job("batch", "Job", "/spec/template/spec")]
+#[case::cron_job("batch", "CronJob", "/spec/jobTemplate/spec/template/spec")]
+fn every_workload_template_gets_the_secret(
+    #[case] group: &str,
+    #[case] kind: &str,
+    #[case] path: &str,
+    #[values("CREATE", "UPDATE")] operation: &str,
+) {
+    let spec = json!({"imagePullSecrets": [{"name": "own"}], "containers": [{"name": "a", "image": "eu.corp.example/a"}]});
+    let req = request(group, kind, operation, template(path, spec));
+    let decision = run(&req, &no_verify(), &mut FakeCluster::default());
+    assert_eq!(
+        mutated_at(&decision, &format!("{path}/imagePullSecrets")),
+        json!([{"name": "own"}, {"name": "corp"}])
+    );
+}
+
+#[rstest]
+#[case::pod_update(request("", "Pod", "UPDATE", pod(json!([{"name": "a", "image": "reg.example/a"}]))))]
+#[case::pod_delete(request("", "Pod", "DELETE", pod(json!([{"name": "a", "image": "reg.example/a"}]))))]
+#[case::connect(request("", "Pod", "CONNECT", pod(json!([{"name": "a", "image": "reg.example/a"}]))))]
+#[case::deployment_delete(request("apps", "Deployment", "DELETE", template("/spec/template/spec", json!({"containers": [{"name": "a", "image": "reg.example/a"}]}))))]
+#[case::status_subresource({let mut r = request("apps", "Deployment", "UPDATE", template("/spec/template/spec", json!({"containers": [{"name": "a", "image": "reg.example/a"}]}))); r["subResource"] = json!("status"); r})]
+#[case::unhandled_kind(request("", "ConfigMap", "CREATE", json!({"data": {"image": "reg.example/a"}})))]
+#[case::mirror_pod({let mut p = pod(json!([{"name": "a", "image": "reg.example/a"}])); p["metadata"]["annotations"] = json!({"kubernetes.io/config.mirror": "abc"}); request("", "Pod", "CREATE", p)})]
+#[case::no_matching_image(request("", "Pod", "CREATE", pod(json!([{"name": "a", "image": "nginx:1.27"}, {"name": "b", "image": "reg.example.evil.com/a"}]))))]
+#[case::unparseable_image(request("", "Pod", "CREATE", pod(json!([{"name": "a", "image": "reg.example/UPPER"}]))))]
+fn accepted_unchanged_without_lookups(#[case] req: Value) {
+    let mut cluster = FakeCluster::default();
+    assert_eq!(
+        run(&req, &settings(json!({})), &mut cluster),
+        Decision::Accept { warnings: vec![] }
+    );
+    assert!(
+        cluster.calls.is_empty(),
+        "unexpected lookups: {:?}",
+        cluster.calls
+    );
+}
+
+#[test]
+fn nothing_to_add_means_no_mutated_object() {
+    let mut object = pod(json!([{"name": "a", "image": "reg.example/a"}]));
+    object["spec"]["imagePullSecrets"] = json!([{"name": "corp"}]);
+    let mut cluster = FakeCluster::default().with_docker_secret("corp", &["reg.example"]);
+    let decision = run(
+        &request("", "Pod", "CREATE", object),
+        &settings(json!({})),
+        &mut cluster,
+    );
+    assert_eq!(decision, Decision::Accept { warnings: vec![] });
+    assert_eq!(
+        cluster.calls,
+        vec!["Secret team-a/corp data=true"],
+        "a referenced secret is still verified"
+    );
+}
+
+#[test]
+fn rules_append_in_rule_order_without_duplicates() {
+    let req = request(
+        "",
+        "Pod",
+        "CREATE",
+        pod(json!([
+            {"name": "hub", "image": "acme/tool"},
+            {"name": "corp", "image": "reg.example/app"},
+            {"name": "corp2", "image": "reg.example/other"}
+        ])),
+    );
+    let decision = run(&req, &no_verify(), &mut FakeCluster::default());
+    assert_eq!(
+        mutated_at(&decision, "/spec/imagePullSecrets"),
+        json!([{"name": "corp"}, {"name": "hub"}])
+    );
+}
+
+#[test]
+fn init_and_ephemeral_container_images_count() {
+    let mut object = pod(json!([{"name": "a", "image": "nginx"}]));
+    object["spec"]["initContainers"] = json!([{"name": "init", "image": "reg.example/init"}]);
+    object["spec"]["ephemeralContainers"] = json!([{"name": "dbg", "image": "acme/debug"}]);
+    let decision = run(
+        &request("", "Pod", "CREATE", object),
+        &no_verify(),
+        &mut FakeCluster::default(),
+    );
+    assert_eq!(
+        mutated_at(&decision, "/spec/imagePullSecrets"),
+        json!([{"name": "corp"}, {"name": "hub"}])
+    );
+}
+
+#[test]
+fn existing_odd_entries_stay_in_place() {
+    let mut object = pod(json!([{"name": "a", "image": "reg.example/a"}]));
+    object["spec"]["imagePullSecrets"] = json!([{}, {"name": ""}, {"name": "x"}]);
+    let decision = run(
+        &request("", "Pod", "CREATE", object),
+        &no_verify(),
+        &mut FakeCluster::default(),
+    );
+    assert_eq!(
+        mutated_at(&decision, "/spec/imagePullSecrets"),
+        json!([{}, {"name": ""}, {"name": "x"}, {"name": "corp"}])
+    );
+}
+
+#[test]
+fn inject_false_never_mutates_and_reports_missing_reference() {
+    let req = request(
+        "",
+        "Pod",
+        "CREATE",
+        pod(json!([{"name": "app", "image": "reg.example/app:1"}])),
+    );
+    let settings = settings(json!({"inject": false, "verifySecrets": false}));
+    let mut cluster = FakeCluster::default();
+    match run(&req, &settings, &mut cluster) {
+        Decision::Reject { message, .. } => assert_eq!(
+            message,
+            "imagePullSecret \"corp\" in namespace \"team-a\": it is not in the pod's imagePullSecrets; needed by container \"app\" \
+             (image \"reg.example/app:1\"); fix: add {\"name\": \"corp\"} to imagePullSecrets"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert!(cluster.calls.is_empty());
+}
+
+#[test]
+fn validate_only_verifies_referenced_secrets() {
+    let mut object = pod(json!([{"name": "app", "image": "reg.example/app:1"}]));
+    object["spec"]["imagePullSecrets"] = json!([{"name": "corp"}]);
+    let settings = settings(json!({"inject": false}));
+    let mut good = FakeCluster::default().with_docker_secret("corp", &["reg.example"]);
+    assert_eq!(
+        run(
+            &request("", "Pod", "CREATE", object.clone()),
+            &settings,
+            &mut good
+        ),
+        Decision::Accept { warnings: vec![] }
+    );
+    let mut wrong = FakeCluster::default().with_docker_secret("corp", &["other.example"]);
+    let Decision::Reject { message, .. } =
+        run(&request("", "Pod", "CREATE", object), &settings, &mut wrong)
+    else {
+        panic!()
+    };
+    assert!(
+        message.contains("it holds no credentials for reg.example"),
+        "{message}"
+    );
+}
+
+#[rstest]
+#[case::malformed_containers(pod(json!({"name": "a"})), "malformed Pod: spec.containers is not a list")]
+#[case::image_not_string(pod(json!([{"name": "a", "image": 1}])), "malformed Pod: spec.containers[0].image is not a string")]
+#[case::no_spec(json!({"metadata": {}}), "malformed Pod: Pod has no spec")]
+#[case::pull_secrets_not_list({let mut p = pod(json!([])); p["spec"]["imagePullSecrets"] = json!("corp"); p}, "malformed Pod: spec.imagePullSecrets is not a list")]
+fn malformed_pods_are_rejected_clearly(#[case] object: Value, #[case] message: &str) {
+    let decision = run(
+        &request("", "Pod", "CREATE", object),
+        &settings(json!({})),
+        &mut FakeCluster::default(),
+    );
+    assert_eq!(
+        decision,
+        Decision::Reject {
+            message: message.into(),
+            code: Some(400),
+            warnings: vec![]
+        }
+    );
+}
+
+fn corp_pod() -> Value {
+    request(
+        "",
+        "Pod",
+        "CREATE",
+        pod(
+            json!([{"name": "app", "image": "reg.example/app:1"}, {"name": "side", "image": "reg.example/side"}]),
+        ),
+    )
+}
+
+fn with_on_missing(value: &str) -> Settings {
+    Settings::from_value(json!({"rules": [{"secret": "corp", "registries": ["reg.example"], "onMissingSecret": value}]})).unwrap()
+}
+
+const MISSING_LINE: &str = "imagePullSecret \"corp\" in namespace \"team-a\": secret not found; needed by container \"app\" \
+    (image \"reg.example/app:1\"), container \"side\" (image \"reg.example/side\"); fix: create it: kubectl create secret \
+    docker-registry corp -n team-a --docker-server=reg.example --docker-username=<user> --docker-password=<password>";
+
+#[test]
+fn missing_secret_with_reject_denies_with_a_fix() {
+    let mut cluster = FakeCluster::default();
+    let decision = run(&corp_pod(), &with_on_missing("reject"), &mut cluster);
+    assert_eq!(
+        decision,
+        Decision::Reject {
+            message: MISSING_LINE.into(),
+            code: None,
+            warnings: vec![]
+        }
+    );
+    assert_eq!(cluster.calls, vec!["Secret team-a/corp data=true"]);
+}
+
+#[test]
+fn missing_secret_with_warn_injects_and_warns() {
+    let decision = run(
+        &corp_pod(),
+        &with_on_missing("warn"),
+        &mut FakeCluster::default(),
+    );
+    assert_eq!(
+        mutated_at(&decision, "/spec/imagePullSecrets"),
+        json!([{"name": "corp"}])
+    );
+    let Decision::Mutate { warnings, .. } = decision else {
+        unreachable!()
+    };
+    assert_eq!(
+        warnings,
+        vec![format!(
+            "{MISSING_LINE} (onMissingSecret: warn, added anyway)"
+        )]
+    );
+}
+
+#[test]
+fn missing_secret_with_skip_does_not_inject_but_warns() {
+    let decision = run(
+        &corp_pod(),
+        &with_on_missing("skip"),
+        &mut FakeCluster::default(),
+    );
+    assert_eq!(
+        decision,
+        Decision::Accept {
+            warnings: vec![format!("{MISSING_LINE} (onMissingSecret: skip, not added)")]
+        }
+    );
+}
+
+#[test]
+fn skip_never_removes_an_existing_reference() {
+    let mut object = pod(json!([{"name": "app", "image": "reg.example/app:1"}]));
+    object["spec"]["imagePullSecrets"] = json!([{"name": "corp"}]);
+    let decision = run(
+        &request("", "Pod", "CREATE", object),
+        &with_on_missing("skip"),
+        &mut FakeCluster::default(),
+    );
+    assert!(
+        matches!(decision, Decision::Accept { ref warnings } if warnings.len() == 1),
+        "{decision:?}"
+    );
+}
+
+#[test]
+fn several_failures_give_one_sorted_message_and_one_lookup_each() {
+    let settings = Settings::from_value(json!({"rules": [
+        {"secret": "zeta", "registries": ["reg.example"]},
+        {"secret": "alpha", "registries": ["reg.example"]},
+        {"secret": "zeta", "images": ["reg.example/app"]}
+    ]}))
+    .unwrap();
+    let mut cluster = FakeCluster::default();
+    let Decision::Reject { message, .. } = run(&corp_pod(), &settings, &mut cluster) else {
+        panic!()
+    };
+    let lines: Vec<&str> = message.lines().collect();
+    assert_eq!(lines.len(), 3, "{message}");
+    assert!(lines[0].starts_with("imagePullSecret \"alpha\""));
+    assert!(
+        lines[1].starts_with("imagePullSecret \"zeta\"")
+            && lines[2].starts_with("imagePullSecret \"zeta\"")
+    );
+    let mut sorted = lines.clone();
+    sorted.sort();
+    assert_eq!(lines, sorted);
+    assert_eq!(
+        cluster.calls,
+        vec![
+            "Secret team-a/zeta data=true",
+            "Secret team-a/alpha data=true"
+        ]
+    );
+}
+
+#[test]
+fn check_credentials_false_masks_the_lookup_to_type() {
+    let mut cluster = FakeCluster::default().with_docker_secret("corp", &["other.example"]);
+    let settings = Settings::from_value(json!({"checkCredentials": false, "rules": [{"secret": "corp", "registries": ["reg.example"]}]})).unwrap();
+    let decision = run(&corp_pod(), &settings, &mut cluster);
+    assert_eq!(
+        mutated_at(&decision, "/spec/imagePullSecrets"),
+        json!([{"name": "corp"}])
+    );
+    assert_eq!(cluster.calls, vec!["Secret team-a/corp data=false"]);
+}
+
+#[test]
+fn wrong_type_is_reported_by_type() {
+    let opaque = Secret {
+        secret_type: Some("Opaque".into()),
+        data: None,
+    };
+    let mut cluster = FakeCluster::default().with_secret("corp", Ok(opaque));
+    let Decision::Reject { message, .. } =
+        run(&corp_pod(), &with_on_missing("reject"), &mut cluster)
+    else {
+        panic!()
+    };
+    assert!(
+        message.contains("secret type \"Opaque\" holds no registry credentials"),
+        "{message}"
+    );
+    assert!(
+        message.contains("fix: recreate it as a docker-registry secret"),
+        "{message}"
+    );
+}
+
+#[test]
+fn lookup_denied_says_how_to_grant_access() {
+    let mut cluster = FakeCluster::default().with_secret("corp", Err(LookupError::NotPermitted));
+    let Decision::Reject { message, .. } =
+        run(&corp_pod(), &with_on_missing("reject"), &mut cluster)
+    else {
+        panic!()
+    };
+    assert!(
+        message.contains("the policy is not permitted to read it"),
+        "{message}"
+    );
+    assert!(message.contains("contextAwareResources"), "{message}");
+}
+
+fn deployment(spec: Value) -> Value {
+    request(
+        "apps",
+        "Deployment",
+        "CREATE",
+        template("/spec/template/spec", spec),
+    )
+}
+
+#[test]
+fn template_with_empty_list_inherits_service_account_secrets_first() {
+    let mut cluster = FakeCluster::default()
+        .with_docker_secret("corp", &["reg.example"])
+        .with_service_account("builder", Ok(vec!["sa-secret".into(), "corp".into()]));
+    let req = deployment(
+        json!({"serviceAccountName": "builder", "containers": [{"name": "a", "image": "reg.example/a"}]}),
+    );
+    let decision = run(&req, &settings(json!({})), &mut cluster);
+    assert_eq!(
+        mutated_at(&decision, "/spec/template/spec/imagePullSecrets"),
+        json!([{"name": "sa-secret"}, {"name": "corp"}])
+    );
+    assert_eq!(
+        cluster.calls,
+        vec![
+            "Secret team-a/corp data=true",
+            "ServiceAccount team-a/builder"
+        ]
+    );
+}
+
+#[test]
+fn template_defaults_to_the_default_service_account() {
+    let mut cluster = FakeCluster::default().with_service_account("default", Ok(vec!["sa".into()]));
+    let decision = run(
+        &deployment(json!({"containers": [{"name": "a", "image": "reg.example/a"}]})),
+        &no_verify(),
+        &mut cluster,
+    );
+    assert_eq!(
+        mutated_at(&decision, "/spec/template/spec/imagePullSecrets"),
+        json!([{"name": "sa"}, {"name": "corp"}])
+    );
+    assert_eq!(cluster.calls, vec!["ServiceAccount team-a/default"]);
+}
+
+#[test]
+fn service_account_lookup_failure_injects_with_a_warning() {
+    let mut cluster =
+        FakeCluster::default().with_service_account("default", Err(LookupError::NotPermitted));
+    let decision = run(
+        &deployment(json!({"containers": [{"name": "a", "image": "reg.example/a"}]})),
+        &no_verify(),
+        &mut cluster,
+    );
+    assert_eq!(
+        mutated_at(&decision, "/spec/template/spec/imagePullSecrets"),
+        json!([{"name": "corp"}])
+    );
+    let Decision::Mutate { warnings, .. } = decision else {
+        unreachable!()
+    };
+    assert_eq!(warnings, vec!["could not read ServiceAccount \"default\" in namespace \"team-a\" (the policy is not permitted to read it); \
+        pods of spec.template.spec will get only the imagePullSecrets listed there, not the ServiceAccount's"]);
+}
+
+#[test]
+fn template_with_a_list_needs_no_service_account() {
+    let mut cluster = FakeCluster::default();
+    let req = deployment(
+        json!({"imagePullSecrets": [{"name": "x"}], "containers": [{"name": "a", "image": "reg.example/a"}]}),
+    );
+    run(&req, &no_verify(), &mut cluster);
+    assert!(cluster.calls.is_empty());
+}
+
+#[test]
+fn pods_never_look_up_the_service_account() {
+    let mut cluster = FakeCluster::default();
+    run(
+        &request(
+            "",
+            "Pod",
+            "CREATE",
+            pod(json!([{"name": "a", "image": "reg.example/a"}])),
+        ),
+        &no_verify(),
+        &mut cluster,
+    );
+    assert!(cluster.calls.is_empty());
+}
+
+fn debug_request(existing_secrets: Value, new_image: &str) -> Value {
+    let mut old = pod(json!([{"name": "app", "image": "nginx"}]));
+    old["spec"]["imagePullSecrets"] = existing_secrets;
+    old["spec"]["ephemeralContainers"] = json!([{"name": "old-debug", "image": "reg.example/old"}]);
+    let mut new = old.clone();
+    new["spec"]["ephemeralContainers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"name": "debugger", "image": new_image}));
+    let mut req = request("", "Pod", "UPDATE", new);
+    req["subResource"] = json!("ephemeralcontainers");
+    req["oldObject"] = old;
+    req
+}
+
+#[test]
+fn ephemeral_container_covered_by_existing_secret_is_verified() {
+    let mut cluster = FakeCluster::default().with_docker_secret("corp", &["reg.example"]);
+    let decision = run(
+        &debug_request(json!([{"name": "corp"}]), "reg.example/debug"),
+        &with_on_missing("reject"),
+        &mut cluster,
+    );
+    assert_eq!(decision, Decision::Accept { warnings: vec![] });
+    assert_eq!(cluster.calls, vec!["Secret team-a/corp data=true"]);
+}
+
+#[rstest]
+#[case::reject("reject", false)]
+#[case::warn("warn", true)]
+#[case::skip_behaves_as_warn("skip", true)]
+fn ephemeral_container_without_the_secret(#[case] on_missing: &str, #[case] accepted: bool) {
+    let mut cluster = FakeCluster::default();
+    let decision = run(
+        &debug_request(json!(null), "reg.example/debug"),
+        &with_on_missing(on_missing),
+        &mut cluster,
+    );
+    let text = match &decision {
+        Decision::Accept { warnings } if accepted => warnings.join(""),
+        Decision::Reject { message, .. } if !accepted => message.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        text.contains("ephemeralContainer \"debugger\" (image \"reg.example/debug\")"),
+        "{text}"
+    );
+    assert!(
+        text.contains("a running pod's imagePullSecrets cannot change"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("old-debug"),
+        "only new containers count: {text}"
+    );
+    assert!(cluster.calls.is_empty());
+}
+
+#[test]
+fn ephemeral_container_of_other_registry_is_accepted() {
+    let mut cluster = FakeCluster::default();
+    let decision = run(
+        &debug_request(json!(null), "busybox"),
+        &with_on_missing("reject"),
+        &mut cluster,
+    );
+    assert_eq!(decision, Decision::Accept { warnings: vec![] });
+    assert!(cluster.calls.is_empty());
+}
+
+#[test]
+fn custom_resource_pod_spec_is_mutated_at_its_path() {
+    let settings = settings(json!({"verifySecrets": false, "customResources": [
+        {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": "$.spec.template.spec"}]}));
+    let object = template(
+        "/spec/template/spec",
+        json!({"imagePullSecrets": [{"name": "x"}], "containers": [{"name": "a", "image": "reg.example/a"}]}),
+    );
+    let req = json!({"kind": {"group": "argoproj.io", "version": "v1alpha1", "kind": "Rollout"}, "operation": "CREATE", "namespace": "team-a", "object": object});
+    let decision = run(&req, &settings, &mut FakeCluster::default());
+    assert_eq!(
+        mutated_at(&decision, "/spec/template/spec/imagePullSecrets"),
+        json!([{"name": "x"}, {"name": "corp"}])
+    );
+}
+
+#[test]
+fn container_lists_are_capped_in_messages() {
+    let containers: Vec<Value> = (0..8)
+        .map(|i| json!({"name": format!("c{i}"), "image": "reg.example/app"}))
+        .collect();
+    let req = request("", "Pod", "CREATE", pod(Value::Array(containers)));
+    let Decision::Reject { message, .. } = run(
+        &req,
+        &with_on_missing("reject"),
+        &mut FakeCluster::default(),
+    ) else {
+        panic!()
+    };
+    assert!(
+        message.contains("container \"c4\" (image \"reg.example/app\") and 3 more"),
+        "{message}"
+    );
+    assert!(!message.contains("c5"));
+}
+
+#[test]
+fn canary_credential_never_reaches_any_output() {
+    for keys in [&["other.example"][..], &["reg.example"][..]] {
+        for on_missing in ["reject", "warn", "skip"] {
+            let mut cluster = FakeCluster::default().with_docker_secret("corp", keys);
+            let shown = format!(
+                "{:?}",
+                run(&corp_pod(), &with_on_missing(on_missing), &mut cluster)
+            );
+            assert!(
+                !shown.contains(CANARY) && !shown.contains(CANARY_B64),
+                "{shown}"
+            );
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! Reading a pod spec in raw JSON: its containers' images and the pull secrets it already names.
+//! Malformed shapes become messages with the field path; nothing here can panic on odd input.
+
+use std::fmt;
+
+use serde_json::Value;
+
+/// The three container lists whose images the kubelet pulls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ContainerList {
+    Containers,
+    InitContainers,
+    EphemeralContainers,
+}
+
+impl ContainerList {
+    pub const ALL: [ContainerList; 3] = [
+        ContainerList::Containers,
+        ContainerList::InitContainers,
+        ContainerList::EphemeralContainers,
+    ];
+
+    /// The field name in the pod spec.
+    pub fn field(self) -> &'static str {
+        match self {
+            ContainerList::Containers => "containers",
+            ContainerList::InitContainers => "initContainers",
+            ContainerList::EphemeralContainers => "ephemeralContainers",
+        }
+    }
+}
+
+impl fmt::Display for ContainerList {
+    /// How a message names one container of this list.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ContainerList::Containers => "container",
+            ContainerList::InitContainers => "initContainer",
+            ContainerList::EphemeralContainers => "ephemeralContainer",
+        })
+    }
+}
+
+/// One container's name and image, borrowed from the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Container<'a> {
+    pub list: ContainerList,
+    pub name: &'a str,
+    pub image: &'a str,
+}
+
+impl fmt::Display for Container<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} \"{}\" (image \"{}\")",
+            self.list, self.name, self.image
+        )
+    }
+}
+
+/// Every container with an image, in spec order (containers, initContainers, ephemeralContainers).
+/// `at` is the spec's dotted path, used in messages. Containers without an image (allowed in
+/// templates) are skipped.
+pub fn containers<'a>(spec: &'a Value, at: &str) -> Result<Vec<Container<'a>>, String> {
+    let mut found = Vec::new();
+    for list in ContainerList::ALL {
+        let entries = match spec.get(list.field()) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(entries)) => entries,
+            Some(_) => return Err(format!("{at}.{} is not a list", list.field())),
+        };
+        for (index, entry) in entries.iter().enumerate() {
+            let Value::Object(entry) = entry else {
+                return Err(format!("{at}.{}[{index}] is not an object", list.field()));
+            };
+            let image = match entry.get("image") {
+                None | Some(Value::Null) => continue,
+                Some(Value::String(image)) => image.as_str(),
+                Some(_) => {
+                    return Err(format!(
+                        "{at}.{}[{index}].image is not a string",
+                        list.field()
+                    ))
+                }
+            };
+            let name = entry
+                .get("name")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            found.push(Container { list, name, image });
+        }
+    }
+    Ok(found)
+}
+
+/// The names in `imagePullSecrets`, in order. Entries without a string name are ignored here
+/// (and left untouched by the merge).
+pub fn pull_secret_names<'a>(spec: &'a Value, at: &str) -> Result<Vec<&'a str>, String> {
+    match spec.get("imagePullSecrets") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::Array(entries)) => Ok(entries
+            .iter()
+            .filter_map(|entry| entry.get("name").and_then(Value::as_str))
+            .collect()),
+        Some(_) => Err(format!("{at}.imagePullSecrets is not a list")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    #[test]
+    fn lists_every_container_kind_in_order() {
+        let spec = json!({
+            "ephemeralContainers": [{"name": "debug", "image": "busybox"}],
+            "initContainers": [{"name": "init", "image": "reg.example/init"}],
+            "containers": [{"name": "app", "image": "reg.example/app:1"}, {"name": "noimage"}]
+        });
+        let found = containers(&spec, "spec").unwrap();
+        let summary: Vec<_> = found.iter().map(|c| (c.list, c.name, c.image)).collect();
+        assert_eq!(
+            summary,
+            vec![
+                (ContainerList::Containers, "app", "reg.example/app:1"),
+                (ContainerList::InitContainers, "init", "reg.example/init"),
+                (ContainerList::EphemeralContainers, "debug", "busybox"),
+            ]
+        );
+        assert_eq!(
+            found[1].to_string(),
+            "initContainer \"init\" (image \"reg.example/init\")"
+        );
+    }
+
+    #[rstest]
+    #[case::containers_not_list(json!({"containers": {"name": "a"}}), "spec.containers is not a list")]
+    #[case::entry_not_object(json!({"containers": ["nginx"]}), "spec.containers[0] is not an object")]
+    #[case::image_not_string(json!({"initContainers": [{"name": "a", "image": 42}]}), "spec.initContainers[0].image is not a string")]
+    fn malformed_containers(#[case] spec: Value, #[case] message: &str) {
+        assert_eq!(containers(&spec, "spec").unwrap_err(), message);
+    }
+
+    #[rstest]
+    #[case::absent(json!({}), vec![])]
+    #[case::null(json!({"imagePullSecrets": null}), vec![])]
+    #[case::names_in_order(json!({"imagePullSecrets": [{"name": "b"}, {"name": "a"}]}), vec!["b", "a"])]
+    #[case::odd_entries_ignored(json!({"imagePullSecrets": [{}, {"name": ""}, {"name": 3}, "x", {"name": "a"}]}), vec!["", "a"])]
+    fn names(#[case] spec: Value, #[case] expected: Vec<&str>) {
+        assert_eq!(pull_secret_names(&spec, "spec").unwrap(), expected);
+    }
+
+    #[test]
+    fn pull_secrets_not_a_list() {
+        let spec = json!({"imagePullSecrets": "corp"});
+        assert_eq!(
+            pull_secret_names(&spec, "spec.template.spec").unwrap_err(),
+            "spec.template.spec.imagePullSecrets is not a list"
+        );
+    }
+}
