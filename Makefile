@@ -1,0 +1,66 @@
+# Build, test and demo the image-pull-secrets Kubewarden policy.
+# `make demo` is the main job; `make test` runs every test. Both set up what they need.
+
+WASM_TARGET := wasm32-wasip1
+WASM_PROFILE := wasm
+BUILT_WASM := target/$(WASM_TARGET)/$(WASM_PROFILE)/image_pull_secrets.wasm
+RUNNER := target/release/policy-runner
+KWCTL ?= $(abspath $(RUNNER))
+WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
+	--enable-reference-types --enable-multivalue --enable-mutable-globals
+POLICY_SOURCES := $(shell find src -name '*.rs') Cargo.toml $(wildcard Cargo.lock)
+RUNNER_SOURCES := $(shell find e2e-tests/src -name '*.rs') e2e-tests/Cargo.toml $(wildcard Cargo.lock)
+FUZZ_SECONDS ?= 120
+
+.PHONY: setup runner test unit-tests e2e-tests lint fmt demo bench fuzz clean
+
+# Tools a fresh machine lacks: the wasm target and binaryen's wasm-opt.
+setup:
+	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	@command -v wasm-opt >/dev/null || apt-get install -y binaryen >/dev/null 2>&1 \
+		|| (apt-get update >/dev/null && apt-get install -y binaryen >/dev/null) \
+		|| { echo "wasm-opt (Debian package binaryen) is required" >&2; exit 1; }
+
+# The policy module, optimised with wasm-opt.
+policy.wasm: $(POLICY_SOURCES) | setup
+	cargo build --profile $(WASM_PROFILE) --target $(WASM_TARGET) --lib
+	wasm-opt $(WASM_OPT_FLAGS) $(BUILT_WASM) -o $@
+
+$(RUNNER): $(RUNNER_SOURCES)
+	cargo build --release -p policy-runner
+
+runner: $(RUNNER)
+
+# The module as it is distributed: metadata embedded as kwctl annotate does.
+annotated-policy.wasm: policy.wasm policy-metadata.yaml README.md $(RUNNER)
+	$(RUNNER) annotate -m policy-metadata.yaml -u README.md -o $@ policy.wasm
+
+unit-tests: | setup
+	cargo test -p image-pull-secrets
+	cargo test --release -p policy-runner --lib --bins --test runner
+
+e2e-tests: annotated-policy.wasm $(RUNNER)
+	KWCTL=$(KWCTL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p policy-runner --test e2e -- --nocapture
+
+lint: | setup
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p image-pull-secrets --target $(WASM_TARGET) -- -D warnings
+
+test: lint unit-tests e2e-tests
+
+fmt:
+	cargo fmt --all
+
+demo: annotated-policy.wasm $(RUNNER)
+	@RUNNER=$(RUNNER) sh examples/demo.sh
+
+bench: annotated-policy.wasm $(RUNNER)
+	$(RUNNER) bench annotated-policy.wasm
+
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) sh fuzz/run.sh
+
+clean:
+	cargo clean
+	rm -f policy.wasm annotated-policy.wasm

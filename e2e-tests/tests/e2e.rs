@@ -1,0 +1,355 @@
+//! The end-to-end suite: every case file under `e2e-tests/cases/` runs through `$KWCTL run` on the
+//! annotated policy module, the way a user runs kwctl. `KWCTL` defaults to our `policy-runner`;
+//! `KWCTL=kwctl` runs the same cases against the real tool. See `e2e-tests/cases/README.md`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Mutex;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+/// Credentials planted in every replayed secret; no output may ever contain them.
+const CANARY: &str = "CANARY-7c1e-pull-secret-password";
+const CANARY_TOKEN: &str = "CANARY-7c1e-identity-token";
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Case {
+    #[allow(dead_code)]
+    description: String,
+    settings: Value,
+    request: Value,
+    #[serde(default)]
+    host: Vec<HostCall>,
+    #[serde(default = "yes")]
+    allow_context_aware: bool,
+    /// Extra runner arguments, for runner-fidelity cases.
+    #[serde(default)]
+    args: Vec<String>,
+    /// A module other than the policy (relative to the repository root), for runner-fidelity cases.
+    #[serde(default)]
+    module: Option<String>,
+    expect: Expect,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One host call the policy must make, in order, and the answer replayed to it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct HostCall {
+    secret: Option<String>,
+    service_account: Option<String>,
+    namespace: Option<String>,
+    field_masks: Option<Vec<String>>,
+    answer: Option<Answer>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Answer {
+    #[serde(rename = "type")]
+    secret_type: Option<String>,
+    /// Registry keys of a docker-config secret; each gets canary credentials.
+    registries: Option<Vec<String>>,
+    /// Raw `data` (already base64), for secrets that must not decode.
+    data: Option<BTreeMap<String, String>>,
+    image_pull_secrets: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct Expect {
+    allowed: Option<bool>,
+    code: Option<u16>,
+    /// The pod spec's `imagePullSecrets` after applying the returned patch.
+    image_pull_secrets: Option<Value>,
+    /// Where the pod spec is, when not the kind's usual place.
+    at: Option<String>,
+    /// No patch at all.
+    unchanged: Option<bool>,
+    #[serde(default)]
+    message: Vec<String>,
+    #[serde(default)]
+    warnings: Vec<String>,
+    warning_count: Option<usize>,
+    /// Invalid settings: the run fails and stderr says this.
+    settings_error: Option<String>,
+    /// Messages that must not appear anywhere in the output.
+    #[serde(default)]
+    never: Vec<String>,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+fn kwctl() -> String {
+    std::env::var("KWCTL").unwrap_or_else(|_| env!("CARGO_BIN_EXE_policy-runner").to_string())
+}
+
+fn policy_module() -> PathBuf {
+    std::env::var("POLICY").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("annotated-policy.wasm"))
+}
+
+/// The kwctl session file for the expected host calls (all of them, or the first `take`).
+fn session_yaml(case: &Case, namespace: &str, take: usize) -> String {
+    let mut out = String::from("---\n");
+    for call in case.host.iter().take(take) {
+        let (kind, name) = match (&call.secret, &call.service_account) {
+            (Some(name), None) => ("Secret", name),
+            (None, Some(name)) => ("ServiceAccount", name),
+            _ => panic!("a host call names exactly one of secret or serviceAccount"),
+        };
+        let namespace = call.namespace.as_deref().unwrap_or(namespace);
+        let masks = match &call.field_masks {
+            Some(masks) => format!("field_masks:\n{}", masks.iter().map(|m| format!("- {m}\n")).collect::<String>()),
+            None => "field_masks: null\n".to_string(),
+        };
+        let request = format!(
+            "!KubernetesGetResource\napi_version: v1\nkind: {kind}\nname: {name}\nnamespace: {namespace}\ndisable_cache: false\n{masks}"
+        );
+        let response = match (&call.answer, &call.error) {
+            (Some(answer), None) => {
+                let payload = answer_object(kind, name, namespace, answer, call.field_masks.as_deref());
+                json!({"type": "Success", "payload": payload.to_string()})
+            }
+            (None, Some(message)) => json!({"type": "Error", "message": message}),
+            _ => panic!("a host call has exactly one of answer or error"),
+        };
+        let entry = json!({"type": "Exchange", "request": request, "response": response});
+        out.push_str(&serde_yaml::to_string(&vec![entry]).expect("yaml"));
+    }
+    if take == 0 {
+        out.push_str("[]\n");
+    }
+    out
+}
+
+/// The object the API server would return, honouring field masks like the host does.
+fn answer_object(kind: &str, name: &str, namespace: &str, answer: &Answer, masks: Option<&[String]>) -> Value {
+    let mut object = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}});
+    if let Some(secret_type) = &answer.secret_type {
+        object["type"] = json!(secret_type);
+    }
+    let mut data = answer.data.clone().unwrap_or_default();
+    if let Some(registries) = &answer.registries {
+        let auth = STANDARD.encode(format!("robot:{CANARY}"));
+        let auths: serde_json::Map<String, Value> = registries
+            .iter()
+            .map(|r| (r.clone(), json!({"auth": auth, "username": "robot", "password": CANARY, "identitytoken": CANARY_TOKEN})))
+            .collect();
+        let (key, config) = match answer.secret_type.as_deref() {
+            Some("kubernetes.io/dockercfg") => (".dockercfg", Value::Object(auths)),
+            _ => (".dockerconfigjson", json!({ "auths": auths })),
+        };
+        data.insert(key.to_string(), STANDARD.encode(config.to_string()));
+    }
+    if !data.is_empty() {
+        object["data"] = json!(data);
+    }
+    if let Some(secrets) = &answer.image_pull_secrets {
+        object["imagePullSecrets"] = Value::Array(secrets.iter().map(|n| json!({ "name": n })).collect());
+    }
+    if let Some(masks) = masks {
+        let keep: Vec<&str> = masks.iter().map(String::as_str).chain(["apiVersion", "kind", "metadata"]).collect();
+        object.as_object_mut().expect("object").retain(|k, _| keep.contains(&k.as_str()));
+    }
+    object
+}
+
+/// The usual place of the pod spec for a request's kind.
+fn default_pod_spec_pointer(kind: &str) -> &'static str {
+    match kind {
+        "Pod" => "/spec",
+        "CronJob" => "/spec/jobTemplate/spec/template/spec",
+        _ => "/spec/template/spec",
+    }
+}
+
+struct Outcome {
+    status: std::process::ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+fn run_policy(case: &Case, dir: &Path, session_entries: usize) -> Outcome {
+    let request_path = dir.join("request.json");
+    std::fs::write(&request_path, serde_json::to_vec(&case.request).unwrap()).unwrap();
+    let settings_path = dir.join("settings.json");
+    std::fs::write(&settings_path, serde_json::to_vec(&case.settings).unwrap()).unwrap();
+    let namespace = case.request["namespace"].as_str().unwrap_or_default();
+    let session_path = dir.join(format!("session-{session_entries}.yml"));
+    std::fs::write(&session_path, session_yaml(case, namespace, session_entries)).unwrap();
+    let module = case.module.as_ref().map(|m| repo_root().join(m)).unwrap_or_else(policy_module);
+    let mut command = Command::new(kwctl());
+    command.arg("run").arg("-r").arg(&request_path).arg("--settings-path").arg(&settings_path);
+    command.arg("--replay-host-capabilities-interactions").arg(&session_path);
+    if case.allow_context_aware {
+        command.arg("--allow-context-aware");
+    }
+    command.args(&case.args).arg(&module);
+    let output = command.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", kwctl()));
+    Outcome {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Runs one case; returns what went wrong, if anything.
+fn check_case(path: &Path, scratch: &Path) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
+    let case: Case = serde_yaml::from_str(&text).map_err(|e| format!("case file does not parse: {e}"))?;
+    let dir = scratch.join(path.file_stem().unwrap());
+    std::fs::create_dir_all(&dir).unwrap();
+    let outcome = run_policy(&case, &dir, case.host.len());
+    let everything = format!("{}\n{}", outcome.stdout, outcome.stderr);
+    for canary in [CANARY, CANARY_TOKEN, &STANDARD.encode(format!("robot:{CANARY}"))] {
+        if everything.contains(canary) {
+            return Err(format!("a replayed credential leaked into the output:\n{everything}"));
+        }
+    }
+    if everything.contains("Replay error") {
+        return Err(format!("the policy made a host call the case does not expect:\n{everything}"));
+    }
+    for never in &case.expect.never {
+        if everything.contains(never.as_str()) {
+            return Err(format!("output contains {never:?}:\n{everything}"));
+        }
+    }
+    if let Some(error) = &case.expect.settings_error {
+        if outcome.status.success() {
+            return Err(format!("expected invalid settings, but the run succeeded: {}", outcome.stdout));
+        }
+        if !outcome.stderr.contains("Provided settings are not valid") || !outcome.stderr.contains(error.as_str()) {
+            return Err(format!("stderr lacks {error:?}:\n{}", outcome.stderr));
+        }
+        return Ok(());
+    }
+    if !outcome.status.success() {
+        return Err(format!("run failed ({}):\n{everything}", outcome.status));
+    }
+    let lines: Vec<&str> = outcome.stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    let [line] = lines[..] else {
+        return Err(format!("expected one line of output, got:\n{}", outcome.stdout));
+    };
+    let response: Value = serde_json::from_str(line).map_err(|e| format!("output is not JSON ({e}): {line}"))?;
+    check_response(&case, &response)?;
+    if !case.host.is_empty() {
+        // With the last expected interaction missing, the answer must change: the policy really
+        // made every call the case lists (and no call is left unused).
+        let shorter = run_policy(&case, &dir, case.host.len() - 1);
+        if shorter.stdout == outcome.stdout {
+            return Err(format!(
+                "the answer does not depend on the last host call listed; the policy made fewer calls than expected:\n{line}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_response(case: &Case, response: &Value) -> Result<(), String> {
+    let expect = &case.expect;
+    let allowed = response["allowed"].as_bool().ok_or(format!("no allowed field: {response}"))?;
+    if let Some(wanted) = expect.allowed {
+        if allowed != wanted {
+            return Err(format!("allowed is {allowed}, expected {wanted}: {response}"));
+        }
+    }
+    if let Some(code) = expect.code {
+        if response["status"]["code"].as_u64() != Some(code.into()) {
+            return Err(format!("status.code is not {code}: {response}"));
+        }
+    }
+    let message = response["status"]["message"].as_str().unwrap_or_default();
+    for part in &expect.message {
+        if !message.contains(part.as_str()) {
+            return Err(format!("status.message lacks {part:?}: {message:?}"));
+        }
+    }
+    let warnings: Vec<&str> = response["warnings"].as_array().map(|w| w.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    for part in &expect.warnings {
+        if !warnings.iter().any(|w| w.contains(part.as_str())) {
+            return Err(format!("no warning contains {part:?}: {warnings:?}"));
+        }
+    }
+    if let Some(count) = expect.warning_count {
+        if warnings.len() != count {
+            return Err(format!("{} warnings, expected {count}: {warnings:?}", warnings.len()));
+        }
+    }
+    let patch = response.get("patch").and_then(Value::as_str);
+    if expect.unchanged == Some(true) && patch.is_some() {
+        return Err(format!("expected no patch, got one: {response}"));
+    }
+    if let Some(wanted) = &expect.image_pull_secrets {
+        let patch = patch.ok_or(format!("expected a patch: {response}"))?;
+        if response["patchType"] != "JSONPatch" {
+            return Err(format!("patchType is not JSONPatch: {response}"));
+        }
+        let bytes = STANDARD.decode(patch).map_err(|e| format!("patch is not base64: {e}"))?;
+        let operations: Value = serde_json::from_slice(&bytes).map_err(|e| format!("patch is not JSON: {e}"))?;
+        for operation in operations.as_array().ok_or("patch is not a list")? {
+            let path = operation["path"].as_str().unwrap_or_default();
+            if !(path.ends_with("/imagePullSecrets") || path.contains("/imagePullSecrets/")) {
+                return Err(format!("patch touches more than imagePullSecrets: {operation}"));
+            }
+        }
+        let patch: json_patch::Patch = serde_json::from_value(operations).map_err(|e| e.to_string())?;
+        let mut object = case.request["object"].clone();
+        json_patch::patch(&mut object, &patch).map_err(|e| format!("patch does not apply: {e}"))?;
+        let kind = case.request["kind"]["kind"].as_str().unwrap_or_default();
+        let at = expect.at.as_deref().unwrap_or(default_pod_spec_pointer(kind));
+        let got = object.pointer(&format!("{at}/imagePullSecrets")).cloned().unwrap_or(Value::Null);
+        if &got != wanted {
+            return Err(format!("imagePullSecrets at {at} is {got}, expected {wanted}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn end_to_end_cases() {
+    let module = policy_module();
+    assert!(module.exists(), "{} is missing: build it with `make annotated-policy.wasm`", module.display());
+    let filter = std::env::var("E2E_FILTER").unwrap_or_default();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(repo_root().join("e2e-tests/cases"))
+        .expect("e2e-tests/cases")
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
+        .filter(|p| p.to_string_lossy().contains(&filter))
+        .collect();
+    cases.sort();
+    assert!(!cases.is_empty(), "no case matched {filter:?}");
+    let scratch = std::env::temp_dir().join(format!("e2e-{}", std::process::id()));
+    let queue = Mutex::new(cases.clone());
+    let failures = Mutex::new(Vec::new());
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let Some(case) = queue.lock().unwrap().pop() else { break };
+                let name = case.file_name().unwrap().to_string_lossy().into_owned();
+                match check_case(&case, &scratch) {
+                    Ok(()) => eprintln!("ok     {name}"),
+                    Err(problem) => {
+                        eprintln!("FAILED {name}");
+                        failures.lock().unwrap().push(format!("{name}: {problem}"));
+                    }
+                }
+            });
+        }
+    });
+    let _ = std::fs::remove_dir_all(&scratch);
+    let failures = failures.into_inner().unwrap();
+    eprintln!("{} cases, {} failed, with {}", cases.len(), failures.len(), kwctl());
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
