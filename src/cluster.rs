@@ -152,6 +152,97 @@ pub fn classify_host_message(message: &str) -> LookupError {
     }
 }
 
+/// An in-memory cluster: scripted answers, and a record of every lookup made. Used by the
+/// tests, the fuzz targets and anything else that runs the decision without a host.
+pub mod memory {
+    use super::*;
+
+    #[derive(Default, Clone)]
+    pub struct MemoryCluster {
+        pub secrets: BTreeMap<String, Result<Secret, LookupError>>,
+        pub service_accounts: BTreeMap<String, Result<Vec<String>, LookupError>>,
+        /// Every call, as `Secret ns/name data=bool` or `ServiceAccount ns/name`.
+        pub calls: Vec<String>,
+    }
+
+    /// A credential planted in every secret `with_docker_secret` makes: outputs must never show it.
+    pub const CANARY: &str = "CANARY-0f9e8d7c-secret";
+    /// `CANARY` in base64, as it sits in an `auth` field.
+    pub const CANARY_B64: &str = "Q0FOQVJZLTBmOWU4ZDdjLXNlY3JldA==";
+
+    impl MemoryCluster {
+        /// Adds a dockerconfigjson secret with the given registry keys and canary credentials.
+        pub fn with_docker_secret(mut self, name: &str, keys: &[&str]) -> Self {
+            use base64::Engine;
+            let auths: serde_json::Map<String, serde_json::Value> = keys
+                .iter()
+                .map(|k| (k.to_string(), serde_json::json!({"auth": CANARY_B64, "password": CANARY, "identitytoken": CANARY})))
+                .collect();
+            let config = serde_json::json!({ "auths": auths }).to_string();
+            let encoded = base64::engine::general_purpose::STANDARD.encode(config.as_bytes());
+            let secret = Secret {
+                secret_type: Some("kubernetes.io/dockerconfigjson".into()),
+                data: Some(BTreeMap::from([(".dockerconfigjson".to_string(), encoded)])),
+            };
+            self.secrets.insert(name.to_string(), Ok(secret));
+            self
+        }
+
+        /// Adds any answer for a secret.
+        pub fn with_secret(mut self, name: &str, secret: Result<Secret, LookupError>) -> Self {
+            self.secrets.insert(name.to_string(), secret);
+            self
+        }
+
+        /// Adds an answer for a ServiceAccount.
+        pub fn with_service_account(
+            mut self,
+            name: &str,
+            answer: Result<Vec<String>, LookupError>,
+        ) -> Self {
+            self.service_accounts.insert(name.to_string(), answer);
+            self
+        }
+    }
+
+    impl Cluster for MemoryCluster {
+        fn secret(
+            &mut self,
+            namespace: &str,
+            name: &str,
+            with_data: bool,
+        ) -> Result<Secret, LookupError> {
+            self.calls
+                .push(format!("Secret {namespace}/{name} data={with_data}"));
+            match self
+                .secrets
+                .get(name)
+                .cloned()
+                .unwrap_or(Err(LookupError::NotFound))
+            {
+                Ok(secret) if !with_data => Ok(Secret {
+                    secret_type: secret.secret_type,
+                    data: None,
+                }),
+                answer => answer,
+            }
+        }
+
+        fn service_account_pull_secrets(
+            &mut self,
+            namespace: &str,
+            name: &str,
+        ) -> Result<Vec<String>, LookupError> {
+            self.calls
+                .push(format!("ServiceAccount {namespace}/{name}"));
+            self.service_accounts
+                .get(name)
+                .cloned()
+                .unwrap_or(Err(LookupError::NotFound))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,15 +4,23 @@ use image_pull_secrets::image_ref::ImageRef;
 use image_pull_secrets::settings::{OnMissingSecret, Settings};
 
 fn settings_example() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let after_marker = readme.split("<!-- settings-example").nth(1).expect("settings-example marker in README.md");
-    let block = after_marker.split("```yaml\n").nth(1).expect("a yaml block after the marker");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let after_marker = readme
+        .split("<!-- settings-example")
+        .nth(1)
+        .expect("settings-example marker in README.md");
+    let block = after_marker
+        .split("```yaml\n")
+        .nth(1)
+        .expect("a yaml block after the marker");
     block.split("\n```").next().unwrap().to_string()
 }
 
 #[test]
 fn readme_settings_example_parses_as_documented() {
-    let yaml: serde_json::Value = serde_yaml::from_str(&settings_example()).expect("README example is YAML");
+    let yaml: serde_json::Value =
+        serde_yaml::from_str(&settings_example()).expect("README example is YAML");
     let settings = Settings::from_value(yaml).expect("README example is valid settings");
     assert_eq!(settings.rules.len(), 2);
     assert_eq!(settings.rules[0].secret, "corp-registry");
@@ -20,20 +28,40 @@ fn readme_settings_example_parses_as_documented() {
     assert_eq!(settings.rules[1].on_missing_secret, OnMissingSecret::Skip);
     assert!(settings.inject && settings.verify_secrets && settings.check_credentials);
     assert_eq!(settings.custom_resources[0].kind, "Rollout");
-    let matches = |rule: usize, image: &str| settings.rules[rule].matches(&ImageRef::parse(image).unwrap());
-    assert!(matches(0, "registry.corp.example:5000/finance/billing:2.4.1"));
+    let matches =
+        |rule: usize, image: &str| settings.rules[rule].matches(&ImageRef::parse(image).unwrap());
+    assert!(matches(
+        0,
+        "registry.corp.example:5000/finance/billing:2.4.1"
+    ));
     assert!(matches(0, "eu.corp.example/app"));
     assert!(matches(0, "acme/tools/cli"));
-    assert!(!matches(0, "registry.corp.example:5001/app"), "other port: no match");
+    assert!(
+        !matches(0, "registry.corp.example:5001/app"),
+        "other port: no match"
+    );
     assert!(!matches(0, "a.b.corp.example/app"), "* is one label");
     assert!(matches(1, "nginx"));
 }
 
 #[test]
 fn readme_documents_every_settings_key() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for key in ["`rules`", "`rules[].secret`", "`rules[].registries`", "`rules[].images`", "`rules[].onMissingSecret`",
-                "`inject`", "`verifySecrets`", "`checkCredentials`", "`customResources`"] {
-        assert!(readme.contains(&format!("| {key} |")), "README settings table lacks {key}");
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for key in [
+        "`rules`",
+        "`rules[].secret`",
+        "`rules[].registries`",
+        "`rules[].images`",
+        "`rules[].onMissingSecret`",
+        "`inject`",
+        "`verifySecrets`",
+        "`checkCredentials`",
+        "`customResources`",
+    ] {
+        assert!(
+            readme.contains(&format!("| {key} |")),
+            "README settings table lacks {key}"
+        );
     }
 }

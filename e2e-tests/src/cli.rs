@@ -15,6 +15,9 @@ pub enum Command {
     Help(String),
 }
 
+/// A 32-bit linear memory cannot exceed 4 GiB.
+const WASM32_MAX_MEMORY_MIB: u64 = 4096;
+
 pub const USAGE: &str = "\
 policy-runner: run Kubewarden waPC policies the way kwctl and PolicyServer do
 
@@ -119,7 +122,10 @@ fn parse_run(mut args: Args) -> Result<Command> {
             "--disable-timeout-protection" => limits.timeout = None,
             "--max-memory-mib" => {
                 let mib = number(&arg, &args.value(&arg)?)?;
-                limits.max_memory_bytes = (mib > 0).then(|| (mib as usize) << 20);
+                if mib > WASM32_MAX_MEMORY_MIB {
+                    bail!("{arg} must be at most {WASM32_MAX_MEMORY_MIB} (4 GiB, the wasm32 maximum); 0 means no limit");
+                }
+                limits.max_memory_bytes = (mib > 0).then_some((mib as usize) << 20);
             }
             "-v" | "--verbose" => verbose = true,
             _ => set_positional(&mut module_path, arg, "run")?,
@@ -283,6 +289,7 @@ mod tests {
             .to_string()
             .contains("takes one module"));
         assert!(parse_str("run -r r --policy-timeout 0 m").is_err());
+        assert!(parse_str("run -r r --max-memory-mib 4097 m").is_err());
         assert!(parse_str("run -r")
             .unwrap_err()
             .to_string()

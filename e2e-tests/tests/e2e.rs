@@ -88,7 +88,10 @@ struct Expect {
 }
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
 }
 
 fn kwctl() -> String {
@@ -96,7 +99,9 @@ fn kwctl() -> String {
 }
 
 fn policy_module() -> PathBuf {
-    std::env::var("POLICY").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("annotated-policy.wasm"))
+    std::env::var("POLICY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("annotated-policy.wasm"))
 }
 
 /// The kwctl session file for the expected host calls (all of them, or the first `take`).
@@ -110,7 +115,10 @@ fn session_yaml(case: &Case, namespace: &str, take: usize) -> String {
         };
         let namespace = call.namespace.as_deref().unwrap_or(namespace);
         let masks = match &call.field_masks {
-            Some(masks) => format!("field_masks:\n{}", masks.iter().map(|m| format!("- {m}\n")).collect::<String>()),
+            Some(masks) => format!(
+                "field_masks:\n{}",
+                masks.iter().map(|m| format!("- {m}\n")).collect::<String>()
+            ),
             None => "field_masks: null\n".to_string(),
         };
         let request = format!(
@@ -118,7 +126,8 @@ fn session_yaml(case: &Case, namespace: &str, take: usize) -> String {
         );
         let response = match (&call.answer, &call.error) {
             (Some(answer), None) => {
-                let payload = answer_object(kind, name, namespace, answer, call.field_masks.as_deref());
+                let payload =
+                    answer_object(kind, name, namespace, answer, call.field_masks.as_deref());
                 json!({"type": "Success", "payload": payload.to_string()})
             }
             (None, Some(message)) => json!({"type": "Error", "message": message}),
@@ -134,7 +143,13 @@ fn session_yaml(case: &Case, namespace: &str, take: usize) -> String {
 }
 
 /// The object the API server would return, honouring field masks like the host does.
-fn answer_object(kind: &str, name: &str, namespace: &str, answer: &Answer, masks: Option<&[String]>) -> Value {
+fn answer_object(
+    kind: &str,
+    name: &str,
+    namespace: &str,
+    answer: &Answer,
+    masks: Option<&[String]>,
+) -> Value {
     let mut object = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}});
     if let Some(secret_type) = &answer.secret_type {
         object["type"] = json!(secret_type);
@@ -156,11 +171,19 @@ fn answer_object(kind: &str, name: &str, namespace: &str, answer: &Answer, masks
         object["data"] = json!(data);
     }
     if let Some(secrets) = &answer.image_pull_secrets {
-        object["imagePullSecrets"] = Value::Array(secrets.iter().map(|n| json!({ "name": n })).collect());
+        object["imagePullSecrets"] =
+            Value::Array(secrets.iter().map(|n| json!({ "name": n })).collect());
     }
     if let Some(masks) = masks {
-        let keep: Vec<&str> = masks.iter().map(String::as_str).chain(["apiVersion", "kind", "metadata"]).collect();
-        object.as_object_mut().expect("object").retain(|k, _| keep.contains(&k.as_str()));
+        let keep: Vec<&str> = masks
+            .iter()
+            .map(String::as_str)
+            .chain(["apiVersion", "kind", "metadata"])
+            .collect();
+        object
+            .as_object_mut()
+            .expect("object")
+            .retain(|k, _| keep.contains(&k.as_str()));
     }
     object
 }
@@ -187,16 +210,33 @@ fn run_policy(case: &Case, dir: &Path, session_entries: usize) -> Outcome {
     std::fs::write(&settings_path, serde_json::to_vec(&case.settings).unwrap()).unwrap();
     let namespace = case.request["namespace"].as_str().unwrap_or_default();
     let session_path = dir.join(format!("session-{session_entries}.yml"));
-    std::fs::write(&session_path, session_yaml(case, namespace, session_entries)).unwrap();
-    let module = case.module.as_ref().map(|m| repo_root().join(m)).unwrap_or_else(policy_module);
+    std::fs::write(
+        &session_path,
+        session_yaml(case, namespace, session_entries),
+    )
+    .unwrap();
+    let module = case
+        .module
+        .as_ref()
+        .map(|m| repo_root().join(m))
+        .unwrap_or_else(policy_module);
     let mut command = Command::new(kwctl());
-    command.arg("run").arg("-r").arg(&request_path).arg("--settings-path").arg(&settings_path);
-    command.arg("--replay-host-capabilities-interactions").arg(&session_path);
+    command
+        .arg("run")
+        .arg("-r")
+        .arg(&request_path)
+        .arg("--settings-path")
+        .arg(&settings_path);
+    command
+        .arg("--replay-host-capabilities-interactions")
+        .arg(&session_path);
     if case.allow_context_aware {
         command.arg("--allow-context-aware");
     }
     command.args(&case.args).arg(&module);
-    let output = command.output().unwrap_or_else(|e| panic!("cannot run {}: {e}", kwctl()));
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", kwctl()));
     Outcome {
         status: output.status,
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -207,18 +247,27 @@ fn run_policy(case: &Case, dir: &Path, session_entries: usize) -> Outcome {
 /// Runs one case; returns what went wrong, if anything.
 fn check_case(path: &Path, scratch: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    let case: Case = serde_yaml::from_str(&text).map_err(|e| format!("case file does not parse: {e}"))?;
+    let case: Case =
+        serde_yaml::from_str(&text).map_err(|e| format!("case file does not parse: {e}"))?;
     let dir = scratch.join(path.file_stem().unwrap());
     std::fs::create_dir_all(&dir).unwrap();
     let outcome = run_policy(&case, &dir, case.host.len());
     let everything = format!("{}\n{}", outcome.stdout, outcome.stderr);
-    for canary in [CANARY, CANARY_TOKEN, &STANDARD.encode(format!("robot:{CANARY}"))] {
+    for canary in [
+        CANARY,
+        CANARY_TOKEN,
+        &STANDARD.encode(format!("robot:{CANARY}")),
+    ] {
         if everything.contains(canary) {
-            return Err(format!("a replayed credential leaked into the output:\n{everything}"));
+            return Err(format!(
+                "a replayed credential leaked into the output:\n{everything}"
+            ));
         }
     }
     if everything.contains("Replay error") {
-        return Err(format!("the policy made a host call the case does not expect:\n{everything}"));
+        return Err(format!(
+            "the policy made a host call the case does not expect:\n{everything}"
+        ));
     }
     for never in &case.expect.never {
         if everything.contains(never.as_str()) {
@@ -227,9 +276,14 @@ fn check_case(path: &Path, scratch: &Path) -> Result<(), String> {
     }
     if let Some(error) = &case.expect.settings_error {
         if outcome.status.success() {
-            return Err(format!("expected invalid settings, but the run succeeded: {}", outcome.stdout));
+            return Err(format!(
+                "expected invalid settings, but the run succeeded: {}",
+                outcome.stdout
+            ));
         }
-        if !outcome.stderr.contains("Provided settings are not valid") || !outcome.stderr.contains(error.as_str()) {
+        if !outcome.stderr.contains("Provided settings are not valid")
+            || !outcome.stderr.contains(error.as_str())
+        {
             return Err(format!("stderr lacks {error:?}:\n{}", outcome.stderr));
         }
         return Ok(());
@@ -237,11 +291,19 @@ fn check_case(path: &Path, scratch: &Path) -> Result<(), String> {
     if !outcome.status.success() {
         return Err(format!("run failed ({}):\n{everything}", outcome.status));
     }
-    let lines: Vec<&str> = outcome.stdout.lines().filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = outcome
+        .stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     let [line] = lines[..] else {
-        return Err(format!("expected one line of output, got:\n{}", outcome.stdout));
+        return Err(format!(
+            "expected one line of output, got:\n{}",
+            outcome.stdout
+        ));
     };
-    let response: Value = serde_json::from_str(line).map_err(|e| format!("output is not JSON ({e}): {line}"))?;
+    let response: Value =
+        serde_json::from_str(line).map_err(|e| format!("output is not JSON ({e}): {line}"))?;
     check_response(&case, &response)?;
     if !case.host.is_empty() {
         // With the last expected interaction missing, the answer must change: the policy really
@@ -258,10 +320,14 @@ fn check_case(path: &Path, scratch: &Path) -> Result<(), String> {
 
 fn check_response(case: &Case, response: &Value) -> Result<(), String> {
     let expect = &case.expect;
-    let allowed = response["allowed"].as_bool().ok_or(format!("no allowed field: {response}"))?;
+    let allowed = response["allowed"]
+        .as_bool()
+        .ok_or(format!("no allowed field: {response}"))?;
     if let Some(wanted) = expect.allowed {
         if allowed != wanted {
-            return Err(format!("allowed is {allowed}, expected {wanted}: {response}"));
+            return Err(format!(
+                "allowed is {allowed}, expected {wanted}: {response}"
+            ));
         }
     }
     if let Some(code) = expect.code {
@@ -275,7 +341,10 @@ fn check_response(case: &Case, response: &Value) -> Result<(), String> {
             return Err(format!("status.message lacks {part:?}: {message:?}"));
         }
     }
-    let warnings: Vec<&str> = response["warnings"].as_array().map(|w| w.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let warnings: Vec<&str> = response["warnings"]
+        .as_array()
+        .map(|w| w.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     for part in &expect.warnings {
         if !warnings.iter().any(|w| w.contains(part.as_str())) {
             return Err(format!("no warning contains {part:?}: {warnings:?}"));
@@ -283,7 +352,10 @@ fn check_response(case: &Case, response: &Value) -> Result<(), String> {
     }
     if let Some(count) = expect.warning_count {
         if warnings.len() != count {
-            return Err(format!("{} warnings, expected {count}: {warnings:?}", warnings.len()));
+            return Err(format!(
+                "{} warnings, expected {count}: {warnings:?}",
+                warnings.len()
+            ));
         }
     }
     let patch = response.get("patch").and_then(Value::as_str);
@@ -295,22 +367,36 @@ fn check_response(case: &Case, response: &Value) -> Result<(), String> {
         if response["patchType"] != "JSONPatch" {
             return Err(format!("patchType is not JSONPatch: {response}"));
         }
-        let bytes = STANDARD.decode(patch).map_err(|e| format!("patch is not base64: {e}"))?;
-        let operations: Value = serde_json::from_slice(&bytes).map_err(|e| format!("patch is not JSON: {e}"))?;
+        let bytes = STANDARD
+            .decode(patch)
+            .map_err(|e| format!("patch is not base64: {e}"))?;
+        let operations: Value =
+            serde_json::from_slice(&bytes).map_err(|e| format!("patch is not JSON: {e}"))?;
         for operation in operations.as_array().ok_or("patch is not a list")? {
             let path = operation["path"].as_str().unwrap_or_default();
             if !(path.ends_with("/imagePullSecrets") || path.contains("/imagePullSecrets/")) {
-                return Err(format!("patch touches more than imagePullSecrets: {operation}"));
+                return Err(format!(
+                    "patch touches more than imagePullSecrets: {operation}"
+                ));
             }
         }
-        let patch: json_patch::Patch = serde_json::from_value(operations).map_err(|e| e.to_string())?;
+        let patch: json_patch::Patch =
+            serde_json::from_value(operations).map_err(|e| e.to_string())?;
         let mut object = case.request["object"].clone();
         json_patch::patch(&mut object, &patch).map_err(|e| format!("patch does not apply: {e}"))?;
         let kind = case.request["kind"]["kind"].as_str().unwrap_or_default();
-        let at = expect.at.as_deref().unwrap_or(default_pod_spec_pointer(kind));
-        let got = object.pointer(&format!("{at}/imagePullSecrets")).cloned().unwrap_or(Value::Null);
+        let at = expect
+            .at
+            .as_deref()
+            .unwrap_or(default_pod_spec_pointer(kind));
+        let got = object
+            .pointer(&format!("{at}/imagePullSecrets"))
+            .cloned()
+            .unwrap_or(Value::Null);
         if &got != wanted {
-            return Err(format!("imagePullSecrets at {at} is {got}, expected {wanted}"));
+            return Err(format!(
+                "imagePullSecrets at {at} is {got}, expected {wanted}"
+            ));
         }
     }
     Ok(())
@@ -319,7 +405,11 @@ fn check_response(case: &Case, response: &Value) -> Result<(), String> {
 #[test]
 fn end_to_end_cases() {
     let module = policy_module();
-    assert!(module.exists(), "{} is missing: build it with `make annotated-policy.wasm`", module.display());
+    assert!(
+        module.exists(),
+        "{} is missing: build it with `make annotated-policy.wasm`",
+        module.display()
+    );
     let filter = std::env::var("E2E_FILTER").unwrap_or_default();
     let mut cases: Vec<PathBuf> = std::fs::read_dir(repo_root().join("e2e-tests/cases"))
         .expect("e2e-tests/cases")
@@ -336,7 +426,9 @@ fn end_to_end_cases() {
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
-                let Some(case) = queue.lock().unwrap().pop() else { break };
+                let Some(case) = queue.lock().unwrap().pop() else {
+                    break;
+                };
                 let name = case.file_name().unwrap().to_string_lossy().into_owned();
                 match check_case(&case, &scratch) {
                     Ok(()) => eprintln!("ok     {name}"),
@@ -350,6 +442,11 @@ fn end_to_end_cases() {
     });
     let _ = std::fs::remove_dir_all(&scratch);
     let failures = failures.into_inner().unwrap();
-    eprintln!("{} cases, {} failed, with {}", cases.len(), failures.len(), kwctl());
+    eprintln!(
+        "{} cases, {} failed, with {}",
+        cases.len(),
+        failures.len(),
+        kwctl()
+    );
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }

@@ -2,8 +2,8 @@
 //! the resulting pull-secret lists and the exact lookups made.
 
 use super::*;
+use crate::cluster::memory::{MemoryCluster as FakeCluster, CANARY, CANARY_B64};
 use crate::cluster::Secret;
-use crate::verify::fake::{FakeCluster, CANARY, CANARY_B64};
 use rstest::rstest;
 use serde_json::json;
 

@@ -96,7 +96,11 @@ fn annotated(scratch: &Scratch, guest: &Guest) -> String {
     let metadata = scratch.file("metadata.yaml", METADATA);
     let out = scratch.path("annotated.wasm");
     let output = runner(&["annotate", "-m", &metadata, "-o", &out, &module], None);
-    assert!(output.status.success(), "annotate failed: {}", stderr(&output));
+    assert!(
+        output.status.success(),
+        "annotate failed: {}",
+        stderr(&output)
+    );
     out
 }
 
@@ -105,7 +109,11 @@ fn run_ok(args: &[&str], stdin: Option<&str>) -> Value {
     let output = runner(args, stdin);
     assert!(output.status.success(), "run failed: {}", stderr(&output));
     let out = stdout(&output);
-    assert_eq!(out.matches('\n').count(), 1, "exactly one line expected on stdout: {out:?}");
+    assert_eq!(
+        out.matches('\n').count(),
+        1,
+        "exactly one line expected on stdout: {out:?}"
+    );
     serde_json::from_str(out.trim_end()).unwrap()
 }
 
@@ -121,15 +129,25 @@ fn annotate_writes_the_section_kwctl_reads() {
     let module = scratch.file("policy.wasm", Guest::new().wasm());
     let metadata = scratch.file("metadata.yaml", METADATA);
     let out = scratch.path("annotated.wasm");
-    let output = runner(&["annotate", "-m", &metadata, "-u", &readme, "-o", &out, &module], None);
+    let output = runner(
+        &[
+            "annotate", "-m", &metadata, "-u", &readme, "-o", &out, &module,
+        ],
+        None,
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(stdout(&output).is_empty());
 
-    let written = Metadata::from_module(&std::fs::read(&out).unwrap()).unwrap().expect("annotated");
+    let written = Metadata::from_module(&std::fs::read(&out).unwrap())
+        .unwrap()
+        .expect("annotated");
     let json = serde_json::to_value(&written).unwrap();
     assert_eq!(json["protocolVersion"], "v1", "asked of the guest");
     assert_eq!(json["annotations"][ANNOTATION_USAGE], "# Usage\n");
-    assert_eq!(json["contextAwareResources"], json!([{"apiVersion": "v1", "kind": "Secret"}]));
+    assert_eq!(
+        json["contextAwareResources"],
+        json!([{"apiVersion": "v1", "kind": "Secret"}])
+    );
     assert_eq!(json["mutating"], false);
 }
 
@@ -139,9 +157,22 @@ fn run_reads_back_the_annotation() {
     let request = scratch.file("request.json", admission_review());
     // `mutating: false` in the section turns the guest's mutation into a rejection...
     let annotated = annotated(&scratch, &mutating_guest());
-    let response = run_ok(&["run", "-r", &request, "--policy-id", "pull-secrets", &annotated], None);
+    let response = run_ok(
+        &[
+            "run",
+            "-r",
+            &request,
+            "--policy-id",
+            "pull-secrets",
+            &annotated,
+        ],
+        None,
+    );
     assert_eq!(response["allowed"], false);
-    assert!(response["status"]["message"].as_str().unwrap().starts_with("Request rejected by policy pull-secrets."));
+    assert!(response["status"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("Request rejected by policy pull-secrets."));
     // ...while the same module unannotated gets its patch, as kwctl gives it.
     let plain = scratch.file("plain.wasm", mutating_guest().wasm());
     let response = run_ok(&["run", "-r", &request, &plain], None);
@@ -152,22 +183,38 @@ fn run_reads_back_the_annotation() {
 #[test]
 fn request_from_stdin_and_settings_reach_the_guest() {
     let scratch = Scratch::new("stdin");
-    let guest = Guest::new().on("validate", Behaviour::Respond(r#"{"accepted":true,"warnings":["ok"]}"#.into()));
+    let guest = Guest::new().on(
+        "validate",
+        Behaviour::Respond(r#"{"accepted":true,"warnings":["ok"]}"#.into()),
+    );
     let module = annotated(&scratch, &guest);
-    let response = run_ok(&["run", "-r", "-", "--settings-json", r#"{"a":1}"#, &module], Some(&admission_review()));
-    assert_eq!(response, json!({"uid": "req-1", "allowed": true, "auditAnnotations": null, "warnings": ["ok"]}));
+    let response = run_ok(
+        &["run", "-r", "-", "--settings-json", r#"{"a":1}"#, &module],
+        Some(&admission_review()),
+    );
+    assert_eq!(
+        response,
+        json!({"uid": "req-1", "allowed": true, "auditAnnotations": null, "warnings": ["ok"]})
+    );
 }
 
 #[test]
 fn invalid_settings_exit_1_with_kwctl_message() {
     let scratch = Scratch::new("settings");
-    let guest = Guest::new().on("validate_settings", Behaviour::Respond(r#"{"valid":false,"message":"registries: missing"}"#.into()));
+    let guest = Guest::new().on(
+        "validate_settings",
+        Behaviour::Respond(r#"{"valid":false,"message":"registries: missing"}"#.into()),
+    );
     let module = annotated(&scratch, &guest);
     let request = scratch.file("request.json", admission_review());
     let settings = scratch.file("settings.yaml", "registries: []\n");
     let output = runner(&["run", "-r", &request, "-s", &settings, &module], None);
     assert_eq!(output.status.code(), Some(1));
-    assert!(stdout(&output).is_empty(), "nothing on stdout: {}", stdout(&output));
+    assert!(
+        stdout(&output).is_empty(),
+        "nothing on stdout: {}",
+        stdout(&output)
+    );
     assert!(
         stderr(&output).contains(r#"Provided settings are not valid: "registries: missing""#),
         "{}",
@@ -193,10 +240,21 @@ fn context_aware_run_replays_a_kwctl_session() {
         "- type: Exchange\n  request: |\n    !KubernetesGetResource\n    api_version: v1\n    kind: Secret\n    name: regcred\n    namespace: team-a\n    disable_cache: false\n  response:\n    type: Success\n    payload: '{\"accepted\":false,\"message\":\"from the session\"}'\n",
     );
     let replay = ["--replay-host-capabilities-interactions", session.as_str()];
-    let granted = run_ok(&[&["run", "-r", &request, "--allow-context-aware"][..], &replay, &[&module]].concat(), None);
+    let granted = run_ok(
+        &[
+            &["run", "-r", &request, "--allow-context-aware"][..],
+            &replay,
+            &[&module],
+        ]
+        .concat(),
+        None,
+    );
     assert_eq!(granted["status"]["message"], "from the session");
 
-    let denied = run_ok(&[&["run", "-r", &request][..], &replay, &[&module]].concat(), None);
+    let denied = run_ok(
+        &[&["run", "-r", &request][..], &replay, &[&module]].concat(),
+        None,
+    );
     assert!(
         denied["status"]["message"].as_str().unwrap().ends_with("Policy has not been granted access to Kubernetes v1/Secret resources. The violation has been reported."),
         "{denied}"
@@ -209,13 +267,21 @@ fn bad_inputs_exit_1_naming_the_input() {
     let module = annotated(&scratch, &Guest::new());
     let missing = runner(&["run", "-r", "/nonexistent/request.json", &module], None);
     assert_eq!(missing.status.code(), Some(1));
-    assert!(stderr(&missing).contains("/nonexistent/request.json"), "{}", stderr(&missing));
+    assert!(
+        stderr(&missing).contains("/nonexistent/request.json"),
+        "{}",
+        stderr(&missing)
+    );
 
     let metadata = scratch.file("bad.yaml", "rules:\n- apiGroups: []\n  apiVersions: [v1]\n  resources: [pods]\n  operations: [CREATE]\nmutating: false\n");
     let out = scratch.path("never.wasm");
     let invalid = runner(&["annotate", "-m", &metadata, "-o", &out, &module], None);
     assert_eq!(invalid.status.code(), Some(1));
-    assert!(stderr(&invalid).contains("rules[0].apiGroups: must not be empty"), "{}", stderr(&invalid));
+    assert!(
+        stderr(&invalid).contains("rules[0].apiGroups: must not be empty"),
+        "{}",
+        stderr(&invalid)
+    );
     assert!(!Path::new(&out).exists());
 }
 

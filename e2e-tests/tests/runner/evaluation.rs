@@ -17,12 +17,14 @@ use crate::guest::{Behaviour, Guest};
 
 /// Fast ticks so timeouts cost milliseconds; a small memory cap.
 const TEST_LIMITS: Limits = Limits {
-    timeout: Some(Timeout { tick: Duration::from_millis(10), ticks: 5 }),
+    timeout: Some(Timeout {
+        tick: Duration::from_millis(10),
+        ticks: 5,
+    }),
     max_memory_bytes: Some(4 << 20),
 };
 
-const GET_SECRET_PAYLOAD: &str =
-    r#"{"api_version":"v1","kind":"Secret","name":"regcred","namespace":"team-a","disable_cache":false,"field_masks":null}"#;
+const GET_SECRET_PAYLOAD: &str = r#"{"api_version":"v1","kind":"Secret","name":"regcred","namespace":"team-a","disable_cache":false,"field_masks":null}"#;
 
 fn pod_request() -> ValidateRequest {
     ValidateRequest::from_document(
@@ -52,15 +54,28 @@ fn secrets() -> std::collections::BTreeSet<ContextAwareResource> {
 }
 
 fn evaluator(guest: &Guest, metadata: Option<Metadata>, host: Host) -> Evaluator {
-    Evaluator::new(&guest.wasm(), TEST_LIMITS, Arc::new(host), "test-policy".into(), metadata).unwrap()
+    Evaluator::new(
+        &guest.wasm(),
+        TEST_LIMITS,
+        Arc::new(host),
+        "test-policy".into(),
+        metadata,
+    )
+    .unwrap()
 }
 
 fn validate(guest: Guest, metadata: Option<Metadata>) -> AdmissionResponse {
-    evaluator(&guest, metadata, Host::isolated()).validate(&pod_request(), &Settings::new()).unwrap()
+    evaluator(&guest, metadata, Host::isolated())
+        .validate(&pod_request(), &Settings::new())
+        .unwrap()
 }
 
 fn status_message(response: &AdmissionResponse) -> String {
-    response.status.as_ref().and_then(|s| s.message.clone()).unwrap_or_default()
+    response
+        .status
+        .as_ref()
+        .and_then(|s| s.message.clone())
+        .unwrap_or_default()
 }
 
 fn session(yaml: &str) -> Cluster {
@@ -86,7 +101,13 @@ fn host_call_guest() -> Guest {
 
 #[test]
 fn accepted_request_prints_like_kwctl() {
-    let response = validate(Guest::new().on("validate", Behaviour::Respond(r#"{"accepted":true}"#.into())), None);
+    let response = validate(
+        Guest::new().on(
+            "validate",
+            Behaviour::Respond(r#"{"accepted":true}"#.into()),
+        ),
+        None,
+    );
     assert_eq!(
         serde_json::to_string(&response).unwrap(),
         r#"{"uid":"abc-123","allowed":true,"auditAnnotations":null,"warnings":null}"#
@@ -96,9 +117,15 @@ fn accepted_request_prints_like_kwctl() {
 #[test]
 fn rejection_carries_the_policy_message_and_code() {
     let answer = r#"{"accepted":false,"message":"image not allowed","code":403,"warnings":["w1"]}"#;
-    let response = validate(Guest::new().on("validate", Behaviour::Respond(answer.into())), None);
+    let response = validate(
+        Guest::new().on("validate", Behaviour::Respond(answer.into())),
+        None,
+    );
     assert!(!response.allowed);
-    assert_eq!(serde_json::to_value(&response.status).unwrap(), json!({"message": "image not allowed", "code": 403}));
+    assert_eq!(
+        serde_json::to_value(&response.status).unwrap(),
+        json!({"message": "image not allowed", "code": 403})
+    );
     assert_eq!(response.warnings, Some(vec!["w1".to_owned()]));
 }
 
@@ -108,17 +135,27 @@ fn mutation_by_a_mutating_policy_is_a_json_patch() {
         "accepted": true,
         "mutated_object": {"metadata": {"name": "web"}, "spec": {"containers": [{"name": "c", "image": "reg.example/app"}], "imagePullSecrets": [{"name": "regcred"}]}},
     });
-    let response = validate(Guest::new().on("validate", Behaviour::Respond(mutated.to_string())), Some(metadata(true)));
+    let response = validate(
+        Guest::new().on("validate", Behaviour::Respond(mutated.to_string())),
+        Some(metadata(true)),
+    );
     assert!(response.allowed);
     assert_eq!(response.patch_type.as_deref(), Some("JSONPatch"));
-    let patch: Value = serde_json::from_slice(&STANDARD.decode(response.patch.unwrap()).unwrap()).unwrap();
-    assert_eq!(patch, json!([{"op": "add", "path": "/spec/imagePullSecrets", "value": [{"name": "regcred"}]}]));
+    let patch: Value =
+        serde_json::from_slice(&STANDARD.decode(response.patch.unwrap()).unwrap()).unwrap();
+    assert_eq!(
+        patch,
+        json!([{"op": "add", "path": "/spec/imagePullSecrets", "value": [{"name": "regcred"}]}])
+    );
 }
 
 #[test]
 fn mutation_by_a_non_mutating_policy_is_rejected() {
     let mutated = json!({"accepted": true, "mutated_object": {"metadata": {"name": "changed"}}});
-    let response = validate(Guest::new().on("validate", Behaviour::Respond(mutated.to_string())), Some(metadata(false)));
+    let response = validate(
+        Guest::new().on("validate", Behaviour::Respond(mutated.to_string())),
+        Some(metadata(false)),
+    );
     assert!(!response.allowed);
     assert_eq!((&response.patch, &response.patch_type), (&None, &None));
     assert_eq!(
@@ -129,7 +166,10 @@ fn mutation_by_a_non_mutating_policy_is_rejected() {
 
 #[test]
 fn guest_error_is_an_internal_server_error() {
-    let response = validate(Guest::new().on("validate", Behaviour::Fail("boom".into())), None);
+    let response = validate(
+        Guest::new().on("validate", Behaviour::Fail("boom".into())),
+        None,
+    );
     assert_eq!(
         serde_json::to_value(&response).unwrap(),
         json!({
@@ -148,15 +188,30 @@ fn trap_is_an_internal_server_error() {
     assert!(!response.allowed);
     assert_eq!(response.status.as_ref().unwrap().code, Some(500));
     let message = status_message(&response);
-    assert!(message.starts_with("internal server error: Guest call failure: "), "{message}");
-    assert!(!message.contains("deadline"), "a trap is not a timeout: {message}");
+    assert!(
+        // wasmtime's top-level error text, as PolicyServer forwards it.
+        message.starts_with(
+            "internal server error: Guest call failure: error while executing at wasm backtrace:"
+        ),
+        "{message}"
+    );
+    assert!(
+        !message.contains("deadline"),
+        "a trap is not a timeout: {message}"
+    );
 }
 
 #[test]
 fn unparsable_answer_is_an_internal_server_error() {
-    let response = validate(Guest::new().on("validate", Behaviour::Respond("not json".into())), None);
+    let response = validate(
+        Guest::new().on("validate", Behaviour::Respond("not json".into())),
+        None,
+    );
     let message = status_message(&response);
-    assert!(message.starts_with("internal server error: invalid response from policy: expected ident"), "{message}");
+    assert!(
+        message.starts_with("internal server error: invalid response from policy: expected ident"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -168,7 +223,11 @@ fn endless_guest_is_interrupted_like_policy_server() {
         "internal server error: Guest call failure: guest code interrupted, execution deadline exceeded"
     );
     assert_eq!(response.status.unwrap().code, Some(500));
-    assert!(started.elapsed() < Duration::from_secs(5), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -181,43 +240,75 @@ fn memory_growth_is_capped() {
             otherwise: r#"{"accepted":false,"message":"memory.grow refused"}"#.into(),
         },
     );
-    let capped = evaluator(&guest, None, Host::isolated()).validate(&pod_request(), &Settings::new()).unwrap();
+    let capped = evaluator(&guest, None, Host::isolated())
+        .validate(&pod_request(), &Settings::new())
+        .unwrap();
     assert_eq!(status_message(&capped), "memory.grow refused");
     let uncapped = Evaluator::new(
         &guest.wasm(),
-        Limits { max_memory_bytes: None, ..TEST_LIMITS },
+        Limits {
+            max_memory_bytes: None,
+            ..TEST_LIMITS
+        },
         Arc::new(Host::isolated()),
         "p".into(),
         None,
     )
     .unwrap();
-    assert!(uncapped.validate(&pod_request(), &Settings::new()).unwrap().allowed);
+    assert!(
+        uncapped
+            .validate(&pod_request(), &Settings::new())
+            .unwrap()
+            .allowed
+    );
 }
 
 #[test]
 fn settings_verdicts_and_failures() {
-    let settings = json!({"registries": ["reg.example"]}).as_object().unwrap().clone();
-    let invalid = Guest::new().on("validate_settings", Behaviour::Respond(r#"{"valid":false,"message":"bad"}"#.into()));
-    let verdict = evaluator(&invalid, None, Host::isolated()).validate_settings(&settings).unwrap();
-    assert_eq!((verdict.valid, verdict.message.as_deref()), (false, Some("bad")));
-
-    let failing = Guest::new().on("validate_settings", Behaviour::Fail("boom".into()));
-    let verdict = evaluator(&failing, None, Host::isolated()).validate_settings(&settings).unwrap();
+    let settings = json!({"registries": ["reg.example"]})
+        .as_object()
+        .unwrap()
+        .clone();
+    let invalid = Guest::new().on(
+        "validate_settings",
+        Behaviour::Respond(r#"{"valid":false,"message":"bad"}"#.into()),
+    );
+    let verdict = evaluator(&invalid, None, Host::isolated())
+        .validate_settings(&settings)
+        .unwrap();
     assert_eq!(
         (verdict.valid, verdict.message.as_deref()),
-        (false, Some(r#"Error invoking settings validation callback: GuestCallFailure("boom")"#))
+        (false, Some("bad"))
     );
 
-    let valid = evaluator(&Guest::new(), None, Host::isolated()).validate_settings(&settings).unwrap();
+    let failing = Guest::new().on("validate_settings", Behaviour::Fail("boom".into()));
+    let verdict = evaluator(&failing, None, Host::isolated())
+        .validate_settings(&settings)
+        .unwrap();
+    assert_eq!(
+        (verdict.valid, verdict.message.as_deref()),
+        (
+            false,
+            Some(r#"Error invoking settings validation callback: GuestCallFailure("boom")"#)
+        )
+    );
+
+    let valid = evaluator(&Guest::new(), None, Host::isolated())
+        .validate_settings(&settings)
+        .unwrap();
     assert!(valid.valid);
 }
 
 #[test]
 fn protocol_version_is_asked_of_the_guest() {
-    let version = evaluator(&Guest::new(), None, Host::isolated()).protocol_version().unwrap();
+    let version = evaluator(&Guest::new(), None, Host::isolated())
+        .protocol_version()
+        .unwrap();
     assert_eq!(serde_json::to_string(&version).unwrap(), r#""v1""#);
     let bad = Guest::new().on("protocol_version", Behaviour::Respond(r#""v9""#.into()));
-    assert!(evaluator(&bad, None, Host::isolated()).protocol_version().is_err());
+    assert!(evaluator(&bad, None, Host::isolated())
+        .protocol_version()
+        .is_err());
 }
 
 #[test]
@@ -225,7 +316,11 @@ fn permitted_host_call_is_answered_from_the_replay() {
     let cluster = session(&replayed_get_secret(
         "    type: Success\n    payload: '{\"accepted\":false,\"message\":\"answered by replay\"}'\n",
     ));
-    let runner = evaluator(&host_call_guest(), Some(metadata(false)), Host::new(secrets(), cluster, false));
+    let runner = evaluator(
+        &host_call_guest(),
+        Some(metadata(false)),
+        Host::new(secrets(), cluster, false),
+    );
     let response = runner.validate(&pod_request(), &Settings::new()).unwrap();
     assert_eq!(status_message(&response), "answered by replay");
     assert_eq!(runner.host().unreplayed_exchanges(), 0);
@@ -233,9 +328,15 @@ fn permitted_host_call_is_answered_from_the_replay() {
 
 #[test]
 fn host_call_without_grant_is_denied() {
-    let cluster = session(&replayed_get_secret("    type: Success\n    payload: '{\"accepted\":true}'\n"));
+    let cluster = session(&replayed_get_secret(
+        "    type: Success\n    payload: '{\"accepted\":true}'\n",
+    ));
     let not_granted = Host::allowed_resources(Some(&metadata(false)), false);
-    let runner = evaluator(&host_call_guest(), Some(metadata(false)), Host::new(not_granted, cluster, false));
+    let runner = evaluator(
+        &host_call_guest(),
+        Some(metadata(false)),
+        Host::new(not_granted, cluster, false),
+    );
     let response = runner.validate(&pod_request(), &Settings::new()).unwrap();
     assert_eq!(
         status_message(&response),
@@ -247,7 +348,11 @@ fn host_call_without_grant_is_denied() {
 #[test]
 fn replay_mismatch_and_exhaustion_reach_the_guest() {
     let other_name = "- request: |\n    !KubernetesGetResource\n    api_version: v1\n    kind: Secret\n    name: other\n    namespace: team-a\n    disable_cache: false\n  response: {type: Success, payload: '{}'}\n";
-    let runner = evaluator(&host_call_guest(), None, Host::new(secrets(), session(other_name), false));
+    let runner = evaluator(
+        &host_call_guest(),
+        None,
+        Host::new(secrets(), session(other_name), false),
+    );
     let mismatch = status_message(&runner.validate(&pod_request(), &Settings::new()).unwrap());
     assert!(
         mismatch.starts_with("internal server error: Guest call failure: Callback evaluation failure: Replay error: unexpected request. Was expecting KubernetesGetResource { api_version: \"v1\", kind: \"Secret\", name: \"other\""),
@@ -255,13 +360,22 @@ fn replay_mismatch_and_exhaustion_reach_the_guest() {
     );
     // The queue is shared by every evaluation of the run: the next call finds it empty.
     let exhausted = status_message(&runner.validate(&pod_request(), &Settings::new()).unwrap());
-    assert!(exhausted.ends_with("Replay error: the list of recorded responses is empty"), "{exhausted}");
+    assert!(
+        exhausted.ends_with("Replay error: the list of recorded responses is empty"),
+        "{exhausted}"
+    );
 }
 
 #[test]
 fn recorded_host_error_reaches_the_guest() {
-    let cluster = session(&replayed_get_secret("    type: Error\n    message: secrets \"regcred\" not found\n"));
-    let runner = evaluator(&host_call_guest(), None, Host::new(secrets(), cluster, false));
+    let cluster = session(&replayed_get_secret(
+        "    type: Error\n    message: secrets \"regcred\" not found\n",
+    ));
+    let runner = evaluator(
+        &host_call_guest(),
+        None,
+        Host::new(secrets(), cluster, false),
+    );
     let message = status_message(&runner.validate(&pod_request(), &Settings::new()).unwrap());
     assert_eq!(
         message,
@@ -283,6 +397,12 @@ fn each_evaluation_gets_a_fresh_instance() {
     );
     let runner = evaluator(&guest, None, Host::isolated());
     for call in 0..6 {
-        assert!(runner.validate(&pod_request(), &Settings::new()).unwrap().allowed, "call {call}");
+        assert!(
+            runner
+                .validate(&pod_request(), &Settings::new())
+                .unwrap()
+                .allowed,
+            "call {call}"
+        );
     }
 }

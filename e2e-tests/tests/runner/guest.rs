@@ -17,10 +17,18 @@ pub enum Behaviour {
     Spin,
     /// `memory.grow` by this many 64 KiB pages, then answers `then` or, if the host
     /// refused, `otherwise`.
-    GrowMemory { pages: u32, then: String, otherwise: String },
+    GrowMemory {
+        pages: u32,
+        then: String,
+        otherwise: String,
+    },
     /// `__host_call("kubewarden", namespace, operation, payload)`; answers the host's
     /// response, or fails with the host's error.
-    HostCall { namespace: String, operation: String, payload: String },
+    HostCall {
+        namespace: String,
+        operation: String,
+        payload: String,
+    },
 }
 
 pub struct Guest {
@@ -36,9 +44,14 @@ const INVOCATION: usize = 64 * 1024;
 impl Guest {
     /// A well-behaved guest: speaks protocol v1 and accepts any settings.
     pub fn new() -> Self {
-        Self { operations: Vec::new() }
-            .on("protocol_version", Behaviour::Respond(r#""v1""#.into()))
-            .on("validate_settings", Behaviour::Respond(r#"{"valid":true,"message":null}"#.into()))
+        Self {
+            operations: Vec::new(),
+        }
+        .on("protocol_version", Behaviour::Respond(r#""v1""#.into()))
+        .on(
+            "validate_settings",
+            Behaviour::Respond(r#"{"valid":true,"message":null}"#.into()),
+        )
     }
 
     /// Sets (or replaces) the behaviour of `operation`.
@@ -68,7 +81,10 @@ impl Guest {
                 )
             })
             .collect();
-        assert!(data.next <= ANSWER_BUFFER, "test guest data overflows into the answer buffer");
+        assert!(
+            data.next <= ANSWER_BUFFER,
+            "test guest data overflows into the answer buffer"
+        );
         format!(
             r#"(module
   (import "wapc" "__guest_request" (func $guest_request (param i32 i32)))
@@ -121,12 +137,20 @@ fn behaviour_wat(behaviour: &Behaviour, data: &mut DataSegments) -> String {
         }
         Behaviour::Trap => "(unreachable)".to_owned(),
         Behaviour::Spin => "(loop $spin (br $spin)) (unreachable)".to_owned(),
-        Behaviour::GrowMemory { pages, then, otherwise } => format!(
+        Behaviour::GrowMemory {
+            pages,
+            then,
+            otherwise,
+        } => format!(
             "(if (i32.eq (memory.grow (i32.const {pages})) (i32.const -1)) (then {}) (else {}))",
             respond(data.add(otherwise)),
             respond(data.add(then))
         ),
-        Behaviour::HostCall { namespace, operation, payload } => {
+        Behaviour::HostCall {
+            namespace,
+            operation,
+            payload,
+        } => {
             let binding = data.add("kubewarden");
             let namespace = data.add(namespace);
             let operation = data.add(operation);
@@ -159,7 +183,10 @@ struct DataSegments {
 
 impl Default for DataSegments {
     fn default() -> Self {
-        Self { wat: String::new(), next: DATA_START }
+        Self {
+            wat: String::new(),
+            next: DATA_START,
+        }
     }
 }
 
@@ -168,7 +195,8 @@ impl DataSegments {
     fn add(&mut self, text: &str) -> (usize, usize) {
         let at = self.next;
         let escaped: String = text.bytes().map(|b| format!("\\{b:02x}")).collect();
-        self.wat.push_str(&format!("(data (i32.const {at}) \"{escaped}\")\n  "));
+        self.wat
+            .push_str(&format!("(data (i32.const {at}) \"{escaped}\")\n  "));
         self.next += text.len();
         (at, text.len())
     }
