@@ -29,16 +29,22 @@ pub fn annotate(options: &AnnotateOptions) -> Result<Vec<String>> {
         .with_context(|| format!("cannot read {}", options.metadata_path))?;
     let parsed = Metadata::from_yaml(&metadata_text)
         .with_context(|| format!("invalid metadata in {}", options.metadata_path))?;
-    let warnings = parsed
-        .unknown_fields
+    let mut warnings: Vec<String> = parsed
+        .dropped_legacy_fields
         .iter()
         .map(|field| {
             format!(
-                "{}: unknown field {field:?} is ignored, as kwctl ignores it",
+                "{}: legacy field {field:?} is dropped, as policy-evaluator drops it",
                 options.metadata_path
             )
         })
         .collect();
+    warnings.extend(parsed.metadata.extra.keys().map(|field| {
+        format!(
+            "{}: field {field:?} is not known to policy-runner: kept as written, not validated",
+            options.metadata_path
+        )
+    }));
     let mut metadata = parsed.metadata;
 
     if metadata.execution_mode == ExecutionMode::KubewardenWapc {
@@ -51,7 +57,7 @@ pub fn annotate(options: &AnnotateOptions) -> Result<Vec<String>> {
         )?;
         let version = evaluator
             .protocol_version()
-            .map_err(|e| anyhow!("Cannot compute ProtocolVersion used by the policy: {e}"))?;
+            .map_err(|e| anyhow!("Cannot compute ProtocolVersion used by the policy: {e:#}"))?;
         metadata.protocol_version = Some(version);
     }
     if let Some(usage_path) = &options.usage_path {

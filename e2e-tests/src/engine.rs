@@ -18,7 +18,8 @@ use crate::host::Host;
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 2;
 /// Largest linear memory a policy may grow to, by default (PolicyServer sets no limit).
 pub const DEFAULT_MAX_MEMORY_MIB: usize = 512;
-/// Evaluations are sequential, so a small pool suffices; it bounds reserved address space.
+/// Instances alive at once under the memory limit (pooling allocator slots). Evaluations
+/// here are sequential; a benchmark running more than this many concurrently must raise it.
 const POOLED_INSTANCES: u32 = 16;
 /// Rust policies carry function tables of a few thousand entries; leave ample headroom.
 const POOLED_TABLE_ELEMENTS: usize = 100_000;

@@ -26,7 +26,8 @@ pub enum Cluster {
 pub struct Host {
     allowed_resources: BTreeSet<ContextAwareResource>,
     cluster: Mutex<Cluster>,
-    echo_policy_logs: bool,
+    /// Echo policy log events and host calls on stderr (to write replay sessions).
+    verbose: bool,
 }
 
 pub type HostCallback = Box<wapc::HostCallback>;
@@ -35,12 +36,12 @@ impl Host {
     pub fn new(
         allowed_resources: BTreeSet<ContextAwareResource>,
         cluster: Cluster,
-        echo_policy_logs: bool,
+        verbose: bool,
     ) -> Self {
         Self {
             allowed_resources,
             cluster: Mutex::new(cluster),
-            echo_policy_logs,
+            verbose,
         }
     }
 
@@ -97,7 +98,7 @@ impl Host {
         }
         let request = match (namespace, operation) {
             ("tracing", "log") => {
-                if self.echo_policy_logs {
+                if self.verbose {
                     eprintln!("policy log: {}", String::from_utf8_lossy(payload));
                 }
                 return Ok(Vec::new());
@@ -117,6 +118,9 @@ impl Host {
             }
             _ => return Err(format!("unknown namespace: {namespace}")),
         };
+        if self.verbose {
+            eprintln!("host call: {binding}/{namespace}/{operation} {request:?}");
+        }
         let (api_version, kind) = resource_type(&request);
         if !self.is_allowed(api_version, kind) {
             return Err(format!(

@@ -16,21 +16,8 @@ pub const CUSTOM_SECTION: &str = "io.kubewarden.metadata";
 /// Annotation holding the README text shown by Artifact Hub and `kwctl inspect`.
 pub const ANNOTATION_USAGE: &str = "io.kubewarden.policy.usage";
 
-/// Every top-level key policy-evaluator understands, including the legacy ones it still
-/// accepts (`contextAware`, `labels`), so that typos can be reported instead of lost.
-const KNOWN_FIELDS: &[&str] = &[
-    "protocolVersion",
-    "rules",
-    "annotations",
-    "mutating",
-    "backgroundAudit",
-    "executionMode",
-    "policyType",
-    "contextAwareResources",
-    "minimumKubewardenVersion",
-    "contextAware",
-    "labels",
-];
+/// Keys of older metadata that policy-evaluator still accepts and drops.
+const LEGACY_FIELDS: &[&str] = &["contextAware", "labels"];
 
 #[derive(Serialize, Deserialize, Debug, Clone, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -51,6 +38,10 @@ pub struct Metadata {
     pub context_aware_resources: BTreeSet<ContextAwareResource>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub minimum_kubewarden_version: Option<String>,
+    /// Top-level keys this runner does not model, kept as written: newer Kubewarden
+    /// releases know more keys (e.g. `hostCapabilities`), and readers skip unknown ones.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 fn default_true() -> bool {
@@ -118,31 +109,25 @@ pub struct ContextAwareResource {
     pub kind: String,
 }
 
-/// Metadata parsed from the author's YAML, plus the top-level keys nobody reads.
+/// Metadata parsed from the author's YAML, with the legacy keys that were dropped.
 #[derive(Debug)]
 pub struct ParsedMetadata {
     pub metadata: Metadata,
-    pub unknown_fields: Vec<String>,
+    pub dropped_legacy_fields: Vec<String>,
 }
 
 impl Metadata {
     /// Parses the author's YAML (`policy-metadata.yaml`).
     pub fn from_yaml(text: &str) -> Result<ParsedMetadata> {
-        let value: serde_yaml::Value = serde_yaml::from_str(text)?;
-        let unknown_fields = value
-            .as_mapping()
-            .map(|map| {
-                map.keys()
-                    .filter_map(|key| key.as_str())
-                    .filter(|key| !KNOWN_FIELDS.contains(key))
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let metadata = serde_yaml::from_value(value)?;
+        let mut metadata: Metadata = serde_yaml::from_str(text)?;
+        let dropped_legacy_fields = LEGACY_FIELDS
+            .iter()
+            .filter(|field| metadata.extra.remove(**field).is_some())
+            .map(|field| field.to_string())
+            .collect();
         Ok(ParsedMetadata {
             metadata,
-            unknown_fields,
+            dropped_legacy_fields,
         })
     }
 
@@ -346,13 +331,19 @@ annotations:
     }
 
     #[test]
-    fn unknown_top_level_fields_are_reported() {
-        let parsed =
-            Metadata::from_yaml("rules: []\nmutating: false\ncontextAwareResource: []\n").unwrap();
+    fn unknown_top_level_fields_are_kept_and_legacy_ones_dropped() {
+        let yaml = "rules: []\nmutating: false\nhostCapabilities: [kubernetes/get_resource]\ncontextAware: true\n";
+        let parsed = Metadata::from_yaml(yaml).unwrap();
         assert_eq!(
-            parsed.unknown_fields,
-            vec!["contextAwareResource".to_owned()]
+            parsed.dropped_legacy_fields,
+            vec!["contextAware".to_owned()]
         );
+        let json: serde_json::Value =
+            serde_json::from_slice(&parsed.metadata.to_section_payload().unwrap()).unwrap();
+        assert_eq!(json["hostCapabilities"], json!(["kubernetes/get_resource"]));
+        assert!(json.get("contextAware").is_none());
+        let read_back: Metadata = serde_json::from_value(json).unwrap();
+        assert_eq!(read_back, parsed.metadata);
     }
 
     #[test]
