@@ -39,7 +39,13 @@ unit-tests: | setup
 	cargo test -p image-pull-secrets
 	cargo test --release -p policy-runner --lib --bins --test runner
 
-e2e-tests: annotated-policy.wasm $(RUNNER)
+# The policy annotated with other metadata, for the runner-fidelity cases.
+E2E_MODULES := target/e2e/policy-without-secret-access.wasm target/e2e/policy-not-mutating.wasm
+target/e2e/policy-%.wasm: e2e-tests/fixtures/metadata-%.yaml policy.wasm $(RUNNER)
+	@mkdir -p target/e2e
+	$(RUNNER) annotate -m $< -o $@ policy.wasm
+
+e2e-tests: annotated-policy.wasm $(RUNNER) $(E2E_MODULES)
 	KWCTL=$(KWCTL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p policy-runner --test e2e -- --nocapture
 
 lint: | setup

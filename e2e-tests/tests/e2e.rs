@@ -207,9 +207,17 @@ struct Outcome {
 /// (`uid`, `resource`, `requestKind`, `userInfo`), since kwctl insists on it.
 fn full_request(request: &Value, name: &str) -> Value {
     let mut request = request.clone();
-    let Some(fields) = request.as_object_mut() else { return request };
+    let Some(fields) = request.as_object_mut() else {
+        return request;
+    };
     let kind = fields.get("kind").cloned().unwrap_or(Value::Null);
-    let plural = format!("{}s", kind["kind"].as_str().unwrap_or_default().to_ascii_lowercase());
+    let plural = format!(
+        "{}s",
+        kind["kind"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_lowercase()
+    );
     let resource = json!({"group": kind["group"], "version": kind["version"], "resource": plural});
     fields.entry("uid").or_insert(json!(format!("e2e-{name}")));
     fields.entry("resource").or_insert(resource.clone());
@@ -222,7 +230,11 @@ fn full_request(request: &Value, name: &str) -> Value {
 fn run_policy(case: &Case, dir: &Path, session_entries: usize) -> Outcome {
     let request_path = dir.join("request.json");
     let name = dir.file_name().unwrap().to_string_lossy();
-    std::fs::write(&request_path, serde_json::to_vec(&full_request(&case.request, &name)).unwrap()).unwrap();
+    std::fs::write(
+        &request_path,
+        serde_json::to_vec(&full_request(&case.request, &name)).unwrap(),
+    )
+    .unwrap();
     let settings_path = dir.join("settings.json");
     std::fs::write(&settings_path, serde_json::to_vec(&case.settings).unwrap()).unwrap();
     let namespace = case.request["namespace"].as_str().unwrap_or_default();
