@@ -1,10 +1,11 @@
 //! Image reference normalisation: the one canonical form (`registry/repository`) in which images
-//! and patterns are compared. Parsing is oci-spec's distribution `Reference`; this module adds the
-//! kubelet rules on top of it (case-folded hosts, Docker Hub aliases, `library/`).
+//! and patterns are compared. The grammar is checked by [`crate::reference`] (equal to oci-spec's
+//! distribution `Reference`); this module splits the registry off as Docker and the kubelet do and
+//! normalises it (case-folded hosts, Docker Hub aliases, `library/`).
 
 use std::fmt;
 
-use oci_spec::distribution::Reference;
+use crate::reference;
 
 /// The canonical name of Docker Hub.
 pub const DOCKER_HUB: &str = "docker.io";
@@ -40,14 +41,10 @@ impl fmt::Display for ImageRefError {
 impl ImageRef {
     /// Parses and normalises an image reference as the kubelet would pull it.
     pub fn parse(image: &str) -> Result<ImageRef, ImageRefError> {
-        let reference = Reference::try_from(image).map_err(|e| ImageRefError {
+        let parsed = reference::parse(image).map_err(|e| ImageRefError {
             reason: e.to_string(),
         })?;
-        let (registry, repository) = uppercase_first_component_is_registry(
-            image,
-            reference.registry(),
-            reference.repository(),
-        );
+        let (registry, repository) = split_registry(parsed.name);
         Ok(ImageRef::from_parts(registry, repository))
     }
 
@@ -106,25 +103,16 @@ pub fn names_registry(component: &str) -> bool {
     component.contains('.') || component.contains(':') || component == "localhost"
 }
 
-/// Docker's `splitDockerDomain` also takes a first component with upper-case letters as a registry
-/// (a repository cannot contain them); oci-spec does not, so restore that case here.
-fn uppercase_first_component_is_registry<'a>(
-    image: &str,
-    registry: &'a str,
-    repository: &'a str,
-) -> (&'a str, &'a str) {
-    let Some((first, _)) = image.split_once('/') else {
-        return (registry, repository);
-    };
-    if names_registry(first) || !first.bytes().any(|b| b.is_ascii_uppercase()) {
-        return (registry, repository);
-    }
-    match repository
-        .strip_prefix(first)
-        .and_then(|rest| rest.strip_prefix('/'))
-    {
-        Some(rest) => (&repository[..first.len()], rest),
-        None => (registry, repository),
+/// Docker's `splitDockerDomain`: the first component is the registry if it contains `.` or `:`, is
+/// `localhost`, or has upper-case letters (which a repository cannot); otherwise it is Docker Hub.
+fn split_registry(name: &str) -> (&str, &str) {
+    match name.split_once('/') {
+        Some((first, rest))
+            if names_registry(first) || first.bytes().any(|b| b.is_ascii_uppercase()) =>
+        {
+            (first, rest)
+        }
+        _ => (DOCKER_HUB, name),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod image_ref;
 pub mod inject;
 pub mod matcher;
 pub mod pod_spec;
+pub mod reference;
 pub mod request;
 pub mod settings;
 pub mod verify;

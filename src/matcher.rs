@@ -3,6 +3,7 @@
 //! (`reg.example.evil.com`, `evil.com/reg.example/app`) can never match by prefix.
 
 use crate::image_ref::{canonical_registry, names_registry, split_port, ImageRef, DOCKER_HUB};
+use crate::reference::is_path_component;
 
 /// One DNS label of a host pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -234,32 +235,6 @@ fn is_dns_label(label: &str) -> bool {
         && bytes[bytes.len() - 1] != b'-'
 }
 
-/// A distribution path component: `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`.
-fn is_path_component(segment: &str) -> bool {
-    let alnum = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    let bytes = segment.as_bytes();
-    if bytes.is_empty() || !alnum(&bytes[0]) || !alnum(&bytes[bytes.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        if alnum(&bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !alnum(&bytes[i]) {
-            i += 1;
-        }
-        let separator = &segment[start..i];
-        let dashes = separator.bytes().all(|b| b == b'-');
-        if !(separator == "." || separator == "_" || separator == "__" || dashes) {
-            return false;
-        }
-    }
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -388,16 +363,5 @@ mod tests {
     #[case::bad_component("acme/-app", "has the segment \"-app\", which is not a repository path component (lower-case letters and digits, separated by '.', '_', '__' or '-')")]
     fn invalid_image_pattern(#[case] pattern: &str, #[case] message: &str) {
         assert_eq!(ImagePattern::parse(pattern).unwrap_err(), message);
-    }
-
-    #[rstest]
-    #[case("a", true)]
-    #[case("a.b_c__d--e", true)]
-    #[case("a___b", false)]
-    #[case("a..b", false)]
-    #[case("a-", false)]
-    #[case("_a", false)]
-    fn path_component(#[case] segment: &str, #[case] expected: bool) {
-        assert_eq!(is_path_component(segment), expected);
     }
 }

@@ -1,16 +1,21 @@
 //! Command-line parsing: kwctl's flag names and meanings for `annotate` and `run`, plus
-//! PolicyServer's limit flags. Hand-rolled to keep the build small.
+//! PolicyServer's limit flags, and the runner's own `explain`. Hand-rolled to keep the
+//! build small.
 
 use anyhow::{anyhow, bail, Result};
 
 use crate::annotate::AnnotateOptions;
+use crate::bench::{self, BenchOptions};
 use crate::engine::{Limits, Timeout};
+use crate::explain::ExplainOptions;
 use crate::run::{RunOptions, SettingsSource};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     Annotate(AnnotateOptions),
     Run(RunOptions),
+    Explain(ExplainOptions),
+    Bench(BenchOptions),
     /// Print this text on stdout and exit 0.
     Help(String),
 }
@@ -24,7 +29,9 @@ policy-runner: run Kubewarden waPC policies the way kwctl and PolicyServer do
 Usage:
   policy-runner annotate -m <METADATA.yaml> [-u <README.md>] -o <OUT.wasm> <IN.wasm>
   policy-runner run -r <REQUEST|-> [options] <ANNOTATED.wasm>
-  policy-runner <annotate|run> --help
+  policy-runner explain -r <REQUEST> [--response <RESPONSE|->]
+  policy-runner bench [options] <ANNOTATED.wasm>
+  policy-runner <annotate|run|explain|bench> --help
 ";
 
 pub const ANNOTATE_HELP: &str = "\
@@ -66,6 +73,38 @@ Stdout gets exactly one line: the AdmissionResponse JSON (exit 0, allowed or not
 Invalid settings or input: a message on stderr, exit 1.
 ";
 
+pub const EXPLAIN_HELP: &str = "\
+policy-runner explain: tell an AdmissionResponse in words
+
+Usage: policy-runner explain -r <REQUEST> [--response <RESPONSE|->]
+
+  -r, --request-path <FILE|->  The request the response answers, as for `run -r`
+      --response <FILE|->      The AdmissionResponse line `run` printed (default -, stdin)
+
+Prints the decision (allowed, or rejected with code and message), each warning, the
+patch's operations one per line, and the imagePullSecrets of every pod spec before and
+after the patch. For example:
+  policy-runner run -r pod.yaml ... policy.wasm | policy-runner explain -r pod.yaml
+";
+
+pub const BENCH_HELP: &str = "\
+policy-runner bench: latency, throughput, memory and host calls of a policy
+
+Usage: policy-runner bench [options] <ANNOTATED.wasm>
+
+      --iterations <N>       Measured evaluations per workload and thread (default 200)
+      --warmup <N>           Unmeasured evaluations before each loop (default 20)
+      --threads-list <LIST>  Thread counts for throughput, comma-separated (default 1,2)
+      --workload <NAME>      Only workloads whose name contains NAME (repeatable)
+
+The module is compiled once, as PolicyServer does; every evaluation gets a fresh instance,
+with Kubernetes reads answered from an in-memory replay re-armed each time. The report
+(markdown, on stdout) gives per workload the median and p99 latency, evaluations per
+second per thread count, guest memory, peak RSS and host calls, against the floor of
+parsing the same payload natively, and marks each performance target met or missed.
+Progress goes to stderr.
+";
+
 /// Parses the arguments after the program name.
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
     let mut args = args.into_iter();
@@ -73,6 +112,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command> {
         None | Some("-h" | "--help" | "help") => Ok(Command::Help(USAGE.to_owned())),
         Some("annotate") => parse_annotate(Args::new(args)),
         Some("run") => parse_run(Args::new(args)),
+        Some("explain") => parse_explain(Args::new(args)),
+        Some("bench") => parse_bench(Args::new(args)),
         Some(other) => bail!("unknown command {other:?}\n\n{USAGE}"),
     }
 }
@@ -147,6 +188,54 @@ fn parse_run(mut args: Args) -> Result<Command> {
         limits,
         verbose,
     }))
+}
+
+fn parse_explain(mut args: Args) -> Result<Command> {
+    let (mut request_path, mut response_path) = (None, None);
+    while let Some(arg) = args.next_arg() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help(EXPLAIN_HELP.to_owned())),
+            "-r" | "--request-path" => request_path = Some(args.value(&arg)?),
+            "--response" | "--response-path" => response_path = Some(args.value(&arg)?),
+            _ => bail!("unknown argument {arg} for explain; see policy-runner explain --help"),
+        }
+    }
+    Ok(Command::Explain(ExplainOptions {
+        request_path: required(request_path, "--request-path", "explain")?,
+        response_path: response_path.unwrap_or_else(|| "-".to_owned()),
+    }))
+}
+
+fn parse_bench(mut args: Args) -> Result<Command> {
+    let mut options = BenchOptions::default();
+    let mut module_path = None;
+    while let Some(arg) = args.next_arg() {
+        match arg.as_str() {
+            "-h" | "--help" => return Ok(Command::Help(BENCH_HELP.to_owned())),
+            "--iterations" => {
+                options.iterations = number(&arg, &args.value(&arg)?)? as usize;
+                if options.iterations == 0 {
+                    bail!("--iterations must be at least 1");
+                }
+            }
+            "--warmup" => options.warmup = number(&arg, &args.value(&arg)?)? as usize,
+            "--threads-list" => {
+                let list = args.value(&arg)?;
+                options.threads = list
+                    .split(',')
+                    .map(|t| number(&arg, t.trim()).map(|t| t as usize))
+                    .collect::<Result<_>>()?;
+                let most = bench::max_threads();
+                if options.threads.iter().any(|&t| t == 0 || t > most) {
+                    bail!("--threads-list: each count must be between 1 and {most} (the runner's instance pool), got {list:?}");
+                }
+            }
+            "--workload" => options.workloads.push(args.value(&arg)?),
+            _ => set_positional(&mut module_path, arg, "bench")?,
+        }
+    }
+    options.module_path = required(module_path, "<ANNOTATED.wasm>", "bench")?;
+    Ok(Command::Bench(options))
 }
 
 /// Arguments with `--flag=value` split into flag and value.
@@ -294,6 +383,61 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("-r needs a value"));
+    }
+
+    #[test]
+    fn explain_reads_the_response_from_stdin_by_default() {
+        let expected = |response: &str| {
+            Command::Explain(ExplainOptions {
+                request_path: "pod.yaml".into(),
+                response_path: response.into(),
+            })
+        };
+        assert_eq!(parse_str("explain -r pod.yaml").unwrap(), expected("-"));
+        assert_eq!(
+            parse_str("explain --response=out.json --request-path pod.yaml").unwrap(),
+            expected("out.json")
+        );
+        assert!(parse_str("explain --response x")
+            .unwrap_err()
+            .to_string()
+            .contains("--request-path is required"));
+        assert!(parse_str("explain -r a b").is_err());
+        assert!(
+            matches!(parse_str("explain -h").unwrap(), Command::Help(text) if text == EXPLAIN_HELP)
+        );
+    }
+
+    #[test]
+    fn bench_takes_counts_threads_and_workloads() {
+        let Command::Bench(options) = parse_str("bench policy.wasm").unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            options,
+            BenchOptions {
+                module_path: "policy.wasm".into(),
+                ..Default::default()
+            }
+        );
+        let Command::Bench(options) = parse_str(
+            "bench --iterations 50 --warmup=0 --threads-list 1,2,4 --workload pod-1 --workload verify p.wasm",
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            (options.iterations, options.warmup, options.threads, options.workloads),
+            (50, 0, vec![1, 2, 4], vec!["pod-1".to_owned(), "verify".to_owned()])
+        );
+        assert!(parse_str("bench --iterations 0 p.wasm").is_err());
+        assert!(parse_str("bench --threads-list 1,0 p.wasm").is_err());
+        assert!(parse_str("bench --threads-list 1,99 p.wasm").is_err());
+        assert!(parse_str("bench --threads-list 1,x p.wasm").is_err());
+        assert!(parse_str("bench").unwrap_err().to_string().contains("<ANNOTATED.wasm> is required"));
+        assert!(matches!(parse_str("bench --help").unwrap(), Command::Help(text) if text == BENCH_HELP));
+        assert!(BENCH_HELP.contains(&format!("(default {})", bench::DEFAULT_ITERATIONS)));
+        assert!(BENCH_HELP.contains(&format!("(default {})", bench::DEFAULT_WARMUP)));
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub const DEFAULT_TIMEOUT_SECONDS: u64 = 2;
 pub const DEFAULT_MAX_MEMORY_MIB: usize = 512;
 /// Instances alive at once under the memory limit (pooling allocator slots). Evaluations
 /// here are sequential; a benchmark running more than this many concurrently must raise it.
-const POOLED_INSTANCES: u32 = 16;
+pub const POOLED_INSTANCES: u32 = 16;
 /// Rust policies carry function tables of a few thousand entries; leave ample headroom.
 const POOLED_TABLE_ELEMENTS: usize = 100_000;
 
@@ -63,6 +63,9 @@ impl Timeout {
 /// A policy compiled once, ready to be instantiated any number of times.
 pub struct CompiledPolicy {
     pre: WasmtimeEngineProviderPre,
+    /// The compiled code, kept for tools that drive the module without waPC (the
+    /// benchmark's memory probe); a cheap handle.
+    module: wasmtime::Module,
     deadlines: Option<EpochDeadlines>,
     _ticker: Option<EpochTicker>,
 }
@@ -83,7 +86,7 @@ impl CompiledPolicy {
         });
         let mut builder = WasmtimeEngineProviderBuilder::new()
             .engine(engine.clone())
-            .module(module);
+            .module(module.clone());
         if let Some(deadlines) = deadlines {
             builder = builder.enable_epoch_interruptions(deadlines);
         }
@@ -93,9 +96,20 @@ impl CompiledPolicy {
         let ticker = limits.timeout.map(|t| EpochTicker::start(engine, t.tick));
         Ok(Self {
             pre,
+            module,
             deadlines,
             _ticker: ticker,
         })
+    }
+
+    /// The compiled module, on the engine every instance runs on.
+    pub fn module(&self) -> &wasmtime::Module {
+        &self.module
+    }
+
+    /// The per-call deadline in epoch ticks, `None` without timeout protection.
+    pub fn deadline_ticks(&self) -> Option<u64> {
+        self.deadlines.map(|d| d.wapc_func)
     }
 
     /// A new instance whose host calls go to `host`. Fails if the module cannot be

@@ -5,6 +5,7 @@
 //! answered. The runner has no cluster: answers come from a replayed kwctl session.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use serde::Deserialize;
@@ -28,6 +29,8 @@ pub struct Host {
     cluster: Mutex<Cluster>,
     /// Echo policy log events and host calls on stderr (to write replay sessions).
     verbose: bool,
+    /// Kubernetes requests received, allowed or not (the benchmark reports them).
+    kubernetes_calls: AtomicUsize,
 }
 
 pub type HostCallback = Box<wapc::HostCallback>;
@@ -42,6 +45,7 @@ impl Host {
             allowed_resources,
             cluster: Mutex::new(cluster),
             verbose,
+            kubernetes_calls: AtomicUsize::new(0),
         }
     }
 
@@ -72,6 +76,11 @@ impl Host {
             Cluster::Replay(session) => session.remaining(),
             Cluster::Unavailable => 0,
         }
+    }
+
+    /// Kubernetes reads the policy asked for so far, including denied and failed ones.
+    pub fn kubernetes_calls(&self) -> usize {
+        self.kubernetes_calls.load(Ordering::Relaxed)
     }
 
     /// The callback handed to each fresh waPC host.
@@ -118,6 +127,7 @@ impl Host {
             }
             _ => return Err(format!("unknown namespace: {namespace}")),
         };
+        self.kubernetes_calls.fetch_add(1, Ordering::Relaxed);
         if self.verbose {
             eprintln!("host call: {binding}/{namespace}/{operation} {request:?}");
         }
@@ -296,6 +306,7 @@ mod tests {
             Ok(b"{}".to_vec())
         );
         assert_eq!(host.unreplayed_exchanges(), 0);
+        assert_eq!(host.kubernetes_calls(), 1);
     }
 
     #[test]
@@ -315,6 +326,7 @@ mod tests {
             1,
             "a denied call must not consume the session"
         );
+        assert_eq!(host.kubernetes_calls(), 1, "a denied call is still a call");
     }
 
     #[test]

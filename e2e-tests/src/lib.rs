@@ -5,9 +5,11 @@
 //! commands (a benchmark) can reuse the compiled policy and the evaluator.
 
 pub mod annotate;
+pub mod bench;
 pub mod cli;
 pub mod engine;
 pub mod evaluate;
+pub mod explain;
 pub mod host;
 pub mod metadata;
 pub mod request;

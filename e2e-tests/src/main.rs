@@ -1,8 +1,9 @@
-//! Thin entry point: parse, dispatch, print. Stdout carries only the AdmissionResponse line.
+//! Thin entry point: parse, dispatch, print. For `run`, stdout carries only the
+//! AdmissionResponse line; for `bench`, only the report.
 
 use std::process::ExitCode;
 
-use policy_runner::{annotate, cli, run};
+use policy_runner::{annotate, bench, cli, explain, run};
 
 fn main() -> ExitCode {
     match execute() {
@@ -30,6 +31,11 @@ fn execute() -> anyhow::Result<()> {
                 eprintln!("note: {note}");
             }
             println!("{}", output.response_line);
+        }
+        cli::Command::Explain(options) => print!("{}", explain::explain(&options)?),
+        cli::Command::Bench(options) => {
+            let report = bench::bench(&options, |step| eprintln!("bench: {step}"))?;
+            print!("{}", bench::report::render(&report));
         }
     }
     Ok(())

@@ -12,6 +12,8 @@ use image_pull_secrets::cluster::memory::MemoryCluster;
 use image_pull_secrets::cluster::{LookupError, Secret};
 use serde_json::{json, Map, Value};
 
+use crate::oracle::mentions_canary;
+
 /// Images the test rules match, ones they must not, and strings that are no image at all.
 pub const IMAGES: &[&str] = &[
     "reg.example/app:1",
@@ -633,6 +635,18 @@ pub enum DataValue {
 }
 
 impl DataValue {
+    /// Whether the fuzzer wrote the canary into this value itself (outside the planted credentials).
+    pub fn holds_own_canary(&self) -> bool {
+        match self {
+            DataValue::Raw(text) => mentions_canary(text.pick(WORDS).as_bytes()),
+            DataValue::Base64Bytes(bytes) => mentions_canary(bytes),
+            DataValue::Base64Json(json) => mentions_canary(json.render().to_string().as_bytes()),
+            DataValue::DockerConfigJson(keys) | DataValue::DockerCfg(keys) => keys
+                .iter()
+                .any(|k| mentions_canary(k.pick(REGISTRY_KEYS).as_bytes())),
+        }
+    }
+
     pub fn render(&self) -> String {
         use image_pull_secrets::cluster::memory::{CANARY, CANARY_B64};
         let credentials = || json!({"auth": CANARY_B64, "password": CANARY, "identitytoken": CANARY});
@@ -661,6 +675,17 @@ pub struct SecretModel {
 }
 
 impl SecretModel {
+    pub fn holds_own_canary(&self) -> bool {
+        let type_has = self
+            .secret_type
+            .as_ref()
+            .is_some_and(|t| mentions_canary(t.pick(SECRET_TYPES).as_bytes()));
+        let data_has = self.data.iter().flatten().any(|(key, value)| {
+            mentions_canary(key.pick(DATA_KEYS).as_bytes()) || value.holds_own_canary()
+        });
+        type_has || data_has
+    }
+
     pub fn render(&self) -> Secret {
         Secret {
             secret_type: self.secret_type.as_ref().map(|t| t.pick(SECRET_TYPES)),
@@ -698,16 +723,9 @@ pub struct ClusterModel {
     service_accounts: Vec<(Text, AccountAnswer)>,
 }
 
-fn lookup_error(failed: Option<&Text>, permitted: bool) -> LookupError {
-    match (failed, permitted) {
-        (Some(text), _) => LookupError::Failed(text.pick(WORDS)),
-        (None, false) => LookupError::NotPermitted,
-        (None, true) => LookupError::NotFound,
-    }
-}
-
 impl ClusterModel {
     pub fn render(&self) -> MemoryCluster {
+        let failed = |text: &Text| LookupError::Failed(text.pick(WORDS));
         let mut cluster = MemoryCluster::default();
         for (name, answer) in &self.secrets {
             let name = name.pick(SECRET_NAMES);
@@ -718,28 +736,48 @@ impl ClusterModel {
                     cluster.with_docker_secret(&name, &keys)
                 }
                 SecretAnswer::Raw(secret) => cluster.with_secret(&name, Ok(secret.render())),
-                SecretAnswer::NotFound => cluster.with_secret(&name, Err(lookup_error(None, true))),
+                SecretAnswer::NotFound => cluster.with_secret(&name, Err(LookupError::NotFound)),
                 SecretAnswer::NotPermitted => {
-                    cluster.with_secret(&name, Err(lookup_error(None, false)))
+                    cluster.with_secret(&name, Err(LookupError::NotPermitted))
                 }
-                SecretAnswer::Failed(text) => {
-                    cluster.with_secret(&name, Err(lookup_error(Some(text), true)))
-                }
+                SecretAnswer::Failed(text) => cluster.with_secret(&name, Err(failed(text))),
             };
         }
         for (name, answer) in &self.service_accounts {
-            let name = name.pick(WORDS);
             let answer = match answer {
                 AccountAnswer::Names(names) => {
                     Ok(names.iter().map(|n| n.pick(SECRET_NAMES)).collect())
                 }
-                AccountAnswer::NotFound => Err(lookup_error(None, true)),
-                AccountAnswer::NotPermitted => Err(lookup_error(None, false)),
-                AccountAnswer::Failed(text) => Err(lookup_error(Some(text), true)),
+                AccountAnswer::NotFound => Err(LookupError::NotFound),
+                AccountAnswer::NotPermitted => Err(LookupError::NotPermitted),
+                AccountAnswer::Failed(text) => Err(failed(text)),
             };
-            cluster = cluster.with_service_account(&name, answer);
+            cluster = cluster.with_service_account(&name.pick(WORDS), answer);
         }
         cluster
+    }
+
+    /// Whether the fuzzer wrote the canary into an answer itself (it may then be echoed).
+    pub fn holds_own_canary(&self) -> bool {
+        let text = |t: &Text, pool| mentions_canary(t.pick(pool).as_bytes());
+        let secrets = self.secrets.iter().any(|(name, answer)| {
+            text(name, SECRET_NAMES)
+                || match answer {
+                    SecretAnswer::Docker(keys) => keys.iter().any(|k| text(k, REGISTRY_KEYS)),
+                    SecretAnswer::Raw(secret) => secret.holds_own_canary(),
+                    SecretAnswer::Failed(t) => text(t, WORDS),
+                    SecretAnswer::NotFound | SecretAnswer::NotPermitted => false,
+                }
+        });
+        let accounts = self.service_accounts.iter().any(|(name, answer)| {
+            text(name, WORDS)
+                || match answer {
+                    AccountAnswer::Names(names) => names.iter().any(|n| text(n, SECRET_NAMES)),
+                    AccountAnswer::Failed(t) => text(t, WORDS),
+                    AccountAnswer::NotFound | AccountAnswer::NotPermitted => false,
+                }
+        });
+        secrets || accounts
     }
 }
 
@@ -752,6 +790,11 @@ pub struct RequestInput {
 }
 
 impl RequestInput {
+    /// Whether the fuzzer wrote the canary into the cluster's answers itself.
+    pub fn holds_own_canary(&self) -> bool {
+        self.cluster.holds_own_canary()
+    }
+
     /// The `validate` payload.
     pub fn payload(&self) -> Value {
         json!({"settings": self.settings.render(), "request": self.request.render()})
@@ -761,9 +804,43 @@ impl RequestInput {
 /// Arguments for `dockerconfig::registry_keys` and `key_covers`.
 #[derive(Arbitrary, Debug, Clone)]
 pub struct DockerConfigInput {
-    pub secret_type: Text,
-    pub data: Vec<(Text, DataValue)>,
-    pub key: Text,
-    pub registry: Text,
-    pub repository: Text,
+    secret_type: Text,
+    data: Vec<(Text, DataValue)>,
+    key: Text,
+    registry: Text,
+    repository: Text,
+}
+
+impl DockerConfigInput {
+    pub fn secret_type(&self) -> String {
+        self.secret_type.pick(SECRET_TYPES)
+    }
+
+    pub fn data(&self) -> BTreeMap<String, String> {
+        self.data
+            .iter()
+            .map(|(k, v)| (k.pick(DATA_KEYS), v.render()))
+            .collect()
+    }
+
+    /// (key, registry, repository) for `key_covers`.
+    pub fn image(&self) -> (String, String, String) {
+        (
+            self.key.pick(REGISTRY_KEYS),
+            self.registry.pick(REGISTRIES),
+            self.repository.pick(REPOSITORIES),
+        )
+    }
+
+    /// Whether the fuzzer wrote the canary into the input itself.
+    pub fn holds_own_canary(&self) -> bool {
+        let (key, registry, repository) = self.image();
+        [self.secret_type(), key, registry, repository]
+            .iter()
+            .any(|t| mentions_canary(t.as_bytes()))
+            || self
+                .data
+                .iter()
+                .any(|(k, v)| mentions_canary(k.pick(DATA_KEYS).as_bytes()) || v.holds_own_canary())
+    }
 }

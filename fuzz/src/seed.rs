@@ -62,10 +62,9 @@ fn lookup_error(text: &str) -> LookupError {
 impl RequestSeed {
     /// Reads a seed; `None` if the bytes are not one (they are then read by `arbitrary`).
     pub fn parse(data: &[u8]) -> Option<RequestSeed> {
-        let value: serde_json::Value = serde_json::from_slice(data).ok()?;
-        if value.get("request").is_none() {
-            return None;
-        }
+        let value: serde_json::Value = serde_json::from_slice(data)
+            .ok()
+            .filter(|value: &serde_json::Value| value.get("request").is_some())?;
         serde_json::from_value(value).ok()
     }
 

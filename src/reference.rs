@@ -1,0 +1,251 @@
+//! The distribution reference grammar (`name[:tag][@digest]`), checked by hand in one pass with no
+//! allocation. It accepts exactly what oci-spec's `Reference` parser accepts, for ASCII input; a
+//! differential property test pins the two together (tests/reference_oracle.rs). oci-spec itself
+//! is not linked into the module: its regex costs about 900 KB of wasm and, because PolicyServer
+//! starts every request on a fresh instance, a regex compilation of 100 ms or more per request.
+//!
+//! One deliberate difference: a tag must be ASCII (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`), as in
+//! Docker and the kubelet (Go's `\w`), where oci-spec's Rust regex also takes Unicode letters.
+
+use std::fmt;
+
+/// The longest repository path the grammar allows, `library/` included.
+const NAME_TOTAL_LENGTH_MAX: usize = 255;
+
+/// A reference split into its parts, borrowed from the input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reference<'a> {
+    /// `[domain/]path`, exactly as written.
+    pub name: &'a str,
+    pub tag: Option<&'a str>,
+    pub digest: Option<&'a str>,
+}
+
+/// Why a string is not a reference; the texts are oci-spec's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferenceError {
+    NameEmpty,
+    InvalidFormat,
+    NameTooLong,
+    DigestInvalidLength,
+    DigestUnsupported,
+}
+
+impl fmt::Display for ReferenceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ReferenceError::NameEmpty => "repository name must have at least one component",
+            ReferenceError::InvalidFormat => "invalid reference format",
+            ReferenceError::NameTooLong => "repository name must not be more than 255 characters",
+            ReferenceError::DigestInvalidLength => "invalid checksum digest length",
+            ReferenceError::DigestUnsupported => "unsupported digest algorithm",
+        })
+    }
+}
+
+/// Parses `name[:tag][@digest]`.
+///
+/// ```
+/// use image_pull_secrets::reference::parse;
+/// let parsed = parse("reg.example:5000/team/app:v1").unwrap();
+/// assert_eq!((parsed.name, parsed.tag), ("reg.example:5000/team/app", Some("v1")));
+/// ```
+pub fn parse(reference: &str) -> Result<Reference<'_>, ReferenceError> {
+    if reference.is_empty() {
+        return Err(ReferenceError::NameEmpty);
+    }
+    let (name_and_tag, digest) = match reference.split_once('@') {
+        Some((left, digest)) => (left, Some(digest)),
+        None => (reference, None),
+    };
+    // A ':' after the last '/' starts the tag; one before it belongs to a registry port.
+    let (name, tag) = match name_and_tag.rsplit_once(':') {
+        Some((name, tag)) if !tag.contains('/') => (name, Some(tag)),
+        _ => (name_and_tag, None),
+    };
+    let well_formed =
+        is_name(name) && tag.is_none_or(is_tag) && digest.is_none_or(is_digest_format);
+    if !well_formed {
+        return Err(ReferenceError::InvalidFormat);
+    }
+    if hub_style_repository_length(name) > NAME_TOTAL_LENGTH_MAX {
+        return Err(ReferenceError::NameTooLong);
+    }
+    if let Some(digest) = digest {
+        check_digest_length(digest)?;
+    }
+    Ok(Reference { name, tag, digest })
+}
+
+/// `[domain "/"] path-component ("/" path-component)*`.
+fn is_name(name: &str) -> bool {
+    is_remote_name(name)
+        || name
+            .split_once('/')
+            .is_some_and(|(domain, rest)| is_domain(domain) && is_remote_name(rest))
+}
+
+fn is_remote_name(path: &str) -> bool {
+    path.split('/').all(is_path_component)
+}
+
+/// `[a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)*`.
+pub fn is_path_component(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if alnum(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while !alnum(bytes[i]) {
+            i += 1;
+        }
+        let separator = &bytes[start..i];
+        let valid = separator == b"."
+            || separator == b"_"
+            || separator == b"__"
+            || separator.iter().all(|b| *b == b'-');
+        if !valid {
+            return false;
+        }
+    }
+    true
+}
+
+/// `domain-component ("." domain-component)* [":" [0-9]+]`.
+fn is_domain(domain: &str) -> bool {
+    let (host, port) = match domain.split_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (domain, None),
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    port_ok && host.split('.').all(is_domain_component)
+}
+
+/// `[a-zA-Z0-9] | [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]`.
+fn is_domain_component(component: &str) -> bool {
+    let bytes = component.as_bytes();
+    !bytes.is_empty()
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        && bytes[0] != b'-'
+        && bytes[bytes.len() - 1] != b'-'
+}
+
+/// `[\w][\w.-]{0,127}` with ASCII `\w`.
+fn is_tag(tag: &str) -> bool {
+    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
+    let bytes = tag.as_bytes();
+    !bytes.is_empty()
+        && bytes.len() <= 128
+        && word(&bytes[0])
+        && bytes.iter().all(|b| word(b) || *b == b'.' || *b == b'-')
+}
+
+/// `algorithm ":" hex{32,}` where algorithm is `[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*`.
+fn is_digest_format(digest: &str) -> bool {
+    let Some((algorithm, hex)) = digest.split_once(':') else {
+        return false;
+    };
+    let algorithm_ok = algorithm.split(['-', '_', '+', '.']).all(|part| {
+        let bytes = part.as_bytes();
+        !bytes.is_empty()
+            && bytes[0].is_ascii_alphabetic()
+            && bytes.iter().all(u8::is_ascii_alphanumeric)
+    });
+    algorithm_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+fn check_digest_length(digest: &str) -> Result<(), ReferenceError> {
+    let (algorithm, hex) = digest.split_once(':').unwrap_or((digest, ""));
+    let expected = match algorithm {
+        "sha256" => 64,
+        "sha384" => 96,
+        "sha512" => 128,
+        _ => return Err(ReferenceError::DigestUnsupported),
+    };
+    if hex.len() == expected {
+        Ok(())
+    } else {
+        Err(ReferenceError::DigestInvalidLength)
+    }
+}
+
+/// The repository length oci-spec checks: the path after a registry-like first component, with
+/// `library/` for single names on Docker Hub.
+fn hub_style_repository_length(name: &str) -> usize {
+    let (domain, path) = match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (first, rest),
+        _ => ("docker.io", name),
+    };
+    let hub = domain == "docker.io" || domain == "index.docker.io";
+    path.len()
+        + if hub && !path.contains('/') {
+            "library/".len()
+        } else {
+            0
+        }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    const SHA256: &str = "sha256:0123456789012345678901234567890123456789012345678901234567890123";
+
+    #[rstest]
+    #[case::single_name("nginx", "nginx", None, None)]
+    #[case::tag("nginx:1.27", "nginx", Some("1.27"), None)]
+    #[case::port_is_not_a_tag("reg.example:5000/app", "reg.example:5000/app", None, None)]
+    #[case::port_and_tag("reg.example:5000/app:v1", "reg.example:5000/app", Some("v1"), None)]
+    #[case::host_without_slash_has_a_tag("test.com:5000", "test.com", Some("5000"), None)]
+    #[case::upper_case_domain("Reg.Example/app", "Reg.Example/app", None, None)]
+    fn splits(
+        #[case] input: &str,
+        #[case] name: &str,
+        #[case] tag: Option<&str>,
+        #[case] digest: Option<&str>,
+    ) {
+        assert_eq!(parse(input), Ok(Reference { name, tag, digest }));
+    }
+
+    #[test]
+    fn splits_digest() {
+        let input = format!("reg.example/app:v1@{SHA256}");
+        assert_eq!(
+            parse(&input),
+            Ok(Reference {
+                name: "reg.example/app",
+                tag: Some("v1"),
+                digest: Some(SHA256)
+            })
+        );
+    }
+
+    #[rstest]
+    #[case::empty("", ReferenceError::NameEmpty)]
+    #[case::upper_case_path("reg.example/App", ReferenceError::InvalidFormat)]
+    #[case::empty_tag("nginx:", ReferenceError::InvalidFormat)]
+    #[case::tag_starting_with_dot("nginx:.1", ReferenceError::InvalidFormat)]
+    #[case::long_tag(&format!("nginx:{}", "a".repeat(129)), ReferenceError::InvalidFormat)]
+    #[case::unicode_tag("nginx:vé", ReferenceError::InvalidFormat)]
+    #[case::double_slash("reg.example//app", ReferenceError::InvalidFormat)]
+    #[case::scheme("https://reg.example/app", ReferenceError::InvalidFormat)]
+    #[case::triple_underscore("a___b", ReferenceError::InvalidFormat)]
+    #[case::short_digest("nginx@sha256:abc", ReferenceError::InvalidFormat)]
+    #[case::wrong_digest_length(&format!("nginx@sha256:{}", "a".repeat(40)), ReferenceError::DigestInvalidLength)]
+    #[case::unknown_algorithm(&format!("nginx@md5:{}", "a".repeat(32)), ReferenceError::DigestUnsupported)]
+    #[case::too_long(&format!("reg.example/{}", "a".repeat(256)), ReferenceError::NameTooLong)]
+    #[case::hub_library_counts(&format!("{}", "a".repeat(250)), ReferenceError::NameTooLong)]
+    fn rejects(#[case] input: &str, #[case] error: ReferenceError) {
+        assert_eq!(parse(input), Err(error));
+    }
+}

@@ -1,0 +1,147 @@
+//! Differential test: the hand-written reference grammar (src/reference.rs) accepts and splits
+//! exactly what oci-spec's maintained `Reference` parser does, for ASCII input. oci-spec is the
+//! oracle here only; the module does not link it (see BENCHMARKS.md for why).
+
+use image_pull_secrets::image_ref::ImageRef;
+use image_pull_secrets::reference;
+use oci_spec::distribution::Reference as OciReference;
+use proptest::prelude::*;
+
+/// Pieces that reference strings are made of, valid and invalid, so that random concatenations
+/// land on both sides of every rule of the grammar.
+fn piece() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("nginx".to_string()),
+        Just("library".to_string()),
+        Just("docker.io".to_string()),
+        Just("index.docker.io".to_string()),
+        Just("Reg.Example".to_string()),
+        Just("reg.example:5000".to_string()),
+        Just("localhost".to_string()),
+        Just("a_b".to_string()),
+        Just("a__b".to_string()),
+        Just("a___b".to_string()),
+        Just("a--b".to_string()),
+        Just("-a".to_string()),
+        Just("a.".to_string()),
+        Just("sha256".to_string()),
+        Just("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef".to_string()),
+        Just("0123456789abcdef0123456789abcdef".to_string()),
+        "[a-z0-9]{1,6}",
+        "[A-Za-z0-9._-]{1,8}",
+        "[ -~]{1,4}",
+    ]
+}
+
+fn separator() -> impl Strategy<Value = &'static str> {
+    prop_oneof![
+        Just("/"),
+        Just(":"),
+        Just("@"),
+        Just("."),
+        Just(""),
+        Just("@sha256:"),
+        Just("//")
+    ]
+}
+
+fn reference_like() -> impl Strategy<Value = String> {
+    prop::collection::vec((piece(), separator()), 1..6).prop_map(|parts| {
+        let mut text: String = parts.iter().map(|(p, s)| format!("{p}{s}")).collect();
+        if parts.len() % 2 == 0 {
+            text.pop();
+        }
+        text
+    })
+}
+
+fn check_against_oracle(input: &str) -> Result<(), TestCaseError> {
+    let ours = reference::parse(input);
+    let oracle = OciReference::try_from(input);
+    match (&ours, &oracle) {
+        (Ok(_), Ok(oracle)) => {
+            let image = ImageRef::parse(input).expect("accepted by the grammar");
+            let first = input.split('/').next().unwrap_or_default();
+            let docker_uppercase_rule = input.contains('/')
+                && !first.contains(['.', ':'])
+                && first != "localhost"
+                && first.bytes().any(|b| b.is_ascii_uppercase());
+            if !docker_uppercase_rule {
+                let expected = ImageRef::from_parts(oracle.registry(), oracle.repository());
+                prop_assert_eq!(image, expected, "split of {:?}", input);
+            }
+        }
+        (Err(ours), Err(oracle)) => prop_assert_eq!(
+            ours.to_string(),
+            oracle.to_string(),
+            "error for {:?}",
+            input
+        ),
+        _ => prop_assert!(false, "{:?}: ours {:?}, oci-spec {:?}", input, ours, oracle),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    #[test]
+    fn grammar_agrees_with_oci_spec_on_reference_like_strings(input in reference_like()) {
+        check_against_oracle(&input)?;
+    }
+
+    #[test]
+    fn grammar_agrees_with_oci_spec_on_printable_ascii(input in "[ -~]{0,40}") {
+        check_against_oracle(&input)?;
+    }
+}
+
+#[test]
+fn grammar_agrees_with_oci_spec_on_known_cases() {
+    let sha = "sha256:0123456789012345678901234567890123456789012345678901234567890123";
+    let cases = [
+        "nginx",
+        "nginx:1.27",
+        "library/nginx",
+        "docker.io/nginx",
+        "index.docker.io/library/nginx:1",
+        "registry-1.docker.io/acme/app",
+        "localhost/app",
+        "localhost:5000/app:v1",
+        "reg.example:5000/a/b/c:v",
+        "test.com:5000",
+        "test.com:tag",
+        "Reg.Example/app",
+        "reg.example/App",
+        "a___b",
+        "a__b",
+        "a-b--c",
+        "reg.example/app/",
+        "/app",
+        "app:",
+        ":tag",
+        "app@",
+        "@sha256:00",
+        "reg.example:/app",
+        "reg.example:x/app",
+        "-reg.example/app",
+        "reg-.example/app",
+        "a.b.c.d.e/f",
+        "nginx:.x",
+        "nginx:_x",
+        "nginx:x.y-z_w",
+    ];
+    for case in cases {
+        check_against_oracle(case).unwrap();
+        check_against_oracle(&format!("{case}@{sha}")).unwrap();
+    }
+    check_against_oracle(&format!("nginx@sha512:{}", "a".repeat(128))).unwrap();
+    check_against_oracle(&format!("nginx@sha384:{}", "a".repeat(95))).unwrap();
+    check_against_oracle(&format!("nginx@sha1:{}", "a".repeat(40))).unwrap();
+    check_against_oracle(&format!("nginx@sha256+b64:{}", "a".repeat(64))).unwrap();
+    check_against_oracle(&format!("reg.example/{}", "a".repeat(255))).unwrap();
+    check_against_oracle(&"a".repeat(247)).unwrap();
+    check_against_oracle(&"a".repeat(248)).unwrap();
+    check_against_oracle(&format!("nginx:{}", "a".repeat(128))).unwrap();
+    check_against_oracle(&format!("nginx:{}", "a".repeat(129))).unwrap();
+}
