@@ -1,7 +1,7 @@
 //! The decision for one admission request: which pod specs, which rules their images match, what
 //! the companion rule finds about each rule's secret, and the outcome with its messages.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -122,11 +122,11 @@ fn read_specs<'a>(workload: &Workload, object: &'a Value) -> Result<Vec<PodSpecV
 }
 
 /// Each distinct image string parsed once; unparseable images match no rule.
-struct ParsedImages<'a>(HashMap<&'a str, Option<ImageRef>>);
+struct ParsedImages<'a>(BTreeMap<&'a str, Option<ImageRef>>);
 
 impl<'a> ParsedImages<'a> {
     fn of(specs: &[PodSpecView<'a>]) -> Self {
-        let mut parsed = HashMap::new();
+        let mut parsed = BTreeMap::new();
         for container in specs.iter().flat_map(|s| &s.containers) {
             parsed
                 .entry(container.image)

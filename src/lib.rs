@@ -57,8 +57,14 @@ fn validate_settings(payload: &[u8]) -> CallResult {
 
 /// The full answer to a `validate` payload (`{"request": ..., "settings": ...}`).
 pub fn respond<C: Cluster>(payload: &[u8], cluster: &mut C) -> ValidationResponse {
-    let mut payload: serde_json::Value = match serde_json::from_slice(payload) {
-        Ok(payload) => payload,
+    let mut payload = match serde_json::from_slice(payload) {
+        Ok(serde_json::Value::Object(payload)) => payload,
+        Ok(_) => {
+            return rejection(
+                "the validation payload is not a JSON object".to_string(),
+                Some(400),
+            )
+        }
         Err(error) => {
             return rejection(
                 format!("the validation payload is not valid JSON: {error}"),
@@ -66,11 +72,12 @@ pub fn respond<C: Cluster>(payload: &[u8], cluster: &mut C) -> ValidationRespons
             )
         }
     };
-    let settings = match Settings::from_value(payload["settings"].take()) {
+    let settings = match Settings::from_value(payload.remove("settings").unwrap_or_default()) {
         Ok(settings) => settings,
         Err(message) => return rejection(format!("invalid settings: {message}"), Some(400)),
     };
-    let request = match AdmissionRequest::from_value(&payload["request"]) {
+    let request = payload.remove("request").unwrap_or_default();
+    let request = match AdmissionRequest::from_value(&request) {
         Ok(request) => request,
         Err(message) => return rejection(message, Some(400)),
     };

@@ -427,15 +427,30 @@ mod tests {
             panic!()
         };
         assert_eq!(
-            (options.iterations, options.warmup, options.threads, options.workloads),
-            (50, 0, vec![1, 2, 4], vec!["pod-1".to_owned(), "verify".to_owned()])
+            (
+                options.iterations,
+                options.warmup,
+                options.threads,
+                options.workloads
+            ),
+            (
+                50,
+                0,
+                vec![1, 2, 4],
+                vec!["pod-1".to_owned(), "verify".to_owned()]
+            )
         );
         assert!(parse_str("bench --iterations 0 p.wasm").is_err());
         assert!(parse_str("bench --threads-list 1,0 p.wasm").is_err());
         assert!(parse_str("bench --threads-list 1,99 p.wasm").is_err());
         assert!(parse_str("bench --threads-list 1,x p.wasm").is_err());
-        assert!(parse_str("bench").unwrap_err().to_string().contains("<ANNOTATED.wasm> is required"));
-        assert!(matches!(parse_str("bench --help").unwrap(), Command::Help(text) if text == BENCH_HELP));
+        assert!(parse_str("bench")
+            .unwrap_err()
+            .to_string()
+            .contains("<ANNOTATED.wasm> is required"));
+        assert!(
+            matches!(parse_str("bench --help").unwrap(), Command::Help(text) if text == BENCH_HELP)
+        );
         assert!(BENCH_HELP.contains(&format!("(default {})", bench::DEFAULT_ITERATIONS)));
         assert!(BENCH_HELP.contains(&format!("(default {})", bench::DEFAULT_WARMUP)));
     }

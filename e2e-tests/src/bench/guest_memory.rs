@@ -218,8 +218,11 @@ fn add_wasi(linker: &mut Linker<ProbeState>) -> wasmtime::Result<()> {
         WASI,
         "environ_sizes_get",
         |mut caller: Caller<'_, ProbeState>, count: i32, size: i32| {
-            let written =
-                write(&mut caller, count, &0u32.to_le_bytes()).and(write(&mut caller, size, &0u32.to_le_bytes()));
+            let written = write(&mut caller, count, &0u32.to_le_bytes()).and(write(
+                &mut caller,
+                size,
+                &0u32.to_le_bytes(),
+            ));
             Ok(errno(written))
         },
     )?;
@@ -274,7 +277,11 @@ fn read(caller: &mut Caller<'_, ProbeState>, ptr: i32, len: i32) -> wasmtime::Re
     Ok(bytes)
 }
 
-fn read_string(caller: &mut Caller<'_, ProbeState>, ptr: i32, len: i32) -> wasmtime::Result<String> {
+fn read_string(
+    caller: &mut Caller<'_, ProbeState>,
+    ptr: i32,
+    len: i32,
+) -> wasmtime::Result<String> {
     Ok(String::from_utf8_lossy(&read(caller, ptr, len)?).into_owned())
 }
 

@@ -45,8 +45,8 @@ impl Prepared {
 
     /// The AdmissionResponse `run` would print for the guest's `answer`.
     pub fn response(&self, answer: &[u8]) -> Result<AdmissionResponse> {
-        let answer: PolicyValidationResponse =
-            serde_json::from_slice(answer).context("the guest's answer is not a ValidationResponse")?;
+        let answer: PolicyValidationResponse = serde_json::from_slice(answer)
+            .context("the guest's answer is not a ValidationResponse")?;
         AdmissionResponse::from_policy_validation_response(
             self.request.uid(),
             self.request.object(),
@@ -92,11 +92,7 @@ impl<'p> Bench<'p> {
 
     /// A host whose replay answers `rounds` evaluations of the workload.
     pub fn host(&self, exchanges: &[Exchange], rounds: usize) -> Arc<Host> {
-        let session = Session::new(
-            std::iter::repeat_n(exchanges, rounds)
-                .flatten()
-                .cloned(),
-        );
+        let session = Session::new(std::iter::repeat_n(exchanges, rounds).flatten().cloned());
         Arc::new(Host::new(
             self.allowed.clone(),
             Cluster::Replay(session),
@@ -156,7 +152,8 @@ impl<'p> Bench<'p> {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     scope.spawn(|| -> Result<()> {
-                        let warmed = (0..warmup).try_for_each(|_| self.evaluate(prepared).map(drop));
+                        let warmed =
+                            (0..warmup).try_for_each(|_| self.evaluate(prepared).map(drop));
                         ready.wait();
                         warmed?;
                         (0..iterations).try_for_each(|_| self.evaluate(prepared).map(drop))
@@ -167,7 +164,11 @@ impl<'p> Bench<'p> {
             let start = Instant::now();
             let results: Vec<Result<()>> = workers
                 .into_iter()
-                .map(|worker| worker.join().unwrap_or_else(|_| Err(anyhow!("a bench thread panicked"))))
+                .map(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|_| Err(anyhow!("a bench thread panicked")))
+                })
                 .collect();
             (start.elapsed(), results)
         });

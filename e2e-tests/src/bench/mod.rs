@@ -145,7 +145,11 @@ fn select(filters: &[String]) -> Result<Vec<workloads::Workload>> {
     Ok(selected)
 }
 
-fn run_workload(bench: &Bench, prepared: Prepared, options: &BenchOptions) -> Result<WorkloadResult> {
+fn run_workload(
+    bench: &Bench,
+    prepared: Prepared,
+    options: &BenchOptions,
+) -> Result<WorkloadResult> {
     let workload = &prepared.workload;
     process::reset_peak_rss();
 
@@ -163,11 +167,17 @@ fn run_workload(bench: &Bench, prepared: Prepared, options: &BenchOptions) -> Re
                     format!("patch ({ops} op{})", if ops == 1 { "" } else { "s" }),
                     workload.expected.outcome == Outcome::Patch,
                 ),
-                (true, None) => ("accept".to_owned(), workload.expected.outcome == Outcome::Accept),
+                (true, None) => (
+                    "accept".to_owned(),
+                    workload.expected.outcome == Outcome::Accept,
+                ),
                 (false, _) => (
                     format!(
                         "reject {}",
-                        response.status.and_then(|s| s.code).map_or("(no code)".to_owned(), |c| c.to_string())
+                        response
+                            .status
+                            .and_then(|s| s.code)
+                            .map_or("(no code)".to_owned(), |c| c.to_string())
                     ),
                     false,
                 ),
@@ -189,7 +199,10 @@ fn run_workload(bench: &Bench, prepared: Prepared, options: &BenchOptions) -> Re
         throughput.push((threads, eps));
     }
     let warm_runs = (options.iterations / 4).max(10);
-    let warm_call = bench.warm_call(&prepared, warm_runs).ok().map(|s| Stats::of(&s));
+    let warm_call = bench
+        .warm_call(&prepared, warm_runs)
+        .ok()
+        .map(|s| Stats::of(&s));
     let probe_host = bench.host(&workload.exchanges, 1);
     let guest_memory =
         guest_memory::measure(bench.policy(), &probe_host, "validate", &prepared.payload)
@@ -209,7 +222,11 @@ fn run_workload(bench: &Bench, prepared: Prepared, options: &BenchOptions) -> Re
         payload_bytes: prepared.payload.len(),
         outcome,
         outcome_as_expected,
-        host_calls: samples.iter().map(|s| s.host_calls).max().unwrap_or(sample.host_calls),
+        host_calls: samples
+            .iter()
+            .map(|s| s.host_calls)
+            .max()
+            .unwrap_or(sample.host_calls),
         instantiate: pick(|s| s.instantiate),
         call: pick(|s| s.call),
         latency: pick(|s| s.latency()),
@@ -296,9 +313,15 @@ mod tests {
     fn workload_filters_match_substrings_and_name_the_choices() {
         let pods = select(&["pod-100".to_owned()]).unwrap();
         let names: Vec<&str> = pods.iter().map(|w| w.name.as_str()).collect();
-        assert_eq!(names, ["pod-100-inject", "pod-100-present", "pod-100-nomatch"]);
+        assert_eq!(
+            names,
+            ["pod-100-inject", "pod-100-present", "pod-100-nomatch"]
+        );
         let err = select(&["nope".to_owned()]).unwrap_err().to_string();
-        assert!(err.contains("no workload matches nope; workloads: pod-1-inject"), "{err}");
+        assert!(
+            err.contains("no workload matches nope; workloads: pod-1-inject"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -307,7 +330,10 @@ mod tests {
             module_path: "annotated-policy.wasm".to_owned(),
             ..Default::default()
         };
-        assert_eq!(command_line(&options), "policy-runner bench annotated-policy.wasm");
+        assert_eq!(
+            command_line(&options),
+            "policy-runner bench annotated-policy.wasm"
+        );
         options.iterations = 50;
         options.threads = vec![1, 2, 4];
         assert_eq!(
@@ -321,6 +347,10 @@ mod tests {
         let (files, target) = module_files("/nonexistent/annotated.wasm", 10);
         assert_eq!(files[1].path, format!("/nonexistent/{BUILT_MODULE}"));
         assert_eq!(files[2].bytes, None);
-        assert_eq!(target.unwrap().path, "/nonexistent/annotated.wasm", "no optimized module: the given one");
+        assert_eq!(
+            target.unwrap().path,
+            "/nonexistent/annotated.wasm",
+            "no optimized module: the given one"
+        );
     }
 }

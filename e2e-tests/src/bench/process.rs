@@ -3,7 +3,10 @@
 
 /// The process's peak resident set size (VmHWM), in KiB.
 pub fn peak_rss_kib() -> Option<u64> {
-    status_field(&std::fs::read_to_string("/proc/self/status").ok()?, "VmHWM:")
+    status_field(
+        &std::fs::read_to_string("/proc/self/status").ok()?,
+        "VmHWM:",
+    )
 }
 
 /// Resets VmHWM to the current RSS (Linux >= 4.0: `5` in clear_refs). False if refused,

@@ -272,10 +272,7 @@ pub fn targets(report: &BenchReport) -> Vec<TargetCheck> {
             bytes: Some(bytes),
             ..
         }) => TargetCheck {
-            target: format!(
-                "optimized module ≤ {} KB",
-                MODULE_SIZE_TARGET_BYTES / 1024
-            ),
+            target: format!("optimized module ≤ {} KB", MODULE_SIZE_TARGET_BYTES / 1024),
             verdict: Verdict::of(*bytes <= MODULE_SIZE_TARGET_BYTES),
             detail: format!(
                 "{path}: {} ({:.1}× the target)",
@@ -341,9 +338,11 @@ fn per_workload_check(
         return not_measured(&target);
     }
     let missed: Vec<&(&str, f64)> = values.iter().filter(|(_, v)| !meets(*v)).collect();
-    let (lowest, highest) = values.iter().fold((f64::MAX, f64::MIN), |(lo, hi), (_, v)| {
-        (lo.min(*v), hi.max(*v))
-    });
+    let (lowest, highest) = values
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(lo, hi), (_, v)| {
+            (lo.min(*v), hi.max(*v))
+        });
     let detail = if missed.is_empty() {
         format!(
             "all {} workloads, from {} to {}",
@@ -441,7 +440,8 @@ pub fn render(report: &BenchReport) -> String {
             .map(|t| {
                 format!(
                     " {} |",
-                    w.throughput_at(*t).map_or("–".to_owned(), |e| format!("{e:.0}"))
+                    w.throughput_at(*t)
+                        .map_or("–".to_owned(), |e| format!("{e:.0}"))
                 )
             })
             .collect();
@@ -602,7 +602,12 @@ mod tests {
         Duration::from_micros(micros)
     }
 
-    fn result(name: &str, family: Option<Family>, containers: usize, latency_us: u64) -> WorkloadResult {
+    fn result(
+        name: &str,
+        family: Option<Family>,
+        containers: usize,
+        latency_us: u64,
+    ) -> WorkloadResult {
         WorkloadResult {
             name: name.to_owned(),
             description: "d".to_owned(),
@@ -618,15 +623,39 @@ mod tests {
             outcome: "accept".to_owned(),
             outcome_as_expected: true,
             host_calls: 0,
-            instantiate: Stats { median: us(40), p99: us(60) },
-            call: Stats { median: us(latency_us - 40), p99: us(latency_us) },
-            latency: Stats { median: us(latency_us), p99: us(latency_us + 20) },
-            teardown: Stats { median: us(5), p99: us(9) },
-            warm_call: Some(Stats { median: us(20), p99: us(30) }),
-            native_parse: Stats { median: us(10), p99: us(12) },
-            settings_validation: Stats { median: us(90), p99: us(90) },
+            instantiate: Stats {
+                median: us(40),
+                p99: us(60),
+            },
+            call: Stats {
+                median: us(latency_us - 40),
+                p99: us(latency_us),
+            },
+            latency: Stats {
+                median: us(latency_us),
+                p99: us(latency_us + 20),
+            },
+            teardown: Stats {
+                median: us(5),
+                p99: us(9),
+            },
+            warm_call: Some(Stats {
+                median: us(20),
+                p99: us(30),
+            }),
+            native_parse: Stats {
+                median: us(10),
+                p99: us(12),
+            },
+            settings_validation: Stats {
+                median: us(90),
+                p99: us(90),
+            },
             throughput: vec![(1, 1000.0), (2, 1900.0)],
-            guest_memory: Ok(GuestMemory { initial: 1 << 20, after_call: 2 << 20 }),
+            guest_memory: Ok(GuestMemory {
+                initial: 1 << 20,
+                after_call: 2 << 20,
+            }),
             peak_rss_kib: Some(40_000),
         }
     }
@@ -638,14 +667,21 @@ mod tests {
             bytes: Some(module_bytes),
         };
         BenchReport {
-            machine: Machine { cpus: 2, cpu_model: "CPU".to_owned(), memory_kib: Some(1 << 20) },
+            machine: Machine {
+                cpus: 2,
+                cpu_model: "CPU".to_owned(),
+                memory_kib: Some(1 << 20),
+            },
             command: "policy-runner bench x.wasm".to_owned(),
             iterations: 100,
             warmup: 10,
             threads: vec![1, 2],
             modules: vec![module.clone()],
             optimized_module: Some(module),
-            compile: Stats { median: Duration::from_millis(900), p99: Duration::from_millis(950) },
+            compile: Stats {
+                median: Duration::from_millis(900),
+                p99: Duration::from_millis(950),
+            },
             compiles: 3,
             workloads,
             notes: Vec::new(),
@@ -663,8 +699,20 @@ mod tests {
     #[test]
     fn median_and_nearest_rank_p99() {
         let samples: Vec<Duration> = (1..=200).rev().map(us).collect();
-        assert_eq!(Stats::of(&samples), Stats { median: Duration::from_nanos(100_500), p99: us(198) });
-        assert_eq!(Stats::of(&[us(7)]), Stats { median: us(7), p99: us(7) });
+        assert_eq!(
+            Stats::of(&samples),
+            Stats {
+                median: Duration::from_nanos(100_500),
+                p99: us(198)
+            }
+        );
+        assert_eq!(
+            Stats::of(&[us(7)]),
+            Stats {
+                median: us(7),
+                p99: us(7)
+            }
+        );
         assert_eq!(Stats::of(&[]), Stats::default());
     }
 
@@ -678,13 +726,25 @@ mod tests {
 
     #[test]
     fn linear_growth_is_met_and_superlinear_is_missed() {
-        let linear = Growth { family: Family::Inject, medians: [us(100), us(190), us(1090)] };
+        let linear = Growth {
+            family: Family::Inject,
+            medians: [us(100), us(190), us(1090)],
+        };
         assert_eq!(linear.ratios().0, 1.9);
         assert_eq!(linear.per_added_container_us(), (10.0, 10.0));
         assert!(linear.at_most_linear());
-        let quadratic = Growth { family: Family::Inject, medians: [us(100), us(200), us(3000)] };
-        assert!(!quadratic.at_most_linear(), "an added container got 2.8× dearer");
-        let steep = Growth { family: Family::Inject, medians: [us(10), us(200), us(300)] };
+        let quadratic = Growth {
+            family: Family::Inject,
+            medians: [us(100), us(200), us(3000)],
+        };
+        assert!(
+            !quadratic.at_most_linear(),
+            "an added container got 2.8× dearer"
+        );
+        let steep = Growth {
+            family: Family::Inject,
+            medians: [us(10), us(200), us(300)],
+        };
         assert!(!steep.at_most_linear(), "×20 for ×10 containers");
     }
 
@@ -707,7 +767,10 @@ mod tests {
         report.optimized_module.as_mut().unwrap().bytes = Some(1_300_000);
         assert_eq!(verdict_of(&report, "host calls"), Verdict::Missed);
         assert_eq!(verdict_of(&report, "optimized module"), Verdict::Missed);
-        let scaling = targets(&report).into_iter().find(|c| c.target.starts_with("1 → 2")).unwrap();
+        let scaling = targets(&report)
+            .into_iter()
+            .find(|c| c.target.starts_with("1 → 2"))
+            .unwrap();
         assert_eq!(scaling.verdict, Verdict::Missed);
         assert_eq!(scaling.detail, "missed by 1 of 3: pod-10-nomatch 1.20×");
     }
@@ -734,7 +797,12 @@ mod tests {
         assert!(text.contains("| pod-1-nomatch | 1 | 2.0 KiB | accept | 0 | 40.0 µs | 60.0 µs | 100 µs | 120 µs | 10.0 µs | 10× | 1000 | 1900 | 1.90× | 2.0 MiB | 39.1 MiB | 90.0 µs |"), "{text}");
         assert!(text.contains("= 40.0 µs of validate call"), "{text}");
         assert!(text.contains("| optimized module ≤ 250 KB | **missed** | policy.wasm: 1269.5 KiB (5.1× the target) |"), "{text}");
-        for section in ["## Module", "## Workloads", "## Where the time goes", "## Targets"] {
+        for section in [
+            "## Module",
+            "## Workloads",
+            "## Where the time goes",
+            "## Targets",
+        ] {
             assert!(text.contains(section), "{section}");
         }
     }

@@ -215,7 +215,10 @@ fn verified(secrets: usize) -> Workload {
                 "ghcr.io/partner-co/connector:5.0",
             ],
             vec![
-                secret_exchange("corp-registry", &["registry.corp.example:5000", "*.corp.example"]),
+                secret_exchange(
+                    "corp-registry",
+                    &["registry.corp.example:5000", "*.corp.example"],
+                ),
                 secret_exchange("dockerhub", &["https://index.docker.io/v1/"]),
                 secret_exchange("partner-ghcr", &["ghcr.io"]),
             ],
@@ -224,7 +227,10 @@ fn verified(secrets: usize) -> Workload {
     };
     let images: Vec<String> = images.into_iter().map(str::to_owned).collect();
     Workload {
-        name: format!("verify-{secrets}-secret{}", if secrets == 1 { "" } else { "s" }),
+        name: format!(
+            "verify-{secrets}-secret{}",
+            if secrets == 1 { "" } else { "s" }
+        ),
         description: format!(
             "verifySecrets: 3 containers, {secrets} distinct secret{} read and checked",
             if secrets == 1 { "" } else { "s" }
@@ -423,7 +429,12 @@ mod tests {
     fn plain_mutation_makes_no_lookups_and_replays_match_budgets() {
         for workload in all() {
             let verify = workload.settings["verifySecrets"].as_bool().unwrap();
-            assert_eq!(verify, workload.name.starts_with("verify-"), "{}", workload.name);
+            assert_eq!(
+                verify,
+                workload.name.starts_with("verify-"),
+                "{}",
+                workload.name
+            );
             assert_eq!(
                 workload.exchanges.len(),
                 workload.expected.host_call_budget,
