@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs every fuzz target for FUZZ_SECONDS (default 120) each and prints, per target, the executions,
-# the time and the outcome. Exits non-zero if any target crashed (the input is kept under
+# their rate, the time spent fuzzing (libFuzzer's count) and in all (with any rebuild), and the outcome. Exits non-zero if any target crashed (the input is kept under
 # fuzz/artifacts/<target>/). Each run starts from a scratch copy of the committed seeds in
 # fuzz/corpus/<target>/, so fuzzing never dirties the work tree.
 #
@@ -30,9 +30,12 @@ build_start=$(date +%s)
 cargo +nightly fuzz build --fuzz-dir fuzz || exit 2
 echo "built in $(($(date +%s) - build_start)) s"
 
+# The value of one `stat::NAME:` line of the current target's log.
+stat() { sed -n "s/^stat::$1: *\([0-9]*\).*/\1/p" "$log" | tail -n 1; }
+
 crashed=""
 summary="$scratch/summary"
-printf '%-22s %12s %10s %9s  %s\n' target executions exec/s seconds result >"$summary"
+printf '%-20s %11s %8s %8s %7s  %s\n' target executions exec/s fuzz_s wall_s result >"$summary"
 for target in $targets; do
     corpus="$scratch/corpus/$target"
     mkdir -p "$corpus" "fuzz/artifacts/$target"
@@ -46,12 +49,13 @@ for target in $targets; do
         -max_total_time="$FUZZ_SECONDS" -timeout=10 -print_final_stats=1 >"$log" 2>&1
     status=$?
     seconds=$(($(date +%s) - start))
-    # libFuzzer's closing lines: "#N DONE ... exec/s: R ..." and "stat::number_of_executed_units: N".
-    executions=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
-    rate=$(sed -n 's/^#[0-9]*[[:space:]]*DONE .*exec\/s: *\([0-9]*\).*/\1/p' "$log" | tail -n 1)
-    if [ -z "$executions" ]; then
-        # A crash ends the run before the final stats: take the last status line's count.
-        executions=$(sed -n 's/^#\([0-9]*\)[[:space:]].*/\1/p' "$log" | tail -n 1)
+    # libFuzzer's closing lines: "Done N runs in S second(s)" and the -print_final_stats block
+    # ("stat::number_of_executed_units: N", "stat::average_exec_per_sec: R"), printed on a crash too.
+    executions=$(stat number_of_executed_units)
+    rate=$(stat average_exec_per_sec)
+    fuzzed=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)
+    if [ -z "$fuzzed" ] && [ -n "$executions" ] && [ "${rate:-0}" -gt 0 ]; then
+        fuzzed=$((executions / rate))
     fi
     if [ "$status" -eq 0 ]; then
         result=ok
@@ -64,7 +68,8 @@ for target in $targets; do
         grep -E "^(==[0-9]+== ?ERROR|SUMMARY|artifact_prefix|Base64:)" "$log" >&2
         echo "reproduce: cargo +nightly fuzz run --fuzz-dir fuzz $target <crash file>" >&2
     fi
-    printf '%-22s %12s %10s %9s  %s\n' "$target" "${executions:-?}" "${rate:-?}" "$seconds" "$result" >>"$summary"
+    printf '%-20s %11s %8s %8s %7s  %s\n' "$target" "${executions:-?}" "${rate:-?}" "${fuzzed:-?}" \
+        "$seconds" "$result" >>"$summary"
 done
 
 echo

@@ -186,13 +186,11 @@ fn rule_hits<'a, 'i, 's>(
 
 /// Distinct images of some hits, in order.
 fn distinct_images<'i>(hits: &[Hit<'_, 'i>]) -> Vec<&'i ImageRef> {
-    let mut seen = Vec::new();
-    for hit in hits {
-        if !seen.contains(&hit.image) {
-            seen.push(hit.image);
-        }
-    }
-    seen
+    let mut seen = BTreeSet::new();
+    hits.iter()
+        .map(|hit| hit.image)
+        .filter(|image| seen.insert(*image as *const ImageRef))
+        .collect()
 }
 
 fn inject<C: Cluster>(
@@ -220,8 +218,11 @@ fn inject<C: Cluster>(
                 }
             };
             if add {
-                hits.iter()
-                    .for_each(|hit| wanted[hit.spec].push(rule.secret.as_str()));
+                for hit in hits.iter() {
+                    if !wanted[hit.spec].contains(&rule.secret.as_str()) {
+                        wanted[hit.spec].push(rule.secret.as_str());
+                    }
+                }
             }
         }
     }
@@ -287,9 +288,12 @@ fn report<C: Cluster>(
     let mut findings = Findings::default();
     let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
     for RuleHits { rule, hits } in hits {
-        let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) = hits
+        let references: Vec<bool> = specs
             .iter()
-            .partition(|hit| specs[hit.spec].names.contains(&rule.secret.as_str()));
+            .map(|view| view.names.contains(&rule.secret.as_str()))
+            .collect();
+        let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) =
+            hits.iter().partition(|hit| references[hit.spec]);
         if !unreferenced.is_empty() {
             findings.record(
                 request.namespace,
@@ -403,18 +407,20 @@ fn failure_line(
     hits: &[Hit],
     mode: Mode,
 ) -> String {
-    let mut listed: Vec<String> = Vec::new();
-    for hit in hits {
-        let shown = hit.container.to_string();
-        if !listed.contains(&shown) {
-            listed.push(shown);
-        }
-    }
-    let more = listed.len().saturating_sub(LISTED_CONTAINERS);
-    listed.truncate(LISTED_CONTAINERS);
-    let mut needed_by = listed.join(", ");
-    if more > 0 {
-        needed_by.push_str(&format!(" and {more} more"));
+    let mut seen = BTreeSet::new();
+    let distinct: Vec<String> = hits
+        .iter()
+        .map(|hit| hit.container.to_string())
+        .filter(|shown| seen.insert(shown.clone()))
+        .collect();
+    let mut needed_by = distinct
+        .iter()
+        .take(LISTED_CONTAINERS)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if distinct.len() > LISTED_CONTAINERS {
+        needed_by.push_str(&format!(" and {} more", distinct.len() - LISTED_CONTAINERS));
     }
     let registries: BTreeSet<&str> = hits.iter().map(|hit| hit.image.registry()).collect();
     let fix = fix_for(namespace, secret, problem, &registries, mode);

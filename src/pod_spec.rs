@@ -49,14 +49,29 @@ pub struct Container<'a> {
     pub image: &'a str,
 }
 
+/// Longest container name and image shown in a message; the API server has not validated the
+/// object yet when the webhook sees it, so either can be arbitrarily long.
+const SHOWN_NAME: usize = 63;
+const SHOWN_IMAGE: usize = 512;
+
 impl fmt::Display for Container<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} \"{}\" (image \"{}\")",
-            self.list, self.name, self.image
-        )
+        let name = shortened(self.name, SHOWN_NAME);
+        let image = shortened(self.image, SHOWN_IMAGE);
+        write!(f, "{} \"{name}\" (image \"{image}\")", self.list)
     }
+}
+
+/// `text` cut to at most `max` bytes at a character boundary, marked with `…` when cut.
+fn shortened(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if text.len() <= max {
+        return text.into();
+    }
+    let cut = (0..=max)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    format!("{}…", &text[..cut]).into()
 }
 
 /// Every container with an image, in spec order (containers, initContainers, ephemeralContainers).
@@ -134,6 +149,34 @@ mod tests {
             found[1].to_string(),
             "initContainer \"init\" (image \"reg.example/init\")"
         );
+    }
+
+    #[test]
+    fn long_names_and_images_are_shortened_in_messages() {
+        let name = "é".repeat(100);
+        let image = format!("reg.example/{}", "a".repeat(1000));
+        let shown = Container {
+            list: ContainerList::Containers,
+            name: &name,
+            image: &image,
+        }
+        .to_string();
+        assert!(
+            shown.len() < SHOWN_NAME + SHOWN_IMAGE + 40,
+            "{} bytes",
+            shown.len()
+        );
+        assert!(
+            shown.starts_with("container \"éé") && shown.contains("…\" (image \"reg.example/aaa"),
+            "{shown}"
+        );
+        let short = Container {
+            list: ContainerList::Containers,
+            name: "app",
+            image: "nginx",
+        }
+        .to_string();
+        assert_eq!(short, "container \"app\" (image \"nginx\")");
     }
 
     #[rstest]

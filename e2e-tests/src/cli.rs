@@ -92,7 +92,8 @@ policy-runner bench: latency, throughput, memory and host calls of a policy
 
 Usage: policy-runner bench [options] <ANNOTATED.wasm>
 
-      --iterations <N>       Measured evaluations per workload and thread (default 200)
+      --iterations <N>       Measured evaluations per loop (workload and thread count);
+                             default: as many as fit in 2 s, at most 10000
       --warmup <N>           Unmeasured evaluations before each loop (default 20)
       --threads-list <LIST>  Thread counts for throughput, comma-separated (default 1,2)
       --workload <NAME>      Only workloads whose name contains NAME (repeatable)
@@ -213,10 +214,11 @@ fn parse_bench(mut args: Args) -> Result<Command> {
         match arg.as_str() {
             "-h" | "--help" => return Ok(Command::Help(BENCH_HELP.to_owned())),
             "--iterations" => {
-                options.iterations = number(&arg, &args.value(&arg)?)? as usize;
-                if options.iterations == 0 {
+                let iterations = number(&arg, &args.value(&arg)?)? as usize;
+                if iterations == 0 {
                     bail!("--iterations must be at least 1");
                 }
+                options.iterations = Some(iterations);
             }
             "--warmup" => options.warmup = number(&arg, &args.value(&arg)?)? as usize,
             "--threads-list" => {
@@ -434,7 +436,7 @@ mod tests {
                 options.workloads
             ),
             (
-                50,
+                Some(50),
                 0,
                 vec![1, 2, 4],
                 vec!["pod-1".to_owned(), "verify".to_owned()]
@@ -451,7 +453,11 @@ mod tests {
         assert!(
             matches!(parse_str("bench --help").unwrap(), Command::Help(text) if text == BENCH_HELP)
         );
-        assert!(BENCH_HELP.contains(&format!("(default {})", bench::DEFAULT_ITERATIONS)));
+        assert!(BENCH_HELP.contains(&format!(
+            "fit in {} s, at most {}",
+            bench::DEFAULT_LOOP_TIME.as_secs(),
+            bench::DEFAULT_MAX_ITERATIONS
+        )));
         assert!(BENCH_HELP.contains(&format!("(default {})", bench::DEFAULT_WARMUP)));
     }
 

@@ -278,8 +278,14 @@ fn check_case(path: &Path, scratch: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
     let case: Case =
         serde_yaml::from_str(&text).map_err(|e| format!("case file does not parse: {e}"))?;
-    let dir = scratch.join(path.file_stem().unwrap());
-    std::fs::create_dir_all(&dir).unwrap();
+    check_parsed_case(&case, &scratch.join(path.file_stem().unwrap()))
+}
+
+/// Runs a case already in memory (the hostile cases build theirs in code).
+fn check_parsed_case(case: &Case, dir: &Path) -> Result<(), String> {
+    let case = case;
+    std::fs::create_dir_all(dir).unwrap();
+    let dir = dir.to_path_buf();
     let outcome = run_policy(&case, &dir, case.host.len());
     let everything = format!("{}\n{}", outcome.stdout, outcome.stderr);
     for canary in [
@@ -331,6 +337,7 @@ fn check_case(path: &Path, scratch: &Path) -> Result<(), String> {
             outcome.stdout
         ));
     };
+    std::fs::write(dir.join("last-response.json"), line).unwrap();
     let response: Value =
         serde_json::from_str(line).map_err(|e| format!("output is not JSON ({e}): {line}"))?;
     check_response(&case, &response)?;
@@ -477,5 +484,194 @@ fn end_to_end_cases() {
         failures.len(),
         kwctl()
     );
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+/// A Pod CREATE in `team-a` with these containers.
+fn hostile_pod(containers: Value) -> Value {
+    json!({
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "operation": "CREATE",
+        "namespace": "team-a",
+        "object": {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "hostile", "namespace": "team-a"},
+                   "spec": {"containers": containers}}
+    })
+}
+
+fn corp_rules(count: usize) -> Value {
+    let mut rules: Vec<Value> = (0..count.saturating_sub(1))
+        .map(|i| json!({"secret": format!("unused-{i}"), "registries": [format!("r{i}.unused.example")]}))
+        .collect();
+    rules.push(json!({"secret": "corp-registry", "registries": ["registry.corp.example"]}));
+    json!({"rules": rules, "verifySecrets": false})
+}
+
+fn hostile_case(settings: Value, request: Value, expect: Value) -> Case {
+    serde_json::from_value(json!({
+        "description": "hostile input", "settings": settings, "request": request, "expect": expect
+    }))
+    .expect("hostile case")
+}
+
+/// Inputs an attacker or a broken client can send. Each must be answered (allowed or denied with a
+/// message) within the runner's 2 s and 512 MiB limits; objects the API server would accept get
+/// the same answer as a small one.
+#[test]
+fn hostile_inputs() {
+    let module = policy_module();
+    assert!(
+        module.exists(),
+        "{} is missing: build it with `make annotated-policy.wasm`",
+        module.display()
+    );
+    let injected = json!({"allowed": true, "imagePullSecrets": [{"name": "corp-registry"}]});
+    let same_image: Vec<Value> = (0..10_000)
+        .map(|i| json!({"name": format!("c{i}"), "image": "registry.corp.example/app:1"}))
+        .collect();
+    let distinct_images: Vec<Value> = (0..10_000)
+        .map(|i| json!({"name": format!("c{i}"), "image": format!("registry.corp.example/team-{i}/app:{i}")}))
+        .collect();
+    let huge_image = format!("registry.corp.example/{}", "a".repeat(1 << 20));
+    let huge_name = "n".repeat(1 << 20);
+    let mut nested = json!("bottom");
+    for _ in 0..100 {
+        nested = json!({ "n": nested });
+    }
+    let cases: Vec<(&str, Case, usize)> = vec![
+        (
+            "10 000 containers with one image",
+            hostile_case(
+                corp_rules(1),
+                hostile_pod(Value::Array(same_image)),
+                injected.clone(),
+            ),
+            0,
+        ),
+        (
+            "10 000 containers with distinct images",
+            hostile_case(
+                corp_rules(1),
+                hostile_pod(Value::Array(distinct_images)),
+                injected.clone(),
+            ),
+            0,
+        ),
+        (
+            "settings with 10 000 rules",
+            hostile_case(
+                corp_rules(10_000),
+                hostile_pod(json!([{"name": "app", "image": "registry.corp.example/app:1"}])),
+                injected.clone(),
+            ),
+            0,
+        ),
+        (
+            "a 1 MB image string matches nothing",
+            hostile_case(
+                corp_rules(1),
+                hostile_pod(json!([{"name": "app", "image": huge_image}])),
+                json!({"allowed": true, "unchanged": true}),
+            ),
+            0,
+        ),
+        (
+            "a 1 MB container name keeps the message short",
+            hostile_case(
+                json!({"rules": [{"secret": "corp-registry", "registries": ["registry.corp.example"]}], "inject": false, "verifySecrets": false}),
+                hostile_pod(json!([{"name": huge_name, "image": "registry.corp.example/app:1"}])),
+                json!({"allowed": false, "message": ["it is not in the pod's imagePullSecrets"]}),
+            ),
+            4096,
+        ),
+        (
+            "100 levels of nesting inside the object",
+            hostile_case(
+                corp_rules(1),
+                {
+                    let mut r =
+                        hostile_pod(json!([{"name": "app", "image": "registry.corp.example/app"}]));
+                    r["object"]["spec"]["x-nested"] = nested;
+                    r
+                },
+                injected.clone(),
+            ),
+            0,
+        ),
+        (
+            "numbers where strings belong",
+            hostile_case(
+                corp_rules(1),
+                hostile_pod(json!([{"name": 7, "image": 42}])),
+                json!({"allowed": false, "code": 400, "message": ["spec.containers[0].image is not a string"]}),
+            ),
+            0,
+        ),
+        (
+            "null everywhere in the object",
+            hostile_case(
+                corp_rules(1),
+                {
+                    let mut r = hostile_pod(Value::Null);
+                    r["object"]["metadata"] = Value::Null;
+                    r["object"]["spec"]["imagePullSecrets"] = Value::Null;
+                    r["object"]["spec"]["initContainers"] = json!([{"name": null, "image": null}]);
+                    r
+                },
+                json!({"allowed": true, "unchanged": true}),
+            ),
+            0,
+        ),
+        (
+            "a container that is null",
+            hostile_case(
+                corp_rules(1),
+                hostile_pod(json!([null])),
+                json!({"allowed": false, "code": 400, "message": ["spec.containers[0] is not an object"]}),
+            ),
+            0,
+        ),
+        (
+            "object null",
+            hostile_case(
+                corp_rules(1),
+                {
+                    let mut r = hostile_pod(json!([]));
+                    r["object"] = Value::Null;
+                    r
+                },
+                json!({"allowed": false, "code": 400, "message": ["malformed Pod: Pod has no spec"]}),
+            ),
+            0,
+        ),
+    ];
+    let scratch = std::env::temp_dir().join(format!("e2e-hostile-{}", std::process::id()));
+    let mut failures = Vec::new();
+    for (index, (name, case, max_message)) in cases.iter().enumerate() {
+        let started = std::time::Instant::now();
+        let dir = scratch.join(format!("hostile-{index}"));
+        let mut result = check_parsed_case(case, &dir);
+        if result.is_ok() && *max_message > 0 {
+            let response =
+                std::fs::read_to_string(dir.join("last-response.json")).unwrap_or_default();
+            if response.len() > *max_message {
+                result = Err(format!(
+                    "response is {} bytes, expected at most {max_message}",
+                    response.len()
+                ));
+            }
+        }
+        eprintln!(
+            "{} {name} ({:.2} s)",
+            if result.is_ok() { "ok    " } else { "FAILED" },
+            started.elapsed().as_secs_f64()
+        );
+        if let Err(problem) = result {
+            failures.push(format!(
+                "{name}: {}",
+                problem.chars().take(2000).collect::<String>()
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }

@@ -217,7 +217,9 @@ impl Json {
             Json::Int(i) => Value::from(*i),
             Json::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
             Json::Text(text) => Value::String(text.pick(WORDS)),
-            Json::List(items) => Value::Array(items.iter().map(|i| i.render_at(depth + 1)).collect()),
+            Json::List(items) => {
+                Value::Array(items.iter().map(|i| i.render_at(depth + 1)).collect())
+            }
             Json::Object(fields) => Value::Object(
                 fields
                     .iter()
@@ -386,7 +388,12 @@ impl Kind {
     /// (group, version, kind, pod spec pointer).
     fn parts(&self) -> (String, String, String, &'static str) {
         let known = |group: &str, version: &str, kind: &str, pointer| {
-            (group.to_string(), version.to_string(), kind.to_string(), pointer)
+            (
+                group.to_string(),
+                version.to_string(),
+                kind.to_string(),
+                pointer,
+            )
         };
         match self {
             Kind::Pod => known("", "v1", "Pod", "/spec"),
@@ -469,8 +476,7 @@ impl Request {
         let (group, version, kind, pointer) = self.kind.parts();
         let mut metadata = Map::new();
         metadata.insert("name".into(), json!("w"));
-        self.object_namespace
-            .put(&mut metadata, "namespace", WORDS);
+        self.object_namespace.put(&mut metadata, "namespace", WORDS);
         if self.mirror_pod {
             metadata.insert(
                 "annotations".into(),
@@ -607,9 +613,17 @@ impl SettingsModel {
         self.check_credentials
             .put(&mut settings, "checkCredentials");
         if let Some(path) = &self.rollout {
-            let path = path.as_ref().map_or("$.spec.template.spec".to_string(), |p| {
-                p.pick(&["$.spec.template.spec", "$.spec.template", "$..spec", "$", "spec"])
-            });
+            let path = path
+                .as_ref()
+                .map_or("$.spec.template.spec".to_string(), |p| {
+                    p.pick(&[
+                        "$.spec.template.spec",
+                        "$.spec.template",
+                        "$..spec",
+                        "$",
+                        "spec",
+                    ])
+                });
             settings.insert(
                 "customResources".into(),
                 json!([{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": path}]),
@@ -649,7 +663,8 @@ impl DataValue {
 
     pub fn render(&self) -> String {
         use image_pull_secrets::cluster::memory::{CANARY, CANARY_B64};
-        let credentials = || json!({"auth": CANARY_B64, "password": CANARY, "identitytoken": CANARY});
+        let credentials =
+            || json!({"auth": CANARY_B64, "password": CANARY, "identitytoken": CANARY});
         let auths = |keys: &Vec<Text>| -> Map<String, Value> {
             keys.iter()
                 .map(|k| (k.pick(REGISTRY_KEYS), credentials()))

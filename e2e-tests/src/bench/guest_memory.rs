@@ -291,3 +291,62 @@ fn write(caller: &mut Caller<'_, ProbeState>, ptr: i32, bytes: &[u8]) -> wasmtim
         .write(caller, ptr as u32 as usize, bytes)
         .map_err(|e| wasmtime::format_err!("guest write out of bounds: {e}"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::Limits;
+
+    /// A waPC guest that reads its invocation, grows its memory by `pages`, makes one host
+    /// call when asked (`op` starting with `h`), then echoes the payload or fails.
+    fn guest(pages: u32) -> Vec<u8> {
+        wat::parse_str(format!(
+            r#"(module
+              (import "wapc" "__guest_request" (func $request (param i32 i32)))
+              (import "wapc" "__guest_response" (func $response (param i32 i32)))
+              (import "wapc" "__guest_error" (func $error (param i32 i32)))
+              (import "wapc" "__host_call" (func $host_call (param i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+              (memory (export "memory") 1)
+              (data (i32.const 0) "kubewardenkubernetesget_resource")
+              (func (export "wapc_init"))
+              (func (export "__guest_call") (param $op_len i32) (param $msg_len i32) (result i32)
+                (call $request (i32.const 512) (i32.const 1024))
+                (drop (memory.grow (i32.const {pages})))
+                (if (i32.eq (i32.load8_u (i32.const 512)) (i32.const 104))
+                  (then
+                    (if (i32.eqz (call $host_call (i32.const 0) (i32.const 10) (i32.const 10) (i32.const 10)
+                                                  (i32.const 20) (i32.const 12) (i32.const 1024) (local.get $msg_len)))
+                      (then (call $error (i32.const 0) (i32.const 10)) (return (i32.const 0))))))
+                (call $response (i32.const 1024) (local.get $msg_len))
+                (i32.const 1)))"#
+        ))
+        .unwrap()
+    }
+
+    #[test]
+    fn reports_memory_before_and_after_the_call() {
+        let policy = CompiledPolicy::compile(&guest(3), Limits::default()).unwrap();
+        let memory = measure(&policy, &Arc::new(Host::isolated()), "validate", b"{}").unwrap();
+        assert_eq!(
+            memory,
+            GuestMemory {
+                initial: 64 << 10,
+                after_call: 4 * (64 << 10)
+            }
+        );
+    }
+
+    #[test]
+    fn host_calls_reach_the_host_and_guest_failures_are_errors() {
+        let policy = CompiledPolicy::compile(&guest(0), Limits::default()).unwrap();
+        let host = Arc::new(Host::isolated());
+        let get_secret =
+            br#"{"api_version":"v1","kind":"Secret","name":"x","namespace":"a","disable_cache":false}"#;
+        let error = measure(&policy, &host, "host", get_secret).unwrap_err();
+        assert_eq!(host.kubernetes_calls(), 1);
+        assert_eq!(
+            error.to_string(),
+            "probe host: the guest failed: kubewarden"
+        );
+    }
+}

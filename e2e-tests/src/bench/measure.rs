@@ -17,6 +17,7 @@ use crate::request::ValidateRequest;
 use crate::response::{AdmissionResponse, PolicyValidationResponse, SettingsValidationResponse};
 use crate::session::{Exchange, Session};
 
+use super::process;
 use super::workloads::Workload;
 
 /// A workload turned into the bytes the guest receives.
@@ -53,6 +54,73 @@ impl Prepared {
             &answer,
         )
         .context("cannot compute the patch")
+    }
+}
+
+/// Fewest recorded evaluations of a loop, whatever its time limit.
+const MIN_SAMPLES: usize = 20;
+/// A timed warm-up stops after this fraction of the loop's time limit.
+const WARMUP_SHARE: u32 = 4;
+
+/// How long a loop runs: `iterations` evaluations, or fewer if `time_limit` passes first
+/// (never fewer than a handful).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub iterations: usize,
+    pub time_limit: Option<Duration>,
+}
+
+impl Budget {
+    fn wants_more(&self, done: usize, elapsed: Duration) -> bool {
+        done < self.iterations
+            && self
+                .time_limit
+                .is_none_or(|limit| elapsed < limit || done < MIN_SAMPLES.min(self.iterations))
+    }
+
+    /// The same budget with a fraction of the time and iterations.
+    pub fn share(&self, divisor: u32) -> Self {
+        Self {
+            iterations: (self.iterations / divisor as usize).max(1),
+            time_limit: self.time_limit.map(|t| t / divisor),
+        }
+    }
+}
+
+/// A throughput loop's count, wall time and CPU use.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Throughput {
+    pub threads: usize,
+    pub evaluations: usize,
+    pub wall: Duration,
+    /// Process CPU time spent in the loop, when /proc tells it.
+    pub cpu: Option<Duration>,
+}
+
+impl Throughput {
+    fn new(
+        threads: usize,
+        evaluations: usize,
+        wall: Duration,
+        cpu_start: Option<Duration>,
+    ) -> Self {
+        let cpu = cpu_start.and_then(|start| Some(process::cpu_time()?.saturating_sub(start)));
+        Self {
+            threads,
+            evaluations,
+            wall,
+            cpu,
+        }
+    }
+
+    pub fn per_second(&self) -> f64 {
+        self.evaluations as f64 / self.wall.as_secs_f64()
+    }
+
+    /// CPUs the process kept busy on average (2.0: two cores all the time).
+    pub fn cpus_used(&self) -> Option<f64> {
+        self.cpu
+            .map(|cpu| cpu.as_secs_f64() / self.wall.as_secs_f64())
     }
 }
 
@@ -119,50 +187,56 @@ impl<'p> Bench<'p> {
         Ok((sample, answer.map_err(|e| e.to_string())))
     }
 
-    /// `warmup` unrecorded evaluations, then `iterations` recorded ones on this thread;
-    /// also the wall time of the recorded loop.
+    /// Unrecorded warm-up evaluations, then recorded ones on this thread, as the budget
+    /// allows; also the loop's throughput.
     pub fn latency(
         &self,
         prepared: &Prepared,
         warmup: usize,
-        iterations: usize,
-    ) -> Result<(Vec<Sample>, Duration)> {
-        for _ in 0..warmup {
-            let _answer = self.evaluate(prepared)?;
-        }
-        let mut samples = Vec::with_capacity(iterations);
+        budget: Budget,
+    ) -> Result<(Vec<Sample>, Throughput)> {
+        self.warm_up(prepared, warmup, budget)?;
+        let mut samples = Vec::new();
+        let cpu_start = process::cpu_time();
         let start = Instant::now();
-        for _ in 0..iterations {
+        while budget.wants_more(samples.len(), start.elapsed()) {
             samples.push(self.evaluate(prepared)?.0);
         }
-        Ok((samples, start.elapsed()))
+        let throughput = Throughput::new(1, samples.len(), start.elapsed(), cpu_start);
+        Ok((samples, throughput))
     }
 
-    /// Evaluations per second with `threads` threads, each its own loop of `iterations`
-    /// evaluations on fresh instances of the shared compiled module.
+    /// Evaluations per second with `threads` threads, each its own loop of evaluations on
+    /// fresh instances of the shared compiled module, as the budget allows.
     pub fn throughput(
         &self,
         prepared: &Prepared,
         threads: usize,
         warmup: usize,
-        iterations: usize,
-    ) -> Result<f64> {
+        budget: Budget,
+    ) -> Result<Throughput> {
         let ready = Barrier::new(threads + 1);
-        let (elapsed, results) = std::thread::scope(|scope| {
+        let (elapsed, cpu_start, results) = std::thread::scope(|scope| {
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
-                    scope.spawn(|| -> Result<()> {
-                        let warmed =
-                            (0..warmup).try_for_each(|_| self.evaluate(prepared).map(drop));
+                    scope.spawn(|| -> Result<usize> {
+                        let warmed = self.warm_up(prepared, warmup, budget);
                         ready.wait();
                         warmed?;
-                        (0..iterations).try_for_each(|_| self.evaluate(prepared).map(drop))
+                        let start = Instant::now();
+                        let mut done = 0;
+                        while budget.wants_more(done, start.elapsed()) {
+                            let _answer = self.evaluate(prepared)?;
+                            done += 1;
+                        }
+                        Ok(done)
                     })
                 })
                 .collect();
             ready.wait();
+            let cpu_start = process::cpu_time();
             let start = Instant::now();
-            let results: Vec<Result<()>> = workers
+            let results: Vec<Result<usize>> = workers
                 .into_iter()
                 .map(|worker| {
                     worker
@@ -170,26 +244,41 @@ impl<'p> Bench<'p> {
                         .unwrap_or_else(|_| Err(anyhow!("a bench thread panicked")))
                 })
                 .collect();
-            (start.elapsed(), results)
+            (start.elapsed(), cpu_start, results)
         });
-        results.into_iter().collect::<Result<Vec<()>>>()?;
-        Ok((threads * iterations) as f64 / elapsed.as_secs_f64())
+        let evaluations = results.into_iter().sum::<Result<usize>>()?;
+        Ok(Throughput::new(threads, evaluations, elapsed, cpu_start))
+    }
+
+    fn warm_up(&self, prepared: &Prepared, warmup: usize, budget: Budget) -> Result<()> {
+        let start = Instant::now();
+        for _ in 0..warmup {
+            if budget
+                .time_limit
+                .is_some_and(|limit| start.elapsed() > limit / WARMUP_SHARE)
+            {
+                break;
+            }
+            let _answer = self.evaluate(prepared)?;
+        }
+        Ok(())
     }
 
     /// The second `validate` on one instance: what a call costs once the guest's one-time
-    /// work (lazily built statics such as oci-spec's reference regex) is done. PolicyServer
-    /// never does this; it isolates that work.
-    pub fn warm_call(&self, prepared: &Prepared, iterations: usize) -> Result<Vec<Duration>> {
-        let mut samples = Vec::with_capacity(iterations);
-        for _ in 0..iterations {
+    /// work (memory growth, lazily built statics) is done. PolicyServer never does this;
+    /// it isolates that work.
+    pub fn warm_call(&self, prepared: &Prepared, budget: Budget) -> Result<Vec<Duration>> {
+        let mut samples = Vec::new();
+        let start = Instant::now();
+        while budget.wants_more(samples.len(), start.elapsed()) {
             let host = self.host(&prepared.workload.exchanges, 2);
             let instance = self.policy.instantiate(&host)?;
             instance
                 .call("validate", &prepared.payload)
                 .map_err(|e| anyhow!("first call: {e}"))?;
-            let start = Instant::now();
+            let call_start = Instant::now();
             let answer = instance.call("validate", &prepared.payload);
-            samples.push(start.elapsed());
+            samples.push(call_start.elapsed());
             answer.map_err(|e| anyhow!("second call: {e}"))?;
         }
         Ok(samples)

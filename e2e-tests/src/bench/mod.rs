@@ -9,18 +9,21 @@ pub mod report;
 pub mod workloads;
 
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 
 use crate::engine::{CompiledPolicy, Limits, POOLED_INSTANCES};
 use crate::host::Host;
 use crate::metadata::Metadata;
-use measure::{Bench, Prepared};
+use measure::{Bench, Budget, Prepared};
 use report::{BenchReport, ModuleFile, Stats, WorkloadResult};
 use workloads::Outcome;
 
-/// Sized so a default run stays under two minutes on a 2-core machine.
-pub const DEFAULT_ITERATIONS: usize = 200;
+/// Without `--iterations`, each loop runs up to this many evaluations or for this long,
+/// so a default run stays under two minutes on a 2-core machine whatever a call costs.
+pub const DEFAULT_MAX_ITERATIONS: usize = 10_000;
+pub const DEFAULT_LOOP_TIME: Duration = Duration::from_secs(2);
 pub const DEFAULT_WARMUP: usize = 20;
 const DEFAULT_THREADS: [usize; 2] = [1, 2];
 /// Compiles timed for the compile figure; the last one is benchmarked.
@@ -35,7 +38,9 @@ const OPTIMIZED_MODULE: &str = "policy.wasm";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BenchOptions {
     pub module_path: String,
-    pub iterations: usize,
+    /// Exactly this many measured evaluations per loop; `None`: as many as fit in
+    /// [`DEFAULT_LOOP_TIME`], up to [`DEFAULT_MAX_ITERATIONS`].
+    pub iterations: Option<usize>,
     pub warmup: usize,
     /// Thread counts for the throughput figures; 1 comes from the latency loop.
     pub threads: Vec<usize>,
@@ -47,10 +52,25 @@ impl Default for BenchOptions {
     fn default() -> Self {
         Self {
             module_path: String::new(),
-            iterations: DEFAULT_ITERATIONS,
+            iterations: None,
             warmup: DEFAULT_WARMUP,
             threads: DEFAULT_THREADS.to_vec(),
             workloads: Vec::new(),
+        }
+    }
+}
+
+impl BenchOptions {
+    pub fn budget(&self) -> Budget {
+        match self.iterations {
+            Some(iterations) => Budget {
+                iterations,
+                time_limit: None,
+            },
+            None => Budget {
+                iterations: DEFAULT_MAX_ITERATIONS,
+                time_limit: Some(DEFAULT_LOOP_TIME),
+            },
         }
     }
 }
@@ -63,6 +83,7 @@ pub fn max_threads() -> usize {
 /// Runs the benchmark; `progress` gets one line per step (for stderr). Returns the report.
 pub fn bench(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<BenchReport> {
     let selected = select(&options.workloads)?;
+    let load_before = process::load_average();
     let module = std::fs::read(&options.module_path)
         .with_context(|| format!("cannot read {}", options.module_path))?;
     let mut notes = Vec::new();
@@ -113,7 +134,7 @@ pub fn bench(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<B
     Ok(BenchReport {
         machine: process::Machine::current(),
         command: command_line(options),
-        iterations: options.iterations,
+        budget: options.budget(),
         warmup: options.warmup,
         threads: options.threads.clone(),
         modules,
@@ -121,6 +142,7 @@ pub fn bench(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<B
         compile: Stats::of(&compile_samples),
         compiles: COMPILES,
         workloads: results,
+        load: (load_before, process::load_average()),
         notes,
     })
 }
@@ -188,19 +210,18 @@ fn run_workload(
 
     let settings = Stats::of(&bench.settings_validation(&prepared, SETTINGS_RUNS)?);
     let native = Stats::of(&measure::native_parse(&prepared.payload, NATIVE_PARSES)?);
-    let (samples, wall) = bench.latency(&prepared, options.warmup, options.iterations)?;
+    let budget = options.budget();
+    let (samples, single) = bench.latency(&prepared, options.warmup, budget)?;
     let mut throughput = Vec::new();
     for &threads in &options.threads {
-        let eps = if threads == 1 {
-            options.iterations as f64 / wall.as_secs_f64()
+        throughput.push(if threads == 1 {
+            single
         } else {
-            bench.throughput(&prepared, threads, options.warmup, options.iterations)?
-        };
-        throughput.push((threads, eps));
+            bench.throughput(&prepared, threads, options.warmup, budget)?
+        });
     }
-    let warm_runs = (options.iterations / 4).max(10);
     let warm_call = bench
-        .warm_call(&prepared, warm_runs)
+        .warm_call(&prepared, budget.share(4))
         .ok()
         .map(|s| Stats::of(&s));
     let probe_host = bench.host(&workload.exchanges, 1);
@@ -220,6 +241,7 @@ fn run_workload(
         diagnostic: workload.diagnostic,
         expected: workload.expected,
         payload_bytes: prepared.payload.len(),
+        samples: samples.len(),
         outcome,
         outcome_as_expected,
         host_calls: samples
@@ -287,8 +309,8 @@ fn module_files(module_path: &str, given_bytes: u64) -> (Vec<ModuleFile>, Option
 
 fn command_line(options: &BenchOptions) -> String {
     let mut line = "policy-runner bench".to_owned();
-    if options.iterations != DEFAULT_ITERATIONS {
-        line.push_str(&format!(" --iterations {}", options.iterations));
+    if let Some(iterations) = options.iterations {
+        line.push_str(&format!(" --iterations {iterations}"));
     }
     if options.warmup != DEFAULT_WARMUP {
         line.push_str(&format!(" --warmup {}", options.warmup));
@@ -334,11 +356,11 @@ mod tests {
             command_line(&options),
             "policy-runner bench annotated-policy.wasm"
         );
-        options.iterations = 50;
+        options.iterations = Some(20);
         options.threads = vec![1, 2, 4];
         assert_eq!(
             command_line(&options),
-            "policy-runner bench --iterations 50 --threads-list 1,2,4 annotated-policy.wasm"
+            "policy-runner bench --iterations 20 --threads-list 1,2,4 annotated-policy.wasm"
         );
     }
 

@@ -15,12 +15,37 @@ pub fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
+/// CPU time (user + system) of all the process's threads so far. /proc reports it in
+/// USER_HZ ticks, 100 a second on Linux, so it is precise to 10 ms.
+pub fn cpu_time() -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    cpu_ticks(&stat).map(|ticks| std::time::Duration::from_millis(ticks * 10))
+}
+
+/// utime + stime: fields 14 and 15, counted after the `)` closing the command name.
+fn cpu_ticks(stat: &str) -> Option<u64> {
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(user + system)
+}
+
 /// The machine the figures come from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Machine {
     pub cpus: usize,
     pub cpu_model: String,
     pub memory_kib: Option<u64>,
+}
+
+/// The 1-minute load average: other processes competing for the CPUs skew every figure.
+pub fn load_average() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 impl Machine {
@@ -62,6 +87,14 @@ mod tests {
         assert_eq!(status_field(status, "VmRSS:"), None);
         let cpuinfo = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t: x\n";
         assert_eq!(cpu_model(cpuinfo).as_deref(), Some("AMD EPYC 7B13"));
+    }
+
+    #[test]
+    fn cpu_ticks_are_utime_plus_stime() {
+        let stat =
+            "4242 (policy (runner)) S 1 4242 4242 0 -1 4194304 500 0 0 0 731 42 0 0 20 0 3 0";
+        assert_eq!(cpu_ticks(stat), Some(773));
+        assert!(cpu_time().is_some());
     }
 
     #[test]

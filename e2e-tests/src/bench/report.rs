@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::guest_memory::GuestMemory;
+use super::measure::{Budget, Throughput};
 use super::process::Machine;
 use super::workloads::{Expected, Family, POD_SIZES};
 
@@ -62,6 +63,8 @@ pub struct WorkloadResult {
     pub diagnostic: bool,
     pub expected: Expected,
     pub payload_bytes: usize,
+    /// Evaluations in the single-thread loop the latency figures come from.
+    pub samples: usize,
     /// `patch (2 ops)`, `accept`, `reject 403`, `guest error: ...`.
     pub outcome: String,
     pub outcome_as_expected: bool,
@@ -73,8 +76,8 @@ pub struct WorkloadResult {
     pub warm_call: Option<Stats>,
     pub native_parse: Stats,
     pub settings_validation: Stats,
-    /// Evaluations per second per thread count, in the order measured.
-    pub throughput: Vec<(usize, f64)>,
+    /// One loop per thread count, in the order measured.
+    pub throughput: Vec<Throughput>,
     pub guest_memory: Result<GuestMemory, String>,
     pub peak_rss_kib: Option<u64>,
 }
@@ -84,23 +87,33 @@ impl WorkloadResult {
         ratio(self.latency.median, self.native_parse.median)
     }
 
-    fn throughput_at(&self, threads: usize) -> Option<f64> {
-        self.throughput
+    fn throughput_at(&self, threads: usize) -> Option<&Throughput> {
+        self.throughput.iter().find(|t| t.threads == threads)
+    }
+
+    /// The loops at one thread and at the most threads.
+    fn scaling_loops(&self) -> Option<(&Throughput, &Throughput)> {
+        let one = self.throughput_at(1)?;
+        let most = self
+            .throughput
             .iter()
-            .find(|(t, _)| *t == threads)
-            .map(|(_, eps)| *eps)
+            .filter(|t| t.threads > 1)
+            .max_by_key(|t| t.threads)?;
+        Some((one, most))
     }
 
     /// Evaluations per second at the most threads over at one thread.
     pub fn scaling(&self) -> Option<(usize, f64)> {
-        let one = self.throughput_at(1)?;
-        let (most, eps) = self
-            .throughput
-            .iter()
-            .copied()
-            .filter(|(t, _)| *t > 1)
-            .max_by_key(|(t, _)| *t)?;
-        Some((most, eps / one))
+        let (one, most) = self.scaling_loops()?;
+        Some((most.threads, most.per_second() / one.per_second()))
+    }
+
+    /// The same ratio per CPU-second the process got: near 1 when the threads do not slow
+    /// each other down, whatever else runs on the machine.
+    pub fn per_cpu_scaling(&self) -> Option<f64> {
+        let (one, most) = self.scaling_loops()?;
+        let per_cpu = |t: &Throughput| Some(t.evaluations as f64 / t.cpu?.as_secs_f64());
+        Some(per_cpu(most)? / per_cpu(one)?)
     }
 
     fn host_calls_within_budget(&self) -> bool {
@@ -117,7 +130,7 @@ impl WorkloadResult {
 pub struct BenchReport {
     pub machine: Machine,
     pub command: String,
-    pub iterations: usize,
+    pub budget: Budget,
     pub warmup: usize,
     pub threads: Vec<usize>,
     pub modules: Vec<ModuleFile>,
@@ -126,6 +139,8 @@ pub struct BenchReport {
     pub compile: Stats,
     pub compiles: usize,
     pub workloads: Vec<WorkloadResult>,
+    /// 1-minute load average before and after the run.
+    pub load: (Option<f64>, Option<f64>),
     pub notes: Vec<String>,
 }
 
@@ -287,12 +302,32 @@ pub fn targets(report: &BenchReport) -> Vec<TargetCheck> {
         .iter()
         .filter_map(|w| w.scaling().map(|(_, s)| (w.name.as_str(), s)))
         .collect();
-    checks.push(per_workload_check(
+    let mut scaling = per_workload_check(
         format!("1 → 2 thread scaling ≥ {SCALING_TARGET}×"),
         &scalings,
         |s| s >= SCALING_TARGET,
         |s| format!("{s:.2}×"),
-    ));
+    );
+    let per_cpu: Vec<f64> = measured
+        .iter()
+        .filter_map(|w| w.per_cpu_scaling())
+        .collect();
+    let busiest = measured
+        .iter()
+        .filter_map(|w| w.scaling_loops().and_then(|(_, most)| most.cpus_used()))
+        .fold(None, |max: Option<f64>, b| {
+            Some(max.map_or(b, |m| m.max(b)))
+        });
+    if let (false, Some(busiest)) = (per_cpu.is_empty(), busiest) {
+        let (lo, hi) = per_cpu
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(lo, hi), v| (lo.min(*v), hi.max(*v)));
+        let _ = write!(
+            scaling.detail,
+            "; per CPU-second ×{lo:.2} to ×{hi:.2}, with at most {busiest:.2} CPUs busy"
+        );
+    }
+    checks.push(scaling);
 
     let over: Vec<String> = measured
         .iter()
@@ -391,12 +426,21 @@ pub fn render(report: &BenchReport) -> String {
     let _ = writeln!(out, "# policy-runner bench\n");
     let _ = writeln!(
         out,
-        "Machine: {} CPUs, {}, {} memory. Command: `{}`. {} measured evaluations per workload and thread count, after {} warm-up ones.\n",
+        "Machine: {} CPUs, {}, {} memory; load average {} before the run, {} after. Command: `{}`. Each loop: {}, after {} warm-up evaluations.\n",
         m.cpus,
         m.cpu_model,
         m.memory_kib.map_or("unknown".to_owned(), |k| format!("{:.1} GiB", k as f64 / 1024.0 / 1024.0)),
+        load(report.load.0),
+        load(report.load.1),
         report.command,
-        report.iterations,
+        match report.budget.time_limit {
+            Some(limit) => format!(
+                "as many evaluations as fit in {} (at most {})",
+                duration(limit),
+                report.budget.iterations
+            ),
+            None => format!("{} evaluations", report.budget.iterations),
+        },
         report.warmup
     );
 
@@ -427,11 +471,11 @@ pub fn render(report: &BenchReport) -> String {
     let threads_rule: String = report.threads.iter().map(|_| "---:|").collect();
     let _ = writeln!(
         out,
-        "| workload | containers | payload | outcome | host calls | instantiate | validate call | median | p99 | native parse | ÷ native |{threads_header} scaling | guest memory | peak RSS | settings |"
+        "| workload | containers | payload | outcome | host calls | n | instantiate | validate call | median | p99 | native parse | ÷ native |{threads_header} scaling | guest memory | peak RSS | settings |"
     );
     let _ = writeln!(
         out,
-        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|{threads_rule}---:|---:|---:|---:|"
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|{threads_rule}---:|---:|---:|---:|"
     );
     for w in &report.workloads {
         let eps: String = report
@@ -441,13 +485,13 @@ pub fn render(report: &BenchReport) -> String {
                 format!(
                     " {} |",
                     w.throughput_at(*t)
-                        .map_or("–".to_owned(), |e| format!("{e:.0}"))
+                        .map_or("–".to_owned(), |t| format!("{:.0}", t.per_second()))
                 )
             })
             .collect();
         let _ = writeln!(
             out,
-            "| {}{} | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {:.0}× |{eps} {} | {} | {} | {} |",
+            "| {}{} | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {:.0}× |{eps} {} | {} | {} | {} |",
             w.name,
             if w.diagnostic { " (diagnostic)" } else { "" },
             w.containers,
@@ -455,6 +499,7 @@ pub fn render(report: &BenchReport) -> String {
             w.outcome,
             if w.outcome_as_expected { "" } else { " (unexpected)" },
             w.host_calls,
+            w.samples,
             duration(w.instantiate.median),
             duration(w.call.median),
             duration(w.latency.median),
@@ -472,7 +517,7 @@ pub fn render(report: &BenchReport) -> String {
     }
     let _ = writeln!(
         out,
-        "\n*instantiate*: fresh store and instance, `wapc_init`; *validate call*: the guest's `validate`, host calls included; *median*, *p99*: the two together, what a request waits for. *native parse*: `serde_json::from_slice::<Value>` of the same payload in the runner. *scaling*: eval/s at the most threads over eval/s on one. *guest memory*: linear memory after one evaluation. *peak RSS*: the process's VmHWM while the workload ran. *settings*: `validate_settings` on a fresh instance, median of a few.\n"
+        "\n*instantiate*: fresh store and instance, `wapc_init`; *validate call*: the guest's `validate`, host calls included; *median*, *p99*: the two together, what a request waits for, over the *n* evaluations of the single-thread loop. *native parse*: `serde_json::from_slice::<Value>` of the same payload in the runner. *scaling*: eval/s at the most threads over eval/s on one. *guest memory*: linear memory after one evaluation. *peak RSS*: the process's VmHWM while the workload ran. *settings*: `validate_settings` on a fresh instance, median of a few.\n"
     );
     for w in &report.workloads {
         let _ = writeln!(out, "- `{}`: {}", w.name, w.description);
@@ -496,6 +541,39 @@ pub fn render(report: &BenchReport) -> String {
                 duration(g.medians[1]),
                 duration(g.medians[2]),
             );
+        }
+    }
+
+    if report.threads.iter().any(|&t| t > 1) {
+        let _ = writeln!(out, "\n## Threads\n");
+        let _ = writeln!(
+            out,
+            "Each thread runs its own loop of fresh instances of the one compiled module. *CPUs busy*: the process's CPU time over wall time in the loop; below the thread count, the threads waited (for a CPU taken by other processes, or for each other). *per CPU-second*: eval/s divided by CPUs busy; its ratio stays near 1.0 when the threads do not slow each other down.\n"
+        );
+        let _ = writeln!(
+            out,
+            "| workload | threads | eval/s | CPUs busy | eval per CPU-second |\n|---|---:|---:|---:|---:|"
+        );
+        for w in &report.workloads {
+            for t in &w.throughput {
+                let busy = t.cpus_used();
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {:.0} | {} | {} |",
+                    w.name,
+                    t.threads,
+                    t.per_second(),
+                    busy.map_or("–".to_owned(), |b| format!("{b:.2}")),
+                    busy.map_or("–".to_owned(), |b| format!("{:.0}", t.per_second() / b)),
+                );
+            }
+            if let (Some((most, wall)), Some(per_cpu)) = (w.scaling(), w.per_cpu_scaling()) {
+                let _ = writeln!(
+                    out,
+                    "| {} | 1 → {most} | ×{wall:.2} | | ×{per_cpu:.2} |",
+                    w.name
+                );
+            }
         }
     }
 
@@ -530,7 +608,7 @@ pub fn render(report: &BenchReport) -> String {
     ) {
         let _ = writeln!(
             out,
-            "\nParsing the first image reference (oci-spec's regex built on first use): `pod-1-nomatch` − `diag-pod-no-image` = {} of validate call.",
+            "\nWhat parsing the first image reference adds to the call (one-time work such as building a regex lands here): `pod-1-nomatch` − `diag-pod-no-image` = {}.",
             duration(with_image.call.median.saturating_sub(without.call.median))
         );
     }
@@ -553,6 +631,10 @@ pub fn render(report: &BenchReport) -> String {
         }
     }
     out
+}
+
+fn load(average: Option<f64>) -> String {
+    average.map_or("unknown".to_owned(), |a| format!("{a:.2}"))
 }
 
 fn ratio(a: Duration, b: Duration) -> f64 {
@@ -620,6 +702,7 @@ mod tests {
                 nothing_matches: true,
             },
             payload_bytes: 2048,
+            samples: 100,
             outcome: "accept".to_owned(),
             outcome_as_expected: true,
             host_calls: 0,
@@ -651,12 +734,22 @@ mod tests {
                 median: us(90),
                 p99: us(90),
             },
-            throughput: vec![(1, 1000.0), (2, 1900.0)],
+            throughput: vec![loop_of(1, 1000, 1000), loop_of(2, 1900, 1950)],
             guest_memory: Ok(GuestMemory {
                 initial: 1 << 20,
                 after_call: 2 << 20,
             }),
             peak_rss_kib: Some(40_000),
+        }
+    }
+
+    /// One second of `evaluations` on `threads` threads, with `cpu_ms` of CPU time.
+    fn loop_of(threads: usize, evaluations: usize, cpu_ms: u64) -> Throughput {
+        Throughput {
+            threads,
+            evaluations,
+            wall: Duration::from_secs(1),
+            cpu: Some(Duration::from_millis(cpu_ms)),
         }
     }
 
@@ -673,7 +766,10 @@ mod tests {
                 memory_kib: Some(1 << 20),
             },
             command: "policy-runner bench x.wasm".to_owned(),
-            iterations: 100,
+            budget: Budget {
+                iterations: 100,
+                time_limit: None,
+            },
             warmup: 10,
             threads: vec![1, 2],
             modules: vec![module.clone()],
@@ -684,6 +780,7 @@ mod tests {
             },
             compiles: 3,
             workloads,
+            load: (Some(0.5), Some(0.7)),
             notes: Vec::new(),
         }
     }
@@ -763,7 +860,7 @@ mod tests {
         assert_eq!(verdict_of(&report, "host calls"), Verdict::Met);
 
         report.workloads[0].host_calls = 1;
-        report.workloads[1].throughput = vec![(1, 1000.0), (2, 1200.0)];
+        report.workloads[1].throughput = vec![loop_of(1, 1000, 1000), loop_of(2, 1200, 1250)];
         report.optimized_module.as_mut().unwrap().bytes = Some(1_300_000);
         assert_eq!(verdict_of(&report, "host calls"), Verdict::Missed);
         assert_eq!(verdict_of(&report, "optimized module"), Verdict::Missed);
@@ -772,7 +869,10 @@ mod tests {
             .find(|c| c.target.starts_with("1 → 2"))
             .unwrap();
         assert_eq!(scaling.verdict, Verdict::Missed);
-        assert_eq!(scaling.detail, "missed by 1 of 3: pod-10-nomatch 1.20×");
+        assert_eq!(
+            scaling.detail,
+            "missed by 1 of 3: pod-10-nomatch 1.20×; per CPU-second ×0.96 to ×0.97, with at most 1.95 CPUs busy"
+        );
     }
 
     #[test]
@@ -794,8 +894,12 @@ mod tests {
             result("diag-pod-no-image", None, 1, 60),
         ];
         let text = render(&report(workloads, 1_300_000));
-        assert!(text.contains("| pod-1-nomatch | 1 | 2.0 KiB | accept | 0 | 40.0 µs | 60.0 µs | 100 µs | 120 µs | 10.0 µs | 10× | 1000 | 1900 | 1.90× | 2.0 MiB | 39.1 MiB | 90.0 µs |"), "{text}");
-        assert!(text.contains("= 40.0 µs of validate call"), "{text}");
+        assert!(text.contains("| pod-1-nomatch | 1 | 2.0 KiB | accept | 0 | 100 | 40.0 µs | 60.0 µs | 100 µs | 120 µs | 10.0 µs | 10× | 1000 | 1900 | 1.90× | 2.0 MiB | 39.1 MiB | 90.0 µs |"), "{text}");
+        assert!(
+            text.contains("`pod-1-nomatch` − `diag-pod-no-image` = 40.0 µs."),
+            "{text}"
+        );
+        assert!(text.contains("| pod-1-nomatch | 2 | 1900 | 1.95 | 974 |\n| pod-1-nomatch | 1 → 2 | ×1.90 | | ×0.97 |"), "{text}");
         assert!(text.contains("| optimized module ≤ 250 KB | **missed** | policy.wasm: 1269.5 KiB (5.1× the target) |"), "{text}");
         for section in [
             "## Module",
