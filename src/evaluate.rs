@@ -91,7 +91,10 @@ pub fn evaluate<C: Cluster>(
 /// Where a failure is being reported from; decides the outcome of `warn`/`skip` and the fix text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
-    Inject,
+    /// `referenced`: every spec that needs the secret already lists it.
+    Inject {
+        referenced: bool,
+    },
     ValidateOnly,
     EphemeralContainers,
 }
@@ -214,7 +217,11 @@ fn inject<C: Cluster>(
             let add = match problem {
                 None => true,
                 Some(problem) => {
-                    findings.record(request.namespace, rule, &problem, hits, Mode::Inject)
+                    let referenced = hits
+                        .iter()
+                        .all(|hit| specs[hit.spec].names.contains(&rule.secret.as_str()));
+                    let mode = Mode::Inject { referenced };
+                    findings.record(request.namespace, rule, &problem, hits, mode)
                 }
             };
             if add {
@@ -367,12 +374,18 @@ impl Findings {
                 self.rejections.insert(line);
                 false
             }
-            (OnMissingSecret::Warn, Mode::Inject) => {
+            (OnMissingSecret::Warn, Mode::Inject { .. }) => {
                 self.warnings
                     .insert(format!("{line} (onMissingSecret: warn, added anyway)"));
                 true
             }
-            (OnMissingSecret::Skip, Mode::Inject) => {
+            (OnMissingSecret::Skip, Mode::Inject { referenced: true }) => {
+                self.warnings.insert(format!(
+                    "{line} (onMissingSecret: skip, existing reference kept)"
+                ));
+                false
+            }
+            (OnMissingSecret::Skip, Mode::Inject { referenced: false }) => {
                 self.warnings
                     .insert(format!("{line} (onMissingSecret: skip, not added)"));
                 false

@@ -34,7 +34,7 @@ impl fmt::Display for Problem {
                 let list: Vec<&str> = registries.iter().map(String::as_str).collect();
                 write!(f, "it holds no credentials for {}", list.join(", "))
             }
-            Problem::NotReferenced => f.write_str("it is not in the pod's imagePullSecrets"),
+            Problem::NotReferenced => f.write_str("it is not listed in imagePullSecrets"),
         }
     }
 }

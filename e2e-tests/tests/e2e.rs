@@ -579,7 +579,7 @@ fn hostile_inputs() {
             hostile_case(
                 json!({"rules": [{"secret": "corp-registry", "registries": ["registry.corp.example"]}], "inject": false, "verifySecrets": false}),
                 hostile_pod(json!([{"name": huge_name, "image": "registry.corp.example/app:1"}])),
-                json!({"allowed": false, "message": ["it is not in the pod's imagePullSecrets"]}),
+                json!({"allowed": false, "message": ["it is not listed in imagePullSecrets"]}),
             ),
             4096,
         ),

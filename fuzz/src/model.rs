@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use arbitrary::Arbitrary;
+use arbitrary::{Arbitrary, Unstructured};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use image_pull_secrets::cluster::memory::MemoryCluster;
@@ -170,12 +170,49 @@ pub const SECRET_TYPES: &[&str] = &[
 ];
 pub const DATA_KEYS: &[&str] = &[".dockerconfigjson", ".dockercfg", "config.json", ""];
 
+/// Picks an index by weight from one input byte. An exhausted input reads as 0: the first choice,
+/// which is always the ordinary one, so short inputs stay realistic.
+fn weighted(u: &mut Unstructured, weights: &[u8]) -> arbitrary::Result<usize> {
+    let total: u32 = weights.iter().map(|w| u32::from(*w)).sum();
+    let mut roll = u32::from(u8::arbitrary(u)?) * total / 256;
+    for (index, weight) in weights.iter().enumerate() {
+        match roll.checked_sub(u32::from(*weight)) {
+            Some(rest) => roll = rest,
+            None => return Ok(index),
+        }
+    }
+    Ok(weights.len() - 1)
+}
+
+/// Usually absent: present for one input byte in eight.
+#[derive(Debug, Clone)]
+pub struct Rare<T>(pub Option<T>);
+
+impl<'a, T: Arbitrary<'a>> Arbitrary<'a> for Rare<T> {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Rare(match weighted(u, &[7, 1])? {
+            0 => None,
+            _ => Some(u.arbitrary()?),
+        }))
+    }
+}
+
 /// A string from a pool, a pool string repeated, or any string.
-#[derive(Arbitrary, Debug, Clone)]
+#[derive(Debug, Clone)]
 pub enum Text {
     Pool(u8),
     Repeated(u8, u16),
     Any(String),
+}
+
+impl<'a> Arbitrary<'a> for Text {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match weighted(u, &[12, 3, 1])? {
+            0 => Text::Pool(u.arbitrary()?),
+            1 => Text::Any(u.arbitrary()?),
+            _ => Text::Repeated(u.arbitrary()?, u.arbitrary()?),
+        })
+    }
 }
 
 impl Text {
@@ -231,7 +268,7 @@ impl Json {
 }
 
 /// A field that should hold a string: absent, the string, or something else.
-#[derive(Arbitrary, Debug, Clone)]
+#[derive(Debug, Clone)]
 pub enum Field {
     Absent,
     Text(Text),
@@ -239,6 +276,19 @@ pub enum Field {
     Number(i64),
     Bool(bool),
     Other(Json),
+}
+
+impl<'a> Arbitrary<'a> for Field {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match weighted(u, &[10, 2, 1, 1, 1, 1])? {
+            0 => Field::Text(u.arbitrary()?),
+            1 => Field::Absent,
+            2 => Field::Null,
+            3 => Field::Number(u.arbitrary()?),
+            4 => Field::Bool(u.arbitrary()?),
+            _ => Field::Other(u.arbitrary()?),
+        })
+    }
 }
 
 impl Field {
@@ -269,18 +319,37 @@ pub struct Container {
     extra: Vec<(Text, Json)>,
 }
 
-#[derive(Arbitrary, Debug, Clone)]
+#[derive(Debug, Clone)]
 pub enum ContainerEntry {
     Container(Container),
     Odd(Json),
 }
 
+impl<'a> Arbitrary<'a> for ContainerEntry {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match weighted(u, &[7, 1])? {
+            0 => ContainerEntry::Container(u.arbitrary()?),
+            _ => ContainerEntry::Odd(u.arbitrary()?),
+        })
+    }
+}
+
 /// `containers`, `initContainers` or `ephemeralContainers`.
-#[derive(Arbitrary, Debug, Clone)]
+#[derive(Debug, Clone)]
 pub enum ContainerList {
     Absent,
     List(Vec<ContainerEntry>),
     Odd(Json),
+}
+
+impl<'a> Arbitrary<'a> for ContainerList {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match weighted(u, &[6, 3, 1])? {
+            0 => ContainerList::List(u.arbitrary()?),
+            1 => ContainerList::Absent,
+            _ => ContainerList::Odd(u.arbitrary()?),
+        })
+    }
 }
 
 impl ContainerList {
@@ -316,11 +385,21 @@ pub enum PullSecretEntry {
     Odd(Json),
 }
 
-#[derive(Arbitrary, Debug, Clone)]
+#[derive(Debug, Clone)]
 pub enum PullSecrets {
     Absent,
     List(Vec<PullSecretEntry>),
     Odd(Json),
+}
+
+impl<'a> Arbitrary<'a> for PullSecrets {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match weighted(u, &[4, 4, 1])? {
+            0 => PullSecrets::Absent,
+            1 => PullSecrets::List(u.arbitrary()?),
+            _ => PullSecrets::Odd(u.arbitrary()?),
+        })
+    }
 }
 
 #[derive(Arbitrary, Debug, Clone)]
@@ -411,7 +490,7 @@ impl Kind {
     }
 }
 
-#[derive(Arbitrary, Debug, Clone)]
+#[derive(Debug, Clone)]
 pub enum Operation {
     Create,
     Update,
@@ -420,7 +499,19 @@ pub enum Operation {
     Other(Field),
 }
 
-#[derive(Arbitrary, Debug, Clone)]
+impl<'a> Arbitrary<'a> for Operation {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match weighted(u, &[6, 6, 1, 1, 1])? {
+            0 => Operation::Create,
+            1 => Operation::Update,
+            2 => Operation::Delete,
+            3 => Operation::Connect,
+            _ => Operation::Other(u.arbitrary()?),
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
 pub enum SubResource {
     None,
     EphemeralContainers,
@@ -428,12 +519,33 @@ pub enum SubResource {
     Other(Field),
 }
 
+impl<'a> Arbitrary<'a> for SubResource {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match weighted(u, &[8, 3, 1, 1])? {
+            0 => SubResource::None,
+            1 => SubResource::EphemeralContainers,
+            2 => SubResource::Status,
+            _ => SubResource::Other(u.arbitrary()?),
+        })
+    }
+}
+
 /// What sits where the pod spec belongs.
-#[derive(Arbitrary, Debug, Clone)]
+#[derive(Debug, Clone)]
 pub enum SpecShape {
     Present(PodSpec),
     Missing,
     Odd(Json),
+}
+
+impl<'a> Arbitrary<'a> for SpecShape {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match weighted(u, &[14, 1, 1])? {
+            0 => SpecShape::Present(u.arbitrary()?),
+            1 => SpecShape::Missing,
+            _ => SpecShape::Odd(u.arbitrary()?),
+        })
+    }
 }
 
 #[derive(Arbitrary, Debug, Clone)]
@@ -443,13 +555,13 @@ pub struct Request {
     sub_resource: SubResource,
     namespace: Field,
     object_namespace: Field,
-    mirror_pod: bool,
+    mirror_pod: Rare<()>,
     spec: SpecShape,
     old_spec: Option<PodSpec>,
-    object_extra: Vec<(Text, Json)>,
-    request_extra: Vec<(Text, Json)>,
+    object_extra: Rare<Vec<(Text, Json)>>,
+    request_extra: Rare<Vec<(Text, Json)>>,
     /// Replaces the whole request (a non-object request, or a wrong shape).
-    replaced_by: Option<Json>,
+    replaced_by: Rare<Json>,
 }
 
 /// Builds nested objects along `pointer` and puts `value` at its end.
@@ -470,14 +582,14 @@ fn put_at(object: &mut Value, pointer: &str, value: Value) {
 
 impl Request {
     pub fn render(&self) -> Value {
-        if let Some(replacement) = &self.replaced_by {
+        if let Rare(Some(replacement)) = &self.replaced_by {
             return replacement.render();
         }
         let (group, version, kind, pointer) = self.kind.parts();
         let mut metadata = Map::new();
         metadata.insert("name".into(), json!("w"));
         self.object_namespace.put(&mut metadata, "namespace", WORDS);
-        if self.mirror_pod {
+        if self.mirror_pod.0.is_some() {
             metadata.insert(
                 "annotations".into(),
                 json!({"kubernetes.io/config.mirror": "0f9e"}),
@@ -489,7 +601,10 @@ impl Request {
             format!("{group}/{version}")
         };
         let mut object = Map::new();
-        put_extra(&mut object, &self.object_extra);
+        put_extra(
+            &mut object,
+            self.object_extra.0.as_deref().unwrap_or_default(),
+        );
         object.insert("apiVersion".into(), Value::String(api_version));
         object.insert("kind".into(), Value::String(kind.clone()));
         object.insert("metadata".into(), Value::Object(metadata));
@@ -500,7 +615,10 @@ impl Request {
             SpecShape::Odd(json) => put_at(&mut object, pointer, json.render()),
         }
         let mut request = Map::new();
-        put_extra(&mut request, &self.request_extra);
+        put_extra(
+            &mut request,
+            self.request_extra.0.as_deref().unwrap_or_default(),
+        );
         request.insert("uid".into(), json!("0b5e"));
         request.insert(
             "kind".into(),
@@ -573,14 +691,14 @@ pub struct SettingsModel {
     check_credentials: Flag,
     /// Declare Argo Rollouts as a custom resource, with this pod spec path (or the usual one).
     rollout: Option<Option<Text>>,
-    unknown: Option<(Text, Json)>,
+    unknown: Rare<(Text, Json)>,
     /// Replaces the whole settings value.
-    replaced_by: Option<Json>,
+    replaced_by: Rare<Json>,
 }
 
 impl SettingsModel {
     pub fn render(&self) -> Value {
-        if let Some(replacement) = &self.replaced_by {
+        if let Rare(Some(replacement)) = &self.replaced_by {
             return replacement.render();
         }
         let mut settings = Map::new();
@@ -629,10 +747,88 @@ impl SettingsModel {
                 json!([{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": path}]),
             );
         }
-        if let Some((key, value)) = &self.unknown {
+        if let Rare(Some((key, value))) = &self.unknown {
             settings.insert(key.pick(WORDS), value.render());
         }
         Value::Object(settings)
+    }
+}
+
+/// Valid rule sets, as people write them.
+const PRESETS: &[&str] = &[
+    r#"[{"secret": "corp-registry", "registries": ["registry.corp.example:5000", "*.corp.example"], "images": ["docker.io/acme/**"]},
+        {"secret": "dockerhub", "registries": ["docker.io"]}]"#,
+    r#"[{"secret": "corp", "registries": ["reg.example", "*.corp.example"]}, {"secret": "hub", "images": ["acme/**"]}]"#,
+    r#"[{"secret": "team", "registries": ["localhost:5000", "REG.EXAMPLE"], "images": ["**/cli", "nginx", "*/**/*"]}]"#,
+    r#"[{"secret": "hub", "registries": ["index.docker.io"]}, {"secret": "corp", "images": ["reg.example/team/*", "reg.example/**"]}]"#,
+];
+
+/// One of [`PRESETS`], with every rule's `onMissingSecret` and the flags chosen.
+#[derive(Debug, Clone)]
+pub struct Preset {
+    rules: u8,
+    on_missing_secret: u8,
+    inject: bool,
+    verify_secrets: bool,
+    check_credentials: bool,
+    rollout: bool,
+}
+
+impl<'a> Arbitrary<'a> for Preset {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(Preset {
+            rules: u.arbitrary()?,
+            on_missing_secret: u.arbitrary()?,
+            // Read inverted, so that an exhausted input (zeros) keeps the defaults.
+            inject: !bool::arbitrary(u)?,
+            verify_secrets: !bool::arbitrary(u)?,
+            check_credentials: !bool::arbitrary(u)?,
+            rollout: u.arbitrary()?,
+        })
+    }
+}
+
+impl Preset {
+    pub fn render(&self) -> Value {
+        let mut rules: Value =
+            serde_json::from_str(PRESETS[usize::from(self.rules) % PRESETS.len()])
+                .expect("presets are JSON");
+        let on_missing = ["reject", "warn", "skip"][usize::from(self.on_missing_secret) % 3];
+        for rule in rules.as_array_mut().expect("presets are lists") {
+            rule["onMissingSecret"] = json!(on_missing);
+        }
+        let mut settings = json!({"rules": rules, "inject": self.inject,
+            "verifySecrets": self.verify_secrets, "checkCredentials": self.check_credentials});
+        if self.rollout {
+            settings["customResources"] = json!([{"apiVersion": "argoproj.io/v1alpha1",
+                "kind": "Rollout", "podSpecPath": "$.spec.template.spec"}]);
+        }
+        settings
+    }
+}
+
+/// Settings: usually a valid preset, sometimes built field by field.
+#[derive(Debug, Clone)]
+pub enum SettingsInput {
+    Preset(Preset),
+    Built(Box<SettingsModel>),
+}
+
+impl<'a> Arbitrary<'a> for SettingsInput {
+    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
+        Ok(match weighted(u, &[3, 1])? {
+            0 => SettingsInput::Preset(u.arbitrary()?),
+            _ => SettingsInput::Built(u.arbitrary()?),
+        })
+    }
+}
+
+impl SettingsInput {
+    pub fn render(&self) -> Value {
+        match self {
+            SettingsInput::Preset(preset) => preset.render(),
+            SettingsInput::Built(model) => model.render(),
+        }
     }
 }
 
@@ -799,7 +995,7 @@ impl ClusterModel {
 /// One `validate` call: settings, request and the cluster behind them.
 #[derive(Arbitrary, Debug, Clone)]
 pub struct RequestInput {
-    pub settings: SettingsModel,
+    pub settings: SettingsInput,
     pub request: Request,
     pub cluster: ClusterModel,
 }
