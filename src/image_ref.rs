@@ -75,8 +75,20 @@ impl ImageRef {
 }
 
 impl fmt::Display for ImageRef {
+    /// `registry/repository`, written so that it parses back to the same reference: a host that
+    /// only counts as a registry through Docker's upper-case rule (`Corp/app`) is shown in upper
+    /// case, since in lower case it would read as a Docker Hub namespace.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.registry, self.repository)
+        if self.registry != DOCKER_HUB && !names_registry(&self.registry) {
+            write!(
+                f,
+                "{}/{}",
+                self.registry.to_ascii_uppercase(),
+                self.repository
+            )
+        } else {
+            write!(f, "{}/{}", self.registry, self.repository)
+        }
     }
 }
 
@@ -168,6 +180,13 @@ mod tests {
     #[case::bad_digest("nginx@sha256:abc")]
     fn rejects(#[case] image: &str) {
         assert!(ImageRef::parse(image).is_err(), "{image} should not parse");
+    }
+
+    #[test]
+    fn upper_case_only_registry_is_shown_in_upper_case() {
+        let parsed = ImageRef::parse("Corp/app:1").unwrap();
+        assert_eq!(parsed.to_string(), "CORP/app");
+        assert_eq!(ImageRef::parse(&parsed.to_string()).unwrap(), parsed);
     }
 
     #[test]

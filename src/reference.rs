@@ -244,7 +244,7 @@ mod tests {
     #[case::wrong_digest_length(&format!("nginx@sha256:{}", "a".repeat(40)), ReferenceError::DigestInvalidLength)]
     #[case::unknown_algorithm(&format!("nginx@md5:{}", "a".repeat(32)), ReferenceError::DigestUnsupported)]
     #[case::too_long(&format!("reg.example/{}", "a".repeat(256)), ReferenceError::NameTooLong)]
-    #[case::hub_library_counts(&format!("{}", "a".repeat(250)), ReferenceError::NameTooLong)]
+    #[case::hub_library_counts(&"a".repeat(250), ReferenceError::NameTooLong)]
     fn rejects(#[case] input: &str, #[case] error: ReferenceError) {
         assert_eq!(parse(input), Err(error));
     }
