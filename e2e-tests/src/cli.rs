@@ -97,6 +97,11 @@ Usage: policy-runner bench [options] <ANNOTATED.wasm>
       --warmup <N>           Unmeasured evaluations before each loop (default 20)
       --threads-list <LIST>  Thread counts for throughput, comma-separated (default 1,2)
       --workload <NAME>      Only workloads whose name contains NAME (repeatable)
+      --max-memory-mib <MIB> As for run (default 512, a pooled allocator); 0 = no limit,
+                             instances allocated on demand
+      --keep-resident-kib <KIB>
+                             Pooled memory and tables keep this much mapped between
+                             instances, reset by memset (default 0: wasmtime's default)
 
 The module is compiled once, as PolicyServer does; every evaluation gets a fresh instance,
 with Kubernetes reads answered from an in-memory replay re-armed each time. The report
@@ -162,13 +167,7 @@ fn parse_run(mut args: Args) -> Result<Command> {
                 limits.timeout = Some(Timeout::seconds(seconds));
             }
             "--disable-timeout-protection" => limits.timeout = None,
-            "--max-memory-mib" => {
-                let mib = number(&arg, &args.value(&arg)?)?;
-                if mib > WASM32_MAX_MEMORY_MIB {
-                    bail!("{arg} must be at most {WASM32_MAX_MEMORY_MIB} (4 GiB, the wasm32 maximum); 0 means no limit");
-                }
-                limits.max_memory_bytes = (mib > 0).then_some((mib as usize) << 20);
-            }
+            "--max-memory-mib" => limits.max_memory_bytes = max_memory(&arg, &args.value(&arg)?)?,
             "-v" | "--verbose" => verbose = true,
             _ => set_positional(&mut module_path, arg, "run")?,
         }
@@ -233,6 +232,19 @@ fn parse_bench(mut args: Args) -> Result<Command> {
                 }
             }
             "--workload" => options.workloads.push(args.value(&arg)?),
+            "--max-memory-mib" => {
+                options.limits.max_memory_bytes = max_memory(&arg, &args.value(&arg)?)?
+            }
+            "--keep-resident-kib" => {
+                let kib = number(&arg, &args.value(&arg)?)?;
+                if kib > WASM32_MAX_MEMORY_MIB << 10 {
+                    bail!(
+                        "{arg} must be at most {} (4 GiB)",
+                        WASM32_MAX_MEMORY_MIB << 10
+                    );
+                }
+                options.keep_resident_bytes = (kib as usize) << 10;
+            }
             _ => set_positional(&mut module_path, arg, "bench")?,
         }
     }
@@ -287,6 +299,15 @@ fn set_positional(slot: &mut Option<String>, arg: String, command: &str) -> Resu
 fn required(value: Option<String>, name: &str, command: &str) -> Result<String> {
     value
         .ok_or_else(|| anyhow!("{command}: {name} is required; see policy-runner {command} --help"))
+}
+
+/// `--max-memory-mib`: `None` for 0 (no limit beyond wasm32's).
+fn max_memory(flag: &str, value: &str) -> Result<Option<usize>> {
+    let mib = number(flag, value)?;
+    if mib > WASM32_MAX_MEMORY_MIB {
+        bail!("{flag} must be at most {WASM32_MAX_MEMORY_MIB} (4 GiB, the wasm32 maximum); 0 means no limit");
+    }
+    Ok((mib > 0).then_some((mib as usize) << 20))
 }
 
 fn number(flag: &str, value: &str) -> Result<u64> {
@@ -441,6 +462,15 @@ mod tests {
                 vec![1, 2, 4],
                 vec!["pod-1".to_owned(), "verify".to_owned()]
             )
+        );
+        let Command::Bench(options) =
+            parse_str("bench --keep-resident-kib 4096 --max-memory-mib 0 p.wasm").unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (options.keep_resident_bytes, options.limits.max_memory_bytes),
+            (4 << 20, None)
         );
         assert!(parse_str("bench --iterations 0 p.wasm").is_err());
         assert!(parse_str("bench --threads-list 1,0 p.wasm").is_err());

@@ -46,6 +46,10 @@ pub struct BenchOptions {
     pub threads: Vec<usize>,
     /// Workloads whose name contains any of these; all when empty.
     pub workloads: Vec<String>,
+    /// PolicyServer's limits by default, as `run` applies them.
+    pub limits: Limits,
+    /// Pooled memory kept resident between instances (0: wasmtime's default).
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for BenchOptions {
@@ -56,6 +60,8 @@ impl Default for BenchOptions {
             warmup: DEFAULT_WARMUP,
             threads: DEFAULT_THREADS.to_vec(),
             workloads: Vec::new(),
+            limits: Limits::default(),
+            keep_resident_bytes: 0,
         }
     }
 }
@@ -104,10 +110,11 @@ pub fn bench(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<B
     let (modules, optimized_module) = module_files(&options.module_path, module.len() as u64);
 
     progress(&format!("compiling {} ({COMPILES}×)", options.module_path));
-    let limits = Limits::default();
+    let limits = options.limits;
     let mut compile_samples = measure::compile_times(&module, limits, COMPILES - 1)?;
     let started = std::time::Instant::now();
-    let policy = CompiledPolicy::compile(&module, limits)?;
+    let policy =
+        CompiledPolicy::compile_keeping_resident(&module, limits, options.keep_resident_bytes)?;
     compile_samples.push(started.elapsed());
 
     let bench = Bench::new(&policy, allowed);
@@ -321,6 +328,19 @@ fn command_line(options: &BenchOptions) -> String {
     }
     for workload in &options.workloads {
         line.push_str(&format!(" --workload {workload}"));
+    }
+    if options.keep_resident_bytes > 0 {
+        line.push_str(&format!(
+            " --keep-resident-kib {}",
+            options.keep_resident_bytes >> 10
+        ));
+    }
+    if options.limits.max_memory_bytes != Limits::default().max_memory_bytes {
+        let mib = options
+            .limits
+            .max_memory_bytes
+            .map_or(0, |bytes| bytes >> 20);
+        line.push_str(&format!(" --max-memory-mib {mib}"));
     }
     line.push(' ');
     line.push_str(&options.module_path);

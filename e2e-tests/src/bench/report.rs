@@ -250,7 +250,7 @@ pub fn targets(report: &BenchReport) -> Vec<TargetCheck> {
         format!("validate median ≤ {NATIVE_FACTOR_TARGET}× native parse, per workload"),
         &factors,
         |factor| factor <= NATIVE_FACTOR_TARGET,
-        |factor| format!("{factor:.0}×"),
+        |factor| format!("{factor:.1}×"),
     ));
 
     let growths = growth(&report.workloads);
@@ -491,7 +491,7 @@ pub fn render(report: &BenchReport) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "| {}{} | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {:.0}× |{eps} {} | {} | {} | {} |",
+            "| {}{} | {} | {} | {}{} | {} | {} | {} | {} | {} | {} | {} | {:.1}× |{eps} {} | {} | {} | {} |",
             w.name,
             if w.diagnostic { " (diagnostic)" } else { "" },
             w.containers,
@@ -894,7 +894,7 @@ mod tests {
             result("diag-pod-no-image", None, 1, 60),
         ];
         let text = render(&report(workloads, 1_300_000));
-        assert!(text.contains("| pod-1-nomatch | 1 | 2.0 KiB | accept | 0 | 100 | 40.0 µs | 60.0 µs | 100 µs | 120 µs | 10.0 µs | 10× | 1000 | 1900 | 1.90× | 2.0 MiB | 39.1 MiB | 90.0 µs |"), "{text}");
+        assert!(text.contains("| pod-1-nomatch | 1 | 2.0 KiB | accept | 0 | 100 | 40.0 µs | 60.0 µs | 100 µs | 120 µs | 10.0 µs | 10.0× | 1000 | 1900 | 1.90× | 2.0 MiB | 39.1 MiB | 90.0 µs |"), "{text}");
         assert!(
             text.contains("`pod-1-nomatch` − `diag-pod-no-image` = 40.0 µs."),
             "{text}"
