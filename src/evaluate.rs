@@ -435,19 +435,15 @@ fn failure_line(
     if distinct.len() > LISTED_CONTAINERS {
         needed_by.push_str(&format!(" and {} more", distinct.len() - LISTED_CONTAINERS));
     }
-    let registries: BTreeSet<&str> = hits.iter().map(|hit| hit.image.registry()).collect();
-    let fix = fix_for(namespace, secret, problem, &registries, mode);
+    // The registry of the first container that needs the secret, as the example server.
+    let server = hits
+        .first()
+        .map_or("<registry>", |hit| hit.image.registry());
+    let fix = fix_for(namespace, secret, problem, server, mode);
     format!("imagePullSecret \"{secret}\" in namespace \"{namespace}\": {problem}; needed by {needed_by}; fix: {fix}")
 }
 
-fn fix_for(
-    namespace: &str,
-    secret: &str,
-    problem: &Problem,
-    registries: &BTreeSet<&str>,
-    mode: Mode,
-) -> String {
-    let server = registries.iter().next().copied().unwrap_or("<registry>");
+fn fix_for(namespace: &str, secret: &str, problem: &Problem, server: &str, mode: Mode) -> String {
     let create = format!(
         "kubectl create secret docker-registry {secret} -n {namespace} --docker-server={server} \
          --docker-username=<user> --docker-password=<password>"

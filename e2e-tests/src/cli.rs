@@ -69,6 +69,9 @@ Usage: policy-runner run [options] <ANNOTATED.wasm>
                                limit beyond wasm32's 4 GiB)
   -v, --verbose                Echo the policy's log events and runner notes on stderr
 
+Compiled code is cached in $POLICY_RUNNER_CACHE_DIR (default ~/.cache/policy-runner; empty:
+no cache), as PolicyServer compiles a module once, not per request.
+
 Stdout gets exactly one line: the AdmissionResponse JSON (exit 0, allowed or not).
 Invalid settings or input: a message on stderr, exit 1.
 ";

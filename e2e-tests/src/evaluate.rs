@@ -36,7 +36,7 @@ impl Evaluator {
         metadata: Option<Metadata>,
     ) -> Result<Self> {
         Ok(Self {
-            policy: CompiledPolicy::compile(module, limits)?,
+            policy: CompiledPolicy::compile_cached(module, limits)?,
             host,
             policy_id,
             metadata,

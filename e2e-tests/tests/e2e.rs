@@ -297,10 +297,9 @@ fn check_case(path: &Path, scratch: &Path) -> Result<(), String> {
 
 /// Runs a case already in memory (the hostile cases build theirs in code).
 fn check_parsed_case(case: &Case, dir: &Path) -> Result<(), String> {
-    let case = case;
     std::fs::create_dir_all(dir).unwrap();
     let dir = dir.to_path_buf();
-    let outcome = run_policy(&case, &dir, case.host.len());
+    let outcome = run_policy(case, &dir, case.host.len());
     let everything = format!("{}\n{}", outcome.stdout, outcome.stderr);
     for canary in [
         CANARY,
@@ -354,11 +353,11 @@ fn check_parsed_case(case: &Case, dir: &Path) -> Result<(), String> {
     std::fs::write(dir.join("last-response.json"), line).unwrap();
     let response: Value =
         serde_json::from_str(line).map_err(|e| format!("output is not JSON ({e}): {line}"))?;
-    check_response(&case, &response)?;
+    check_response(case, &response)?;
     if !case.host.is_empty() {
         // With the last expected interaction missing, the answer must change: the policy really
         // made every call the case lists (and no call is left unused).
-        let shorter = run_policy(&case, &dir, case.host.len() - 1);
+        let shorter = run_policy(case, &dir, case.host.len() - 1);
         if shorter.stdout == outcome.stdout {
             return Err(format!(
                 "the answer does not depend on the last host call listed; the policy made fewer calls than expected:\n{line}"
@@ -482,7 +481,10 @@ fn end_to_end_cases() {
                 };
                 let name = case.file_name().unwrap().to_string_lossy().into_owned();
                 if !runner_is_ours() && is_policy_server_only(&case) {
-                    eprintln!("n/a    {name} (PolicyServer behaviour, not checked with {})", kwctl());
+                    eprintln!(
+                        "n/a    {name} (PolicyServer behaviour, not checked with {})",
+                        kwctl()
+                    );
                     not_applicable.lock().unwrap().push(name);
                     continue;
                 }
@@ -500,7 +502,12 @@ fn end_to_end_cases() {
     let failures = failures.into_inner().unwrap();
     let not_applicable = not_applicable.into_inner().unwrap();
     if !not_applicable.is_empty() {
-        eprintln!("{} cases not applicable to {}: {}", not_applicable.len(), kwctl(), not_applicable.join(", "));
+        eprintln!(
+            "{} cases not applicable to {}: {}",
+            not_applicable.len(),
+            kwctl(),
+            not_applicable.join(", ")
+        );
     }
     eprintln!(
         "{} cases, {} failed, with {}",
