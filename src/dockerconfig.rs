@@ -5,6 +5,7 @@
 //! decides whether a key covers an image the way kubelet's keyring does
 //! (`k8s.io/kubernetes/pkg/credentialprovider/keyring.go`). Pure: no I/O.
 
+use crate::image_ref::{is_docker_hub_alias, DOCKER_HUB};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -12,15 +13,6 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-
-/// Host names that all mean Docker Hub; a key for any of them covers images
-/// whose normalised registry is `docker.io`.
-///
-/// Kubelet itself only matches `docker.io` and `index.docker.io` (and the
-/// latter only as a bare host); `registry-1.docker.io` and Hub keys with a
-/// path are accepted here on purpose.
-const DOCKER_HUB_HOSTS: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
-const DOCKER_HUB: &str = "docker.io";
 
 /// The two Secret layouts that carry registry credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -309,10 +301,10 @@ fn split_host_port(authority: &str, is_label: fn(&str) -> bool) -> Option<(&str,
     if !port_ok || !host.split('.').all(is_label) {
         return None;
     }
-    let is_hub = port.is_none()
-        && DOCKER_HUB_HOSTS
-            .iter()
-            .any(|h| h.eq_ignore_ascii_case(host));
+    // A key for any of Docker Hub's names covers images whose registry is `docker.io`. Kubelet
+    // itself only matches `docker.io` and a bare `index.docker.io`; `registry-1.docker.io` and Hub
+    // keys with a path are accepted here on purpose.
+    let is_hub = port.is_none() && is_docker_hub_alias(host);
     Some((if is_hub { DOCKER_HUB } else { host }, port))
 }
 

@@ -69,7 +69,7 @@ pub fn evaluate<C: Cluster>(
         Ok(specs) => specs,
         Err(problem) => return malformed(request.kind, problem),
     };
-    let images = ParsedImages::of(&specs);
+    let images = ParsedImages::of(&specs, settings);
     let hits = rule_hits(settings, &specs, &images, |_| true);
     if hits.is_empty() {
         return accept();
@@ -124,22 +124,43 @@ fn read_specs<'a>(workload: &Workload, object: &'a Value) -> Result<Vec<PodSpecV
         .collect()
 }
 
-/// Each distinct image string parsed once; unparseable images match no rule.
-struct ParsedImages<'a>(BTreeMap<&'a str, Option<ImageRef>>);
+/// Each distinct image string parsed, and matched against every rule, once: a pod with many
+/// containers of the same image costs one parse and one pass over the rules. Unparseable images
+/// match no rule.
+struct ParsedImages<'a>(BTreeMap<&'a str, Option<MatchedImage>>);
+
+/// A parsed image and, per rule in settings order, whether the rule matches it.
+struct MatchedImage {
+    image: ImageRef,
+    rules: Vec<bool>,
+}
 
 impl<'a> ParsedImages<'a> {
-    fn of(specs: &[PodSpecView<'a>]) -> Self {
+    fn of(specs: &[PodSpecView<'a>], settings: &Settings) -> Self {
         let mut parsed = BTreeMap::new();
         for container in specs.iter().flat_map(|s| &s.containers) {
-            parsed
-                .entry(container.image)
-                .or_insert_with(|| ImageRef::parse(container.image).ok());
+            parsed.entry(container.image).or_insert_with(|| {
+                ImageRef::parse(container.image)
+                    .ok()
+                    .map(|image| MatchedImage {
+                        rules: settings
+                            .rules
+                            .iter()
+                            .map(|rule| rule.matches(&image))
+                            .collect(),
+                        image,
+                    })
+            });
         }
         ParsedImages(parsed)
     }
 
-    fn get(&self, image: &str) -> Option<&ImageRef> {
-        self.0.get(image).and_then(Option::as_ref)
+    /// The parsed image, if it matches the rule at `rule` (its index in the settings).
+    fn matching(&self, image: &str, rule: usize) -> Option<&ImageRef> {
+        match self.0.get(image) {
+            Some(Some(matched)) if matched.rules[rule] => Some(&matched.image),
+            _ => None,
+        }
     }
 }
 
@@ -166,20 +187,20 @@ fn rule_hits<'a, 'i, 's>(
     settings
         .rules
         .iter()
-        .map(|rule| {
+        .enumerate()
+        .map(|(index, rule)| {
             let hits = specs
                 .iter()
                 .enumerate()
                 .flat_map(|(spec, view)| view.containers.iter().map(move |c| (spec, *c)))
                 .filter(|(_, container)| counted(container))
                 .filter_map(|(spec, container)| {
-                    images.get(container.image).map(|image| Hit {
+                    images.matching(container.image, index).map(|image| Hit {
                         spec,
                         container,
                         image,
                     })
                 })
-                .filter(|hit| rule.matches(hit.image))
                 .collect();
             RuleHits { rule, hits }
         })
@@ -337,7 +358,7 @@ fn ephemeral_containers<C: Cluster>(
         .filter(|c| c.list == ContainerList::EphemeralContainers)
         .map(|c| c.name)
         .collect();
-    let images = ParsedImages::of(&specs);
+    let images = ParsedImages::of(&specs, settings);
     let hits = rule_hits(settings, &specs, &images, |c| {
         c.list == ContainerList::EphemeralContainers && !existing.contains(&c.name)
     });

@@ -92,10 +92,17 @@ impl fmt::Display for ImageRef {
     }
 }
 
+/// Whether a host (any case, no port) is one of Docker Hub's names.
+pub fn is_docker_hub_alias(host: &str) -> bool {
+    DOCKER_HUB_ALIASES
+        .iter()
+        .any(|alias| alias.eq_ignore_ascii_case(host))
+}
+
 /// Lower-cases a registry host and folds the Docker Hub aliases into `docker.io`.
 pub fn canonical_registry(registry: &str) -> String {
     let lower = registry.to_ascii_lowercase();
-    if DOCKER_HUB_ALIASES.contains(&lower.as_str()) {
+    if is_docker_hub_alias(&lower) {
         DOCKER_HUB.to_string()
     } else {
         lower
