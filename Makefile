@@ -14,9 +14,11 @@ FUZZ_SECONDS ?= 120
 
 .PHONY: setup runner test unit-tests e2e-tests lint fmt demo bench fuzz clean
 
-# Tools a fresh machine lacks: the wasm target and binaryen's wasm-opt.
+# Tools a fresh machine lacks: the wasm target, rustfmt and clippy, and binaryen's wasm-opt.
 setup:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
+	@cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 	@command -v wasm-opt >/dev/null || apt-get install -y binaryen >/dev/null 2>&1 \
 		|| (apt-get update >/dev/null && apt-get install -y binaryen >/dev/null) \
 		|| { echo "wasm-opt (Debian package binaryen) is required" >&2; exit 1; }
@@ -55,7 +57,7 @@ lint: | setup
 
 test: lint unit-tests e2e-tests
 
-fmt:
+fmt: | setup
 	cargo fmt --all
 
 demo: annotated-policy.wasm $(RUNNER)
