@@ -1,17 +1,19 @@
-//! Which registries a docker-config Secret holds credentials for.
+//! What the kubelet reads from a docker-config Secret, and whether that covers an image.
 //!
-//! Reads only the registry *keys* of a `kubernetes.io/dockerconfigjson` or
-//! `kubernetes.io/dockercfg` Secret (credential values are skipped unread) and
-//! decides whether a key covers an image the way kubelet's keyring does
-//! (`k8s.io/kubernetes/pkg/credentialprovider/keyring.go`). Pure: no I/O.
+//! Decodes a `kubernetes.io/dockerconfigjson` or `kubernetes.io/dockercfg` Secret as the kubelet
+//! builds its keyring (`pkg/credentialprovider`: `DockerConfigEntry.UnmarshalJSON`,
+//! `BasicDockerKeyring.Add`, `Lookup`, `URLsMatch`) and keeps, per registry key, only whether its
+//! entry yields a username or password: no credential is kept, shown or logged. Pure: no I/O.
 
-use crate::image_ref::{is_docker_hub_alias, DOCKER_HUB};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
-use base64::engine::general_purpose::STANDARD;
+use base64::alphabet::STANDARD as STANDARD_ALPHABET;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use serde::de::IgnoredAny;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 /// The two Secret layouts that carry registry credentials.
@@ -70,10 +72,23 @@ pub enum DecodeFailure {
     Json,
 }
 
-/// Why a Secret's registry keys could not be read.
+/// Why one registry entry makes the kubelet refuse the whole Secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryFailure {
+    /// The entry is neither a JSON object nor `null`.
+    NotAnObject,
+    /// `username`, `password`, `email` or `auth` (named here) holds something other than a string.
+    NotAString(&'static str),
+    /// `auth` is neither padded nor unpadded standard base64.
+    AuthNotBase64,
+    /// `auth` decodes, but holds no `:` between user and password.
+    AuthWithoutColon,
+}
+
+/// Why a Secret gives no usable registry credentials.
 ///
-/// Messages name the Secret type or data key, never any of the data: neither
-/// the decoded bytes nor the base64/serde error text (which can quote input).
+/// Messages name the Secret type, the data key and the registry key (its user info hidden), never
+/// any of the data: neither the decoded bytes nor the base64/serde error text (which can quote it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DockerConfigError {
     /// The Secret's type (held here) is not a docker-config type.
@@ -87,6 +102,13 @@ pub enum DockerConfigError {
     },
     /// A `.dockerconfigjson` without an `auths` object.
     NoAuths,
+    /// The entry for `registry` under data key `key` fails the kubelet's decoding, so the kubelet
+    /// fails every pull of a pod that lists the Secret, whichever image it pulls.
+    BadEntry {
+        key: &'static str,
+        registry: String,
+        failure: EntryFailure,
+    },
 }
 
 impl fmt::Display for DockerConfigError {
@@ -111,24 +133,192 @@ impl fmt::Display for DockerConfigError {
                 "secret data {:?} has no \"auths\" object",
                 ConfigFormat::DockerConfigJson.data_key()
             ),
+            Self::BadEntry {
+                key,
+                registry,
+                failure,
+            } => {
+                let (what, fix) = match failure {
+                    EntryFailure::NotAnObject => (
+                        "is not a JSON object".to_string(),
+                        "make it an object with \"auth\"",
+                    ),
+                    EntryFailure::NotAString(field) => (
+                        format!("has a {field:?} that is not a string"),
+                        "make it a string",
+                    ),
+                    EntryFailure::AuthNotBase64 => (
+                        "has an \"auth\" that is not base64".to_string(),
+                        "set \"auth\" to the base64 of <user>:<password>",
+                    ),
+                    EntryFailure::AuthWithoutColon => (
+                        "has an \"auth\" that does not decode to <user>:<password>".to_string(),
+                        "set \"auth\" to the base64 of <user>:<password>",
+                    ),
+                };
+                write!(
+                    f,
+                    "secret data {key:?}: the entry for registry {:?} {what}, so the kubelet \
+                     refuses the whole secret and every pull of the pod fails ({fix})",
+                    shown_key(registry)
+                )
+            }
         }
     }
 }
 
 impl std::error::Error for DockerConfigError {}
 
-/// Credential entries by registry key; values are skipped, never held.
-type Auths = BTreeMap<String, IgnoredAny>;
+/// A registry key as a message may show it: user info (`user:password@`) hidden, length capped.
+fn shown_key(key: &str) -> String {
+    let (scheme, rest) = key
+        .find("://")
+        .map_or(("", key), |i| key.split_at(i + "://".len()));
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let shown = match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}<user>{}", &rest[at..]),
+        None => key.to_string(),
+    };
+    const MAX_CHARS: usize = 100;
+    if shown.chars().count() > MAX_CHARS {
+        shown.chars().take(MAX_CHARS).chain(['…']).collect()
+    } else {
+        shown
+    }
+}
 
-#[derive(Deserialize)]
-struct DockerConfigJson {
-    #[serde(default)]
-    auths: Option<Auths>,
+/// The registry keys of a Secret, as the kubelet's keyring holds them: per key, whether its entry
+/// yields a username or password. No credential is kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Keyring {
+    /// Registry key as written → the entry yields credentials (not an anonymous pull).
+    entries: BTreeMap<String, bool>,
+}
+
+impl Keyring {
+    /// The registry keys, sorted and without duplicates.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.entries.keys().map(String::as_str)
+    }
+
+    /// Whether the kubelet would pull an image with credentials from this Secret.
+    ///
+    /// `registry` and `repository` are the image as the kubelet looks it up (distribution's
+    /// `ParseNormalizedNamed(..).Name()`): the host as written, `docker.io` for Docker Hub names
+    /// without one or with `docker.io`/`index.docker.io`, and `library/` only there. Every key that
+    /// matches counts (`Lookup`); when none does, a key for bare `index.docker.io` serves Docker
+    /// Hub images (`isDefaultRegistryMatch`). Matching entries without a username or password
+    /// give an anonymous pull, so they do not count.
+    ///
+    /// ```
+    /// use image_pull_secrets::dockerconfig::{keyring_in_json, ConfigFormat};
+    /// // "dTpw" is base64 of "u:p".
+    /// let json = br#"{"auths": {"https://index.docker.io/v1/": {"auth": "dTpw"}, "ghcr.io": {}}}"#;
+    /// let keyring = keyring_in_json(ConfigFormat::DockerConfigJson, json).unwrap();
+    /// assert!(keyring.covers("docker.io", "library/nginx"));
+    /// assert!(!keyring.covers("registry-1.docker.io", "library/nginx"));
+    /// assert!(!keyring.covers("ghcr.io", "team/app")); // an anonymous entry
+    /// ```
+    pub fn covers(&self, registry: &str, repository: &str) -> bool {
+        let image = format!("{registry}/{repository}");
+        let Some(target) = Url::parse(&format!("https://{image}")) else {
+            return false;
+        };
+        let indexed: Vec<(String, bool)> = self
+            .entries
+            .iter()
+            .filter_map(|(key, credentials)| index_key(key).map(|index| (index, *credentials)))
+            .collect();
+        let mut matched = indexed
+            .iter()
+            .filter(|(index, _)| urls_match_str(index, &target))
+            .peekable();
+        if matched.peek().is_some() {
+            return matched.any(|(_, credentials)| *credentials);
+        }
+        is_default_registry_match(&image)
+            && indexed
+                .iter()
+                .any(|(index, credentials)| index == DEFAULT_REGISTRY_HOST && *credentials)
+    }
+}
+
+/// The kubelet's keyring of a Secret of type `secret_type` with `data` (base64 values, as the API
+/// returns them).
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use image_pull_secrets::dockerconfig::keyring;
+/// // {"auths":{"reg.example":{"auth":"dTpw"}}}
+/// let data = BTreeMap::from([(
+///     ".dockerconfigjson".to_string(),
+///     "eyJhdXRocyI6eyJyZWcuZXhhbXBsZSI6eyJhdXRoIjoiZFRwdyJ9fX0=".to_string(),
+/// )]);
+/// let keyring = keyring("kubernetes.io/dockerconfigjson", &data).unwrap();
+/// assert!(keyring.covers("reg.example", "team/app"));
+/// ```
+pub fn keyring(
+    secret_type: &str,
+    data: &BTreeMap<String, String>,
+) -> Result<Keyring, DockerConfigError> {
+    let format = ConfigFormat::of_secret_type(secret_type)?;
+    let key = format.data_key();
+    let encoded = data.get(key).ok_or(DockerConfigError::MissingKey(key))?;
+    // The decode error is dropped: it quotes an offending byte.
+    let json = STANDARD
+        .decode(encoded)
+        .map_err(|_| DockerConfigError::Undecodable {
+            key,
+            failure: DecodeFailure::Base64,
+        })?;
+    keyring_in_json(format, &json)
+}
+
+/// The kubelet's keyring of already-decoded config JSON (e.g. `k8s-openapi`'s `ByteString`).
+///
+/// Decoded as Go's `encoding/json` decodes it into the kubelet's types: field names (`auths`,
+/// `auth`, `username`, `password`, `email`, `HttpHeaders`) match in any case, a later duplicate
+/// wins, unknown fields are ignored and `null` leaves a field unset. The first entry that fails
+/// `DockerConfigEntry.UnmarshalJSON` fails the whole Secret.
+pub fn keyring_in_json(format: ConfigFormat, json: &[u8]) -> Result<Keyring, DockerConfigError> {
+    let key = format.data_key();
+    // serde's error text is dropped: it can quote the input.
+    let undecodable = |_: serde_json::Error| DockerConfigError::Undecodable {
+        key,
+        failure: DecodeFailure::Json,
+    };
+    let (entries, first_failure) = match format {
+        ConfigFormat::DockerConfigJson => {
+            let document = serde_json::from_slice::<Option<DockerConfigJson>>(json)
+                .map_err(undecodable)?
+                .unwrap_or_default();
+            if document.bad_headers {
+                return Err(DockerConfigError::Undecodable {
+                    key,
+                    failure: DecodeFailure::Json,
+                });
+            }
+            (document.auths, document.first_failure)
+        }
+        ConfigFormat::DockerCfg => {
+            let auths = serde_json::from_slice::<Option<Auths>>(json)
+                .map_err(undecodable)?
+                .unwrap_or_default();
+            (Some(auths.entries), auths.first_failure)
+        }
+    };
+    if let Some((registry, failure)) = first_failure {
+        return Err(DockerConfigError::BadEntry {
+            key,
+            registry,
+            failure,
+        });
+    }
+    let entries = entries.ok_or(DockerConfigError::NoAuths)?;
+    Ok(Keyring { entries })
 }
 
 /// The registry keys of a docker-config Secret, sorted and without duplicates.
-///
-/// `data` is the Secret's `data` map as the API returns it (base64 values).
 ///
 /// ```
 /// use std::collections::BTreeMap;
@@ -145,22 +335,13 @@ pub fn registry_keys(
     secret_type: &str,
     data: &BTreeMap<String, String>,
 ) -> Result<Vec<String>, DockerConfigError> {
-    let format = ConfigFormat::of_secret_type(secret_type)?;
-    let key = format.data_key();
-    let encoded = data.get(key).ok_or(DockerConfigError::MissingKey(key))?;
-    // The decode error is dropped: it quotes an offending byte.
-    let json = STANDARD
-        .decode(encoded)
-        .map_err(|_| DockerConfigError::Undecodable {
-            key,
-            failure: DecodeFailure::Base64,
-        })?;
-    registry_keys_in_json(format, &json)
+    Ok(keyring(secret_type, data)?
+        .keys()
+        .map(String::from)
+        .collect())
 }
 
 /// The registry keys in already-decoded config JSON, sorted and without duplicates.
-///
-/// For callers whose Secret `data` is already bytes (e.g. `k8s-openapi`'s `ByteString`).
 ///
 /// ```
 /// use image_pull_secrets::dockerconfig::{registry_keys_in_json, ConfigFormat};
@@ -172,43 +353,29 @@ pub fn registry_keys_in_json(
     format: ConfigFormat,
     json: &[u8],
 ) -> Result<Vec<String>, DockerConfigError> {
-    // serde's error text is dropped: it can quote the input.
-    let undecodable = |_| DockerConfigError::Undecodable {
-        key: format.data_key(),
-        failure: DecodeFailure::Json,
-    };
-    let auths = match format {
-        ConfigFormat::DockerConfigJson => serde_json::from_slice::<DockerConfigJson>(json)
-            .map_err(undecodable)?
-            .auths
-            .ok_or(DockerConfigError::NoAuths)?,
-        ConfigFormat::DockerCfg => serde_json::from_slice::<Auths>(json).map_err(undecodable)?,
-    };
-    Ok(auths.into_keys().collect())
+    Ok(keyring_in_json(format, json)?
+        .keys()
+        .map(String::from)
+        .collect())
 }
 
-/// Does the docker-config `key` cover an image in `repository` on `registry`?
-///
-/// `registry` is the image's normalised registry: lower-case host with an
-/// optional `:port`, `docker.io` for Docker Hub. `repository` is its
-/// normalised path, e.g. `library/nginx`. Keys follow kubelet's rules: an
-/// optional `http(s)://`, a host whose labels may hold `*` globs, an exact
-/// port, and a path where `/v1/` and `/v2/` mean the bare host. A key that is
-/// not a registry location covers nothing.
+/// Does the docker-config `key`, holding credentials, cover an image the kubelet looks up as
+/// `registry/repository`? See [`Keyring::covers`] for the image's form.
 ///
 /// ```
 /// use image_pull_secrets::dockerconfig::key_covers;
 /// assert!(key_covers("https://index.docker.io/v1/", "docker.io", "library/nginx"));
 /// assert!(key_covers("*.corp.example", "reg.corp.example", "team/app"));
 /// assert!(key_covers("reg.example:5000/team", "reg.example:5000", "team/app"));
-/// assert!(!key_covers("reg.example/team", "reg.example", "teammate/app"));
+/// assert!(key_covers("reg.example/team", "reg.example", "teammate/app")); // a string prefix
 /// assert!(!key_covers("reg.example", "reg.example:5000", "team/app"));
+/// assert!(!key_covers("docker.io", "registry-1.docker.io", "library/nginx"));
 /// ```
 pub fn key_covers(key: &str, registry: &str, repository: &str) -> bool {
-    AuthKey::parse(key).is_some_and(|key| key.covers(registry, repository))
+    covers_any(&[key], registry, repository)
 }
 
-/// Does any of `keys` cover an image in `repository` on `registry`? See [`key_covers`].
+/// Does any of `keys`, each holding credentials, cover the image? See [`key_covers`].
 ///
 /// ```
 /// use image_pull_secrets::dockerconfig::covers_any;
@@ -216,153 +383,532 @@ pub fn key_covers(key: &str, registry: &str, repository: &str) -> bool {
 /// assert!(!covers_any(&["ghcr.io"], "docker.io", "library/nginx"));
 /// ```
 pub fn covers_any<K: AsRef<str>>(keys: &[K], registry: &str, repository: &str) -> bool {
-    keys.iter()
-        .any(|key| key_covers(key.as_ref(), registry, repository))
+    let entries = keys
+        .iter()
+        .map(|key| (key.as_ref().to_string(), true))
+        .collect();
+    Keyring { entries }.covers(registry, repository)
 }
 
-/// A docker-config key split into the parts kubelet matches on.
+// ---- Decoding, as Go's encoding/json fills the kubelet's types ----
+
+/// Accepts, and consumes, every JSON value other than those a visitor handles itself.
+macro_rules! other_json_values {
+    ($value:expr) => {
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok($value)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok($value)
+        }
+    };
+}
+
+/// Go's `encoding/json` matches a key to a field name folding case rune by rune
+/// (`ToUpper(ToLower(r))`), so a few non-ASCII letters also stand for ASCII ones.
+fn json_name_is(key: &str, field: &str) -> bool {
+    let fold = |c: char| match c {
+        'ſ' => 'S',
+        '\u{212A}' => 'K',
+        'ı' | 'İ' => 'I',
+        c => c.to_ascii_uppercase(),
+    };
+    key.chars().map(fold).eq(field.chars().map(fold))
+}
+
+/// `credentialprovider.DockerConfigJSON`: `auths`, and `HttpHeaders` whose type Go still checks.
+#[derive(Default)]
+struct DockerConfigJson {
+    /// `None` while no `auths` object was seen, or after a later `null` reset it (as Go does).
+    auths: Option<BTreeMap<String, bool>>,
+    /// The first entry, in document order, that fails to decode: there Go stops.
+    first_failure: Option<(String, EntryFailure)>,
+    bad_headers: bool,
+}
+
+impl<'de> Deserialize<'de> for DockerConfigJson {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct DocumentVisitor;
+        impl<'de> Visitor<'de> for DocumentVisitor {
+            type Value = DockerConfigJson;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a docker config object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut document = DockerConfigJson::default();
+                while let Some(name) = map.next_key::<String>()? {
+                    if json_name_is(&name, "auths") {
+                        // Go decodes a second `auths` object into the same map; `null` resets it.
+                        match map.next_value::<Option<Auths>>()? {
+                            Some(more) => {
+                                if document.first_failure.is_none() {
+                                    document.first_failure = more.first_failure;
+                                }
+                                document
+                                    .auths
+                                    .get_or_insert_with(BTreeMap::new)
+                                    .extend(more.entries);
+                            }
+                            None => document.auths = None,
+                        }
+                    } else if json_name_is(&name, "httpheaders") {
+                        document.bad_headers |= !map.next_value::<HeadersShape>()?.0;
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(document)
+            }
+        }
+        deserializer.deserialize_map(DocumentVisitor)
+    }
+}
+
+/// Whether `HttpHeaders` has the shape Go's `map[string]string` takes (an object of strings, or
+/// `null`); any other makes `json.Unmarshal` fail, and with it the whole Secret.
+struct HeadersShape(bool);
+
+impl<'de> Deserialize<'de> for HeadersShape {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct HeadersVisitor;
+        impl<'de> Visitor<'de> for HeadersVisitor {
+            type Value = HeadersShape;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("headers")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut ok = true;
+                while map.next_key::<IgnoredAny>()?.is_some() {
+                    ok &= !matches!(map.next_value::<GoString>()?, GoString::Other);
+                }
+                Ok(HeadersShape(ok))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(HeadersShape(true))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(HeadersShape(false))
+            }
+            other_json_values!(HeadersShape(false));
+        }
+        deserializer.deserialize_any(HeadersVisitor)
+    }
+}
+
+/// `credentialprovider.DockerConfig`: per registry key, whether its entry yields credentials, and
+/// the first entry (in document order) that fails to decode.
+#[derive(Default)]
+struct Auths {
+    entries: BTreeMap<String, bool>,
+    first_failure: Option<(String, EntryFailure)>,
+}
+
+impl<'de> Deserialize<'de> for Auths {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct AuthsVisitor;
+        impl<'de> Visitor<'de> for AuthsVisitor {
+            type Value = Auths;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object of registry entries")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut auths = Auths::default();
+                while let Some(registry) = map.next_key::<String>()? {
+                    match map.next_value::<Entry>()?.credentials() {
+                        Ok(credentials) => {
+                            auths.entries.insert(registry, credentials);
+                        }
+                        Err(failure) => {
+                            if auths.first_failure.is_none() {
+                                auths.first_failure = Some((registry.clone(), failure));
+                            }
+                            auths.entries.insert(registry, false);
+                        }
+                    }
+                }
+                Ok(auths)
+            }
+        }
+        deserializer.deserialize_map(AuthsVisitor)
+    }
+}
+
+/// A JSON value as a Go `string` field receives it.
+enum GoString {
+    Text(String),
+    /// `null` leaves a Go string unchanged.
+    Null,
+    /// Any other value: a type error.
+    Other,
+}
+
+impl<'de> Deserialize<'de> for GoString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StringVisitor;
+        impl<'de> Visitor<'de> for StringVisitor {
+            type Value = GoString;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(GoString::Text(text.to_string()))
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(GoString::Null)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(GoString::Other)
+            }
+            other_json_values!(GoString::Other);
+        }
+        deserializer.deserialize_any(StringVisitor)
+    }
+}
+
+/// One registry entry, as `DockerConfigEntry.UnmarshalJSON` sees it; values are dropped as soon
+/// as [`Entry::credentials`] has looked at them.
+#[derive(Default)]
+struct Entry {
+    username: String,
+    password: String,
+    auth: String,
+    failure: Option<EntryFailure>,
+}
+
+impl Entry {
+    /// Whether the entry yields a username or password, or why the kubelet cannot decode it.
+    fn credentials(self) -> Result<bool, EntryFailure> {
+        if let Some(failure) = self.failure {
+            return Err(failure);
+        }
+        if self.auth.is_empty() {
+            return Ok(!self.username.is_empty() || !self.password.is_empty());
+        }
+        let decoded = decode_auth_field(&self.auth)?;
+        let colon = decoded
+            .iter()
+            .position(|b| *b == b':')
+            .ok_or(EntryFailure::AuthWithoutColon)?;
+        // Username before the first `:`, password after it.
+        Ok(colon > 0 || colon + 1 < decoded.len())
+    }
+}
+
+impl<'de> Deserialize<'de> for Entry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct EntryVisitor;
+        impl<'de> Visitor<'de> for EntryVisitor {
+            type Value = Entry;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a registry entry")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entry = Entry::default();
+                while let Some(name) = map.next_key::<String>()? {
+                    let field = ["username", "password", "email", "auth"]
+                        .into_iter()
+                        .find(|field| json_name_is(&name, field));
+                    let Some(field) = field else {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    };
+                    let text = match map.next_value::<GoString>()? {
+                        GoString::Text(text) => text,
+                        GoString::Null => continue,
+                        GoString::Other => {
+                            entry.failure.get_or_insert(EntryFailure::NotAString(field));
+                            continue;
+                        }
+                    };
+                    match field {
+                        "username" => entry.username = text,
+                        "password" => entry.password = text,
+                        "auth" => entry.auth = text,
+                        _ => {}
+                    }
+                }
+                Ok(entry)
+            }
+            /// `null` reaches `UnmarshalJSON`, which leaves the entry empty.
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(Entry::default())
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Entry::not_an_object())
+            }
+            other_json_values!(Entry::not_an_object());
+        }
+        deserializer.deserialize_any(EntryVisitor)
+    }
+}
+
+impl Entry {
+    fn not_an_object() -> Self {
+        Entry {
+            failure: Some(EntryFailure::NotAnObject),
+            ..Entry::default()
+        }
+    }
+}
+
+/// `decodeDockerConfigFieldAuth`'s base64: padded (standard) when the trimmed field ends in `=`,
+/// otherwise unpadded (raw); like Go, line breaks are skipped and unused trailing bits allowed.
+fn decode_auth_field(field: &str) -> Result<Vec<u8>, EntryFailure> {
+    let padded = field.trim().ends_with('=');
+    let mode = if padded {
+        DecodePaddingMode::RequireCanonical
+    } else {
+        DecodePaddingMode::RequireNone
+    };
+    let engine = GeneralPurpose::new(
+        &STANDARD_ALPHABET,
+        GeneralPurposeConfig::new()
+            .with_decode_padding_mode(mode)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let without_line_breaks: String = field
+        .chars()
+        .filter(|c| !matches!(c, '\r' | '\n'))
+        .collect();
+    engine
+        .decode(without_line_breaks)
+        .map_err(|_| EntryFailure::AuthNotBase64)
+}
+
+// ---- Matching, as BasicDockerKeyring.Add and Lookup do ----
+
+/// The key under which `Lookup` falls back for Docker Hub images (`defaultRegistryHost`).
+const DEFAULT_REGISTRY_HOST: &str = "index.docker.io";
+
+/// The host and path Go's `url.Parse` gives for an `http(s)://` URL; `None` where it fails.
 #[derive(Debug, PartialEq, Eq)]
-struct AuthKey<'a> {
-    /// Host pattern, labels separated by `.`; may hold `*`; Hub aliases folded to `docker.io`.
-    host: &'a str,
-    port: Option<&'a str>,
-    /// Repository path prefix without leading or trailing `/`; empty for the bare host.
-    path: &'a str,
-    /// The key path ended in `/`: it covers only repositories strictly below it.
-    below_only: bool,
+struct Url {
+    /// `host[:port]`, user info dropped, case kept.
+    host: String,
+    /// Percent-decoded; query and fragment dropped.
+    path: String,
 }
 
-impl<'a> AuthKey<'a> {
-    fn parse(key: &'a str) -> Option<Self> {
-        // Characters a registry location never holds, or that kubelet's URL
-        // parser would reinterpret (user info, query, fragment, escapes).
-        let garbage = |c: char| {
-            c.is_whitespace() || c.is_control() || matches!(c, '@' | '?' | '#' | '%' | '\\')
-        };
-        if key.chars().any(garbage) {
+impl Url {
+    fn parse(raw: &str) -> Option<Url> {
+        if raw.bytes().any(|b| b < 0x20 || b == 0x7f) {
             return None;
         }
-        let rest = strip_prefix_ignore_case(key, "https://")
-            .or_else(|| strip_prefix_ignore_case(key, "http://"))
-            .unwrap_or(key);
-        let (authority, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
-        let (host, port) = split_host_port(authority, is_key_label)?;
-
-        // Kubelet: a leading `/v1` or `/v2` before a `/` is dropped.
-        let path = match path.get(..4) {
-            Some("/v1/" | "/v2/") => &path[3..],
-            _ => path,
+        let raw = raw.split('#').next().unwrap_or_default();
+        let rest = raw
+            .strip_prefix("https://")
+            .or_else(|| raw.strip_prefix("http://"))?;
+        let rest = rest.split('?').next().unwrap_or_default();
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        let host = match authority.rfind('@') {
+            Some(at) if !authority[..at].chars().all(is_user_info_char) => return None,
+            Some(at) => &authority[at + 1..],
+            None => authority,
         };
-        let path = path.strip_prefix('/').unwrap_or(path);
-        let (path, below_only) = match path.strip_suffix('/') {
-            Some(inner) => (inner, true),
-            None => (path, false),
-        };
-        // Kubelet's prefix for an empty segment (`host//`, `host/a//b`) matches no image.
-        if (below_only || !path.is_empty()) && path.split('/').any(str::is_empty) {
+        if !is_url_host(host) {
             return None;
         }
-        Some(Self {
-            host,
-            port,
-            path,
-            below_only,
+        Some(Url {
+            host: host.to_string(),
+            path: percent_decode(path)?,
         })
     }
+}
 
-    fn covers(&self, registry: &str, repository: &str) -> bool {
-        let Some((host, port)) = split_host_port(registry, is_host_label) else {
+/// Characters Go accepts in user info (`validUserinfo`).
+fn is_user_info_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._:~!$&'()*+,;=%@".contains(c)
+}
+
+/// Go's `parseHost` for hosts that can ever match an image: no IPv6 literal, an optional `:port`
+/// of digits, only the ASCII characters a host may hold unescaped. Hosts it would refuse, and
+/// those with `%` or non-ASCII characters (never equal to an image's host), give `false`.
+fn is_url_host(host: &str) -> bool {
+    if host.starts_with('[') {
+        return false;
+    }
+    if let Some(colon) = host.rfind(':') {
+        if !host[colon + 1..].bytes().all(|b| b.is_ascii_digit()) {
             return false;
-        };
-        self.port == port && host_matches(self.host, host) && self.path_covers(repository)
-    }
-
-    /// Kubelet checks a raw string prefix, so its key `reg/team` also covers
-    /// `reg/teammate/app`. Comparing whole path segments closes that look-alike.
-    fn path_covers(&self, repository: &str) -> bool {
-        if self.path.is_empty() {
-            return true;
         }
-        let mut segments = repository.split('/');
-        self.path
-            .split('/')
-            .all(|prefix| segments.next() == Some(prefix))
-            && !(self.below_only && segments.next().is_none())
     }
+    host.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "-_.~!$&'()*+,;=:[]<>\"".contains(c))
 }
 
-/// Splits `host[:port]`, checks each host label and the port, and folds Docker Hub aliases.
-fn split_host_port(authority: &str, is_label: fn(&str) -> bool) -> Option<(&str, Option<&str>)> {
-    let (host, port) = match authority.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (authority, None),
+/// Go's `unescape` for paths: `%XX` decoded, a bad escape fails.
+fn percent_decode(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = path.get(i + 1..i + 3)?;
+            out.push(
+                u8::from_str_radix(hex, 16)
+                    .ok()
+                    .filter(|_| hex.bytes().all(|b| b.is_ascii_hexdigit()))?,
+            );
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// `BasicDockerKeyring.Add`: the index key of a registry key (host, plus a path unless it is
+/// empty, `/`, or only `/v1/` or `/v2/`); `None` for keys the kubelet ignores.
+fn index_key(key: &str) -> Option<String> {
+    let url = if key.starts_with("https://") || key.starts_with("http://") {
+        Cow::Borrowed(key)
+    } else {
+        Cow::Owned(format!("https://{key}"))
     };
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    if !port_ok || !host.split('.').all(is_label) {
-        return None;
+    let Url { host, path } = Url::parse(&url)?;
+    let path = match path.get(..4) {
+        Some("/v1/" | "/v2/") => &path[3..],
+        _ => &path,
+    };
+    Some(if path.is_empty() || path == "/" {
+        host
+    } else {
+        host + path
+    })
+}
+
+/// `URLsMatchStr`: the index key, parsed again as a schemeless URL, matches the image.
+fn urls_match_str(index: &str, target: &Url) -> bool {
+    let Some(glob) = Url::parse(&format!("https://{index}")) else {
+        return false;
+    };
+    let (glob_labels, glob_port) = split_url(&glob.host);
+    let (labels, port) = split_url(&target.host);
+    glob_port == port
+        && glob_labels.len() == labels.len()
+        && target.path.starts_with(&glob.path)
+        && glob_labels
+            .iter()
+            .zip(&labels)
+            .all(|(pattern, label)| label_matches(pattern, label))
+}
+
+/// `SplitURL`: host labels and port, by `net.SplitHostPort`; where that fails, the whole host
+/// and no port.
+fn split_url(host: &str) -> (Vec<&str>, &str) {
+    let (name, port) = match host.rsplit_once(':') {
+        Some((name, port)) if !name.contains([':', '[', ']']) && !port.contains(['[', ']']) => {
+            (name, port)
+        }
+        _ => (host, ""),
+    };
+    (name.split('.').collect(), port)
+}
+
+/// `isDefaultRegistryMatch`: the image's first component is Docker Hub's or not a host.
+fn is_default_registry_match(image: &str) -> bool {
+    match image.split_once('/') {
+        _ if image.is_empty() || image.starts_with('/') => false,
+        None => true,
+        Some((first, _)) => {
+            first == "docker.io" || first == "index.docker.io" || !first.contains(['.', ':'])
+        }
     }
-    // A key for any of Docker Hub's names covers images whose registry is `docker.io`. Kubelet
-    // itself only matches `docker.io` and a bare `index.docker.io`; `registry-1.docker.io` and Hub
-    // keys with a path are accepted here on purpose.
-    let is_hub = port.is_none() && is_docker_hub_alias(host);
-    Some((if is_hub { DOCKER_HUB } else { host }, port))
 }
 
-fn is_host_label(label: &str) -> bool {
-    !label.is_empty()
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+/// One piece of a `filepath.Match` pattern, as a URL host can hold it (`?`, `^` and `\` cannot
+/// appear in one).
+#[derive(Debug)]
+enum GlobToken {
+    Star,
+    Class(Vec<(char, char)>),
+    Literal(char),
 }
 
-fn is_key_label(label: &str) -> bool {
-    !label.is_empty()
-        && label
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'*')
-}
-
-/// Same number of labels, each matched by its glob, ignoring ASCII case.
-fn host_matches(pattern: &str, host: &str) -> bool {
-    pattern.split('.').count() == host.split('.').count()
-        && pattern
-            .split('.')
-            .zip(host.split('.'))
-            .all(|(p, h)| label_matches(p.as_bytes(), h.as_bytes()))
-}
-
-/// Glob match within one label: `*` matches any run of characters, including none.
-fn label_matches(pattern: &[u8], label: &[u8]) -> bool {
-    let (mut p, mut l) = (0, 0);
-    // Where the last `*` was, and how much of `label` it has swallowed so far.
+/// `filepath.Match` on one host label: case-sensitive, `*` for any run of characters, `[a-z]`
+/// classes; a malformed pattern matches nothing.
+fn label_matches(pattern: &str, label: &str) -> bool {
+    let Some(tokens) = glob_tokens(pattern) else {
+        return false;
+    };
+    let label: Vec<char> = label.chars().collect();
+    let (mut t, mut l) = (0, 0);
+    // The last `*` and how much of the label it has swallowed so far.
     let mut last_star: Option<(usize, usize)> = None;
     while l < label.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                last_star = Some((p, l));
-                p += 1;
+        let step = match tokens.get(t) {
+            Some(GlobToken::Star) => {
+                last_star = Some((t, l));
+                t += 1;
+                continue;
             }
-            Some(c) if c.eq_ignore_ascii_case(&label[l]) => {
-                p += 1;
-                l += 1;
-            }
-            _ => match last_star {
-                Some((star, swallowed)) => {
-                    p = star + 1;
-                    l = swallowed + 1;
-                    last_star = Some((star, swallowed + 1));
-                }
-                None => return false,
-            },
+            Some(GlobToken::Literal(c)) => *c == label[l],
+            Some(GlobToken::Class(ranges)) => ranges
+                .iter()
+                .any(|(lo, hi)| (*lo..=*hi).contains(&label[l])),
+            None => false,
+        };
+        if step {
+            t += 1;
+            l += 1;
+        } else if let Some((star, swallowed)) = last_star {
+            t = star + 1;
+            l = swallowed + 1;
+            last_star = Some((star, swallowed + 1));
+        } else {
+            return false;
         }
     }
-    pattern[p..].iter().all(|&c| c == b'*')
+    tokens[t..]
+        .iter()
+        .all(|token| matches!(token, GlobToken::Star))
 }
 
-fn strip_prefix_ignore_case<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
+fn glob_tokens(pattern: &str) -> Option<Vec<GlobToken>> {
+    let mut chars = pattern.chars().peekable();
+    let mut tokens = Vec::new();
+    while let Some(c) = chars.next() {
+        tokens.push(match c {
+            '*' => GlobToken::Star,
+            '[' => {
+                let mut ranges = Vec::new();
+                loop {
+                    match chars.next()? {
+                        ']' if !ranges.is_empty() => break,
+                        '-' | ']' => return None,
+                        lo => {
+                            let hi = if chars.peek() == Some(&'-') {
+                                chars.next();
+                                match chars.next()? {
+                                    '-' | ']' => return None,
+                                    hi => hi,
+                                }
+                            } else {
+                                lo
+                            };
+                            chars.peek()?;
+                            ranges.push((lo, hi));
+                        }
+                    }
+                }
+                GlobToken::Class(ranges)
+            }
+            c => GlobToken::Literal(c),
+        });
+    }
+    Some(tokens)
 }
 
 #[cfg(test)]
@@ -546,34 +1092,51 @@ mod tests {
     }
 
     #[rstest]
-    // Host forms.
+    // Host forms. kubelet: credentialprovider.BasicDockerKeyring.Add strips a lower-case scheme.
     #[case::bare_host("reg.example", "reg.example", "team/app", true)]
     #[case::https_scheme("https://reg.example", "reg.example", "team/app", true)]
     #[case::http_scheme("http://reg.example", "reg.example", "team/app", true)]
-    #[case::scheme_any_case("HTTPS://reg.example", "reg.example", "team/app", true)]
+    #[case::upper_case_scheme_is_not_stripped(
+        "HTTPS://reg.example",
+        "reg.example",
+        "team/app",
+        false
+    )]
+    #[case::other_scheme("ftp://reg.example", "reg.example", "team/app", false)]
     #[case::trailing_slash("reg.example/", "reg.example", "team/app", true)]
+    // kubelet: credentialprovider.BasicDockerKeyring.Add drops a leading /v1/ or /v2/.
     #[case::v1_path("https://reg.example/v1/", "reg.example", "team/app", true)]
     #[case::v2_path("https://reg.example/v2/", "reg.example", "team/app", true)]
     #[case::v2_path_without_scheme("reg.example/v2/", "reg.example", "team/app", true)]
     #[case::v2_then_path("reg.example/v2/team", "reg.example", "team/app", true)]
     #[case::v2_then_other_path("reg.example/v2/other", "reg.example", "team/app", false)]
     #[case::v2_without_slash_is_a_path("reg.example/v2", "reg.example", "team/app", false)]
-    #[case::case_insensitive_host("REG.Example", "reg.example", "team/app", true)]
+    // kubelet: url.Parse in BasicDockerKeyring.Add drops user info, query and fragment.
+    #[case::user_info_dropped("user@reg.example", "reg.example", "team/app", true)]
+    #[case::user_and_password_dropped("robot:pw@reg.example/team", "reg.example", "team/app", true)]
+    #[case::query_dropped("reg.example/team?x=1", "reg.example", "team/app", true)]
+    #[case::escaped_path("reg.example/t%65am", "reg.example", "team/app", true)]
+    #[case::bad_escape_ignored("reg.example/t%zzam", "reg.example", "team/app", false)]
+    // kubelet: credentialprovider.URLsMatch compares hosts case-sensitively.
+    #[case::host_case_differs("REG.Example", "reg.example", "team/app", false)]
+    #[case::host_case_same("Reg.Example", "Reg.Example", "team/app", true)]
     #[case::path_is_case_sensitive("reg.example/Team", "reg.example", "team/app", false)]
     #[case::other_host("ghcr.io", "reg.example", "team/app", false)]
-    // Ports.
+    // kubelet: credentialprovider.URLsMatch compares ports (credentialprovider.SplitURL).
     #[case::port("https://reg.example:5000/v2/", "reg.example:5000", "team/app", true)]
     #[case::port_missing_in_key("reg.example", "reg.example:5000", "team/app", false)]
     #[case::port_missing_in_image("reg.example:5000", "reg.example", "team/app", false)]
     #[case::port_differs("reg.example:5000", "reg.example:5001", "team/app", false)]
+    #[case::empty_port_is_no_port("reg.example:", "reg.example", "team/app", true)]
     #[case::ip_and_port("10.0.0.1:5000", "10.0.0.1:5000", "app", true)]
     #[case::localhost_port("localhost:5000", "localhost:5000", "app", true)]
-    // Paths, by whole segment.
+    // kubelet: credentialprovider.URLsMatch takes the key's path as a plain string prefix.
     #[case::path_prefix("reg.example/team", "reg.example", "team/app", true)]
     #[case::path_prefix_deeper("reg.example/team", "reg.example", "team/sub/app", true)]
     #[case::path_exact("reg.example/team/app", "reg.example", "team/app", true)]
     #[case::path_longer_than_repository("reg.example/team/app/x", "reg.example", "team/app", false)]
-    #[case::path_lookalike_teammate("reg.example/team", "reg.example", "teammate/app", false)]
+    #[case::path_string_prefix_team2("reg.example/team", "reg.example", "team2/app", true)]
+    #[case::path_string_prefix_teammate("reg.example/team", "reg.example", "teammate/app", true)]
     #[case::path_trailing_slash_covers_below("reg.example/team/", "reg.example", "team/app", true)]
     #[case::path_trailing_slash_not_itself("reg.example/team/", "reg.example", "team", false)]
     #[case::path_with_scheme_and_port(
@@ -583,7 +1146,8 @@ mod tests {
         true
     )]
     #[case::path_other_team("reg.example/other", "reg.example", "team/app", false)]
-    // Wildcards, one label at a time.
+    #[case::empty_path_segment("reg.example/team//app", "reg.example", "team/app", false)]
+    // kubelet: credentialprovider.URLsMatch globs each label (filepath.Match), same label count.
     #[case::wildcard_label("*.corp.example", "a.corp.example", "team/app", true)]
     #[case::wildcard_not_spanning_labels("*.corp.example", "a.b.corp.example", "team/app", false)]
     #[case::wildcard_not_empty_label("*.corp.example", "corp.example", "team/app", false)]
@@ -595,19 +1159,37 @@ mod tests {
     #[case::wildcard_backtracks("a*b*c.example", "axbxbyc.example", "app", true)]
     #[case::wildcard_mismatch_tail("a*bc.example", "axbcd.example", "app", false)]
     #[case::wildcard_with_path("*.corp.example/team", "a.corp.example", "team/app", true)]
-    // Docker Hub.
+    #[case::wildcard_is_case_sensitive("*.Corp.example", "a.corp.example", "app", false)]
+    #[case::class("reg[0-9].example", "reg7.example", "app", true)]
+    #[case::class_mismatch("reg[0-9].example", "rega.example", "app", false)]
+    #[case::bad_class_matches_nothing("reg[.example", "reg[.example", "app", false)]
+    // Docker Hub: the image is looked up under its literal host. kubelet:
+    // credentialprovider.BasicDockerKeyring.Lookup and isDefaultRegistryMatch.
     #[case::hub_docker_io("docker.io", "docker.io", "library/nginx", true)]
-    #[case::hub_index("index.docker.io", "docker.io", "library/nginx", true)]
-    #[case::hub_registry_1("registry-1.docker.io", "docker.io", "team/app", true)]
-    #[case::hub_legacy_key("https://index.docker.io/v1/", "docker.io", "library/nginx", true)]
-    #[case::hub_index_v2("https://index.docker.io/v2/", "docker.io", "library/nginx", true)]
-    #[case::hub_registry_1_scheme("https://registry-1.docker.io", "docker.io", "team/app", true)]
     #[case::hub_docker_io_scheme_v1("http://docker.io/v1/", "docker.io", "team/app", true)]
-    #[case::hub_index_with_path("index.docker.io/library", "docker.io", "library/nginx", true)]
-    #[case::hub_index_with_other_path("index.docker.io/library", "docker.io", "team/app", false)]
-    #[case::hub_alias_as_registry("docker.io", "index.docker.io", "library/nginx", true)]
+    #[case::hub_legacy_key("https://index.docker.io/v1/", "docker.io", "library/nginx", true)]
+    #[case::hub_index_bare("index.docker.io", "docker.io", "library/nginx", true)]
+    #[case::hub_index_v2("https://index.docker.io/v2/", "docker.io", "library/nginx", true)]
+    #[case::hub_index_with_path("index.docker.io/library", "docker.io", "library/nginx", false)]
+    #[case::hub_registry_1_key("registry-1.docker.io", "docker.io", "team/app", false)]
+    #[case::hub_registry_1_scheme("https://registry-1.docker.io", "docker.io", "team/app", false)]
+    #[case::hub_docker_io_not_registry_1("docker.io", "registry-1.docker.io", "acme/app", false)]
+    #[case::hub_registry_1_for_registry_1(
+        "registry-1.docker.io",
+        "registry-1.docker.io",
+        "acme/app",
+        true
+    )]
+    #[case::hub_legacy_not_registry_1(
+        "https://index.docker.io/v1/",
+        "registry-1.docker.io",
+        "acme/app",
+        false
+    )]
+    #[case::hub_legacy_for_upper_case_dotless_host("index.docker.io", "Corp", "app", true)]
     #[case::hub_with_port_is_not_hub("index.docker.io:443", "docker.io", "library/nginx", false)]
     #[case::hub_wildcard_not_hub("*.docker.io", "docker.io", "library/nginx", false)]
+    #[case::hub_upper_case_index_not_hub("Index.Docker.io", "docker.io", "library/nginx", false)]
     #[case::non_hub_key("ghcr.io", "docker.io", "library/nginx", false)]
     #[case::hub_key_not_other_registry("https://index.docker.io/v1/", "ghcr.io", "team/app", false)]
     #[case::hub_lookalike("docker.io.evil.com", "docker.io", "library/nginx", false)]
@@ -619,17 +1201,14 @@ mod tests {
     #[case::lookalike_string_prefix("evilreg.example", "reg.example", "team/app", false)]
     #[case::lookalike_string_suffix("reg.examplex", "reg.example", "team/app", false)]
     #[case::lookalike_short_key("reg.example", "reg.example.evil.com", "team/app", false)]
-    // Garbage never covers.
+    // Keys url.Parse refuses are ignored.
     #[case::empty("", "reg.example", "team/app", false)]
     #[case::only_scheme("https://", "reg.example", "team/app", false)]
     #[case::whitespace("reg .example", "reg.example", "team/app", false)]
     #[case::trailing_newline("reg.example\n", "reg.example", "team/app", false)]
-    #[case::user_info("user@reg.example", "reg.example", "team/app", false)]
-    #[case::other_scheme("ftp://reg.example", "reg.example", "team/app", false)]
-    #[case::empty_port("reg.example:", "reg.example", "team/app", false)]
-    #[case::empty_label("reg..example", "reg..example", "team/app", false)]
+    #[case::letters_in_port("reg.example:http", "reg.example", "team/app", false)]
+    #[case::empty_label("reg..example", "reg.example", "team/app", false)]
     #[case::only_slashes("//", "reg.example", "team/app", false)]
-    #[case::empty_path_segment("reg.example/team//app", "reg.example", "team/app", false)]
     #[case::ipv6_unsupported("[::1]:5000", "[::1]:5000", "app", false)]
     #[case::empty_registry("reg.example", "", "team/app", false)]
     fn key_covers_follows_kubelet_rules(
@@ -702,8 +1281,9 @@ mod tests {
             prop_assert!(!key_covers(&key, &registry, &repository), "{key} must not cover {registry}");
         }
 
+        // kubelet: credentialprovider.URLsMatch (strings.HasPrefix on the path).
         #[test]
-        fn key_path_covers_only_whole_segments(
+        fn key_path_is_a_string_prefix(
             host in HOST,
             team in "[a-z0-9]{1,8}",
             tail in "[a-z0-9._-]{1,8}",
@@ -713,29 +1293,21 @@ mod tests {
             let below = format!("{team}/{app}");
             let lookalike = format!("{team}{tail}/{app}");
             prop_assert!(key_covers(&key, &host, &below), "{} should cover {}", key, below);
-            prop_assert!(!key_covers(&key, &host, &lookalike), "{} must not cover {}", key, lookalike);
+            prop_assert!(key_covers(&key, &host, &lookalike), "{} should cover {}", key, lookalike);
         }
     }
 
-    #[test]
-    fn auth_key_parses_into_kubelet_parts() {
-        assert_eq!(
-            AuthKey::parse("https://Reg.Example:5000/v2/team/"),
-            Some(AuthKey {
-                host: "Reg.Example",
-                port: Some("5000"),
-                path: "team",
-                below_only: true,
-            })
-        );
-        assert_eq!(
-            AuthKey::parse("https://index.docker.io/v1/"),
-            Some(AuthKey {
-                host: DOCKER_HUB,
-                port: None,
-                path: "",
-                below_only: false,
-            })
-        );
+    // kubelet: credentialprovider.BasicDockerKeyring.Add
+    #[rstest]
+    #[case::scheme_port_v2_and_path(
+        "https://Reg.Example:5000/v2/team/",
+        Some("Reg.Example:5000/team/")
+    )]
+    #[case::legacy_hub_key("https://index.docker.io/v1/", Some("index.docker.io"))]
+    #[case::user_info("robot:pw@reg.example/", Some("reg.example"))]
+    #[case::upper_case_scheme_is_a_host("HTTPS://reg.example", Some("HTTPS://reg.example"))]
+    #[case::control_character("reg.example\t", None)]
+    fn index_key_is_the_kubelets(#[case] key: &str, #[case] expected: Option<&str>) {
+        assert_eq!(index_key(key).as_deref(), expected);
     }
 }

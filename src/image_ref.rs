@@ -1,7 +1,8 @@
 //! Image reference normalisation: the one canonical form (`registry/repository`) in which images
 //! and patterns are compared. The grammar is checked by [`crate::reference`] (equal to oci-spec's
 //! distribution `Reference`); this module splits the registry off as Docker and the kubelet do and
-//! normalises it (case-folded hosts, Docker Hub aliases, `library/`).
+//! normalises it (case-folded hosts, Docker Hub aliases, `library/`). It also keeps the name as
+//! the kubelet looks up pull credentials for it, where only distribution's own normalisation applies.
 
 use std::fmt;
 
@@ -15,15 +16,36 @@ const DOCKER_HUB_ALIASES: [&str; 3] = ["docker.io", "index.docker.io", "registry
 
 /// An image reference reduced to what pull-secret matching looks at: tag and digest are dropped.
 ///
+/// Two references are equal when rules see them alike (`registry` and `repository`); the name the
+/// kubelet looks credentials up under ([`ImageRef::kubelet_registry`]) may still differ.
+///
 /// ```
 /// use image_pull_secrets::image_ref::ImageRef;
-/// let image = ImageRef::parse("Index.Docker.io/nginx:1.27").unwrap();
+/// let image = ImageRef::parse("registry-1.docker.io/nginx:1.27").unwrap();
 /// assert_eq!(image.to_string(), "docker.io/library/nginx");
+/// assert_eq!(image.kubelet_registry(), "registry-1.docker.io");
+/// assert_eq!(image.kubelet_repository(), "nginx");
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub struct ImageRef {
     registry: String,
     repository: String,
+    kubelet_registry: String,
+    kubelet_repository: String,
+}
+
+impl PartialEq for ImageRef {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.registry, &self.repository) == (&other.registry, &other.repository)
+    }
+}
+
+impl Eq for ImageRef {}
+
+impl std::hash::Hash for ImageRef {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (&self.registry, &self.repository).hash(state);
+    }
 }
 
 /// Why an image string is not a reference.
@@ -51,16 +73,27 @@ impl ImageRef {
     /// Builds a reference from an already split registry and repository, applying the
     /// normalisation rules (host case, Docker Hub aliases, `library/`).
     pub fn from_parts(registry: &str, repository: &str) -> ImageRef {
+        let (kubelet_registry, kubelet_repository) = kubelet_name(registry, repository);
         let registry = canonical_registry(registry);
-        let repository = if registry == DOCKER_HUB && !repository.contains('/') {
-            format!("library/{repository}")
-        } else {
-            repository.to_string()
-        };
         ImageRef {
+            repository: with_library(&registry, repository),
             registry,
-            repository,
+            kubelet_registry,
+            kubelet_repository,
         }
+    }
+
+    /// The registry host as the kubelet looks credentials up for it (distribution's
+    /// `ParseNormalizedNamed`): as written, case kept, `docker.io` for a name without a host and
+    /// for exactly `index.docker.io`; `registry-1.docker.io` stays itself.
+    pub fn kubelet_registry(&self) -> &str {
+        &self.kubelet_registry
+    }
+
+    /// The repository path that goes with [`ImageRef::kubelet_registry`]; `library/` is added
+    /// only on `docker.io`.
+    pub fn kubelet_repository(&self) -> &str {
+        &self.kubelet_repository
     }
 
     /// The registry host, lower-cased, with its port if any (`reg.example:5000`).
@@ -90,6 +123,26 @@ impl fmt::Display for ImageRef {
             write!(f, "{}/{}", self.registry, self.repository)
         }
     }
+}
+
+/// `library/` before a single-name Docker Hub repository.
+fn with_library(registry: &str, repository: &str) -> String {
+    if registry == DOCKER_HUB && !repository.contains('/') {
+        format!("library/{repository}")
+    } else {
+        repository.to_string()
+    }
+}
+
+/// distribution's `splitDockerDomain` on an already split name: only the exact legacy host
+/// `index.docker.io` becomes `docker.io`, nothing is case-folded.
+fn kubelet_name(registry: &str, repository: &str) -> (String, String) {
+    let registry = if registry == "index.docker.io" {
+        DOCKER_HUB
+    } else {
+        registry
+    };
+    (registry.to_string(), with_library(registry, repository))
 }
 
 /// Whether a host (any case, no port) is one of Docker Hub's names.
@@ -201,6 +254,39 @@ mod tests {
         let once = ImageRef::parse("Index.Docker.io/nginx:1").unwrap();
         let twice = ImageRef::parse(&once.to_string()).unwrap();
         assert_eq!(once, twice);
+    }
+
+    // distribution: ParseNormalizedNamed / splitDockerDomain, the name the kubelet's Lookup gets.
+    #[rstest]
+    #[case::single_name("nginx", "docker.io", "library/nginx")]
+    #[case::hub_namespace("acme/app", "docker.io", "acme/app")]
+    #[case::explicit_docker_io("docker.io/nginx", "docker.io", "library/nginx")]
+    #[case::index_becomes_docker_io("index.docker.io/nginx", "docker.io", "library/nginx")]
+    #[case::upper_case_index_is_kept("Index.Docker.io/nginx", "Index.Docker.io", "nginx")]
+    #[case::registry_1_is_kept("registry-1.docker.io/acme/app", "registry-1.docker.io", "acme/app")]
+    #[case::registry_1_gets_no_library(
+        "registry-1.docker.io/busybox",
+        "registry-1.docker.io",
+        "busybox"
+    )]
+    #[case::host_case_kept("Reg.Example:5000/app", "Reg.Example:5000", "app")]
+    #[case::upper_case_dotless_host("Corp/app", "Corp", "app")]
+    fn kubelet_name_is_distributions(
+        #[case] image: &str,
+        #[case] registry: &str,
+        #[case] repository: &str,
+    ) {
+        let parsed = ImageRef::parse(image).expect("valid reference");
+        assert_eq!(parsed.kubelet_registry(), registry, "{image}");
+        assert_eq!(parsed.kubelet_repository(), repository, "{image}");
+    }
+
+    #[test]
+    fn hub_spellings_stay_equal_for_rules() {
+        let plain = ImageRef::parse("acme/app").unwrap();
+        let registry_1 = ImageRef::parse("registry-1.docker.io/acme/app").unwrap();
+        assert_eq!(plain, registry_1);
+        assert_ne!(plain.kubelet_registry(), registry_1.kubelet_registry());
     }
 
     #[rstest]

@@ -4,8 +4,10 @@
 //! is not linked into the module: its regex costs about 900 KB of wasm and, because PolicyServer
 //! starts every request on a fresh instance, a regex compilation of 100 ms or more per request.
 //!
-//! One deliberate difference: a tag must be ASCII (`[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`), as in
-//! Docker and the kubelet (Go's `\w`), where oci-spec's Rust regex also takes Unicode letters.
+//! Deliberate differences, where we follow distribution/reference (`ParseNormalizedNamed`, which
+//! the kubelet uses) rather than oci-spec: a tag must be ASCII (Go's `\w`); a bare 64-hex name is
+//! refused; digests of known algorithms are lower-case hex (go-digest); the 255 limit counts the
+//! path after the domain as `splitDockerDomain` splits it (upper-case dotless hosts included).
 
 use std::fmt;
 
@@ -29,6 +31,10 @@ pub enum ReferenceError {
     NameTooLong,
     DigestInvalidLength,
     DigestUnsupported,
+    /// A known algorithm's digest with upper-case hex.
+    DigestInvalidFormat,
+    /// The whole reference is 64 lower-case hex characters: an image ID, not a name.
+    HexIdentifier,
 }
 
 impl fmt::Display for ReferenceError {
@@ -39,6 +45,10 @@ impl fmt::Display for ReferenceError {
             ReferenceError::NameTooLong => "repository name must not be more than 255 characters",
             ReferenceError::DigestInvalidLength => "invalid checksum digest length",
             ReferenceError::DigestUnsupported => "unsupported digest algorithm",
+            ReferenceError::DigestInvalidFormat => "invalid checksum digest format",
+            ReferenceError::HexIdentifier => {
+                "invalid repository name, cannot specify 64-byte hexadecimal strings"
+            }
         })
     }
 }
@@ -53,6 +63,10 @@ impl fmt::Display for ReferenceError {
 pub fn parse(reference: &str) -> Result<Reference<'_>, ReferenceError> {
     if reference.is_empty() {
         return Err(ReferenceError::NameEmpty);
+    }
+    let is_lower_hex = |b: u8| b.is_ascii_digit() || (b'a'..=b'f').contains(&b);
+    if reference.len() == 64 && reference.bytes().all(is_lower_hex) {
+        return Err(ReferenceError::HexIdentifier);
     }
     let (name_and_tag, digest) = match reference.split_once('@') {
         Some((left, digest)) => (left, Some(digest)),
@@ -171,18 +185,26 @@ fn check_digest_length(digest: &str) -> Result<(), ReferenceError> {
         "sha512" => 128,
         _ => return Err(ReferenceError::DigestUnsupported),
     };
-    if hex.len() == expected {
-        Ok(())
-    } else {
+    if hex.len() != expected {
         Err(ReferenceError::DigestInvalidLength)
+    } else if hex.bytes().any(|b| b.is_ascii_uppercase()) {
+        Err(ReferenceError::DigestInvalidFormat)
+    } else {
+        Ok(())
     }
 }
 
-/// The repository length oci-spec checks: the path after a registry-like first component, with
-/// `library/` for single names on Docker Hub.
+/// The path length distribution checks: the path after the domain `splitDockerDomain` finds (one
+/// with `.` or `:`, `localhost`, or upper-case letters), with `library/` for single names on Docker Hub.
 fn hub_style_repository_length(name: &str) -> usize {
     let (domain, path) = match name.split_once('/') {
-        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => (first, rest),
+        Some((first, rest))
+            if first.contains(['.', ':'])
+                || first == "localhost"
+                || first.bytes().any(|b| b.is_ascii_uppercase()) =>
+        {
+            (first, rest)
+        }
         _ => ("docker.io", name),
     };
     let hub = domain == "docker.io" || domain == "index.docker.io";
@@ -208,6 +230,9 @@ mod tests {
     #[case::port_and_tag("reg.example:5000/app:v1", "reg.example:5000/app", Some("v1"), None)]
     #[case::host_without_slash_has_a_tag("test.com:5000", "test.com", Some("5000"), None)]
     #[case::upper_case_domain("Reg.Example/app", "Reg.Example/app", None, None)]
+    #[case::hex_with_tag_is_a_name(&format!("{}:1", "a".repeat(64)), &"a".repeat(64), Some("1"), None)]
+    // distribution: the 255 limit leaves out an upper-case dotless domain.
+    #[case::upper_case_host_path_at_limit(&format!("Corp/{}", "a".repeat(255)), &format!("Corp/{}", "a".repeat(255)), None, None)]
     fn splits(
         #[case] input: &str,
         #[case] name: &str,
@@ -245,6 +270,12 @@ mod tests {
     #[case::unknown_algorithm(&format!("nginx@md5:{}", "a".repeat(32)), ReferenceError::DigestUnsupported)]
     #[case::too_long(&format!("reg.example/{}", "a".repeat(256)), ReferenceError::NameTooLong)]
     #[case::hub_library_counts(&"a".repeat(250), ReferenceError::NameTooLong)]
+    // distribution: ParseNormalizedNamed refuses a bare identifier (anchoredIdentifierRegexp).
+    #[case::bare_hex_identifier(&"0123456789abcdef".repeat(4), ReferenceError::HexIdentifier)]
+    // go-digest: Algorithm.Validate wants lower-case hex.
+    #[case::upper_case_digest(&format!("nginx@sha256:{}", "A".repeat(64)), ReferenceError::DigestInvalidFormat)]
+    // distribution: Parse counts the path after the domain (RepositoryNameTotalLengthMax).
+    #[case::upper_case_host_path_too_long(&format!("Corp/{}", "a".repeat(256)), ReferenceError::NameTooLong)]
     fn rejects(#[case] input: &str, #[case] error: ReferenceError) {
         assert_eq!(parse(input), Err(error));
     }
