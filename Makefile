@@ -5,7 +5,13 @@ WASM_TARGET := wasm32-wasip1
 WASM_PROFILE := wasm
 BUILT_WASM := target/$(WASM_TARGET)/$(WASM_PROFILE)/image_pull_secrets.wasm
 RUNNER := target/release/policy-runner
+# The kwctl the e2e suite runs the policy with: by default this repository's runner.
 KWCTL ?= $(abspath $(RUNNER))
+# A real kwctl (a path, or a name on PATH). When set, it annotates annotated-policy.wasm, as the
+# release does; otherwise the runner does. `make artifacthub-pkg.yml` and `make demo` look for
+# one on their own (KWCTL_REAL, then a KWCTL that is not the runner, then kwctl on PATH).
+KWCTL_REAL ?=
+FOUND_KWCTL = $(or $(KWCTL_REAL),$(filter-out %policy-runner,$(KWCTL)),$(shell command -v kwctl 2>/dev/null))
 WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-reference-types --enable-multivalue --enable-mutable-globals
 POLICY_SOURCES := $(shell find src -name '*.rs') Cargo.toml $(wildcard Cargo.lock)
@@ -33,9 +39,17 @@ $(RUNNER): $(RUNNER_SOURCES)
 
 runner: $(RUNNER)
 
-# The module as it is distributed: metadata embedded as kwctl annotate does.
-annotated-policy.wasm: policy.wasm policy-metadata.yaml README.md $(RUNNER)
-	$(RUNNER) annotate -m policy-metadata.yaml -u README.md -o $@ policy.wasm
+# The module as it is distributed: metadata embedded by kwctl annotate (KWCTL_REAL) or by the
+# runner's annotate, which writes the same section. kwctl takes no --questions-path here: the
+# Rancher form reaches users through artifacthub-pkg.yml.
+annotated-policy.wasm: policy.wasm policy-metadata.yaml README.md $(if $(KWCTL_REAL),,$(RUNNER))
+	$(or $(KWCTL_REAL),$(RUNNER)) annotate -m policy-metadata.yaml -u README.md -o $@ policy.wasm
+
+# The Artifact Hub package, derived by the real kwctl from the metadata and the Rancher form
+# (tests/metadata.rs checks it is up to date when a real kwctl is at hand).
+artifacthub-pkg.yml: policy-metadata.yaml questions-ui.yml
+	@test -n "$(FOUND_KWCTL)" || { echo "artifacthub-pkg.yml is written by kwctl: put kwctl on PATH or set KWCTL_REAL" >&2; exit 1; }
+	$(FOUND_KWCTL) scaffold artifacthub -m policy-metadata.yaml --questions-path questions-ui.yml -o $@
 
 unit-tests: | setup
 	cargo test -p image-pull-secrets
@@ -60,8 +74,15 @@ test: lint unit-tests e2e-tests
 fmt: | setup
 	cargo fmt --all
 
-demo: annotated-policy.wasm $(RUNNER)
-	@RUNNER=$(RUNNER) sh examples/demo.sh
+# With a real kwctl at hand the demo needs only the module; otherwise it builds the runner too.
+demo: policy.wasm
+	@if [ -n "$(FOUND_KWCTL)" ]; then \
+		$(MAKE) --no-print-directory KWCTL_REAL="$(FOUND_KWCTL)" annotated-policy.wasm \
+		&& KWCTL="$(FOUND_KWCTL)" sh examples/demo.sh; \
+	else \
+		$(MAKE) --no-print-directory annotated-policy.wasm $(RUNNER) \
+		&& RUNNER=$(RUNNER) sh examples/demo.sh; \
+	fi
 
 bench: annotated-policy.wasm $(RUNNER)
 	$(RUNNER) bench annotated-policy.wasm

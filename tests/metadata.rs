@@ -1,14 +1,21 @@
-//! Keeps `policy-metadata.yaml`, `artifacthub-pkg.yml` and `Cargo.toml` in step.
-//! The metadata is the source of truth: kwctl embeds it in the Wasm module and
-//! derives the Artifact Hub package from it, so every check reads it first.
+//! Keeps `policy-metadata.yaml`, `artifacthub-pkg.yml`, `questions-ui.yml` and `Cargo.toml` in
+//! step. The metadata is the source of truth: kwctl embeds it in the Wasm module and derives the
+//! Artifact Hub package from it (with the Rancher form), so every check reads it first. With a
+//! real kwctl at hand (`KWCTL_REAL`, or a `KWCTL` that is not our runner) the package is also
+//! compared with what `kwctl scaffold artifacthub` writes today.
 
-use std::collections::BTreeSet;
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
+use image_pull_secrets::settings::Settings;
 use serde_yaml::Value;
 
 const METADATA: &str = "policy-metadata.yaml";
 const ARTIFACTHUB: &str = "artifacthub-pkg.yml";
+const QUESTIONS: &str = "questions-ui.yml";
+/// The annotation through which Artifact Hub hands the Rancher UI its settings form.
+const QUESTIONS_ANNOTATION: &str = "kubewarden/questions-ui";
 
 /// Annotations kwctl needs to annotate the module, scaffold the Artifact Hub
 /// package and label audit reports.
@@ -545,5 +552,237 @@ fn metadata_declares_a_mutating_audited_context_aware_wapc_policy() {
     assert!(
         parts[..2] >= [1, 33][..],
         "{METADATA}: minimumKubewardenVersion {minimum:?} predates field masks (1.33)"
+    );
+}
+
+/// A real kwctl to check against: `KWCTL_REAL`, else `KWCTL` unless it names our runner.
+fn real_kwctl() -> Option<String> {
+    let set = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    set("KWCTL_REAL").or_else(|| set("KWCTL").filter(|kwctl| !kwctl.ends_with("policy-runner")))
+}
+
+/// A scratch directory, removed on drop; kwctl's XDG folders live in it.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ips-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// `questions-ui.yml` as the list of setting paths it asks for: `rules`, `rules[].secret`, ...
+fn question_variables(questions: &Value, prefix: &str, into: &mut BTreeSet<String>) {
+    let questions = questions
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{QUESTIONS}: questions must be a list, found {questions:?}"));
+    for question in questions {
+        let variable = text(question, QUESTIONS, &["variable"]);
+        let path = format!("{prefix}{variable}");
+        assert!(
+            into.insert(path.clone()),
+            "{QUESTIONS}: {path} is asked twice"
+        );
+        if !question["sequence_questions"].is_null() {
+            question_variables(&question["sequence_questions"], &format!("{path}[]."), into);
+        }
+        // Rancher's `map[` sub-questions carry the full dotted path already.
+        if !question["subquestions"].is_null() {
+            question_variables(&question["subquestions"], "", into);
+        }
+    }
+}
+
+/// The README's settings table: each key (`| \`rules[].secret\` | ...`) with its row.
+fn documented_settings() -> BTreeMap<String, String> {
+    let readme = read("README.md");
+    let section = readme
+        .split("\n## Settings")
+        .nth(1)
+        .expect("README.md has a `## Settings` section");
+    let section = section.split("\n## ").next().unwrap_or_default();
+    section
+        .lines()
+        .filter_map(|line| line.strip_prefix("| `"))
+        .filter_map(|rest| {
+            rest.split_once("` |")
+                .map(|(key, row)| (key.to_string(), row.to_string()))
+        })
+        .collect()
+}
+
+/// Whether the README documents `path`: a row of its own, or, for `list[].field`, a mention of
+/// `` `field` `` in the row of `list` (as `customResources` lists its three fields).
+fn is_documented(documented: &BTreeMap<String, String>, path: &str) -> bool {
+    documented.contains_key(path)
+        || path.split_once("[].").is_some_and(|(list, field)| {
+            documented
+                .get(list)
+                .is_some_and(|row| row.contains(&format!("`{field}`")))
+        })
+}
+
+#[test]
+fn questions_ui_asks_for_every_documented_setting_and_nothing_else() {
+    let form = yaml(QUESTIONS);
+    let mut asked = BTreeSet::new();
+    question_variables(&form["questions"], "", &mut asked);
+    let documented = documented_settings();
+    assert!(!documented.is_empty(), "README.md: no settings table found");
+    let missing: Vec<_> = documented
+        .keys()
+        .filter(|key| !asked.contains(*key))
+        .collect();
+    let unknown: Vec<_> = asked
+        .iter()
+        .filter(|path| !is_documented(&documented, path))
+        .collect();
+    assert!(
+        missing.is_empty() && unknown.is_empty(),
+        "{QUESTIONS} vs the README settings table: not asked {missing:?}; not documented {unknown:?}"
+    );
+}
+
+/// The policy refuses unknown keys, so the form's defaults must be settings the policy accepts,
+/// and they must be the policy's own defaults.
+#[test]
+fn questions_ui_defaults_are_the_policy_defaults() {
+    let form = yaml(QUESTIONS);
+    let questions = form["questions"].as_sequence().expect("questions list");
+    let question = |variable: &str| -> &Value {
+        questions
+            .iter()
+            .find(|question| question["variable"].as_str() == Some(variable))
+            .unwrap_or_else(|| panic!("{QUESTIONS}: no question for {variable}"))
+    };
+    let rule_question = |variable: &str| -> Value {
+        question("rules")["sequence_questions"]
+            .as_sequence()
+            .expect("rules has sequence_questions")
+            .iter()
+            .find(|question| question["variable"].as_str() == Some(variable))
+            .unwrap_or_else(|| panic!("{QUESTIONS}: no question for rules[].{variable}"))
+            .clone()
+    };
+    let on_missing = rule_question("onMissingSecret");
+    assert_eq!(
+        on_missing["options"],
+        serde_yaml::from_str::<Value>("[reject, warn, skip]").unwrap(),
+        "{QUESTIONS}: onMissingSecret options"
+    );
+
+    // Every top-level default, with one rule the user fills in from the rule defaults.
+    let mut settings = serde_json::Map::new();
+    for question in questions {
+        let variable = text(question, QUESTIONS, &["variable"]);
+        let default: serde_json::Value = serde_yaml::from_value(question["default"].clone())
+            .unwrap_or_else(|e| panic!("{QUESTIONS}: default of {variable}: {e}"));
+        settings.insert(variable.to_string(), default);
+    }
+    let mut rule = serde_json::Map::new();
+    for variable in ["registries", "images", "onMissingSecret"] {
+        let default = serde_yaml::from_value(rule_question(variable)["default"].clone()).unwrap();
+        rule.insert(variable.to_string(), default);
+    }
+    rule.insert("secret".into(), "corp-registry".into());
+    rule.insert("registries".into(), serde_json::json!(["reg.example"]));
+    settings.insert("rules".into(), serde_json::json!([rule]));
+
+    let from_form = Settings::from_value(serde_json::Value::Object(settings))
+        .unwrap_or_else(|e| panic!("{QUESTIONS}: the form's defaults are refused: {e}"));
+    let minimal = Settings::from_value(
+        serde_json::json!({"rules": [{"secret": "corp-registry", "registries": ["reg.example"]}]}),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            from_form.inject,
+            from_form.verify_secrets,
+            from_form.check_credentials
+        ),
+        (
+            minimal.inject,
+            minimal.verify_secrets,
+            minimal.check_credentials
+        ),
+        "{QUESTIONS}: inject, verifySecrets, checkCredentials defaults"
+    );
+    assert_eq!(
+        from_form.rules[0].on_missing_secret, minimal.rules[0].on_missing_secret,
+        "{QUESTIONS}: rules[].onMissingSecret default"
+    );
+    assert_eq!(
+        from_form.custom_resources.len(),
+        minimal.custom_resources.len()
+    );
+}
+
+#[test]
+fn artifacthub_package_carries_the_questions_ui_verbatim() {
+    let hub = artifacthub();
+    assert_eq!(
+        text(&hub, ARTIFACTHUB, &["annotations", QUESTIONS_ANNOTATION]),
+        read(QUESTIONS),
+        "{ARTIFACTHUB}: {QUESTIONS_ANNOTATION} is stale; run `make artifacthub-pkg.yml`"
+    );
+}
+
+/// artifacthub-pkg.yml is kwctl's output, not hand-written: regenerate it and compare, all but
+/// the creation time (and YAML map order: kwctl writes its annotations from a hash map).
+#[test]
+fn artifacthub_package_is_what_kwctl_scaffold_writes() {
+    let Some(kwctl) = real_kwctl() else {
+        eprintln!("skipped: set KWCTL_REAL (or KWCTL) to a real kwctl to compare {ARTIFACTHUB}");
+        return;
+    };
+    let scratch = Scratch::new("scaffold");
+    let generated = scratch.0.join(ARTIFACTHUB);
+    let output = Command::new(&kwctl)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "scaffold",
+            "artifacthub",
+            "-m",
+            METADATA,
+            "--questions-path",
+            QUESTIONS,
+            "-o",
+        ])
+        .arg(&generated)
+        .env("XDG_CACHE_HOME", scratch.0.join("cache"))
+        .env("XDG_CONFIG_HOME", scratch.0.join("config"))
+        .env("XDG_DATA_HOME", scratch.0.join("data"))
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {kwctl}: {e}"));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{kwctl} scaffold artifacthub failed: {stderr}"
+    );
+    assert!(
+        !stderr.to_lowercase().contains("warn"),
+        "{kwctl} scaffold artifacthub warns: {stderr}"
+    );
+
+    let without_created_at = |mut doc: Value| {
+        let created_at = doc
+            .as_mapping_mut()
+            .and_then(|map| map.remove("createdAt"))
+            .expect("createdAt");
+        assert!(created_at.is_string(), "createdAt: {created_at:?}");
+        doc
+    };
+    let fresh: Value = serde_yaml::from_str(&std::fs::read_to_string(&generated).unwrap()).unwrap();
+    assert!(
+        without_created_at(artifacthub()) == without_created_at(fresh),
+        "{ARTIFACTHUB} is not what `kwctl scaffold artifacthub` writes now; run `make artifacthub-pkg.yml`"
     );
 }

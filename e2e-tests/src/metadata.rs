@@ -36,10 +36,14 @@ pub struct Metadata {
     pub policy_type: PolicyType,
     #[serde(default)]
     pub context_aware_resources: BTreeSet<ContextAwareResource>,
+    /// Host calls the policy says it makes (Kubewarden 1.35+; kwctl 1.36 warns when they differ
+    /// from what it finds in the module). A set, as policy-evaluator keeps it: sorted, no repeats.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_capabilities: Option<BTreeSet<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub minimum_kubewarden_version: Option<String>,
     /// Top-level keys this runner does not model, kept as written: newer Kubewarden
-    /// releases know more keys (e.g. `hostCapabilities`), and readers skip unknown ones.
+    /// releases may know more keys, and readers skip unknown ones.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
 }
@@ -332,7 +336,7 @@ annotations:
 
     #[test]
     fn unknown_top_level_fields_are_kept_and_legacy_ones_dropped() {
-        let yaml = "rules: []\nmutating: false\nhostCapabilities: [kubernetes/get_resource]\ncontextAware: true\n";
+        let yaml = "rules: []\nmutating: false\nhostCapabilities: [kubernetes/get_resource]\nfutureField: [x]\ncontextAware: true\n";
         let parsed = Metadata::from_yaml(yaml).unwrap();
         assert_eq!(
             parsed.dropped_legacy_fields,
@@ -341,6 +345,7 @@ annotations:
         let json: serde_json::Value =
             serde_json::from_slice(&parsed.metadata.to_section_payload().unwrap()).unwrap();
         assert_eq!(json["hostCapabilities"], json!(["kubernetes/get_resource"]));
+        assert_eq!(json["futureField"], json!(["x"]));
         assert!(json.get("contextAware").is_none());
         let read_back: Metadata = serde_json::from_value(json).unwrap();
         assert_eq!(read_back, parsed.metadata);

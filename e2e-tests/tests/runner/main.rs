@@ -4,3 +4,4 @@
 mod command_line;
 mod evaluation;
 mod guest;
+mod kwctl_parity;
