@@ -357,7 +357,7 @@ fn artifacthub_kubewarden_annotations_mirror_metadata_behaviour() {
     assert_eq!(
         text(annotations, ARTIFACTHUB, &["kubewarden/mutation"]),
         flag(&meta, METADATA, "mutating").to_string(),
-        "{ARTIFACTHUB} kubewarden/mutation vs {METADATA} mutating"
+        "{ARTIFACTHUB} kubewarden/mutation vs {METADATA} mutating; run `make artifacthub-pkg.yml`"
     );
 
     // Both lists are embedded as YAML documents inside a string.
@@ -379,7 +379,7 @@ fn artifacthub_kubewarden_annotations_mirror_metadata_behaviour() {
     assert_eq!(
         embedded("kubewarden/rules"),
         meta["rules"],
-        "{ARTIFACTHUB} kubewarden/rules must list {METADATA} rules, in order"
+        "{ARTIFACTHUB} kubewarden/rules must list {METADATA} rules, in order; run `make artifacthub-pkg.yml`"
     );
 }
 
