@@ -1,0 +1,562 @@
+//! Records what the REAL kwctl answers the policy's `kubernetes/get_resource` calls with, against
+//! the loopback API stub: a found secret, 404, 403, 401, a missing ServiceAccount, and runs where
+//! the capability is not granted. The session files and kwctl's output land in `RECORD_DIR`
+//! (default: a scratch folder); `e2e-tests/recorded/README.md` says how the committed ones were made.
+//!
+//! A second test asks the real PolicyServer the same questions and writes the texts its host
+//! hands the policy (and a probe guest) to `RECORD_DIR/policy-server-texts.txt`.
+//!
+//! ```sh
+//! KWCTL=/work/shared/kubewarden/kwctl POLICY_SERVER=/work/shared/kubewarden/policy-server \
+//!   RECORD_DIR=$PWD/e2e-tests/recorded \
+//!   cargo test --release -p policy-runner --test record_host_answers -- --ignored --nocapture --test-threads 1
+//! ```
+
+#[allow(dead_code)]
+#[path = "runner/guest.rs"]
+mod guest;
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Value};
+use support::kube_stub::{Answer, KubeStub};
+use support::policy_server::{Launch, PolicyServer};
+use support::process::binary_from_env;
+
+/// Planted in the found secret: it must appear in the session file (kwctl records the payload)
+/// but never in the policy's response.
+const CANARY: &str = "CANARY-recorded-pull-secret-password";
+
+struct Scenario {
+    name: &'static str,
+    /// `Some((kind, name))`: run the probe guest, which makes that one lookup in `team-a` and
+    /// fails with the host's error text verbatim, instead of the policy.
+    probe: Option<(&'static str, &'static str)>,
+    /// Whether kwctl runs with RUST_BACKTRACE=1 (which adds a backtrace to host error texts).
+    backtrace: bool,
+    settings: Value,
+    request: Value,
+    /// Prepares the stub's answers.
+    setup: fn(&KubeStub),
+    args: Vec<&'static str>,
+}
+
+fn pod_request(namespace: &str) -> Value {
+    json!({
+        "uid": "recorded-pod",
+        "kind": {"group": "", "version": "v1", "kind": "Pod"},
+        "resource": {"group": "", "version": "v1", "resource": "pods"},
+        "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
+        "requestResource": {"group": "", "version": "v1", "resource": "pods"},
+        "name": "billing-7d9f",
+        "namespace": namespace,
+        "operation": "CREATE",
+        "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]},
+        "object": {
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "billing-7d9f", "namespace": namespace},
+            "spec": {"containers": [{"name": "billing", "image": "registry.corp.example:5000/finance/billing:2.4.1"}]}
+        }
+    })
+}
+
+fn deployment_request(namespace: &str) -> Value {
+    json!({
+        "uid": "recorded-deployment",
+        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
+        "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
+        "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
+        "name": "api",
+        "namespace": namespace,
+        "operation": "CREATE",
+        "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]},
+        "object": {
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "api", "namespace": namespace},
+            "spec": {"selector": {"matchLabels": {"app": "api"}}, "template": {
+                "metadata": {"labels": {"app": "api"}},
+                "spec": {"serviceAccountName": "builder", "imagePullSecrets": [],
+                         "containers": [{"name": "api", "image": "registry.corp.example:5000/acme/api:3"}]}
+            }}
+        }
+    })
+}
+
+fn corp_settings() -> Value {
+    json!({"rules": [{"secret": "corp-registry", "registries": ["registry.corp.example:5000"]}]})
+}
+
+fn docker_config_secret(namespace: &str, name: &str) -> Value {
+    let auth = STANDARD.encode(format!("robot:{CANARY}"));
+    let config = json!({"auths": {"registry.corp.example:5000": {"username": "robot", "password": CANARY, "auth": auth}}});
+    json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "kubernetes.io/dockerconfigjson",
+        "data": {".dockerconfigjson": STANDARD.encode(config.to_string())}
+    })
+}
+
+fn scenarios() -> Vec<Scenario> {
+    vec![
+        Scenario {
+            probe: None,
+            backtrace: false,
+            name: "secret-found",
+            settings: corp_settings(),
+            request: pod_request("team-a"),
+            setup: |stub| stub.add_object(docker_config_secret("team-a", "corp-registry")),
+            args: vec!["--allow-context-aware"],
+        },
+        Scenario {
+            probe: None,
+            backtrace: false,
+            name: "secret-not-found",
+            settings: corp_settings(),
+            request: pod_request("team-a"),
+            setup: |_| {},
+            args: vec!["--allow-context-aware"],
+        },
+        Scenario {
+            probe: None,
+            backtrace: false,
+            name: "secret-forbidden",
+            settings: corp_settings(),
+            request: pod_request("team-a"),
+            setup: |stub| stub.set("secrets", "team-a", "corp-registry", Answer::Forbidden),
+            args: vec!["--allow-context-aware"],
+        },
+        Scenario {
+            probe: None,
+            backtrace: false,
+            name: "secret-unauthorized",
+            settings: corp_settings(),
+            request: pod_request("team-a"),
+            setup: |stub| stub.set("secrets", "team-a", "corp-registry", Answer::Unauthorized),
+            args: vec!["--allow-context-aware"],
+        },
+        Scenario {
+            probe: None,
+            backtrace: false,
+            name: "unauthorized-everything",
+            settings: corp_settings(),
+            request: pod_request("team-a"),
+            setup: |stub| stub.reject_all_unauthorized(true),
+            args: vec!["--allow-context-aware"],
+        },
+        Scenario {
+            probe: None,
+            backtrace: false,
+            name: "serviceaccount-not-found",
+            settings: json!({"rules": [{"secret": "corp-registry", "registries": ["registry.corp.example:5000"]}], "verifySecrets": false}),
+            request: deployment_request("team-a"),
+            setup: |_| {},
+            args: vec!["--allow-context-aware"],
+        },
+        Scenario {
+            probe: None,
+            backtrace: false,
+            name: "not-granted-without-allow-context-aware",
+            settings: corp_settings(),
+            request: pod_request("team-a"),
+            setup: |stub| stub.add_object(docker_config_secret("team-a", "corp-registry")),
+            args: vec![],
+        },
+        Scenario {
+            probe: None,
+            backtrace: false,
+            name: "not-granted-kubernetes-capability-excluded",
+            settings: corp_settings(),
+            request: pod_request("team-a"),
+            setup: |stub| stub.add_object(docker_config_secret("team-a", "corp-registry")),
+            args: vec!["--allow-context-aware", "--allowed-host-capabilities=oci/*"],
+        },
+        Scenario {
+            probe: None,
+            backtrace: true,
+            name: "secret-not-found-with-rust-backtrace",
+            settings: corp_settings(),
+            request: pod_request("team-a"),
+            setup: |_| {},
+            args: vec!["--allow-context-aware"],
+        },
+        Scenario {
+            probe: Some(("Secret", "corp-registry")),
+            backtrace: false,
+            name: "probe-secret-not-found",
+            settings: json!({}),
+            request: pod_request("team-a"),
+            setup: |_| {},
+            args: vec!["--allow-context-aware"],
+        },
+        Scenario {
+            probe: Some(("Secret", "corp-registry")),
+            backtrace: false,
+            name: "probe-secret-forbidden",
+            settings: json!({}),
+            request: pod_request("team-a"),
+            setup: |stub| stub.set("secrets", "team-a", "corp-registry", Answer::Forbidden),
+            args: vec!["--allow-context-aware"],
+        },
+        Scenario {
+            probe: Some(("Secret", "corp-registry")),
+            backtrace: false,
+            name: "probe-secret-unauthorized",
+            settings: json!({}),
+            request: pod_request("team-a"),
+            setup: |stub| stub.set("secrets", "team-a", "corp-registry", Answer::Unauthorized),
+            args: vec!["--allow-context-aware"],
+        },
+        Scenario {
+            probe: Some(("ServiceAccount", "builder")),
+            backtrace: false,
+            name: "probe-serviceaccount-not-found",
+            settings: json!({}),
+            request: pod_request("team-a"),
+            setup: |_| {},
+            args: vec!["--allow-context-aware"],
+        },
+        Scenario {
+            probe: Some(("Secret", "corp-registry")),
+            backtrace: false,
+            name: "probe-not-granted-without-allow-context-aware",
+            settings: json!({}),
+            request: pod_request("team-a"),
+            setup: |_| {},
+            args: vec![],
+        },
+        Scenario {
+            probe: Some(("Secret", "corp-registry")),
+            backtrace: false,
+            name: "probe-not-granted-kubernetes-capability-excluded",
+            settings: json!({}),
+            request: pod_request("team-a"),
+            setup: |_| {},
+            args: vec!["--allow-context-aware", "--allowed-host-capabilities=oci/*"],
+        },
+    ]
+}
+
+/// Metadata for the probe guest: context-aware on Secrets and ServiceAccounts, like the policy.
+const PROBE_METADATA: &str = "rules:
+  - apiGroups: [\"\"]
+    apiVersions: [v1]
+    resources: [pods]
+    operations: [CREATE]
+mutating: false
+executionMode: kubewarden-wapc
+policyType: kubernetes
+contextAwareResources:
+  - apiVersion: v1
+    kind: Secret
+  - apiVersion: v1
+    kind: ServiceAccount
+";
+
+/// Builds and annotates (with the real kwctl) a guest whose `validate` makes one
+/// `kubernetes/get_resource` call and fails with the host's answer, byte for byte.
+fn probe_module(
+    kwctl: &Path,
+    dir: &Path,
+    kind: &str,
+    name: &str,
+    env: &[(String, PathBuf)],
+) -> PathBuf {
+    let payload = json!({"api_version": "v1", "kind": kind, "name": name, "namespace": "team-a", "disable_cache": false});
+    let wasm = guest::Guest::new()
+        .on(
+            "validate",
+            guest::Behaviour::HostCall {
+                namespace: "kubernetes".into(),
+                operation: "get_resource".into(),
+                payload: payload.to_string(),
+            },
+        )
+        .wasm();
+    let plain = dir.join("probe.wasm");
+    std::fs::write(&plain, wasm).unwrap();
+    let metadata = dir.join("probe-metadata.yml");
+    std::fs::write(&metadata, PROBE_METADATA).unwrap();
+    let annotated = dir.join("probe-annotated.wasm");
+    let output = Command::new(kwctl)
+        .arg("annotate")
+        .arg("-m")
+        .arg(&metadata)
+        .arg("-o")
+        .arg(&annotated)
+        .arg(&plain)
+        .envs(env.iter().map(|(k, v)| (k, v)))
+        .output()
+        .expect("run kwctl annotate");
+    assert!(
+        output.status.success(),
+        "kwctl annotate failed on the probe: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    annotated
+}
+
+/// Removes terminal colour codes from kwctl's log lines.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn policy_module() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    std::env::var("POLICY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join("annotated-policy.wasm"))
+}
+
+#[test]
+#[ignore = "records real kwctl sessions; run it as the header says (make record-host-answers)"]
+fn record_real_kwctl_host_answers() {
+    let kwctl = binary_from_env("KWCTL", "kwctl");
+    let module = policy_module();
+    assert!(
+        module.exists(),
+        "{} is missing: build it with `make annotated-policy.wasm` or set POLICY",
+        module.display()
+    );
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let out_dir = std::env::var("RECORD_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| scratch.path().join("recorded"));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    for scenario in scenarios() {
+        let dir = scratch.path().join(scenario.name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let stub = KubeStub::start(&dir).expect("stub API server");
+        (scenario.setup)(&stub);
+        let request = dir.join("request.json");
+        std::fs::write(&request, scenario.request.to_string()).unwrap();
+        let session = out_dir.join(format!("{}.yml", scenario.name));
+        let _ = std::fs::remove_file(&session);
+        let xdg = scratch.path().join("xdg");
+        let xdg_env = vec![
+            ("XDG_CACHE_HOME".to_string(), xdg.join("cache")),
+            ("XDG_CONFIG_HOME".to_string(), xdg.join("config")),
+            ("XDG_DATA_HOME".to_string(), xdg.join("data")),
+        ];
+        let module = match scenario.probe {
+            Some((kind, name)) => probe_module(&kwctl, &dir, kind, name, &xdg_env),
+            None => module.clone(),
+        };
+        let mut command = Command::new(&kwctl);
+        command
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE");
+        if scenario.backtrace {
+            command.env("RUST_BACKTRACE", "1");
+        }
+        let output = command
+            .arg("run")
+            .arg("--request-path")
+            .arg(&request)
+            .arg("--settings-json")
+            .arg(scenario.settings.to_string())
+            .arg("--record-host-capabilities-interactions")
+            .arg(&session)
+            .args(&scenario.args)
+            .arg(&module)
+            .env("KUBECONFIG", stub.kubeconfig())
+            .envs(xdg_env.iter().map(|(k, v)| (k, v)))
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run kwctl");
+        let requests: Vec<String> = stub.requests().iter().map(ToString::to_string).collect();
+        let text = format!(
+            "$ {}kwctl run --request-path request.json --settings-json '{}' --record-host-capabilities-interactions {}.yml {} {}\n{}\n--- stdout\n{}--- stderr\n{}--- requests the stub received\n{}\n",
+            if scenario.backtrace { "RUST_BACKTRACE=1 " } else { "" },
+            scenario.settings,
+            scenario.name,
+            scenario.args.join(" "),
+            if scenario.probe.is_some() { "probe-annotated.wasm" } else { "annotated-policy.wasm" },
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr),
+            requests.join("\n"),
+        )
+        .replace(&scratch.path().display().to_string(), "$SCRATCH")
+        .replace(&module.display().to_string(), "$MODULE");
+        let text = strip_ansi(&text);
+        std::fs::write(out_dir.join(format!("{}.output.txt", scenario.name)), &text).unwrap();
+        eprintln!("===== {}\n{text}", scenario.name);
+        let response = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            !response.contains(CANARY),
+            "{}: a credential reached the policy's response",
+            scenario.name
+        );
+    }
+    eprintln!("recordings in {}", out_dir.display());
+}
+
+/// One PolicyServer policy for the texts test: (policy id, module, lookups granted, settings).
+struct Probe {
+    id: &'static str,
+    module: PathBuf,
+    granted: bool,
+    settings: Value,
+}
+
+#[test]
+#[ignore = "records real policy-server texts; run it as the header says (make record-host-answers)"]
+fn record_policy_server_host_error_texts() {
+    let kwctl = binary_from_env("KWCTL", "kwctl");
+    let policy_server = binary_from_env("POLICY_SERVER", "policy-server");
+    let policy = policy_module();
+    assert!(
+        policy.exists(),
+        "{} is missing: build it with `make annotated-policy.wasm` or set POLICY",
+        policy.display()
+    );
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let out_dir = std::env::var("RECORD_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| scratch.path().join("recorded"));
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let xdg = scratch.path().join("xdg");
+    let xdg_env = vec![
+        ("XDG_CACHE_HOME".to_string(), xdg.join("cache")),
+        ("XDG_CONFIG_HOME".to_string(), xdg.join("config")),
+        ("XDG_DATA_HOME".to_string(), xdg.join("data")),
+    ];
+    let stub = KubeStub::start(scratch.path()).expect("stub API server");
+    // Each probe and policy reads its own object, so PolicyServer's cache of get_resource
+    // answers cannot answer one lookup with another's result.
+    stub.set("secrets", "team-a", "ps-forbidden", Answer::Forbidden);
+    stub.set("secrets", "team-a", "ps-unauthorized", Answer::Unauthorized);
+    stub.set("secrets", "team-a", "policy-forbidden", Answer::Forbidden);
+    let probe = |name: &str, kind: &str, object: &str| {
+        let dir = scratch.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        probe_module(&kwctl, &dir, kind, object, &xdg_env)
+    };
+    let rule = |secret: &str| json!({"rules": [{"secret": secret, "registries": ["registry.corp.example:5000"]}]});
+    let probes = vec![
+        Probe {
+            id: "probe-secret-not-found",
+            module: probe("p1", "Secret", "ps-missing"),
+            granted: true,
+            settings: json!({}),
+        },
+        Probe {
+            id: "probe-secret-forbidden",
+            module: probe("p2", "Secret", "ps-forbidden"),
+            granted: true,
+            settings: json!({}),
+        },
+        Probe {
+            id: "probe-secret-unauthorized",
+            module: probe("p3", "Secret", "ps-unauthorized"),
+            granted: true,
+            settings: json!({}),
+        },
+        Probe {
+            id: "probe-serviceaccount-not-found",
+            module: probe("p4", "ServiceAccount", "ps-builder"),
+            granted: true,
+            settings: json!({}),
+        },
+        Probe {
+            id: "probe-not-granted",
+            module: probe("p5", "Secret", "ps-not-granted"),
+            granted: false,
+            settings: json!({}),
+        },
+        Probe {
+            id: "policy-secret-not-found",
+            module: policy.clone(),
+            granted: true,
+            settings: rule("policy-missing"),
+        },
+        Probe {
+            id: "policy-secret-forbidden",
+            module: policy.clone(),
+            granted: true,
+            settings: rule("policy-forbidden"),
+        },
+        Probe {
+            id: "policy-not-granted",
+            module: policy.clone(),
+            granted: false,
+            settings: rule("policy-not-granted"),
+        },
+    ];
+    let policies: String = probes
+        .iter()
+        .map(|p| {
+            let grant = if p.granted {
+                "  hostCapabilities: [\"kubernetes/get_resource\"]\n"
+            } else {
+                ""
+            };
+            format!(
+                "{}:\n  module: file://{}\n  allowedToMutate: true\n  contextAwareResources:\n    - apiVersion: v1\n      kind: Secret\n    - apiVersion: v1\n      kind: ServiceAccount\n{grant}  settings: {}\n",
+                p.id,
+                p.module.display(),
+                p.settings
+            )
+        })
+        .collect();
+    let server = PolicyServer::start(
+        &Launch {
+            binary: &policy_server,
+            dir: &scratch.path().join("policy-server"),
+            policies: &policies,
+            kubeconfig: stub.kubeconfig(),
+            sources: None,
+        },
+        std::time::Duration::from_secs(90),
+    );
+    let mut report = String::from(
+        "# What the real policy-server (KUBECONFIG at the loopback stub) answered for each policy id.\n",
+    );
+    let startup: Vec<String> = stub.requests().iter().map(ToString::to_string).collect();
+    report.push_str(&format!(
+        "\nRequests the stub received while policy-server started: {startup:?}\n"
+    ));
+    for p in &probes {
+        let mark = stub.mark();
+        let (status, body) = server.validate(p.id, &pod_request("team-a"));
+        let reads = stub.object_reads_since(mark);
+        report.push_str(&format!(
+            "\n## {}\nHTTP {status}; lookups: {reads:?}\nresponse.status.message (JSON string):\n{}\nresponse.warnings: {}\n",
+            p.id, body["response"]["status"]["message"], body["response"]["warnings"]
+        ));
+    }
+    let log = strip_ansi(&server.log());
+    report.push_str("\n## policy-server log lines about callbacks\n");
+    for line in log
+        .lines()
+        .filter(|l| l.contains("callback") || l.contains("doesn't have access"))
+    {
+        report.push_str(
+            line.replace(&scratch.path().display().to_string(), "$SCRATCH")
+                .as_str(),
+        );
+        report.push('\n');
+    }
+    let report = report.replace(&scratch.path().display().to_string(), "$SCRATCH");
+    std::fs::write(out_dir.join("policy-server-texts.txt"), &report).unwrap();
+    eprintln!("{report}");
+}
