@@ -46,7 +46,8 @@ annotated-policy.wasm: policy.wasm policy-metadata.yaml README.md $(if $(KWCTL_R
 	$(or $(KWCTL_REAL),$(RUNNER)) annotate -m policy-metadata.yaml -u README.md -o $@ policy.wasm
 
 # The Artifact Hub package, derived by the real kwctl from the metadata and the Rancher form
-# (tests/metadata.rs checks it is up to date when a real kwctl is at hand).
+# (tests/metadata.rs checks it is up to date when a real kwctl is at hand). No --version: kwctl
+# takes the version from io.kubewarden.policy.version and warns that the flag is deprecated.
 artifacthub-pkg.yml: policy-metadata.yaml questions-ui.yml
 	@test -n "$(FOUND_KWCTL)" || { echo "artifacthub-pkg.yml is written by kwctl: put kwctl on PATH or set KWCTL_REAL" >&2; exit 1; }
 	$(FOUND_KWCTL) scaffold artifacthub -m policy-metadata.yaml --questions-path questions-ui.yml -o $@
