@@ -26,14 +26,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// Why a lookup gave no object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LookupError {
-    NotFound,
-    NotPermitted,
-    /// Any other failure, with the host's text (which never carries object data).
-    Failed(String),
-}
+pub use crate::host_error::{Denial, LookupError};
 
 /// Read access to the objects the companion rule checks.
 pub trait Cluster {
@@ -124,31 +117,11 @@ impl Cluster for HostCluster {
 fn classify(error: kubewarden_policy_sdk::Error) -> LookupError {
     match error {
         kubewarden_policy_sdk::Error::HostCall { source, .. } => {
-            classify_host_message(&source.to_string())
+            crate::host_error::classify(&source.to_string())
         }
         _ => {
             LookupError::Failed("the host returned an object the policy could not read".to_string())
         }
-    }
-}
-
-/// Classifies the text of a failed host call.
-pub fn classify_host_message(message: &str) -> LookupError {
-    let lower = message.to_ascii_lowercase();
-    if lower.contains("not found") || lower.contains("notfound") {
-        LookupError::NotFound
-    } else if [
-        "forbidden",
-        "not been granted",
-        "not permitted",
-        "unauthorized",
-    ]
-    .iter()
-    .any(|w| lower.contains(w))
-    {
-        LookupError::NotPermitted
-    } else {
-        LookupError::Failed(message.chars().take(200).collect())
     }
 }
 
@@ -167,8 +140,8 @@ pub mod memory {
 
     /// A credential planted in every secret `with_docker_secret` makes: outputs must never show it.
     pub const CANARY: &str = "CANARY-0f9e8d7c-secret";
-    /// `CANARY` in base64, as it sits in an `auth` field.
-    pub const CANARY_B64: &str = "Q0FOQVJZLTBmOWU4ZDdjLXNlY3JldA==";
+    /// `robot:CANARY` in base64, as it sits in an `auth` field (the kubelet splits it at `:`).
+    pub const CANARY_B64: &str = "cm9ib3Q6Q0FOQVJZLTBmOWU4ZDdjLXNlY3JldA==";
 
     impl MemoryCluster {
         /// Adds a dockerconfigjson secret with the given registry keys and canary credentials.
@@ -246,7 +219,6 @@ pub mod memory {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rstest::rstest;
     use serde_json::json;
 
     #[test]
@@ -271,21 +243,6 @@ mod tests {
             request,
             json!({"api_version": "v1", "kind": "ServiceAccount", "name": "builder", "namespace": "team-a", "disable_cache": false, "field_masks": ["imagePullSecrets"]})
         );
-    }
-
-    #[rstest]
-    #[case::kube_not_found(
-        "ApiError: secrets \"corp\" not found: NotFound (ErrorResponse { code: 404 })",
-        LookupError::NotFound
-    )]
-    #[case::allow_list(
-        "Policy has not been granted access to Kubernetes v1/Secret resources",
-        LookupError::NotPermitted
-    )]
-    #[case::rbac("secrets \"corp\" is forbidden: User \"system:serviceaccount:kubewarden:policy-server\" cannot get resource", LookupError::NotPermitted)]
-    #[case::other("connection refused", LookupError::Failed("connection refused".into()))]
-    fn classifies_host_errors(#[case] message: &str, #[case] expected: LookupError) {
-        assert_eq!(classify_host_message(message), expected);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::cluster::{Cluster, LookupError};
+use crate::cluster::{Cluster, Denial, LookupError};
 use crate::image_ref::ImageRef;
 use crate::inject::{is_empty_list, merged_pull_secrets, set_pull_secrets};
 use crate::pod_spec::{containers, pull_secret_names, Container, ContainerList};
@@ -50,11 +50,14 @@ pub fn evaluate<C: Cluster>(
     let is_pod = matches!(workload, Workload::Pod);
     match (request.operation, request.sub_resource, is_pod) {
         ("UPDATE", "ephemeralcontainers", true) => {
-            return ephemeral_containers(request, settings, cluster)
+            return live_pod(request, settings, cluster, Mode::EphemeralContainers)
         }
         (_, sub_resource, _) if !sub_resource.is_empty() => return accept(),
-        ("CREATE", _, _) | ("UPDATE", _, false) => {}
+        ("CREATE" | "UPDATE", _, _) => {}
         _ => return accept(),
+    }
+    if workload.is_hands_off(request.operation, request.object) {
+        return accept();
     }
     if is_pod
         && request
@@ -64,6 +67,9 @@ pub fn evaluate<C: Cluster>(
             .is_some()
     {
         return accept();
+    }
+    if is_pod && request.operation == "UPDATE" {
+        return live_pod(request, settings, cluster, Mode::PodUpdate);
     }
     let specs = match read_specs(&workload, request.object) {
         Ok(specs) => specs,
@@ -96,7 +102,10 @@ enum Mode {
         referenced: bool,
     },
     ValidateOnly,
+    /// `pods/ephemeralcontainers`: new ephemeral containers of a running pod.
     EphemeralContainers,
+    /// A Pod UPDATE: containers whose image changed on a running pod.
+    PodUpdate,
 }
 
 /// A pod spec of the request, read once.
@@ -285,7 +294,7 @@ fn inject<C: Cluster>(
                     "could not read ServiceAccount \"{account}\" in namespace \"{}\" ({}); pods of {} will get only the \
                      imagePullSecrets listed there, not the ServiceAccount's",
                     request.namespace,
-                    describe_lookup_error(error),
+                    describe_lookup_error(error, request.namespace),
                     dotted(&view.pointer)
                     ));
                 }
@@ -340,36 +349,31 @@ fn report<C: Cluster>(
     findings.into_decision(None)
 }
 
-/// `kubectl debug` adds ephemeral containers to a running pod, whose pull secrets cannot change:
-/// the new containers' images must be covered by secrets the pod already has.
-fn ephemeral_containers<C: Cluster>(
+/// A running pod's `imagePullSecrets` cannot change (`ValidatePodUpdate`), but its containers'
+/// images can (Pod UPDATE) and `kubectl debug` adds ephemeral containers (the
+/// `pods/ephemeralcontainers` sub-resource). Images that are new in this request must be covered
+/// by secrets the pod already lists; unchanged ones cost nothing. Never mutates.
+fn live_pod<C: Cluster>(
     request: &AdmissionRequest,
     settings: &Settings,
     cluster: &mut C,
+    mode: Mode,
 ) -> Decision {
     let specs = match read_specs(&Workload::Pod, request.object) {
         Ok(specs) => specs,
         Err(problem) => return malformed(request.kind, problem),
     };
     let old_spec = request.old_object.get("spec").unwrap_or(&Value::Null);
-    let existing: Vec<&str> = containers(old_spec, "oldObject.spec")
+    let before: BTreeSet<Container> = containers(old_spec, "oldObject.spec")
         .unwrap_or_default()
-        .iter()
-        .filter(|c| c.list == ContainerList::EphemeralContainers)
-        .map(|c| c.name)
+        .into_iter()
         .collect();
+    let only_ephemeral = mode == Mode::EphemeralContainers;
     let images = ParsedImages::of(&specs, settings);
     let hits = rule_hits(settings, &specs, &images, |c| {
-        c.list == ContainerList::EphemeralContainers && !existing.contains(&c.name)
+        (!only_ephemeral || c.list == ContainerList::EphemeralContainers) && !before.contains(c)
     });
-    report(
-        request,
-        settings,
-        &specs,
-        &hits,
-        cluster,
-        Mode::EphemeralContainers,
-    )
+    report(request, settings, &specs, &hits, cluster, mode)
 }
 
 /// Sorted, de-duplicated rejection lines and warnings.
@@ -456,10 +460,10 @@ fn failure_line(
     if distinct.len() > LISTED_CONTAINERS {
         needed_by.push_str(&format!(" and {} more", distinct.len() - LISTED_CONTAINERS));
     }
-    // The registry of the first container that needs the secret, as the example server.
+    // The registry of the first container that needs the secret, as the kubelet looks it up.
     let server = hits
         .first()
-        .map_or("<registry>", |hit| hit.image.registry());
+        .map_or("<registry>", |hit| hit.image.kubelet_registry());
     let fix = fix_for(namespace, secret, problem, server, mode);
     format!("imagePullSecret \"{secret}\" in namespace \"{namespace}\": {problem}; needed by {needed_by}; fix: {fix}")
 }
@@ -476,10 +480,12 @@ fn fix_for(namespace: &str, secret: &str, problem: &Problem, server: &str, mode:
             let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
             format!("add an \"auths\" entry for {} to it", missing.join(", "))
         }
-        Problem::NotPermitted => format!(
-            "let the PolicyServer's ServiceAccount get secrets in \"{namespace}\" and list v1/Secret in the policy's contextAwareResources"
-        ),
+        Problem::NotPermitted(denial) => permission_fix(*denial, "secrets", "Secret", namespace),
         Problem::LookupFailed(_) => "check that the PolicyServer can reach the API server, then retry".to_string(),
+        Problem::NotReferenced if mode == Mode::PodUpdate => format!(
+            "a running pod's imagePullSecrets cannot change; recreate the pod with {{\"name\": \"{secret}\"}} in imagePullSecrets \
+             (change the image in its workload's template instead), or keep the image it had"
+        ),
         Problem::NotReferenced if mode == Mode::EphemeralContainers => format!(
             "a running pod's imagePullSecrets cannot change; recreate the pod with {{\"name\": \"{secret}\"}} in imagePullSecrets, \
              or debug with an image from another registry"
@@ -488,10 +494,30 @@ fn fix_for(namespace: &str, secret: &str, problem: &Problem, server: &str, mode:
     }
 }
 
-fn describe_lookup_error(error: &LookupError) -> String {
+/// How to let the policy read objects of `kind` (`resource` is its plural) in `namespace`.
+fn permission_fix(denial: Denial, resource: &str, kind: &str, namespace: &str) -> String {
+    match denial {
+        Denial::Capability => format!(
+            "list v1/{kind} in the policy's contextAwareResources (in a PolicyServer's policies.yml, also \
+             \"kubernetes/get_resource\" in its hostCapabilities)"
+        ),
+        Denial::Forbidden => format!(
+            "let the PolicyServer's ServiceAccount get {resource} in \"{namespace}\" (a ClusterRole and ClusterRoleBinding, \
+             see the README's Cluster access)"
+        ),
+        Denial::Unauthorized => {
+            "check the PolicyServer's ServiceAccount token or kubeconfig, then retry".to_string()
+        }
+    }
+}
+
+fn describe_lookup_error(error: &LookupError, namespace: &str) -> String {
     match error {
         LookupError::NotFound => "not found".to_string(),
-        LookupError::NotPermitted => "the policy is not permitted to read it".to_string(),
+        LookupError::NotPermitted(denial) => format!(
+            "{denial}; {}",
+            permission_fix(*denial, "serviceaccounts", "ServiceAccount", namespace)
+        ),
         LookupError::Failed(reason) => format!("lookup failed: {reason}"),
     }
 }

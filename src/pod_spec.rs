@@ -42,7 +42,7 @@ impl fmt::Display for ContainerList {
 }
 
 /// One container's name and image, borrowed from the request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Container<'a> {
     pub list: ContainerList,
     pub name: &'a str,

@@ -5,55 +5,61 @@ use serde_json::Value;
 
 use crate::settings::{CustomResource, Settings};
 
-/// A built-in kind with a pod spec at a fixed JSON pointer.
+/// A built-in kind with a pod spec at a fixed JSON pointer, and the Kubernetes rules that limit
+/// when the policy may change it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuiltinKind {
     pub group: &'static str,
     pub kind: &'static str,
     pub pod_spec_pointer: &'static str,
+    /// The API server refuses any change to the pod template after CREATE: a Job's
+    /// `spec.template` (`pkg/apis/batch/validation`: `ValidateJobSpecUpdate` →
+    /// `validatePodTemplateUpdate`). Such objects are mutated on CREATE only.
+    pub template_immutable: bool,
+    /// A controlling owner builds this object from its own template and finds it again by
+    /// comparing templates: the Deployment controller's `EqualIgnoreHash`
+    /// (`pkg/controller/deployment/util`), Argo Rollouts likewise. A secret added here and not in
+    /// the owner makes the owner miss it and create another one, again and again. Such objects
+    /// are left alone while an `ownerReferences` entry has `controller: true`; the owner's own
+    /// template is where the secret belongs, and the pods they create get it at Pod CREATE.
+    pub owner_compares_template: bool,
 }
 
+const fn kind(
+    group: &'static str,
+    kind: &'static str,
+    pod_spec_pointer: &'static str,
+) -> BuiltinKind {
+    BuiltinKind {
+        group,
+        kind,
+        pod_spec_pointer,
+        template_immutable: false,
+        owner_compares_template: false,
+    }
+}
+
+const TEMPLATE: &str = "/spec/template/spec";
+
+/// Pods, and every built-in kind with a pod template. Jobs owned by a CronJob and pods owned by
+/// any controller are still mutated on CREATE: their owners create them and never compare them
+/// with their own template (`pkg/controller/cronjob`, `pkg/controller/replicaset`), and a
+/// StatefulSet's or DaemonSet's revisions are told apart by hash labels, not by comparing specs.
 const BUILTIN_KINDS: [BuiltinKind; 8] = [
+    kind("", "Pod", "/spec"),
+    kind("apps", "Deployment", TEMPLATE),
     BuiltinKind {
-        group: "",
-        kind: "Pod",
-        pod_spec_pointer: "/spec",
+        owner_compares_template: true,
+        ..kind("apps", "ReplicaSet", TEMPLATE)
     },
+    kind("apps", "StatefulSet", TEMPLATE),
+    kind("apps", "DaemonSet", TEMPLATE),
+    kind("", "ReplicationController", TEMPLATE),
     BuiltinKind {
-        group: "apps",
-        kind: "Deployment",
-        pod_spec_pointer: "/spec/template/spec",
+        template_immutable: true,
+        ..kind("batch", "Job", TEMPLATE)
     },
-    BuiltinKind {
-        group: "apps",
-        kind: "ReplicaSet",
-        pod_spec_pointer: "/spec/template/spec",
-    },
-    BuiltinKind {
-        group: "apps",
-        kind: "StatefulSet",
-        pod_spec_pointer: "/spec/template/spec",
-    },
-    BuiltinKind {
-        group: "apps",
-        kind: "DaemonSet",
-        pod_spec_pointer: "/spec/template/spec",
-    },
-    BuiltinKind {
-        group: "",
-        kind: "ReplicationController",
-        pod_spec_pointer: "/spec/template/spec",
-    },
-    BuiltinKind {
-        group: "batch",
-        kind: "Job",
-        pod_spec_pointer: "/spec/template/spec",
-    },
-    BuiltinKind {
-        group: "batch",
-        kind: "CronJob",
-        pod_spec_pointer: "/spec/jobTemplate/spec/template/spec",
-    },
+    kind("batch", "CronJob", "/spec/jobTemplate/spec/template/spec"),
 ];
 
 /// The built-in kind for an API group and kind, if the policy handles it natively.
@@ -110,6 +116,18 @@ impl<'s> Workload<'s> {
         }
     }
 
+    /// Whether the policy must leave this object's pod specs alone in a CREATE or UPDATE: a Job's
+    /// template on UPDATE, or a ReplicaSet built by its controlling owner.
+    pub fn is_hands_off(&self, operation: &str, object: &Value) -> bool {
+        match self {
+            Workload::Template(builtin) => {
+                (builtin.template_immutable && operation == "UPDATE")
+                    || (builtin.owner_compares_template && has_controller(object))
+            }
+            _ => false,
+        }
+    }
+
     /// Pod templates (not Pods) lose the ServiceAccount's pull secrets once they list their own.
     pub fn is_template(&self) -> bool {
         matches!(self, Workload::Template(_) | Workload::Custom(_))
@@ -122,6 +140,18 @@ fn builtin_pointer(kind: &str, pointer: &str, object: &Value) -> Result<Vec<Stri
         Some(_) => Err(format!("{kind} {} is not an object", dotted(pointer))),
         None => Err(format!("{kind} has no {}", dotted(pointer))),
     }
+}
+
+/// Whether an `ownerReferences` entry has `controller: true` (at most one may, by API validation).
+fn has_controller(object: &Value) -> bool {
+    object
+        .pointer("/metadata/ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|owners| {
+            owners
+                .iter()
+                .any(|owner| owner.get("controller") == Some(&Value::Bool(true)))
+        })
 }
 
 /// `/spec/template/spec` as `spec.template.spec`, the way users read it.
@@ -187,6 +217,37 @@ mod tests {
                 .pod_spec_pointers(&object)
                 .unwrap_err(),
             message
+        );
+    }
+
+    fn owned_by(controller: Value) -> Value {
+        json!({"metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "u", "controller": controller}]}})
+    }
+
+    // batch validation: ValidateJobSpecUpdate → validatePodTemplateUpdate (template immutable).
+    // deployment util: EqualIgnoreHash finds a Deployment's ReplicaSet by its template.
+    #[rstest]
+    #[case::job_create("batch", "Job", "CREATE", json!({}), false)]
+    #[case::job_update("batch", "Job", "UPDATE", json!({}), true)]
+    #[case::cron_job_update("batch", "CronJob", "UPDATE", json!({}), false)]
+    #[case::controlled_replica_set("apps", "ReplicaSet", "CREATE", owned_by(json!(true)), true)]
+    #[case::controlled_replica_set_update("apps", "ReplicaSet", "UPDATE", owned_by(json!(true)), true)]
+    #[case::owned_not_controlling("apps", "ReplicaSet", "CREATE", owned_by(json!(false)), false)]
+    #[case::controller_not_a_bool("apps", "ReplicaSet", "CREATE", owned_by(json!("true")), false)]
+    #[case::standalone_replica_set("apps", "ReplicaSet", "CREATE", json!({}), false)]
+    #[case::controlled_deployment("apps", "Deployment", "CREATE", owned_by(json!(true)), false)]
+    #[case::controlled_job("batch", "Job", "CREATE", owned_by(json!(true)), false)]
+    fn hands_off(
+        #[case] group: &str,
+        #[case] kind: &str,
+        #[case] operation: &str,
+        #[case] object: Value,
+        #[case] expected: bool,
+    ) {
+        let settings = settings();
+        assert_eq!(
+            Workload::of(group, "v1", kind, &settings).is_hands_off(operation, &object),
+            expected
         );
     }
 

@@ -465,16 +465,16 @@ fn metadata_rules_match_pods_ephemeral_containers_and_the_seven_workload_kinds()
             ));
         }
     };
-    // A Pod's imagePullSecrets cannot change after creation.
-    add("", "pods", &["CREATE"]);
+    // A Pod's imagePullSecrets cannot change after creation, its images can: UPDATE is checked.
+    add("", "pods", &["CREATE", "UPDATE"]);
     add("", "pods/ephemeralcontainers", &["UPDATE"]);
     add("", "replicationcontrollers", &["CREATE", "UPDATE"]);
     for resource in ["deployments", "replicasets", "statefulsets", "daemonsets"] {
         add("apps", resource, &["CREATE", "UPDATE"]);
     }
-    for resource in ["jobs", "cronjobs"] {
-        add("batch", resource, &["CREATE", "UPDATE"]);
-    }
+    // A Job's template is immutable after creation (ValidateJobSpecUpdate): CREATE only.
+    add("batch", "jobs", &["CREATE"]);
+    add("batch", "cronjobs", &["CREATE", "UPDATE"]);
 
     let unexpected: Vec<_> = actual.difference(&expected).collect();
     let uncovered: Vec<_> = expected.difference(&actual).collect();

@@ -91,7 +91,7 @@ pub fn run(options: &RunOptions) -> Result<RunOutput> {
     let verdict = evaluator.validate_settings(&settings)?;
     if !verdict.valid {
         bail!(
-            "Provided settings are not valid: {:?}",
+            "Provided settings are not valid: {}",
             verdict.message.unwrap_or_default()
         );
     }

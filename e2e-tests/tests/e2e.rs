@@ -53,7 +53,50 @@ struct HostCall {
     namespace: Option<String>,
     field_masks: Option<Vec<String>>,
     answer: Option<Answer>,
+    /// A failure as the real host reports it (`e2e-tests/recorded/`).
+    host_error: Option<HostError>,
+    /// Any other failure text, for failures no recording covers.
     error: Option<String>,
+}
+
+/// Lookup failures whose exact text was recorded from the real kwctl and policy-server.
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
+enum HostError {
+    /// The API server answered 404; policy-evaluator's `get_resource` reports `Cannot find ...`.
+    NotFound,
+    /// 403: RBAC refuses the PolicyServer's ServiceAccount.
+    Forbidden,
+    /// 401: the API server does not accept the PolicyServer's credentials.
+    Unauthorized,
+    /// Nothing listens at the API server's address.
+    Unreachable,
+}
+
+/// The PolicyServer's ServiceAccount in the recordings.
+const POLICY_SERVER_USER: &str = "system:serviceaccount:kubewarden:policy-server-default";
+
+/// The text kwctl records (and replays) for a failed lookup, exactly as in `e2e-tests/recorded/`.
+fn host_error_text(error: HostError, kind: &str, name: &str, namespace: &str) -> String {
+    let plural = format!("{}s", kind.to_ascii_lowercase());
+    let list_meta = "metadata: Some(ListMeta { continue_: None, remaining_item_count: None, resource_version: None, self_link: None })";
+    match error {
+        HostError::NotFound => {
+            format!("Cannot find v1/{kind} named '{name}' inside of namespace 'Some(\"{namespace}\")'")
+        }
+        HostError::Forbidden => {
+            let message = format!(
+                "{plural} \"{name}\" is forbidden: User \"{POLICY_SERVER_USER}\" cannot get resource \"{plural}\" in API group \"\" in the namespace \"{namespace}\""
+            );
+            format!(
+                "ApiError: {message}: Forbidden (Status {{ status: Some(Failure), code: 403, message: {message:?}, {list_meta}, reason: \"Forbidden\", details: Some(StatusDetails {{ name: \"{name}\", group: \"\", kind: \"{plural}\", uid: \"\", causes: [], retry_after_seconds: 0 }}) }})"
+            )
+        }
+        HostError::Unreachable => "ServiceError: client error (Connect)".to_string(),
+        HostError::Unauthorized => format!(
+            "ApiError: Unauthorized: Unauthorized (Status {{ status: Some(Failure), code: 401, message: \"Unauthorized\", {list_meta}, reason: \"Unauthorized\", details: None }})"
+        ),
+    }
 }
 
 #[derive(Deserialize)]
@@ -138,14 +181,17 @@ fn session_yaml(case: &Case, namespace: &str, take: usize) -> String {
         let request = format!(
             "!KubernetesGetResource\napi_version: v1\nkind: {kind}\nname: {name}\nnamespace: {namespace}\ndisable_cache: false\n{masks}"
         );
-        let response = match (&call.answer, &call.error) {
-            (Some(answer), None) => {
+        let response = match (&call.answer, call.host_error, &call.error) {
+            (Some(answer), None, None) => {
                 let payload =
                     answer_object(kind, name, namespace, answer, call.field_masks.as_deref());
                 json!({"type": "Success", "payload": payload.to_string()})
             }
-            (None, Some(message)) => json!({"type": "Error", "message": message}),
-            _ => panic!("a host call has exactly one of answer or error"),
+            (None, Some(error), None) => {
+                json!({"type": "Error", "message": host_error_text(error, kind, name, namespace)})
+            }
+            (None, None, Some(message)) => json!({"type": "Error", "message": message}),
+            _ => panic!("a host call has exactly one of answer, hostError or error"),
         };
         let entry = json!({"type": "Exchange", "request": request, "response": response});
         out.push_str(&serde_yaml::to_string(&vec![entry]).expect("yaml"));
@@ -705,4 +751,29 @@ fn hostile_inputs() {
     }
     let _ = std::fs::remove_dir_all(&scratch);
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+/// The texts `hostError` replays are the ones recorded from the real kwctl, byte for byte.
+#[test]
+fn host_errors_replay_what_the_real_kwctl_recorded() {
+    let recorded = repo_root().join("e2e-tests/recorded");
+    for (file, error, kind, name) in [
+        ("secret-not-found.yml", HostError::NotFound, "Secret", "corp-registry"),
+        ("serviceaccount-not-found.yml", HostError::NotFound, "ServiceAccount", "builder"),
+        ("secret-forbidden.yml", HostError::Forbidden, "Secret", "corp-registry"),
+        ("secret-unauthorized.yml", HostError::Unauthorized, "Secret", "corp-registry"),
+        ("api-server-unreachable.yml", HostError::Unreachable, "Secret", "corp-registry"),
+    ] {
+        let text = std::fs::read_to_string(recorded.join(file)).expect(file);
+        let session: Vec<Value> = serde_yaml::from_str(&text).expect(file);
+        let message = session
+            .iter()
+            .find_map(|exchange| exchange["response"]["message"].as_str())
+            .expect(file);
+        assert_eq!(
+            host_error_text(error, kind, name, "team-a"),
+            message,
+            "{file}"
+        );
+    }
 }

@@ -9,7 +9,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use image_pull_secrets::cluster::memory::MemoryCluster;
-use image_pull_secrets::cluster::{LookupError, Secret};
+use image_pull_secrets::cluster::{Denial, LookupError, Secret};
 use serde_json::{json, Map, Value};
 
 use crate::oracle::mentions_canary;
@@ -936,7 +936,8 @@ pub struct ClusterModel {
 
 impl ClusterModel {
     pub fn render(&self) -> MemoryCluster {
-        let failed = |text: &Text| LookupError::Failed(text.pick(WORDS));
+        // Host texts go through the classifier, as the host's answers do.
+        let failed = |text: &Text| image_pull_secrets::host_error::classify(&text.pick(WORDS));
         let mut cluster = MemoryCluster::default();
         for (name, answer) in &self.secrets {
             let name = name.pick(SECRET_NAMES);
@@ -949,7 +950,7 @@ impl ClusterModel {
                 SecretAnswer::Raw(secret) => cluster.with_secret(&name, Ok(secret.render())),
                 SecretAnswer::NotFound => cluster.with_secret(&name, Err(LookupError::NotFound)),
                 SecretAnswer::NotPermitted => {
-                    cluster.with_secret(&name, Err(LookupError::NotPermitted))
+                    cluster.with_secret(&name, Err(LookupError::NotPermitted(Denial::Forbidden)))
                 }
                 SecretAnswer::Failed(text) => cluster.with_secret(&name, Err(failed(text))),
             };
@@ -960,7 +961,7 @@ impl ClusterModel {
                     Ok(names.iter().map(|n| n.pick(SECRET_NAMES)).collect())
                 }
                 AccountAnswer::NotFound => Err(LookupError::NotFound),
-                AccountAnswer::NotPermitted => Err(LookupError::NotPermitted),
+                AccountAnswer::NotPermitted => Err(LookupError::NotPermitted(Denial::Forbidden)),
                 AccountAnswer::Failed(text) => Err(failed(text)),
             };
             cluster = cluster.with_service_account(&name.pick(WORDS), answer);

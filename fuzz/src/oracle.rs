@@ -25,7 +25,7 @@ fn builtin_pointer(group: &str, kind: &str) -> Option<&'static str> {
 /// start of them, plain or in base64. (`str::contains`: std is not instrumented, so it stays fast.)
 pub fn mentions_canary(text: &[u8]) -> bool {
     let text = String::from_utf8_lossy(text);
-    text.contains("CANARY") || text.contains(&CANARY_B64[..8])
+    text.contains("CANARY") || text.contains(&CANARY_B64[8..16])
 }
 
 /// Checks the answer to `payload`. `canary_in_input` says the fuzzer itself wrote the canary

@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 
 use image_pull_secrets::cluster::memory::MemoryCluster;
-use image_pull_secrets::cluster::{LookupError, Secret};
+use image_pull_secrets::cluster::{Denial, LookupError, Secret};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -54,8 +54,8 @@ enum AccountSeed {
 fn lookup_error(text: &str) -> LookupError {
     match text {
         "NotFound" => LookupError::NotFound,
-        "NotPermitted" => LookupError::NotPermitted,
-        other => LookupError::Failed(other.to_string()),
+        "NotPermitted" => LookupError::NotPermitted(Denial::Forbidden),
+        other => image_pull_secrets::host_error::classify(other),
     }
 }
 

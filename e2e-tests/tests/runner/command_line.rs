@@ -216,7 +216,7 @@ fn invalid_settings_exit_1_with_kwctl_message() {
         stdout(&output)
     );
     assert!(
-        stderr(&output).contains(r#"Provided settings are not valid: "registries: missing""#),
+        stderr(&output).contains("Provided settings are not valid: registries: missing"),
         "{}",
         stderr(&output)
     );
