@@ -96,9 +96,15 @@ clean:
 	rm -f policy.wasm annotated-policy.wasm
 
 # The real Kubewarden binaries for the targets below: KWCTL if given, else ../shared/kubewarden's.
+.PHONY: record-host-answers e2e-policy-server
 REAL_KWCTL = $(if $(filter environment command,$(firstword $(origin KWCTL))),$(KWCTL),$(abspath ../shared/kubewarden/kwctl))
 POLICY_SERVER ?= $(abspath ../shared/kubewarden/policy-server)
 
 # Real kwctl/policy-server host answers against the loopback API stub (e2e-tests/recorded/README.md).
 record-host-answers: annotated-policy.wasm
 	KWCTL=$(REAL_KWCTL) POLICY_SERVER=$(POLICY_SERVER) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test --release -p policy-runner --test record_host_answers -- --ignored --nocapture --test-threads 1
+
+# The policy pushed to a loopback OCI registry and served by the real policy-server, with the
+# loopback API stub as the cluster (e2e-tests/tests/policy_server.rs).
+e2e-policy-server: annotated-policy.wasm
+	KWCTL=$(REAL_KWCTL) POLICY_SERVER=$(POLICY_SERVER) cargo test --release -p policy-runner --test policy_server -- --nocapture

@@ -525,6 +525,7 @@ fn record_policy_server_host_error_texts() {
             policies: &policies,
             kubeconfig: stub.kubeconfig(),
             sources: None,
+            rust_backtrace: false,
         },
         std::time::Duration::from_secs(90),
     );

@@ -5,3 +5,4 @@
 pub mod kube_stub;
 pub mod policy_server;
 pub mod process;
+pub mod registry;

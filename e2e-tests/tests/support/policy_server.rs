@@ -24,6 +24,9 @@ pub struct Launch<'a> {
     pub kubeconfig: &'a Path,
     /// A `--sources-path` file (insecure registries), if any.
     pub sources: Option<&'a Path>,
+    /// Run with RUST_BACKTRACE=1, which appends a backtrace to every host error text the policy
+    /// reads. Production PolicyServers usually run without it; a policy must cope with both.
+    pub rust_backtrace: bool,
 }
 
 /// A plain-HTTP client that hands back 4xx/5xx answers instead of failing on them.
@@ -71,10 +74,12 @@ impl PolicyServer {
             .env("XDG_CONFIG_HOME", xdg.join("config"))
             .env("XDG_DATA_HOME", xdg.join("data"))
             .env("NO_PROXY", "127.0.0.1,localhost")
-            // Production PolicyServers run without it; with it, host errors carry backtraces.
             .env_remove("RUST_BACKTRACE")
             .env_remove("RUST_LIB_BACKTRACE")
             .current_dir(&dir);
+        if launch.rust_backtrace {
+            command.env("RUST_BACKTRACE", "1");
+        }
         if let Some(sources) = launch.sources {
             command.arg("--sources-path").arg(sources);
         }
