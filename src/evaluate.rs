@@ -8,11 +8,11 @@ use serde_json::Value;
 use crate::cluster::{Cluster, Denial, LookupError};
 use crate::image_ref::ImageRef;
 use crate::inject::{is_empty_list, merged_pull_secrets, set_pull_secrets};
+use crate::kinds::{dotted, Workload};
 use crate::pod_spec::{containers, pull_secret_names, Container, ContainerList};
 use crate::request::AdmissionRequest;
 use crate::settings::{OnMissingSecret, Rule, Settings};
 use crate::verify::{Problem, SecretChecks};
-use crate::workload::{dotted, Workload};
 
 /// The outcome of one evaluation.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +43,12 @@ pub fn evaluate<C: Cluster>(
     settings: &Settings,
     cluster: &mut C,
 ) -> Decision {
-    let workload = Workload::of(request.group, request.version, request.kind, settings);
+    let workload = Workload::of(
+        request.group,
+        request.version,
+        request.kind,
+        &settings.custom_resources,
+    );
     if matches!(workload, Workload::Unhandled) {
         return accept();
     }

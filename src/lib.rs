@@ -9,13 +9,13 @@ pub mod evaluate;
 pub mod host_error;
 pub mod image_ref;
 pub mod inject;
+pub mod kinds;
 pub mod matcher;
 pub mod pod_spec;
 pub mod reference;
 pub mod request;
 pub mod settings;
 pub mod verify;
-pub mod workload;
 
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;

@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde_json_path::JsonPath;
 
 use crate::image_ref::ImageRef;
+use crate::kinds::{builtin_kind, CustomResource};
 use crate::matcher::{ImagePattern, RegistryPattern};
-use crate::workload::builtin_kind;
 
 /// What the companion rule does when a rule's secret fails verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,15 +34,6 @@ impl Rule {
         self.registries.iter().any(|r| r.matches(image))
             || self.images.iter().any(|i| i.matches(image))
     }
-}
-
-/// Where the pod specs of a custom resource live.
-#[derive(Debug, Clone)]
-pub struct CustomResource {
-    pub group: String,
-    pub version: String,
-    pub kind: String,
-    pub pod_spec_path: JsonPath,
 }
 
 /// Compiled settings.

@@ -2,9 +2,9 @@
 
 use image_pull_secrets::cluster::memory::CANARY_B64;
 use image_pull_secrets::dockerconfig::{covers_any, key_covers, registry_keys};
+use image_pull_secrets::kinds::Workload;
 use image_pull_secrets::request::AdmissionRequest;
 use image_pull_secrets::settings::Settings;
-use image_pull_secrets::workload::Workload;
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -55,7 +55,12 @@ pub fn check_validate(payload: &[u8], response: &ValidationResponse, canary_in_i
     let payload: Value = serde_json::from_slice(payload).expect("a mutated payload was JSON");
     let settings = Settings::from_value(payload["settings"].clone()).expect("settings were valid");
     let request = AdmissionRequest::from_value(&payload["request"]).expect("request was an object");
-    let workload = Workload::of(request.group, request.version, request.kind, &settings);
+    let workload = Workload::of(
+        request.group,
+        request.version,
+        request.kind,
+        &settings.custom_resources,
+    );
     let mut pointers = workload
         .pod_spec_pointers(request.object)
         .expect("a mutated object has pod specs");

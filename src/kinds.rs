@@ -1,9 +1,18 @@
-//! Where the pod specs live in each kind of object the policy handles: the built-in pod-bearing
-//! kinds at fixed paths, and custom resources at their configured JSONPath.
+//! The kinds of object the policy handles and where their pod specs live: the built-in
+//! pod-bearing kinds at fixed paths, and configured custom resources at their JSONPath.
+//! Settings compile custom resources into this module's types; nothing here reads the settings.
 
 use serde_json::Value;
+use serde_json_path::JsonPath;
 
-use crate::settings::{CustomResource, Settings};
+/// A configured custom resource: its API group, version and kind, and where its pod specs live.
+#[derive(Debug, Clone)]
+pub struct CustomResource {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub pod_spec_path: JsonPath,
+}
 
 /// A built-in kind with a pod spec at a fixed JSON pointer, and the Kubernetes rules that limit
 /// when the policy may change it.
@@ -84,13 +93,17 @@ pub enum Workload<'s> {
 }
 
 impl<'s> Workload<'s> {
-    /// Classifies a request's kind.
-    pub fn of(group: &str, version: &str, kind: &str, settings: &'s Settings) -> Workload<'s> {
+    /// Classifies a request's kind: a built-in kind, one of `custom_resources`, or unhandled.
+    pub fn of(
+        group: &str,
+        version: &str,
+        kind: &str,
+        custom_resources: &'s [CustomResource],
+    ) -> Workload<'s> {
         match builtin_kind(group, kind) {
             Some(builtin) if builtin.kind == "Pod" => Workload::Pod,
             Some(builtin) => Workload::Template(builtin),
-            None => settings
-                .custom_resources
+            None => custom_resources
                 .iter()
                 .find(|c| c.group == group && c.version == version && c.kind == kind)
                 .map_or(Workload::Unhandled, Workload::Custom),
@@ -165,13 +178,25 @@ mod tests {
     use rstest::rstest;
     use serde_json::json;
 
-    fn settings() -> Settings {
-        Settings::from_value(json!({
-            "rules": [{"secret": "s", "registries": ["docker.io"]}],
-            "customResources": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": "$.spec.template.spec"},
-                                {"apiVersion": "example.com/v1", "kind": "Multi", "podSpecPath": "$.spec.workers[*].template.spec"}]
-        }))
-        .unwrap()
+    fn custom(group: &str, version: &str, kind: &str, path: &str) -> CustomResource {
+        CustomResource {
+            group: group.into(),
+            version: version.into(),
+            kind: kind.into(),
+            pod_spec_path: JsonPath::parse(path).unwrap(),
+        }
+    }
+
+    fn custom_resources() -> Vec<CustomResource> {
+        vec![
+            custom("argoproj.io", "v1alpha1", "Rollout", "$.spec.template.spec"),
+            custom(
+                "example.com",
+                "v1",
+                "Multi",
+                "$.spec.workers[*].template.spec",
+            ),
+        ]
     }
 
     #[rstest]
@@ -195,8 +220,8 @@ mod tests {
         #[case] object: Value,
         #[case] expected: Vec<&str>,
     ) {
-        let settings = settings();
-        let workload = Workload::of(group, version, kind, &settings);
+        let custom_resources = custom_resources();
+        let workload = Workload::of(group, version, kind, &custom_resources);
         assert_eq!(workload.pod_spec_pointers(&object).unwrap(), expected);
     }
 
@@ -211,9 +236,9 @@ mod tests {
         #[case] object: Value,
         #[case] message: &str,
     ) {
-        let settings = settings();
+        let custom_resources = custom_resources();
         assert_eq!(
-            Workload::of(group, "v1", kind, &settings)
+            Workload::of(group, "v1", kind, &custom_resources)
                 .pod_spec_pointers(&object)
                 .unwrap_err(),
             message
@@ -244,18 +269,20 @@ mod tests {
         #[case] object: Value,
         #[case] expected: bool,
     ) {
-        let settings = settings();
+        let custom_resources = custom_resources();
         assert_eq!(
-            Workload::of(group, "v1", kind, &settings).is_hands_off(operation, &object),
+            Workload::of(group, "v1", kind, &custom_resources).is_hands_off(operation, &object),
             expected
         );
     }
 
     #[test]
     fn templates_are_not_pods() {
-        let settings = settings();
-        assert!(!Workload::of("", "v1", "Pod", &settings).is_template());
-        assert!(Workload::of("apps", "v1", "Deployment", &settings).is_template());
-        assert!(Workload::of("argoproj.io", "v1alpha1", "Rollout", &settings).is_template());
+        let custom_resources = custom_resources();
+        assert!(!Workload::of("", "v1", "Pod", &custom_resources).is_template());
+        assert!(Workload::of("apps", "v1", "Deployment", &custom_resources).is_template());
+        assert!(
+            Workload::of("argoproj.io", "v1alpha1", "Rollout", &custom_resources).is_template()
+        );
     }
 }
