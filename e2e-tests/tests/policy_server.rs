@@ -649,3 +649,91 @@ fn policy_server_end_to_end() {
     );
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
+
+/// The stub's own contract: discovery, objects, and `Status` errors shaped like the API server's,
+/// every request recorded with its query, and a clean stop.
+#[test]
+fn kube_stub_answers_like_the_api_server() {
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let stub = KubeStub::start(scratch.path()).expect("API stub");
+    stub.add_object(pull_secret("team-a", "corp", &[CORP_REGISTRY]));
+    stub.set("secrets", "team-a", "denied", Answer::Forbidden);
+    stub.set("serviceaccounts", "team-a", "revoked", Answer::Unauthorized);
+    let agent = support::policy_server::http_agent();
+    let get = |path: &str| {
+        let mut response = agent.get(&format!("{}{path}", stub.url())).call().unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.body_mut().read_json().unwrap();
+        (status, body)
+    };
+    let (status, list) = get("/api/v1");
+    assert_eq!(status, 200);
+    assert_eq!(list["kind"], "APIResourceList");
+    let kinds: Vec<&str> = list["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["Secret", "ServiceAccount", "Namespace"]);
+    assert_eq!(get("/version").1["major"], "1");
+    assert_eq!(get("/api").1["versions"], json!(["v1"]));
+    assert_eq!(
+        get("/api/v1/namespaces/team-a/secrets/corp").1["type"],
+        "kubernetes.io/dockerconfigjson"
+    );
+    assert_eq!(
+        get("/api/v1/namespaces/team-a/secrets/missing?timeout=5s"),
+        (
+            404,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                   "message": "secrets \"missing\" not found", "reason": "NotFound",
+                   "details": {"name": "missing", "kind": "secrets"}, "code": 404})
+        )
+    );
+    assert_eq!(
+        get("/api/v1/namespaces/team-a/secrets/denied"),
+        (
+            403,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                   "message": "secrets \"denied\" is forbidden: User \"system:serviceaccount:kubewarden:policy-server-default\" cannot get resource \"secrets\" in API group \"\" in the namespace \"team-a\"",
+                   "reason": "Forbidden", "details": {"name": "denied", "kind": "secrets"}, "code": 403})
+        )
+    );
+    assert_eq!(
+        get("/api/v1/namespaces/team-a/serviceaccounts/revoked"),
+        (
+            401,
+            json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                   "message": "Unauthorized", "reason": "Unauthorized", "code": 401})
+        )
+    );
+    let recorded = stub.requests();
+    assert_eq!(recorded.len(), 7);
+    assert_eq!(
+        recorded[4].to_string(),
+        "GET /api/v1/namespaces/team-a/secrets/missing?timeout=5s"
+    );
+    assert_eq!(
+        stub.object_reads_since(3),
+        [
+            "GET secrets team-a/corp",
+            "GET secrets team-a/missing",
+            "GET secrets team-a/denied",
+            "GET serviceaccounts team-a/revoked"
+        ]
+    );
+    let kubeconfig = std::fs::read_to_string(stub.kubeconfig()).unwrap();
+    assert!(kubeconfig.contains(&format!("server: http://127.0.0.1:{}", stub.port())));
+    let url = stub.url();
+    drop(stub);
+    // A fresh client: a pooled keep-alive connection would reach a connection thread of the
+    // dropped server that no longer hands requests to anyone.
+    assert!(
+        support::policy_server::http_agent()
+            .get(&format!("{url}/version"))
+            .call()
+            .is_err(),
+        "the stub still answers after it was dropped"
+    );
+}
