@@ -7,10 +7,16 @@ BUILT_WASM := target/$(WASM_TARGET)/$(WASM_PROFILE)/image_pull_secrets.wasm
 RUNNER := target/release/policy-runner
 # The kwctl the e2e suite runs the policy with: by default this repository's runner.
 KWCTL ?= $(abspath $(RUNNER))
-# A real kwctl (a path, or a name on PATH). When set, it annotates annotated-policy.wasm, as the
-# release does; otherwise the runner does. `make artifacthub-pkg.yml` and `make demo` look for
-# one on their own (KWCTL_REAL, then a KWCTL that is not the runner, then kwctl on PATH).
-KWCTL_REAL ?=
+# The real Kubewarden programs (1.36): `.ci/run` points these at ../shared/kubewarden/; otherwise
+# they are looked up on PATH. A real kwctl annotates annotated-policy.wasm, as the release does
+# (else the runner does), and runs the e2e suite a second time; policy-server runs the PolicyServer
+# suite. Without them `make test` says which real-runtime suites it did not run.
+KWCTL_REAL ?= $(shell command -v kwctl 2>/dev/null)
+POLICY_SERVER ?= $(shell command -v policy-server 2>/dev/null)
+export KWCTL_REAL POLICY_SERVER
+# kwctl keeps its caches and the Sigstore trust root it cannot fetch here out of $HOME.
+KWCTL_HOME := $(abspath target/kwctl-home)
+KWCTL_ENV := XDG_CACHE_HOME=$(KWCTL_HOME)/cache XDG_CONFIG_HOME=$(KWCTL_HOME)/config XDG_DATA_HOME=$(KWCTL_HOME)/data
 FOUND_KWCTL = $(or $(KWCTL_REAL),$(filter-out %policy-runner,$(KWCTL)),$(shell command -v kwctl 2>/dev/null))
 WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-reference-types --enable-multivalue --enable-mutable-globals
@@ -18,7 +24,7 @@ POLICY_SOURCES := $(shell find src -name '*.rs') Cargo.toml $(wildcard Cargo.loc
 RUNNER_SOURCES := $(shell find e2e-tests/src -name '*.rs') e2e-tests/Cargo.toml $(wildcard Cargo.lock)
 FUZZ_SECONDS ?= 120
 
-.PHONY: setup runner test unit-tests e2e-tests lint fmt demo bench fuzz clean
+.PHONY: setup runner test unit-tests e2e-tests e2e-tests-kwctl real-runtime-tests lint fmt demo bench fuzz clean
 
 # Tools a fresh machine lacks: the wasm target, rustfmt and clippy, and binaryen's wasm-opt.
 setup:
@@ -63,14 +69,26 @@ target/e2e/policy-%.wasm: e2e-tests/fixtures/metadata-%.yaml policy.wasm $(RUNNE
 	$(RUNNER) annotate -m $< -o $@ policy.wasm
 
 e2e-tests: annotated-policy.wasm $(RUNNER) $(E2E_MODULES)
-	KWCTL=$(KWCTL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p policy-runner --test e2e -- --nocapture
+	$(KWCTL_ENV) KWCTL=$(KWCTL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p policy-runner --test e2e -- --nocapture
+
+# The same cases, run by the real kwctl.
+e2e-tests-kwctl: annotated-policy.wasm $(RUNNER) $(E2E_MODULES)
+	@test -n "$(KWCTL_REAL)" || { echo "e2e-tests-kwctl needs a real kwctl: set KWCTL_REAL" >&2; exit 1; }
+	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p policy-runner --test e2e -- --nocapture
+
+# Every suite that needs the real Kubewarden programs; those that cannot run are named, not hidden.
+real-runtime-tests:
+	@if [ -n "$(KWCTL_REAL)" ]; then $(MAKE) --no-print-directory e2e-tests-kwctl; \
+	else echo "NOT RUN: the e2e suite under the real kwctl (set KWCTL_REAL to a kwctl 1.36)"; fi
+	@if [ -n "$(KWCTL_REAL)" ] && [ -n "$(POLICY_SERVER)" ]; then $(MAKE) --no-print-directory e2e-policy-server; \
+	else echo "NOT RUN: the PolicyServer suite (set KWCTL_REAL and POLICY_SERVER to kwctl and policy-server 1.36)"; fi
 
 lint: | setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p image-pull-secrets --target $(WASM_TARGET) -- -D warnings
 
-test: lint unit-tests e2e-tests
+test: lint unit-tests e2e-tests real-runtime-tests
 
 fmt: | setup
 	cargo fmt --all
@@ -95,16 +113,19 @@ clean:
 	cargo clean
 	rm -f policy.wasm annotated-policy.wasm
 
-# The real Kubewarden binaries for the targets below: KWCTL if given, else ../shared/kubewarden's.
 .PHONY: record-host-answers e2e-policy-server
-REAL_KWCTL = $(if $(filter environment command,$(firstword $(origin KWCTL))),$(KWCTL),$(abspath ../shared/kubewarden/kwctl))
-POLICY_SERVER ?= $(abspath ../shared/kubewarden/policy-server)
+
+# Debian's docker-registry, the loopback OCI registry the PolicyServer suite pulls the policy from.
+setup-registry:
+	@command -v docker-registry >/dev/null || apt-get install -y docker-registry >/dev/null 2>&1 \
+		|| (apt-get update >/dev/null && apt-get install -y docker-registry >/dev/null) \
+		|| { echo "docker-registry (Debian package docker-registry) is required" >&2; exit 1; }
 
 # Real kwctl/policy-server host answers against the loopback API stub (e2e-tests/recorded/README.md).
-record-host-answers: annotated-policy.wasm
-	KWCTL=$(REAL_KWCTL) POLICY_SERVER=$(POLICY_SERVER) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test --release -p policy-runner --test record_host_answers -- --ignored --nocapture --test-threads 1
+record-host-answers: annotated-policy.wasm | setup-registry
+	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test --release -p policy-runner --test record_host_answers -- --ignored --nocapture --test-threads 1
 
 # The policy pushed to a loopback OCI registry and served by the real policy-server, with the
 # loopback API stub as the cluster (e2e-tests/tests/policy_server.rs).
-e2e-policy-server: annotated-policy.wasm
-	KWCTL=$(REAL_KWCTL) POLICY_SERVER=$(POLICY_SERVER) cargo test --release -p policy-runner --test policy_server -- --nocapture
+e2e-policy-server: annotated-policy.wasm | setup-registry
+	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) cargo test --release -p policy-runner --test policy_server -- --nocapture

@@ -758,11 +758,36 @@ fn hostile_inputs() {
 fn host_errors_replay_what_the_real_kwctl_recorded() {
     let recorded = repo_root().join("e2e-tests/recorded");
     for (file, error, kind, name) in [
-        ("secret-not-found.yml", HostError::NotFound, "Secret", "corp-registry"),
-        ("serviceaccount-not-found.yml", HostError::NotFound, "ServiceAccount", "builder"),
-        ("secret-forbidden.yml", HostError::Forbidden, "Secret", "corp-registry"),
-        ("secret-unauthorized.yml", HostError::Unauthorized, "Secret", "corp-registry"),
-        ("api-server-unreachable.yml", HostError::Unreachable, "Secret", "corp-registry"),
+        (
+            "secret-not-found.yml",
+            HostError::NotFound,
+            "Secret",
+            "corp-registry",
+        ),
+        (
+            "serviceaccount-not-found.yml",
+            HostError::NotFound,
+            "ServiceAccount",
+            "builder",
+        ),
+        (
+            "secret-forbidden.yml",
+            HostError::Forbidden,
+            "Secret",
+            "corp-registry",
+        ),
+        (
+            "secret-unauthorized.yml",
+            HostError::Unauthorized,
+            "Secret",
+            "corp-registry",
+        ),
+        (
+            "api-server-unreachable.yml",
+            HostError::Unreachable,
+            "Secret",
+            "corp-registry",
+        ),
     ] {
         let text = std::fs::read_to_string(recorded.join(file)).expect(file);
         let session: Vec<Value> = serde_yaml::from_str(&text).expect(file);
