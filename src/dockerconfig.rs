@@ -16,6 +16,8 @@ use base64::Engine as _;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use crate::host::{distribution_domain, DOCKER_HUB, LEGACY_DOCKER_HUB};
+
 /// The two Secret layouts that carry registry credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigFormat {
@@ -239,7 +241,7 @@ impl Keyring {
         is_default_registry_match(&image)
             && indexed
                 .iter()
-                .any(|(index, credentials)| index == DEFAULT_REGISTRY_HOST && *credentials)
+                .any(|(index, credentials)| index == LEGACY_DOCKER_HUB && *credentials)
     }
 }
 
@@ -688,9 +690,6 @@ fn decode_auth_field(field: &str) -> Result<Vec<u8>, EntryFailure> {
 
 // ---- Matching, as BasicDockerKeyring.Add and Lookup do ----
 
-/// The key under which `Lookup` falls back for Docker Hub images (`defaultRegistryHost`).
-const DEFAULT_REGISTRY_HOST: &str = "index.docker.io";
-
 /// The host and path Go's `url.Parse` gives for an `http(s)://` URL; `None` where it fails.
 #[derive(Debug, PartialEq, Eq)]
 struct Url {
@@ -822,9 +821,7 @@ fn is_default_registry_match(image: &str) -> bool {
     match image.split_once('/') {
         _ if image.is_empty() || image.starts_with('/') => false,
         None => true,
-        Some((first, _)) => {
-            first == "docker.io" || first == "index.docker.io" || !first.contains(['.', ':'])
-        }
+        Some((first, _)) => distribution_domain(first) == DOCKER_HUB || !first.contains(['.', ':']),
     }
 }
 

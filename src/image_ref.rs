@@ -6,13 +6,11 @@
 
 use std::fmt;
 
+use crate::host::{
+    canonical_registry, distribution_domain, names_registry, split_docker_domain, takes_library,
+    DOCKER_HUB, OFFICIAL_NAMESPACE,
+};
 use crate::reference;
-
-/// The canonical name of Docker Hub.
-pub const DOCKER_HUB: &str = "docker.io";
-
-/// Hosts that all mean Docker Hub.
-const DOCKER_HUB_ALIASES: [&str; 3] = ["docker.io", "index.docker.io", "registry-1.docker.io"];
 
 /// An image reference reduced to what pull-secret matching looks at: tag and digest are dropped.
 ///
@@ -66,7 +64,7 @@ impl ImageRef {
         let parsed = reference::parse(image).map_err(|e| ImageRefError {
             reason: e.to_string(),
         })?;
-        let (registry, repository) = split_registry(parsed.name);
+        let (registry, repository) = split_docker_domain(parsed.name);
         Ok(ImageRef::from_parts(registry, repository))
     }
 
@@ -127,8 +125,8 @@ impl fmt::Display for ImageRef {
 
 /// `library/` before a single-name Docker Hub repository.
 fn with_library(registry: &str, repository: &str) -> String {
-    if registry == DOCKER_HUB && !repository.contains('/') {
-        format!("library/{repository}")
+    if takes_library(registry, repository) {
+        format!("{OFFICIAL_NAMESPACE}/{repository}")
     } else {
         repository.to_string()
     }
@@ -137,55 +135,8 @@ fn with_library(registry: &str, repository: &str) -> String {
 /// distribution's `splitDockerDomain` on an already split name: only the exact legacy host
 /// `index.docker.io` becomes `docker.io`, nothing is case-folded.
 fn kubelet_name(registry: &str, repository: &str) -> (String, String) {
-    let registry = if registry == "index.docker.io" {
-        DOCKER_HUB
-    } else {
-        registry
-    };
+    let registry = distribution_domain(registry);
     (registry.to_string(), with_library(registry, repository))
-}
-
-/// Whether a host (any case, no port) is one of Docker Hub's names.
-pub fn is_docker_hub_alias(host: &str) -> bool {
-    DOCKER_HUB_ALIASES
-        .iter()
-        .any(|alias| alias.eq_ignore_ascii_case(host))
-}
-
-/// Lower-cases a registry host and folds the Docker Hub aliases into `docker.io`.
-pub fn canonical_registry(registry: &str) -> String {
-    let lower = registry.to_ascii_lowercase();
-    if is_docker_hub_alias(&lower) {
-        DOCKER_HUB.to_string()
-    } else {
-        lower
-    }
-}
-
-/// Splits `host[:port]` into its host and optional port.
-pub fn split_port(registry: &str) -> (&str, Option<&str>) {
-    match registry.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (registry, None),
-    }
-}
-
-/// Whether a first path component names a registry rather than a Docker Hub namespace.
-pub fn names_registry(component: &str) -> bool {
-    component.contains('.') || component.contains(':') || component == "localhost"
-}
-
-/// Docker's `splitDockerDomain`: the first component is the registry if it contains `.` or `:`, is
-/// `localhost`, or has upper-case letters (which a repository cannot); otherwise it is Docker Hub.
-fn split_registry(name: &str) -> (&str, &str) {
-    match name.split_once('/') {
-        Some((first, rest))
-            if names_registry(first) || first.bytes().any(|b| b.is_ascii_uppercase()) =>
-        {
-            (first, rest)
-        }
-        _ => (DOCKER_HUB, name),
-    }
 }
 
 #[cfg(test)]
@@ -287,12 +238,5 @@ mod tests {
         let registry_1 = ImageRef::parse("registry-1.docker.io/acme/app").unwrap();
         assert_eq!(plain, registry_1);
         assert_ne!(plain.kubelet_registry(), registry_1.kubelet_registry());
-    }
-
-    #[rstest]
-    #[case("reg.example:5000", ("reg.example", Some("5000")))]
-    #[case("reg.example", ("reg.example", None))]
-    fn splits_port(#[case] registry: &str, #[case] expected: (&str, Option<&str>)) {
-        assert_eq!(split_port(registry), expected);
     }
 }

@@ -6,6 +6,7 @@
 pub mod cluster;
 pub mod dockerconfig;
 pub mod evaluate;
+pub mod host;
 pub mod host_error;
 pub mod image_ref;
 pub mod inject;

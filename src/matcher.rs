@@ -2,7 +2,11 @@
 //! image references. Hosts are compared label by label, paths segment by segment, so a look-alike
 //! (`reg.example.evil.com`, `evil.com/reg.example/app`) can never match by prefix.
 
-use crate::image_ref::{canonical_registry, names_registry, split_port, ImageRef, DOCKER_HUB};
+use crate::host::{
+    canonical_registry, is_dns_label, names_registry, parse_port, split_port, PortError,
+    DOCKER_HUB, OFFICIAL_NAMESPACE,
+};
+use crate::image_ref::ImageRef;
 use crate::reference::is_path_component;
 
 /// One DNS label of a host pattern.
@@ -48,11 +52,20 @@ impl RegistryPattern {
         }
         let (host, port) = split_port(pattern);
         if let Some(port) = port {
-            if port.is_empty() || !port.bytes().all(|b| b.is_ascii_digit()) || port.len() > 5 {
-                return Err(format!(
-                    "has \":{port}\" after the host, which is not a port number; \
-                     registries take host[:port] without tag"
-                ));
+            match parse_port(port) {
+                Ok(_) => {}
+                Err(PortError::NotANumber) => {
+                    return Err(format!(
+                        "has \":{port}\" after the host, which is not a port number; \
+                         registries take host[:port] without tag"
+                    ))
+                }
+                Err(PortError::OutOfRange) => {
+                    return Err(format!(
+                        "has the port {port}, which is not from 1 to 65535; write the port \
+                         the registry listens on"
+                    ))
+                }
             }
         }
         let host = canonical_registry(host);
@@ -189,7 +202,7 @@ impl ImagePattern {
         let on_docker_hub = registry.matches_registry(DOCKER_HUB)
             && registry.labels.iter().all(|l| l != &Label::Any);
         if on_docker_hub && segments.len() == 1 && segments[0] != Segment::OneOrMore {
-            segments.insert(0, Segment::Exact("library".into()));
+            segments.insert(0, Segment::Exact(OFFICIAL_NAMESPACE.into()));
         }
         Ok(ImagePattern { registry, segments })
     }
@@ -221,18 +234,6 @@ fn glob_matches(pattern: &[Segment], repository: &str) -> bool {
         reachable = next;
     }
     reachable[path.len()]
-}
-
-/// A DNS label: letters, digits and inner hyphens, at most 63 characters (already lower-cased).
-fn is_dns_label(label: &str) -> bool {
-    let bytes = label.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 63
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-')
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
 }
 
 #[cfg(test)]
@@ -294,6 +295,14 @@ mod tests {
         "has the label \"\", which is not a DNS label (letters, digits, '-')"
     )]
     #[case::digest("reg.example@sha256", "has a digest; write the registry host only")]
+    #[case::port_above_range(
+        "reg.example:99999",
+        "has the port 99999, which is not from 1 to 65535; write the port the registry listens on"
+    )]
+    #[case::port_zero(
+        "reg.example:0",
+        "has the port 0, which is not from 1 to 65535; write the port the registry listens on"
+    )]
     fn invalid_registry_pattern(#[case] pattern: &str, #[case] message: &str) {
         assert_eq!(RegistryPattern::parse(pattern).unwrap_err(), message);
     }

@@ -11,6 +11,11 @@
 
 use std::fmt;
 
+use crate::host::{
+    distribution_domain, is_digits, is_domain_component, split_docker_domain, split_port,
+    takes_library, OFFICIAL_NAMESPACE,
+};
+
 /// The longest repository path the grammar allows, `library/` included.
 const NAME_TOTAL_LENGTH_MAX: usize = 255;
 
@@ -134,23 +139,8 @@ pub fn is_path_component(component: &str) -> bool {
 
 /// `domain-component ("." domain-component)* [":" [0-9]+]`.
 fn is_domain(domain: &str) -> bool {
-    let (host, port) = match domain.split_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (domain, None),
-    };
-    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
-    port_ok && host.split('.').all(is_domain_component)
-}
-
-/// `[a-zA-Z0-9] | [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]`.
-fn is_domain_component(component: &str) -> bool {
-    let bytes = component.as_bytes();
-    !bytes.is_empty()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
+    let (host, port) = split_port(domain);
+    port.is_none_or(is_digits) && host.split('.').all(is_domain_component)
 }
 
 /// `[\w][\w.-]{0,127}` with ASCII `\w`.
@@ -197,20 +187,10 @@ fn check_digest_length(digest: &str) -> Result<(), ReferenceError> {
 /// The path length distribution checks: the path after the domain `splitDockerDomain` finds (one
 /// with `.` or `:`, `localhost`, or upper-case letters), with `library/` for single names on Docker Hub.
 fn hub_style_repository_length(name: &str) -> usize {
-    let (domain, path) = match name.split_once('/') {
-        Some((first, rest))
-            if first.contains(['.', ':'])
-                || first == "localhost"
-                || first.bytes().any(|b| b.is_ascii_uppercase()) =>
-        {
-            (first, rest)
-        }
-        _ => ("docker.io", name),
-    };
-    let hub = domain == "docker.io" || domain == "index.docker.io";
+    let (domain, path) = split_docker_domain(name);
     path.len()
-        + if hub && !path.contains('/') {
-            "library/".len()
+        + if takes_library(distribution_domain(domain), path) {
+            OFFICIAL_NAMESPACE.len() + 1
         } else {
             0
         }

@@ -4,7 +4,8 @@
 use std::sync::LazyLock;
 
 use image_pull_secrets::cluster::memory::MemoryCluster;
-use image_pull_secrets::image_ref::{canonical_registry, ImageRef, DOCKER_HUB};
+use image_pull_secrets::host::{canonical_registry, DOCKER_HUB};
+use image_pull_secrets::image_ref::ImageRef;
 use image_pull_secrets::inject::merged_pull_secrets;
 use image_pull_secrets::matcher::RegistryPattern;
 use image_pull_secrets::settings::Settings;
