@@ -44,7 +44,10 @@ Usage: policy-runner annotate [options] <IN.wasm>
   -o, --output-path <FILE>    Where the annotated module is written (required)
 
 The guest's protocol_version is recorded, the metadata is validated as policy-evaluator
-does, and the compact JSON goes into the io.kubewarden.metadata custom section.
+does, and the compact JSON goes into the io.kubewarden.metadata custom section: the section
+kwctl annotate writes, without its io.kubewarden.kwctl version stamp. As with kwctl, there is
+no --questions-path: the Rancher form goes into artifacthub-pkg.yml
+(kwctl scaffold artifacthub --questions-path).
 ";
 
 pub const RUN_HELP: &str = "\
