@@ -10,7 +10,7 @@ use crate::host::{
     canonical_registry, distribution_domain, names_registry, split_docker_domain, takes_library,
     DOCKER_HUB, OFFICIAL_NAMESPACE,
 };
-use crate::reference;
+use crate::reference::{self, ReferenceError};
 
 /// An image reference reduced to what pull-secret matching looks at: tag and digest are dropped.
 ///
@@ -46,24 +46,11 @@ impl std::hash::Hash for ImageRef {
     }
 }
 
-/// Why an image string is not a reference.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImageRefError {
-    pub reason: String,
-}
-
-impl fmt::Display for ImageRefError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.reason)
-    }
-}
-
 impl ImageRef {
-    /// Parses and normalises an image reference as the kubelet would pull it.
-    pub fn parse(image: &str) -> Result<ImageRef, ImageRefError> {
-        let parsed = reference::parse(image).map_err(|e| ImageRefError {
-            reason: e.to_string(),
-        })?;
+    /// Parses and normalises an image reference as the kubelet would pull it; the error is the
+    /// reference grammar's.
+    pub fn parse(image: &str) -> Result<ImageRef, ReferenceError> {
+        let parsed = reference::parse(image)?;
         let (registry, repository) = split_docker_domain(parsed.name);
         Ok(ImageRef::from_parts(registry, repository))
     }

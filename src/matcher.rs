@@ -2,12 +2,151 @@
 //! image references. Hosts are compared label by label, paths segment by segment, so a look-alike
 //! (`reg.example.evil.com`, `evil.com/reg.example/app`) can never match by prefix.
 
+use std::fmt;
+
 use crate::host::{
     canonical_registry, is_dns_label, names_registry, parse_port, split_port, PortError,
     DOCKER_HUB, OFFICIAL_NAMESPACE,
 };
 use crate::image_ref::ImageRef;
 use crate::reference::is_path_component;
+
+/// A registry or image pattern from the settings that does not compile: the pattern as written
+/// and what is wrong with it. Its `Display` is the whole sentence, naming the pattern and the fix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PatternError {
+    pub pattern: String,
+    pub kind: PatternErrorKind,
+}
+
+/// What is wrong with a pattern; the pieces it holds are cut from the pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatternErrorKind {
+    /// An empty registry pattern.
+    EmptyRegistry,
+    /// A registry written as a URL; `host` is what to write instead.
+    Url { host: String },
+    /// A registry pattern with a repository path after its `host`.
+    RegistryPath { host: String, path: String },
+    /// A registry pattern with `@`.
+    RegistryDigest,
+    /// Something other than a port number after the host's `:`.
+    NotAPort { port: String },
+    /// A port number outside 1–65535.
+    PortOutOfRange { port: String },
+    /// A host label with `*` among other characters.
+    PartialWildcardLabel { label: String },
+    /// A host label that is not a DNS label.
+    NotALabel { label: String },
+    /// An empty image pattern.
+    EmptyImage,
+    /// An image pattern with a URL scheme; `without_scheme` is what to write instead.
+    Scheme { without_scheme: String },
+    /// An image pattern with a digest after the repository `name`.
+    Digest { name: String, digest: String },
+    /// An image pattern that is only a registry host.
+    BareRegistry,
+    /// An image pattern with a tag; `untagged` is what to write instead.
+    Tag { tag: String, untagged: String },
+    /// `//`, or a leading or trailing `/`.
+    EmptySegment,
+    /// A path segment with `*` among other characters.
+    PartialWildcardSegment { segment: String },
+    /// A path segment with upper-case letters.
+    UpperCaseSegment { segment: String },
+    /// A path segment outside the reference grammar.
+    NotAPathComponent { segment: String },
+}
+
+impl fmt::Display for PatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let pattern = &self.pattern;
+        write!(f, "\"{pattern}\" ")?;
+        match &self.kind {
+            PatternErrorKind::EmptyRegistry => {
+                f.write_str("is empty; write a registry host such as \"registry.example.com\"")
+            }
+            PatternErrorKind::Url { host } => {
+                write!(f, "is a URL, not a registry host; write \"{host}\"")
+            }
+            PatternErrorKind::RegistryPath { host, path } => write!(
+                f,
+                "has a path (\"/{path}\"); registries take a host only: write \"{host}\", \
+                 or put the repository glob under images"
+            ),
+            PatternErrorKind::RegistryDigest => {
+                f.write_str("has a digest; write the registry host only")
+            }
+            PatternErrorKind::NotAPort { port } => write!(
+                f,
+                "has \":{port}\" after the host, which is not a port number; \
+                 registries take host[:port] without tag"
+            ),
+            PatternErrorKind::PortOutOfRange { port } => write!(
+                f,
+                "has the port {port}, which is not from 1 to 65535; write the port \
+                 the registry listens on"
+            ),
+            PatternErrorKind::PartialWildcardLabel { label } => write!(
+                f,
+                "has the label \"{label}\"; '*' must stand alone for exactly one DNS label, \
+                 as in \"*.example.com\""
+            ),
+            PatternErrorKind::NotALabel { label } => write!(
+                f,
+                "has the label \"{label}\", which is not a DNS label (letters, digits, '-')"
+            ),
+            PatternErrorKind::EmptyImage => f.write_str(
+                "is empty; write a repository glob such as \"registry.example.com/team/*\"",
+            ),
+            PatternErrorKind::Scheme { without_scheme } => {
+                write!(f, "has a URL scheme; write \"{without_scheme}\"")
+            }
+            PatternErrorKind::Digest { name, digest } => write!(
+                f,
+                "has a digest (\"@{digest}\"); patterns match repositories: write \"{name}\""
+            ),
+            PatternErrorKind::BareRegistry => write!(
+                f,
+                "names a registry, not a repository; put \"{pattern}\" under registries, \
+                 or write \"{pattern}/**\""
+            ),
+            PatternErrorKind::Tag { tag, untagged } => write!(
+                f,
+                "has a tag (\":{tag}\"); patterns match repositories: write \"{untagged}\""
+            ),
+            PatternErrorKind::EmptySegment => {
+                f.write_str("has an empty path segment (\"//\" or a leading or trailing '/')")
+            }
+            PatternErrorKind::PartialWildcardSegment { segment } => write!(
+                f,
+                "has the segment \"{segment}\"; '*' and '**' must be whole path segments, \
+                 as in \"team/*\""
+            ),
+            PatternErrorKind::UpperCaseSegment { segment } => write!(
+                f,
+                "has the segment \"{segment}\"; repository paths are lower-case: write \"{}\"",
+                segment.to_ascii_lowercase()
+            ),
+            PatternErrorKind::NotAPathComponent { segment } => write!(
+                f,
+                "has the segment \"{segment}\", which is not a repository path component \
+                 (lower-case letters and digits, separated by '.', '_', '__' or '-')"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for PatternError {}
+
+impl PatternErrorKind {
+    fn of(self, pattern: &str) -> PatternError {
+        PatternError {
+            pattern: pattern.to_string(),
+            kind: self,
+        }
+    }
+}
 
 /// One DNS label of a host pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,14 +156,8 @@ enum Label {
     Any,
 }
 
-/// A registry host with an optional port, where `*` stands for exactly one DNS label.
-///
-/// ```
-/// use image_pull_secrets::{image_ref::ImageRef, matcher::RegistryPattern};
-/// let pattern = RegistryPattern::parse("*.corp.example").unwrap();
-/// assert!(pattern.matches(&ImageRef::parse("eu.corp.example/app").unwrap()));
-/// assert!(!pattern.matches(&ImageRef::parse("corp.example/app").unwrap()));
-/// ```
+/// A registry host with an optional port, where `*` stands for exactly one DNS label, e.g.
+/// `*.corp.example` matches `eu.corp.example/app` but not `corp.example/app`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryPattern {
     labels: Vec<Label>,
@@ -33,38 +166,36 @@ pub struct RegistryPattern {
 
 impl RegistryPattern {
     /// Compiles a `host[:port]` pattern; the error says what is wrong and how to write it.
-    pub fn parse(pattern: &str) -> Result<RegistryPattern, String> {
+    pub fn parse(pattern: &str) -> Result<RegistryPattern, PatternError> {
+        Self::compile(pattern).map_err(|kind| kind.of(pattern))
+    }
+
+    fn compile(pattern: &str) -> Result<RegistryPattern, PatternErrorKind> {
         if pattern.is_empty() {
-            return Err("is empty; write a registry host such as \"registry.example.com\"".into());
+            return Err(PatternErrorKind::EmptyRegistry);
         }
         if let Some((_, rest)) = pattern.split_once("://") {
             let host = rest.split('/').next().unwrap_or_default();
-            return Err(format!("is a URL, not a registry host; write \"{host}\""));
+            return Err(PatternErrorKind::Url { host: host.into() });
         }
         if let Some((host, path)) = pattern.split_once('/') {
-            return Err(format!(
-                "has a path (\"/{path}\"); registries take a host only: write \"{host}\", \
-                 or put the repository glob under images"
-            ));
+            return Err(PatternErrorKind::RegistryPath {
+                host: host.into(),
+                path: path.into(),
+            });
         }
         if pattern.contains('@') {
-            return Err("has a digest; write the registry host only".into());
+            return Err(PatternErrorKind::RegistryDigest);
         }
         let (host, port) = split_port(pattern);
         if let Some(port) = port {
             match parse_port(port) {
                 Ok(_) => {}
                 Err(PortError::NotANumber) => {
-                    return Err(format!(
-                        "has \":{port}\" after the host, which is not a port number; \
-                         registries take host[:port] without tag"
-                    ))
+                    return Err(PatternErrorKind::NotAPort { port: port.into() })
                 }
                 Err(PortError::OutOfRange) => {
-                    return Err(format!(
-                        "has the port {port}, which is not from 1 to 65535; write the port \
-                         the registry listens on"
-                    ))
+                    return Err(PatternErrorKind::PortOutOfRange { port: port.into() })
                 }
             }
         }
@@ -74,13 +205,12 @@ impl RegistryPattern {
             .map(|label| match label {
                 "*" => Ok(Label::Any),
                 _ if is_dns_label(label) => Ok(Label::Exact(label.to_string())),
-                _ if label.contains('*') => Err(format!(
-                    "has the label \"{label}\"; '*' must stand alone for exactly one DNS label, \
-                     as in \"*.example.com\""
-                )),
-                _ => Err(format!(
-                    "has the label \"{label}\", which is not a DNS label (letters, digits, '-')"
-                )),
+                _ if label.contains('*') => Err(PatternErrorKind::PartialWildcardLabel {
+                    label: label.into(),
+                }),
+                _ => Err(PatternErrorKind::NotALabel {
+                    label: label.into(),
+                }),
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RegistryPattern {
@@ -123,14 +253,8 @@ enum Segment {
 }
 
 /// A repository glob normalised like an image: `nginx` means `docker.io/library/nginx`,
-/// `acme/*` means `docker.io/acme/*`. `*` is one path segment, `**` one or more.
-///
-/// ```
-/// use image_pull_secrets::{image_ref::ImageRef, matcher::ImagePattern};
-/// let pattern = ImagePattern::parse("acme/**").unwrap();
-/// assert!(pattern.matches(&ImageRef::parse("docker.io/acme/tools/cli:1").unwrap()));
-/// assert!(!pattern.matches(&ImageRef::parse("acme").unwrap()));
-/// ```
+/// `acme/*` means `docker.io/acme/*`. `*` is one path segment, `**` one or more, so `acme/**`
+/// matches `docker.io/acme/tools/cli:1` but not `acme`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImagePattern {
     registry: RegistryPattern,
@@ -139,30 +263,32 @@ pub struct ImagePattern {
 
 impl ImagePattern {
     /// Compiles an image glob; the error says what is wrong and how to write it.
-    pub fn parse(pattern: &str) -> Result<ImagePattern, String> {
+    pub fn parse(pattern: &str) -> Result<ImagePattern, PatternError> {
+        Self::compile(pattern).map_err(|kind| kind.of(pattern))
+    }
+
+    fn compile(pattern: &str) -> Result<ImagePattern, PatternErrorKind> {
         if pattern.is_empty() {
-            return Err(
-                "is empty; write a repository glob such as \"registry.example.com/team/*\"".into(),
-            );
+            return Err(PatternErrorKind::EmptyImage);
         }
         if pattern.contains("://") {
             let without_scheme = pattern
                 .split_once("://")
                 .map(|(_, r)| r)
                 .unwrap_or_default();
-            return Err(format!("has a URL scheme; write \"{without_scheme}\""));
+            return Err(PatternErrorKind::Scheme {
+                without_scheme: without_scheme.into(),
+            });
         }
         if let Some((name, digest)) = pattern.split_once('@') {
-            return Err(format!(
-                "has a digest (\"@{digest}\"); patterns match repositories: write \"{name}\""
-            ));
+            return Err(PatternErrorKind::Digest {
+                name: name.into(),
+                digest: digest.into(),
+            });
         }
         let bare_host = split_port(pattern).0;
         if !pattern.contains('/') && (bare_host.contains('.') || bare_host == "localhost") {
-            return Err(format!(
-                "names a registry, not a repository; put \"{pattern}\" under registries, \
-                 or write \"{pattern}/**\""
-            ));
+            return Err(PatternErrorKind::BareRegistry);
         }
         let (registry, path) = match pattern.split_once('/') {
             Some((first, rest)) if names_registry(first) => (first, rest),
@@ -171,32 +297,30 @@ impl ImagePattern {
         let last_segment = path.rsplit('/').next().unwrap_or(path);
         if let Some((_, tag)) = last_segment.split_once(':') {
             let untagged = &pattern[..pattern.len() - tag.len() - 1];
-            return Err(format!(
-                "has a tag (\":{tag}\"); patterns match repositories: write \"{untagged}\""
-            ));
+            return Err(PatternErrorKind::Tag {
+                tag: tag.into(),
+                untagged: untagged.into(),
+            });
         }
-        let registry = RegistryPattern::parse(registry)?;
+        let registry = RegistryPattern::compile(registry)?;
         let mut segments = path
             .split('/')
             .map(|segment| match segment {
                 "*" => Ok(Segment::One),
                 "**" => Ok(Segment::OneOrMore),
-                "" => Err(
-                    "has an empty path segment (\"//\" or a leading or trailing '/')".to_string(),
-                ),
-                _ if segment.contains('*') => Err(format!(
-                    "has the segment \"{segment}\"; '*' and '**' must be whole path segments, \
-                     as in \"team/*\""
-                )),
-                _ if segment.bytes().any(|b| b.is_ascii_uppercase()) => Err(format!(
-                    "has the segment \"{segment}\"; repository paths are lower-case: write \"{}\"",
-                    segment.to_ascii_lowercase()
-                )),
+                "" => Err(PatternErrorKind::EmptySegment),
+                _ if segment.contains('*') => Err(PatternErrorKind::PartialWildcardSegment {
+                    segment: segment.into(),
+                }),
+                _ if segment.bytes().any(|b| b.is_ascii_uppercase()) => {
+                    Err(PatternErrorKind::UpperCaseSegment {
+                        segment: segment.into(),
+                    })
+                }
                 _ if is_path_component(segment) => Ok(Segment::Exact(segment.to_string())),
-                _ => Err(format!(
-                    "has the segment \"{segment}\", which is not a repository path component \
-                     (lower-case letters and digits, separated by '.', '_', '__' or '-')"
-                )),
+                _ => Err(PatternErrorKind::NotAPathComponent {
+                    segment: segment.into(),
+                }),
             })
             .collect::<Result<Vec<_>, _>>()?;
         let on_docker_hub = registry.matches_registry(DOCKER_HUB)
@@ -304,7 +428,9 @@ mod tests {
         "has the port 0, which is not from 1 to 65535; write the port the registry listens on"
     )]
     fn invalid_registry_pattern(#[case] pattern: &str, #[case] message: &str) {
-        assert_eq!(RegistryPattern::parse(pattern).unwrap_err(), message);
+        let error = RegistryPattern::parse(pattern).unwrap_err();
+        assert_eq!(error.pattern, pattern);
+        assert_eq!(error.to_string(), format!("\"{pattern}\" {message}"));
     }
 
     #[rstest]
@@ -329,12 +455,45 @@ mod tests {
     #[case::look_alike_path("reg.example/**", "evil.com/reg.example/app", false)]
     #[case::exact_repository("reg.example/team/app", "reg.example/team/app@sha256:0123456789012345678901234567890123456789012345678901234567890123", true)]
     #[case::segment_prefix_look_alike("reg.example/team/*", "reg.example/teammate/app", false)]
+    #[case::hub_namespace_glob_deep("acme/**", "docker.io/acme/tools/cli:1", true)]
+    #[case::hub_namespace_glob_not_namespace_itself("acme/**", "acme", false)]
     fn image_pattern(#[case] pattern: &str, #[case] reference: &str, #[case] expected: bool) {
         let compiled = ImagePattern::parse(pattern).expect("valid pattern");
         assert_eq!(
             compiled.matches(&image(reference)),
             expected,
             "{pattern} vs {reference}"
+        );
+    }
+
+    #[test]
+    fn pattern_error_holds_the_pattern_and_its_kind() {
+        let error = RegistryPattern::parse("https://reg.example/v2").unwrap_err();
+        assert_eq!(
+            error,
+            PatternError {
+                pattern: "https://reg.example/v2".into(),
+                kind: PatternErrorKind::Url {
+                    host: "reg.example".into()
+                },
+            }
+        );
+        let error: &dyn std::error::Error = &error;
+        assert_eq!(
+            error.to_string(),
+            "\"https://reg.example/v2\" is a URL, not a registry host; write \"reg.example\""
+        );
+    }
+
+    #[test]
+    fn registry_errors_inside_an_image_pattern_name_the_image_pattern() {
+        let error = ImagePattern::parse("reg.example:99999/app").unwrap_err();
+        assert_eq!(error.pattern, "reg.example:99999/app");
+        assert_eq!(
+            error.kind,
+            PatternErrorKind::PortOutOfRange {
+                port: "99999".into()
+            }
         );
     }
 
@@ -371,6 +530,8 @@ mod tests {
     #[case::bare_registry("reg.example:5000", "names a registry, not a repository; put \"reg.example:5000\" under registries, or write \"reg.example:5000/**\"")]
     #[case::bad_component("acme/-app", "has the segment \"-app\", which is not a repository path component (lower-case letters and digits, separated by '.', '_', '__' or '-')")]
     fn invalid_image_pattern(#[case] pattern: &str, #[case] message: &str) {
-        assert_eq!(ImagePattern::parse(pattern).unwrap_err(), message);
+        let error = ImagePattern::parse(pattern).unwrap_err();
+        assert_eq!(error.pattern, pattern);
+        assert_eq!(error.to_string(), format!("\"{pattern}\" {message}"));
     }
 }

@@ -7,7 +7,7 @@ use serde_json_path::JsonPath;
 use crate::host::check_dns_subdomain;
 use crate::image_ref::ImageRef;
 use crate::kinds::{builtin_kind, CustomResource};
-use crate::matcher::{ImagePattern, RegistryPattern};
+use crate::matcher::{ImagePattern, PatternError, RegistryPattern};
 
 /// What the companion rule does when a rule's secret fails verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -215,7 +215,7 @@ fn compile_rule(index: usize, raw: RawRule, errors: &mut Vec<String>) -> Option<
 fn compile_patterns<T>(
     patterns: &[String],
     field: &str,
-    parse: fn(&str) -> Result<T, String>,
+    parse: fn(&str) -> Result<T, PatternError>,
     errors: &mut Vec<String>,
 ) -> Vec<T> {
     patterns
@@ -223,9 +223,7 @@ fn compile_patterns<T>(
         .enumerate()
         .filter_map(|(index, pattern)| {
             parse(pattern)
-                .map_err(|problem| {
-                    errors.push(format!("{field}[{index}]: \"{pattern}\" {problem}"))
-                })
+                .map_err(|error| errors.push(format!("{field}[{index}]: {error}")))
                 .ok()
         })
         .collect()
