@@ -29,18 +29,6 @@ pub enum ConfigFormat {
 
 impl ConfigFormat {
     /// The format a Secret of type `secret_type` holds.
-    ///
-    /// ```
-    /// use image_pull_secrets::dockerconfig::{ConfigFormat, DockerConfigError};
-    /// assert_eq!(
-    ///     ConfigFormat::of_secret_type("kubernetes.io/dockerconfigjson"),
-    ///     Ok(ConfigFormat::DockerConfigJson)
-    /// );
-    /// assert_eq!(
-    ///     ConfigFormat::of_secret_type("Opaque"),
-    ///     Err(DockerConfigError::WrongType("Opaque".into()))
-    /// );
-    /// ```
     pub fn of_secret_type(secret_type: &str) -> Result<Self, DockerConfigError> {
         [Self::DockerConfigJson, Self::DockerCfg]
             .into_iter()
@@ -211,16 +199,6 @@ impl Keyring {
     /// matches counts (`Lookup`); when none does, a key for bare `index.docker.io` serves Docker
     /// Hub images (`isDefaultRegistryMatch`). Matching entries without a username or password
     /// give an anonymous pull, so they do not count.
-    ///
-    /// ```
-    /// use image_pull_secrets::dockerconfig::{keyring_in_json, ConfigFormat};
-    /// // "dTpw" is base64 of "u:p".
-    /// let json = br#"{"auths": {"https://index.docker.io/v1/": {"auth": "dTpw"}, "ghcr.io": {}}}"#;
-    /// let keyring = keyring_in_json(ConfigFormat::DockerConfigJson, json).unwrap();
-    /// assert!(keyring.covers("docker.io", "library/nginx"));
-    /// assert!(!keyring.covers("registry-1.docker.io", "library/nginx"));
-    /// assert!(!keyring.covers("ghcr.io", "team/app")); // an anonymous entry
-    /// ```
     pub fn covers(&self, registry: &str, repository: &str) -> bool {
         let image = format!("{registry}/{repository}");
         let Some(target) = Url::parse(&format!("https://{image}")) else {
@@ -247,18 +225,6 @@ impl Keyring {
 
 /// The kubelet's keyring of a Secret of type `secret_type` with `data` (base64 values, as the API
 /// returns them).
-///
-/// ```
-/// use std::collections::BTreeMap;
-/// use image_pull_secrets::dockerconfig::keyring;
-/// // {"auths":{"reg.example":{"auth":"dTpw"}}}
-/// let data = BTreeMap::from([(
-///     ".dockerconfigjson".to_string(),
-///     "eyJhdXRocyI6eyJyZWcuZXhhbXBsZSI6eyJhdXRoIjoiZFRwdyJ9fX0=".to_string(),
-/// )]);
-/// let keyring = keyring("kubernetes.io/dockerconfigjson", &data).unwrap();
-/// assert!(keyring.covers("reg.example", "team/app"));
-/// ```
 pub fn keyring(
     secret_type: &str,
     data: &BTreeMap<String, String>,
@@ -324,7 +290,7 @@ pub fn keyring_in_json(format: ConfigFormat, json: &[u8]) -> Result<Keyring, Doc
 ///
 /// ```
 /// use std::collections::BTreeMap;
-/// use image_pull_secrets::dockerconfig::registry_keys;
+/// use image_pull_secrets::registry_keys;
 /// // {"auths":{"reg.example":{"auth":"dTpw"}}}
 /// let data = BTreeMap::from([(
 ///     ".dockerconfigjson".to_string(),
@@ -343,29 +309,13 @@ pub fn registry_keys(
         .collect())
 }
 
-/// The registry keys in already-decoded config JSON, sorted and without duplicates.
-///
-/// ```
-/// use image_pull_secrets::dockerconfig::{registry_keys_in_json, ConfigFormat};
-/// let json = br#"{"reg.example": {"auth": "dTpw"}, "https://index.docker.io/v1/": {}}"#;
-/// let keys = registry_keys_in_json(ConfigFormat::DockerCfg, json).unwrap();
-/// assert_eq!(keys, ["https://index.docker.io/v1/", "reg.example"]);
-/// ```
-pub fn registry_keys_in_json(
-    format: ConfigFormat,
-    json: &[u8],
-) -> Result<Vec<String>, DockerConfigError> {
-    Ok(keyring_in_json(format, json)?
-        .keys()
-        .map(String::from)
-        .collect())
-}
-
 /// Does the docker-config `key`, holding credentials, cover an image the kubelet looks up as
-/// `registry/repository`? See [`Keyring::covers`] for the image's form.
+/// `registry/repository`? That is distribution's `ParseNormalizedNamed(..).Name()`: the host as
+/// written, `docker.io` for Docker Hub names without one or with exactly `index.docker.io`, and
+/// `library/` only there (`ImageRef::kubelet_registry` and `kubelet_repository`).
 ///
 /// ```
-/// use image_pull_secrets::dockerconfig::key_covers;
+/// use image_pull_secrets::key_covers;
 /// assert!(key_covers("https://index.docker.io/v1/", "docker.io", "library/nginx"));
 /// assert!(key_covers("*.corp.example", "reg.corp.example", "team/app"));
 /// assert!(key_covers("reg.example:5000/team", "reg.example:5000", "team/app"));
@@ -380,7 +330,7 @@ pub fn key_covers(key: &str, registry: &str, repository: &str) -> bool {
 /// Does any of `keys`, each holding credentials, cover the image? See [`key_covers`].
 ///
 /// ```
-/// use image_pull_secrets::dockerconfig::covers_any;
+/// use image_pull_secrets::covers_any;
 /// assert!(covers_any(&["ghcr.io", "reg.example"], "reg.example", "app"));
 /// assert!(!covers_any(&["ghcr.io"], "docker.io", "library/nginx"));
 /// ```
@@ -1016,6 +966,47 @@ mod tests {
     ) {
         let expected = expected.map(|keys| keys.into_iter().map(String::from).collect());
         assert_eq!(registry_keys(secret_type, &data), expected);
+    }
+
+    #[test]
+    fn format_of_secret_type() {
+        assert_eq!(
+            ConfigFormat::of_secret_type("kubernetes.io/dockerconfigjson"),
+            Ok(ConfigFormat::DockerConfigJson)
+        );
+        assert_eq!(
+            ConfigFormat::of_secret_type("Opaque"),
+            Err(DockerConfigError::WrongType("Opaque".into()))
+        );
+    }
+
+    #[test]
+    fn keyring_of_secret_data_covers_its_registry() {
+        // {"auths":{"reg.example":{"auth":"dTpw"}}}, "dTpw" being base64 of "u:p".
+        let data = data(
+            ".dockerconfigjson",
+            "eyJhdXRocyI6eyJyZWcuZXhhbXBsZSI6eyJhdXRoIjoiZFRwdyJ9fX0=".into(),
+        );
+        let keyring = keyring("kubernetes.io/dockerconfigjson", &data).unwrap();
+        assert!(keyring.covers("reg.example", "team/app"));
+    }
+
+    #[test]
+    fn keyring_covers_hub_through_the_legacy_key_but_not_anonymously() {
+        let json =
+            br#"{"auths": {"https://index.docker.io/v1/": {"auth": "dTpw"}, "ghcr.io": {}}}"#;
+        let keyring = keyring_in_json(ConfigFormat::DockerConfigJson, json).unwrap();
+        assert!(keyring.covers("docker.io", "library/nginx"));
+        assert!(!keyring.covers("registry-1.docker.io", "library/nginx"));
+        assert!(!keyring.covers("ghcr.io", "team/app"), "an anonymous entry");
+    }
+
+    #[test]
+    fn keys_of_decoded_dockercfg_are_sorted() {
+        let json = br#"{"reg.example": {"auth": "dTpw"}, "https://index.docker.io/v1/": {}}"#;
+        let keyring = keyring_in_json(ConfigFormat::DockerCfg, json).unwrap();
+        let keys: Vec<&str> = keyring.keys().collect();
+        assert_eq!(keys, ["https://index.docker.io/v1/", "reg.example"]);
     }
 
     #[rstest]

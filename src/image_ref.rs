@@ -18,7 +18,7 @@ use crate::reference::{self, ReferenceError};
 /// kubelet looks credentials up under ([`ImageRef::kubelet_registry`]) may still differ.
 ///
 /// ```
-/// use image_pull_secrets::image_ref::ImageRef;
+/// use image_pull_secrets::ImageRef;
 /// let image = ImageRef::parse("registry-1.docker.io/nginx:1.27").unwrap();
 /// assert_eq!(image.to_string(), "docker.io/library/nginx");
 /// assert_eq!(image.kubelet_registry(), "registry-1.docker.io");

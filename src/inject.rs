@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 /// no entry already carries the name.
 ///
 /// ```
-/// use image_pull_secrets::inject::merged_pull_secrets;
+/// use image_pull_secrets::merged_pull_secrets;
 /// use serde_json::json;
 /// let existing = json!([{"name": "team"}]);
 /// let merged = merged_pull_secrets(Some(&existing), &[], &["corp", "team"]).unwrap();

@@ -1,31 +1,62 @@
 //! Kubewarden policy that adds `imagePullSecrets` to pod specs whose images match configured
 //! rules, and checks that those secrets exist and hold credentials for the images' registries.
 //!
-//! The waPC entry points live here; the decision is in [`evaluate`], the host calls in [`cluster`].
+//! The waPC entry points live here; the decision is in `evaluate`, the host calls in `cluster`.
+//! Every module is private to the crate. The items re-exported below are the public API: what the
+//! integration tests (`tests/`) and the fuzz targets (`fuzz/`) drive the policy through.
 
-pub mod cluster;
-pub mod dockerconfig;
-pub mod evaluate;
-pub mod host;
-pub mod host_error;
-pub mod image_ref;
-pub mod inject;
-pub mod kinds;
-pub mod matcher;
-pub mod pod_spec;
-pub mod reference;
-pub mod request;
-pub mod settings;
-pub mod verify;
+mod cluster;
+mod dockerconfig;
+mod evaluate;
+mod host;
+mod host_error;
+mod image_ref;
+mod inject;
+mod kinds;
+mod matcher;
+mod pod_spec;
+mod reference;
+mod request;
+mod settings;
+mod verify;
+
+/// Read access to the cluster ([`Cluster`]), as `validate` gets it from the host, and the
+/// Secret as the policy reads it.
+pub use crate::cluster::{Cluster, Secret};
+/// What the kubelet reads from docker-config Secrets: the registry keys, and whether a key
+/// covers an image (`credentialprovider.URLsMatch`, Docker Hub's legacy key).
+pub use crate::dockerconfig::{covers_any, key_covers, registry_keys, DockerConfigError};
+/// Docker Hub's canonical name, and a registry host normalised as the rules compare it.
+pub use crate::host::{canonical_registry, DOCKER_HUB};
+/// Why a cluster lookup gave no object, and how to read that from the host's error text.
+pub use crate::host_error::{classify as classify_host_error, Denial, LookupError};
+/// An image reference normalised as rules compare it, and as the kubelet looks credentials up.
+pub use crate::image_ref::ImageRef;
+/// The merge: the `imagePullSecrets` list a pod spec ends up with.
+pub use crate::inject::merged_pull_secrets;
+/// Where the pod specs of a request's object live.
+pub use crate::kinds::Workload;
+/// Registry patterns from the settings, and why one does not compile.
+pub use crate::matcher::{PatternError, PatternErrorKind, RegistryPattern};
+/// The distribution reference grammar (`name[:tag][@digest]`), equal to oci-spec's for ASCII.
+pub use crate::reference::{parse as parse_reference, Reference, ReferenceError};
+/// The admission request fields the policy reads.
+pub use crate::request::AdmissionRequest;
+/// The settings, compiled once; a [`Rule`] tells which images need its secret.
+pub use crate::settings::{OnMissingSecret, Rule, Settings};
+
+/// An in-memory cluster with scripted answers and a record of every lookup, and the canary
+/// credentials planted in its Secrets, for tests and fuzz targets.
+pub mod testing {
+    pub use crate::cluster::memory::{MemoryCluster, CANARY, CANARY_B64};
+}
 
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
 
-use crate::cluster::{Cluster, HostCluster};
+use crate::cluster::HostCluster;
 use crate::evaluate::{evaluate, Decision};
-use crate::request::AdmissionRequest;
-use crate::settings::Settings;
 
 #[no_mangle]
 pub extern "C" fn wapc_init() {

@@ -156,8 +156,14 @@ enum Label {
     Any,
 }
 
-/// A registry host with an optional port, where `*` stands for exactly one DNS label, e.g.
-/// `*.corp.example` matches `eu.corp.example/app` but not `corp.example/app`.
+/// A registry host with an optional port, where `*` stands for exactly one DNS label.
+///
+/// ```
+/// use image_pull_secrets::{ImageRef, RegistryPattern};
+/// let pattern = RegistryPattern::parse("*.corp.example").unwrap();
+/// assert!(pattern.matches(&ImageRef::parse("eu.corp.example/app").unwrap()));
+/// assert!(!pattern.matches(&ImageRef::parse("corp.example/app").unwrap()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistryPattern {
     labels: Vec<Label>,

@@ -61,7 +61,7 @@ impl fmt::Display for ReferenceError {
 /// Parses `name[:tag][@digest]`.
 ///
 /// ```
-/// use image_pull_secrets::reference::parse;
+/// use image_pull_secrets::parse_reference as parse;
 /// let parsed = parse("reg.example:5000/team/app:v1").unwrap();
 /// assert_eq!((parsed.name, parsed.tag), ("reg.example:5000/team/app", Some("v1")));
 /// ```

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use image_pull_secrets::settings::Settings;
+use image_pull_secrets::Settings;
 use serde_yaml::Value;
 
 const METADATA: &str = "policy-metadata.yaml";

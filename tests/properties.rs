@@ -3,12 +3,10 @@
 
 use std::sync::LazyLock;
 
-use image_pull_secrets::cluster::memory::MemoryCluster;
-use image_pull_secrets::host::{canonical_registry, DOCKER_HUB};
-use image_pull_secrets::image_ref::ImageRef;
-use image_pull_secrets::inject::merged_pull_secrets;
-use image_pull_secrets::matcher::RegistryPattern;
-use image_pull_secrets::settings::Settings;
+use image_pull_secrets::testing::MemoryCluster;
+use image_pull_secrets::{
+    canonical_registry, merged_pull_secrets, ImageRef, RegistryPattern, Settings, DOCKER_HUB,
+};
 use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{json, Map, Value};

@@ -1,7 +1,6 @@
 //! The README's settings example is the user contract: it must parse exactly as documented.
 
-use image_pull_secrets::image_ref::ImageRef;
-use image_pull_secrets::settings::{OnMissingSecret, Settings};
+use image_pull_secrets::{ImageRef, OnMissingSecret, Settings};
 
 fn settings_example() -> String {
     let readme =

@@ -2,7 +2,7 @@
 //! touches only `imagePullSecrets`.
 #![no_main]
 
-use image_pull_secrets::cluster::memory::MemoryCluster;
+use image_pull_secrets::testing::MemoryCluster;
 use image_pull_secrets_fuzz::oracle::check_validate;
 use libfuzzer_sys::fuzz_target;
 

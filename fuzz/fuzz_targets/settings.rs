@@ -2,7 +2,7 @@
 //! are accepted, identically, from the parsed value (the path `validate` takes).
 #![no_main]
 
-use image_pull_secrets::settings::Settings;
+use image_pull_secrets::Settings;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

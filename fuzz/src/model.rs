@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use arbitrary::{Arbitrary, Unstructured};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use image_pull_secrets::cluster::memory::MemoryCluster;
-use image_pull_secrets::cluster::{Denial, LookupError, Secret};
+use image_pull_secrets::testing::MemoryCluster;
+use image_pull_secrets::{Denial, LookupError, Secret};
 use serde_json::{json, Map, Value};
 
 use crate::oracle::mentions_canary;
@@ -858,7 +858,7 @@ impl DataValue {
     }
 
     pub fn render(&self) -> String {
-        use image_pull_secrets::cluster::memory::{CANARY, CANARY_B64};
+        use image_pull_secrets::testing::{CANARY, CANARY_B64};
         let credentials =
             || json!({"auth": CANARY_B64, "password": CANARY, "identitytoken": CANARY});
         let auths = |keys: &Vec<Text>| -> Map<String, Value> {
@@ -937,7 +937,7 @@ pub struct ClusterModel {
 impl ClusterModel {
     pub fn render(&self) -> MemoryCluster {
         // Host texts go through the classifier, as the host's answers do.
-        let failed = |text: &Text| image_pull_secrets::host_error::classify(&text.pick(WORDS));
+        let failed = |text: &Text| image_pull_secrets::classify_host_error(&text.pick(WORDS));
         let mut cluster = MemoryCluster::default();
         for (name, answer) in &self.secrets {
             let name = name.pick(SECRET_NAMES);

@@ -1,10 +1,9 @@
 //! Invariants every answer keeps, whatever the input. A violation panics: libFuzzer saves the input.
 
-use image_pull_secrets::cluster::memory::CANARY_B64;
-use image_pull_secrets::dockerconfig::{covers_any, key_covers, registry_keys};
-use image_pull_secrets::kinds::Workload;
-use image_pull_secrets::request::AdmissionRequest;
-use image_pull_secrets::settings::Settings;
+use image_pull_secrets::testing::CANARY_B64;
+use image_pull_secrets::{
+    covers_any, key_covers, registry_keys, AdmissionRequest, Settings, Workload,
+};
 use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
 use std::collections::BTreeMap;

@@ -8,8 +8,8 @@
 
 use std::collections::BTreeMap;
 
-use image_pull_secrets::cluster::memory::MemoryCluster;
-use image_pull_secrets::cluster::{Denial, LookupError, Secret};
+use image_pull_secrets::testing::MemoryCluster;
+use image_pull_secrets::{Denial, LookupError, Secret};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -55,7 +55,7 @@ fn lookup_error(text: &str) -> LookupError {
     match text {
         "NotFound" => LookupError::NotFound,
         "NotPermitted" => LookupError::NotPermitted(Denial::Forbidden),
-        other => image_pull_secrets::host_error::classify(other),
+        other => image_pull_secrets::classify_host_error(other),
     }
 }
 
