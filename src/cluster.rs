@@ -125,8 +125,9 @@ fn classify(error: kubewarden_policy_sdk::Error) -> LookupError {
     }
 }
 
-/// An in-memory cluster: scripted answers, and a record of every lookup made. Used by the
-/// tests, the fuzz targets and anything else that runs the decision without a host.
+/// An in-memory cluster: scripted answers, and a record of every lookup made. Used by the unit
+/// tests and, through the `testing` feature, the fuzz targets; never built into the policy.
+#[cfg(any(test, feature = "testing"))]
 pub mod memory {
     use super::*;
 

@@ -46,7 +46,8 @@ pub use crate::request::AdmissionRequest;
 pub use crate::settings::{OnMissingSecret, Rule, Settings};
 
 /// An in-memory cluster with scripted answers and a record of every lookup, and the canary
-/// credentials planted in its Secrets, for tests and fuzz targets.
+/// credentials planted in its Secrets, for the fuzz targets: behind the `testing` feature.
+#[cfg(any(test, feature = "testing"))]
 pub mod testing {
     pub use crate::cluster::memory::{MemoryCluster, CANARY, CANARY_B64};
 }
