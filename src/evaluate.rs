@@ -269,7 +269,7 @@ fn inject<C: Cluster>(
         }
     }
     if !findings.rejections.is_empty() {
-        return findings.into_decision(None);
+        return findings.into_decision();
     }
     let mut accounts: Vec<(&str, Result<Vec<String>, LookupError>)> = Vec::new();
     let mut mutated: Option<Value> = None;
@@ -313,7 +313,7 @@ fn inject<C: Cluster>(
             object,
             warnings: findings.warnings.into_iter().collect(),
         },
-        None => findings.into_decision(None),
+        None => findings.into_decision(),
     }
 }
 
@@ -351,7 +351,7 @@ fn report<C: Cluster>(
             }
         }
     }
-    findings.into_decision(None)
+    findings.into_decision()
 }
 
 /// A running pod's `imagePullSecrets` cannot change (`ValidatePodUpdate`), but its containers'
@@ -427,7 +427,8 @@ impl Findings {
         }
     }
 
-    fn into_decision(self, code: Option<u16>) -> Decision {
+    /// Rejects with every rejection line, if any (no HTTP code: a policy denial), with the warnings.
+    fn into_decision(self) -> Decision {
         let warnings = self.warnings.into_iter().collect();
         if self.rejections.is_empty() {
             Decision::Accept { warnings }
@@ -435,7 +436,7 @@ impl Findings {
             let message = self.rejections.into_iter().collect::<Vec<_>>().join("\n");
             Decision::Reject {
                 message,
-                code,
+                code: None,
                 warnings,
             }
         }

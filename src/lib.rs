@@ -93,27 +93,19 @@ fn validate_settings(payload: &[u8]) -> CallResult {
 pub fn respond<C: Cluster>(payload: &[u8], cluster: &mut C) -> ValidationResponse {
     let mut payload = match serde_json::from_slice(payload) {
         Ok(serde_json::Value::Object(payload)) => payload,
-        Ok(_) => {
-            return rejection(
-                "the validation payload is not a JSON object".to_string(),
-                Some(400),
-            )
-        }
+        Ok(_) => return rejection("the validation payload is not a JSON object".to_string()),
         Err(error) => {
-            return rejection(
-                format!("the validation payload is not valid JSON: {error}"),
-                Some(400),
-            )
+            return rejection(format!("the validation payload is not valid JSON: {error}"))
         }
     };
     let settings = match Settings::from_value(payload.remove("settings").unwrap_or_default()) {
         Ok(settings) => settings,
-        Err(message) => return rejection(format!("invalid settings: {message}"), Some(400)),
+        Err(message) => return rejection(format!("invalid settings: {message}")),
     };
     let request = payload.remove("request").unwrap_or_default();
     let request = match AdmissionRequest::from_value(&request) {
         Ok(request) => request,
-        Err(message) => return rejection(message, Some(400)),
+        Err(message) => return rejection(message),
     };
     to_response(evaluate(&request, &settings, cluster))
 }
@@ -138,10 +130,11 @@ fn to_response(decision: Decision) -> ValidationResponse {
     }
 }
 
-fn rejection(message: String, code: Option<u16>) -> ValidationResponse {
+/// A request the policy cannot read: 400, as for a bad request.
+fn rejection(message: String) -> ValidationResponse {
     to_response(Decision::Reject {
         message,
-        code,
+        code: Some(400),
         warnings: Vec::new(),
     })
 }
