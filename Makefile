@@ -129,3 +129,26 @@ record-host-answers: annotated-policy.wasm | setup-registry
 # loopback API stub as the cluster (e2e-tests/tests/policy_server.rs).
 e2e-policy-server: annotated-policy.wasm | setup-registry
 	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) cargo test --release -p policy-runner --test policy_server -- --nocapture
+
+.PHONY: setup-wrk bench-kwctl bench-policy-server
+
+# Issue 12's figures (BENCHMARKS.md): the real kwctl and policy-server, with the no-op module and
+# Kubewarden's trusted-repos-policy beside this policy, on the requests committed in benches/.
+KUBEWARDEN_SHARED := $(abspath ../shared/kubewarden)
+BENCH_SECONDS ?= 8
+
+# Debian's wrk, the load generator of bench-policy-server.
+setup-wrk:
+	@command -v wrk >/dev/null || apt-get install -y wrk >/dev/null 2>&1 \
+		|| (apt-get update >/dev/null && apt-get install -y wrk >/dev/null) \
+		|| { echo "wrk (Debian package wrk) is required" >&2; exit 1; }
+
+# kwctl bench on the three modules, interleaved per request (benches/kwctl-bench.py --help).
+bench-kwctl: annotated-policy.wasm
+	KWCTL_REAL=$(or $(KWCTL_REAL),$(KUBEWARDEN_SHARED)/kwctl) python3 benches/kwctl-bench.py
+
+# One policy-server holding the three policies, loaded by wrk for BENCH_SECONDS per run
+# (e2e-tests/tests/bench_policy_server.rs).
+bench-policy-server: annotated-policy.wasm | setup-wrk
+	POLICY_SERVER=$(or $(POLICY_SERVER),$(KUBEWARDEN_SHARED)/policy-server) BENCH_SECONDS=$(BENCH_SECONDS) \
+		cargo test --release -p policy-runner --test bench_policy_server -- --ignored --nocapture

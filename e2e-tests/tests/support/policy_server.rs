@@ -104,6 +104,11 @@ impl PolicyServer {
         self.process.pid()
     }
 
+    /// The loopback port serving `POST /validate/<policy-id>` (for a load generator).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// Everything PolicyServer has logged so far (stdout and stderr).
     pub fn log(&self) -> String {
         self.process.log()

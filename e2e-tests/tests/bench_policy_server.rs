@@ -1,0 +1,472 @@
+//! Throughput of the real PolicyServer with three policies in one process: the no-op module (the
+//! runtime's own cost), this policy (verification on, lookups answered by the loopback API stub and
+//! cached by PolicyServer) and Kubewarden's trusted-repos-policy. Debian's `wrk` posts the committed
+//! AdmissionReviews of `benches/requests/` over 8 keep-alive connections for `BENCH_SECONDS` per
+//! run, interleaved over the modules; the markdown table goes to stdout. Nothing is asserted about
+//! timing: the test fails only when an answer is wrong or a request errors.
+//!
+//! ```sh
+//! make bench-policy-server BENCH_SECONDS=8        # or:
+//! POLICY_SERVER=/work/shared/kubewarden/policy-server \
+//!   cargo test --release -p policy-runner --test bench_policy_server -- --ignored --nocapture
+//! ```
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::kube_stub::KubeStub;
+use support::policy_server::{Launch, PolicyServer};
+use support::process::binary_from_env;
+
+/// (file stem under `benches/requests/`, label, whether this policy answers with a patch)
+const REQUESTS: [(&str, &str, bool); 7] = [
+    ("configmap", "ConfigMap (not handled)", false),
+    ("pod-1-accept", "Pod, 1 container, accept", false),
+    ("pod-10-accept", "Pod, 10 containers, accept", false),
+    ("pod-100-accept", "Pod, 100 containers, accept", false),
+    ("pod-1-inject", "Pod, 1 container, inject", true),
+    ("pod-10-inject", "Pod, 10 containers, inject", true),
+    ("pod-100-inject", "Pod, 100 containers, inject", true),
+];
+
+/// Policy ids, in table order: no-op, this policy, trusted-repos-policy.
+const POLICIES: [&str; 3] = ["noop", "image-pull-secrets", "trusted-repos"];
+
+/// The keep-alive connections wrk holds open; the issue's figures use 8.
+const CONNECTIONS: u32 = 8;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+fn env_or<T: std::str::FromStr>(var: &str, default: T) -> T {
+    match std::env::var(var) {
+        Ok(value) => value
+            .parse()
+            .unwrap_or_else(|_| panic!("{var}={value:?} is not a valid value")),
+        Err(_) => default,
+    }
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|candidate| candidate.is_file())
+    })
+}
+
+/// The three modules, copied into the scratch folder so a rebuild during the run changes nothing.
+fn modules(scratch: &Path) -> [PathBuf; 3] {
+    let shared = binary_from_env("POLICY_SERVER", "policy-server")
+        .parent()
+        .expect("the folder of policy-server")
+        .to_path_buf();
+    let sources = [
+        std::env::var("NOOP_POLICY")
+            .map_or_else(|_| shared.join("noop-policy.wasm"), PathBuf::from),
+        std::env::var("POLICY")
+            .map_or_else(|_| repo_root().join("annotated-policy.wasm"), PathBuf::from),
+        std::env::var("TRUSTED_REPOS_POLICY")
+            .map_or_else(|_| shared.join("trusted-repos-policy.wasm"), PathBuf::from),
+    ];
+    let mut copies = sources.clone();
+    for ((source, copy), id) in sources.iter().zip(copies.iter_mut()).zip(POLICIES) {
+        assert!(
+            source.is_file(),
+            "{} is missing (make annotated-policy.wasm builds this policy)",
+            source.display()
+        );
+        *copy = scratch.join(format!("{id}.wasm"));
+        std::fs::copy(source, &*copy).unwrap();
+        eprintln!(
+            "{id}: {} ({} bytes)",
+            source.display(),
+            copy.metadata().unwrap().len()
+        );
+    }
+    copies
+}
+
+/// `policies.yml`: this policy as a ClusterAdmissionPolicy gets it (mutating, Secret and
+/// ServiceAccount reads granted), the other two with their bench settings.
+fn policies_yaml(modules: &[PathBuf; 3]) -> String {
+    let settings = |name: &str| read_json(&repo_root().join("benches/settings").join(name));
+    format!(
+        "noop:
+  module: file://{noop}
+  settings: {{}}
+image-pull-secrets:
+  module: file://{ours}
+  allowedToMutate: true
+  contextAwareResources:
+    - apiVersion: v1
+      kind: Secret
+    - apiVersion: v1
+      kind: ServiceAccount
+  hostCapabilities: [\"kubernetes/get_resource\"]
+  settings: {ours_settings}
+trusted-repos:
+  module: file://{theirs}
+  settings: {theirs_settings}
+",
+        noop = modules[0].display(),
+        ours = modules[1].display(),
+        theirs = modules[2].display(),
+        ours_settings = settings("image-pull-secrets-verify.json"),
+        theirs_settings = settings("trusted-repos.json"),
+    )
+}
+
+/// What one wrk run measured.
+#[derive(Clone, Copy, Debug)]
+struct Load {
+    requests_per_second: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+}
+
+/// A wrk child killed by its PID if the test unwinds while it runs.
+struct WrkChild(Option<Child>);
+
+impl Drop for WrkChild {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The Lua script that makes wrk POST `body` (wrk reads it once per thread at start).
+fn post_script(scratch: &Path, body: &Path) -> PathBuf {
+    let script = scratch.join(format!(
+        "post-{}.lua",
+        body.file_stem().unwrap().to_string_lossy()
+    ));
+    std::fs::write(
+        &script,
+        format!(
+            "local file = assert(io.open([[{}]], \"rb\"))\n\
+             wrk.method = \"POST\"\n\
+             wrk.body = file:read(\"*a\")\n\
+             file:close()\n\
+             wrk.headers[\"Content-Type\"] = \"application/json\"\n",
+            body.display()
+        ),
+    )
+    .unwrap();
+    script
+}
+
+fn run_wrk(wrk: &Path, script: &Path, url: &str, seconds: u64, threads: u32) -> Load {
+    let log = script.with_extension("out");
+    let file = std::fs::File::create(&log).unwrap();
+    let child = Command::new(wrk)
+        .arg(format!("--threads={threads}"))
+        .arg(format!("--connections={CONNECTIONS}"))
+        .arg(format!("--duration={seconds}s"))
+        .arg("--timeout=10s")
+        .arg("--latency")
+        .arg(format!("--script={}", script.display()))
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(file.try_clone().unwrap())
+        .stderr(file)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start wrk: {e}"));
+    // wrk stops by itself after `seconds`; past a generous deadline the guard kills it.
+    let mut guard = WrkChild(Some(child));
+    let deadline = Instant::now() + Duration::from_secs(seconds + 30);
+    let status = loop {
+        if let Some(status) = guard.0.as_mut().unwrap().try_wait().expect("wrk status") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "wrk on {url} did not stop");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(status.success(), "wrk failed on {url} ({status}):\n{text}");
+    parse_wrk(&text).unwrap_or_else(|problem| panic!("wrk on {url}: {problem}\n{text}"))
+}
+
+/// Reads `Requests/sec`, the 50 % and 99 % latencies, and refuses any error wrk counted.
+fn parse_wrk(text: &str) -> Result<Load, String> {
+    let field = |prefix: &str| {
+        text.lines()
+            .map(str::trim)
+            .find_map(|line| line.strip_prefix(prefix))
+            .map(|rest| {
+                rest.split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+    };
+    if let Some(line) = text.lines().find(|l| l.contains("Socket errors")) {
+        return Err(format!("connection errors: {}", line.trim()));
+    }
+    if let Some(count) = field("Non-2xx or 3xx responses:") {
+        return Err(format!("{count} answers were not HTTP 200"));
+    }
+    let requests_per_second = field("Requests/sec:")
+        .and_then(|v| v.parse().ok())
+        .ok_or("no Requests/sec")?;
+    let latency = |percent: &str| {
+        field(percent)
+            .and_then(|v| duration_ms(&v))
+            .ok_or(format!("no {percent} latency"))
+    };
+    Ok(Load {
+        requests_per_second,
+        p50_ms: latency("50%")?,
+        p99_ms: latency("99%")?,
+    })
+}
+
+/// wrk's durations: `812.00us`, `1.23ms`, `1.02s`, `2.00m`.
+fn duration_ms(text: &str) -> Option<f64> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic())?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale = match unit {
+        "us" => 1e-3,
+        "ms" => 1.0,
+        "s" => 1e3,
+        "m" => 60e3,
+        _ => return None,
+    };
+    Some(number * scale)
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    if values.len() % 2 == 1 {
+        values[mid]
+    } else {
+        (values[mid - 1] + values[mid]) / 2.0
+    }
+}
+
+fn thousands(value: f64) -> String {
+    let digits = format!("{:.0}", value);
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn ms(value: f64) -> String {
+    if value < 1.0 {
+        format!("{:.0} µs", value * 1000.0)
+    } else if value < 10.0 {
+        format!("{value:.2} ms")
+    } else if value < 100.0 {
+        format!("{value:.1} ms")
+    } else {
+        format!("{value:.0} ms")
+    }
+}
+
+/// Checks the answer of every policy to `review` once, before it is loaded: allowed, and a patch
+/// exactly when this policy injects.
+fn check_answers(server: &PolicyServer, review: &Value, stem: &str, injects: bool) {
+    for id in POLICIES {
+        let (status, body) = server.validate(id, &review["request"]);
+        let response = &body["response"];
+        let patched = response.get("patch").is_some_and(|p| !p.is_null());
+        assert!(
+            status == 200
+                && response["allowed"] == true
+                && patched == (injects && id == "image-pull-secrets"),
+            "{id} on {stem}: HTTP {status}, answer {body}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "a benchmark of several minutes: make bench-policy-server"]
+fn policy_server_throughput() {
+    let policy_server = binary_from_env("POLICY_SERVER", "policy-server");
+    let wrk = which("wrk").expect("wrk is not installed: apt-get install -y wrk");
+    let seconds: u64 = env_or("BENCH_SECONDS", 8);
+    let rounds: usize = env_or("BENCH_ROUNDS", 1);
+    let threads: u32 = env_or("WRK_THREADS", 1);
+    // Kept after the run: policy-server's log and the exact policies.yml are worth a look.
+    let scratch = std::path::absolute(repo_root().join("target/bench-policy-server")).unwrap();
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+
+    let modules = modules(&scratch);
+    let stub = KubeStub::start(&scratch.join("kube")).expect("API stub");
+    stub.add_object(read_json(
+        &repo_root().join("benches/corp-registry-secret.json"),
+    ));
+    let started = Instant::now();
+    let server = PolicyServer::start(
+        &Launch {
+            binary: &policy_server,
+            dir: &scratch.join("policy-server"),
+            policies: &policies_yaml(&modules),
+            kubeconfig: stub.kubeconfig(),
+            sources: None,
+            rust_backtrace: false,
+        },
+        Duration::from_secs(300),
+    );
+    eprintln!(
+        "policy-server pid {} ready on 127.0.0.1:{} in {:.1} s; wrk {threads} thread(s), \
+         {CONNECTIONS} connections, {seconds} s per run, {rounds} round(s)",
+        server.pid(),
+        server.port(),
+        started.elapsed().as_secs_f64()
+    );
+
+    let requests: Vec<(Value, PathBuf)> = REQUESTS
+        .iter()
+        .map(|(stem, _, injects)| {
+            let path = repo_root().join(format!("benches/requests/{stem}.json"));
+            let review = read_json(&path);
+            check_answers(&server, &review, stem, *injects);
+            (review, post_script(&scratch, &path))
+        })
+        .collect();
+    let reads = stub.object_reads_since(0);
+    assert!(
+        !reads.is_empty()
+            && reads
+                .iter()
+                .all(|r| r == "GET secrets team-a/corp-registry"),
+        "verification must read the secret, and nothing else: {reads:?}"
+    );
+
+    // One short unmeasured run per policy: the first connections and instances.
+    let url = |id: &str| format!("http://127.0.0.1:{}/validate/{id}", server.port());
+    for id in POLICIES {
+        run_wrk(&wrk, &requests[4].1, &url(id), 1, threads);
+    }
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut loads = vec![vec![Vec::new(); POLICIES.len()]; REQUESTS.len()];
+    for round in 0..rounds {
+        for (r, (stem, _, _)) in REQUESTS.iter().enumerate() {
+            for k in 0..POLICIES.len() {
+                // Rotate the order each round, so no policy always runs first.
+                let p = (k + round) % POLICIES.len();
+                let load = run_wrk(&wrk, &requests[r].1, &url(POLICIES[p]), seconds, threads);
+                eprintln!(
+                    "round {}/{rounds} {stem} {}: {:.0} req/s, p50 {}, p99 {}",
+                    round + 1,
+                    POLICIES[p],
+                    load.requests_per_second,
+                    ms(load.p50_ms),
+                    ms(load.p99_ms)
+                );
+                loads[r][p].push(load);
+            }
+        }
+    }
+    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let lookups = stub.object_reads_since(0).len();
+
+    let figure = |r: usize, p: usize| {
+        let pick = |f: fn(&Load) -> f64| median(&mut loads[r][p].iter().map(f).collect::<Vec<_>>());
+        Load {
+            requests_per_second: pick(|l| l.requests_per_second),
+            p50_ms: pick(|l| l.p50_ms),
+            p99_ms: pick(|l| l.p99_ms),
+        }
+    };
+    let mut table = String::new();
+    table.push_str(&format!(
+        "Real policy-server ({}), one process, three policies; wrk, {CONNECTIONS} keep-alive \
+         connections ({threads} thread), {seconds} s per run, {rounds} interleaved round(s)\
+         {}; verification on for this policy ({lookups} secret reads reached the API stub in all).\n\n",
+        version(&policy_server),
+        if rounds > 1 { ", medians over rounds" } else { "" }
+    ));
+    table.push_str(
+        "| request | no-op req/s | no-op p50 / p99 | this policy req/s (% of no-op) | this policy p50 / p99 | trusted-repos req/s | trusted-repos p50 / p99 |\n\
+         |---|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (r, (_, label, _)) in REQUESTS.iter().enumerate() {
+        let [noop, ours, theirs] = [0, 1, 2].map(|p| figure(r, p));
+        table.push_str(&format!(
+            "| {label} | {} | {} / {} | {} ({:.0} %) | {} / {} | {} | {} / {} |\n",
+            thousands(noop.requests_per_second),
+            ms(noop.p50_ms),
+            ms(noop.p99_ms),
+            thousands(ours.requests_per_second),
+            100.0 * ours.requests_per_second / noop.requests_per_second,
+            ms(ours.p50_ms),
+            ms(ours.p99_ms),
+            thousands(theirs.requests_per_second),
+            ms(theirs.p50_ms),
+            ms(theirs.p99_ms),
+        ));
+    }
+    table.push_str(&format!(
+        "\nLoad average before: {}; after: {}",
+        load_before.trim(),
+        load_after.trim()
+    ));
+    println!("\n{table}");
+    std::fs::write(scratch.join("table.md"), &table).unwrap();
+    drop(server);
+    drop(stub);
+}
+
+fn version(binary: &Path) -> String {
+    Command::new(binary)
+        .arg("--version")
+        .output()
+        .map(|o| {
+            let text = String::from_utf8_lossy(&o.stdout);
+            text.lines().next().unwrap_or_default().trim().to_string()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn wrk_output_is_parsed() {
+    let text = "Running 8s test @ http://127.0.0.1:1/validate/noop
+  1 threads and 8 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.10ms    1.20ms  30.00ms   90.00%
+    Req/Sec     2.55k   100.00     2.80k    70.00%
+  Latency Distribution
+     50%  812.00us
+     75%    3.50ms
+     90%    4.10ms
+     99%    1.02s
+  20400 requests in 8.00s, 5.00MB read
+Requests/sec:   2550.12
+Transfer/sec:    640.00KB
+";
+    let load = parse_wrk(text).unwrap();
+    assert_eq!(load.requests_per_second, 2550.12);
+    assert!((load.p50_ms - 0.812).abs() < 1e-9);
+    assert_eq!(load.p99_ms, 1020.0);
+    let failing = text.replace("Requests/sec", "Non-2xx or 3xx responses: 3\nRequests/sec");
+    assert_eq!(
+        parse_wrk(&failing).unwrap_err(),
+        "3 answers were not HTTP 200"
+    );
+}
