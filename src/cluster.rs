@@ -43,6 +43,8 @@ pub trait Cluster {
         namespace: &str,
         name: &str,
     ) -> Result<Vec<String>, LookupError>;
+    /// The labels of the Namespace `name`, for `namespaceSelector`s.
+    fn namespace_labels(&mut self, name: &str) -> Result<BTreeMap<String, String>, LookupError>;
 }
 
 /// The host call for a Secret: no field mask when the data is needed, `["type"]` otherwise.
@@ -69,8 +71,32 @@ pub fn service_account_request(namespace: &str, name: &str) -> GetResourceReques
     }
 }
 
+/// The host call for a Namespace (cluster-scoped: no namespace), masked to its labels.
+pub fn namespace_request(name: &str) -> GetResourceRequest {
+    GetResourceRequest {
+        api_version: "v1".to_string(),
+        kind: "Namespace".to_string(),
+        name: name.to_string(),
+        namespace: None,
+        disable_cache: false,
+        field_masks: Some(BTreeSet::from(["metadata.labels".to_string()])),
+    }
+}
+
 /// The cluster as PolicyServer exposes it to the policy.
 pub struct HostCluster;
+
+#[derive(Clone, Deserialize)]
+struct NamespaceLabels {
+    #[serde(default)]
+    metadata: Option<NamespaceMetadata>,
+}
+
+#[derive(Clone, Deserialize)]
+struct NamespaceMetadata {
+    #[serde(default)]
+    labels: Option<BTreeMap<String, String>>,
+}
 
 #[derive(Clone, Deserialize)]
 struct ServiceAccountPullSecrets {
@@ -110,6 +136,15 @@ impl Cluster for HostCluster {
             .filter(|name| !name.is_empty())
             .collect())
     }
+
+    fn namespace_labels(&mut self, name: &str) -> Result<BTreeMap<String, String>, LookupError> {
+        let namespace =
+            get_resource::<NamespaceLabels>(&namespace_request(name)).map_err(classify)?;
+        Ok(namespace
+            .metadata
+            .and_then(|metadata| metadata.labels)
+            .unwrap_or_default())
+    }
 }
 
 /// Sorts a host error into what the user must do about it. A response that does not
@@ -135,7 +170,8 @@ pub mod memory {
     pub struct MemoryCluster {
         pub secrets: BTreeMap<String, Result<Secret, LookupError>>,
         pub service_accounts: BTreeMap<String, Result<Vec<String>, LookupError>>,
-        /// Every call, as `Secret ns/name data=bool` or `ServiceAccount ns/name`.
+        pub namespaces: BTreeMap<String, Result<BTreeMap<String, String>, LookupError>>,
+        /// Every call, as `Secret ns/name data=bool`, `ServiceAccount ns/name` or `Namespace name`.
         pub calls: Vec<String>,
     }
 
@@ -177,6 +213,22 @@ pub mod memory {
             self.service_accounts.insert(name.to_string(), answer);
             self
         }
+
+        /// Adds a Namespace with these labels.
+        pub fn with_namespace(mut self, name: &str, labels: &[(&str, &str)]) -> Self {
+            let labels = labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            self.namespaces.insert(name.to_string(), Ok(labels));
+            self
+        }
+
+        /// Adds a failed answer for a Namespace.
+        pub fn with_namespace_error(mut self, name: &str, error: LookupError) -> Self {
+            self.namespaces.insert(name.to_string(), Err(error));
+            self
+        }
     }
 
     impl Cluster for MemoryCluster {
@@ -214,6 +266,17 @@ pub mod memory {
                 .cloned()
                 .unwrap_or(Err(LookupError::NotFound))
         }
+
+        fn namespace_labels(
+            &mut self,
+            name: &str,
+        ) -> Result<BTreeMap<String, String>, LookupError> {
+            self.calls.push(format!("Namespace {name}"));
+            self.namespaces
+                .get(name)
+                .cloned()
+                .unwrap_or(Err(LookupError::NotFound))
+        }
     }
 }
 
@@ -243,6 +306,15 @@ mod tests {
         assert_eq!(
             request,
             json!({"api_version": "v1", "kind": "ServiceAccount", "name": "builder", "namespace": "team-a", "disable_cache": false, "field_masks": ["imagePullSecrets"]})
+        );
+    }
+
+    #[test]
+    fn namespace_lookup_is_cluster_scoped_and_masks_to_labels() {
+        let request = serde_json::to_value(namespace_request("team-a")).unwrap();
+        assert_eq!(
+            request,
+            json!({"api_version": "v1", "kind": "Namespace", "name": "team-a", "namespace": null, "disable_cache": false, "field_masks": ["metadata.labels"]})
         );
     }
 

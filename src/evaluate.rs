@@ -9,6 +9,7 @@ use crate::cluster::{Cluster, Denial, LookupError};
 use crate::image_ref::ImageRef;
 use crate::inject::{is_empty_list, merged_pull_secrets, set_pull_secrets};
 use crate::kinds::{dotted, Workload};
+use crate::namespace_scope::{self, NamespaceLabels, Scope};
 use crate::pod_spec::{containers, pull_secret_names, Container, ContainerList};
 use crate::request::AdmissionRequest;
 use crate::settings::{OnMissingSecret, Rule, Settings};
@@ -50,6 +51,9 @@ pub fn evaluate<C: Cluster>(
         &settings.custom_resources,
     );
     if matches!(workload, Workload::Unhandled) {
+        if (request.group, request.kind) == ("", "ServiceAccount") {
+            return crate::service_accounts::evaluate(request, settings, cluster);
+        }
         return accept();
     }
     let is_pod = matches!(workload, Workload::Pod);
@@ -81,7 +85,11 @@ pub fn evaluate<C: Cluster>(
         Err(problem) => return malformed(request.kind, problem),
     };
     let images = ParsedImages::of(&specs, settings);
-    let hits = rule_hits(settings, &specs, &images, |_| true);
+    let hits = in_namespace_scope(
+        rule_hits(settings, &specs, &images, |_| true),
+        request,
+        cluster,
+    );
     if hits.is_empty() {
         return accept();
     }
@@ -101,7 +109,7 @@ pub fn evaluate<C: Cluster>(
 
 /// Where a failure is being reported from; decides the outcome of `warn`/`skip` and the fix text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     /// `referenced`: every spec that needs the secret already lists it.
     Inject {
         referenced: bool,
@@ -190,6 +198,8 @@ struct Hit<'a, 'i> {
 struct RuleHits<'a, 'i, 's> {
     rule: &'s Rule,
     hits: Vec<Hit<'a, 'i>>,
+    /// Why the request's Namespace could not be read for the rule's `namespaceSelector`.
+    unreadable_namespace: Option<LookupError>,
 }
 
 fn rule_hits<'a, 'i, 's>(
@@ -216,9 +226,36 @@ fn rule_hits<'a, 'i, 's>(
                     })
                 })
                 .collect();
-            RuleHits { rule, hits }
+            RuleHits {
+                rule,
+                hits,
+                unreadable_namespace: None,
+            }
         })
         .filter(|rule_hits| !rule_hits.hits.is_empty())
+        .collect()
+}
+
+/// Drops the rules whose `namespaceSelector` does not select the request's namespace. The
+/// Namespace is read once, and only if a rule with a selector has hits; if it cannot be read,
+/// the rule stays, marked, and its `onMissingSecret` decides.
+fn in_namespace_scope<'a, 'i, 's, C: Cluster>(
+    hits: Vec<RuleHits<'a, 'i, 's>>,
+    request: &AdmissionRequest,
+    cluster: &mut C,
+) -> Vec<RuleHits<'a, 'i, 's>> {
+    let mut labels = NamespaceLabels::new(request.namespace);
+    hits.into_iter()
+        .filter_map(|mut rule_hits| {
+            match labels.scope(rule_hits.rule.namespace_selector.as_ref(), cluster) {
+                Scope::In => Some(rule_hits),
+                Scope::Out => None,
+                Scope::Unknown(error) => {
+                    rule_hits.unreadable_namespace = Some(error);
+                    Some(rule_hits)
+                }
+            }
+        })
         .collect()
 }
 
@@ -243,8 +280,15 @@ fn inject<C: Cluster>(
     let mut wanted: Vec<Vec<&str>> = vec![Vec::new(); specs.len()];
     {
         let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
-        for RuleHits { rule, hits } in hits {
-            let problem = if settings.verify_secrets {
+        for RuleHits {
+            rule,
+            hits,
+            unreadable_namespace,
+        } in hits
+        {
+            let problem = if let Some(error) = unreadable_namespace {
+                Some(Problem::NamespaceUnreadable(error.clone()))
+            } else if settings.verify_secrets {
                 checks.problem(&rule.secret, &distinct_images(hits))
             } else {
                 None
@@ -329,7 +373,17 @@ fn report<C: Cluster>(
 ) -> Decision {
     let mut findings = Findings::default();
     let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
-    for RuleHits { rule, hits } in hits {
+    for RuleHits {
+        rule,
+        hits,
+        unreadable_namespace,
+    } in hits
+    {
+        if let Some(error) = unreadable_namespace {
+            let problem = Problem::NamespaceUnreadable(error.clone());
+            findings.record(request.namespace, rule, &problem, hits, mode);
+            continue;
+        }
         let references: Vec<bool> = specs
             .iter()
             .map(|view| view.names.contains(&rule.secret.as_str()))
@@ -378,6 +432,7 @@ fn live_pod<C: Cluster>(
     let hits = rule_hits(settings, &specs, &images, |c| {
         (!only_ephemeral || c.list == ContainerList::EphemeralContainers) && !before.contains(c)
     });
+    let hits = in_namespace_scope(hits, request, cluster);
     report(request, settings, &specs, &hits, cluster, mode)
 }
 
@@ -474,7 +529,13 @@ fn failure_line(
     format!("imagePullSecret \"{secret}\" in namespace \"{namespace}\": {problem}; needed by {needed_by}; fix: {fix}")
 }
 
-fn fix_for(namespace: &str, secret: &str, problem: &Problem, server: &str, mode: Mode) -> String {
+pub(crate) fn fix_for(
+    namespace: &str,
+    secret: &str,
+    problem: &Problem,
+    server: &str,
+    mode: Mode,
+) -> String {
     let create = format!(
         "kubectl create secret docker-registry {secret} -n {namespace} --docker-server={server} \
          --docker-username=<user> --docker-password=<password>"
@@ -497,6 +558,7 @@ fn fix_for(namespace: &str, secret: &str, problem: &Problem, server: &str, mode:
              or debug with an image from another registry"
         ),
         Problem::NotReferenced => format!("add {{\"name\": \"{secret}\"}} to imagePullSecrets"),
+        Problem::NamespaceUnreadable(error) => namespace_scope::fix(error),
     }
 }
 

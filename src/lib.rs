@@ -14,9 +14,12 @@ mod image_ref;
 mod inject;
 mod kinds;
 mod matcher;
+mod namespace_scope;
 mod pod_spec;
 mod reference;
 mod request;
+mod selector;
+mod service_accounts;
 mod settings;
 mod verify;
 
@@ -42,6 +45,10 @@ pub use crate::matcher::{PatternError, PatternErrorKind, RegistryPattern};
 pub use crate::reference::{parse as parse_reference, Reference, ReferenceError};
 /// The admission request fields the policy reads.
 pub use crate::request::AdmissionRequest;
+/// A compiled `namespaceSelector`, matched as Kubernetes matches a `metav1.LabelSelector`.
+pub use crate::selector::LabelSelector;
+/// A compiled `serviceAccounts` entry.
+pub use crate::service_accounts::ServiceAccountSecret;
 /// The settings, compiled once; a [`Rule`] tells which images need its secret.
 pub use crate::settings::{OnMissingSecret, Rule, Settings};
 

@@ -8,6 +8,8 @@ use crate::host::check_dns_subdomain;
 use crate::image_ref::ImageRef;
 use crate::kinds::{builtin_kind, CustomResource};
 use crate::matcher::{ImagePattern, PatternError, RegistryPattern};
+use crate::selector::{LabelSelector, RawLabelSelector};
+use crate::service_accounts::{compile_service_accounts, RawServiceAccount, ServiceAccountSecret};
 
 /// What the companion rule does when a rule's secret fails verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +29,8 @@ pub struct Rule {
     registries: Vec<RegistryPattern>,
     images: Vec<ImagePattern>,
     pub on_missing_secret: OnMissingSecret,
+    /// The namespaces the rule applies in; `None`: all of them.
+    pub namespace_selector: Option<LabelSelector>,
 }
 
 impl Rule {
@@ -45,6 +49,8 @@ pub struct Settings {
     pub verify_secrets: bool,
     pub check_credentials: bool,
     pub custom_resources: Vec<CustomResource>,
+    /// Secrets added to every ServiceAccount on CREATE and UPDATE.
+    pub service_accounts: Vec<ServiceAccountSecret>,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +65,8 @@ struct RawSettings {
     check_credentials: bool,
     #[serde(default)]
     custom_resources: Vec<RawCustomResource>,
+    #[serde(default)]
+    service_accounts: Vec<RawServiceAccount>,
 }
 
 #[derive(Deserialize)]
@@ -70,6 +78,7 @@ struct RawRule {
     #[serde(default)]
     images: Vec<String>,
     on_missing_secret: Option<String>,
+    namespace_selector: Option<RawLabelSelector>,
 }
 
 #[derive(Deserialize)]
@@ -147,6 +156,7 @@ fn compile(raw: RawSettings) -> Result<Settings, String> {
         .filter_map(|(index, rule)| compile_rule(index, rule, &mut errors))
         .collect();
     let custom_resources = compile_custom_resources(raw.custom_resources, &mut errors);
+    let service_accounts = compile_service_accounts(raw.service_accounts, &mut errors);
     if !errors.is_empty() {
         return Err(errors.join("; "));
     }
@@ -156,6 +166,7 @@ fn compile(raw: RawSettings) -> Result<Settings, String> {
         verify_secrets: raw.verify_secrets,
         check_credentials: raw.check_credentials,
         custom_resources,
+        service_accounts,
     })
 }
 
@@ -204,11 +215,15 @@ fn compile_rule(index: usize, raw: RawRule, errors: &mut Vec<String>) -> Option<
             OnMissingSecret::Reject
         }
     };
+    let namespace_selector = raw
+        .namespace_selector
+        .and_then(|selector| LabelSelector::compile(selector, &field("namespaceSelector"), errors));
     (errors.len() == before).then_some(Rule {
         secret,
         registries,
         images,
         on_missing_secret,
+        namespace_selector,
     })
 }
 
@@ -371,8 +386,8 @@ mod tests {
     #[case::digest_image(json!({"rules": [{"secret": "a", "images": ["reg.example/app@sha256:abc"]}]}), "rules[0].images[0]: \"reg.example/app@sha256:abc\" has a digest (\"@sha256:abc\"); patterns match repositories: write \"reg.example/app\"")]
     #[case::port_out_of_range(json!({"rules": [{"secret": "a", "registries": ["reg.example:99999"], "images": ["reg.example:65536/app"]}]}), "rules[0].registries[0]: \"reg.example:99999\" has the port 99999, which is not from 1 to 65535; write the port the registry listens on; rules[0].images[0]: \"reg.example:65536/app\" has the port 65536, which is not from 1 to 65535; write the port the registry listens on")]
     #[case::on_missing(json!({"rules": [{"secret": "a", "registries": ["docker.io"], "onMissingSecret": "deny"}]}), "rules[0].onMissingSecret: \"deny\" is not one of reject, warn, skip")]
-    #[case::unknown_top_level_key(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "injectt": true}), "injectt: unknown field `injectt`, expected one of `rules`, `inject`, `verifySecrets`, `checkCredentials`, `customResources`")]
-    #[case::unknown_rule_key(json!({"rules": [{"secret": "a", "registry": ["docker.io"]}]}), "rules[0].registry: unknown field `registry`, expected one of `secret`, `registries`, `images`, `onMissingSecret`")]
+    #[case::unknown_top_level_key(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "injectt": true}), "injectt: unknown field `injectt`, expected one of `rules`, `inject`, `verifySecrets`, `checkCredentials`, `customResources`, `serviceAccounts`")]
+    #[case::unknown_rule_key(json!({"rules": [{"secret": "a", "registry": ["docker.io"]}]}), "rules[0].registry: unknown field `registry`, expected one of `secret`, `registries`, `images`, `onMissingSecret`, `namespaceSelector`")]
     #[case::wrong_type(json!({"rules": [{"secret": "a", "registries": "docker.io"}]}), "rules[0].registries: invalid type: string \"docker.io\", expected a sequence")]
     #[case::bad_jsonpath(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "customResources": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": "spec.template"}]}), "customResources[0].podSpecPath: \"spec.template\" is not an RFC 9535 JSONPath")]
     #[case::builtin_custom_resource(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "customResources": [{"apiVersion": "apps/v1", "kind": "Deployment", "podSpecPath": "$.spec"}]}), "customResources[0].kind: \"Deployment\" in group \"apps\" is handled by the policy already; remove this entry")]

@@ -22,6 +22,8 @@ pub enum Problem {
     NoCredentials(BTreeSet<String>),
     /// The pod spec does not list the secret (validate-only and ephemeral containers).
     NotReferenced,
+    /// The request's Namespace could not be read, so a `namespaceSelector` cannot be evaluated.
+    NamespaceUnreadable(LookupError),
 }
 
 impl fmt::Display for Problem {
@@ -36,6 +38,11 @@ impl fmt::Display for Problem {
                 write!(f, "it holds no credentials for {}", list.join(", "))
             }
             Problem::NotReferenced => f.write_str("it is not listed in imagePullSecrets"),
+            Problem::NamespaceUnreadable(error) => write!(
+                f,
+                "the namespace could not be read for the namespaceSelector: {}",
+                crate::namespace_scope::describe(error)
+            ),
         }
     }
 }

@@ -28,6 +28,13 @@ impl Cluster for EmptyCluster {
     ) -> Result<Vec<String>, LookupError> {
         Err(LookupError::NotFound)
     }
+
+    fn namespace_labels(
+        &mut self,
+        _: &str,
+    ) -> Result<std::collections::BTreeMap<String, String>, LookupError> {
+        Err(LookupError::NotFound)
+    }
 }
 
 /// `[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`, kept short.

@@ -1,0 +1,160 @@
+//! Which rules and ServiceAccount entries apply in the request's namespace. Their
+//! `namespaceSelector`s are matched against the Namespace's labels, read through `Cluster` at
+//! most once per request, and only when an entry that has a selector is in play.
+
+use std::collections::BTreeMap;
+
+use crate::cluster::{Cluster, Denial, LookupError};
+use crate::selector::LabelSelector;
+
+/// The label every namespace carries with its own name (the API server sets it on every
+/// Namespace since Kubernetes 1.21), so a selector can pick namespaces by name.
+pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
+
+/// Whether an entry applies in the request's namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// No selector, or the selector selects the namespace.
+    In,
+    /// The selector does not select the namespace: the entry is ignored for this request.
+    Out,
+    /// The Namespace could not be read: the entry's `onMissingSecret` decides.
+    Unknown(LookupError),
+}
+
+/// The request's namespace and, once read, its labels.
+pub struct NamespaceLabels<'r> {
+    namespace: &'r str,
+    read: Option<Result<BTreeMap<String, String>, LookupError>>,
+}
+
+impl<'r> NamespaceLabels<'r> {
+    pub fn new(namespace: &'r str) -> Self {
+        NamespaceLabels {
+            namespace,
+            read: None,
+        }
+    }
+
+    /// Whether an entry with this selector applies; reads the Namespace the first time a
+    /// selector needs it.
+    pub fn scope<C: Cluster>(
+        &mut self,
+        selector: Option<&LabelSelector>,
+        cluster: &mut C,
+    ) -> Scope {
+        let Some(selector) = selector else {
+            return Scope::In;
+        };
+        let namespace = self.namespace;
+        let read = self.read.get_or_insert_with(|| {
+            if namespace.is_empty() {
+                return Err(LookupError::Failed(
+                    "the request names no namespace".to_string(),
+                ));
+            }
+            cluster.namespace_labels(namespace).map(|mut labels| {
+                labels
+                    .entry(NAME_LABEL.to_string())
+                    .or_insert_with(|| namespace.to_string());
+                labels
+            })
+        });
+        match read {
+            Ok(labels) if selector.matches(labels) => Scope::In,
+            Ok(_) => Scope::Out,
+            Err(error) => Scope::Unknown(error.clone()),
+        }
+    }
+}
+
+/// Why the Namespace could not be read, for a failure line.
+pub fn describe(error: &LookupError) -> String {
+    match error {
+        LookupError::NotFound => "not found".to_string(),
+        LookupError::NotPermitted(denial) => denial.to_string(),
+        LookupError::Failed(reason) => format!("lookup failed: {reason}"),
+    }
+}
+
+/// How to let the policy read Namespaces (cluster-scoped: a ClusterRole, no namespace).
+pub fn fix(error: &LookupError) -> String {
+    match error {
+        LookupError::NotPermitted(Denial::Capability) => {
+            "list v1/Namespace in the policy's contextAwareResources (in a PolicyServer's policies.yml, also \
+             \"kubernetes/get_resource\" in its hostCapabilities)"
+                .to_string()
+        }
+        LookupError::NotPermitted(Denial::Forbidden) => {
+            "let the PolicyServer's ServiceAccount get namespaces (a ClusterRole and ClusterRoleBinding, see the \
+             README's Cluster access)"
+                .to_string()
+        }
+        LookupError::NotPermitted(Denial::Unauthorized) => {
+            "check the PolicyServer's ServiceAccount token or kubeconfig, then retry".to_string()
+        }
+        LookupError::NotFound | LookupError::Failed(_) => {
+            "check that the PolicyServer can reach the API server and the namespace exists, then retry"
+                .to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::memory::MemoryCluster;
+    use crate::selector::RawLabelSelector;
+    use serde_json::json;
+
+    fn selector(value: serde_json::Value) -> LabelSelector {
+        let raw: RawLabelSelector = serde_json::from_value(value).unwrap();
+        LabelSelector::compile(raw, "s", &mut Vec::new()).unwrap()
+    }
+
+    #[test]
+    fn no_selector_needs_no_read() {
+        let mut cluster = MemoryCluster::default();
+        let mut labels = NamespaceLabels::new("team-a");
+        assert_eq!(labels.scope(None, &mut cluster), Scope::In);
+        assert!(cluster.calls.is_empty());
+    }
+
+    #[test]
+    fn the_namespace_is_read_once() {
+        let mut cluster = MemoryCluster::default().with_namespace("team-a", &[("team", "a")]);
+        let mut labels = NamespaceLabels::new("team-a");
+        let team_a = selector(json!({"matchLabels": {"team": "a"}}));
+        let team_b = selector(json!({"matchLabels": {"team": "b"}}));
+        assert_eq!(labels.scope(Some(&team_a), &mut cluster), Scope::In);
+        assert_eq!(labels.scope(Some(&team_b), &mut cluster), Scope::Out);
+        assert_eq!(labels.scope(Some(&team_a), &mut cluster), Scope::In);
+        assert_eq!(cluster.calls, vec!["Namespace team-a"]);
+    }
+
+    #[test]
+    fn the_name_label_is_always_there() {
+        let mut cluster = MemoryCluster::default().with_namespace("team-a", &[]);
+        let by_name = selector(json!({"matchLabels": {"kubernetes.io/metadata.name": "team-a"}}));
+        assert_eq!(
+            NamespaceLabels::new("team-a").scope(Some(&by_name), &mut cluster),
+            Scope::In
+        );
+    }
+
+    #[test]
+    fn a_failed_read_is_unknown_and_not_retried() {
+        let mut cluster = MemoryCluster::default();
+        let mut labels = NamespaceLabels::new("team-a");
+        let any = selector(json!({}));
+        assert_eq!(
+            labels.scope(Some(&any), &mut cluster),
+            Scope::Unknown(LookupError::NotFound)
+        );
+        assert_eq!(
+            labels.scope(Some(&any), &mut cluster),
+            Scope::Unknown(LookupError::NotFound)
+        );
+        assert_eq!(cluster.calls, vec!["Namespace team-a"]);
+    }
+}

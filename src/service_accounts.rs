@@ -1,0 +1,623 @@
+//! `serviceAccounts`: pull secrets added to every ServiceAccount on CREATE and UPDATE, so every
+//! pod that lists no secret of its own inherits them (the ServiceAccount admission plugin copies
+//! an account's `imagePullSecrets` into such pods). With `inject: false`, ServiceAccounts that
+//! lack a listed secret are reported instead.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::cluster::Cluster;
+use crate::evaluate::{fix_for, Decision, Mode};
+use crate::host::check_dns_subdomain;
+use crate::inject::{merged_pull_secrets, set_pull_secrets};
+use crate::namespace_scope::{NamespaceLabels, Scope};
+use crate::pod_spec::pull_secret_names;
+use crate::request::AdmissionRequest;
+use crate::selector::{LabelSelector, RawLabelSelector};
+use crate::settings::{OnMissingSecret, Settings};
+use crate::verify::{Problem, SecretChecks};
+
+/// One `serviceAccounts` entry, compiled.
+#[derive(Debug, Clone)]
+pub struct ServiceAccountSecret {
+    pub secret: String,
+    /// `Warn` or `Skip`: `reject` is refused when the settings are compiled.
+    pub on_missing_secret: OnMissingSecret,
+    /// The namespaces whose ServiceAccounts get the secret; `None`: all of them.
+    pub namespace_selector: Option<LabelSelector>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RawServiceAccount {
+    secret: Option<String>,
+    on_missing_secret: Option<String>,
+    namespace_selector: Option<RawLabelSelector>,
+}
+
+/// Compiles `serviceAccounts`, pushing one message per problem onto `errors`.
+pub fn compile_service_accounts(
+    raw: Vec<RawServiceAccount>,
+    errors: &mut Vec<String>,
+) -> Vec<ServiceAccountSecret> {
+    let mut compiled = Vec::new();
+    for (index, entry) in raw.into_iter().enumerate() {
+        let field = |name: &str| format!("serviceAccounts[{index}].{name}");
+        let before = errors.len();
+        let secret = entry.secret.unwrap_or_default();
+        if secret.is_empty() {
+            errors.push(format!(
+                "{}: is required; name the pull secret to add, e.g. \"dockerhub\"",
+                field("secret")
+            ));
+        } else if let Err(problem) = check_dns_subdomain(&secret) {
+            errors.push(format!(
+                "{}: \"{secret}\" is not a valid Secret name: {problem}",
+                field("secret")
+            ));
+        }
+        let on_missing_secret = match entry.on_missing_secret.as_deref() {
+            None | Some("warn") => OnMissingSecret::Warn,
+            Some("skip") => OnMissingSecret::Skip,
+            Some("reject") => {
+                errors.push(format!(
+                    "{}: \"reject\" is not allowed for ServiceAccounts: the ServiceAccount controller creates \
+                     \"default\" in every new namespace at once, before any secret copier can copy the secret \
+                     there, so refusing it would break namespace creation; a reference to a secret that does not \
+                     exist yet is harmless and starts working when the secret arrives. Use warn (the default) or skip",
+                    field("onMissingSecret")
+                ));
+                OnMissingSecret::Warn
+            }
+            Some(other) => {
+                errors.push(format!(
+                    "{}: \"{other}\" is not one of warn, skip",
+                    field("onMissingSecret")
+                ));
+                OnMissingSecret::Warn
+            }
+        };
+        let namespace_selector = entry.namespace_selector.and_then(|selector| {
+            LabelSelector::compile(selector, &field("namespaceSelector"), errors)
+        });
+        if errors.len() == before {
+            compiled.push(ServiceAccountSecret {
+                secret,
+                on_missing_secret,
+                namespace_selector,
+            });
+        }
+    }
+    compiled
+}
+
+/// Longest ServiceAccount name shown in a message (the API server validates it after webhooks).
+const SHOWN_NAME: usize = 253;
+
+/// Decides a ServiceAccount CREATE or UPDATE.
+pub fn evaluate<C: Cluster>(
+    request: &AdmissionRequest,
+    settings: &Settings,
+    cluster: &mut C,
+) -> Decision {
+    let handled =
+        matches!(request.operation, "CREATE" | "UPDATE") && request.sub_resource.is_empty();
+    if settings.service_accounts.is_empty() || !handled {
+        return accept(Vec::new());
+    }
+    let object = request.object;
+    if !object.is_object() {
+        return malformed("the object is not a JSON object".to_string());
+    }
+    let listed = match pull_secret_names(object, "") {
+        Ok(listed) => listed,
+        Err(problem) => return malformed(problem.trim_start_matches('.').to_string()),
+    };
+    let account: String = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .chars()
+        .take(SHOWN_NAME)
+        .collect();
+    let namespace = request.namespace;
+
+    // Which entries apply here (one Namespace read at most), each secret once, in settings order.
+    let mut labels = NamespaceLabels::new(namespace);
+    let mut in_play: Vec<(&ServiceAccountSecret, Option<Problem>)> = Vec::new();
+    for entry in &settings.service_accounts {
+        if in_play.iter().any(|(seen, _)| seen.secret == entry.secret) {
+            continue;
+        }
+        match labels.scope(entry.namespace_selector.as_ref(), cluster) {
+            Scope::In => in_play.push((entry, None)),
+            Scope::Out => {}
+            Scope::Unknown(error) => {
+                in_play.push((entry, Some(Problem::NamespaceUnreadable(error))))
+            }
+        }
+    }
+
+    let mut findings = Lines::default();
+    let mut wanted: Vec<&str> = Vec::new();
+    let mut checks = SecretChecks::new(cluster, namespace, settings.check_credentials);
+    for (entry, namespace_problem) in in_play {
+        let secret = entry.secret.as_str();
+        let referenced = listed.contains(&secret);
+        let line = |problem: &Problem| failure_line(namespace, secret, &account, problem);
+        if !settings.inject {
+            if let Some(problem) = namespace_problem {
+                findings.warnings.push(line(&problem));
+            } else if !referenced {
+                findings.rejections.push(line(&Problem::NotReferenced));
+            } else if settings.verify_secrets {
+                if let Some(problem) = checks.problem(secret, &[]) {
+                    findings.warnings.push(line(&problem));
+                }
+            }
+            continue;
+        }
+        let problem = namespace_problem.or_else(|| {
+            settings
+                .verify_secrets
+                .then(|| checks.problem(secret, &[]))
+                .flatten()
+        });
+        let add = match (problem, entry.on_missing_secret) {
+            (None, _) => true,
+            (Some(problem), OnMissingSecret::Skip) => {
+                let outcome = if referenced {
+                    "existing reference kept"
+                } else {
+                    "not added"
+                };
+                findings.warnings.push(format!(
+                    "{} (onMissingSecret: skip, {outcome})",
+                    line(&problem)
+                ));
+                false
+            }
+            (Some(problem), _) => {
+                findings.warnings.push(format!(
+                    "{} (onMissingSecret: warn, added anyway)",
+                    line(&problem)
+                ));
+                true
+            }
+        };
+        if add {
+            wanted.push(secret);
+        }
+    }
+    findings.warnings.sort();
+    findings.rejections.sort();
+    if !findings.rejections.is_empty() {
+        return Decision::Reject {
+            message: findings.rejections.join("\n"),
+            code: None,
+            warnings: findings.warnings,
+        };
+    }
+    match merged_pull_secrets(object.get("imagePullSecrets"), &[], &wanted) {
+        Some(merged) => {
+            let mut mutated = object.clone();
+            set_pull_secrets(&mut mutated, "", merged);
+            Decision::Mutate {
+                object: mutated,
+                warnings: findings.warnings,
+            }
+        }
+        None => accept(findings.warnings),
+    }
+}
+
+#[derive(Default)]
+struct Lines {
+    rejections: Vec<String>,
+    warnings: Vec<String>,
+}
+
+/// One failure: which secret, which ServiceAccount, why, and how to fix it.
+fn failure_line(namespace: &str, secret: &str, account: &str, problem: &Problem) -> String {
+    let fix = match problem {
+        Problem::NotReferenced => format!(
+            "add {{\"name\": \"{secret}\"}} to its imagePullSecrets (kubectl edit serviceaccount {account} -n {namespace}), \
+             or let a mutating policy with inject: true add it"
+        ),
+        _ => fix_for(namespace, secret, problem, "<registry>", Mode::ValidateOnly),
+    };
+    let problem = match problem {
+        Problem::NotReferenced => {
+            "it is not listed in the ServiceAccount's imagePullSecrets".to_string()
+        }
+        other => other.to_string(),
+    };
+    format!(
+        "imagePullSecret \"{secret}\" in namespace \"{namespace}\": {problem}; needed by ServiceAccount \"{account}\"; fix: {fix}"
+    )
+}
+
+fn accept(warnings: Vec<String>) -> Decision {
+    Decision::Accept { warnings }
+}
+
+fn malformed(problem: String) -> Decision {
+    Decision::Reject {
+        message: format!("malformed ServiceAccount: {problem}"),
+        code: Some(400),
+        warnings: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::memory::{MemoryCluster, CANARY, CANARY_B64};
+    use crate::cluster::{Denial, LookupError};
+    use proptest::prelude::*;
+    use rstest::rstest;
+    use serde_json::json;
+
+    fn settings(extra: Value) -> Settings {
+        let mut base = json!({
+            "rules": [{"secret": "corp", "registries": ["reg.example"]}],
+            "serviceAccounts": [{"secret": "dockerhub"}, {"secret": "mirror", "onMissingSecret": "skip"}]
+        });
+        if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
+            base.extend(extra);
+        }
+        Settings::from_value(base).expect("valid test settings")
+    }
+
+    fn account(pull_secrets: Option<Value>) -> Value {
+        let mut object = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+            "metadata": {"name": "default", "namespace": "team-a", "labels": {"app": "x"}},
+            "automountServiceAccountToken": false, "secrets": [{"name": "default-token"}]});
+        if let Some(list) = pull_secrets {
+            object["imagePullSecrets"] = list;
+        }
+        object
+    }
+
+    fn run(
+        object: Value,
+        operation: &str,
+        settings: &Settings,
+        cluster: &mut MemoryCluster,
+    ) -> Decision {
+        let request = json!({"uid": "1", "kind": {"group": "", "version": "v1", "kind": "ServiceAccount"},
+            "operation": operation, "namespace": "team-a", "object": object});
+        evaluate(
+            &AdmissionRequest::from_value(&request).unwrap(),
+            settings,
+            cluster,
+        )
+    }
+
+    fn verified() -> MemoryCluster {
+        MemoryCluster::default()
+            .with_docker_secret("dockerhub", &["https://index.docker.io/v1/"])
+            .with_docker_secret("mirror", &["mirror.example"])
+    }
+
+    fn pull_secrets(decision: &Decision) -> Value {
+        match decision {
+            Decision::Mutate { object, .. } => object["imagePullSecrets"].clone(),
+            other => panic!("expected a mutation, got {other:?}"),
+        }
+    }
+
+    #[rstest]
+    #[case::create("CREATE")]
+    #[case::update("UPDATE")]
+    fn appends_verified_secrets_in_order(#[case] operation: &str) {
+        let mut cluster = verified();
+        let decision = run(
+            account(Some(json!([{"name": "own"}]))),
+            operation,
+            &settings(json!({})),
+            &mut cluster,
+        );
+        assert_eq!(
+            pull_secrets(&decision),
+            json!([{"name": "own"}, {"name": "dockerhub"}, {"name": "mirror"}])
+        );
+        assert_eq!(
+            cluster.calls,
+            vec![
+                "Secret team-a/dockerhub data=true",
+                "Secret team-a/mirror data=true"
+            ]
+        );
+    }
+
+    #[test]
+    fn touches_nothing_but_the_list() {
+        let before = account(None);
+        let decision = run(
+            before.clone(),
+            "CREATE",
+            &settings(json!({"verifySecrets": false})),
+            &mut MemoryCluster::default(),
+        );
+        let Decision::Mutate { object, warnings } = decision else {
+            panic!("no mutation")
+        };
+        let mut expected = before;
+        expected["imagePullSecrets"] = json!([{"name": "dockerhub"}, {"name": "mirror"}]);
+        assert_eq!(object, expected);
+        assert!(warnings.is_empty());
+    }
+
+    #[test]
+    fn nothing_to_add_is_no_patch() {
+        let decision = run(
+            account(Some(json!([{"name": "mirror"}, {"name": "dockerhub"}]))),
+            "UPDATE",
+            &settings(json!({"verifySecrets": false})),
+            &mut MemoryCluster::default(),
+        );
+        assert_eq!(decision, Decision::Accept { warnings: vec![] });
+    }
+
+    #[test]
+    fn missing_secret_warn_adds_and_skip_does_not() {
+        let mut cluster = MemoryCluster::default();
+        let decision = run(account(None), "CREATE", &settings(json!({})), &mut cluster);
+        let Decision::Mutate { object, warnings } = decision else {
+            panic!("no mutation")
+        };
+        assert_eq!(object["imagePullSecrets"], json!([{"name": "dockerhub"}]));
+        assert_eq!(
+            warnings,
+            vec![
+                "imagePullSecret \"dockerhub\" in namespace \"team-a\": secret not found; needed by ServiceAccount \"default\"; \
+                 fix: create it: kubectl create secret docker-registry dockerhub -n team-a --docker-server=<registry> \
+                 --docker-username=<user> --docker-password=<password> (onMissingSecret: warn, added anyway)",
+                "imagePullSecret \"mirror\" in namespace \"team-a\": secret not found; needed by ServiceAccount \"default\"; \
+                 fix: create it: kubectl create secret docker-registry mirror -n team-a --docker-server=<registry> \
+                 --docker-username=<user> --docker-password=<password> (onMissingSecret: skip, not added)",
+            ]
+        );
+    }
+
+    #[test]
+    fn skip_keeps_an_existing_reference() {
+        let decision = run(
+            account(Some(json!([{"name": "mirror"}]))),
+            "UPDATE",
+            &settings(json!({})),
+            &mut MemoryCluster::default().with_docker_secret("dockerhub", &["docker.io"]),
+        );
+        let Decision::Mutate { object, warnings } = decision else {
+            panic!("no mutation")
+        };
+        assert_eq!(
+            object["imagePullSecrets"],
+            json!([{"name": "mirror"}, {"name": "dockerhub"}])
+        );
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            warnings[0].ends_with("(onMissingSecret: skip, existing reference kept)"),
+            "{warnings:?}"
+        );
+    }
+
+    #[test]
+    fn an_undecodable_secret_is_unusable_and_data_never_shown() {
+        let mut cluster = MemoryCluster::default().with_secret(
+            "dockerhub",
+            Ok(crate::cluster::Secret {
+                secret_type: Some("kubernetes.io/dockerconfigjson".into()),
+                data: Some([(".dockerconfigjson".to_string(), format!("{CANARY}%%"))].into()),
+            }),
+        );
+        let decision = run(
+            account(None),
+            "CREATE",
+            &settings(json!({"serviceAccounts": [{"secret": "dockerhub"}]})),
+            &mut cluster,
+        );
+        let shown = format!("{decision:?}");
+        assert!(
+            shown.contains("secret data \\\".dockerconfigjson\\\" is not valid base64"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains(CANARY) && !shown.contains(CANARY_B64),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn validate_only_reports_a_missing_reference() {
+        let mut cluster = verified();
+        let decision = run(
+            account(Some(json!([{"name": "dockerhub"}]))),
+            "CREATE",
+            &settings(json!({"inject": false})),
+            &mut cluster,
+        );
+        assert_eq!(
+            decision,
+            Decision::Reject {
+                message: "imagePullSecret \"mirror\" in namespace \"team-a\": it is not listed in the ServiceAccount's \
+                          imagePullSecrets; needed by ServiceAccount \"default\"; fix: add {\"name\": \"mirror\"} to its \
+                          imagePullSecrets (kubectl edit serviceaccount default -n team-a), or let a mutating policy with \
+                          inject: true add it"
+                    .to_string(),
+                code: None,
+                warnings: vec![],
+            }
+        );
+        // The referenced secret is verified; the missing one is not read.
+        assert_eq!(cluster.calls, vec!["Secret team-a/dockerhub data=true"]);
+    }
+
+    #[test]
+    fn validate_only_accepts_a_complete_account() {
+        let decision = run(
+            account(Some(json!([{"name": "dockerhub"}, {"name": "mirror"}]))),
+            "CREATE",
+            &settings(json!({"inject": false})),
+            &mut verified(),
+        );
+        assert_eq!(decision, Decision::Accept { warnings: vec![] });
+    }
+
+    fn scoped() -> Settings {
+        settings(json!({"verifySecrets": false, "serviceAccounts": [
+            {"secret": "team-a-registry", "namespaceSelector": {"matchLabels": {"team": "a"}}},
+            {"secret": "everywhere"}
+        ]}))
+    }
+
+    #[test]
+    fn a_selector_scopes_the_entry() {
+        let mut cluster = MemoryCluster::default().with_namespace("team-a", &[("team", "b")]);
+        let decision = run(account(None), "CREATE", &scoped(), &mut cluster);
+        assert_eq!(pull_secrets(&decision), json!([{"name": "everywhere"}]));
+        assert_eq!(cluster.calls, vec!["Namespace team-a"]);
+
+        let mut cluster = MemoryCluster::default().with_namespace("team-a", &[("team", "a")]);
+        let decision = run(account(None), "CREATE", &scoped(), &mut cluster);
+        assert_eq!(
+            pull_secrets(&decision),
+            json!([{"name": "team-a-registry"}, {"name": "everywhere"}])
+        );
+    }
+
+    #[test]
+    fn an_unreadable_namespace_falls_to_on_missing_secret() {
+        let mut cluster = MemoryCluster::default()
+            .with_namespace_error("team-a", LookupError::NotPermitted(Denial::Forbidden));
+        let decision = run(account(None), "CREATE", &scoped(), &mut cluster);
+        let Decision::Mutate { object, warnings } = decision else {
+            panic!("no mutation")
+        };
+        assert_eq!(
+            object["imagePullSecrets"],
+            json!([{"name": "team-a-registry"}, {"name": "everywhere"}])
+        );
+        assert_eq!(
+            warnings,
+            vec!["imagePullSecret \"team-a-registry\" in namespace \"team-a\": the namespace could not be read for the \
+                  namespaceSelector: the PolicyServer is forbidden to read it (403 Forbidden); needed by ServiceAccount \
+                  \"default\"; fix: let the PolicyServer's ServiceAccount get namespaces (a ClusterRole and \
+                  ClusterRoleBinding, see the README's Cluster access) (onMissingSecret: warn, added anyway)"]
+        );
+    }
+
+    #[rstest]
+    #[case::delete("DELETE", "")]
+    #[case::token_subresource("CREATE", "token")]
+    fn other_requests_are_left_alone(#[case] operation: &str, #[case] sub_resource: &str) {
+        let request = json!({"kind": {"group": "", "version": "v1", "kind": "ServiceAccount"}, "operation": operation,
+            "subResource": sub_resource, "namespace": "team-a", "object": account(None)});
+        let mut cluster = MemoryCluster::default();
+        let decision = evaluate(
+            &AdmissionRequest::from_value(&request).unwrap(),
+            &settings(json!({})),
+            &mut cluster,
+        );
+        assert_eq!(decision, Decision::Accept { warnings: vec![] });
+        assert!(cluster.calls.is_empty());
+    }
+
+    #[test]
+    fn without_entries_nothing_is_read() {
+        let mut cluster = MemoryCluster::default();
+        let settings = Settings::from_value(
+            json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}]}),
+        )
+        .unwrap();
+        assert_eq!(
+            run(account(None), "CREATE", &settings, &mut cluster),
+            Decision::Accept { warnings: vec![] }
+        );
+        assert!(cluster.calls.is_empty());
+    }
+
+    #[rstest]
+    #[case::not_a_list(account(Some(json!("dockerhub"))), "malformed ServiceAccount: imagePullSecrets is not a list")]
+    #[case::null_object(
+        Value::Null,
+        "malformed ServiceAccount: the object is not a JSON object"
+    )]
+    fn malformed_accounts(#[case] object: Value, #[case] message: &str) {
+        let decision = run(
+            object,
+            "CREATE",
+            &settings(json!({})),
+            &mut MemoryCluster::default(),
+        );
+        assert_eq!(
+            decision,
+            Decision::Reject {
+                message: message.to_string(),
+                code: Some(400),
+                warnings: vec![]
+            }
+        );
+    }
+
+    #[rstest]
+    #[case::reject(json!([{"secret": "dockerhub", "onMissingSecret": "reject"}]), "serviceAccounts[0].onMissingSecret: \"reject\" is not allowed for ServiceAccounts: the ServiceAccount controller creates \"default\" in every new namespace at once")]
+    #[case::unknown_outcome(json!([{"secret": "dockerhub", "onMissingSecret": "deny"}]), "serviceAccounts[0].onMissingSecret: \"deny\" is not one of warn, skip")]
+    #[case::no_secret(json!([{}]), "serviceAccounts[0].secret: is required")]
+    #[case::bad_secret(json!([{"secret": "Docker_Hub"}]), "serviceAccounts[0].secret: \"Docker_Hub\" is not a valid Secret name")]
+    #[case::bad_selector(json!([{"secret": "a", "namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "In"}]}}]), "serviceAccounts[0].namespaceSelector.matchExpressions[0].values: must list at least one value")]
+    #[case::unknown_key(json!([{"secret": "a", "onMissing": "warn"}]), "serviceAccounts[0].onMissing: unknown field `onMissing`, expected one of `secret`, `onMissingSecret`, `namespaceSelector`")]
+    fn invalid_entries(#[case] entries: Value, #[case] expected: &str) {
+        let error = Settings::from_value(json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}], "serviceAccounts": entries}))
+            .unwrap_err();
+        assert!(
+            error.starts_with(expected),
+            "got: {error}\nwanted: {expected}"
+        );
+    }
+
+    fn existing_list() -> impl Strategy<Value = Option<Value>> {
+        let entry = prop_oneof![
+            "[a-e]{1,2}".prop_map(|name| json!({"name": name})),
+            Just(json!({})),
+            Just(json!({"name": ""})),
+        ];
+        prop::option::of(prop::collection::vec(entry, 0..6).prop_map(Value::Array))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Admitting the mutated ServiceAccount again changes nothing; existing entries keep their
+        /// place; every listed secret is there exactly once more than none.
+        #[test]
+        fn the_merge_is_idempotent_and_only_appends(
+            existing in existing_list(),
+            secrets in prop::collection::vec("[a-e]{1,2}", 1..4),
+        ) {
+            let entries: Vec<Value> = secrets.iter().map(|s| json!({"secret": s})).collect();
+            let settings = settings(json!({"verifySecrets": false, "serviceAccounts": entries}));
+            let once = match run(account(existing.clone()), "UPDATE", &settings, &mut MemoryCluster::default()) {
+                Decision::Mutate { object, .. } => object,
+                Decision::Accept { .. } => account(existing.clone()),
+                other => panic!("{other:?}"),
+            };
+            let again = run(once.clone(), "UPDATE", &settings, &mut MemoryCluster::default());
+            prop_assert_eq!(again, Decision::Accept { warnings: vec![] });
+            let before = existing.as_ref().and_then(Value::as_array).cloned().unwrap_or_default();
+            let after = once["imagePullSecrets"].as_array().cloned().unwrap_or_default();
+            prop_assert_eq!(&after[..before.len()], &before[..]);
+            for secret in &secrets {
+                let count = after.iter().filter(|e| e["name"] == json!(secret)).count();
+                let count_before = before.iter().filter(|e| e["name"] == json!(secret)).count();
+                prop_assert_eq!(count, count_before.max(1));
+            }
+            let mut rest = once.clone();
+            rest.as_object_mut().unwrap().remove("imagePullSecrets");
+            let mut original = account(existing);
+            original.as_object_mut().unwrap().remove("imagePullSecrets");
+            prop_assert_eq!(rest, original);
+        }
+    }
+}
