@@ -4,7 +4,9 @@
 WASM_TARGET := wasm32-wasip1
 WASM_PROFILE := wasm
 BUILT_WASM := target/$(WASM_TARGET)/$(WASM_PROFILE)/image_pull_secrets.wasm
-RUNNER := target/release/policy-runner
+# The kwctl-compatible runner: its own workspace and lockfile under tools/ (no wasmtime here).
+RUNNER_DIR := tools/policy-runner
+RUNNER := $(RUNNER_DIR)/target/release/policy-runner
 # The kwctl the e2e suite runs the policy with: by default this repository's runner.
 KWCTL ?= $(abspath $(RUNNER))
 # The real Kubewarden programs (1.36): `.ci/run` points these at ../shared/kubewarden/; otherwise
@@ -21,7 +23,7 @@ FOUND_KWCTL = $(or $(KWCTL_REAL),$(filter-out %policy-runner,$(KWCTL)),$(shell c
 WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-reference-types --enable-multivalue --enable-mutable-globals
 POLICY_SOURCES := $(shell find src -name '*.rs') Cargo.toml $(wildcard Cargo.lock)
-RUNNER_SOURCES := $(shell find e2e-tests/src -name '*.rs') e2e-tests/Cargo.toml $(wildcard Cargo.lock)
+RUNNER_SOURCES := $(shell find $(RUNNER_DIR)/src -name '*.rs') $(RUNNER_DIR)/Cargo.toml $(RUNNER_DIR)/Cargo.lock
 FUZZ_SECONDS ?= 120
 
 .PHONY: setup runner test unit-tests e2e-tests e2e-tests-kwctl real-runtime-tests lint fmt demo bench fuzz clean
@@ -41,7 +43,7 @@ policy.wasm: $(POLICY_SOURCES) | setup
 	wasm-opt $(WASM_OPT_FLAGS) $(BUILT_WASM) -o $@
 
 $(RUNNER): $(RUNNER_SOURCES)
-	cargo build --release -p policy-runner
+	cargo build --release --locked --manifest-path $(RUNNER_DIR)/Cargo.toml
 
 runner: $(RUNNER)
 
@@ -60,7 +62,7 @@ artifacthub-pkg.yml: policy-metadata.yaml questions-ui.yml
 
 unit-tests: | setup
 	cargo test -p image-pull-secrets
-	cargo test --release -p policy-runner --lib --bins --test runner
+	cargo test --release --locked --manifest-path $(RUNNER_DIR)/Cargo.toml
 
 # The policy annotated with other metadata, for the runner-fidelity cases.
 E2E_MODULES := target/e2e/policy-without-secret-access.wasm target/e2e/policy-not-mutating.wasm
@@ -69,12 +71,12 @@ target/e2e/policy-%.wasm: e2e-tests/fixtures/metadata-%.yaml policy.wasm $(RUNNE
 	$(RUNNER) annotate -m $< -o $@ policy.wasm
 
 e2e-tests: annotated-policy.wasm $(RUNNER) $(E2E_MODULES)
-	$(KWCTL_ENV) KWCTL=$(KWCTL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p policy-runner --test e2e -- --nocapture
+	$(KWCTL_ENV) KWCTL=$(KWCTL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p e2e-tests --test e2e -- --nocapture
 
 # The same cases, run by the real kwctl.
 e2e-tests-kwctl: annotated-policy.wasm $(RUNNER) $(E2E_MODULES)
 	@test -n "$(KWCTL_REAL)" || { echo "e2e-tests-kwctl needs a real kwctl: set KWCTL_REAL" >&2; exit 1; }
-	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p policy-runner --test e2e -- --nocapture
+	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p e2e-tests --test e2e -- --nocapture
 
 # Every suite that needs the real Kubewarden programs; those that cannot run are named, not hidden.
 real-runtime-tests:
@@ -86,12 +88,15 @@ real-runtime-tests:
 lint: | setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo fmt --manifest-path $(RUNNER_DIR)/Cargo.toml --all -- --check
+	cargo clippy --locked --manifest-path $(RUNNER_DIR)/Cargo.toml --all-targets -- -D warnings
 	cargo clippy -p image-pull-secrets --target $(WASM_TARGET) -- -D warnings
 
 test: lint unit-tests e2e-tests real-runtime-tests
 
 fmt: | setup
 	cargo fmt --all
+	cargo fmt --manifest-path $(RUNNER_DIR)/Cargo.toml --all
 
 # With a real kwctl at hand the demo needs only the module; otherwise it builds the runner too.
 demo: policy.wasm
@@ -111,6 +116,7 @@ fuzz:
 
 clean:
 	cargo clean
+	cargo clean --manifest-path $(RUNNER_DIR)/Cargo.toml
 	rm -f policy.wasm annotated-policy.wasm
 
 .PHONY: record-host-answers e2e-policy-server
@@ -123,12 +129,12 @@ setup-registry:
 
 # Real kwctl/policy-server host answers against the loopback API stub (e2e-tests/recorded/README.md).
 record-host-answers: annotated-policy.wasm | setup-registry
-	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test --release -p policy-runner --test record_host_answers -- --ignored --nocapture --test-threads 1
+	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test --release -p e2e-tests --test record_host_answers -- --ignored --nocapture --test-threads 1
 
 # The policy pushed to a loopback OCI registry and served by the real policy-server, with the
 # loopback API stub as the cluster (e2e-tests/tests/policy_server.rs).
 e2e-policy-server: annotated-policy.wasm | setup-registry
-	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) cargo test --release -p policy-runner --test policy_server -- --nocapture
+	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) cargo test --release -p e2e-tests --test policy_server -- --nocapture
 
 .PHONY: setup-wrk bench-kwctl bench-policy-server
 
@@ -151,4 +157,4 @@ bench-kwctl: annotated-policy.wasm
 # (e2e-tests/tests/bench_policy_server.rs).
 bench-policy-server: annotated-policy.wasm | setup-wrk
 	POLICY_SERVER=$(or $(POLICY_SERVER),$(KUBEWARDEN_SHARED)/policy-server) BENCH_SECONDS=$(BENCH_SECONDS) \
-		cargo test --release -p policy-runner --test bench_policy_server -- --ignored --nocapture
+		cargo test --release -p e2e-tests --test bench_policy_server -- --ignored --nocapture

@@ -2,8 +2,8 @@
 # The project's demo (`make demo`): run the policy on an example Pod and Deployment as kwctl
 # would, with the cluster's answers replayed from session files, and explain each response.
 #
-#   KWCTL=kwctl sh examples/demo.sh                            # the real kwctl
-#   RUNNER=target/release/policy-runner sh examples/demo.sh    # this repository's runner
+#   KWCTL=kwctl sh examples/demo.sh                                               # the real kwctl
+#   RUNNER=tools/policy-runner/target/release/policy-runner sh examples/demo.sh   # our runner
 #
 # KWCTL:  the program that runs the policy: kwctl, or anything taking `kwctl run`'s flags
 #         (default: $RUNNER). Its log lines go to a scratch file, shown only if the run fails.

@@ -8,7 +8,7 @@
 //! ```sh
 //! make bench-policy-server BENCH_SECONDS=8        # or:
 //! POLICY_SERVER=/work/shared/kubewarden/policy-server \
-//!   cargo test --release -p policy-runner --test bench_policy_server -- --ignored --nocapture
+//!   cargo test --release -p e2e-tests --test bench_policy_server -- --ignored --nocapture
 //! ```
 
 mod support;

@@ -1,6 +1,7 @@
 //! The end-to-end suite: every case file under `e2e-tests/cases/` runs through `$KWCTL run` on the
-//! annotated policy module, the way a user runs kwctl. `KWCTL` defaults to our `policy-runner`;
-//! `KWCTL=kwctl` runs the same cases against the real tool. See `e2e-tests/cases/README.md`.
+//! annotated policy module, the way a user runs kwctl. `KWCTL` names the program: our
+//! `tools/policy-runner` (`make e2e-tests`) or the real kwctl (`make e2e-tests-kwctl`).
+//! See `e2e-tests/cases/README.md`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -141,13 +142,20 @@ fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
+/// The kwctl the cases run through: `make e2e-tests` passes tools/policy-runner's binary,
+/// `make e2e-tests-kwctl` the real kwctl.
 fn kwctl() -> String {
-    std::env::var("KWCTL").unwrap_or_else(|_| env!("CARGO_BIN_EXE_policy-runner").to_string())
+    std::env::var("KWCTL").unwrap_or_else(|_| {
+        panic!(
+            "set KWCTL to a kwctl: the real one, or tools/policy-runner/target/release/policy-runner \
+             (make e2e-tests builds and passes it)"
+        )
+    })
 }
 
 /// Whether `KWCTL` is this repository's runner (which mirrors PolicyServer's constraints).
 fn runner_is_ours() -> bool {
-    std::env::var("KWCTL").map_or(true, |k| k.ends_with("policy-runner"))
+    kwctl().ends_with("policy-runner")
 }
 
 fn is_policy_server_only(path: &Path) -> bool {

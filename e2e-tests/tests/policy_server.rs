@@ -7,7 +7,7 @@
 //! ```sh
 //! make e2e-policy-server        # or:
 //! KWCTL=/work/shared/kubewarden/kwctl POLICY_SERVER=/work/shared/kubewarden/policy-server \
-//!   cargo test --release -p policy-runner --test policy_server -- --nocapture
+//!   cargo test --release -p e2e-tests --test policy_server -- --nocapture
 //! ```
 
 mod support;

@@ -9,11 +9,11 @@
 //! ```sh
 //! KWCTL=/work/shared/kubewarden/kwctl POLICY_SERVER=/work/shared/kubewarden/policy-server \
 //!   RECORD_DIR=$PWD/e2e-tests/recorded \
-//!   cargo test --release -p policy-runner --test record_host_answers -- --ignored --nocapture --test-threads 1
+//!   cargo test --release -p e2e-tests --test record_host_answers -- --ignored --nocapture --test-threads 1
 //! ```
 
 #[allow(dead_code)]
-#[path = "runner/guest.rs"]
+#[path = "../../tools/policy-runner/tests/runner/guest.rs"]
 mod guest;
 mod support;
 

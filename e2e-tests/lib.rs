@@ -1,0 +1,1 @@
+//! Nothing here: the suite is `tests/` (see README.md).
