@@ -104,7 +104,10 @@ pub fn fix(error: &LookupError) -> String {
 mod tests {
     use super::*;
     use crate::cluster::memory::MemoryCluster;
+    use crate::evaluate::{evaluate, Decision};
+    use crate::request::AdmissionRequest;
     use crate::selector::RawLabelSelector;
+    use crate::settings::Settings;
     use serde_json::json;
 
     fn selector(value: serde_json::Value) -> LabelSelector {
@@ -139,6 +142,131 @@ mod tests {
         assert_eq!(
             NamespaceLabels::new("team-a").scope(Some(&by_name), &mut cluster),
             Scope::In
+        );
+    }
+
+    fn decide(
+        settings: serde_json::Value,
+        pod_spec: serde_json::Value,
+        cluster: &mut MemoryCluster,
+    ) -> Decision {
+        let settings = Settings::from_value(settings).unwrap();
+        let request = json!({"kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE",
+            "namespace": "team-a", "object": {"metadata": {"name": "app", "namespace": "team-a"}, "spec": pod_spec}});
+        evaluate(
+            &AdmissionRequest::from_value(&request).unwrap(),
+            &settings,
+            cluster,
+        )
+    }
+
+    fn team_rules(extra: serde_json::Value) -> serde_json::Value {
+        let mut settings = json!({"verifySecrets": false, "rules": [
+            {"secret": "team-a-registry", "registries": ["registry.corp.example"], "namespaceSelector": {"matchLabels": {"team": "a"}}},
+            {"secret": "team-b-registry", "registries": ["registry.corp.example"], "namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "In", "values": ["b"]}]}},
+            {"secret": "dockerhub", "registries": ["docker.io"]}
+        ]});
+        settings
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        settings
+    }
+
+    fn corp_pod() -> serde_json::Value {
+        json!({"containers": [{"name": "api", "image": "registry.corp.example/api:1"}]})
+    }
+
+    #[test]
+    fn only_the_rule_that_selects_the_namespace_adds_its_secret() {
+        let mut cluster = MemoryCluster::default().with_namespace("team-a", &[("team", "a")]);
+        let decision = decide(team_rules(json!({})), corp_pod(), &mut cluster);
+        let Decision::Mutate { object, .. } = decision else {
+            panic!("{decision:?}")
+        };
+        assert_eq!(
+            object["spec"]["imagePullSecrets"],
+            json!([{"name": "team-a-registry"}])
+        );
+        assert_eq!(cluster.calls, vec!["Namespace team-a"]);
+    }
+
+    #[test]
+    fn no_rule_with_a_selector_matched_means_no_read() {
+        let mut cluster = MemoryCluster::default();
+        let decision = decide(
+            team_rules(json!({})),
+            json!({"containers": [{"name": "web", "image": "nginx"}]}),
+            &mut cluster,
+        );
+        let Decision::Mutate { object, .. } = decision else {
+            panic!("{decision:?}")
+        };
+        assert_eq!(
+            object["spec"]["imagePullSecrets"],
+            json!([{"name": "dockerhub"}])
+        );
+        assert!(cluster.calls.is_empty(), "{:?}", cluster.calls);
+    }
+
+    #[test]
+    fn a_namespace_no_selector_picks_is_left_alone() {
+        let mut cluster = MemoryCluster::default().with_namespace("team-a", &[("team", "c")]);
+        let decision = decide(team_rules(json!({})), corp_pod(), &mut cluster);
+        assert_eq!(decision, Decision::Accept { warnings: vec![] });
+    }
+
+    #[test]
+    fn an_unreadable_namespace_rejects_under_reject() {
+        let mut cluster = MemoryCluster::default()
+            .with_namespace_error("team-a", LookupError::NotPermitted(Denial::Capability));
+        let decision = decide(team_rules(json!({})), corp_pod(), &mut cluster);
+        let Decision::Reject {
+            message,
+            code: None,
+            ..
+        } = decision
+        else {
+            panic!("{decision:?}")
+        };
+        assert_eq!(
+            message,
+            "imagePullSecret \"team-a-registry\" in namespace \"team-a\": the namespace could not be read for the \
+             namespaceSelector: the policy has not been granted access to it; needed by container \"api\" (image \
+             \"registry.corp.example/api:1\"); fix: list v1/Namespace in the policy's contextAwareResources (in a \
+             PolicyServer's policies.yml, also \"kubernetes/get_resource\" in its hostCapabilities)\n\
+             imagePullSecret \"team-b-registry\" in namespace \"team-a\": the namespace could not be read for the \
+             namespaceSelector: the policy has not been granted access to it; needed by container \"api\" (image \
+             \"registry.corp.example/api:1\"); fix: list v1/Namespace in the policy's contextAwareResources (in a \
+             PolicyServer's policies.yml, also \"kubernetes/get_resource\" in its hostCapabilities)"
+        );
+        assert_eq!(
+            cluster.calls,
+            vec!["Namespace team-a"],
+            "read once for both rules"
+        );
+    }
+
+    #[test]
+    fn validate_only_reports_an_unreadable_namespace_and_skips_out_of_scope_rules() {
+        let settings = json!({"inject": false, "verifySecrets": false, "rules": [
+            {"secret": "team-a-registry", "registries": ["registry.corp.example"], "onMissingSecret": "warn", "namespaceSelector": {"matchLabels": {"team": "a"}}}
+        ]});
+        let mut cluster =
+            MemoryCluster::default().with_namespace_error("team-a", LookupError::NotFound);
+        let decision = decide(settings.clone(), corp_pod(), &mut cluster);
+        let Decision::Accept { warnings } = decision else {
+            panic!("{decision:?}")
+        };
+        assert!(
+            warnings[0]
+                .contains("the namespace could not be read for the namespaceSelector: not found"),
+            "{warnings:?}"
+        );
+        let mut cluster = MemoryCluster::default().with_namespace("team-a", &[]);
+        assert_eq!(
+            decide(settings, corp_pod(), &mut cluster),
+            Decision::Accept { warnings: vec![] }
         );
     }
 

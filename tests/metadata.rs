@@ -450,7 +450,7 @@ fn metadata_has_every_required_annotation_in_the_expected_form() {
 }
 
 #[test]
-fn metadata_rules_match_pods_ephemeral_containers_and_the_seven_workload_kinds() {
+fn metadata_rules_match_pods_ephemeral_containers_the_seven_workload_kinds_and_service_accounts() {
     let meta = metadata();
     let actual = rule_matches(&meta["rules"], "policy-metadata.yaml rules");
 
@@ -475,6 +475,8 @@ fn metadata_rules_match_pods_ephemeral_containers_and_the_seven_workload_kinds()
     // A Job's template is immutable after creation (ValidateJobSpecUpdate): CREATE only.
     add("batch", "jobs", &["CREATE"]);
     add("batch", "cronjobs", &["CREATE", "UPDATE"]);
+    // serviceAccounts: the listed secrets are added on CREATE and UPDATE.
+    add("", "serviceaccounts", &["CREATE", "UPDATE"]);
 
     let unexpected: Vec<_> = actual.difference(&expected).collect();
     let uncovered: Vec<_> = expected.difference(&actual).collect();
@@ -513,10 +515,14 @@ fn metadata_declares_a_mutating_audited_context_aware_wapc_policy() {
     assert_eq!(text(&meta, METADATA, &["executionMode"]), "kubewarden-wapc");
     assert_eq!(text(&meta, METADATA, &["policyType"]), "kubernetes");
 
-    let expected: BTreeSet<(String, String)> = [("v1", "Secret"), ("v1", "ServiceAccount")]
-        .into_iter()
-        .map(|(api_version, kind)| (api_version.to_string(), kind.to_string()))
-        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        ("v1", "Secret"),
+        ("v1", "ServiceAccount"),
+        ("v1", "Namespace"),
+    ]
+    .into_iter()
+    .map(|(api_version, kind)| (api_version.to_string(), kind.to_string()))
+    .collect();
     assert_eq!(
         context_aware_resources(
             &meta["contextAwareResources"],
@@ -619,15 +625,28 @@ fn documented_settings() -> BTreeMap<String, String> {
         .collect()
 }
 
-/// Whether the README documents `path`: a row of its own, or, for `list[].field`, a mention of
-/// `` `field` `` in the row of `list` (as `customResources` lists its three fields).
+/// Whether the README documents `path`: a row of its own, or a mention of its last field
+/// (`` `field` ``) in the row of a key it lies under (as `customResources` lists its three
+/// fields, `rules[].namespaceSelector` its `matchLabels`, `key`, `operator` and `values`).
 fn is_documented(documented: &BTreeMap<String, String>, path: &str) -> bool {
+    let last = path.rsplit(['.', ']']).next().unwrap_or(path);
     documented.contains_key(path)
-        || path.split_once("[].").is_some_and(|(list, field)| {
-            documented
-                .get(list)
-                .is_some_and(|row| row.contains(&format!("`{field}`")))
+        || documented.iter().any(|(key, row)| {
+            path.strip_prefix(key.as_str())
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with("[]"))
+                && row.contains(&format!("`{last}`"))
         })
+}
+
+/// Whether the form asks for a documented key: that path, or fields under it (the form asks
+/// for `rules[].namespaceSelector.matchLabels`, the README documents `rules[].namespaceSelector`).
+fn is_asked(asked: &BTreeSet<String>, key: &str) -> bool {
+    asked.iter().any(|path| {
+        path == key
+            || path
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.starts_with('.') || rest.starts_with("[]"))
+    })
 }
 
 #[test]
@@ -639,7 +658,7 @@ fn questions_ui_asks_for_every_documented_setting_and_nothing_else() {
     assert!(!documented.is_empty(), "README.md: no settings table found");
     let missing: Vec<_> = documented
         .keys()
-        .filter(|key| !asked.contains(*key))
+        .filter(|key| !is_asked(&asked, key))
         .collect();
     let unknown: Vec<_> = asked
         .iter()

@@ -21,12 +21,27 @@ fn readme_settings_example_parses_as_documented() {
     let yaml: serde_json::Value =
         serde_yaml::from_str(&settings_example()).expect("README example is YAML");
     let settings = Settings::from_value(yaml).expect("README example is valid settings");
-    assert_eq!(settings.rules.len(), 2);
+    assert_eq!(settings.rules.len(), 3);
     assert_eq!(settings.rules[0].secret, "corp-registry");
     assert_eq!(settings.rules[0].on_missing_secret, OnMissingSecret::Reject);
     assert_eq!(settings.rules[1].on_missing_secret, OnMissingSecret::Skip);
     assert!(settings.inject && settings.verify_secrets && settings.check_credentials);
     assert_eq!(settings.custom_resources[0].kind, "Rollout");
+    assert!(settings.rules[0].namespace_selector.is_none());
+    let team_a: std::collections::BTreeMap<String, String> =
+        [("team".to_string(), "a".to_string())].into();
+    let selector = settings.rules[2]
+        .namespace_selector
+        .as_ref()
+        .expect("a selector");
+    assert!(selector.matches(&team_a));
+    assert!(!selector.matches(&Default::default()));
+    assert_eq!(settings.service_accounts.len(), 1);
+    assert_eq!(settings.service_accounts[0].secret, "dockerhub");
+    assert_eq!(
+        settings.service_accounts[0].on_missing_secret,
+        OnMissingSecret::Warn
+    );
     let matches =
         |rule: usize, image: &str| settings.rules[rule].matches(&ImageRef::parse(image).unwrap());
     assert!(matches(
@@ -53,6 +68,8 @@ fn readme_documents_every_settings_key() {
         "`rules[].registries`",
         "`rules[].images`",
         "`rules[].onMissingSecret`",
+        "`rules[].namespaceSelector`",
+        "`serviceAccounts`",
         "`inject`",
         "`verifySecrets`",
         "`checkCredentials`",
