@@ -7,22 +7,15 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 
+use crate::cli::AnnotateArgs;
 use crate::engine::Limits;
 use crate::evaluate::Evaluator;
 use crate::host::Host;
 use crate::metadata::{ExecutionMode, Metadata, ANNOTATION_USAGE, CUSTOM_SECTION};
 use crate::wasm_sections;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnnotateOptions {
-    pub module_path: String,
-    pub metadata_path: String,
-    pub usage_path: Option<String>,
-    pub output_path: String,
-}
-
 /// Writes the annotated module; returns warnings for the user (unknown metadata keys).
-pub fn annotate(options: &AnnotateOptions) -> Result<Vec<String>> {
+pub fn annotate(options: &AnnotateArgs) -> Result<Vec<String>> {
     let module = std::fs::read(&options.module_path)
         .with_context(|| format!("cannot read {}", options.module_path))?;
     let metadata_text = std::fs::read_to_string(&options.metadata_path)
@@ -51,6 +44,7 @@ pub fn annotate(options: &AnnotateOptions) -> Result<Vec<String>> {
         let evaluator = Evaluator::new(
             &module,
             Limits::default(),
+            true,
             Arc::new(Host::isolated()),
             String::new(),
             None,

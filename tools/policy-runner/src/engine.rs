@@ -76,37 +76,15 @@ pub struct PolicyInstance {
 }
 
 impl CompiledPolicy {
-    pub fn compile(module: &[u8], limits: Limits) -> Result<Self> {
-        Self::compile_keeping_resident(module, limits, 0)
-    }
-
-    /// As [`compile`](Self::compile), reusing native code compiled by an earlier run of the same
-    /// module on an identically configured engine (PolicyServer likewise compiles a module once,
-    /// not per request). The cache lives in `$POLICY_RUNNER_CACHE_DIR`, by default
-    /// `$HOME/.cache/policy-runner`; set the variable to an empty string to disable it.
-    pub fn compile_cached(module: &[u8], limits: Limits) -> Result<Self> {
-        let engine = build_engine(limits, 0)?;
-        let compiled = match cache_path(&engine, module) {
-            Some(path) => load_or_compile(&engine, module, &path)?,
-            None => wasmtime::Module::new(&engine, module)
-                .map_err(|e| anyhow!("cannot compile the policy: {e:?}"))?,
-        };
-        Self::from_module(engine, compiled, limits)
-    }
-
-    /// As [`compile`](Self::compile), but the pooled memories and tables keep their first
-    /// `keep_resident_bytes` mapped between instances and are cleared with a memset instead
-    /// of being handed back to the kernel: fewer page faults and TLB shootdowns per
-    /// evaluation (the benchmark's `--keep-resident-kib`). No effect without a memory limit.
-    pub fn compile_keeping_resident(
-        module: &[u8],
-        limits: Limits,
-        keep_resident_bytes: usize,
-    ) -> Result<Self> {
-        let engine = build_engine(limits, keep_resident_bytes)?;
-        let module = wasmtime::Module::new(&engine, module)
+    /// Compiles `module` on an engine with `limits`. With `cache`, native code comes from and
+    /// goes to wasmtime's own compilation cache (its default directory, honouring
+    /// `XDG_CACHE_HOME`), which keys entries by module and engine configuration and checks
+    /// them itself: PolicyServer, too, compiles a module once and not per request.
+    pub fn compile(module: &[u8], limits: Limits, cache: bool) -> Result<Self> {
+        let engine = build_engine(limits, cache)?;
+        let compiled = wasmtime::Module::new(&engine, module)
             .map_err(|e| anyhow!("cannot compile the policy: {e:?}"))?;
-        Self::from_module(engine, module, limits)
+        Self::from_module(engine, compiled, limits)
     }
 
     fn from_module(
@@ -166,8 +144,12 @@ impl PolicyInstance {
     }
 }
 
-fn build_engine(limits: Limits, keep_resident_bytes: usize) -> Result<wasmtime::Engine> {
+fn build_engine(limits: Limits, cache: bool) -> Result<wasmtime::Engine> {
     let mut config = wasmtime::Config::new();
+    if cache {
+        // A cache that cannot be set up (no home directory) only makes the run slower.
+        config.cache(wasmtime::Cache::new(wasmtime::CacheConfig::new()).ok());
+    }
     // A store with epoch interruption but no deadline would trap at once, so the feature
     // is on only together with the deadlines.
     config.epoch_interruption(limits.timeout.is_some());
@@ -177,9 +159,7 @@ fn build_engine(limits: Limits, keep_resident_bytes: usize) -> Result<wasmtime::
             .total_memories(POOLED_INSTANCES)
             .total_tables(POOLED_INSTANCES)
             .total_core_instances(POOLED_INSTANCES)
-            .table_elements(POOLED_TABLE_ELEMENTS)
-            .linear_memory_keep_resident(keep_resident_bytes)
-            .table_keep_resident(keep_resident_bytes);
+            .table_elements(POOLED_TABLE_ELEMENTS);
         config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
     }
     wasmtime::Engine::new(&config).map_err(|e| anyhow!("cannot create the wasmtime engine: {e:?}"))
@@ -214,46 +194,4 @@ impl Drop for EpochTicker {
             let _ = thread.join();
         }
     }
-}
-
-/// Where the compiled form of `module` for this engine is cached, if caching is on.
-fn cache_path(engine: &wasmtime::Engine, module: &[u8]) -> Option<std::path::PathBuf> {
-    use std::hash::{Hash, Hasher};
-    let dir = match std::env::var_os("POLICY_RUNNER_CACHE_DIR") {
-        Some(dir) if dir.is_empty() => return None,
-        Some(dir) => std::path::PathBuf::from(dir),
-        None => std::path::PathBuf::from(std::env::var_os("HOME")?).join(".cache/policy-runner"),
-    };
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    module.hash(&mut hasher);
-    engine.precompile_compatibility_hash().hash(&mut hasher);
-    Some(dir.join(format!("{:016x}-{}.cwasm", hasher.finish(), module.len())))
-}
-
-/// Loads the cached native code, or compiles and stores it. A cache that cannot be read or
-/// written is only a slower run.
-fn load_or_compile(
-    engine: &wasmtime::Engine,
-    module: &[u8],
-    path: &std::path::Path,
-) -> Result<wasmtime::Module> {
-    if path.exists() {
-        // SAFETY: the file was written by `Module::serialize` below, for an engine with the same
-        // compatibility hash (part of the file name); wasmtime checks its header again.
-        if let Ok(cached) = unsafe { wasmtime::Module::deserialize_file(engine, path) } {
-            return Ok(cached);
-        }
-    }
-    let compiled = wasmtime::Module::new(engine, module)
-        .map_err(|e| anyhow!("cannot compile the policy: {e:?}"))?;
-    if let Ok(bytes) = compiled.serialize() {
-        let temporary = path.with_extension(format!("{}.tmp", std::process::id()));
-        let stored = std::fs::create_dir_all(path.parent().unwrap_or(path))
-            .and_then(|()| std::fs::write(&temporary, bytes))
-            .and_then(|()| std::fs::rename(&temporary, path));
-        if stored.is_err() {
-            let _ = std::fs::remove_file(&temporary);
-        }
-    }
-    Ok(compiled)
 }

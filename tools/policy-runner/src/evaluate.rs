@@ -31,12 +31,13 @@ impl Evaluator {
     pub fn new(
         module: &[u8],
         limits: Limits,
+        cache: bool,
         host: Arc<Host>,
         policy_id: String,
         metadata: Option<Metadata>,
     ) -> Result<Self> {
         Ok(Self {
-            policy: CompiledPolicy::compile_cached(module, limits)?,
+            policy: CompiledPolicy::compile(module, limits, cache)?,
             host,
             policy_id,
             metadata,

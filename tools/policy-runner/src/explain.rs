@@ -10,20 +10,13 @@ use anyhow::{bail, Context, Result};
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use serde_json::Value;
 
+use crate::cli::ExplainArgs;
 use crate::request::{parse_document, read_input, AdmissionRequest, ValidateRequest};
 use crate::response::AdmissionResponse;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExplainOptions {
-    /// The request the response answers (`run -r` formats), or `-`.
-    pub request_path: String,
-    /// The response line, or `-` for standard input.
-    pub response_path: String,
-}
-
 /// Reads both inputs and returns the explanation text.
-pub fn explain(options: &ExplainOptions) -> Result<String> {
-    if options.request_path == "-" && options.response_path == "-" {
+pub fn explain(options: &ExplainArgs) -> Result<String> {
+    if options.request_path == "-" && options.response == "-" {
         bail!("the request and the response cannot both come from standard input; pass --response <FILE>");
     }
     let document = parse_document(&read_input(&options.request_path)?, &options.request_path)?;
@@ -32,8 +25,8 @@ pub fn explain(options: &ExplainOptions) -> Result<String> {
     else {
         unreachable!("from_document builds an AdmissionRequest unless asked for raw")
     };
-    let response = parse_response(&read_input(&options.response_path)?)
-        .with_context(|| format!("cannot read the response from {}", options.response_path))?;
+    let response = parse_response(&read_input(&options.response)?)
+        .with_context(|| format!("cannot read the response from {}", options.response))?;
     Ok(explanation(&request, &response))
 }
 

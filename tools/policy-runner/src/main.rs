@@ -3,10 +3,12 @@
 
 use std::process::ExitCode;
 
-use policy_runner::{annotate, bench, cli, explain, run};
+use clap::Parser;
+use policy_runner::cli::{Cli, Command};
+use policy_runner::{annotate, bench, explain, run};
 
 fn main() -> ExitCode {
-    match execute() {
+    match execute(Cli::parse().command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             // `{:#}` prints the whole cause chain on one line and, unlike `{:?}`, never a
@@ -17,25 +19,24 @@ fn main() -> ExitCode {
     }
 }
 
-fn execute() -> anyhow::Result<()> {
-    match cli::parse(std::env::args().skip(1))? {
-        cli::Command::Help(text) => print!("{text}"),
-        cli::Command::Annotate(options) => {
-            for warning in annotate::annotate(&options)? {
+fn execute(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Annotate(args) => {
+            for warning in annotate::annotate(&args)? {
                 eprintln!("warning: {warning}");
             }
         }
-        cli::Command::Run(options) => {
-            let output = run::run(&options)?;
+        Command::Run(args) => {
+            let output = run::run(&args)?;
             for note in &output.notes {
                 eprintln!("note: {note}");
             }
             println!("{}", output.response_line);
         }
-        cli::Command::Explain(options) => print!("{}", explain::explain(&options)?),
-        cli::Command::Bench(options) => {
-            let report = bench::bench(&options, |step| eprintln!("bench: {step}"))?;
-            print!("{}", bench::report::render(&report));
+        Command::Explain(args) => print!("{}", explain::explain(&args)?),
+        Command::Bench(args) => {
+            let report = bench::bench(&args, |step| eprintln!("bench: {step}"))?;
+            print!("{report}");
         }
     }
     Ok(())

@@ -9,35 +9,12 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use serde_json::Value;
 
-use crate::engine::Limits;
+use crate::cli::RunArgs;
 use crate::evaluate::{Evaluator, Settings};
 use crate::host::{Cluster, Host};
 use crate::metadata::{ExecutionMode, Metadata, PolicyType};
 use crate::request::{parse_document, read_input, ValidateRequest};
 use crate::session::Session;
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct RunOptions {
-    pub module_path: String,
-    pub request_path: String,
-    pub settings: SettingsSource,
-    pub allow_context_aware: bool,
-    pub replay_path: Option<String>,
-    /// Defaults to the module's file stem.
-    pub policy_id: Option<String>,
-    pub limits: Limits,
-    /// Echo the policy's log events and the runner's notes on stderr.
-    pub verbose: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub enum SettingsSource {
-    #[default]
-    Empty,
-    Json(String),
-    /// A YAML or JSON file, as kwctl's `--settings-path`.
-    Path(String),
-}
 
 /// The outcome kwctl prints, plus notes meant for stderr.
 #[derive(Debug)]
@@ -47,7 +24,7 @@ pub struct RunOutput {
     pub notes: Vec<String>,
 }
 
-pub fn run(options: &RunOptions) -> Result<RunOutput> {
+pub fn run(options: &RunArgs) -> Result<RunOutput> {
     let mut notes = Vec::new();
     let module = std::fs::read(&options.module_path)
         .with_context(|| format!("cannot read {}", options.module_path))?;
@@ -74,9 +51,9 @@ pub fn run(options: &RunOptions) -> Result<RunOutput> {
         .is_some_and(|m| m.policy_type == PolicyType::Raw);
     let document = parse_document(&read_input(&options.request_path)?, &options.request_path)?;
     let request = ValidateRequest::from_document(document, raw)?;
-    let settings = load_settings(&options.settings)?;
+    let settings = load_settings(options)?;
 
-    let cluster = match &options.replay_path {
+    let cluster = match &options.replay_host_capabilities_interactions {
         Some(path) => Cluster::Replay(Session::load(path)?),
         None => Cluster::Unavailable,
     };
@@ -86,7 +63,9 @@ pub fn run(options: &RunOptions) -> Result<RunOutput> {
         .policy_id
         .clone()
         .unwrap_or_else(|| file_stem(&options.module_path));
-    let evaluator = Evaluator::new(&module, options.limits, host, policy_id, metadata)?;
+    let limits = options.limits.limits();
+    let cache = !options.disable_wasmtime_cache;
+    let evaluator = Evaluator::new(&module, limits, cache, host, policy_id, metadata)?;
 
     let verdict = evaluator.validate_settings(&settings)?;
     if !verdict.valid {
@@ -109,14 +88,14 @@ pub fn run(options: &RunOptions) -> Result<RunOutput> {
     })
 }
 
-fn load_settings(source: &SettingsSource) -> Result<Settings> {
-    let (value, origin) = match source {
-        SettingsSource::Empty => return Ok(Settings::new()),
-        SettingsSource::Json(text) => (
+fn load_settings(options: &RunArgs) -> Result<Settings> {
+    let (value, origin) = match (&options.settings_json, &options.settings_path) {
+        (None, None) => return Ok(Settings::new()),
+        (Some(text), _) => (
             serde_json::from_str::<Value>(text).context("--settings-json is not valid JSON")?,
             "--settings-json".to_owned(),
         ),
-        SettingsSource::Path(path) => {
+        (None, Some(path)) => {
             let text = read_input(path)?;
             // An empty file is an empty YAML document: no settings.
             if text.trim().is_empty() {
@@ -145,17 +124,23 @@ mod tests {
 
     #[test]
     fn settings_must_be_a_mapping() {
-        assert_eq!(
-            load_settings(&SettingsSource::Empty).unwrap(),
-            Settings::new()
-        );
-        let settings = load_settings(&SettingsSource::Json(r#"{"a": [1]}"#.into())).unwrap();
+        use clap::Parser;
+        let args = |extra: &[&str]| {
+            let line = ["policy-runner", "run", "-r", "r"]
+                .iter()
+                .chain(extra)
+                .chain(&["m"]);
+            match crate::cli::Cli::parse_from(line).command {
+                crate::cli::Command::Run(args) => args,
+                _ => unreachable!(),
+            }
+        };
+        assert_eq!(load_settings(&args(&[])).unwrap(), Settings::new());
+        let settings = load_settings(&args(&["--settings-json", r#"{"a": [1]}"#])).unwrap();
         assert_eq!(Value::Object(settings), serde_json::json!({"a": [1]}));
-        let err = load_settings(&SettingsSource::Json("[1]".into()))
-            .unwrap_err()
-            .to_string();
+        let err = load_settings(&args(&["--settings-json", "[1]"])).unwrap_err();
         assert_eq!(
-            err,
+            err.to_string(),
             "--settings-json: settings must be a mapping, found [1]"
         );
     }

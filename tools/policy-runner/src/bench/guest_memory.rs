@@ -325,7 +325,7 @@ mod tests {
 
     #[test]
     fn reports_memory_before_and_after_the_call() {
-        let policy = CompiledPolicy::compile(&guest(3), Limits::default()).unwrap();
+        let policy = CompiledPolicy::compile(&guest(3), Limits::default(), false).unwrap();
         let memory = measure(&policy, &Arc::new(Host::isolated()), "validate", b"{}").unwrap();
         assert_eq!(
             memory,
@@ -338,7 +338,7 @@ mod tests {
 
     #[test]
     fn host_calls_reach_the_host_and_guest_failures_are_errors() {
-        let policy = CompiledPolicy::compile(&guest(0), Limits::default()).unwrap();
+        let policy = CompiledPolicy::compile(&guest(0), Limits::default(), false).unwrap();
         let host = Arc::new(Host::isolated());
         let get_secret =
             br#"{"api_version":"v1","kind":"Secret","name":"x","namespace":"a","disable_cache":false}"#;

@@ -333,7 +333,7 @@ pub fn compile_times(
     (0..times)
         .map(|_| {
             let start = Instant::now();
-            let compiled = CompiledPolicy::compile(module, limits)?;
+            let compiled = CompiledPolicy::compile(module, limits, false)?;
             let elapsed = start.elapsed();
             drop(compiled);
             Ok(elapsed)

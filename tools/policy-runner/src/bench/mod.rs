@@ -86,8 +86,22 @@ pub fn max_threads() -> usize {
     POOLED_INSTANCES as usize - 1
 }
 
+/// The benchmark as the command line asks for it: the rendered markdown report.
+pub fn bench(args: &crate::cli::BenchArgs, progress: impl FnMut(&str)) -> Result<String> {
+    let options = BenchOptions {
+        module_path: args.module_path.clone(),
+        iterations: args.iterations.map(|n| n as usize),
+        warmup: args.warmup,
+        threads: vec![1, args.threads as usize],
+        workloads: args.workload.clone(),
+        limits: args.limits.limits(),
+        keep_resident_bytes: 0,
+    };
+    Ok(report::render(&measure_all(&options, progress)?))
+}
+
 /// Runs the benchmark; `progress` gets one line per step (for stderr). Returns the report.
-pub fn bench(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<BenchReport> {
+pub fn measure_all(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<BenchReport> {
     let selected = select(&options.workloads)?;
     let load_before = process::load_average();
     let module = std::fs::read(&options.module_path)
@@ -113,8 +127,7 @@ pub fn bench(options: &BenchOptions, mut progress: impl FnMut(&str)) -> Result<B
     let limits = options.limits;
     let mut compile_samples = measure::compile_times(&module, limits, COMPILES - 1)?;
     let started = std::time::Instant::now();
-    let policy =
-        CompiledPolicy::compile_keeping_resident(&module, limits, options.keep_resident_bytes)?;
+    let policy = CompiledPolicy::compile(&module, limits, false)?;
     compile_samples.push(started.elapsed());
 
     let bench = Bench::new(&policy, allowed);

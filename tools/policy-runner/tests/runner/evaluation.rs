@@ -57,6 +57,7 @@ fn evaluator(guest: &Guest, metadata: Option<Metadata>, host: Host) -> Evaluator
     Evaluator::new(
         &guest.wasm(),
         TEST_LIMITS,
+        false,
         Arc::new(host),
         "test-policy".into(),
         metadata,
@@ -255,6 +256,7 @@ fn memory_growth_is_capped() {
             max_memory_bytes: None,
             ..TEST_LIMITS
         },
+        false,
         Arc::new(Host::isolated()),
         "p".into(),
         None,
