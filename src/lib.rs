@@ -21,6 +21,7 @@ mod request;
 mod selector;
 mod service_accounts;
 mod settings;
+mod triage;
 mod verify;
 
 /// Read access to the cluster ([`Cluster`]), as `validate` gets it from the host, and the
@@ -63,6 +64,8 @@ use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
 
+use serde_json::value::RawValue;
+
 use crate::cluster::HostCluster;
 use crate::evaluate::{evaluate, Decision};
 
@@ -98,18 +101,38 @@ fn validate_settings(payload: &[u8]) -> CallResult {
 
 /// The full answer to a `validate` payload (`{"request": ..., "settings": ...}`).
 pub fn respond<C: Cluster>(payload: &[u8], cluster: &mut C) -> ValidationResponse {
-    let mut payload = match serde_json::from_slice(payload) {
-        Ok(serde_json::Value::Object(payload)) => payload,
-        Ok(_) => return rejection("the validation payload is not a JSON object".to_string()),
+    let parts = match serde_json::from_slice::<triage::Payload>(payload) {
+        Ok(parts) => parts,
+        Err(error) if error.is_data() => {
+            return rejection("the validation payload is not a JSON object".to_string())
+        }
         Err(error) => {
             return rejection(format!("the validation payload is not valid JSON: {error}"))
         }
     };
-    let settings = match Settings::from_value(payload.remove("settings").unwrap_or_default()) {
+    if let Some(request) = parts.request {
+        if triage::is_ignored(request, parts.settings) {
+            return to_response(Decision::Accept {
+                warnings: Vec::new(),
+            });
+        }
+    }
+    let settings = match parts.settings.map(RawValue::get) {
+        None | Some("null") => Settings::from_value(serde_json::Value::Null),
+        Some(raw) => Settings::from_slice(raw.as_bytes()),
+    };
+    let settings = match settings {
         Ok(settings) => settings,
         Err(message) => return rejection(format!("invalid settings: {message}")),
     };
-    let request = payload.remove("request").unwrap_or_default();
+    let request: serde_json::Value = match parts.request.map(|raw| serde_json::from_str(raw.get()))
+    {
+        None => serde_json::Value::Null,
+        Some(Ok(request)) => request,
+        Some(Err(error)) => {
+            return rejection(format!("the admission request does not parse: {error}"))
+        }
+    };
     let request = match AdmissionRequest::from_value(&request) {
         Ok(request) => request,
         Err(message) => return rejection(message),
@@ -144,4 +167,52 @@ fn rejection(message: String) -> ValidationResponse {
         code: Some(400),
         warnings: Vec::new(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::MemoryCluster;
+    use serde_json::json;
+
+    /// The triage answers exactly what the full evaluation would, on every request it answers.
+    #[test]
+    fn triage_never_changes_an_answer() {
+        let settings = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}],
+            "customResources": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": "$.spec.template.spec"}]});
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "a", "image": "reg.example/a"}]}});
+        let kinds = [
+            ("", "v1", "Pod"),
+            ("", "v1", "ConfigMap"),
+            ("apps", "v1", "Deployment"),
+            ("argoproj.io", "v1alpha1", "Rollout"),
+            ("argoproj.io", "v1", "Rollout"),
+            ("", "v1", "ServiceAccount"),
+        ];
+        for (group, version, kind) in kinds {
+            for operation in ["CREATE", "UPDATE", "DELETE", "CONNECT"] {
+                for sub_resource in ["", "status", "ephemeralcontainers"] {
+                    let request = json!({"uid": "u", "kind": {"group": group, "version": version, "kind": kind},
+                        "operation": operation, "subResource": sub_resource, "namespace": "team-a",
+                        "object": pod, "oldObject": pod});
+                    let payload = json!({"request": request, "settings": settings});
+                    let answered = respond(
+                        &serde_json::to_vec(&payload).unwrap(),
+                        &mut MemoryCluster::default(),
+                    );
+                    let full = to_response(evaluate(
+                        &AdmissionRequest::from_value(&request).unwrap(),
+                        &Settings::from_value(settings.clone()).unwrap(),
+                        &mut MemoryCluster::default(),
+                    ));
+                    assert_eq!(
+                        serde_json::to_value(&answered).unwrap(),
+                        serde_json::to_value(&full).unwrap(),
+                        "{kind} {operation} {sub_resource:?}"
+                    );
+                }
+            }
+        }
+    }
 }
