@@ -51,6 +51,8 @@ fn yes() -> bool {
 struct HostCall {
     secret: Option<String>,
     service_account: Option<String>,
+    /// A Namespace read by name (cluster-scoped: the session's `namespace` is null).
+    namespace_lookup: Option<String>,
     namespace: Option<String>,
     field_masks: Option<Vec<String>>,
     answer: Option<Answer>,
@@ -78,16 +80,22 @@ enum HostError {
 const POLICY_SERVER_USER: &str = "system:serviceaccount:kubewarden:policy-server-default";
 
 /// The text kwctl records (and replays) for a failed lookup, exactly as in `e2e-tests/recorded/`.
-fn host_error_text(error: HostError, kind: &str, name: &str, namespace: &str) -> String {
+/// `namespace` is `None` for cluster-scoped kinds (Namespace: `namespace-not-found.yml`; its 403
+/// follows the API server's cluster-scope wording, as the stub sends it).
+fn host_error_text(error: HostError, kind: &str, name: &str, namespace: Option<&str>) -> String {
     let plural = format!("{}s", kind.to_ascii_lowercase());
     let list_meta = "metadata: Some(ListMeta { continue_: None, remaining_item_count: None, resource_version: None, self_link: None })";
     match error {
         HostError::NotFound => {
-            format!("Cannot find v1/{kind} named '{name}' inside of namespace 'Some(\"{namespace}\")'")
+            let scope = namespace.map_or("None".to_string(), |ns| format!("Some(\"{ns}\")"));
+            format!("Cannot find v1/{kind} named '{name}' inside of namespace '{scope}'")
         }
         HostError::Forbidden => {
+            let scope = namespace.map_or("at the cluster scope".to_string(), |ns| {
+                format!("in the namespace \"{ns}\"")
+            });
             let message = format!(
-                "{plural} \"{name}\" is forbidden: User \"{POLICY_SERVER_USER}\" cannot get resource \"{plural}\" in API group \"\" in the namespace \"{namespace}\""
+                "{plural} \"{name}\" is forbidden: User \"{POLICY_SERVER_USER}\" cannot get resource \"{plural}\" in API group \"\" {scope}"
             );
             format!(
                 "ApiError: {message}: Forbidden (Status {{ status: Some(Failure), code: 403, message: {message:?}, {list_meta}, reason: \"Forbidden\", details: Some(StatusDetails {{ name: \"{name}\", group: \"\", kind: \"{plural}\", uid: \"\", causes: [], retry_after_seconds: 0 }}) }})"
@@ -110,6 +118,8 @@ struct Answer {
     /// Raw `data` (already base64), for secrets that must not decode.
     data: Option<BTreeMap<String, String>>,
     image_pull_secrets: Option<Vec<String>>,
+    /// For a Namespace: its labels.
+    labels: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Deserialize)]
@@ -173,12 +183,17 @@ fn policy_module() -> PathBuf {
 fn session_yaml(case: &Case, namespace: &str, take: usize) -> String {
     let mut out = String::from("---\n");
     for call in case.host.iter().take(take) {
-        let (kind, name) = match (&call.secret, &call.service_account) {
-            (Some(name), None) => ("Secret", name),
-            (None, Some(name)) => ("ServiceAccount", name),
-            _ => panic!("a host call names exactly one of secret or serviceAccount"),
+        let (kind, name) = match (&call.secret, &call.service_account, &call.namespace_lookup) {
+            (Some(name), None, None) => ("Secret", name),
+            (None, Some(name), None) => ("ServiceAccount", name),
+            (None, None, Some(name)) => ("Namespace", name),
+            _ => panic!("a host call names exactly one of secret, serviceAccount or namespaceLookup"),
         };
-        let namespace = call.namespace.as_deref().unwrap_or(namespace);
+        let namespace = match kind {
+            "Namespace" => None,
+            _ => Some(call.namespace.as_deref().unwrap_or(namespace)),
+        };
+        let shown_namespace = namespace.unwrap_or("null");
         let masks = match &call.field_masks {
             Some(masks) => format!(
                 "field_masks:\n{}",
@@ -187,7 +202,7 @@ fn session_yaml(case: &Case, namespace: &str, take: usize) -> String {
             None => "field_masks: null\n".to_string(),
         };
         let request = format!(
-            "!KubernetesGetResource\napi_version: v1\nkind: {kind}\nname: {name}\nnamespace: {namespace}\ndisable_cache: false\n{masks}"
+            "!KubernetesGetResource\napi_version: v1\nkind: {kind}\nname: {name}\nnamespace: {shown_namespace}\ndisable_cache: false\n{masks}"
         );
         let response = match (&call.answer, call.host_error, &call.error) {
             (Some(answer), None, None) => {
@@ -214,11 +229,17 @@ fn session_yaml(case: &Case, namespace: &str, take: usize) -> String {
 fn answer_object(
     kind: &str,
     name: &str,
-    namespace: &str,
+    namespace: Option<&str>,
     answer: &Answer,
     masks: Option<&[String]>,
 ) -> Value {
-    let mut object = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name, "namespace": namespace}});
+    let mut object = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}});
+    if let Some(namespace) = namespace {
+        object["metadata"]["namespace"] = json!(namespace);
+    }
+    if let Some(labels) = &answer.labels {
+        object["metadata"]["labels"] = json!(labels);
+    }
     if let Some(secret_type) = &answer.secret_type {
         object["type"] = json!(secret_type);
     }
@@ -773,6 +794,12 @@ fn host_errors_replay_what_the_real_kwctl_recorded() {
             "corp-registry",
         ),
         (
+            "namespace-not-found.yml",
+            HostError::NotFound,
+            "Namespace",
+            "team-a",
+        ),
+        (
             "serviceaccount-not-found.yml",
             HostError::NotFound,
             "ServiceAccount",
@@ -803,8 +830,9 @@ fn host_errors_replay_what_the_real_kwctl_recorded() {
             .iter()
             .find_map(|exchange| exchange["response"]["message"].as_str())
             .expect(file);
+        let namespace = (kind != "Namespace").then_some("team-a");
         assert_eq!(
-            host_error_text(error, kind, name, "team-a"),
+            host_error_text(error, kind, name, namespace),
             message,
             "{file}"
         );

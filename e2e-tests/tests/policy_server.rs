@@ -1,6 +1,6 @@
 //! The policy as Kubewarden deploys it: `kwctl push` to a loopback OCI registry (Debian's
-//! `docker-registry`), the real PolicyServer pulling it from there, reading Secrets and
-//! ServiceAccounts from the loopback API stub, and AdmissionReviews posted to
+//! `docker-registry`), the real PolicyServer pulling it from there, reading Secrets,
+//! ServiceAccounts and Namespaces from the loopback API stub, and AdmissionReviews posted to
 //! `POST /validate/<policy-id>`. Each case checks the answer (allowed, the applied patch, messages,
 //! warnings) and the exact object lookups the stub received for it.
 //!
@@ -101,6 +101,14 @@ fn opaque_secret(namespace: &str, name: &str) -> Value {
     })
 }
 
+fn namespace_object(name: &str, labels: &[(&str, &str)]) -> Value {
+    let mut labels: serde_json::Map<String, Value> =
+        labels.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    labels.insert("kubernetes.io/metadata.name".to_string(), json!(name));
+    json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels},
+           "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}})
+}
+
 fn service_account(namespace: &str, name: &str, pull_secrets: &[&str]) -> Value {
     json!({
         "apiVersion": "v1", "kind": "ServiceAccount",
@@ -181,6 +189,12 @@ fn policies_yaml(module_uri: &str) -> String {
         ("inject-reject", rule("reject")),
         ("inject-warn", rule("warn")),
         ("inject-skip", rule("skip")),
+        (
+            "scoped",
+            json!({"rules": [{"secret": "team-a-registry", "registries": [CORP_REGISTRY], "onMissingSecret": "warn",
+                              "namespaceSelector": {"matchLabels": {"team": "a"}}}],
+                   "serviceAccounts": [{"secret": "dockerhub"}]}),
+        ),
     ];
     policies
         .iter()
@@ -194,6 +208,8 @@ fn policies_yaml(module_uri: &str) -> String {
       kind: Secret
     - apiVersion: v1
       kind: ServiceAccount
+    - apiVersion: v1
+      kind: Namespace
   hostCapabilities: [\"kubernetes/get_resource\"]
   settings: {settings}
 "
@@ -401,6 +417,73 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         lookups: vec![],
     });
 
+    // namespaceSelector: the Namespace is read (once, labels only) before the rule's secret; a
+    // namespace the selector picks gets the secret.
+    let ns = "ps-ns-team-a";
+    stub.add_object(namespace_object(ns, &[("team", "a")]));
+    stub.add_object(pull_secret(ns, "team-a-registry", &[CORP_REGISTRY]));
+    cases.push(Case {
+        name: "namespaceSelector: a selected namespace gets the rule's secret",
+        policy: "scoped",
+        request: pod_create(ns, CORP_IMAGE, &[]),
+        allowed: true,
+        patched: Some(names(&["team-a-registry"])),
+        message: vec![],
+        warnings: vec![],
+        warning_count: 0,
+        lookups: vec![
+            format!("GET namespaces {ns}"),
+            secret_read(ns, "team-a-registry"),
+        ],
+    });
+    let ns = "ps-ns-team-c";
+    stub.add_object(namespace_object(ns, &[("team", "c")]));
+    cases.push(Case {
+        name: "namespaceSelector: an unselected namespace is left alone, no secret read",
+        policy: "scoped",
+        request: pod_create(ns, CORP_IMAGE, &[]),
+        allowed: true,
+        patched: None,
+        message: vec![],
+        warnings: vec![],
+        warning_count: 0,
+        lookups: vec![format!("GET namespaces {ns}")],
+    });
+    // RBAC refuses the Namespace read: the rule's onMissingSecret (warn) decides.
+    let ns = "ps-ns-forbidden";
+    stub.set("namespaces", "", ns, Answer::Forbidden);
+    cases.push(Case {
+        name: "namespaceSelector: a forbidden Namespace read falls to onMissingSecret (warn)",
+        policy: "scoped",
+        request: pod_create(ns, CORP_IMAGE, &[]),
+        allowed: true,
+        patched: Some(names(&["team-a-registry"])),
+        message: vec![],
+        warnings: strings(&[
+            "imagePullSecret \"team-a-registry\" in namespace \"ps-ns-forbidden\": the namespace could not be read for the namespaceSelector: the PolicyServer is forbidden to read it (403 Forbidden)",
+            "let the PolicyServer's ServiceAccount get namespaces",
+            "(onMissingSecret: warn, added anyway)",
+        ]),
+        warning_count: 1,
+        lookups: vec![format!("GET namespaces {ns}")],
+    });
+    // serviceAccounts: a new namespace's default ServiceAccount gets the verified secret appended.
+    let ns = "ps-sa-create";
+    stub.add_object(pull_secret(ns, "dockerhub", &["https://index.docker.io/v1/"]));
+    let account = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "default", "namespace": ns}, "imagePullSecrets": [{"name": "team-mirror"}]});
+    cases.push(Case {
+        name: "serviceAccounts: a ServiceAccount CREATE gets the secret appended",
+        policy: "scoped",
+        request: admission_request("ps-sa-create", "CREATE", account, Value::Null),
+        allowed: true,
+        patched: Some(names(&["team-mirror", "dockerhub"])),
+        message: vec![],
+        warnings: vec![],
+        warning_count: 0,
+        lookups: vec![secret_read(ns, "dockerhub")],
+    });
+
     // No image matches a rule: accepted as is, no lookup.
     let ns = "ps-no-match";
     cases.push(Case {
@@ -422,6 +505,7 @@ fn pod_spec_pointer(kind: &str) -> &'static str {
     match kind {
         "Pod" => "/spec",
         "CronJob" => "/spec/jobTemplate/spec/template/spec",
+        "ServiceAccount" => "",
         _ => "/spec/template/spec",
     }
 }

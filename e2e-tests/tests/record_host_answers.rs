@@ -102,6 +102,12 @@ fn docker_config_secret(namespace: &str, name: &str) -> Value {
     })
 }
 
+/// A rule for namespaces labelled `team: a`, with no secret lookup: only the Namespace is read.
+fn team_a_settings() -> Value {
+    json!({"rules": [{"secret": "corp-registry", "registries": ["registry.corp.example:5000"],
+                      "namespaceSelector": {"matchLabels": {"team": "a"}}}], "verifySecrets": false})
+}
+
 fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
@@ -155,6 +161,29 @@ fn scenarios() -> Vec<Scenario> {
             name: "serviceaccount-not-found",
             settings: json!({"rules": [{"secret": "corp-registry", "registries": ["registry.corp.example:5000"]}], "verifySecrets": false}),
             request: deployment_request("team-a"),
+            setup: |_| {},
+            args: vec!["--allow-context-aware"],
+        },
+        Scenario {
+            probe: None,
+            backtrace: false,
+            name: "namespace-found",
+            settings: team_a_settings(),
+            request: pod_request("team-a"),
+            setup: |stub| {
+                stub.add_object(json!({"apiVersion": "v1", "kind": "Namespace",
+                    "metadata": {"name": "team-a", "labels": {"team": "a", "kubernetes.io/metadata.name": "team-a"},
+                                 "annotations": {"owner": "team-a@corp.example"}},
+                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}))
+            },
+            args: vec!["--allow-context-aware"],
+        },
+        Scenario {
+            probe: None,
+            backtrace: false,
+            name: "namespace-not-found",
+            settings: team_a_settings(),
+            request: pod_request("team-a"),
             setup: |_| {},
             args: vec!["--allow-context-aware"],
         },
@@ -341,7 +370,12 @@ fn record_real_kwctl_host_answers() {
         .map(PathBuf::from)
         .unwrap_or_else(|_| scratch.path().join("recorded"));
     std::fs::create_dir_all(&out_dir).unwrap();
+    // RECORD_FILTER: record only the scenarios whose name contains it.
+    let filter = std::env::var("RECORD_FILTER").unwrap_or_default();
     for scenario in scenarios() {
+        if !scenario.name.contains(&filter) {
+            continue;
+        }
         let dir = scratch.path().join(scenario.name);
         std::fs::create_dir_all(&dir).unwrap();
         let stub = KubeStub::start(&dir).expect("stub API server");

@@ -151,17 +151,21 @@ impl KubeStub {
         self.state.lock().unwrap().requests[mark..].to_vec()
     }
 
-    /// Requests for namespaced objects (`/api/v1/namespaces/NS/PLURAL/NAME`) since `mark`, as
-    /// "GET secrets team-a/corp", leaving discovery and namespace reads aside.
+    /// Object reads since `mark`: namespaced objects (`/api/v1/namespaces/NS/PLURAL/NAME`) as
+    /// "GET secrets team-a/corp", Namespaces (`/api/v1/namespaces/NAME`) as "GET namespaces
+    /// team-a"; discovery left aside.
     pub fn object_reads_since(&self, mark: usize) -> Vec<String> {
         self.requests_since(mark)
             .iter()
             .filter_map(|r| {
                 let rest = r.path.strip_prefix("/api/v1/namespaces/")?;
-                let [namespace, plural, name] = rest.split('/').collect::<Vec<_>>()[..] else {
-                    return None;
-                };
-                Some(format!("{} {plural} {namespace}/{name}", r.method))
+                match rest.split('/').collect::<Vec<_>>()[..] {
+                    [namespace, plural, name] => {
+                        Some(format!("{} {plural} {namespace}/{name}", r.method))
+                    }
+                    [name] => Some(format!("{} namespaces {name}", r.method)),
+                    _ => None,
+                }
             })
             .collect()
     }
