@@ -5,13 +5,12 @@
 //! commands (a benchmark) can reuse the compiled policy and the evaluator.
 
 pub mod annotate;
-pub mod bench;
 pub mod cli;
 pub mod engine;
 pub mod evaluate;
-pub mod explain;
 pub mod host;
 pub mod metadata;
+pub mod policy_specific;
 pub mod request;
 pub mod response;
 pub mod run;

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use policy_runner::cli::{Cli, Command};
-use policy_runner::{annotate, bench, explain, run};
+use policy_runner::policy_specific::{bench, explain};
+use policy_runner::{annotate, run};
 
 fn main() -> ExitCode {
     match execute(Cli::parse().command) {

@@ -678,7 +678,7 @@ fn mib(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::bench::workloads::Outcome;
+    use crate::policy_specific::bench::workloads::Outcome;
 
     fn us(micros: u64) -> Duration {
         Duration::from_micros(micros)
