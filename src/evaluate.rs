@@ -7,12 +7,13 @@ use serde_json::Value;
 
 use crate::cluster::{Cluster, Denial, LookupError};
 use crate::image_ref::ImageRef;
-use crate::inject::{is_empty_list, merged_pull_secrets, set_pull_secrets};
+use crate::inject::{is_empty_list, merged_pull_secrets};
 use crate::kinds::{dotted, Workload};
 use crate::namespace_scope::{self, NamespaceLabels, Scope};
 use crate::pod_spec::{containers, pull_secret_names, Container, ContainerList};
 use crate::request::AdmissionRequest;
 use crate::settings::{OnMissingSecret, Rule, Settings};
+use crate::splice::Edit;
 use crate::verify::{Problem, SecretChecks};
 
 /// The outcome of one evaluation.
@@ -21,8 +22,9 @@ pub enum Decision {
     Accept {
         warnings: Vec<String>,
     },
+    /// The object with new `imagePullSecrets` lists; `splice` writes it from the request's text.
     Mutate {
-        object: Value,
+        edits: Vec<Edit>,
         warnings: Vec<String>,
     },
     Reject {
@@ -30,6 +32,21 @@ pub enum Decision {
         code: Option<u16>,
         warnings: Vec<String>,
     },
+}
+
+#[cfg(test)]
+impl Decision {
+    /// The object a mutation makes of `original`, by the parsed-object reference of the splice.
+    pub(crate) fn mutated(&self, original: &Value) -> Option<Value> {
+        match self {
+            Decision::Mutate { edits, .. } => {
+                let mut object = original.clone();
+                crate::splice::apply(&mut object, edits);
+                Some(object)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// Containers named in one failure line before the rest are only counted.
@@ -316,7 +333,7 @@ fn inject<C: Cluster>(
         return findings.into_decision();
     }
     let mut accounts: Vec<(&str, Result<Vec<String>, LookupError>)> = Vec::new();
-    let mut mutated: Option<Value> = None;
+    let mut edits: Vec<Edit> = Vec::new();
     for (view, wanted) in specs.iter().zip(&wanted) {
         let existing = view.spec.get("imagePullSecrets");
         let Some(mut merged) = merged_pull_secrets(existing, &[], wanted) else {
@@ -349,15 +366,17 @@ fn inject<C: Cluster>(
                 }
             }
         }
-        let object = mutated.get_or_insert_with(|| request.object.clone());
-        set_pull_secrets(object, &view.pointer, merged);
+        edits.push(Edit {
+            pointer: view.pointer.clone(),
+            list: merged,
+        });
     }
-    match mutated {
-        Some(object) => Decision::Mutate {
-            object,
-            warnings: findings.warnings.into_iter().collect(),
-        },
-        None => findings.into_decision(),
+    if edits.is_empty() {
+        return findings.into_decision();
+    }
+    Decision::Mutate {
+        edits,
+        warnings: findings.warnings.into_iter().collect(),
     }
 }
 

@@ -65,18 +65,6 @@ pub fn is_empty_list(existing: Option<&Value>) -> bool {
     }
 }
 
-/// Writes `list` as the `imagePullSecrets` of the pod spec at `pointer`; nothing else is touched.
-/// Returns false if `pointer` does not lead to an object.
-pub fn set_pull_secrets(object: &mut Value, pointer: &str, list: Vec<Value>) -> bool {
-    match object.pointer_mut(pointer).and_then(Value::as_object_mut) {
-        Some(spec) => {
-            spec.insert("imagePullSecrets".to_string(), Value::Array(list));
-            true
-        }
-        None => false,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,21 +99,5 @@ mod tests {
             merged.as_deref().map(names),
             expected.map(|e| e.iter().map(|s| s.to_string()).collect())
         );
-    }
-
-    #[test]
-    fn sets_only_the_list() {
-        let mut object =
-            json!({"spec": {"template": {"spec": {"containers": [], "x-unknown": {"a": 1}}}}});
-        let before = object.clone();
-        assert!(set_pull_secrets(
-            &mut object,
-            "/spec/template/spec",
-            vec![json!({"name": "corp"})]
-        ));
-        let mut expected = before;
-        expected["spec"]["template"]["spec"]["imagePullSecrets"] = json!([{"name": "corp"}]);
-        assert_eq!(object, expected);
-        assert!(!set_pull_secrets(&mut object, "/spec/missing", vec![]));
     }
 }

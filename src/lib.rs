@@ -21,6 +21,7 @@ mod request;
 mod selector;
 mod service_accounts;
 mod settings;
+mod splice;
 mod triage;
 mod verify;
 
@@ -81,7 +82,7 @@ pub extern "C" fn wapc_init() {
 
 /// waPC `validate`: always answers with a response, never an error, whatever the payload holds.
 fn validate(payload: &[u8]) -> CallResult {
-    Ok(serde_json::to_vec(&respond(payload, &mut HostCluster))?)
+    Ok(respond_json(payload, &mut HostCluster))
 }
 
 /// waPC `validate_settings`: a parse or compile failure is an invalid-settings answer naming the field.
@@ -99,8 +100,59 @@ fn validate_settings(payload: &[u8]) -> CallResult {
     Ok(serde_json::to_vec(&response)?)
 }
 
-/// The full answer to a `validate` payload (`{"request": ..., "settings": ...}`).
+/// The full answer to a `validate` payload (`{"request": ..., "settings": ...}`), parsed.
 pub fn respond<C: Cluster>(payload: &[u8], cluster: &mut C) -> ValidationResponse {
+    let json = respond_json(payload, cluster);
+    serde_json::from_slice(&json).unwrap_or_else(|error| ValidationResponse {
+        accepted: false,
+        message: Some(format!(
+            "internal error: the answer does not read back: {error}"
+        )),
+        code: Some(500),
+        mutated_object: None,
+        audit_annotations: None,
+        warnings: None,
+    })
+}
+
+/// The answer to a `validate` payload as the JSON the host reads.
+fn respond_json<C: Cluster>(payload: &[u8], cluster: &mut C) -> Vec<u8> {
+    let answer = match answer(payload, cluster) {
+        Answer::Decided(response) => serde_json::to_vec(&response),
+        Answer::Mutated { object, warnings } => serde_json::to_vec(&MutationResponse {
+            accepted: true,
+            message: None,
+            code: None,
+            mutated_object: &object,
+            audit_annotations: None,
+            warnings: (!warnings.is_empty()).then_some(warnings),
+        }),
+    };
+    answer.unwrap_or_else(|error| {
+        format!(r#"{{"accepted":false,"message":"internal error: the answer does not serialise: {error}","code":500}}"#).into_bytes()
+    })
+}
+
+/// `ValidationResponse` with the mutated object as raw JSON text: the same fields, in order.
+#[derive(serde::Serialize)]
+struct MutationResponse<'a> {
+    accepted: bool,
+    message: Option<String>,
+    code: Option<u16>,
+    mutated_object: &'a RawValue,
+    audit_annotations: Option<()>,
+    warnings: Option<Vec<String>>,
+}
+
+enum Answer {
+    Decided(ValidationResponse),
+    Mutated {
+        object: Box<RawValue>,
+        warnings: Vec<String>,
+    },
+}
+
+fn answer<C: Cluster>(payload: &[u8], cluster: &mut C) -> Answer {
     let parts = match serde_json::from_slice::<triage::Payload>(payload) {
         Ok(parts) => parts,
         Err(error) if error.is_data() => {
@@ -133,35 +185,66 @@ pub fn respond<C: Cluster>(payload: &[u8], cluster: &mut C) -> ValidationRespons
             return rejection(format!("the admission request does not parse: {error}"))
         }
     };
-    let request = match AdmissionRequest::from_value(&request) {
-        Ok(request) => request,
+    let admission = match AdmissionRequest::from_value(&request) {
+        Ok(admission) => admission,
         Err(message) => return rejection(message),
     };
-    to_response(evaluate(&request, &settings, cluster))
+    match evaluate(&admission, &settings, cluster) {
+        Decision::Mutate { edits, warnings } => Answer::Mutated {
+            object: mutated_object(parts.request, admission.object, &edits),
+            warnings,
+        },
+        decision => to_response(decision),
+    }
 }
 
-fn to_response(decision: Decision) -> ValidationResponse {
-    let (accepted, message, code, mutated_object, warnings) = match decision {
-        Decision::Accept { warnings } => (true, None, None, None, warnings),
-        Decision::Mutate { object, warnings } => (true, None, None, Some(object), warnings),
+/// The request's object with the edits: spliced into its own text, or (should the text not lead
+/// where the parsed object does) applied to the parsed object and written anew.
+fn mutated_object(
+    request: Option<&RawValue>,
+    object: &serde_json::Value,
+    edits: &[splice::Edit],
+) -> Box<RawValue> {
+    #[derive(serde::Deserialize)]
+    struct ObjectText<'a> {
+        #[serde(borrow)]
+        object: &'a RawValue,
+    }
+    request
+        .and_then(|raw| serde_json::from_str::<ObjectText>(raw.get()).ok())
+        .and_then(|text| splice::splice(text.object.get(), edits))
+        .and_then(|spliced| RawValue::from_string(spliced).ok())
+        .unwrap_or_else(|| {
+            let mut object = object.clone();
+            splice::apply(&mut object, edits);
+            serde_json::value::to_raw_value(&object)
+                .unwrap_or_else(|_| RawValue::from_string("null".to_string()).unwrap_or_default())
+        })
+}
+
+fn to_response(decision: Decision) -> Answer {
+    let (accepted, message, code, warnings) = match decision {
+        Decision::Accept { warnings } | Decision::Mutate { warnings, .. } => {
+            (true, None, None, warnings)
+        }
         Decision::Reject {
             message,
             code,
             warnings,
-        } => (false, Some(message), code, None, warnings),
+        } => (false, Some(message), code, warnings),
     };
-    ValidationResponse {
+    Answer::Decided(ValidationResponse {
         accepted,
         message,
         code,
-        mutated_object,
+        mutated_object: None,
         audit_annotations: None,
         warnings: (!warnings.is_empty()).then_some(warnings),
-    }
+    })
 }
 
 /// A request the policy cannot read: 400, as for a bad request.
-fn rejection(message: String) -> ValidationResponse {
+fn rejection(message: String) -> Answer {
     to_response(Decision::Reject {
         message,
         code: Some(400),
@@ -201,16 +284,24 @@ mod tests {
                         &serde_json::to_vec(&payload).unwrap(),
                         &mut MemoryCluster::default(),
                     );
-                    let full = to_response(evaluate(
+                    let decision = evaluate(
                         &AdmissionRequest::from_value(&request).unwrap(),
                         &Settings::from_value(settings.clone()).unwrap(),
                         &mut MemoryCluster::default(),
-                    ));
-                    assert_eq!(
-                        serde_json::to_value(&answered).unwrap(),
-                        serde_json::to_value(&full).unwrap(),
-                        "{kind} {operation} {sub_resource:?}"
                     );
+                    let (accepted, message, warnings) = match &decision {
+                        Decision::Accept { warnings } | Decision::Mutate { warnings, .. } => {
+                            (true, None, warnings.clone())
+                        }
+                        Decision::Reject {
+                            message, warnings, ..
+                        } => (false, Some(message.clone()), warnings.clone()),
+                    };
+                    let case = format!("{kind} {operation} {sub_resource:?}");
+                    assert_eq!(answered.accepted, accepted, "{case}");
+                    assert_eq!(answered.message, message, "{case}");
+                    assert_eq!(answered.warnings.unwrap_or_default(), warnings, "{case}");
+                    assert_eq!(answered.mutated_object, decision.mutated(&pod), "{case}");
                 }
             }
         }

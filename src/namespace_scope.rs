@@ -181,7 +181,7 @@ mod tests {
     fn only_the_rule_that_selects_the_namespace_adds_its_secret() {
         let mut cluster = MemoryCluster::default().with_namespace("team-a", &[("team", "a")]);
         let decision = decide(team_rules(json!({})), corp_pod(), &mut cluster);
-        let Decision::Mutate { object, .. } = decision else {
+        let Some(object) = decision.mutated(&json!({"spec": {}})) else {
             panic!("{decision:?}")
         };
         assert_eq!(
@@ -199,7 +199,7 @@ mod tests {
             json!({"containers": [{"name": "web", "image": "nginx"}]}),
             &mut cluster,
         );
-        let Decision::Mutate { object, .. } = decision else {
+        let Some(object) = decision.mutated(&json!({"spec": {}})) else {
             panic!("{decision:?}")
         };
         assert_eq!(

@@ -9,12 +9,13 @@ use serde_json::Value;
 use crate::cluster::Cluster;
 use crate::evaluate::{fix_for, Decision, Mode};
 use crate::host::check_dns_subdomain;
-use crate::inject::{merged_pull_secrets, set_pull_secrets};
+use crate::inject::merged_pull_secrets;
 use crate::namespace_scope::{NamespaceLabels, Scope};
 use crate::pod_spec::pull_secret_names;
 use crate::request::AdmissionRequest;
 use crate::selector::{LabelSelector, RawLabelSelector};
 use crate::settings::{OnMissingSecret, Settings};
+use crate::splice::Edit;
 use crate::verify::{Problem, SecretChecks};
 
 /// One `serviceAccounts` entry, compiled.
@@ -199,14 +200,13 @@ pub fn evaluate<C: Cluster>(
         };
     }
     match merged_pull_secrets(object.get("imagePullSecrets"), &[], &wanted) {
-        Some(merged) => {
-            let mut mutated = object.clone();
-            set_pull_secrets(&mut mutated, "", merged);
-            Decision::Mutate {
-                object: mutated,
-                warnings: findings.warnings,
-            }
-        }
+        Some(merged) => Decision::Mutate {
+            edits: vec![Edit {
+                pointer: String::new(),
+                list: merged,
+            }],
+            warnings: findings.warnings,
+        },
         None => accept(findings.warnings),
     }
 }
@@ -302,7 +302,7 @@ mod tests {
 
     fn pull_secrets(decision: &Decision) -> Value {
         match decision {
-            Decision::Mutate { object, .. } => object["imagePullSecrets"].clone(),
+            Decision::Mutate { edits, .. } => Value::Array(edits[0].list.clone()),
             other => panic!("expected a mutation, got {other:?}"),
         }
     }
@@ -340,8 +340,11 @@ mod tests {
             &settings(json!({"verifySecrets": false})),
             &mut MemoryCluster::default(),
         );
-        let Decision::Mutate { object, warnings } = decision else {
+        let Some(object) = decision.mutated(&before) else {
             panic!("no mutation")
+        };
+        let Decision::Mutate { warnings, .. } = decision else {
+            unreachable!()
         };
         let mut expected = before;
         expected["imagePullSecrets"] = json!([{"name": "dockerhub"}, {"name": "mirror"}]);
@@ -364,8 +367,11 @@ mod tests {
     fn missing_secret_warn_adds_and_skip_does_not() {
         let mut cluster = MemoryCluster::default();
         let decision = run(account(None), "CREATE", &settings(json!({})), &mut cluster);
-        let Decision::Mutate { object, warnings } = decision else {
+        let Some(object) = decision.mutated(&account(None)) else {
             panic!("no mutation")
+        };
+        let Decision::Mutate { warnings, .. } = decision else {
+            unreachable!()
         };
         assert_eq!(object["imagePullSecrets"], json!([{"name": "dockerhub"}]));
         assert_eq!(
@@ -389,8 +395,11 @@ mod tests {
             &settings(json!({})),
             &mut MemoryCluster::default().with_docker_secret("dockerhub", &["docker.io"]),
         );
-        let Decision::Mutate { object, warnings } = decision else {
+        let Some(object) = decision.mutated(&account(Some(json!([{"name": "mirror"}])))) else {
             panic!("no mutation")
+        };
+        let Decision::Mutate { warnings, .. } = decision else {
+            unreachable!()
         };
         assert_eq!(
             object["imagePullSecrets"],
@@ -492,8 +501,11 @@ mod tests {
         let mut cluster = MemoryCluster::default()
             .with_namespace_error("team-a", LookupError::NotPermitted(Denial::Forbidden));
         let decision = run(account(None), "CREATE", &scoped(), &mut cluster);
-        let Decision::Mutate { object, warnings } = decision else {
+        let Some(object) = decision.mutated(&account(None)) else {
             panic!("no mutation")
+        };
+        let Decision::Mutate { warnings, .. } = decision else {
+            unreachable!()
         };
         assert_eq!(
             object["imagePullSecrets"],
@@ -599,7 +611,7 @@ mod tests {
             let entries: Vec<Value> = secrets.iter().map(|s| json!({"secret": s})).collect();
             let settings = settings(json!({"verifySecrets": false, "serviceAccounts": entries}));
             let once = match run(account(existing.clone()), "UPDATE", &settings, &mut MemoryCluster::default()) {
-                Decision::Mutate { object, .. } => object,
+                mutation @ Decision::Mutate { .. } => mutation.mutated(&account(existing.clone())).expect("a mutation"),
                 Decision::Accept { .. } => account(existing.clone()),
                 other => panic!("{other:?}"),
             };

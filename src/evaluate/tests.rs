@@ -44,7 +44,10 @@ fn no_verify() -> Settings {
 
 fn mutated_at(decision: &Decision, pointer: &str) -> Value {
     match decision {
-        Decision::Mutate { object, .. } => object.pointer(pointer).cloned().unwrap_or(Value::Null),
+        Decision::Mutate { edits, .. } => edits
+            .iter()
+            .find(|edit| format!("{}/imagePullSecrets", edit.pointer) == pointer)
+            .map_or(Value::Null, |edit| Value::Array(edit.list.clone())),
         other => panic!("expected a mutation, got {other:?}"),
     }
 }
@@ -83,12 +86,8 @@ fn pod_create_gets_matching_secret() {
 fn mutation_changes_nothing_but_the_list() {
     let object = pod(json!([{"name": "app", "image": "reg.example/app:1"}]));
     let req = request("", "Pod", "CREATE", object.clone());
-    let Decision::Mutate {
-        object: mutated, ..
-    } = run(&req, &no_verify(), &mut FakeCluster::default())
-    else {
-        panic!()
-    };
+    let decision = run(&req, &no_verify(), &mut FakeCluster::default());
+    let mutated = decision.mutated(&object).expect("a mutation");
     let mut expected = object;
     expected["spec"]["imagePullSecrets"] = json!([{"name": "corp"}]);
     assert_eq!(mutated, expected);
