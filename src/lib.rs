@@ -16,6 +16,7 @@ mod kinds;
 mod matcher;
 mod namespace_scope;
 mod pod_spec;
+mod pruned;
 mod reference;
 mod request;
 mod selector;
@@ -162,12 +163,13 @@ fn answer<C: Cluster>(payload: &[u8], cluster: &mut C) -> Answer {
             return rejection(format!("the validation payload is not valid JSON: {error}"))
         }
     };
-    if let Some(request) = parts.request {
-        if triage::is_ignored(request, parts.settings) {
-            return to_response(Decision::Accept {
-                warnings: Vec::new(),
-            });
-        }
+    let look = parts.request.map_or(triage::Triage::Other, |request| {
+        triage::triage(request, parts.settings)
+    });
+    if look == triage::Triage::Ignored {
+        return to_response(Decision::Accept {
+            warnings: Vec::new(),
+        });
     }
     let settings = match parts.settings.map(RawValue::get) {
         None | Some("null") => Settings::from_value(serde_json::Value::Null),
@@ -177,8 +179,13 @@ fn answer<C: Cluster>(payload: &[u8], cluster: &mut C) -> Answer {
         Ok(settings) => settings,
         Err(message) => return rejection(format!("invalid settings: {message}")),
     };
-    let request: serde_json::Value = match parts.request.map(|raw| serde_json::from_str(raw.get()))
-    {
+    // Built-in kinds are read without the container fields the policy never looks at; a
+    // custom resource's JSONPath may select anything, so it is read whole.
+    let parse = |raw: &RawValue| match look {
+        triage::Triage::BuiltIn => pruned::parse(raw.get()),
+        _ => serde_json::from_str(raw.get()),
+    };
+    let request: serde_json::Value = match parts.request.map(parse) {
         None => serde_json::Value::Null,
         Some(Ok(request)) => request,
         Some(Err(error)) => {
@@ -190,36 +197,35 @@ fn answer<C: Cluster>(payload: &[u8], cluster: &mut C) -> Answer {
         Err(message) => return rejection(message),
     };
     match evaluate(&admission, &settings, cluster) {
-        Decision::Mutate { edits, warnings } => Answer::Mutated {
-            object: mutated_object(parts.request, admission.object, &edits),
-            warnings,
+        Decision::Mutate { edits, warnings } => match mutated_object(parts.request, &edits) {
+            Some(object) => Answer::Mutated { object, warnings },
+            None => {
+                rejection("internal error: the mutated object could not be written".to_string())
+            }
         },
         decision => to_response(decision),
     }
 }
 
-/// The request's object with the edits: spliced into its own text, or (should the text not lead
-/// where the parsed object does) applied to the parsed object and written anew.
-fn mutated_object(
-    request: Option<&RawValue>,
-    object: &serde_json::Value,
-    edits: &[splice::Edit],
-) -> Box<RawValue> {
+/// The request's object with the edits, spliced into its own text. Should the text not lead
+/// where the parsed object does, the edits are applied to the whole object read anew (never to
+/// the parsed one, which may lack the fields the policy does not read).
+fn mutated_object(request: Option<&RawValue>, edits: &[splice::Edit]) -> Option<Box<RawValue>> {
     #[derive(serde::Deserialize)]
     struct ObjectText<'a> {
         #[serde(borrow)]
         object: &'a RawValue,
     }
-    request
-        .and_then(|raw| serde_json::from_str::<ObjectText>(raw.get()).ok())
-        .and_then(|text| splice::splice(text.object.get(), edits))
-        .and_then(|spliced| RawValue::from_string(spliced).ok())
-        .unwrap_or_else(|| {
-            let mut object = object.clone();
-            splice::apply(&mut object, edits);
-            serde_json::value::to_raw_value(&object)
-                .unwrap_or_else(|_| RawValue::from_string("null".to_string()).unwrap_or_default())
-        })
+    let text = serde_json::from_str::<ObjectText>(request?.get())
+        .ok()?
+        .object
+        .get();
+    let written = splice::splice(text, edits).or_else(|| {
+        let mut object: serde_json::Value = serde_json::from_str(text).ok()?;
+        splice::apply(&mut object, edits);
+        serde_json::to_string(&object).ok()
+    })?;
+    RawValue::from_string(written).ok()
 }
 
 fn to_response(decision: Decision) -> Answer {
@@ -304,6 +310,95 @@ mod tests {
                     assert_eq!(answered.mutated_object, decision.mutated(&pod), "{case}");
                 }
             }
+        }
+    }
+
+    fn full_answer(
+        request: &serde_json::Value,
+        settings: &serde_json::Value,
+    ) -> ValidationResponse {
+        let decision = evaluate(
+            &AdmissionRequest::from_value(request).unwrap(),
+            &Settings::from_value(settings.clone()).unwrap(),
+            &mut MemoryCluster::default(),
+        );
+        let mutated_object = decision.mutated(&request["object"]);
+        let (accepted, message, code, warnings) = match decision {
+            Decision::Accept { warnings } | Decision::Mutate { warnings, .. } => {
+                (true, None, None, warnings)
+            }
+            Decision::Reject {
+                message,
+                code,
+                warnings,
+            } => (false, Some(message), code, warnings),
+        };
+        ValidationResponse {
+            accepted,
+            message,
+            code,
+            mutated_object,
+            audit_annotations: None,
+            warnings: (!warnings.is_empty()).then_some(warnings),
+        }
+    }
+
+    fn container() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
+        use proptest::prelude::*;
+        let image = prop_oneof![
+            Just(json!("reg.example/app:1")),
+            Just(json!("nginx:1.27")),
+            Just(json!(42)),
+            Just(json!(null)),
+        ];
+        let extra = prop_oneof![
+            Just(
+                json!({"env": [{"name": "E", "value": "1"}], "resources": {"limits": {"cpu": "1"}}})
+            ),
+            Just(json!({"imagePullPolicy": "Always", "ports": [{"containerPort": 80}]})),
+            Just(json!({"containers": [{"name": "nested", "image": "reg.example/x"}]})),
+            Just(json!({})),
+        ];
+        (prop_oneof![Just(json!("c")), Just(json!(7))], image, extra).prop_map(
+            |(name, image, extra)| {
+                let mut container = extra;
+                container["name"] = name;
+                container["image"] = image;
+                container
+            },
+        )
+    }
+
+    proptest::proptest! {
+        /// Reading built-in kinds without the container fields the policy ignores, and writing
+        /// mutations by splicing, answer exactly what the full parse with clone-and-insert did.
+        #[test]
+        fn pruned_reading_and_splicing_change_no_answer(
+            containers in proptest::collection::vec(container(), 0..4),
+            init in proptest::collection::vec(container(), 0..2),
+            listed in proptest::option::of(proptest::sample::select(vec![json!([]), json!([{"name": "own"}]), json!(null)])),
+            kind in proptest::sample::select(vec![("", "Pod", "/spec"), ("apps", "Deployment", "/spec/template/spec"), ("batch", "CronJob", "/spec/jobTemplate/spec/template/spec")]),
+        ) {
+            let (group, kind, pointer) = kind;
+            let mut spec = json!({"containers": containers, "initContainers": init, "volumes": [{"name": "v"}]});
+            if let Some(listed) = listed {
+                spec["imagePullSecrets"] = listed;
+            }
+            let mut object = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": "w", "managedFields": [{"manager": "m"}]}});
+            let mut cursor = &mut object;
+            for key in pointer.trim_start_matches('/').split('/') {
+                cursor = &mut cursor[key];
+            }
+            *cursor = spec;
+            let request = json!({"uid": "u", "kind": {"group": group, "version": "v1", "kind": kind},
+                "operation": "CREATE", "namespace": "team-a", "object": object});
+            let settings = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}], "verifySecrets": false});
+            let payload = serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
+            let answered = respond(&payload, &mut MemoryCluster::default());
+            proptest::prop_assert_eq!(
+                serde_json::to_value(&answered).unwrap(),
+                serde_json::to_value(full_answer(&request, &settings)).unwrap()
+            );
         }
     }
 }

@@ -62,17 +62,36 @@ struct CustomResourceHead<'a> {
     _pod_spec_path: IgnoredAny,
 }
 
+/// What the first look found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Triage {
+    /// The policy certainly does nothing with this request.
+    Ignored,
+    /// A Pod, a built-in workload kind or a ServiceAccount: its containers are read by name and
+    /// image only.
+    BuiltIn,
+    /// Anything else, including configured custom resources (whose JSONPath may select any part
+    /// of the object) and requests that do not read cleanly.
+    Other,
+}
+
 /// Whether the request certainly needs nothing from the policy. `false` means "look closer":
 /// anything that does not read cleanly goes to the full evaluation, which answers it precisely.
-pub(crate) fn is_ignored(request: &RawValue, settings: Option<&RawValue>) -> bool {
+#[cfg(test)]
+fn is_ignored(request: &RawValue, settings: Option<&RawValue>) -> bool {
+    triage(request, settings) == Triage::Ignored
+}
+
+/// The first look at a request: see [`Triage`].
+pub(crate) fn triage(request: &RawValue, settings: Option<&RawValue>) -> Triage {
     let Ok(head) = serde_json::from_str::<RequestHead>(request.get()) else {
-        return false;
+        return Triage::Other;
     };
     match (head.operation.as_ref(), head.sub_resource.as_ref()) {
         ("CREATE" | "UPDATE", "") | ("UPDATE", "ephemeralcontainers") => {}
         // Other sub-resources (status, scale, exec, ...), DELETE and CONNECT are never acted on.
-        ("CREATE" | "UPDATE" | "DELETE" | "CONNECT", _) => return true,
-        _ => return false,
+        ("CREATE" | "UPDATE" | "DELETE" | "CONNECT", _) => return Triage::Ignored,
+        _ => return Triage::Other,
     }
     let GroupVersionKind {
         group,
@@ -82,14 +101,14 @@ pub(crate) fn is_ignored(request: &RawValue, settings: Option<&RawValue>) -> boo
     if builtin_kind(group, kind).is_some()
         || (group.as_ref(), kind.as_ref()) == ("", "ServiceAccount")
     {
-        return false;
+        return Triage::BuiltIn;
     }
     let custom_resources = match settings.map(|s| serde_json::from_str::<SettingsHead>(s.get())) {
         None => Vec::new(),
         Some(Ok(head)) => head.custom_resources,
-        Some(Err(_)) => return false,
+        Some(Err(_)) => return Triage::Other,
     };
-    !custom_resources.iter().any(|custom| {
+    let configured = custom_resources.iter().any(|custom| {
         let (custom_group, custom_version) = custom
             .api_version
             .split_once('/')
@@ -97,7 +116,12 @@ pub(crate) fn is_ignored(request: &RawValue, settings: Option<&RawValue>) -> boo
         custom_group == group.as_ref()
             && custom_version == version.as_ref()
             && custom.kind == kind.as_ref()
-    })
+    });
+    if configured {
+        Triage::Other
+    } else {
+        Triage::Ignored
+    }
 }
 
 #[cfg(test)]
@@ -142,6 +166,19 @@ mod tests {
     #[case::not_an_object("[1]", false)]
     fn answers_only_what_it_is_sure_of(#[case] request: &str, #[case] ignored: bool) {
         assert_eq!(is_ignored(&raw(request), Some(&raw(ROLLOUT))), ignored);
+    }
+
+    #[rstest]
+    #[case::pod(
+        r#"{"kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE"}"#,
+        Triage::BuiltIn
+    )]
+    #[case::cron_job(r#"{"kind": {"group": "batch", "version": "v1", "kind": "CronJob"}, "operation": "UPDATE"}"#, Triage::BuiltIn)]
+    #[case::service_account(r#"{"kind": {"group": "", "version": "v1", "kind": "ServiceAccount"}, "operation": "CREATE"}"#, Triage::BuiltIn)]
+    #[case::rollout(r#"{"kind": {"group": "argoproj.io", "version": "v1alpha1", "kind": "Rollout"}, "operation": "CREATE"}"#, Triage::Other)]
+    #[case::unreadable(r#"{"kind": 3}"#, Triage::Other)]
+    fn tells_built_in_kinds_from_custom_ones(#[case] request: &str, #[case] expected: Triage) {
+        assert_eq!(triage(&raw(request), Some(&raw(ROLLOUT))), expected);
     }
 
     #[test]
