@@ -25,6 +25,8 @@ WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --e
 POLICY_SOURCES := $(shell find src -name '*.rs') Cargo.toml $(wildcard Cargo.lock)
 RUNNER_SOURCES := $(shell find $(RUNNER_DIR)/src -name '*.rs') $(RUNNER_DIR)/Cargo.toml $(RUNNER_DIR)/Cargo.lock
 FUZZ_SECONDS ?= 120
+# Evaluations per workload in `make bench` (a fresh instance each).
+BENCH_ITERATIONS ?= 1000
 
 .PHONY: setup runner test unit-tests e2e-tests e2e-tests-kwctl real-runtime-tests lint fmt demo bench fuzz clean
 
@@ -109,7 +111,7 @@ demo: policy.wasm
 	fi
 
 bench: annotated-policy.wasm $(RUNNER)
-	$(RUNNER) bench annotated-policy.wasm
+	$(RUNNER) bench --iterations $(BENCH_ITERATIONS) annotated-policy.wasm
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh fuzz/run.sh

@@ -41,7 +41,7 @@ pub enum Command {
         policy-runner explain -r pod.yaml"
     )]
     Explain(ExplainArgs),
-    /// Latency, throughput, memory and host calls of this policy's workloads
+    /// Latency of this policy's workloads on fresh instances, against a native parse
     Bench(BenchArgs),
 }
 
@@ -144,18 +144,12 @@ pub struct ExplainArgs {
 
 #[derive(Args, Debug, Clone, PartialEq, Eq)]
 pub struct BenchArgs {
-    /// Measured evaluations per workload (default: as many as fit in 2 s, at most 10000)
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
-    pub iterations: Option<u64>,
-    /// Unmeasured evaluations before each loop
-    #[arg(long, default_value_t = 20)]
-    pub warmup: usize,
-    /// Threads of the throughput loop
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=15))]
-    pub threads: u64,
-    /// Only workloads whose name contains NAME (repeatable)
-    #[arg(long, value_name = "NAME")]
-    pub workload: Vec<String>,
+    /// Measured evaluations (and native parses) per workload
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub iterations: u64,
+    /// The repository's benches/ folder: requests, settings and replay session
+    #[arg(long, value_name = "DIR", default_value = "benches")]
+    pub benches: String,
     #[command(flatten)]
     pub limits: LimitArgs,
     /// Path to the annotated WebAssembly module

@@ -63,9 +63,6 @@ impl Timeout {
 /// A policy compiled once, ready to be instantiated any number of times.
 pub struct CompiledPolicy {
     pre: WasmtimeEngineProviderPre,
-    /// The compiled code, kept for tools that drive the module without waPC (the
-    /// benchmark's memory probe); a cheap handle.
-    module: wasmtime::Module,
     deadlines: Option<EpochDeadlines>,
     _ticker: Option<EpochTicker>,
 }
@@ -98,7 +95,7 @@ impl CompiledPolicy {
         });
         let mut builder = WasmtimeEngineProviderBuilder::new()
             .engine(engine.clone())
-            .module(module.clone());
+            .module(module);
         if let Some(deadlines) = deadlines {
             builder = builder.enable_epoch_interruptions(deadlines);
         }
@@ -108,20 +105,9 @@ impl CompiledPolicy {
         let ticker = limits.timeout.map(|t| EpochTicker::start(engine, t.tick));
         Ok(Self {
             pre,
-            module,
             deadlines,
             _ticker: ticker,
         })
-    }
-
-    /// The compiled module, on the engine every instance runs on.
-    pub fn module(&self) -> &wasmtime::Module {
-        &self.module
-    }
-
-    /// The per-call deadline in epoch ticks, `None` without timeout protection.
-    pub fn deadline_ticks(&self) -> Option<u64> {
-        self.deadlines.map(|d| d.wapc_func)
     }
 
     /// A new instance whose host calls go to `host`. Fails if the module cannot be

@@ -54,7 +54,7 @@ pub struct Exchange {
 }
 
 /// The exchanges still to be replayed, in order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Session {
     exchanges: VecDeque<Exchange>,
 }
