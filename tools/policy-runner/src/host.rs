@@ -8,6 +8,9 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use kubewarden_policy_sdk::host_capabilities::kubernetes::{
+    GetResourceRequest, ListAllResourcesRequest, ListResourcesByNamespaceRequest,
+};
 use serde::Deserialize;
 
 use crate::metadata::{ContextAwareResource, Metadata};
@@ -114,9 +117,11 @@ impl Host {
             }
             ("kubernetes", "get_resource") => parse::<GetResourceRequest>(payload)?.into(),
             ("kubernetes", "list_resources_by_namespace") => {
-                parse::<ListByNamespaceRequest>(payload)?.into()
+                parse::<ListResourcesByNamespaceRequest>(payload)?.into()
             }
-            ("kubernetes", "list_resources_all") => parse::<ListAllRequest>(payload)?.into(),
+            ("kubernetes", "list_resources_all") => {
+                parse::<ListAllResourcesRequest>(payload)?.into()
+            }
             ("kubernetes", "can_i") | ("oci" | "net" | "crypto", _)
                 if is_known(namespace, operation) =>
             {
@@ -200,36 +205,9 @@ fn parse<'a, T: Deserialize<'a>>(payload: &'a [u8]) -> Result<T, String> {
     serde_json::from_slice(payload).map_err(|e| e.to_string())
 }
 
-// Payloads as kubewarden-policy-sdk sends them (`host_capabilities/kubernetes.rs`).
-
-#[derive(Deserialize)]
-struct GetResourceRequest {
-    api_version: String,
-    kind: String,
-    name: String,
-    namespace: Option<String>,
-    disable_cache: bool,
-    field_masks: Option<BTreeSet<String>>,
-}
-
-#[derive(Deserialize)]
-struct ListByNamespaceRequest {
-    api_version: String,
-    kind: String,
-    namespace: String,
-    label_selector: Option<String>,
-    field_selector: Option<String>,
-    field_masks: Option<BTreeSet<String>>,
-}
-
-#[derive(Deserialize)]
-struct ListAllRequest {
-    api_version: String,
-    kind: String,
-    label_selector: Option<String>,
-    field_selector: Option<String>,
-    field_masks: Option<BTreeSet<String>>,
-}
+// The guest's payloads are the SDK's own request types (the version the policy builds with), so
+// the host parses exactly what `get_resource` and the list calls send. They become the session's
+// `HostRequest`, which keeps policy-evaluator's shape for kwctl's YAML, equality and messages.
 
 impl From<GetResourceRequest> for HostRequest {
     fn from(r: GetResourceRequest) -> Self {
@@ -244,8 +222,8 @@ impl From<GetResourceRequest> for HostRequest {
     }
 }
 
-impl From<ListByNamespaceRequest> for HostRequest {
-    fn from(r: ListByNamespaceRequest) -> Self {
+impl From<ListResourcesByNamespaceRequest> for HostRequest {
+    fn from(r: ListResourcesByNamespaceRequest) -> Self {
         Self::KubernetesListResourceNamespace {
             api_version: r.api_version,
             kind: r.kind,
@@ -257,8 +235,8 @@ impl From<ListByNamespaceRequest> for HostRequest {
     }
 }
 
-impl From<ListAllRequest> for HostRequest {
-    fn from(r: ListAllRequest) -> Self {
+impl From<ListAllResourcesRequest> for HostRequest {
+    fn from(r: ListAllResourcesRequest) -> Self {
         Self::KubernetesListResourceAll {
             api_version: r.api_version,
             kind: r.kind,
