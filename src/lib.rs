@@ -116,8 +116,9 @@ pub fn respond<C: Cluster>(payload: &[u8], cluster: &mut C) -> ValidationRespons
     })
 }
 
-/// The answer to a `validate` payload as the JSON the host reads.
-fn respond_json<C: Cluster>(payload: &[u8], cluster: &mut C) -> Vec<u8> {
+/// The answer to a `validate` payload as the JSON the host reads: what the waPC `validate`
+/// export returns (benchmarks and profilers call this).
+pub fn respond_json<C: Cluster>(payload: &[u8], cluster: &mut C) -> Vec<u8> {
     let answer = match answer(payload, cluster) {
         Answer::Decided(response) => serde_json::to_vec(&response),
         Answer::Mutated { object, warnings } => serde_json::to_vec(&MutationResponse {
@@ -154,7 +155,67 @@ enum Answer {
 }
 
 fn answer<C: Cluster>(payload: &[u8], cluster: &mut C) -> Answer {
-    let parts = match serde_json::from_slice::<triage::Payload>(payload) {
+    match serde_json::from_slice::<triage::Payload>(payload) {
+        Ok(triage::Payload {
+            request: Some(head),
+            settings,
+        }) => answer_typed(&head, settings, cluster),
+        _ => answer_lenient(payload, cluster),
+    }
+}
+
+/// The common case: the request's fields have the types the API server sends.
+fn answer_typed<C: Cluster>(
+    head: &triage::RequestHead,
+    settings: Option<&RawValue>,
+    cluster: &mut C,
+) -> Answer {
+    let look = triage::triage(head, settings);
+    if look == triage::Triage::Ignored {
+        return to_response(Decision::Accept {
+            warnings: Vec::new(),
+        });
+    }
+    let settings = match compile_settings(settings) {
+        Ok(settings) => settings,
+        Err(message) => return rejection(message),
+    };
+    // Built-in kinds are read without the container fields the policy never looks at; a
+    // custom resource's JSONPath may select anything, so it is read whole.
+    let parse = |raw: Option<&RawValue>| match raw {
+        None => Ok(serde_json::Value::Null),
+        Some(raw) if look == triage::Triage::BuiltIn => pruned::parse(raw.get()),
+        Some(raw) => serde_json::from_str(raw.get()),
+    };
+    let (object, old_object) = match (parse(head.object), parse(head.old_object)) {
+        (Ok(object), Ok(old_object)) => (object, old_object),
+        (Err(error), _) | (_, Err(error)) => {
+            return rejection(format!("the admission request does not parse: {error}"))
+        }
+    };
+    let namespace = match head.namespace.as_ref() {
+        "" => object
+            .pointer("/metadata/namespace")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default(),
+        namespace => namespace,
+    };
+    let admission = AdmissionRequest {
+        group: &head.kind.group,
+        version: &head.kind.version,
+        kind: &head.kind.kind,
+        operation: &head.operation,
+        sub_resource: &head.sub_resource,
+        namespace,
+        object: &object,
+        old_object: &old_object,
+    };
+    decide(&admission, &settings, cluster, head.object)
+}
+
+/// A request with odd types (a number for a name, null for a kind): read leniently, as a tree.
+fn answer_lenient<C: Cluster>(payload: &[u8], cluster: &mut C) -> Answer {
+    let parts = match serde_json::from_slice::<triage::RawPayload>(payload) {
         Ok(parts) => parts,
         Err(error) if error.is_data() => {
             return rejection("the validation payload is not a JSON object".to_string())
@@ -163,29 +224,12 @@ fn answer<C: Cluster>(payload: &[u8], cluster: &mut C) -> Answer {
             return rejection(format!("the validation payload is not valid JSON: {error}"))
         }
     };
-    let look = parts.request.map_or(triage::Triage::Other, |request| {
-        triage::triage(request, parts.settings)
-    });
-    if look == triage::Triage::Ignored {
-        return to_response(Decision::Accept {
-            warnings: Vec::new(),
-        });
-    }
-    let settings = match parts.settings.map(RawValue::get) {
-        None | Some("null") => Settings::from_value(serde_json::Value::Null),
-        Some(raw) => Settings::from_slice(raw.as_bytes()),
-    };
-    let settings = match settings {
+    let settings = match compile_settings(parts.settings) {
         Ok(settings) => settings,
-        Err(message) => return rejection(format!("invalid settings: {message}")),
+        Err(message) => return rejection(message),
     };
-    // Built-in kinds are read without the container fields the policy never looks at; a
-    // custom resource's JSONPath may select anything, so it is read whole.
-    let parse = |raw: &RawValue| match look {
-        triage::Triage::BuiltIn => pruned::parse(raw.get()),
-        _ => serde_json::from_str(raw.get()),
-    };
-    let request: serde_json::Value = match parts.request.map(parse) {
+    let request: serde_json::Value = match parts.request.map(|raw| serde_json::from_str(raw.get()))
+    {
         None => serde_json::Value::Null,
         Some(Ok(request)) => request,
         Some(Err(error)) => {
@@ -196,8 +240,36 @@ fn answer<C: Cluster>(payload: &[u8], cluster: &mut C) -> Answer {
         Ok(admission) => admission,
         Err(message) => return rejection(message),
     };
-    match evaluate(&admission, &settings, cluster) {
-        Decision::Mutate { edits, warnings } => match mutated_object(parts.request, &edits) {
+    #[derive(serde::Deserialize)]
+    struct ObjectText<'a> {
+        #[serde(borrow)]
+        object: Option<&'a RawValue>,
+    }
+    let object_text = parts
+        .request
+        .and_then(|raw| serde_json::from_str::<ObjectText>(raw.get()).ok())
+        .and_then(|text| text.object);
+    decide(&admission, &settings, cluster, object_text)
+}
+
+/// The settings of a `validate` payload; the error is the message to reject with.
+fn compile_settings(settings: Option<&RawValue>) -> Result<Settings, String> {
+    match settings.map(RawValue::get) {
+        None | Some("null") => Settings::from_value(serde_json::Value::Null),
+        Some(raw) => Settings::from_slice(raw.as_bytes()),
+    }
+    .map_err(|message| format!("invalid settings: {message}"))
+}
+
+/// The decision, and for a mutation the object written from `object_text`.
+fn decide<C: Cluster>(
+    admission: &AdmissionRequest,
+    settings: &Settings,
+    cluster: &mut C,
+    object_text: Option<&RawValue>,
+) -> Answer {
+    match evaluate(admission, settings, cluster) {
+        Decision::Mutate { edits, warnings } => match mutated_object(object_text, &edits) {
             Some(object) => Answer::Mutated { object, warnings },
             None => {
                 rejection("internal error: the mutated object could not be written".to_string())
@@ -210,16 +282,8 @@ fn answer<C: Cluster>(payload: &[u8], cluster: &mut C) -> Answer {
 /// The request's object with the edits, spliced into its own text. Should the text not lead
 /// where the parsed object does, the edits are applied to the whole object read anew (never to
 /// the parsed one, which may lack the fields the policy does not read).
-fn mutated_object(request: Option<&RawValue>, edits: &[splice::Edit]) -> Option<Box<RawValue>> {
-    #[derive(serde::Deserialize)]
-    struct ObjectText<'a> {
-        #[serde(borrow)]
-        object: &'a RawValue,
-    }
-    let text = serde_json::from_str::<ObjectText>(request?.get())
-        .ok()?
-        .object
-        .get();
+fn mutated_object(object_text: Option<&RawValue>, edits: &[splice::Edit]) -> Option<Box<RawValue>> {
+    let text = object_text?.get();
     let written = splice::splice(text, edits).or_else(|| {
         let mut object: serde_json::Value = serde_json::from_str(text).ok()?;
         splice::apply(&mut object, edits);
@@ -398,6 +462,35 @@ mod tests {
             proptest::prop_assert_eq!(
                 serde_json::to_value(&answered).unwrap(),
                 serde_json::to_value(full_answer(&request, &settings)).unwrap()
+            );
+        }
+    }
+
+    /// The typed reading and the lenient one (`AdmissionRequest::from_value`) agree, whichever
+    /// spelling or shape the request's fields come in.
+    #[test]
+    fn typed_and_lenient_readings_agree() {
+        let settings = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}], "verifySecrets": false});
+        let pod = |image: &str| {
+            json!({"metadata": {"name": "p", "namespace": "team-b"},
+            "spec": {"containers": [{"name": "a", "image": image, "env": [{"name": "E"}]}]}})
+        };
+        let requests = [
+            json!({"kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE", "object": pod("reg.example/a")}),
+            json!({"kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "UPDATE", "sub_resource": "ephemeralcontainers",
+                   "namespace": "team-a", "object": pod("reg.example/a"), "old_object": pod("nginx")}),
+            json!({"kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "UPDATE", "namespace": "team-a",
+                   "object": pod("reg.example/b"), "oldObject": pod("reg.example/a")}),
+            json!({"kind": null, "operation": "CREATE", "object": pod("reg.example/a")}),
+            json!({"kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": 7, "namespace": 3, "object": pod("reg.example/a")}),
+        ];
+        for request in requests {
+            let payload =
+                serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
+            assert_eq!(
+                serde_json::to_value(respond(&payload, &mut MemoryCluster::default())).unwrap(),
+                serde_json::to_value(full_answer(&request, &settings)).unwrap(),
+                "{request}"
             );
         }
     }

@@ -4,7 +4,6 @@
 //! patch holds exactly the list changes. Pure: no I/O.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -39,9 +38,9 @@ pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
     for edit in edits {
         let target = locate(raw, &edit.pointer)?;
         let list = serde_json::to_string(&edit.list).ok()?;
-        let fields: HashMap<Cow<str>, &RawValue> = serde_json::from_str(target).ok()?;
+        let fields = find_field(target, FIELD)?;
         let start = offset(raw, target);
-        match fields.get(FIELD) {
+        match fields.found {
             Some(value) => {
                 let at = offset(raw, value.get());
                 cuts.push((at, at + value.get().len(), list));
@@ -49,7 +48,7 @@ pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
             None => {
                 // Right after the object's `{`.
                 let open = start + target.find('{')? + 1;
-                let comma = if fields.is_empty() { "" } else { "," };
+                let comma = if fields.count == 0 { "" } else { "," };
                 cuts.push((open, open, format!("\"{FIELD}\":{list}{comma}")));
             }
         }
@@ -83,11 +82,7 @@ fn locate<'a>(raw: &'a str, pointer: &str) -> Option<&'a str> {
     for token in pointer.strip_prefix('/')?.split('/') {
         let token = token.replace("~1", "/").replace("~0", "~");
         let next: &'a RawValue = match current.trim_start().as_bytes().first()? {
-            b'{' => {
-                let fields: HashMap<Cow<'a, str>, &'a RawValue> =
-                    serde_json::from_str(current).ok()?;
-                fields.get(token.as_str()).copied()?
-            }
+            b'{' => find_field(current, &token)?.found?,
             b'[' => {
                 let items: Vec<&'a RawValue> = serde_json::from_str(current).ok()?;
                 items.get(token.parse::<usize>().ok()?).copied()?
@@ -97,6 +92,72 @@ fn locate<'a>(raw: &'a str, pointer: &str) -> Option<&'a str> {
         current = next.get();
     }
     Some(current)
+}
+
+/// One field of an object's text, found in one pass without building the object.
+struct Field<'a> {
+    /// The last value under the name, as JSON parsers keep it.
+    found: Option<&'a RawValue>,
+    /// How many fields the object has.
+    count: usize,
+}
+
+fn find_field<'a>(object: &'a str, name: &str) -> Option<Field<'a>> {
+    let mut deserializer = serde_json::Deserializer::from_str(object);
+    let field =
+        serde::Deserializer::deserialize_map(&mut deserializer, FieldFinder { name }).ok()?;
+    deserializer.end().ok()?;
+    Some(field)
+}
+
+struct FieldFinder<'n> {
+    name: &'n str,
+}
+
+/// A key, borrowed when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> serde::de::Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+impl<'de, 'n> serde::de::Visitor<'de> for FieldFinder<'n> {
+    type Value = Field<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Field<'de>, A::Error> {
+        let mut field = Field {
+            found: None,
+            count: 0,
+        };
+        while let Some(Key(key)) = map.next_key::<Key>()? {
+            field.count += 1;
+            if key == self.name {
+                field.found = Some(map.next_value::<&RawValue>()?);
+            } else {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(field)
+    }
 }
 
 #[cfg(test)]

@@ -11,9 +11,20 @@ use serde_json::value::RawValue;
 
 use crate::kinds::builtin_kind;
 
-/// The payload's two parts, unparsed.
+/// The payload read in one pass: the request's few fields typed and borrowed, its objects and
+/// the settings left as raw text.
 #[derive(Deserialize)]
 pub(crate) struct Payload<'a> {
+    #[serde(borrow, default)]
+    pub request: Option<RequestHead<'a>>,
+    #[serde(borrow, default)]
+    pub settings: Option<&'a RawValue>,
+}
+
+/// The payload's two parts, unparsed: the way in for requests whose fields have odd types,
+/// which the lenient `AdmissionRequest::from_value` reads.
+#[derive(Deserialize)]
+pub(crate) struct RawPayload<'a> {
     #[serde(borrow, default)]
     pub request: Option<&'a RawValue>,
     #[serde(borrow, default)]
@@ -22,25 +33,31 @@ pub(crate) struct Payload<'a> {
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct GroupVersionKind<'a> {
+pub(crate) struct GroupVersionKind<'a> {
     #[serde(borrow)]
-    group: Cow<'a, str>,
+    pub group: Cow<'a, str>,
     #[serde(borrow)]
-    version: Cow<'a, str>,
+    pub version: Cow<'a, str>,
     #[serde(borrow)]
-    kind: Cow<'a, str>,
+    pub kind: Cow<'a, str>,
 }
 
-/// The fields of an AdmissionRequest that decide whether the policy looks further.
+/// The fields of an AdmissionRequest the policy reads; the objects stay raw text until needed.
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct RequestHead<'a> {
+pub(crate) struct RequestHead<'a> {
     #[serde(borrow)]
-    kind: GroupVersionKind<'a>,
+    pub kind: GroupVersionKind<'a>,
     #[serde(borrow)]
-    operation: Cow<'a, str>,
+    pub operation: Cow<'a, str>,
+    #[serde(borrow, alias = "sub_resource")]
+    pub sub_resource: Cow<'a, str>,
     #[serde(borrow)]
-    sub_resource: Cow<'a, str>,
+    pub namespace: Cow<'a, str>,
+    #[serde(borrow)]
+    pub object: Option<&'a RawValue>,
+    #[serde(borrow, alias = "old_object")]
+    pub old_object: Option<&'a RawValue>,
 }
 
 /// The settings' custom resources, the only setting that widens the kinds the policy handles.
@@ -79,14 +96,19 @@ pub(crate) enum Triage {
 /// anything that does not read cleanly goes to the full evaluation, which answers it precisely.
 #[cfg(test)]
 fn is_ignored(request: &RawValue, settings: Option<&RawValue>) -> bool {
-    triage(request, settings) == Triage::Ignored
+    triage_text(request, settings) == Triage::Ignored
+}
+
+#[cfg(test)]
+fn triage_text(request: &RawValue, settings: Option<&RawValue>) -> Triage {
+    match serde_json::from_str::<RequestHead>(request.get()) {
+        Ok(head) => triage(&head, settings),
+        Err(_) => Triage::Other,
+    }
 }
 
 /// The first look at a request: see [`Triage`].
-pub(crate) fn triage(request: &RawValue, settings: Option<&RawValue>) -> Triage {
-    let Ok(head) = serde_json::from_str::<RequestHead>(request.get()) else {
-        return Triage::Other;
-    };
+pub(crate) fn triage(head: &RequestHead, settings: Option<&RawValue>) -> Triage {
     match (head.operation.as_ref(), head.sub_resource.as_ref()) {
         ("CREATE" | "UPDATE", "") | ("UPDATE", "ephemeralcontainers") => {}
         // Other sub-resources (status, scale, exec, ...), DELETE and CONNECT are never acted on.
@@ -178,7 +200,7 @@ mod tests {
     #[case::rollout(r#"{"kind": {"group": "argoproj.io", "version": "v1alpha1", "kind": "Rollout"}, "operation": "CREATE"}"#, Triage::Other)]
     #[case::unreadable(r#"{"kind": 3}"#, Triage::Other)]
     fn tells_built_in_kinds_from_custom_ones(#[case] request: &str, #[case] expected: Triage) {
-        assert_eq!(triage(&raw(request), Some(&raw(ROLLOUT))), expected);
+        assert_eq!(triage_text(&raw(request), Some(&raw(ROLLOUT))), expected);
     }
 
     #[test]
