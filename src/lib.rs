@@ -293,6 +293,14 @@ fn mutated_object(object_text: Option<&RawValue>, edits: &[splice::Edit]) -> Opt
 }
 
 fn to_response(decision: Decision) -> Answer {
+    Answer::Decided(response_of(decision, None))
+}
+
+/// The SDK's response for a decision; a mutation's object is written apart and given here.
+fn response_of(
+    decision: Decision,
+    mutated_object: Option<serde_json::Value>,
+) -> ValidationResponse {
     let (accepted, message, code, warnings) = match decision {
         Decision::Accept { warnings } | Decision::Mutate { warnings, .. } => {
             (true, None, None, warnings)
@@ -303,14 +311,14 @@ fn to_response(decision: Decision) -> Answer {
             warnings,
         } => (false, Some(message), code, warnings),
     };
-    Answer::Decided(ValidationResponse {
+    ValidationResponse {
         accepted,
         message,
         code,
-        mutated_object: None,
+        mutated_object,
         audit_annotations: None,
         warnings: (!warnings.is_empty()).then_some(warnings),
-    })
+    }
 }
 
 /// A request the policy cannot read: 400, as for a bad request.
@@ -387,24 +395,7 @@ mod tests {
             &mut MemoryCluster::default(),
         );
         let mutated_object = decision.mutated(&request["object"]);
-        let (accepted, message, code, warnings) = match decision {
-            Decision::Accept { warnings } | Decision::Mutate { warnings, .. } => {
-                (true, None, None, warnings)
-            }
-            Decision::Reject {
-                message,
-                code,
-                warnings,
-            } => (false, Some(message), code, warnings),
-        };
-        ValidationResponse {
-            accepted,
-            message,
-            code,
-            mutated_object,
-            audit_annotations: None,
-            warnings: (!warnings.is_empty()).then_some(warnings),
-        }
+        response_of(decision, mutated_object)
     }
 
     fn container() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {

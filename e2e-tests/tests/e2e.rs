@@ -3,6 +3,9 @@
 //! `tools/policy-runner` (`make e2e-tests`) or the real kwctl (`make e2e-tests-kwctl`).
 //! See `e2e-tests/cases/README.md`.
 
+#[path = "support/patch.rs"]
+mod patch;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -187,7 +190,9 @@ fn session_yaml(case: &Case, namespace: &str, take: usize) -> String {
             (Some(name), None, None) => ("Secret", name),
             (None, Some(name), None) => ("ServiceAccount", name),
             (None, None, Some(name)) => ("Namespace", name),
-            _ => panic!("a host call names exactly one of secret, serviceAccount or namespaceLookup"),
+            _ => {
+                panic!("a host call names exactly one of secret, serviceAccount or namespaceLookup")
+            }
         };
         let namespace = match kind {
             "Namespace" => None,
@@ -488,26 +493,7 @@ fn check_response(case: &Case, response: &Value) -> Result<(), String> {
     }
     if let Some(wanted) = &expect.image_pull_secrets {
         let patch = patch.ok_or(format!("expected a patch: {response}"))?;
-        if response["patchType"] != "JSONPatch" {
-            return Err(format!("patchType is not JSONPatch: {response}"));
-        }
-        let bytes = STANDARD
-            .decode(patch)
-            .map_err(|e| format!("patch is not base64: {e}"))?;
-        let operations: Value =
-            serde_json::from_slice(&bytes).map_err(|e| format!("patch is not JSON: {e}"))?;
-        for operation in operations.as_array().ok_or("patch is not a list")? {
-            let path = operation["path"].as_str().unwrap_or_default();
-            if !(path.ends_with("/imagePullSecrets") || path.contains("/imagePullSecrets/")) {
-                return Err(format!(
-                    "patch touches more than imagePullSecrets: {operation}"
-                ));
-            }
-        }
-        let patch: json_patch::Patch =
-            serde_json::from_value(operations).map_err(|e| e.to_string())?;
-        let mut object = case.request["object"].clone();
-        json_patch::patch(&mut object, &patch).map_err(|e| format!("patch does not apply: {e}"))?;
+        let object = patch::patched(&case.request["object"], response, patch)?;
         let kind = case.request["kind"]["kind"].as_str().unwrap_or_default();
         let at = expect
             .at

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod kube_stub;
+pub mod patch;
 pub mod policy_server;
 pub mod process;
 pub mod registry;

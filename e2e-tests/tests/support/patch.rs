@@ -1,0 +1,32 @@
+//! The object an AdmissionResponse's JSONPatch makes, after checking that the patch touches
+//! nothing but `imagePullSecrets`: shared by the kwctl suite and the PolicyServer suite.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::Value;
+
+/// `object` with the response's base64 JSONPatch applied.
+pub fn patched(object: &Value, response: &Value, patch: &str) -> Result<Value, String> {
+    if response["patchType"] != "JSONPatch" {
+        return Err(format!("patchType is not JSONPatch: {response}"));
+    }
+    let bytes = STANDARD
+        .decode(patch)
+        .map_err(|e| format!("patch is not base64: {e}"))?;
+    let operations: Value =
+        serde_json::from_slice(&bytes).map_err(|e| format!("patch is not JSON: {e}"))?;
+    for operation in operations.as_array().ok_or("patch is not a list")? {
+        let path = operation["path"].as_str().unwrap_or_default();
+        if !(path.ends_with("/imagePullSecrets") || path.contains("/imagePullSecrets/")) {
+            return Err(format!(
+                "patch touches more than imagePullSecrets: {operation}"
+            ));
+        }
+    }
+    let patch: json_patch::Patch =
+        serde_json::from_value(operations.clone()).map_err(|e| e.to_string())?;
+    let mut object = object.clone();
+    json_patch::patch(&mut object, &patch)
+        .map_err(|e| format!("patch {operations} does not apply: {e}"))?;
+    Ok(object)
+}
