@@ -188,23 +188,30 @@ fn not_found_parts(namespace: &str, secret: &str) -> Vec<String> {
 fn policies_yaml(module_uri: &str) -> String {
     let rule = |on_missing: &str| json!({"rules": [{"secret": "corp-registry", "registries": [CORP_REGISTRY], "onMissingSecret": on_missing}]});
     let policies = [
-        ("inject-reject", rule("reject")),
-        ("inject-warn", rule("warn")),
-        ("inject-skip", rule("skip")),
+        ("inject-reject", rule("reject"), true),
+        ("inject-warn", rule("warn"), true),
+        ("inject-skip", rule("skip"), true),
         (
             "scoped",
             json!({"rules": [{"secret": "team-a-registry", "registries": [CORP_REGISTRY], "onMissingSecret": "warn",
                               "namespaceSelector": {"matchLabels": {"team": "a"}}}],
                    "serviceAccounts": [{"secret": "dockerhub"}]}),
+            true,
+        ),
+        // Deployed as a validating policy by mistake: PolicyServer itself refuses its mutations.
+        (
+            "not-mutating",
+            json!({"rules": [{"secret": "corp-registry", "registries": [CORP_REGISTRY]}], "verifySecrets": false}),
+            false,
         ),
     ];
     policies
         .iter()
-        .map(|(id, settings)| {
+        .map(|(id, settings, mutating)| {
             format!(
                 "{id}:
   module: {module_uri}
-  allowedToMutate: true
+  allowedToMutate: {mutating}
   contextAwareResources:
     - apiVersion: v1
       kind: Secret
@@ -488,6 +495,24 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: vec![],
         warning_count: 0,
         lookups: vec![secret_read(ns, "dockerhub")],
+    });
+
+    // The policy wants to add a secret, but the policy is deployed with allowedToMutate: false:
+    // PolicyServer turns the mutation into a rejection (the e2e case
+    // runner-not-mutating-module-rejects-mutation pins the same for our runner).
+    let ns = "ps-not-mutating";
+    cases.push(Case {
+        name: "allowedToMutate: false turns the mutation into a rejection",
+        policy: "not-mutating",
+        request: pod_create(ns, CORP_IMAGE, &[]),
+        allowed: false,
+        patched: None,
+        message: vec![
+            "The policy attempted to mutate the request, but it is currently configured to not allow mutations".to_string(),
+        ],
+        warnings: vec![],
+        warning_count: 0,
+        lookups: vec![],
     });
 
     // No image matches a rule: accepted as is, no lookup.
