@@ -131,7 +131,7 @@ setup-registry:
 
 # Real kwctl/policy-server host answers against the loopback API stub (e2e-tests/recorded/README.md).
 record-host-answers: annotated-policy.wasm | setup-registry
-	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test --release -p e2e-tests --test record_host_answers -- --ignored --nocapture --test-threads 1
+	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test --release -p e2e-tests --test record_host_answers
 
 # The policy pushed to a loopback OCI registry and served by the real policy-server, with the
 # loopback API stub as the cluster (e2e-tests/tests/policy_server.rs).
@@ -159,4 +159,4 @@ bench-kwctl: annotated-policy.wasm
 # (e2e-tests/tests/bench_policy_server.rs).
 bench-policy-server: annotated-policy.wasm | setup-wrk
 	POLICY_SERVER=$(or $(POLICY_SERVER),$(KUBEWARDEN_SHARED)/policy-server) BENCH_SECONDS=$(BENCH_SECONDS) \
-		cargo test --release -p e2e-tests --test bench_policy_server -- --ignored --nocapture
+		cargo test --release -p e2e-tests --test bench_policy_server

@@ -9,7 +9,7 @@
 //! ```sh
 //! KWCTL=/work/shared/kubewarden/kwctl POLICY_SERVER=/work/shared/kubewarden/policy-server \
 //!   RECORD_DIR=$PWD/e2e-tests/recorded \
-//!   cargo test --release -p e2e-tests --test record_host_answers -- --ignored --nocapture --test-threads 1
+//!   cargo test --release -p e2e-tests --test record_host_answers
 //! ```
 
 #[allow(dead_code)]
@@ -355,8 +355,6 @@ fn policy_module() -> PathBuf {
         .unwrap_or_else(|_| root.join("annotated-policy.wasm"))
 }
 
-#[test]
-#[ignore = "records real kwctl sessions; run it as the header says (make record-host-answers)"]
 fn record_real_kwctl_host_answers() {
     let kwctl = binary_from_env("KWCTL", "kwctl");
     let module = policy_module();
@@ -452,8 +450,6 @@ struct Probe {
     settings: Value,
 }
 
-#[test]
-#[ignore = "records real policy-server texts; run it as the header says (make record-host-answers)"]
 fn record_policy_server_host_error_texts() {
     let kwctl = binary_from_env("KWCTL", "kwctl");
     let policy_server = binary_from_env("POLICY_SERVER", "policy-server");
@@ -594,4 +590,10 @@ fn record_policy_server_host_error_texts() {
     let report = report.replace(&scratch.path().display().to_string(), "$SCRATCH");
     std::fs::write(out_dir.join("policy-server-texts.txt"), &report).unwrap();
     eprintln!("{report}");
+}
+
+/// A program, not a test (`harness = false`, `test = false` in Cargo.toml): `make record-host-answers`.
+fn main() {
+    record_real_kwctl_host_answers();
+    record_policy_server_host_error_texts();
 }

@@ -7,3 +7,4 @@ pub mod patch;
 pub mod policy_server;
 pub mod process;
 pub mod registry;
+pub mod wrk;
