@@ -66,6 +66,9 @@ use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
 use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
 
+use std::cell::RefCell;
+use std::rc::Rc;
+
 use serde_json::value::RawValue;
 
 use crate::cluster::HostCluster;
@@ -121,35 +124,36 @@ pub fn respond<C: Cluster>(payload: &[u8], cluster: &mut C) -> ValidationRespons
 pub fn respond_json<C: Cluster>(payload: &[u8], cluster: &mut C) -> Vec<u8> {
     let answer = match answer(payload, cluster) {
         Answer::Decided(response) => serde_json::to_vec(&response),
-        Answer::Mutated { object, warnings } => serde_json::to_vec(&MutationResponse {
-            accepted: true,
-            message: None,
-            code: None,
-            mutated_object: &object,
-            audit_annotations: None,
-            warnings: (!warnings.is_empty()).then_some(warnings),
-        }),
+        Answer::Mutated { object, warnings } => mutation_response(&object, &warnings),
     };
     answer.unwrap_or_else(|error| {
         format!(r#"{{"accepted":false,"message":"internal error: the answer does not serialise: {error}","code":500}}"#).into_bytes()
     })
 }
 
-/// `ValidationResponse` with the mutated object as raw JSON text: the same fields, in order.
-#[derive(serde::Serialize)]
-struct MutationResponse<'a> {
-    accepted: bool,
-    message: Option<String>,
-    code: Option<u16>,
-    mutated_object: &'a RawValue,
-    audit_annotations: Option<()>,
-    warnings: Option<Vec<String>>,
+/// `ValidationResponse`'s JSON for a mutation, its fields in the SDK's order, written around the
+/// mutated object's text. That text is the request's own object (valid JSON, since it was
+/// parsed) with serialised lists spliced in, so it is copied as is rather than checked again.
+fn mutation_response(object: &str, warnings: &[String]) -> Result<Vec<u8>, serde_json::Error> {
+    const HEAD: &str = r#"{"accepted":true,"message":null,"code":null,"mutated_object":"#;
+    const AUDIT: &str = r#","audit_annotations":null,"warnings":"#;
+    let mut out = Vec::with_capacity(HEAD.len() + object.len() + AUDIT.len() + 16);
+    out.extend_from_slice(HEAD.as_bytes());
+    out.extend_from_slice(object.as_bytes());
+    out.extend_from_slice(AUDIT.as_bytes());
+    if warnings.is_empty() {
+        out.extend_from_slice(b"null");
+    } else {
+        serde_json::to_writer(&mut out, warnings)?;
+    }
+    out.push(b'}');
+    Ok(out)
 }
 
 enum Answer {
     Decided(ValidationResponse),
     Mutated {
-        object: Box<RawValue>,
+        object: String,
         warnings: Vec<String>,
     },
 }
@@ -252,13 +256,42 @@ fn answer_lenient<C: Cluster>(payload: &[u8], cluster: &mut C) -> Answer {
     decide(&admission, &settings, cluster, object_text)
 }
 
+thread_local! {
+    /// The settings text of the last `validate` call and what it compiled to. A host sends the
+    /// same settings with every request, so an instance that serves more than one (kwctl bench,
+    /// kwctl run on several requests) compiles them once. A fresh instance per request, as
+    /// PolicyServer makes, pays only a copy of the text. Compiling is a pure function of the
+    /// text, so the text is the whole key.
+    static COMPILED: RefCell<Option<(String, Rc<Settings>)>> = const { RefCell::new(None) };
+}
+
+/// Forgets the compiled settings, so the next `validate` compiles them as a fresh instance
+/// does: for benchmarks and profilers that call the policy natively in one process.
+#[doc(hidden)]
+pub fn forget_compiled_settings() {
+    COMPILED.set(None);
+}
+
 /// The settings of a `validate` payload; the error is the message to reject with.
-fn compile_settings(settings: Option<&RawValue>) -> Result<Settings, String> {
-    match settings.map(RawValue::get) {
-        None | Some("null") => Settings::from_value(serde_json::Value::Null),
-        Some(raw) => Settings::from_slice(raw.as_bytes()),
+fn compile_settings(settings: Option<&RawValue>) -> Result<Rc<Settings>, String> {
+    let text = settings.map_or("null", RawValue::get);
+    let cached = COMPILED.with_borrow(|last| {
+        last.as_ref()
+            .filter(|(last_text, _)| last_text == text)
+            .map(|(_, compiled)| Rc::clone(compiled))
+    });
+    if let Some(compiled) = cached {
+        return Ok(compiled);
     }
-    .map_err(|message| format!("invalid settings: {message}"))
+    let compiled = Rc::new(
+        match text {
+            "null" => Settings::from_value(serde_json::Value::Null),
+            raw => Settings::from_slice(raw.as_bytes()),
+        }
+        .map_err(|message| format!("invalid settings: {message}"))?,
+    );
+    COMPILED.set(Some((text.to_owned(), Rc::clone(&compiled))));
+    Ok(compiled)
 }
 
 /// The decision, and for a mutation the object written from `object_text`.
@@ -282,14 +315,13 @@ fn decide<C: Cluster>(
 /// The request's object with the edits, spliced into its own text. Should the text not lead
 /// where the parsed object does, the edits are applied to the whole object read anew (never to
 /// the parsed one, which may lack the fields the policy does not read).
-fn mutated_object(object_text: Option<&RawValue>, edits: &[splice::Edit]) -> Option<Box<RawValue>> {
+fn mutated_object(object_text: Option<&RawValue>, edits: &[splice::Edit]) -> Option<String> {
     let text = object_text?.get();
-    let written = splice::splice(text, edits).or_else(|| {
+    splice::splice(text, edits).or_else(|| {
         let mut object: serde_json::Value = serde_json::from_str(text).ok()?;
         splice::apply(&mut object, edits);
         serde_json::to_string(&object).ok()
-    })?;
-    RawValue::from_string(written).ok()
+    })
 }
 
 fn to_response(decision: Decision) -> Answer {
@@ -335,6 +367,47 @@ mod tests {
     use super::*;
     use crate::testing::MemoryCluster;
     use serde_json::json;
+
+    /// The hand-written mutation answer is byte for byte what the SDK's `ValidationResponse`
+    /// serialises to (for an object whose keys are in serde_json's order).
+    #[test]
+    fn the_mutation_answer_is_the_sdks_response() {
+        let object = json!({"kind": "Pod", "spec": {"imagePullSecrets": [{"name": "corp"}]}});
+        for warnings in [vec![], vec!["a \"quoted\" warning".to_string(), "b".to_string()]] {
+            let sdk = ValidationResponse {
+                accepted: true,
+                message: None,
+                code: None,
+                mutated_object: Some(object.clone()),
+                audit_annotations: None,
+                warnings: (!warnings.is_empty()).then(|| warnings.clone()),
+            };
+            assert_eq!(
+                String::from_utf8(mutation_response(&object.to_string(), &warnings).unwrap()),
+                String::from_utf8(serde_json::to_vec(&sdk).unwrap())
+            );
+        }
+    }
+
+    /// Settings are compiled once per text: the same text gives the same compiled settings,
+    /// other text is compiled anew, and invalid settings are refused every time.
+    #[test]
+    fn settings_are_compiled_once_per_text() {
+        let raw = |value: serde_json::Value| RawValue::from_string(value.to_string()).unwrap();
+        let one = raw(json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}]}));
+        let two = raw(json!({"rules": [{"secret": "hub", "registries": ["docker.io"]}]}));
+        let bad = raw(json!({"rules": []}));
+        let first = compile_settings(Some(&one)).unwrap();
+        assert!(Rc::ptr_eq(&first, &compile_settings(Some(&one)).unwrap()));
+        let other = compile_settings(Some(&two)).unwrap();
+        assert!(!Rc::ptr_eq(&first, &other));
+        assert_eq!(other.rules[0].secret, "hub");
+        for _ in 0..2 {
+            let error = compile_settings(Some(&bad)).unwrap_err();
+            assert!(error.starts_with("invalid settings: rules: is empty"), "{error}");
+        }
+        assert_eq!(compile_settings(Some(&one)).unwrap().rules[0].secret, "corp");
+    }
 
     /// The triage answers exactly what the full evaluation would, on every request it answers.
     #[test]

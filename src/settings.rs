@@ -203,11 +203,11 @@ fn compile_rule(index: usize, raw: RawRule, errors: &mut Vec<String>) -> Option<
     }
     let registries = compile_patterns(
         &raw.registries,
-        &field("registries"),
+        &|| field("registries"),
         RegistryPattern::parse,
         errors,
     );
-    let images = compile_patterns(&raw.images, &field("images"), ImagePattern::parse, errors);
+    let images = compile_patterns(&raw.images, &|| field("images"), ImagePattern::parse, errors);
     let on_missing_secret = match raw.on_missing_secret.as_deref() {
         None | Some("reject") => OnMissingSecret::Reject,
         Some("warn") => OnMissingSecret::Warn,
@@ -232,9 +232,10 @@ fn compile_rule(index: usize, raw: RawRule, errors: &mut Vec<String>) -> Option<
     })
 }
 
+/// The compiled patterns; `field` names the list, and is written only for an error.
 fn compile_patterns<T>(
     patterns: &[String],
-    field: &str,
+    field: &dyn Fn() -> String,
     parse: fn(&str) -> Result<T, PatternError>,
     errors: &mut Vec<String>,
 ) -> Vec<T> {
@@ -243,7 +244,7 @@ fn compile_patterns<T>(
         .enumerate()
         .filter_map(|(index, pattern)| {
             parse(pattern)
-                .map_err(|error| errors.push(format!("{field}[{index}]: {error}")))
+                .map_err(|error| errors.push(format!("{}[{index}]: {error}", field())))
                 .ok()
         })
         .collect()

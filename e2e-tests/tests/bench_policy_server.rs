@@ -127,9 +127,48 @@ trusted-repos:
         noop = modules[0].display(),
         ours = modules[1].display(),
         theirs = modules[2].display(),
-        ours_settings = settings("image-pull-secrets-verify.json"),
+        ours_settings = settings(&our_settings_file()),
         theirs_settings = settings("trusted-repos.json"),
     )
+}
+
+/// The settings of this policy under `benches/settings/`: `BENCH_SETTINGS`, by default the ones that
+/// verify secrets.
+fn our_settings_file() -> String {
+    std::env::var("BENCH_SETTINGS").unwrap_or_else(|_| "image-pull-secrets-verify.json".to_owned())
+}
+
+/// What the kernel counted for a process (`/proc/PID/stat`): CPU time and minor page faults.
+struct ProcessCost {
+    user_seconds: f64,
+    system_seconds: f64,
+    minor_faults: f64,
+}
+
+impl ProcessCost {
+    fn of(pid: u32) -> ProcessCost {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // The fields after the command name, which is in parentheses and may hold spaces.
+        let fields: Vec<f64> = stat
+            .rsplit_once(')')
+            .map(|(_, rest)| rest.split_whitespace().map(|f| f.parse().unwrap_or(0.0)).collect())
+            .unwrap_or_default();
+        let field = |n: usize| fields.get(n - 3).copied().unwrap_or(0.0);
+        let ticks = 100.0; // USER_HZ on Linux
+        ProcessCost {
+            minor_faults: field(10),
+            user_seconds: field(14) / ticks,
+            system_seconds: field(15) / ticks,
+        }
+    }
+
+    fn since(&self, earlier: &ProcessCost) -> ProcessCost {
+        ProcessCost {
+            user_seconds: self.user_seconds - earlier.user_seconds,
+            system_seconds: self.system_seconds - earlier.system_seconds,
+            minor_faults: self.minor_faults - earlier.minor_faults,
+        }
+    }
 }
 
 /// A wrk child killed by its PID if the test unwinds while it runs.
@@ -282,7 +321,22 @@ fn policy_server_throughput() {
         started.elapsed().as_secs_f64()
     );
 
-    let requests: Vec<(Value, PathBuf)> = REQUESTS
+    // BENCH_ONLY=stem,stem runs only those requests (default: all of REQUESTS).
+    let only: Option<Vec<String>> = std::env::var("BENCH_ONLY")
+        .ok()
+        .map(|list| list.split(',').map(str::to_owned).collect());
+    let chosen: Vec<(&str, &str, bool)> = REQUESTS
+        .into_iter()
+        .filter(|(stem, _, _)| {
+            only.as_ref()
+                .is_none_or(|only| only.iter().any(|o| o == stem))
+        })
+        .collect();
+    assert!(
+        !chosen.is_empty(),
+        "BENCH_ONLY names no request of {REQUESTS:?}"
+    );
+    let requests: Vec<(Value, PathBuf)> = chosen
         .iter()
         .map(|(stem, _, injects)| {
             let path = repo_root().join(format!("benches/requests/{stem}.json"));
@@ -292,34 +346,47 @@ fn policy_server_throughput() {
         })
         .collect();
     let reads = stub.object_reads_since(0);
+    let verifies = read_json(
+        &repo_root()
+            .join("benches/settings")
+            .join(our_settings_file()),
+    )["verifySecrets"]
+        == true;
     assert!(
-        !reads.is_empty()
+        reads.is_empty() != verifies
             && reads
                 .iter()
                 .all(|r| r == "GET secrets team-a/corp-registry"),
-        "verification must read the secret, and nothing else: {reads:?}"
+        "verification must read the secret, and nothing else; no verification, no read: {reads:?}"
     );
 
     // One short unmeasured run per policy: the first connections and instances.
     let url = |id: &str| format!("http://127.0.0.1:{}/validate/{id}", server.port());
     for id in POLICIES {
-        run_wrk(&wrk, &requests[4].1, &url(id), 1, threads);
+        run_wrk(&wrk, &requests[requests.len() - 1].1, &url(id), 1, threads);
     }
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let mut loads = vec![vec![Vec::new(); POLICIES.len()]; REQUESTS.len()];
+    let mut loads = vec![vec![Vec::new(); POLICIES.len()]; chosen.len()];
     for round in 0..rounds {
-        for (r, (stem, _, _)) in REQUESTS.iter().enumerate() {
+        for (r, (stem, _, _)) in chosen.iter().enumerate() {
             for k in 0..POLICIES.len() {
                 // Rotate the order each round, so no policy always runs first.
                 let p = (k + round) % POLICIES.len();
+                let before = ProcessCost::of(server.pid());
                 let load = run_wrk(&wrk, &requests[r].1, &url(POLICIES[p]), seconds, threads);
+                let cost = ProcessCost::of(server.pid()).since(&before);
+                let served = load.requests_per_second * seconds as f64;
                 eprintln!(
-                    "round {}/{rounds} {stem} {}: {:.0} req/s, p50 {}, p99 {}",
+                    "round {}/{rounds} {stem} {}: {:.0} req/s, p50 {}, p99 {}; policy-server per \
+                     request: {:.0} µs user, {:.0} µs system, {:.1} minor page faults",
                     round + 1,
                     POLICIES[p],
                     load.requests_per_second,
                     ms(load.p50_ms),
-                    ms(load.p99_ms)
+                    ms(load.p99_ms),
+                    cost.user_seconds * 1e6 / served,
+                    cost.system_seconds * 1e6 / served,
+                    cost.minor_faults / served,
                 );
                 loads[r][p].push(load);
             }
@@ -348,7 +415,7 @@ fn policy_server_throughput() {
         "| request | no-op req/s | no-op p50 / p99 | this policy req/s (% of no-op) | this policy p50 / p99 | trusted-repos req/s | trusted-repos p50 / p99 |\n\
          |---|---:|---:|---:|---:|---:|---:|\n",
     );
-    for (r, (_, label, _)) in REQUESTS.iter().enumerate() {
+    for (r, (_, label, _)) in chosen.iter().enumerate() {
         let [noop, ours, theirs] = [0, 1, 2].map(|p| figure(r, p));
         table.push_str(&format!(
             "| {label} | {} | {} / {} | {} ({:.0} %) | {} / {} | {} | {} / {} |\n",
