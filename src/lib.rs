@@ -373,7 +373,10 @@ mod tests {
     #[test]
     fn the_mutation_answer_is_the_sdks_response() {
         let object = json!({"kind": "Pod", "spec": {"imagePullSecrets": [{"name": "corp"}]}});
-        for warnings in [vec![], vec!["a \"quoted\" warning".to_string(), "b".to_string()]] {
+        for warnings in [
+            vec![],
+            vec!["a \"quoted\" warning".to_string(), "b".to_string()],
+        ] {
             let sdk = ValidationResponse {
                 accepted: true,
                 message: None,
@@ -404,9 +407,15 @@ mod tests {
         assert_eq!(other.rules[0].secret, "hub");
         for _ in 0..2 {
             let error = compile_settings(Some(&bad)).unwrap_err();
-            assert!(error.starts_with("invalid settings: rules: is empty"), "{error}");
+            assert!(
+                error.starts_with("invalid settings: rules: is empty"),
+                "{error}"
+            );
         }
-        assert_eq!(compile_settings(Some(&one)).unwrap().rules[0].secret, "corp");
+        assert_eq!(
+            compile_settings(Some(&one)).unwrap().rules[0].secret,
+            "corp"
+        );
     }
 
     /// The triage answers exactly what the full evaluation would, on every request it answers.

@@ -8,6 +8,8 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
+use crate::splice::Key;
+
 /// The lists whose items are containers.
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 /// The only fields of a container the policy reads.
@@ -87,22 +89,23 @@ impl<'de> Visitor<'de> for Seed {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut fields = Map::new();
-        while let Some(key) = map.next_key::<String>()? {
+        // Keys are borrowed from the text (owned only when escaped) and copied only when kept.
+        while let Some(Key(key)) = map.next_key::<Key>()? {
             let kept = match self.0 {
-                Place::Container => CONTAINER_FIELDS.contains(&key.as_str()),
+                Place::Container => CONTAINER_FIELDS.contains(&key.as_ref()),
                 _ => key != "managedFields",
             };
             if !kept {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
-            let place = if self.0 != Place::Container && CONTAINER_LISTS.contains(&key.as_str()) {
+            let place = if self.0 != Place::Container && CONTAINER_LISTS.contains(&key.as_ref()) {
                 Place::ContainerList
             } else {
                 Place::Anywhere
             };
             let value = map.next_value_seed(Seed(place))?;
-            fields.insert(key, value);
+            fields.insert(key.into_owned(), value);
         }
         Ok(Value::Object(fields))
     }

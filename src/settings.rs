@@ -207,7 +207,12 @@ fn compile_rule(index: usize, raw: RawRule, errors: &mut Vec<String>) -> Option<
         RegistryPattern::parse,
         errors,
     );
-    let images = compile_patterns(&raw.images, &|| field("images"), ImagePattern::parse, errors);
+    let images = compile_patterns(
+        &raw.images,
+        &|| field("images"),
+        ImagePattern::parse,
+        errors,
+    );
     let on_missing_secret = match raw.on_missing_secret.as_deref() {
         None | Some("reject") => OnMissingSecret::Reject,
         Some("warn") => OnMissingSecret::Warn,
