@@ -188,7 +188,7 @@ fn answer_typed<C: Cluster>(
     // custom resource's JSONPath may select anything, so it is read whole.
     let parse = |raw: Option<&RawValue>| match raw {
         None => Ok(serde_json::Value::Null),
-        Some(raw) if look == triage::Triage::BuiltIn => pruned::parse(raw.get()),
+        Some(raw) if look == triage::Triage::BuiltIn => pruned::parse(raw),
         Some(raw) => serde_json::from_str(raw.get()),
     };
     let (object, old_object) = match (parse(head.object), parse(head.old_object)) {
@@ -513,23 +513,68 @@ mod tests {
         fn pruned_reading_and_splicing_change_no_answer(
             containers in proptest::collection::vec(container(), 0..4),
             init in proptest::collection::vec(container(), 0..2),
+            old_image in proptest::sample::select(vec!["reg.example/app:1", "reg.example/app:2", "nginx:1.27"]),
             listed in proptest::option::of(proptest::sample::select(vec![json!([]), json!([{"name": "own"}]), json!(null)])),
-            kind in proptest::sample::select(vec![("", "Pod", "/spec"), ("apps", "Deployment", "/spec/template/spec"), ("batch", "CronJob", "/spec/jobTemplate/spec/template/spec")]),
+            account in proptest::option::of(proptest::sample::select(vec![json!("builder"), json!(3)])),
+            annotations in proptest::sample::select(vec![json!(null), json!({"a": "b"}), json!({"kubernetes.io/config.mirror": "x"})]),
+            owners in proptest::sample::select(vec![json!(null), json!([{"kind": "Deployment", "name": "d", "controller": true}]), json!([{"kind": "X", "controller": false}])]),
+            operation in proptest::sample::select(vec!["CREATE", "UPDATE"]),
+            kind in proptest::sample::select(vec![("", "Pod", "/spec"), ("apps", "Deployment", "/spec/template/spec"), ("apps", "ReplicaSet", "/spec/template/spec"), ("batch", "Job", "/spec/template/spec"), ("batch", "CronJob", "/spec/jobTemplate/spec/template/spec")]),
         ) {
             let (group, kind, pointer) = kind;
-            let mut spec = json!({"containers": containers, "initContainers": init, "volumes": [{"name": "v"}]});
+            let mut spec = json!({"containers": containers, "initContainers": init, "volumes": [{"name": "v"}],
+                "affinity": {"nodeAffinity": {}}, "tolerations": [{"key": "k"}]});
             if let Some(listed) = listed {
                 spec["imagePullSecrets"] = listed;
             }
-            let mut object = json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": "w", "managedFields": [{"manager": "m"}]}});
-            let mut cursor = &mut object;
-            for key in pointer.trim_start_matches('/').split('/') {
-                cursor = &mut cursor[key];
+            if let Some(account) = account {
+                spec["serviceAccountName"] = account;
             }
-            *cursor = spec;
-            let request = json!({"uid": "u", "kind": {"group": group, "version": "v1", "kind": kind},
-                "operation": "CREATE", "namespace": "team-a", "object": object});
+            let metadata = json!({"name": "w", "labels": {"app": "w"}, "annotations": annotations,
+                "ownerReferences": owners, "managedFields": [{"manager": "m"}]});
+            let with_spec = |spec: serde_json::Value| {
+                let mut object = json!({"apiVersion": "v1", "kind": kind, "metadata": metadata,
+                    "status": {"phase": "Running", "containerStatuses": [{"image": "reg.example/other"}]}});
+                let mut cursor = &mut object;
+                for key in pointer.trim_start_matches('/').split('/') {
+                    cursor = &mut cursor[key];
+                }
+                *cursor = spec;
+                object
+            };
+            let object = with_spec(spec.clone());
+            let mut old_spec = spec;
+            old_spec["containers"] = json!([{"name": "c", "image": old_image}]);
+            let mut request = json!({"uid": "u", "kind": {"group": group, "version": "v1", "kind": kind},
+                "operation": operation, "namespace": "team-a", "object": object});
+            if operation == "UPDATE" {
+                request["oldObject"] = with_spec(old_spec);
+            }
             let settings = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}], "verifySecrets": false});
+            let payload = serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
+            let answered = respond(&payload, &mut MemoryCluster::default());
+            proptest::prop_assert_eq!(
+                serde_json::to_value(&answered).unwrap(),
+                serde_json::to_value(full_answer(&request, &settings)).unwrap()
+            );
+        }
+
+        /// The same for ServiceAccounts, whose own `imagePullSecrets` the policy reads.
+        #[test]
+        fn pruned_reading_of_service_accounts_changes_no_answer(
+            listed in proptest::option::of(proptest::sample::select(vec![json!([]), json!([{"name": "own"}]), json!([{"name": "hub"}]), json!(7)])),
+            operation in proptest::sample::select(vec!["CREATE", "UPDATE"]),
+        ) {
+            let mut object = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+                "metadata": {"name": "builder", "namespace": "team-a", "labels": {"a": "b"}},
+                "secrets": [{"name": "token"}], "automountServiceAccountToken": false});
+            if let Some(listed) = listed {
+                object["imagePullSecrets"] = listed;
+            }
+            let request = json!({"uid": "u", "kind": {"group": "", "version": "v1", "kind": "ServiceAccount"},
+                "operation": operation, "namespace": "team-a", "object": object, "oldObject": object});
+            let settings = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}],
+                "serviceAccounts": [{"secret": "hub"}], "verifySecrets": false});
             let payload = serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
             let answered = respond(&payload, &mut MemoryCluster::default());
             proptest::prop_assert_eq!(

@@ -1,40 +1,292 @@
-//! The request parsed into a `serde_json::Value` without the parts the policy never reads: of
-//! each container only its `name` and `image`, and no `managedFields`. Most of a real Pod's bytes
-//! (env, resources, probes, volume mounts) are never built into a tree. Safe because the answer
-//! never comes from this tree: a mutation is spliced into the request's own text (`splice`).
+//! A built-in object parsed into a `serde_json::Value` with only the fields the policy reads: of
+//! each container its `name` and `image`; elsewhere the fields named in [`READ_FIELDS`] (the way
+//! down to the pod specs, the pull secrets, the ServiceAccount name, the annotations whole, the
+//! owner references). Most of a real Pod's bytes (env, resources, probes, volumes, status,
+//! managedFields) are skipped without building anything. Safe because the answer never comes
+//! from this tree: a mutation is spliced into the request's own text (`splice`).
 
+#[cfg(test)]
 use std::fmt;
 
+#[cfg(test)]
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
+#[cfg(test)]
 use crate::splice::Key;
 
 /// The lists whose items are containers.
 const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 /// The only fields of a container the policy reads.
 const CONTAINER_FIELDS: [&str; 2] = ["name", "image"];
+/// The fields the policy reads at any other level of a built-in object (`src/kinds.rs`,
+/// `src/pod_spec.rs`, `src/evaluate.rs`, `src/service_accounts.rs`): the way down to each pod
+/// spec (`spec`, `template`, `jobTemplate`), a spec's containers, pull secrets and ServiceAccount,
+/// a ServiceAccount's own `imagePullSecrets`, and of `metadata` the name, namespace, annotations
+/// (mirror pods) and owner references (`controller`).
+const READ_FIELDS: [&str; 17] = [
+    "apiVersion",
+    "kind",
+    "metadata",
+    "spec",
+    "template",
+    "jobTemplate",
+    "containers",
+    "initContainers",
+    "ephemeralContainers",
+    "imagePullSecrets",
+    "serviceAccountName",
+    "serviceAccount",
+    "name",
+    "namespace",
+    "annotations",
+    "ownerReferences",
+    "controller",
+];
 
 /// Where in the document the value being read sits.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Place {
+    /// Outside containers: only [`READ_FIELDS`] are kept.
     Anywhere,
+    /// Below `annotations`: everything is kept.
+    Whole,
     /// An item of a container list.
     Container,
     /// A container list.
     ContainerList,
 }
 
-/// Parses `text` with the never-read parts left out.
-pub(crate) fn parse(text: &str) -> serde_json::Result<Value> {
+/// Where a field's value goes: `None` if the policy never reads it, else the place it sits in.
+fn field_place(parent: Place, key: &str) -> Option<Place> {
+    let kept = match parent {
+        Place::Container => CONTAINER_FIELDS.contains(&key),
+        Place::Whole => true,
+        _ => READ_FIELDS.contains(&key),
+    };
+    kept.then(|| match parent {
+        Place::Whole => Place::Whole,
+        // A container's name and image: kept as they are, whatever their type.
+        Place::Container => Place::Whole,
+        _ if key == "annotations" => Place::Whole,
+        _ if CONTAINER_LISTS.contains(&key) => Place::ContainerList,
+        _ => Place::Anywhere,
+    })
+}
+
+/// The place of a list's items.
+fn item_place(list: Place) -> Place {
+    match list {
+        Place::ContainerList => Place::Container,
+        Place::Whole => Place::Whole,
+        _ => Place::Anywhere,
+    }
+}
+
+/// Parses an object with the never-read parts left out. The text is known to be valid JSON (it
+/// is a `RawValue`), so what is left out is skipped by bracket counting, without being parsed;
+/// what is kept is parsed by serde_json, piece by piece.
+pub(crate) fn parse(raw: &RawValue) -> serde_json::Result<Value> {
+    parse_text(raw.get())
+}
+
+/// [`parse`] on any text: what is not JSON is an error, never a panic.
+fn parse_text(text: &str) -> serde_json::Result<Value> {
+    let mut reader = Reader { text, at: 0 };
+    let value = reader.value(Place::Anywhere)?;
+    reader.whitespace();
+    match reader.at == reader.text.len() {
+        true => Ok(value),
+        false => Err(malformed("trailing characters")),
+    }
+}
+
+fn malformed(what: &str) -> serde_json::Error {
+    serde::de::Error::custom(format!("the object does not read: {what}"))
+}
+
+/// A cursor over valid JSON text.
+struct Reader<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.at).copied()
+    }
+
+    fn whitespace(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    fn expect(&mut self, byte: u8) -> serde_json::Result<()> {
+        self.whitespace();
+        match self.peek() == Some(byte) {
+            true => {
+                self.at += 1;
+                Ok(())
+            }
+            false => Err(malformed("unexpected character")),
+        }
+    }
+
+    fn value(&mut self, place: Place) -> serde_json::Result<Value> {
+        self.whitespace();
+        match self.peek() {
+            Some(b'{') => self.object(place),
+            Some(b'[') => self.array(place),
+            _ => {
+                let start = self.at;
+                self.skip_value()?;
+                serde_json::from_str(&self.text[start..self.at])
+            }
+        }
+    }
+
+    fn object(&mut self, place: Place) -> serde_json::Result<Value> {
+        self.expect(b'{')?;
+        let mut fields = Map::new();
+        self.whitespace();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(Value::Object(fields));
+        }
+        loop {
+            self.whitespace();
+            let start = self.at;
+            self.skip_string()?;
+            let quoted = &self.text[start..self.at];
+            let key: std::borrow::Cow<str> = match quoted.contains('\\') {
+                true => std::borrow::Cow::Owned(serde_json::from_str(quoted)?),
+                false => std::borrow::Cow::Borrowed(&quoted[1..quoted.len() - 1]),
+            };
+            self.expect(b':')?;
+            match field_place(place, &key) {
+                Some(child) => {
+                    let value = self.value(child)?;
+                    fields.insert(key.into_owned(), value);
+                }
+                None => {
+                    self.whitespace();
+                    self.skip_value()?;
+                }
+            }
+            self.whitespace();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(Value::Object(fields));
+                }
+                _ => return Err(malformed("expected ',' or '}'")),
+            }
+        }
+    }
+
+    fn array(&mut self, place: Place) -> serde_json::Result<Value> {
+        self.expect(b'[')?;
+        let mut items = Vec::new();
+        self.whitespace();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            items.push(self.value(item_place(place))?);
+            self.whitespace();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(Value::Array(items));
+                }
+                _ => return Err(malformed("expected ',' or ']'")),
+            }
+        }
+    }
+
+    /// Past a string, from its opening quote.
+    fn skip_string(&mut self) -> serde_json::Result<()> {
+        if self.peek() != Some(b'"') {
+            return Err(malformed("expected a string"));
+        }
+        let bytes = self.text.as_bytes();
+        let mut at = self.at + 1;
+        loop {
+            match bytes.get(at) {
+                Some(b'"') => {
+                    self.at = at + 1;
+                    return Ok(());
+                }
+                Some(b'\\') => at += 2,
+                Some(_) => at += 1,
+                None => return Err(malformed("unterminated string")),
+            }
+        }
+    }
+
+    /// Past any value, from its first character: containers by counting brackets outside strings.
+    fn skip_value(&mut self) -> serde_json::Result<()> {
+        match self.peek() {
+            Some(b'"') => self.skip_string(),
+            Some(b'{' | b'[') => {
+                let mut depth = 0usize;
+                loop {
+                    match self.peek() {
+                        Some(b'"') => {
+                            self.skip_string()?;
+                            continue;
+                        }
+                        Some(b'{' | b'[') => depth += 1,
+                        Some(b'}' | b']') => {
+                            depth -= 1;
+                            if depth == 0 {
+                                self.at += 1;
+                                return Ok(());
+                            }
+                        }
+                        Some(_) => {}
+                        None => return Err(malformed("unterminated value")),
+                    }
+                    self.at += 1;
+                }
+            }
+            Some(_) => {
+                // A number, true, false or null: up to the next delimiter.
+                let start = self.at;
+                while !matches!(
+                    self.peek(),
+                    None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+                ) {
+                    self.at += 1;
+                }
+                match self.at > start {
+                    true => Ok(()),
+                    false => Err(malformed("expected a value")),
+                }
+            }
+            None => Err(malformed("unexpected end")),
+        }
+    }
+}
+
+/// The same pruning by serde_json's own reading: the reference the reader is held to in tests.
+#[cfg(test)]
+fn parse_with_serde(text: &str) -> serde_json::Result<Value> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = Seed(Place::Anywhere).deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(value)
 }
 
+#[cfg(test)]
 struct Seed(Place);
 
+#[cfg(test)]
 impl<'de> DeserializeSeed<'de> for Seed {
     type Value = Value;
 
@@ -43,6 +295,7 @@ impl<'de> DeserializeSeed<'de> for Seed {
     }
 }
 
+#[cfg(test)]
 impl<'de> Visitor<'de> for Seed {
     type Value = Value;
 
@@ -76,12 +329,8 @@ impl<'de> Visitor<'de> for Seed {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        let item = match self.0 {
-            Place::ContainerList => Place::Container,
-            _ => Place::Anywhere,
-        };
         let mut items = Vec::new();
-        while let Some(value) = seq.next_element_seed(Seed(item))? {
+        while let Some(value) = seq.next_element_seed(Seed(item_place(self.0)))? {
             items.push(value);
         }
         Ok(Value::Array(items))
@@ -89,23 +338,16 @@ impl<'de> Visitor<'de> for Seed {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut fields = Map::new();
-        // Keys are borrowed from the text (owned only when escaped) and copied only when kept.
         while let Some(Key(key)) = map.next_key::<Key>()? {
-            let kept = match self.0 {
-                Place::Container => CONTAINER_FIELDS.contains(&key.as_ref()),
-                _ => key != "managedFields",
-            };
-            if !kept {
-                map.next_value::<IgnoredAny>()?;
-                continue;
+            match field_place(self.0, &key) {
+                Some(place) => {
+                    let value = map.next_value_seed(Seed(place))?;
+                    fields.insert(key.into_owned(), value);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
-            let place = if self.0 != Place::Container && CONTAINER_LISTS.contains(&key.as_ref()) {
-                Place::ContainerList
-            } else {
-                Place::Anywhere
-            };
-            let value = map.next_value_seed(Seed(place))?;
-            fields.insert(key.into_owned(), value);
         }
         Ok(Value::Object(fields))
     }
@@ -114,7 +356,59 @@ impl<'de> Visitor<'de> for Seed {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
+
+    /// The reader's tree, checked against serde_json's reading of the same text.
+    fn read(text: &str) -> Value {
+        let raw = RawValue::from_string(text.to_string()).expect("valid JSON");
+        let value = parse(&raw).expect("read");
+        assert_eq!(value, parse_with_serde(text).unwrap(), "{text}");
+        value
+    }
+
+    fn json_value() -> impl Strategy<Value = Value> {
+        let key = prop_oneof![
+            proptest::sample::select(READ_FIELDS.to_vec()).prop_map(str::to_string),
+            proptest::sample::select(vec![
+                "image",
+                "env",
+                "volumes",
+                "managedFields",
+                "status",
+                "a\"b",
+                "é\\",
+                "x y"
+            ])
+            .prop_map(str::to_string),
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(|f| json!(f)),
+            "[a-z\"\\\\é\\]\\[{} ,:]{0,8}".prop_map(Value::String),
+        ];
+        leaf.prop_recursive(5, 64, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(key.clone(), inner, 0..6)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Skipping by bracket counting keeps exactly what serde_json's reading keeps, compact
+        /// or pretty-printed.
+        #[test]
+        fn the_reader_keeps_what_serde_keeps(value in json_value(), pretty in any::<bool>()) {
+            let text = if pretty { serde_json::to_string_pretty(&value).unwrap() } else { value.to_string() };
+            read(&text);
+        }
+    }
 
     #[test]
     fn keeps_what_the_policy_reads() {
@@ -126,13 +420,12 @@ mod tests {
                 "volumes": [{"name": "v", "emptyDir": {}}]}})
         .to_string();
         assert_eq!(
-            parse(&text).unwrap(),
+            read(&text),
             json!({"metadata": {"name": "p", "annotations": {"a": "b"}},
                 "spec": {"serviceAccountName": "sa", "imagePullSecrets": [{"name": "x"}],
                     "containers": [{"name": "c", "image": "reg/a"}],
                     "initContainers": [{"name": "i", "image": "reg/i"}],
-                    "ephemeralContainers": [{"name": "d", "image": "reg/d"}],
-                    "volumes": [{"name": "v", "emptyDir": {}}]}})
+                    "ephemeralContainers": [{"name": "d", "image": "reg/d"}]}})
         );
     }
 
@@ -150,13 +443,25 @@ mod tests {
             {
                 list.retain(|k, _| CONTAINER_FIELDS.contains(&k.as_str()));
             }
-            assert_eq!(parse(text).unwrap(), full, "{text}");
+            assert_eq!(read(text), full, "{text}");
         }
     }
 
     #[test]
-    fn invalid_json_is_an_error() {
-        assert!(parse(r#"{"spec": "#).is_err());
-        assert!(parse(r#"{} trailing"#).is_err());
+    fn text_that_is_not_json_is_an_error_never_a_panic() {
+        for text in [
+            r#"{"spec": "#,
+            r#"{} trailing"#,
+            r#"{"a": [1, {"#,
+            r#"{"a"#,
+            r#"{"a\"#,
+            "",
+            "}",
+            r#"{"a" 1}"#,
+            r#"{"a": 1 "b": 2}"#,
+            r#"[1 2]"#,
+        ] {
+            assert!(parse_text(text).is_err(), "{text}");
+        }
     }
 }
