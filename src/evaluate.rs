@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::cluster::{Cluster, Denial, LookupError};
 use crate::image_ref::ImageRef;
 use crate::inject::{is_empty_list, merged_pull_secrets};
-use crate::kinds::{dotted, Workload};
+use crate::kinds::{dotted, value_at, Workload};
 use crate::namespace_scope::{self, NamespaceLabels, Scope};
 use crate::pod_spec::{containers, pull_secret_names, Container, ContainerList};
 use crate::request::AdmissionRequest;
@@ -86,9 +86,7 @@ pub fn evaluate<C: Cluster>(
         return accept();
     }
     if is_pod
-        && request
-            .object
-            .pointer("/metadata/annotations")
+        && value_at(request.object, "/metadata/annotations")
             .and_then(|a| a.get(MIRROR_POD_ANNOTATION))
             .is_some()
     {
@@ -150,12 +148,12 @@ fn read_specs<'a>(workload: &Workload, object: &'a Value) -> Result<Vec<PodSpecV
     workload
         .pod_spec_pointers(object)?
         .into_iter()
-        .filter_map(|pointer| object.pointer(&pointer).map(|spec| (pointer, spec)))
+        .filter_map(|pointer| value_at(object, &pointer).map(|spec| (pointer, spec)))
         .map(|(pointer, spec)| {
-            let at = dotted(&pointer);
+            let at = || dotted(&pointer);
             Ok(PodSpecView {
-                containers: containers(spec, &at)?,
-                names: pull_secret_names(spec, &at)?,
+                containers: containers(spec, at)?,
+                names: pull_secret_names(spec, at)?,
                 pointer,
                 spec,
             })
@@ -442,7 +440,7 @@ fn live_pod<C: Cluster>(
         Err(problem) => return malformed(request.kind, problem),
     };
     let old_spec = request.old_object.get("spec").unwrap_or(&Value::Null);
-    let before: BTreeSet<Container> = containers(old_spec, "oldObject.spec")
+    let before: BTreeSet<Container> = containers(old_spec, || "oldObject.spec".into())
         .unwrap_or_default()
         .into_iter()
         .collect();

@@ -148,7 +148,7 @@ impl<'s> Workload<'s> {
 }
 
 fn builtin_pointer(kind: &str, pointer: &str, object: &Value) -> Result<Vec<String>, String> {
-    match object.pointer(pointer) {
+    match value_at(object, pointer) {
         Some(Value::Object(_)) => Ok(vec![pointer.to_string()]),
         Some(_) => Err(format!("{kind} {} is not an object", dotted(pointer))),
         None => Err(format!("{kind} has no {}", dotted(pointer))),
@@ -157,14 +157,43 @@ fn builtin_pointer(kind: &str, pointer: &str, object: &Value) -> Result<Vec<Stri
 
 /// Whether an `ownerReferences` entry has `controller: true` (at most one may, by API validation).
 fn has_controller(object: &Value) -> bool {
-    object
-        .pointer("/metadata/ownerReferences")
+    value_at(object, "/metadata/ownerReferences")
         .and_then(Value::as_array)
         .is_some_and(|owners| {
             owners
                 .iter()
                 .any(|owner| owner.get("controller") == Some(&Value::Bool(true)))
         })
+}
+
+/// The value at a JSON pointer (RFC 6901), as `serde_json::Value::pointer` finds it, without
+/// allocating for tokens that need no unescaping (every built-in kind's pointer).
+pub(crate) fn value_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
+    if pointer.is_empty() {
+        return Some(value);
+    }
+    pointer
+        .strip_prefix('/')?
+        .split('/')
+        .try_fold(value, |target, token| {
+            let token = match token.contains('~') {
+                true => std::borrow::Cow::Owned(token.replace("~1", "/").replace("~0", "~")),
+                false => std::borrow::Cow::Borrowed(token),
+            };
+            match target {
+                Value::Object(fields) => fields.get(token.as_ref()),
+                Value::Array(items) => array_index(&token).and_then(|index| items.get(index)),
+                _ => None,
+            }
+        })
+}
+
+/// An array index token: digits without a leading zero (or `+`), as serde_json reads them.
+fn array_index(token: &str) -> Option<usize> {
+    if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
+        return None;
+    }
+    token.parse().ok()
 }
 
 /// `/spec/template/spec` as `spec.template.spec`, the way users read it.
@@ -177,6 +206,29 @@ mod tests {
     use super::*;
     use rstest::rstest;
     use serde_json::json;
+
+    proptest::proptest! {
+        /// `value_at` finds exactly what serde_json's `Value::pointer` finds.
+        #[test]
+        fn value_at_is_serde_jsons_pointer(
+            tokens in proptest::collection::vec(
+                proptest::sample::select(vec!["spec", "a/b", "a~b", "~01", "0", "1", "01", "+1", "", "x"]),
+                0..4,
+            ),
+            root in proptest::sample::select(vec![0usize, 1, 2]),
+        ) {
+            let documents = [
+                json!({"spec": {"a/b": [{"x": 1}, {"0": 2}], "a~b": {"~01": 3, "": 4}, "0": [5]}, "": {"x": 6}}),
+                json!([{"spec": 1}, [{"a/b": 2}], {"01": 3, "+1": 4}]),
+                json!({"spec": {"spec": {"spec": {"x": [1, 2]}}}}),
+            ];
+            let escaped: Vec<String> = tokens.iter().map(|t| t.replace('~', "~0").replace('/', "~1")).collect();
+            let pointer: String = escaped.iter().map(|t| format!("/{t}")).collect();
+            for pointer in [pointer.clone(), pointer.trim_start_matches('/').to_string()] {
+                proptest::prop_assert_eq!(value_at(&documents[root], &pointer), documents[root].pointer(&pointer), "{}", pointer);
+            }
+        }
+    }
 
     fn custom(group: &str, version: &str, kind: &str, path: &str) -> CustomResource {
         CustomResource {

@@ -159,8 +159,12 @@ enum Answer {
 }
 
 fn answer<C: Cluster>(payload: &[u8], cluster: &mut C) -> Answer {
-    match serde_json::from_slice::<triage::Payload>(payload) {
-        Ok(triage::Payload {
+    // UTF-8 checked once for the whole payload, so no string in it is checked again.
+    let typed = std::str::from_utf8(payload)
+        .ok()
+        .and_then(|text| serde_json::from_str::<triage::Payload>(text).ok());
+    match typed {
+        Some(triage::Payload {
             request: Some(head),
             settings,
         }) => answer_typed(&head, settings, cluster),
@@ -198,8 +202,7 @@ fn answer_typed<C: Cluster>(
         }
     };
     let namespace = match head.namespace.as_ref() {
-        "" => object
-            .pointer("/metadata/namespace")
+        "" => kinds::value_at(&object, "/metadata/namespace")
             .and_then(serde_json::Value::as_str)
             .unwrap_or_default(),
         namespace => namespace,

@@ -77,24 +77,32 @@ fn shortened(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
 /// Every container with an image, in spec order (containers, initContainers, ephemeralContainers).
 /// `at` is the spec's dotted path, used in messages. Containers without an image (allowed in
 /// templates) are skipped.
-pub fn containers<'a>(spec: &'a Value, at: &str) -> Result<Vec<Container<'a>>, String> {
+pub fn containers<'a>(
+    spec: &'a Value,
+    at: impl Fn() -> String,
+) -> Result<Vec<Container<'a>>, String> {
     let mut found = Vec::new();
     for list in ContainerList::ALL {
         let entries = match spec.get(list.field()) {
             None | Some(Value::Null) => continue,
             Some(Value::Array(entries)) => entries,
-            Some(_) => return Err(format!("{at}.{} is not a list", list.field())),
+            Some(_) => return Err(format!("{}.{} is not a list", at(), list.field())),
         };
         for (index, entry) in entries.iter().enumerate() {
             let Value::Object(entry) = entry else {
-                return Err(format!("{at}.{}[{index}] is not an object", list.field()));
+                return Err(format!(
+                    "{}.{}[{index}] is not an object",
+                    at(),
+                    list.field()
+                ));
             };
             let image = match entry.get("image") {
                 None | Some(Value::Null) => continue,
                 Some(Value::String(image)) => image.as_str(),
                 Some(_) => {
                     return Err(format!(
-                        "{at}.{}[{index}].image is not a string",
+                        "{}.{}[{index}].image is not a string",
+                        at(),
                         list.field()
                     ))
                 }
@@ -111,14 +119,14 @@ pub fn containers<'a>(spec: &'a Value, at: &str) -> Result<Vec<Container<'a>>, S
 
 /// The names in `imagePullSecrets`, in order. Entries without a string name are ignored here
 /// (and left untouched by the merge).
-pub fn pull_secret_names<'a>(spec: &'a Value, at: &str) -> Result<Vec<&'a str>, String> {
+pub fn pull_secret_names(spec: &Value, at: impl Fn() -> String) -> Result<Vec<&str>, String> {
     match spec.get("imagePullSecrets") {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(entries)) => Ok(entries
             .iter()
             .filter_map(|entry| entry.get("name").and_then(Value::as_str))
             .collect()),
-        Some(_) => Err(format!("{at}.imagePullSecrets is not a list")),
+        Some(_) => Err(format!("{}.imagePullSecrets is not a list", at())),
     }
 }
 
@@ -135,7 +143,7 @@ mod tests {
             "initContainers": [{"name": "init", "image": "reg.example/init"}],
             "containers": [{"name": "app", "image": "reg.example/app:1"}, {"name": "noimage"}]
         });
-        let found = containers(&spec, "spec").unwrap();
+        let found = containers(&spec, || "spec".into()).unwrap();
         let summary: Vec<_> = found.iter().map(|c| (c.list, c.name, c.image)).collect();
         assert_eq!(
             summary,
@@ -184,7 +192,7 @@ mod tests {
     #[case::entry_not_object(json!({"containers": ["nginx"]}), "spec.containers[0] is not an object")]
     #[case::image_not_string(json!({"initContainers": [{"name": "a", "image": 42}]}), "spec.initContainers[0].image is not a string")]
     fn malformed_containers(#[case] spec: Value, #[case] message: &str) {
-        assert_eq!(containers(&spec, "spec").unwrap_err(), message);
+        assert_eq!(containers(&spec, || "spec".into()).unwrap_err(), message);
     }
 
     #[rstest]
@@ -193,14 +201,17 @@ mod tests {
     #[case::names_in_order(json!({"imagePullSecrets": [{"name": "b"}, {"name": "a"}]}), vec!["b", "a"])]
     #[case::odd_entries_ignored(json!({"imagePullSecrets": [{}, {"name": ""}, {"name": 3}, "x", {"name": "a"}]}), vec!["", "a"])]
     fn names(#[case] spec: Value, #[case] expected: Vec<&str>) {
-        assert_eq!(pull_secret_names(&spec, "spec").unwrap(), expected);
+        assert_eq!(
+            pull_secret_names(&spec, || "spec".into()).unwrap(),
+            expected
+        );
     }
 
     #[test]
     fn pull_secrets_not_a_list() {
         let spec = json!({"imagePullSecrets": "corp"});
         assert_eq!(
-            pull_secret_names(&spec, "spec.template.spec").unwrap_err(),
+            pull_secret_names(&spec, || "spec.template.spec".into()).unwrap_err(),
             "spec.template.spec.imagePullSecrets is not a list"
         );
     }

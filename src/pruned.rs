@@ -142,7 +142,18 @@ impl<'a> Reader<'a> {
             _ => {
                 let start = self.at;
                 self.skip_value()?;
-                serde_json::from_str(&self.text[start..self.at])
+                let text = &self.text[start..self.at];
+                match text.as_bytes() {
+                    // A string without escapes is its own text (valid JSON has no raw control
+                    // characters in strings); anything else is serde_json's to read.
+                    [b'"', inner @ .., b'"'] if !inner.contains(&b'\\') => {
+                        Ok(Value::String(text[1..text.len() - 1].to_owned()))
+                    }
+                    b"true" => Ok(Value::Bool(true)),
+                    b"false" => Ok(Value::Bool(false)),
+                    b"null" => Ok(Value::Null),
+                    _ => serde_json::from_str(text),
+                }
             }
         }
     }
@@ -214,19 +225,9 @@ impl<'a> Reader<'a> {
         if self.peek() != Some(b'"') {
             return Err(malformed("expected a string"));
         }
-        let bytes = self.text.as_bytes();
-        let mut at = self.at + 1;
-        loop {
-            match bytes.get(at) {
-                Some(b'"') => {
-                    self.at = at + 1;
-                    return Ok(());
-                }
-                Some(b'\\') => at += 2,
-                Some(_) => at += 1,
-                None => return Err(malformed("unterminated string")),
-            }
-        }
+        self.at = string_end(self.text.as_bytes(), self.at + 1)
+            .ok_or_else(|| malformed("unterminated string"))?;
+        Ok(())
     }
 
     /// Past any value, from its first character: containers by counting brackets outside strings.
@@ -234,26 +235,9 @@ impl<'a> Reader<'a> {
         match self.peek() {
             Some(b'"') => self.skip_string(),
             Some(b'{' | b'[') => {
-                let mut depth = 0usize;
-                loop {
-                    match self.peek() {
-                        Some(b'"') => {
-                            self.skip_string()?;
-                            continue;
-                        }
-                        Some(b'{' | b'[') => depth += 1,
-                        Some(b'}' | b']') => {
-                            depth -= 1;
-                            if depth == 0 {
-                                self.at += 1;
-                                return Ok(());
-                            }
-                        }
-                        Some(_) => {}
-                        None => return Err(malformed("unterminated value")),
-                    }
-                    self.at += 1;
-                }
+                self.at = container_end(self.text.as_bytes(), self.at)
+                    .ok_or_else(|| malformed("unterminated value"))?;
+                Ok(())
             }
             Some(_) => {
                 // A number, true, false or null: up to the next delimiter.
@@ -272,6 +256,44 @@ impl<'a> Reader<'a> {
             None => Err(malformed("unexpected end")),
         }
     }
+}
+
+/// Where the string whose text starts at `from` (after its opening quote) ends: just past its
+/// closing quote.
+fn string_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let rest = bytes.get(at..)?;
+        let next = rest.iter().position(|&b| b == b'"' || b == b'\\')?;
+        match rest[next] {
+            b'"' => return Some(at + next + 1),
+            _ => at += next + 2,
+        }
+    }
+}
+
+/// Where the object or array opening at `from` ends: just past its closing bracket.
+fn container_end(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut at = from;
+    while let Some(&byte) = bytes.get(at) {
+        match byte {
+            b'"' => {
+                at = string_end(bytes, at + 1)?;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(at + 1);
+                }
+            }
+            _ => {}
+        }
+        at += 1;
+    }
+    None
 }
 
 /// The same pruning by serde_json's own reading: the reference the reader is held to in tests.

@@ -10,6 +10,7 @@ use crate::cluster::Cluster;
 use crate::evaluate::{fix_for, Decision, Mode};
 use crate::host::check_dns_subdomain;
 use crate::inject::merged_pull_secrets;
+use crate::kinds::value_at;
 use crate::namespace_scope::{NamespaceLabels, Scope};
 use crate::pod_spec::pull_secret_names;
 use crate::request::AdmissionRequest;
@@ -110,12 +111,11 @@ pub fn evaluate<C: Cluster>(
     if !object.is_object() {
         return malformed("the object is not a JSON object".to_string());
     }
-    let listed = match pull_secret_names(object, "") {
+    let listed = match pull_secret_names(object, String::new) {
         Ok(listed) => listed,
         Err(problem) => return malformed(problem.trim_start_matches('.').to_string()),
     };
-    let account: String = object
-        .pointer("/metadata/name")
+    let account: String = value_at(object, "/metadata/name")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .chars()
