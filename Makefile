@@ -138,7 +138,7 @@ record-host-answers: annotated-policy.wasm | setup-registry
 e2e-policy-server: annotated-policy.wasm | setup-registry
 	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) cargo test --release -p e2e-tests --test policy_server -- --nocapture
 
-.PHONY: setup-wrk bench-kwctl bench-policy-server
+.PHONY: setup-wrk floor-modules bench-kwctl bench-policy-server
 
 # Issue 12's figures (BENCHMARKS.md): the real kwctl and policy-server, with the no-op module and
 # Kubewarden's trusted-repos-policy beside this policy, on the requests committed in benches/.
@@ -151,12 +151,17 @@ setup-wrk:
 		|| (apt-get update >/dev/null && apt-get install -y wrk >/dev/null) \
 		|| { echo "wrk (Debian package wrk) is required" >&2; exit 1; }
 
-# kwctl bench on the three modules, interleaved per request (benches/kwctl-bench.py --help).
-bench-kwctl: annotated-policy.wasm
+# The floor modules both benches run beside this policy: its exact answers, given without reading
+# the request (benches/floor/build.sh), so the host's own cost of each answer is measured.
+floor-modules: $(RUNNER) | setup
+	ANNOTATE=$(RUNNER) sh benches/floor/build.sh
+
+# kwctl bench on the four modules, interleaved per request (benches/kwctl-bench.py --help).
+bench-kwctl: annotated-policy.wasm floor-modules
 	KWCTL_REAL=$(or $(KWCTL_REAL),$(KUBEWARDEN_SHARED)/kwctl) python3 benches/kwctl-bench.py
 
 # One policy-server holding the three policies, loaded by wrk for BENCH_SECONDS per run
 # (e2e-tests/tests/bench_policy_server.rs).
-bench-policy-server: annotated-policy.wasm | setup-wrk
+bench-policy-server: annotated-policy.wasm floor-modules | setup-wrk
 	POLICY_SERVER=$(or $(POLICY_SERVER),$(KUBEWARDEN_SHARED)/policy-server) BENCH_SECONDS=$(BENCH_SECONDS) \
 		cargo test --release -p e2e-tests --test bench_policy_server

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""The real `kwctl bench` on three modules, interleaved per request in one run: the no-op module
-(the runtime's own cost), this policy, and Kubewarden's trusted-repos-policy. Prints the issue-12
-table: the median of `validate` for each, each policy's own work (median - no-op's) and the ratio
-ours / theirs.
+"""The real `kwctl bench` on four modules, interleaved per request in one run: the no-op module
+(the runtime's own cost), the floor module for the request (benches/floor: this policy's exact
+answer returned without reading the input, so the host's handling of that answer, such as diffing
+a mutated object into a patch, is all it costs), this policy, and Kubewarden's
+trusted-repos-policy. Prints the issue-12 table: the median of `validate` for each, each module's
+own work (median - no-op's), the ratio ours / theirs, and the floor's ratio floor / theirs: the
+lowest ratio any policy giving this answer can reach.
 
     make bench-kwctl                        # or:
     python3 benches/kwctl-bench.py [--rounds N] [--warm-up-time S] [--measurement-time S]
@@ -14,8 +17,9 @@ is the median over rounds of kwctl's median. Before benching, `kwctl run` checks
 first evaluation empties, and trusted-repos-policy makes no lookup either.
 
 Environment: KWCTL_REAL (default ../shared/kubewarden/kwctl), POLICY (default
-annotated-policy.wasm), NOOP_POLICY and TRUSTED_REPOS_POLICY (default next to kwctl),
-BENCH_SCRATCH (default target/kwctl-bench; XDG dirs and copies of the modules go there).
+annotated-policy.wasm), NOOP_POLICY and TRUSTED_REPOS_POLICY (default next to kwctl), FLOOR_DIR
+(default target/floor, built by benches/floor/build.sh), BENCH_SCRATCH (default
+target/kwctl-bench; XDG dirs and copies of the modules go there).
 """
 
 import argparse
@@ -45,9 +49,10 @@ REQUESTS = [
     ("pod-100-inject", "Pod, 100 containers, inject (patch)", True),
 ]
 
-MODULES = ["noop", "ours", "theirs"]
+MODULES = ["noop", "floor", "ours", "theirs"]
 SETTINGS = {
     "noop": HERE / "settings" / "noop.json",
+    "floor": HERE / "settings" / "noop.json",
     "ours": HERE / "settings" / "image-pull-secrets.json",
     "theirs": HERE / "settings" / "trusted-repos.json",
 }
@@ -152,35 +157,48 @@ def main():
         "noop": Path(os.environ.get("NOOP_POLICY", kwctl_path.parent / "noop-policy.wasm")),
         "theirs": Path(os.environ.get("TRUSTED_REPOS_POLICY", kwctl_path.parent / "trusted-repos-policy.wasm")),
     }
+    floor_dir = Path(os.environ.get("FLOOR_DIR", ROOT / "target" / "floor"))
+    for stem in ("accept", "inject-1", "inject-10", "inject-100"):
+        sources[f"floor-{stem}"] = floor_dir / f"floor-{stem}.wasm"
     for name, path in sources.items():
         if not path.is_file():
-            sys.exit(f"{name}: {path} does not exist (make annotated-policy.wasm builds ours)")
+            sys.exit(f"{name}: {path} does not exist (make annotated-policy.wasm builds ours, "
+                     "benches/floor/build.sh the floors)")
     scratch = Path(os.environ.get("BENCH_SCRATCH", ROOT / "target" / "kwctl-bench")).resolve()
     scratch.mkdir(parents=True, exist_ok=True)
     # Copies, so a rebuild during the run cannot change what is measured.
-    modules = {}
+    copies = {}
     for name, path in sources.items():
-        modules[name] = scratch / f"{name}.wasm"
-        shutil.copyfile(path, modules[name])
+        copies[name] = scratch / f"{name}.wasm"
+        shutil.copyfile(path, copies[name])
+
+    def module(name, request):
+        """The module benched as `name` on `request`: the floor is the one with this request's answer."""
+        if name != "floor":
+            return copies[name]
+        stem = request.replace("pod-", "").replace("-inject", "")
+        return copies[f"floor-inject-{stem}"] if request.endswith("-inject") else copies["floor-accept"]
+
     requests = [r for r in REQUESTS if not args.only or r[0] in args.only.split(",")]
     kwctl = Kwctl(kwctl_path, scratch)
 
     version = kwctl.run(["--version"], timeout=30).stdout.strip()
-    print(f"# kwctl bench: {len(requests)} requests x 3 modules x {args.rounds} rounds, "
+    print(f"# kwctl bench: {len(requests)} requests x {len(MODULES)} modules x {args.rounds} rounds, "
           f"--warm-up-time {args.warm_up_time} --measurement-time {args.measurement_time}", file=sys.stderr)
     for name, (request, _, expect_patch) in [(m, r) for r in requests for m in MODULES]:
-        kwctl.check_answer(modules[name], SETTINGS[name], HERE / "requests" / f"{request}.json",
-                           expect_patch and name == "ours")
+        kwctl.check_answer(module(name, request), SETTINGS[name], HERE / "requests" / f"{request}.json",
+                           expect_patch and name in ("ours", "floor"))
     print("# answers checked with kwctl run", file=sys.stderr)
 
     started = time.monotonic()
     load_before = os.getloadavg()[0]
     medians = {(r[0], m): [] for r in requests for m in MODULES}
     for round_index in range(args.rounds):
-        order = MODULES[round_index % 3:] + MODULES[:round_index % 3]
+        shift = round_index % len(MODULES)
+        order = MODULES[shift:] + MODULES[:shift]
         for request, _, _ in requests:
             for name in order:
-                ns = kwctl.bench(modules[name], SETTINGS[name], HERE / "requests" / f"{request}.json",
+                ns = kwctl.bench(module(name, request), SETTINGS[name], HERE / "requests" / f"{request}.json",
                                  args.warm_up_time, args.measurement_time)
                 medians[(request, name)].append(ns)
             print(f"# round {round_index + 1}/{args.rounds} {request}: " + ", ".join(
@@ -190,16 +208,21 @@ def main():
 
     print(f"`kwctl bench` ({version.splitlines()[0] if version else kwctl_path}), median of `validate`, "
           f"median over {args.rounds} interleaved rounds; own work = median − no-op's.\n")
-    print("| request | no-op | this policy | trusted-repos | own work: ours | own work: theirs | ratio |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| request | no-op | floor | this policy | trusted-repos | own work: floor | own work: ours "
+          "| own work: theirs | ratio | floor's ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for request, label, _ in requests:
-        noop, ours, theirs = (statistics.median(medians[(request, m)]) for m in MODULES)
-        own_ours, own_theirs = ours - noop, theirs - noop
-        ratio = f"{own_ours / own_theirs:.2f}×" if own_theirs > 0 else "n/a"
-        print(f"| {label} | {fmt_time(noop)} | {fmt_time(ours)} | {fmt_time(theirs)} | "
-              f"{fmt_time(own_ours)} | {fmt_time(own_theirs)} | {ratio} |")
+        noop, floor, ours, theirs = (statistics.median(medians[(request, m)]) for m in MODULES)
+        own_floor, own_ours, own_theirs = floor - noop, ours - noop, theirs - noop
+
+        def ratio(own):
+            return f"{own / own_theirs:.2f}×" if own_theirs > 0 else "n/a"
+
+        print(f"| {label} | {fmt_time(noop)} | {fmt_time(floor)} | {fmt_time(ours)} | {fmt_time(theirs)} | "
+              f"{fmt_time(own_floor)} | {fmt_time(own_ours)} | {fmt_time(own_theirs)} | {ratio(own_ours)} | "
+              f"{ratio(own_floor)} |")
     print("\nEvery round's medians (their spread is the machine's noise):\n")
-    print("| request | " + " | ".join(f"round {i + 1}: no-op / ours / theirs" for i in range(args.rounds)) + " |")
+    print("| request | " + " | ".join(f"round {i + 1}: no-op / floor / ours / theirs" for i in range(args.rounds)) + " |")
     print("|---|" + "---:|" * args.rounds)
     for request, label, _ in requests:
         cells = [" / ".join(fmt_time(medians[(request, m)][i]) for m in MODULES) for i in range(args.rounds)]
@@ -207,8 +230,9 @@ def main():
 
     print("\nModules:\n")
     for name, label in (("ours", "this policy (annotated)"), ("noop", "no-op"), ("theirs", "trusted-repos-policy")):
-        print(f"- {label}: {sources[name]}, {fmt_size(modules[name].stat().st_size)}, "
-              f"sha256 {sha256(modules[name])[:12]}")
+        print(f"- {label}: {sources[name]}, {fmt_size(copies[name].stat().st_size)}, "
+              f"sha256 {sha256(copies[name])[:12]}")
+    print(f"- floors: {floor_dir}/floor-*.wasm (benches/floor/build.sh)")
     built = sources["ours"].parent / "target" / "wasm32-wasip1" / "wasm" / "image_pull_secrets.wasm"
     optimised = sources["ours"].parent / "policy.wasm"
     for path, label in ((built, "before wasm-opt (cargo's output)"), (optimised, "after wasm-opt (policy.wasm)")):

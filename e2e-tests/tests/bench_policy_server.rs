@@ -34,8 +34,27 @@ const REQUESTS: [(&str, &str, bool); 7] = [
     ("pod-100-inject", "Pod, 100 containers, inject", true),
 ];
 
-/// Policy ids, in table order: no-op, this policy, trusted-repos-policy.
-const POLICIES: [&str; 3] = ["noop", "image-pull-secrets", "trusted-repos"];
+/// The table's columns, in order: the no-op module, the floor module for the request
+/// (benches/floor: this policy's exact answer, given without reading the request, after the same
+/// Secret lookup when verification is on), this policy, trusted-repos-policy.
+const POLICIES: [&str; 4] = ["noop", "floor", "image-pull-secrets", "trusted-repos"];
+
+/// The floor modules benches/floor/build.sh writes, one per answer.
+const FLOORS: [&str; 4] = ["accept", "inject-1", "inject-10", "inject-100"];
+
+/// The policy id that stands for a column on a request: the floor's depends on the answer.
+fn policy_id(column: &str, stem: &str) -> String {
+    match column {
+        "floor" => match stem
+            .strip_prefix("pod-")
+            .and_then(|s| s.strip_suffix("-inject"))
+        {
+            Some(containers) => format!("floor-inject-{containers}"),
+            None => "floor-accept".to_string(),
+        },
+        other => other.to_string(),
+    }
+}
 
 /// The keep-alive connections wrk holds open; the issue's figures use 8.
 const CONNECTIONS: u32 = 8;
@@ -70,6 +89,29 @@ fn which(program: &str) -> Option<PathBuf> {
     })
 }
 
+/// The floor modules (with a lookup when this policy verifies), copied into the scratch folder.
+fn floor_modules(scratch: &Path, lookup: bool) -> Vec<(String, PathBuf)> {
+    let dir =
+        std::env::var("FLOOR_DIR").map_or_else(|_| repo_root().join("target/floor"), PathBuf::from);
+    FLOORS
+        .iter()
+        .map(|floor| {
+            let source = dir.join(format!(
+                "floor-{floor}{}.wasm",
+                if lookup { "-lookup" } else { "" }
+            ));
+            assert!(
+                source.is_file(),
+                "{} is missing (make floor-modules builds it)",
+                source.display()
+            );
+            let copy = scratch.join(format!("floor-{floor}.wasm"));
+            std::fs::copy(&source, &copy).unwrap();
+            (format!("floor-{floor}"), copy)
+        })
+        .collect()
+}
+
 /// The three modules, copied into the scratch folder so a rebuild during the run changes nothing.
 fn modules(scratch: &Path) -> [PathBuf; 3] {
     let shared = binary_from_env("POLICY_SERVER", "policy-server")
@@ -85,7 +127,8 @@ fn modules(scratch: &Path) -> [PathBuf; 3] {
             .map_or_else(|_| shared.join("trusted-repos-policy.wasm"), PathBuf::from),
     ];
     let mut copies = sources.clone();
-    for ((source, copy), id) in sources.iter().zip(copies.iter_mut()).zip(POLICIES) {
+    let ids = ["noop", "image-pull-secrets", "trusted-repos"];
+    for ((source, copy), id) in sources.iter().zip(copies.iter_mut()).zip(ids) {
         assert!(
             source.is_file(),
             "{} is missing (make annotated-policy.wasm builds this policy)",
@@ -103,11 +146,29 @@ fn modules(scratch: &Path) -> [PathBuf; 3] {
 }
 
 /// `policies.yml`: this policy as a ClusterAdmissionPolicy gets it (mutating, Secret and
-/// ServiceAccount reads granted), the other two with their bench settings.
-fn policies_yaml(modules: &[PathBuf; 3]) -> String {
+/// ServiceAccount reads granted), the floors likewise, the other two with their bench settings.
+fn policies_yaml(modules: &[PathBuf; 3], floors: &[(String, PathBuf)]) -> String {
     let settings = |name: &str| read_json(&repo_root().join("benches/settings").join(name));
-    format!(
-        "noop:
+    let floors: String = floors
+        .iter()
+        .map(|(id, module)| {
+            format!(
+                "{id}:
+  module: file://{}
+  allowedToMutate: true
+  contextAwareResources:
+    - apiVersion: v1
+      kind: Secret
+  hostCapabilities: [\"kubernetes/get_resource\"]
+  settings: {{}}
+",
+                module.display()
+            )
+        })
+        .collect();
+    floors
+        + &format!(
+            "noop:
   module: file://{noop}
   settings: {{}}
 image-pull-secrets:
@@ -124,12 +185,12 @@ trusted-repos:
   module: file://{theirs}
   settings: {theirs_settings}
 ",
-        noop = modules[0].display(),
-        ours = modules[1].display(),
-        theirs = modules[2].display(),
-        ours_settings = settings(&our_settings_file()),
-        theirs_settings = settings("trusted-repos.json"),
-    )
+            noop = modules[0].display(),
+            ours = modules[1].display(),
+            theirs = modules[2].display(),
+            ours_settings = settings(&our_settings_file()),
+            theirs_settings = settings("trusted-repos.json"),
+        )
 }
 
 /// The settings of this policy under `benches/settings/`: `BENCH_SETTINGS`, by default the ones that
@@ -151,7 +212,11 @@ impl ProcessCost {
         // The fields after the command name, which is in parentheses and may hold spaces.
         let fields: Vec<f64> = stat
             .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().map(|f| f.parse().unwrap_or(0.0)).collect())
+            .map(|(_, rest)| {
+                rest.split_whitespace()
+                    .map(|f| f.parse().unwrap_or(0.0))
+                    .collect()
+            })
             .unwrap_or_default();
         let field = |n: usize| fields.get(n - 3).copied().unwrap_or(0.0);
         let ticks = 100.0; // USER_HZ on Linux
@@ -272,14 +337,15 @@ fn ms(value: f64) -> String {
 /// Checks the answer of every policy to `review` once, before it is loaded: allowed, and a patch
 /// exactly when this policy injects.
 fn check_answers(server: &PolicyServer, review: &Value, stem: &str, injects: bool) {
-    for id in POLICIES {
-        let (status, body) = server.validate(id, &review["request"]);
+    for column in POLICIES {
+        let id = policy_id(column, stem);
+        let (status, body) = server.validate(&id, &review["request"]);
         let response = &body["response"];
         let patched = response.get("patch").is_some_and(|p| !p.is_null());
         assert!(
             status == 200
                 && response["allowed"] == true
-                && patched == (injects && id == "image-pull-secrets"),
+                && patched == (injects && matches!(column, "image-pull-secrets" | "floor")),
             "{id} on {stem}: HTTP {status}, answer {body}"
         );
     }
@@ -297,6 +363,13 @@ fn policy_server_throughput() {
     std::fs::create_dir_all(&scratch).unwrap();
 
     let modules = modules(&scratch);
+    let verifies = read_json(
+        &repo_root()
+            .join("benches/settings")
+            .join(our_settings_file()),
+    )["verifySecrets"]
+        == true;
+    let floors = floor_modules(&scratch, verifies);
     let stub = KubeStub::start(&scratch.join("kube")).expect("API stub");
     stub.add_object(read_json(
         &repo_root().join("benches/corp-registry-secret.json"),
@@ -306,7 +379,7 @@ fn policy_server_throughput() {
         &Launch {
             binary: &policy_server,
             dir: &scratch.join("policy-server"),
-            policies: &policies_yaml(&modules),
+            policies: &policies_yaml(&modules, &floors),
             kubeconfig: stub.kubeconfig(),
             sources: None,
             rust_backtrace: false,
@@ -346,12 +419,6 @@ fn policy_server_throughput() {
         })
         .collect();
     let reads = stub.object_reads_since(0);
-    let verifies = read_json(
-        &repo_root()
-            .join("benches/settings")
-            .join(our_settings_file()),
-    )["verifySecrets"]
-        == true;
     assert!(
         reads.is_empty() != verifies
             && reads
@@ -362,8 +429,10 @@ fn policy_server_throughput() {
 
     // One short unmeasured run per policy: the first connections and instances.
     let url = |id: &str| format!("http://127.0.0.1:{}/validate/{id}", server.port());
-    for id in POLICIES {
-        run_wrk(&wrk, &requests[requests.len() - 1].1, &url(id), 1, threads);
+    let (last_stem, _, _) = chosen[chosen.len() - 1];
+    for column in POLICIES {
+        let id = policy_id(column, last_stem);
+        run_wrk(&wrk, &requests[requests.len() - 1].1, &url(&id), 1, threads);
     }
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     let mut loads = vec![vec![Vec::new(); POLICIES.len()]; chosen.len()];
@@ -373,14 +442,15 @@ fn policy_server_throughput() {
                 // Rotate the order each round, so no policy always runs first.
                 let p = (k + round) % POLICIES.len();
                 let before = ProcessCost::of(server.pid());
-                let load = run_wrk(&wrk, &requests[r].1, &url(POLICIES[p]), seconds, threads);
+                let id = policy_id(POLICIES[p], stem);
+                let load = run_wrk(&wrk, &requests[r].1, &url(&id), seconds, threads);
                 let cost = ProcessCost::of(server.pid()).since(&before);
                 let served = load.requests_per_second * seconds as f64;
                 eprintln!(
                     "round {}/{rounds} {stem} {}: {:.0} req/s, p50 {}, p99 {}; policy-server per \
                      request: {:.0} µs user, {:.0} µs system, {:.1} minor page faults",
                     round + 1,
-                    POLICIES[p],
+                    id,
                     load.requests_per_second,
                     ms(load.p50_ms),
                     ms(load.p99_ms),
@@ -405,23 +475,29 @@ fn policy_server_throughput() {
     };
     let mut table = String::new();
     table.push_str(&format!(
-        "Real policy-server ({}), one process, three policies; wrk, {CONNECTIONS} keep-alive \
+        "Real policy-server ({}), one process, no-op, floors, this policy and trusted-repos; wrk, {CONNECTIONS} keep-alive \
          connections ({threads} thread), {seconds} s per run, {rounds} interleaved round(s)\
-         {}; verification on for this policy ({lookups} secret reads reached the API stub in all).\n\n",
+         {}; verification {} for this policy and the floors ({lookups} secret reads reached the API \
+         stub in all).\n\n",
         version(&policy_server),
-        if rounds > 1 { ", medians over rounds" } else { "" }
+        if rounds > 1 { ", medians over rounds" } else { "" },
+        if verifies { "on" } else { "off" },
     ));
     table.push_str(
-        "| request | no-op req/s | no-op p50 / p99 | this policy req/s (% of no-op) | this policy p50 / p99 | trusted-repos req/s | trusted-repos p50 / p99 |\n\
-         |---|---:|---:|---:|---:|---:|---:|\n",
+        "| request | no-op req/s | no-op p50 / p99 | floor req/s (% of no-op) | floor p50 / p99 | this policy req/s (% of no-op) | this policy p50 / p99 | trusted-repos req/s | trusted-repos p50 / p99 |\n\
+         |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     for (r, (_, label, _)) in chosen.iter().enumerate() {
-        let [noop, ours, theirs] = [0, 1, 2].map(|p| figure(r, p));
+        let [noop, floor, ours, theirs] = [0, 1, 2, 3].map(|p| figure(r, p));
         table.push_str(&format!(
-            "| {label} | {} | {} / {} | {} ({:.0} %) | {} / {} | {} | {} / {} |\n",
+            "| {label} | {} | {} / {} | {} ({:.0} %) | {} / {} | {} ({:.0} %) | {} / {} | {} | {} / {} |\n",
             thousands(noop.requests_per_second),
             ms(noop.p50_ms),
             ms(noop.p99_ms),
+            thousands(floor.requests_per_second),
+            100.0 * floor.requests_per_second / noop.requests_per_second,
+            ms(floor.p50_ms),
+            ms(floor.p99_ms),
             thousands(ours.requests_per_second),
             100.0 * ours.requests_per_second / noop.requests_per_second,
             ms(ours.p50_ms),
