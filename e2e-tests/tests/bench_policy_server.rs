@@ -44,15 +44,15 @@ const FLOORS: [&str; 4] = ["accept", "inject-1", "inject-10", "inject-100"];
 
 /// The policy id that stands for a column on a request: the floor's depends on the answer.
 fn policy_id(column: &str, stem: &str) -> String {
-    match column {
-        "floor" => match stem
-            .strip_prefix("pod-")
-            .and_then(|s| s.strip_suffix("-inject"))
-        {
-            Some(containers) => format!("floor-inject-{containers}"),
-            None => "floor-accept".to_string(),
-        },
-        other => other.to_string(),
+    let injects = stem
+        .strip_prefix("pod-")
+        .and_then(|s| s.strip_suffix("-inject"));
+    match (column, injects) {
+        // A kind the policy does not handle: accepted without a lookup.
+        ("floor", _) if !stem.starts_with("pod-") => "floor-unhandled".to_string(),
+        ("floor", Some(containers)) => format!("floor-inject-{containers}"),
+        ("floor", None) => "floor-accept".to_string(),
+        (other, _) => other.to_string(),
     }
 }
 
@@ -89,25 +89,35 @@ fn which(program: &str) -> Option<PathBuf> {
     })
 }
 
-/// The floor modules (with a lookup when this policy verifies), copied into the scratch folder.
+/// The floor modules, copied into the scratch folder: for Pods with a lookup when this policy
+/// verifies; `floor-unhandled`, for kinds the policy does not handle, never looks anything up.
 fn floor_modules(scratch: &Path, lookup: bool) -> Vec<(String, PathBuf)> {
     let dir =
         std::env::var("FLOOR_DIR").map_or_else(|_| repo_root().join("target/floor"), PathBuf::from);
-    FLOORS
+    let suffix = if lookup { "-lookup" } else { "" };
+    let sources = FLOORS
         .iter()
         .map(|floor| {
-            let source = dir.join(format!(
-                "floor-{floor}{}.wasm",
-                if lookup { "-lookup" } else { "" }
-            ));
+            (
+                format!("floor-{floor}"),
+                format!("floor-{floor}{suffix}.wasm"),
+            )
+        })
+        .chain([(
+            "floor-unhandled".to_string(),
+            "floor-accept.wasm".to_string(),
+        )]);
+    sources
+        .map(|(id, file)| {
+            let source = dir.join(file);
             assert!(
                 source.is_file(),
                 "{} is missing (make floor-modules builds it)",
                 source.display()
             );
-            let copy = scratch.join(format!("floor-{floor}.wasm"));
+            let copy = scratch.join(format!("{id}.wasm"));
             std::fs::copy(&source, &copy).unwrap();
-            (format!("floor-{floor}"), copy)
+            (id, copy)
         })
         .collect()
 }
