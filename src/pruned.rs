@@ -1,7 +1,7 @@
 //! A built-in object parsed into a `serde_json::Value` with only the fields the policy reads: of
 //! each container its `name` and `image`; elsewhere the fields named in [`READ_FIELDS`] (the way
-//! down to the pod specs, the pull secrets, the ServiceAccount name, the annotations whole, the
-//! owner references). Most of a real Pod's bytes (env, resources, probes, volumes, status,
+//! down to the pod specs, the pull secrets and the annotations whole, the ServiceAccount name,
+//! the owner references). Most of a real Pod's bytes (env, resources, probes, volumes, status,
 //! managedFields) are skipped without building anything. Safe because the answer never comes
 //! from this tree: a mutation is spliced into the request's own text (`splice`).
 
@@ -10,8 +10,9 @@ use std::fmt;
 
 #[cfg(test)]
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+
+use crate::triage::Json;
 
 #[cfg(test)]
 use crate::splice::Key;
@@ -69,7 +70,9 @@ fn field_place(parent: Place, key: &str) -> Option<Place> {
         Place::Whole => Place::Whole,
         // A container's name and image: kept as they are, whatever their type.
         Place::Container => Place::Whole,
-        _ if key == "annotations" => Place::Whole,
+        // Annotations are looked up by any key; pull secret entries are copied whole into the
+        // merged list a mutation writes.
+        _ if key == "annotations" || key == "imagePullSecrets" => Place::Whole,
         _ if CONTAINER_LISTS.contains(&key) => Place::ContainerList,
         _ => Place::Anywhere,
     })
@@ -87,7 +90,7 @@ fn item_place(list: Place) -> Place {
 /// Parses an object with the never-read parts left out. The text is known to be valid JSON (it
 /// is a `RawValue`), so what is left out is skipped by bracket counting, without being parsed;
 /// what is kept is parsed by serde_json, piece by piece.
-pub(crate) fn parse(raw: &RawValue) -> serde_json::Result<Value> {
+pub(crate) fn parse(raw: Json) -> serde_json::Result<Value> {
     parse_text(raw.get())
 }
 
@@ -383,8 +386,8 @@ mod tests {
 
     /// The reader's tree, checked against serde_json's reading of the same text.
     fn read(text: &str) -> Value {
-        let raw = RawValue::from_string(text.to_string()).expect("valid JSON");
-        let value = parse(&raw).expect("read");
+        let raw = serde_json::value::RawValue::from_string(text.to_string()).expect("valid JSON");
+        let value = parse(Json::of(&raw)).expect("read");
         assert_eq!(value, parse_with_serde(text).unwrap(), "{text}");
         value
     }
