@@ -517,7 +517,7 @@ mod tests {
             containers in proptest::collection::vec(container(), 0..4),
             init in proptest::collection::vec(container(), 0..2),
             old_image in proptest::sample::select(vec!["reg.example/app:1", "reg.example/app:2", "nginx:1.27"]),
-            listed in proptest::option::of(proptest::sample::select(vec![json!([]), json!([{"name": "own"}]), json!(null)])),
+            listed in proptest::option::of(proptest::sample::select(vec![json!([]), json!([{"name": "own"}]), json!([{"name": "own", "extra": {"a": 1}}, 3]), json!(null)])),
             account in proptest::option::of(proptest::sample::select(vec![json!("builder"), json!(3)])),
             annotations in proptest::sample::select(vec![json!(null), json!({"a": "b"}), json!({"kubernetes.io/config.mirror": "x"})]),
             owners in proptest::sample::select(vec![json!(null), json!([{"kind": "Deployment", "name": "d", "controller": true}]), json!([{"kind": "X", "controller": false}])]),
@@ -565,7 +565,7 @@ mod tests {
         /// The same for ServiceAccounts, whose own `imagePullSecrets` the policy reads.
         #[test]
         fn pruned_reading_of_service_accounts_changes_no_answer(
-            listed in proptest::option::of(proptest::sample::select(vec![json!([]), json!([{"name": "own"}]), json!([{"name": "hub"}]), json!(7)])),
+            listed in proptest::option::of(proptest::sample::select(vec![json!([]), json!([{"name": "own", "x": [1]}]), json!([{"name": "hub"}]), json!(7)])),
             operation in proptest::sample::select(vec!["CREATE", "UPDATE"]),
         ) {
             let mut object = json!({"apiVersion": "v1", "kind": "ServiceAccount",
