@@ -10,9 +10,8 @@ use std::fmt;
 
 #[cfg(test)]
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-
-use crate::triage::Json;
 
 #[cfg(test)]
 use crate::splice::Key;
@@ -90,7 +89,7 @@ fn item_place(list: Place) -> Place {
 /// Parses an object with the never-read parts left out. The text is known to be valid JSON (it
 /// is a `RawValue`), so what is left out is skipped by bracket counting, without being parsed;
 /// what is kept is parsed by serde_json, piece by piece.
-pub(crate) fn parse(raw: Json) -> serde_json::Result<Value> {
+pub(crate) fn parse(raw: &RawValue) -> serde_json::Result<Value> {
     parse_text(raw.get())
 }
 
@@ -386,8 +385,8 @@ mod tests {
 
     /// The reader's tree, checked against serde_json's reading of the same text.
     fn read(text: &str) -> Value {
-        let raw = serde_json::value::RawValue::from_string(text.to_string()).expect("valid JSON");
-        let value = parse(Json::of(&raw)).expect("read");
+        let raw = RawValue::from_string(text.to_string()).expect("valid JSON");
+        let value = parse(&raw).expect("read");
         assert_eq!(value, parse_with_serde(text).unwrap(), "{text}");
         value
     }
