@@ -154,7 +154,7 @@ setup-wrk:
 # The floor modules both benches run beside this policy: its exact answers, given without reading
 # the request (benches/floor/build.sh), so the host's own cost of each answer is measured.
 floor-modules: $(RUNNER) | setup
-	ANNOTATE=$(RUNNER) sh benches/floor/build.sh
+	ANNOTATE=$(RUNNER) WASM_OPT_FLAGS="$(WASM_OPT_FLAGS)" sh benches/floor/build.sh
 
 # kwctl bench on the four modules, interleaved per request (benches/kwctl-bench.py --help).
 bench-kwctl: annotated-policy.wasm floor-modules

@@ -76,12 +76,30 @@ use crate::evaluate::{evaluate, Decision};
 
 #[no_mangle]
 pub extern "C" fn wapc_init() {
+    #[cfg(not(floor_answer))]
     guest::register_function("validate", validate);
+    #[cfg(floor_answer)]
+    {
+        guest::register_function("validate", sized_floor::validate);
+        guest::register_function("policy_validate", validate);
+    }
     guest::register_function("validate_settings", validate_settings);
     guest::register_function(
         "protocol_version",
         kubewarden_policy_sdk::protocol_version_guest,
     );
+}
+
+/// Benchmarks only, never in a release build: compiled with `RUSTFLAGS="--cfg floor_answer"`
+/// (benches/floor/build.sh), `validate` answers the bytes of the file `FLOOR_ANSWER` names without
+/// reading the request, while the policy's own `validate` stays in the module under another name.
+/// The module is then this policy's size with the floor's behaviour: what the module's size,
+/// data and initial memory cost a fresh instance, apart from the policy's work.
+#[cfg(floor_answer)]
+mod sized_floor {
+    pub(crate) fn validate(_payload: &[u8]) -> super::CallResult {
+        Ok(include_bytes!(env!("FLOOR_ANSWER")).to_vec())
+    }
 }
 
 /// waPC `validate`: always answers with a response, never an error, whatever the payload holds.
