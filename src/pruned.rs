@@ -161,63 +161,64 @@ impl<'a> Reader<'a> {
     }
 
     fn object(&mut self, place: Place) -> serde_json::Result<Value> {
-        self.expect(b'{')?;
         let mut fields = Map::new();
-        self.whitespace();
-        if self.peek() == Some(b'}') {
-            self.at += 1;
-            return Ok(Value::Object(fields));
-        }
-        loop {
-            self.whitespace();
-            let start = self.at;
-            self.skip_string()?;
-            let quoted = &self.text[start..self.at];
+        self.delimited(b'{', b'}', |reader| {
+            reader.whitespace();
+            let start = reader.at;
+            reader.skip_string()?;
+            let quoted = &reader.text[start..reader.at];
             let key: std::borrow::Cow<str> = match quoted.contains('\\') {
                 true => std::borrow::Cow::Owned(serde_json::from_str(quoted)?),
                 false => std::borrow::Cow::Borrowed(&quoted[1..quoted.len() - 1]),
             };
-            self.expect(b':')?;
+            reader.expect(b':')?;
             match field_place(place, &key) {
                 Some(child) => {
-                    let value = self.value(child)?;
+                    let value = reader.value(child)?;
                     fields.insert(key.into_owned(), value);
                 }
                 None => {
-                    self.whitespace();
-                    self.skip_value()?;
+                    reader.whitespace();
+                    reader.skip_value()?;
                 }
             }
-            self.whitespace();
-            match self.peek() {
-                Some(b',') => self.at += 1,
-                Some(b'}') => {
-                    self.at += 1;
-                    return Ok(Value::Object(fields));
-                }
-                _ => return Err(malformed("expected ',' or '}'")),
-            }
-        }
+            Ok(())
+        })?;
+        Ok(Value::Object(fields))
     }
 
     fn array(&mut self, place: Place) -> serde_json::Result<Value> {
-        self.expect(b'[')?;
         let mut items = Vec::new();
+        self.delimited(b'[', b']', |reader| {
+            items.push(reader.value(item_place(place))?);
+            Ok(())
+        })?;
+        Ok(Value::Array(items))
+    }
+
+    /// `open`, the items (`item` reads each) separated by commas, `close`.
+    fn delimited(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Self) -> serde_json::Result<()>,
+    ) -> serde_json::Result<()> {
+        self.expect(open)?;
         self.whitespace();
-        if self.peek() == Some(b']') {
+        if self.peek() == Some(close) {
             self.at += 1;
-            return Ok(Value::Array(items));
+            return Ok(());
         }
         loop {
-            items.push(self.value(item_place(place))?);
+            item(self)?;
             self.whitespace();
             match self.peek() {
                 Some(b',') => self.at += 1,
-                Some(b']') => {
+                Some(byte) if byte == close => {
                     self.at += 1;
-                    return Ok(Value::Array(items));
+                    return Ok(());
                 }
-                _ => return Err(malformed("expected ',' or ']'")),
+                _ => return Err(malformed("expected ',' or the closing bracket")),
             }
         }
     }
