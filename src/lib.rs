@@ -501,6 +501,21 @@ mod tests {
         response_of(decision, mutated_object)
     }
 
+    /// The answer of `respond` (typed, pruned, spliced) to a request and settings, beside
+    /// `full_answer`'s, both as JSON.
+    fn answered_and_full(
+        request: &serde_json::Value,
+        settings: &serde_json::Value,
+    ) -> (serde_json::Value, serde_json::Value) {
+        let payload =
+            serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
+        let answered = respond(&payload, &mut MemoryCluster::default());
+        (
+            serde_json::to_value(answered).unwrap(),
+            serde_json::to_value(full_answer(request, settings)).unwrap(),
+        )
+    }
+
     fn container() -> impl proptest::strategy::Strategy<Value = serde_json::Value> {
         use proptest::prelude::*;
         let image = prop_oneof![
@@ -572,12 +587,8 @@ mod tests {
                 request["oldObject"] = with_spec(old_spec);
             }
             let settings = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}], "verifySecrets": false});
-            let payload = serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
-            let answered = respond(&payload, &mut MemoryCluster::default());
-            proptest::prop_assert_eq!(
-                serde_json::to_value(&answered).unwrap(),
-                serde_json::to_value(full_answer(&request, &settings)).unwrap()
-            );
+            let (answered, full) = answered_and_full(&request, &settings);
+            proptest::prop_assert_eq!(answered, full);
         }
 
         /// The same for ServiceAccounts, whose own `imagePullSecrets` the policy reads.
@@ -596,12 +607,8 @@ mod tests {
                 "operation": operation, "namespace": "team-a", "object": object, "oldObject": object});
             let settings = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}],
                 "serviceAccounts": [{"secret": "hub"}], "verifySecrets": false});
-            let payload = serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
-            let answered = respond(&payload, &mut MemoryCluster::default());
-            proptest::prop_assert_eq!(
-                serde_json::to_value(&answered).unwrap(),
-                serde_json::to_value(full_answer(&request, &settings)).unwrap()
-            );
+            let (answered, full) = answered_and_full(&request, &settings);
+            proptest::prop_assert_eq!(answered, full);
         }
     }
 
@@ -624,13 +631,8 @@ mod tests {
             json!({"kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": 7, "namespace": 3, "object": pod("reg.example/a")}),
         ];
         for request in requests {
-            let payload =
-                serde_json::to_vec(&json!({"request": request, "settings": settings})).unwrap();
-            assert_eq!(
-                serde_json::to_value(respond(&payload, &mut MemoryCluster::default())).unwrap(),
-                serde_json::to_value(full_answer(&request, &settings)).unwrap(),
-                "{request}"
-            );
+            let (answered, full) = answered_and_full(&request, &settings);
+            assert_eq!(answered, full, "{request}");
         }
     }
 }

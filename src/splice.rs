@@ -64,10 +64,7 @@ pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
 /// object's first key (the key's opening quote sits right before its borrowed text).
 fn cut_at_target(raw: &str, target: Target, list: String) -> Option<(usize, usize, String)> {
     match (target.found, target.first_key) {
-        (Some(value), _) => {
-            let at = offset(raw, value.get());
-            Some((at, at + value.get().len(), list))
-        }
+        (Some(value), _) => Some(replacing(raw, value, list)),
         (None, Some(first_key)) => {
             let quote = first_key.checked_sub(1)?;
             Some((quote, quote, format!("\"{FIELD}\":{list},")))
@@ -82,10 +79,7 @@ fn cut_by_locating(raw: &str, pointer: &str, list: String) -> Option<(usize, usi
     let fields = find_field(target, FIELD)?;
     let start = offset(raw, target);
     match fields.found {
-        Some(value) => {
-            let at = offset(raw, value.get());
-            Some((at, at + value.get().len(), list))
-        }
+        Some(value) => Some(replacing(raw, value, list)),
         None => {
             // Right after the object's `{`.
             let open = start + target.find('{')? + 1;
@@ -209,6 +203,12 @@ impl<'de, 't> serde::de::Visitor<'de> for Descend<'de, 't> {
     fn visit_unit<E>(self) -> Result<Self::Value, E> {
         Ok(None)
     }
+}
+
+/// The cut that puts `list` where the old list `value` (a sub-slice of `raw`) was.
+fn replacing(raw: &str, value: &RawValue, list: String) -> (usize, usize, String) {
+    let at = offset(raw, value.get());
+    (at, at + value.get().len(), list)
 }
 
 /// Where `inner`, a sub-slice of `outer`, starts in it.
