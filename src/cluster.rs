@@ -26,7 +26,9 @@ impl fmt::Debug for Secret {
     }
 }
 
-pub use crate::host_error::{Denial, LookupError};
+pub use crate::lookup_error::LookupError;
+#[cfg(test)]
+pub use crate::lookup_error::Denial;
 
 /// Read access to the objects the companion rule checks.
 pub trait Cluster {
@@ -152,7 +154,7 @@ impl Cluster for HostCluster {
 fn classify(error: kubewarden_policy_sdk::Error) -> LookupError {
     match error {
         kubewarden_policy_sdk::Error::HostCall { source, .. } => {
-            crate::host_error::classify(&source.to_string())
+            crate::lookup_error::classify(&source.to_string())
         }
         _ => {
             LookupError::Failed("the host returned an object the policy could not read".to_string())

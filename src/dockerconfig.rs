@@ -16,7 +16,7 @@ use base64::Engine as _;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::host::{distribution_domain, DOCKER_HUB, LEGACY_DOCKER_HUB};
+use crate::registry_host::{distribution_domain, DOCKER_HUB, LEGACY_DOCKER_HUB};
 
 /// The two Secret layouts that carry registry credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,103 +1,44 @@
-//! The decision for one admission request: which pod specs, which rules their images match, what
-//! the companion rule finds about each rule's secret, and the outcome with its messages.
+//! The decision for the pod specs of one request: which rules their images match, what the
+//! companion rule finds about each rule's secret, and what to add where.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::cluster::{Cluster, Denial, LookupError};
+use crate::cluster::{Cluster, LookupError};
 use crate::image_ref::ImageRef;
 use crate::inject::{is_empty_list, merged_pull_secrets};
 use crate::kinds::{dotted, value_at, Workload};
-use crate::namespace_scope::{self, NamespaceLabels, Scope};
-use crate::pod_spec::{containers, pull_secret_names, Container, ContainerList};
+use crate::namespace_scope::{NamespaceLabels, Scope};
+use crate::outcome::{
+    failure_line, fix_for, service_account_lookup_reason, Decision, Findings, Mode, Problem,
+};
+use crate::pod_spec::{containers, pull_secret_names, service_account_name, Container, ContainerList};
 use crate::request::AdmissionRequest;
-use crate::settings::{OnMissingSecret, Rule, Settings};
+use crate::settings::{Rule, Settings};
 use crate::splice::Edit;
-use crate::verify::{Problem, SecretChecks};
-
-/// The outcome of one evaluation.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Decision {
-    Accept {
-        warnings: Vec<String>,
-    },
-    /// The object with new `imagePullSecrets` lists; `splice` writes it from the request's text.
-    Mutate {
-        edits: Vec<Edit>,
-        warnings: Vec<String>,
-    },
-    Reject {
-        message: String,
-        code: Option<u16>,
-        warnings: Vec<String>,
-    },
-}
-
-#[cfg(test)]
-impl Decision {
-    /// The object a mutation makes of `original`, by the parsed-object reference of the splice.
-    pub(crate) fn mutated(&self, original: &Value) -> Option<Value> {
-        match self {
-            Decision::Mutate { edits, .. } => {
-                let mut object = original.clone();
-                crate::splice::apply(&mut object, edits);
-                Some(object)
-            }
-            _ => None,
-        }
-    }
-}
+use crate::verify::SecretChecks;
 
 /// Containers named in one failure line before the rest are only counted.
 const LISTED_CONTAINERS: usize = 5;
 
-/// The annotation the kubelet puts on mirror pods; NodeRestriction rejects them if they name secrets.
-const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
-
-/// Decides one request. Host lookups go through `cluster` and happen only when an image matches.
-pub fn evaluate<C: Cluster>(
+/// Decides a CREATE or UPDATE of an object with pod specs. Host lookups go through `cluster`
+/// and happen only when an image matches.
+pub(crate) fn pod_specs<C: Cluster>(
     request: &AdmissionRequest,
+    workload: Workload,
     settings: &Settings,
     cluster: &mut C,
 ) -> Decision {
-    let workload = Workload::of(
-        request.group,
-        request.version,
-        request.kind,
-        &settings.custom_resources,
-    );
-    if matches!(workload, Workload::Unhandled) {
-        if (request.group, request.kind) == ("", "ServiceAccount") {
-            return crate::service_accounts::evaluate(request, settings, cluster);
-        }
-        return accept();
-    }
-    let is_pod = matches!(workload, Workload::Pod);
-    match (request.operation, request.sub_resource, is_pod) {
-        ("UPDATE", "ephemeralcontainers", true) => {
-            return live_pod(request, settings, cluster, Mode::EphemeralContainers)
-        }
-        (_, sub_resource, _) if !sub_resource.is_empty() => return accept(),
-        ("CREATE" | "UPDATE", _, _) => {}
-        _ => return accept(),
-    }
     if workload.is_hands_off(request.operation, request.object) {
-        return accept();
+        return Decision::accept();
     }
-    if is_pod
-        && value_at(request.object, "/metadata/annotations")
-            .and_then(|a| a.get(MIRROR_POD_ANNOTATION))
-            .is_some()
-    {
-        return accept();
-    }
-    if is_pod && request.operation == "UPDATE" {
+    if matches!(workload, Workload::Pod) && request.operation == "UPDATE" {
         return live_pod(request, settings, cluster, Mode::PodUpdate);
     }
     let specs = match read_specs(&workload, request.object) {
         Ok(specs) => specs,
-        Err(problem) => return malformed(request.kind, problem),
+        Err(problem) => return Decision::malformed(request.kind, &problem),
     };
     let images = ParsedImages::of(&specs, settings);
     let hits = in_namespace_scope(
@@ -106,7 +47,7 @@ pub fn evaluate<C: Cluster>(
         cluster,
     );
     if hits.is_empty() {
-        return accept();
+        return Decision::accept();
     }
     if settings.inject {
         inject(request, settings, &workload, &specs, &hits, cluster)
@@ -122,18 +63,13 @@ pub fn evaluate<C: Cluster>(
     }
 }
 
-/// Where a failure is being reported from; decides the outcome of `warn`/`skip` and the fix text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Mode {
-    /// `referenced`: every spec that needs the secret already lists it.
-    Inject {
-        referenced: bool,
-    },
-    ValidateOnly,
-    /// `pods/ephemeralcontainers`: new ephemeral containers of a running pod.
-    EphemeralContainers,
-    /// A Pod UPDATE: containers whose image changed on a running pod.
-    PodUpdate,
+/// `pods/ephemeralcontainers`: the ephemeral containers `kubectl debug` adds to a running pod.
+pub(crate) fn ephemeral_containers<C: Cluster>(
+    request: &AdmissionRequest,
+    settings: &Settings,
+    cluster: &mut C,
+) -> Decision {
+    live_pod(request, settings, cluster, Mode::EphemeralContainers)
 }
 
 /// A pod spec of the request, read once.
@@ -315,7 +251,7 @@ fn inject<C: Cluster>(
                         .iter()
                         .all(|hit| specs[hit.spec].names.contains(&rule.secret.as_str()));
                     let mode = Mode::Inject { referenced };
-                    findings.record(request.namespace, rule, &problem, hits, mode)
+                    record(&mut findings, request.namespace, rule, &problem, hits, mode)
                 }
             };
             if add {
@@ -328,7 +264,7 @@ fn inject<C: Cluster>(
         }
     }
     if !findings.rejections.is_empty() {
-        return findings.into_decision();
+        return findings.into_decision(Vec::new());
     }
     let mut accounts: Vec<(&str, Result<Vec<String>, LookupError>)> = Vec::new();
     let mut edits: Vec<Edit> = Vec::new();
@@ -358,7 +294,7 @@ fn inject<C: Cluster>(
                     "could not read ServiceAccount \"{account}\" in namespace \"{}\" ({}); pods of {} will get only the \
                      imagePullSecrets listed there, not the ServiceAccount's",
                     request.namespace,
-                    describe_lookup_error(error, request.namespace),
+                    service_account_lookup_reason(error, request.namespace),
                     dotted(&view.pointer)
                     ));
                 }
@@ -369,13 +305,7 @@ fn inject<C: Cluster>(
             list: merged,
         });
     }
-    if edits.is_empty() {
-        return findings.into_decision();
-    }
-    Decision::Mutate {
-        edits,
-        warnings: findings.warnings.into_iter().collect(),
-    }
+    findings.into_decision(edits)
 }
 
 /// Validate-only and ephemeral containers: each rule's secret must already be referenced, and
@@ -398,7 +328,7 @@ fn report<C: Cluster>(
     {
         if let Some(error) = unreadable_namespace {
             let problem = Problem::NamespaceUnreadable(error.clone());
-            findings.record(request.namespace, rule, &problem, hits, mode);
+            record(&mut findings, request.namespace, rule, &problem, hits, mode);
             continue;
         }
         let references: Vec<bool> = specs
@@ -408,7 +338,8 @@ fn report<C: Cluster>(
         let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) =
             hits.iter().partition(|hit| references[hit.spec]);
         if !unreferenced.is_empty() {
-            findings.record(
+            record(
+                &mut findings,
                 request.namespace,
                 rule,
                 &Problem::NotReferenced,
@@ -418,11 +349,11 @@ fn report<C: Cluster>(
         }
         if !referenced.is_empty() && settings.verify_secrets {
             if let Some(problem) = checks.problem(&rule.secret, &distinct_images(&referenced)) {
-                findings.record(request.namespace, rule, &problem, &referenced, mode);
+                record(&mut findings, request.namespace, rule, &problem, &referenced, mode);
             }
         }
     }
-    findings.into_decision()
+    findings.into_decision(Vec::new())
 }
 
 /// A running pod's `imagePullSecrets` cannot change (`ValidatePodUpdate`), but its containers'
@@ -437,7 +368,7 @@ fn live_pod<C: Cluster>(
 ) -> Decision {
     let specs = match read_specs(&Workload::Pod, request.object) {
         Ok(specs) => specs,
-        Err(problem) => return malformed(request.kind, problem),
+        Err(problem) => return Decision::malformed(request.kind, &problem),
     };
     let old_spec = request.old_object.get("spec").unwrap_or(&Value::Null);
     let before: BTreeSet<Container> = containers(old_spec, || "oldObject.spec".into())
@@ -453,76 +384,15 @@ fn live_pod<C: Cluster>(
     report(request, settings, &specs, &hits, cluster, mode)
 }
 
-/// Sorted, de-duplicated rejection lines and warnings.
-#[derive(Default)]
-struct Findings {
-    rejections: BTreeSet<String>,
-    warnings: BTreeSet<String>,
-}
-
-impl Findings {
-    /// Records a rule's failure as its `onMissingSecret` says; returns whether to inject anyway.
-    fn record(
-        &mut self,
-        namespace: &str,
-        rule: &Rule,
-        problem: &Problem,
-        hits: &[Hit],
-        mode: Mode,
-    ) -> bool {
-        let line = failure_line(namespace, &rule.secret, problem, hits, mode);
-        match (rule.on_missing_secret, mode) {
-            (OnMissingSecret::Reject, _) => {
-                self.rejections.insert(line);
-                false
-            }
-            (OnMissingSecret::Warn, Mode::Inject { .. }) => {
-                self.warnings
-                    .insert(format!("{line} (onMissingSecret: warn, added anyway)"));
-                true
-            }
-            (OnMissingSecret::Skip, Mode::Inject { referenced: true }) => {
-                self.warnings.insert(format!(
-                    "{line} (onMissingSecret: skip, existing reference kept)"
-                ));
-                false
-            }
-            (OnMissingSecret::Skip, Mode::Inject { referenced: false }) => {
-                self.warnings
-                    .insert(format!("{line} (onMissingSecret: skip, not added)"));
-                false
-            }
-            (OnMissingSecret::Warn | OnMissingSecret::Skip, _) => {
-                self.warnings.insert(line);
-                false
-            }
-        }
-    }
-
-    /// Rejects with every rejection line, if any (no HTTP code: a policy denial), with the warnings.
-    fn into_decision(self) -> Decision {
-        let warnings = self.warnings.into_iter().collect();
-        if self.rejections.is_empty() {
-            Decision::Accept { warnings }
-        } else {
-            let message = self.rejections.into_iter().collect::<Vec<_>>().join("\n");
-            Decision::Reject {
-                message,
-                code: None,
-                warnings,
-            }
-        }
-    }
-}
-
-/// One failure: which secret, where, why, for which containers, and how to fix it.
-fn failure_line(
+/// Records a rule's failure as its `onMissingSecret` says; returns whether to inject anyway.
+fn record(
+    findings: &mut Findings,
     namespace: &str,
-    secret: &str,
+    rule: &Rule,
     problem: &Problem,
     hits: &[Hit],
     mode: Mode,
-) -> String {
+) -> bool {
     let mut seen = BTreeSet::new();
     let distinct: Vec<String> = hits
         .iter()
@@ -542,93 +412,10 @@ fn failure_line(
     let server = hits
         .first()
         .map_or("<registry>", |hit| hit.image.kubelet_registry());
+    let secret = &rule.secret;
     let fix = fix_for(namespace, secret, problem, server, mode);
-    format!("imagePullSecret \"{secret}\" in namespace \"{namespace}\": {problem}; needed by {needed_by}; fix: {fix}")
-}
-
-pub(crate) fn fix_for(
-    namespace: &str,
-    secret: &str,
-    problem: &Problem,
-    server: &str,
-    mode: Mode,
-) -> String {
-    let create = format!(
-        "kubectl create secret docker-registry {secret} -n {namespace} --docker-server={server} \
-         --docker-username=<user> --docker-password=<password>"
-    );
-    match problem {
-        Problem::NotFound => format!("create it: {create}"),
-        Problem::Unusable(_) => format!("recreate it as a docker-registry secret: {create}"),
-        Problem::NoCredentials(missing) => {
-            let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
-            format!("add an \"auths\" entry for {} to it", missing.join(", "))
-        }
-        Problem::NotPermitted(denial) => permission_fix(*denial, "secrets", "Secret", namespace),
-        Problem::LookupFailed(_) => "check that the PolicyServer can reach the API server, then retry".to_string(),
-        Problem::NotReferenced if mode == Mode::PodUpdate => format!(
-            "a running pod's imagePullSecrets cannot change; recreate the pod with {{\"name\": \"{secret}\"}} in imagePullSecrets \
-             (change the image in its workload's template instead), or keep the image it had"
-        ),
-        Problem::NotReferenced if mode == Mode::EphemeralContainers => format!(
-            "a running pod's imagePullSecrets cannot change; recreate the pod with {{\"name\": \"{secret}\"}} in imagePullSecrets, \
-             or debug with an image from another registry"
-        ),
-        Problem::NotReferenced => format!("add {{\"name\": \"{secret}\"}} to imagePullSecrets"),
-        Problem::NamespaceUnreadable(error) => namespace_scope::fix(error),
-    }
-}
-
-/// How to let the policy read objects of `kind` (`resource` is its plural) in `namespace`.
-fn permission_fix(denial: Denial, resource: &str, kind: &str, namespace: &str) -> String {
-    match denial {
-        Denial::Capability => format!(
-            "list v1/{kind} in the policy's contextAwareResources (in a PolicyServer's policies.yml, also \
-             \"kubernetes/get_resource\" in its hostCapabilities)"
-        ),
-        Denial::Forbidden => format!(
-            "let the PolicyServer's ServiceAccount get {resource} in \"{namespace}\" (a ClusterRole and ClusterRoleBinding, \
-             see the README's Cluster access)"
-        ),
-        Denial::Unauthorized => {
-            "check the PolicyServer's ServiceAccount token or kubeconfig, then retry".to_string()
-        }
-    }
-}
-
-fn describe_lookup_error(error: &LookupError, namespace: &str) -> String {
-    match error {
-        LookupError::NotFound => "not found".to_string(),
-        LookupError::NotPermitted(denial) => format!(
-            "{denial}; {}",
-            permission_fix(*denial, "serviceaccounts", "ServiceAccount", namespace)
-        ),
-        LookupError::Failed(reason) => format!("lookup failed: {reason}"),
-    }
-}
-
-/// The ServiceAccount a pod of this spec runs as.
-fn service_account_name(spec: &Value) -> &str {
-    ["serviceAccountName", "serviceAccount"]
-        .iter()
-        .filter_map(|key| spec.get(*key).and_then(Value::as_str))
-        .find(|name| !name.is_empty())
-        .unwrap_or("default")
-}
-
-fn accept() -> Decision {
-    Decision::Accept {
-        warnings: Vec::new(),
-    }
-}
-
-fn malformed(kind: &str, problem: String) -> Decision {
-    let kind = if kind.is_empty() { "object" } else { kind };
-    Decision::Reject {
-        message: format!("malformed {kind}: {problem}"),
-        code: Some(400),
-        warnings: Vec::new(),
-    }
+    let line = failure_line(namespace, secret, problem, &needed_by, &fix);
+    findings.record(line, rule.on_missing_secret, mode)
 }
 
 #[cfg(test)]

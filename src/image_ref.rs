@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use crate::host::{
+use crate::registry_host::{
     canonical_registry, distribution_domain, names_registry, split_docker_domain, takes_library,
     DOCKER_HUB, OFFICIAL_NAMESPACE,
 };

@@ -1,9 +1,15 @@
-//! The kinds of object the policy handles and where their pod specs live: the built-in
-//! pod-bearing kinds at fixed paths, and configured custom resources at their JSONPath.
+//! What a request is to the policy (the one place that decides it), the kinds of object it
+//! handles, where their pod specs live (built-in kinds at fixed paths, configured custom
+//! resources at their JSONPath), which parts of them it reads, and when it may change them.
 //! Settings compile custom resources into this module's types; nothing here reads the settings.
+
+use std::borrow::Cow;
 
 use serde_json::Value;
 use serde_json_path::JsonPath;
+
+use crate::object::Keep;
+use crate::pod_spec::POD_SPEC;
 
 /// A configured custom resource: its API group, version and kind, and where its pod specs live.
 #[derive(Debug, Clone)]
@@ -32,12 +38,15 @@ pub struct BuiltinKind {
     /// are left alone while an `ownerReferences` entry has `controller: true`; the owner's own
     /// template is where the secret belongs, and the pods they create get it at Pod CREATE.
     pub owner_compares_template: bool,
+    /// What of the object the policy reads: `METADATA` and the way down to the pod spec.
+    pub shape: &'static Keep,
 }
 
 const fn kind(
     group: &'static str,
     kind: &'static str,
     pod_spec_pointer: &'static str,
+    shape: &'static Keep,
 ) -> BuiltinKind {
     BuiltinKind {
         group,
@@ -45,31 +54,99 @@ const fn kind(
         pod_spec_pointer,
         template_immutable: false,
         owner_compares_template: false,
+        shape,
     }
 }
 
+/// What of an object's metadata the policy reads: the name (ServiceAccounts), the namespace
+/// (when the request names none), annotations (mirror pods) and owners' `controller`.
+pub(crate) const METADATA: Keep = Keep::Fields(&[
+    ("name", Keep::Whole),
+    ("namespace", Keep::Whole),
+    ("annotations", Keep::Whole),
+    (
+        "ownerReferences",
+        Keep::Items(&Keep::Fields(&[("controller", Keep::Whole)])),
+    ),
+]);
 const TEMPLATE: &str = "/spec/template/spec";
+const TEMPLATE_SPEC: Keep = Keep::Fields(&[("template", Keep::Fields(&[("spec", POD_SPEC)]))]);
+const POD: Keep = Keep::Fields(&[("metadata", METADATA), ("spec", POD_SPEC)]);
+const WITH_TEMPLATE: Keep = Keep::Fields(&[("metadata", METADATA), ("spec", TEMPLATE_SPEC)]);
+const CRON_JOB: Keep = Keep::Fields(&[
+    ("metadata", METADATA),
+    (
+        "spec",
+        Keep::Fields(&[("jobTemplate", Keep::Fields(&[("spec", TEMPLATE_SPEC)]))]),
+    ),
+]);
 
 /// Pods, and every built-in kind with a pod template. Jobs owned by a CronJob and pods owned by
 /// any controller are still mutated on CREATE: their owners create them and never compare them
 /// with their own template (`pkg/controller/cronjob`, `pkg/controller/replicaset`), and a
 /// StatefulSet's or DaemonSet's revisions are told apart by hash labels, not by comparing specs.
 const BUILTIN_KINDS: [BuiltinKind; 8] = [
-    kind("", "Pod", "/spec"),
-    kind("apps", "Deployment", TEMPLATE),
+    kind("", "Pod", "/spec", &POD),
+    kind("apps", "Deployment", TEMPLATE, &WITH_TEMPLATE),
     BuiltinKind {
         owner_compares_template: true,
-        ..kind("apps", "ReplicaSet", TEMPLATE)
+        ..kind("apps", "ReplicaSet", TEMPLATE, &WITH_TEMPLATE)
     },
-    kind("apps", "StatefulSet", TEMPLATE),
-    kind("apps", "DaemonSet", TEMPLATE),
-    kind("", "ReplicationController", TEMPLATE),
+    kind("apps", "StatefulSet", TEMPLATE, &WITH_TEMPLATE),
+    kind("apps", "DaemonSet", TEMPLATE, &WITH_TEMPLATE),
+    kind("", "ReplicationController", TEMPLATE, &WITH_TEMPLATE),
     BuiltinKind {
         template_immutable: true,
-        ..kind("batch", "Job", TEMPLATE)
+        ..kind("batch", "Job", TEMPLATE, &WITH_TEMPLATE)
     },
-    kind("batch", "CronJob", "/spec/jobTemplate/spec/template/spec"),
+    kind(
+        "batch",
+        "CronJob",
+        "/spec/jobTemplate/spec/template/spec",
+        &CRON_JOB,
+    ),
 ];
+
+/// The annotation the kubelet puts on mirror pods; NodeRestriction rejects them if they name secrets.
+const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+/// What a request is to the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Handling {
+    /// Nothing to do: a kind it does not handle, DELETE or CONNECT, another sub-resource.
+    Ignored,
+    /// A Pod, a built-in kind with a pod template, or a configured custom resource, on CREATE or
+    /// UPDATE.
+    PodSpecs,
+    /// `pods/ephemeralcontainers`: ephemeral containers added to a running pod.
+    EphemeralContainers,
+    /// A ServiceAccount CREATE or UPDATE.
+    ServiceAccount,
+}
+
+/// Decides what a request is. `is_custom` tells whether the settings configure the kind as a
+/// custom resource; it is asked only for kinds the policy does not know.
+pub(crate) fn handling(
+    (group, kind): (&str, &str),
+    operation: &str,
+    sub_resource: &str,
+    is_custom: impl FnOnce() -> bool,
+) -> Handling {
+    match (operation, sub_resource, group, kind) {
+        ("CREATE" | "UPDATE", "", _, _) => {}
+        ("UPDATE", "ephemeralcontainers", "", "Pod") => return Handling::EphemeralContainers,
+        _ => return Handling::Ignored,
+    }
+    if builtin_kind(group, kind).is_some() {
+        Handling::PodSpecs
+    } else if (group, kind) == ("", "ServiceAccount") {
+        Handling::ServiceAccount
+    } else if is_custom() {
+        Handling::PodSpecs
+    } else {
+        Handling::Ignored
+    }
+}
 
 /// The built-in kind for an API group and kind, if the policy handles it natively.
 pub fn builtin_kind(group: &str, kind: &str) -> Option<BuiltinKind> {
@@ -88,25 +165,31 @@ pub enum Workload<'s> {
     Template(BuiltinKind),
     /// A configured custom resource.
     Custom(&'s CustomResource),
-    /// Anything else: accepted unchanged.
-    Unhandled,
 }
 
 impl<'s> Workload<'s> {
-    /// Classifies a request's kind: a built-in kind, one of `custom_resources`, or unhandled.
+    /// The workload of a request's kind: a built-in kind or one of `custom_resources`.
     pub fn of(
-        group: &str,
-        version: &str,
-        kind: &str,
+        (group, version, kind): (&str, &str, &str),
         custom_resources: &'s [CustomResource],
-    ) -> Workload<'s> {
+    ) -> Option<Workload<'s>> {
         match builtin_kind(group, kind) {
-            Some(builtin) if builtin.kind == "Pod" => Workload::Pod,
-            Some(builtin) => Workload::Template(builtin),
+            Some(builtin) if builtin.kind == "Pod" => Some(Workload::Pod),
+            Some(builtin) => Some(Workload::Template(builtin)),
             None => custom_resources
                 .iter()
                 .find(|c| c.group == group && c.version == version && c.kind == kind)
-                .map_or(Workload::Unhandled, Workload::Custom),
+                .map(Workload::Custom),
+        }
+    }
+
+    /// What of the object the policy reads; `None`: all of it (a custom resource's JSONPath may
+    /// select any part).
+    pub fn shape(&self) -> Option<&'static Keep> {
+        match self {
+            Workload::Pod => Some(&POD),
+            Workload::Template(builtin) => Some(builtin.shape),
+            Workload::Custom(_) => None,
         }
     }
 
@@ -125,19 +208,21 @@ impl<'s> Workload<'s> {
                 .filter(|node| node.node().is_object())
                 .map(|node| node.location().to_json_pointer())
                 .collect()),
-            Workload::Unhandled => Ok(Vec::new()),
         }
     }
 
     /// Whether the policy must leave this object's pod specs alone in a CREATE or UPDATE: a Job's
-    /// template on UPDATE, or a ReplicaSet built by its controlling owner.
+    /// template on UPDATE, a ReplicaSet built by its controlling owner, or a mirror pod.
     pub fn is_hands_off(&self, operation: &str, object: &Value) -> bool {
         match self {
             Workload::Template(builtin) => {
                 (builtin.template_immutable && operation == "UPDATE")
                     || (builtin.owner_compares_template && has_controller(object))
             }
-            _ => false,
+            Workload::Pod => value_at(object, "/metadata/annotations")
+                .and_then(|annotations| annotations.get(MIRROR_POD_ANNOTATION))
+                .is_some(),
+            Workload::Custom(_) => false,
         }
     }
 
@@ -169,27 +254,30 @@ fn has_controller(object: &Value) -> bool {
 /// The value at a JSON pointer (RFC 6901), as `serde_json::Value::pointer` finds it, without
 /// allocating for tokens that need no unescaping (every built-in kind's pointer).
 pub(crate) fn value_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
-    if pointer.is_empty() {
-        return Some(value);
-    }
-    pointer
-        .strip_prefix('/')?
-        .split('/')
-        .try_fold(value, |target, token| {
-            let token = match token.contains('~') {
-                true => std::borrow::Cow::Owned(token.replace("~1", "/").replace("~0", "~")),
-                false => std::borrow::Cow::Borrowed(token),
-            };
-            match target {
-                Value::Object(fields) => fields.get(token.as_ref()),
-                Value::Array(items) => array_index(&token).and_then(|index| items.get(index)),
-                _ => None,
-            }
-        })
+    pointer_tokens(pointer)?.try_fold(value, |target, token| match target {
+        Value::Object(fields) => fields.get(token.as_ref()),
+        Value::Array(items) => array_index(&token).and_then(|index| items.get(index)),
+        _ => None,
+    })
+}
+
+/// The unescaped tokens of a JSON pointer (RFC 6901); `None` if it is neither empty nor starts
+/// with `/`. Tokens without escapes are borrowed.
+pub(crate) fn pointer_tokens(pointer: &str) -> Option<impl Iterator<Item = Cow<'_, str>>> {
+    let rest = match pointer {
+        "" => None,
+        pointer => Some(pointer.strip_prefix('/')?),
+    };
+    Some(rest.into_iter().flat_map(|rest| rest.split('/')).map(|token| {
+        match token.contains('~') {
+            true => Cow::Owned(token.replace("~1", "/").replace("~0", "~")),
+            false => Cow::Borrowed(token),
+        }
+    }))
 }
 
 /// An array index token: digits without a leading zero (or `+`), as serde_json reads them.
-fn array_index(token: &str) -> Option<usize> {
+pub(crate) fn array_index(token: &str) -> Option<usize> {
     if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
         return None;
     }
@@ -273,8 +361,9 @@ mod tests {
         #[case] expected: Vec<&str>,
     ) {
         let custom_resources = custom_resources();
-        let workload = Workload::of(group, version, kind, &custom_resources);
-        assert_eq!(workload.pod_spec_pointers(&object).unwrap(), expected);
+        let pointers = Workload::of((group, version, kind), &custom_resources)
+            .map_or(Vec::new(), |workload| workload.pod_spec_pointers(&object).unwrap());
+        assert_eq!(pointers, expected);
     }
 
     #[rstest]
@@ -290,7 +379,8 @@ mod tests {
     ) {
         let custom_resources = custom_resources();
         assert_eq!(
-            Workload::of(group, "v1", kind, &custom_resources)
+            Workload::of((group, "v1", kind), &custom_resources)
+                .unwrap()
                 .pod_spec_pointers(&object)
                 .unwrap_err(),
             message
@@ -323,7 +413,9 @@ mod tests {
     ) {
         let custom_resources = custom_resources();
         assert_eq!(
-            Workload::of(group, "v1", kind, &custom_resources).is_hands_off(operation, &object),
+            Workload::of((group, "v1", kind), &custom_resources)
+                .unwrap()
+                .is_hands_off(operation, &object),
             expected
         );
     }
@@ -331,10 +423,55 @@ mod tests {
     #[test]
     fn templates_are_not_pods() {
         let custom_resources = custom_resources();
-        assert!(!Workload::of("", "v1", "Pod", &custom_resources).is_template());
-        assert!(Workload::of("apps", "v1", "Deployment", &custom_resources).is_template());
-        assert!(
-            Workload::of("argoproj.io", "v1alpha1", "Rollout", &custom_resources).is_template()
+        let is_template = |gvk| Workload::of(gvk, &custom_resources).unwrap().is_template();
+        assert!(!is_template(("", "v1", "Pod")));
+        assert!(is_template(("apps", "v1", "Deployment")));
+        assert!(is_template(("argoproj.io", "v1alpha1", "Rollout")));
+    }
+
+    #[rstest]
+    #[case::config_map("", "ConfigMap", "CREATE", "", Handling::Ignored)]
+    #[case::pod_create("", "Pod", "CREATE", "", Handling::PodSpecs)]
+    #[case::pod_update("", "Pod", "UPDATE", "", Handling::PodSpecs)]
+    #[case::pod_delete("", "Pod", "DELETE", "", Handling::Ignored)]
+    #[case::pod_connect("", "Pod", "CONNECT", "exec", Handling::Ignored)]
+    #[case::unknown_operation("", "Pod", "PATCH", "", Handling::Ignored)]
+    #[case::status("apps", "Deployment", "UPDATE", "status", Handling::Ignored)]
+    #[case::ephemeral("", "Pod", "UPDATE", "ephemeralcontainers", Handling::EphemeralContainers)]
+    #[case::ephemeral_create("", "Pod", "CREATE", "ephemeralcontainers", Handling::Ignored)]
+    #[case::ephemeral_of_other_kind("apps", "Deployment", "UPDATE", "ephemeralcontainers", Handling::Ignored)]
+    #[case::cron_job("batch", "CronJob", "UPDATE", "", Handling::PodSpecs)]
+    #[case::service_account("", "ServiceAccount", "CREATE", "", Handling::ServiceAccount)]
+    #[case::custom("argoproj.io", "Rollout", "CREATE", "", Handling::PodSpecs)]
+    #[case::empty_kind("", "", "CREATE", "", Handling::Ignored)]
+    fn tells_what_a_request_is(
+        #[case] group: &str,
+        #[case] kind: &str,
+        #[case] operation: &str,
+        #[case] sub_resource: &str,
+        #[case] expected: Handling,
+    ) {
+        let is_custom = || kind == "Rollout";
+        assert_eq!(
+            handling((group, kind), operation, sub_resource, is_custom),
+            expected
         );
+    }
+
+    /// Each built-in kind's shape keeps the way down its pod spec pointer to `POD_SPEC`.
+    #[test]
+    fn shapes_lead_to_the_pod_spec() {
+        for builtin in BUILTIN_KINDS {
+            let mut keep = builtin.shape;
+            for token in pointer_tokens(builtin.pod_spec_pointer).unwrap() {
+                let Keep::Fields(fields) = keep else {
+                    panic!("{}: no fields at {token}", builtin.kind)
+                };
+                keep = &fields.iter().find(|(name, _)| *name == token).unwrap().1;
+            }
+            assert!(std::ptr::eq(keep, &POD_SPEC) || format!("{keep:?}") == format!("{POD_SPEC:?}"), "{}", builtin.kind);
+            let Keep::Fields(fields) = builtin.shape else { unreachable!() };
+            assert!(fields.iter().any(|(name, _)| *name == "metadata"), "{}", builtin.kind);
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use crate::host::{
+use crate::registry_host::{
     canonical_registry, is_dns_label, names_registry, parse_port, split_port, PortError,
     DOCKER_HUB, OFFICIAL_NAMESPACE,
 };

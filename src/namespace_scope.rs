@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::cluster::{Cluster, Denial, LookupError};
+use crate::cluster::{Cluster, LookupError};
 use crate::selector::LabelSelector;
 
 /// The label every namespace carries with its own name (the API server sets it on every
@@ -68,44 +68,13 @@ impl<'r> NamespaceLabels<'r> {
     }
 }
 
-/// Why the Namespace could not be read, for a failure line.
-pub fn describe(error: &LookupError) -> String {
-    match error {
-        LookupError::NotFound => "not found".to_string(),
-        LookupError::NotPermitted(denial) => denial.to_string(),
-        LookupError::Failed(reason) => format!("lookup failed: {reason}"),
-    }
-}
-
-/// How to let the policy read Namespaces (cluster-scoped: a ClusterRole, no namespace).
-pub fn fix(error: &LookupError) -> String {
-    match error {
-        LookupError::NotPermitted(Denial::Capability) => {
-            "list v1/Namespace in the policy's contextAwareResources (in a PolicyServer's policies.yml, also \
-             \"kubernetes/get_resource\" in its hostCapabilities)"
-                .to_string()
-        }
-        LookupError::NotPermitted(Denial::Forbidden) => {
-            "let the PolicyServer's ServiceAccount get namespaces (a ClusterRole and ClusterRoleBinding, see the \
-             README's Cluster access)"
-                .to_string()
-        }
-        LookupError::NotPermitted(Denial::Unauthorized) => {
-            "check the PolicyServer's ServiceAccount token or kubeconfig, then retry".to_string()
-        }
-        LookupError::NotFound | LookupError::Failed(_) => {
-            "check that the PolicyServer can reach the API server and the namespace exists, then retry"
-                .to_string()
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cluster::memory::MemoryCluster;
-    use crate::evaluate::{evaluate, Decision};
-    use crate::request::AdmissionRequest;
+    use crate::outcome::Decision;
+    use crate::{decide_request, valid};
+    use crate::cluster::Denial;
     use crate::selector::RawLabelSelector;
     use crate::settings::Settings;
     use serde_json::json;
@@ -150,14 +119,10 @@ mod tests {
         pod_spec: serde_json::Value,
         cluster: &mut MemoryCluster,
     ) -> Decision {
-        let settings = Settings::from_value(settings).unwrap();
+        let settings = valid(settings);
         let request = json!({"kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE",
             "namespace": "team-a", "object": {"metadata": {"name": "app", "namespace": "team-a"}, "spec": pod_spec}});
-        evaluate(
-            &AdmissionRequest::from_value(&request).unwrap(),
-            &settings,
-            cluster,
-        )
+        decide_request(&request, &settings, cluster)
     }
 
     fn team_rules(extra: serde_json::Value) -> serde_json::Value {

@@ -5,6 +5,20 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::object::Keep;
+
+/// What of a pod spec the policy reads: containers' names and images, the pull secrets (entries
+/// whole, since a mutation copies them) and the ServiceAccount.
+pub(crate) const POD_SPEC: Keep = Keep::Fields(&[
+    ("containers", CONTAINERS),
+    ("initContainers", CONTAINERS),
+    ("ephemeralContainers", CONTAINERS),
+    ("imagePullSecrets", Keep::Whole),
+    ("serviceAccountName", Keep::Whole),
+    ("serviceAccount", Keep::Whole),
+]);
+const CONTAINERS: Keep = Keep::Items(&Keep::Fields(&[("name", Keep::Whole), ("image", Keep::Whole)]));
+
 /// The three container lists whose images the kubelet pulls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ContainerList {
@@ -128,6 +142,15 @@ pub fn pull_secret_names(spec: &Value, at: impl Fn() -> String) -> Result<Vec<&s
             .collect()),
         Some(_) => Err(format!("{}.imagePullSecrets is not a list", at())),
     }
+}
+
+/// The ServiceAccount a pod of this spec runs as.
+pub fn service_account_name(spec: &Value) -> &str {
+    ["serviceAccountName", "serviceAccount"]
+        .iter()
+        .filter_map(|key| spec.get(*key).and_then(Value::as_str))
+        .find(|name| !name.is_empty())
+        .unwrap_or("default")
 }
 
 #[cfg(test)]

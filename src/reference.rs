@@ -11,7 +11,7 @@
 
 use std::fmt;
 
-use crate::host::{
+use crate::registry_host::{
     distribution_domain, is_digits, is_domain_component, split_docker_domain, split_port,
     takes_library, OFFICIAL_NAMESPACE,
 };

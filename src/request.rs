@@ -1,102 +1,193 @@
-//! The admission request fields the policy reads, taken leniently from raw JSON: a field that is
-//! missing, null or of the wrong type reads as empty instead of failing the whole request.
+//! The `validate` payload (`{"request": AdmissionRequest, "settings": ...}`), read once by serde
+//! and borrowed from it. Fields are lenient where an odd shape still gets a precise answer: a
+//! string field of another type reads as empty, and a request that is not an object is told
+//! apart from a missing one. The objects and the settings stay raw text until they are needed.
 
+use std::fmt;
+use std::marker::PhantomData;
+
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
-static NULL: Value = Value::Null;
+use crate::object::Text;
 
-/// Borrowed view of a Kubernetes `AdmissionRequest`.
-#[derive(Debug, Clone, Copy)]
-pub struct AdmissionRequest<'a> {
-    pub group: &'a str,
-    pub version: &'a str,
+/// The payload PolicyServer and kwctl send to `validate`.
+#[derive(Default)]
+pub(crate) struct Payload<'a> {
+    pub request: Shape<Request<'a>>,
+    pub settings: Option<&'a RawValue>,
+}
+
+/// The fields of an `AdmissionRequest` the policy reads.
+#[derive(Default)]
+pub(crate) struct Request<'a> {
+    kind: Shape<GroupVersionKind<'a>>,
+    operation: Text<'a>,
+    sub_resource: Text<'a>,
+    /// `sub_resource` and `old_object`: the spellings of older Kubewarden SDKs.
+    sub_resource_snake: Text<'a>,
+    namespace: Text<'a>,
+    pub object: Option<&'a RawValue>,
+    old_object: Option<&'a RawValue>,
+    old_object_snake: Option<&'a RawValue>,
+}
+
+#[derive(Default)]
+pub(crate) struct GroupVersionKind<'a> {
+    group: Text<'a>,
+    version: Text<'a>,
+    kind: Text<'a>,
+}
+
+/// Reads an object's fields into `T`, each by `field`; a repeated key overwrites the earlier
+/// value, as serde_json's `Value` keeps the last one. Unknown keys are skipped.
+macro_rules! lenient_object {
+    ($type:ident, |$target:ident, $key:ident, $map:ident| $body:expr) => {
+        impl<'de> Deserialize<'de> for $type<'de> {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                struct FieldsVisitor;
+                impl<'de> Visitor<'de> for FieldsVisitor {
+                    type Value = $type<'de>;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("a JSON object")
+                    }
+                    fn visit_map<A: MapAccess<'de>>(self, mut $map: A) -> Result<$type<'de>, A::Error> {
+                        let mut $target = $type::default();
+                        while let Some(Text($key)) = $map.next_key::<Text>()? {
+                            $body;
+                        }
+                        Ok($target)
+                    }
+                }
+                deserializer.deserialize_map(FieldsVisitor)
+            }
+        }
+    };
+}
+
+lenient_object!(Payload, |payload, key, map| match key.as_ref() {
+    "request" => payload.request = map.next_value()?,
+    "settings" => payload.settings = map.next_value()?,
+    _ => drop(map.next_value::<IgnoredAny>()?),
+});
+
+lenient_object!(Request, |request, key, map| match key.as_ref() {
+    "kind" => request.kind = map.next_value()?,
+    "operation" => request.operation = map.next_value()?,
+    "subResource" => request.sub_resource = map.next_value()?,
+    "sub_resource" => request.sub_resource_snake = map.next_value()?,
+    "namespace" => request.namespace = map.next_value()?,
+    "object" => request.object = map.next_value()?,
+    "oldObject" => request.old_object = map.next_value()?,
+    "old_object" => request.old_object_snake = map.next_value()?,
+    _ => drop(map.next_value::<IgnoredAny>()?),
+});
+
+lenient_object!(GroupVersionKind, |gvk, key, map| match key.as_ref() {
+    "group" => gvk.group = map.next_value()?,
+    "version" => gvk.version = map.next_value()?,
+    "kind" => gvk.kind = map.next_value()?,
+    _ => drop(map.next_value::<IgnoredAny>()?),
+});
+
+impl<'a> Request<'a> {
+    /// The request's group, version and kind; empty where they are absent or odd.
+    pub fn gvk(&self) -> (&str, &str, &str) {
+        match &self.kind {
+            Shape::Object(gvk) => (&gvk.group.0, &gvk.version.0, &gvk.kind.0),
+            _ => ("", "", ""),
+        }
+    }
+
+    pub fn operation(&self) -> &str {
+        &self.operation.0
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace.0
+    }
+
+    pub fn sub_resource(&self) -> &str {
+        match self.sub_resource.0.as_ref() {
+            "" => &self.sub_resource_snake.0,
+            sub_resource => sub_resource,
+        }
+    }
+
+    pub fn old_object(&self) -> Option<&'a RawValue> {
+        self.old_object.or(self.old_object_snake)
+    }
+}
+
+/// A field that should hold an object: absent (or null), the object, or something else.
+#[derive(Default)]
+pub(crate) enum Shape<T> {
+    #[default]
+    Absent,
+    Object(T),
+    Other,
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Shape<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(ShapeVisitor(PhantomData))
+    }
+}
+
+struct ShapeVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ShapeVisitor<T> {
+    type Value = Shape<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Shape<T>, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map)).map(Shape::Object)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Shape<T>, A::Error> {
+        IgnoredAny.visit_seq(seq).map(|_| Shape::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Shape<T>, E> {
+        Ok(Shape::Absent)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Shape<T>, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Shape<T>, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Shape<T>, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Shape<T>, E> {
+        Ok(Shape::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Shape<T>, E> {
+        Ok(Shape::Other)
+    }
+}
+
+/// A request as the decisions read it: its objects read, its namespace known.
+pub(crate) struct AdmissionRequest<'a> {
     pub kind: &'a str,
     pub operation: &'a str,
-    pub sub_resource: &'a str,
     pub namespace: &'a str,
     pub object: &'a Value,
     pub old_object: &'a Value,
 }
 
-impl<'a> AdmissionRequest<'a> {
-    /// Reads the request; only a non-object request is an error.
-    pub fn from_value(request: &'a Value) -> Result<AdmissionRequest<'a>, String> {
-        if !request.is_object() {
-            return Err("the admission request is not a JSON object".to_string());
+/// Reads a payload; the error is the message of a 400 answer.
+pub(crate) fn read(payload: &[u8]) -> Result<Payload<'_>, String> {
+    match serde_json::from_slice::<Shape<Payload>>(payload) {
+        Ok(Shape::Object(payload)) => Ok(payload),
+        Ok(_) => Err("the validation payload is not a JSON object".to_string()),
+        Err(error) if error.is_data() => {
+            Err("the validation payload is not a JSON object".to_string())
         }
-        let text = |value: &'a Value| value.as_str().unwrap_or_default();
-        let first = |keys: [&str; 2]| {
-            keys.iter()
-                .map(|k| text(&request[*k]))
-                .find(|s| !s.is_empty())
-                .unwrap_or_default()
-        };
-        let namespace = match text(&request["namespace"]) {
-            "" => text(&request["object"]["metadata"]["namespace"]),
-            namespace => namespace,
-        };
-        Ok(AdmissionRequest {
-            group: text(&request["kind"]["group"]),
-            version: text(&request["kind"]["version"]),
-            kind: text(&request["kind"]["kind"]),
-            operation: text(&request["operation"]),
-            sub_resource: first(["subResource", "sub_resource"]),
-            namespace,
-            object: request.get("object").unwrap_or(&NULL),
-            old_object: request
-                .get("oldObject")
-                .or_else(|| request.get("old_object"))
-                .unwrap_or(&NULL),
-        })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn reads_the_fields() {
-        let raw = json!({"kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "operation": "UPDATE",
-                         "subResource": "", "namespace": "team-a", "object": {"a": 1}, "oldObject": {"b": 2}});
-        let request = AdmissionRequest::from_value(&raw).unwrap();
-        assert_eq!(
-            (request.group, request.version, request.kind),
-            ("apps", "v1", "Deployment")
-        );
-        assert_eq!((request.operation, request.namespace), ("UPDATE", "team-a"));
-        assert_eq!(request.object, &json!({"a": 1}));
-        assert_eq!(request.old_object, &json!({"b": 2}));
-    }
-
-    #[test]
-    fn nulls_and_wrong_types_read_as_empty() {
-        let raw = json!({"kind": null, "operation": 7, "namespace": null, "object": null, "subResource": ["x"]});
-        let request = AdmissionRequest::from_value(&raw).unwrap();
-        assert_eq!(
-            (
-                request.kind,
-                request.operation,
-                request.namespace,
-                request.sub_resource
-            ),
-            ("", "", "", "")
-        );
-        assert!(request.object.is_null() && request.old_object.is_null());
-    }
-
-    #[test]
-    fn namespace_falls_back_to_the_object() {
-        let raw = json!({"object": {"metadata": {"namespace": "team-b"}}});
-        assert_eq!(
-            AdmissionRequest::from_value(&raw).unwrap().namespace,
-            "team-b"
-        );
-    }
-
-    #[test]
-    fn non_object_is_an_error() {
-        assert!(AdmissionRequest::from_value(&json!("x")).is_err());
+        Err(error) => Err(format!("the validation payload is not valid JSON: {error}")),
     }
 }

@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::host::check_dns_subdomain;
+use crate::registry_host::check_dns_subdomain;
 
 /// A `namespaceSelector` as written in the settings; unknown keys are errors.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -3,117 +3,44 @@
 //! an account's `imagePullSecrets` into such pods). With `inject: false`, ServiceAccounts that
 //! lack a listed secret are reported instead.
 
-use serde::Deserialize;
 use serde_json::Value;
 
 use crate::cluster::Cluster;
-use crate::evaluate::{fix_for, Decision, Mode};
-use crate::host::check_dns_subdomain;
 use crate::inject::merged_pull_secrets;
-use crate::kinds::value_at;
+use crate::kinds::{value_at, METADATA};
 use crate::namespace_scope::{NamespaceLabels, Scope};
+use crate::object::Keep;
+use crate::outcome::{failure_line, fix_for, Decision, Findings, Mode, Problem};
 use crate::pod_spec::pull_secret_names;
 use crate::request::AdmissionRequest;
-use crate::selector::{LabelSelector, RawLabelSelector};
-use crate::settings::{OnMissingSecret, Settings};
+use crate::settings::{ServiceAccountSecret, Settings};
 use crate::splice::Edit;
-use crate::verify::{Problem, SecretChecks};
+use crate::verify::SecretChecks;
 
-/// One `serviceAccounts` entry, compiled.
-#[derive(Debug, Clone)]
-pub struct ServiceAccountSecret {
-    pub secret: String,
-    /// `Warn` or `Skip`: `reject` is refused when the settings are compiled.
-    pub on_missing_secret: OnMissingSecret,
-    /// The namespaces whose ServiceAccounts get the secret; `None`: all of them.
-    pub namespace_selector: Option<LabelSelector>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RawServiceAccount {
-    secret: Option<String>,
-    on_missing_secret: Option<String>,
-    namespace_selector: Option<RawLabelSelector>,
-}
-
-/// Compiles `serviceAccounts`, pushing one message per problem onto `errors`.
-pub fn compile_service_accounts(
-    raw: Vec<RawServiceAccount>,
-    errors: &mut Vec<String>,
-) -> Vec<ServiceAccountSecret> {
-    let mut compiled = Vec::new();
-    for (index, entry) in raw.into_iter().enumerate() {
-        let field = |name: &str| format!("serviceAccounts[{index}].{name}");
-        let before = errors.len();
-        let secret = entry.secret.unwrap_or_default();
-        if secret.is_empty() {
-            errors.push(format!(
-                "{}: is required; name the pull secret to add, e.g. \"dockerhub\"",
-                field("secret")
-            ));
-        } else if let Err(problem) = check_dns_subdomain(&secret) {
-            errors.push(format!(
-                "{}: \"{secret}\" is not a valid Secret name: {problem}",
-                field("secret")
-            ));
-        }
-        let on_missing_secret = match entry.on_missing_secret.as_deref() {
-            None | Some("warn") => OnMissingSecret::Warn,
-            Some("skip") => OnMissingSecret::Skip,
-            Some("reject") => {
-                errors.push(format!(
-                    "{}: \"reject\" is not allowed for ServiceAccounts: the ServiceAccount controller creates \
-                     \"default\" in every new namespace at once, before any secret copier can copy the secret \
-                     there, so refusing it would break namespace creation; a reference to a secret that does not \
-                     exist yet is harmless and starts working when the secret arrives. Use warn (the default) or skip",
-                    field("onMissingSecret")
-                ));
-                OnMissingSecret::Warn
-            }
-            Some(other) => {
-                errors.push(format!(
-                    "{}: \"{other}\" is not one of warn, skip",
-                    field("onMissingSecret")
-                ));
-                OnMissingSecret::Warn
-            }
-        };
-        let namespace_selector = entry.namespace_selector.and_then(|selector| {
-            LabelSelector::compile(selector, &field("namespaceSelector"), errors)
-        });
-        if errors.len() == before {
-            compiled.push(ServiceAccountSecret {
-                secret,
-                on_missing_secret,
-                namespace_selector,
-            });
-        }
-    }
-    compiled
-}
+/// What of a ServiceAccount the policy reads: its name and namespace, and its pull secrets
+/// (entries whole, since a mutation copies them).
+pub(crate) const SERVICE_ACCOUNT: Keep =
+    Keep::Fields(&[("metadata", METADATA), ("imagePullSecrets", Keep::Whole)]);
 
 /// Longest ServiceAccount name shown in a message (the API server validates it after webhooks).
 const SHOWN_NAME: usize = 253;
 
 /// Decides a ServiceAccount CREATE or UPDATE.
-pub fn evaluate<C: Cluster>(
+pub(crate) fn evaluate<C: Cluster>(
     request: &AdmissionRequest,
     settings: &Settings,
     cluster: &mut C,
 ) -> Decision {
-    let handled =
-        matches!(request.operation, "CREATE" | "UPDATE") && request.sub_resource.is_empty();
-    if settings.service_accounts.is_empty() || !handled {
-        return accept(Vec::new());
+    if settings.service_accounts.is_empty() {
+        return Decision::accept();
     }
     let object = request.object;
     if !object.is_object() {
-        return malformed("the object is not a JSON object".to_string());
+        return Decision::malformed("ServiceAccount", "the object is not a JSON object");
     }
     let listed = match pull_secret_names(object, String::new) {
         Ok(listed) => listed,
-        Err(problem) => return malformed(problem.trim_start_matches('.').to_string()),
+        Err(problem) => return Decision::malformed("ServiceAccount", problem.trim_start_matches('.')),
     };
     let account: String = value_at(object, "/metadata/name")
         .and_then(Value::as_str)
@@ -139,22 +66,24 @@ pub fn evaluate<C: Cluster>(
         }
     }
 
-    let mut findings = Lines::default();
+    let mut findings = Findings::default();
     let mut wanted: Vec<&str> = Vec::new();
     let mut checks = SecretChecks::new(cluster, namespace, settings.check_credentials);
     for (entry, namespace_problem) in in_play {
         let secret = entry.secret.as_str();
         let referenced = listed.contains(&secret);
-        let line = |problem: &Problem| failure_line(namespace, secret, &account, problem);
+        let line = |problem: &Problem| failure(namespace, secret, &account, problem);
         if !settings.inject {
+            // Validate-only: a missing reference is what the audit reports; a secret that is
+            // referenced but fails its checks, or an unreadable namespace, only warns.
             if let Some(problem) = namespace_problem {
-                findings.warnings.push(line(&problem));
+                findings.warnings.insert(line(&problem));
             } else if !referenced {
-                findings.rejections.push(line(&Problem::NotReferenced));
-            } else if settings.verify_secrets {
-                if let Some(problem) = checks.problem(secret, &[]) {
-                    findings.warnings.push(line(&problem));
-                }
+                findings.rejections.insert(line(&Problem::NotReferenced));
+            } else if let Some(problem) =
+                settings.verify_secrets.then(|| checks.problem(secret, &[])).flatten()
+            {
+                findings.warnings.insert(line(&problem));
             }
             continue;
         }
@@ -164,101 +93,54 @@ pub fn evaluate<C: Cluster>(
                 .then(|| checks.problem(secret, &[]))
                 .flatten()
         });
-        let add = match (problem, entry.on_missing_secret) {
-            (None, _) => true,
-            (Some(problem), OnMissingSecret::Skip) => {
-                let outcome = if referenced {
-                    "existing reference kept"
-                } else {
-                    "not added"
-                };
-                findings.warnings.push(format!(
-                    "{} (onMissingSecret: skip, {outcome})",
-                    line(&problem)
-                ));
-                false
-            }
-            (Some(problem), _) => {
-                findings.warnings.push(format!(
-                    "{} (onMissingSecret: warn, added anyway)",
-                    line(&problem)
-                ));
-                true
-            }
+        let add = match problem {
+            None => true,
+            Some(problem) => findings.record(
+                line(&problem),
+                entry.on_missing_secret,
+                Mode::Inject { referenced },
+            ),
         };
         if add {
             wanted.push(secret);
         }
     }
-    findings.warnings.sort();
-    findings.rejections.sort();
-    if !findings.rejections.is_empty() {
-        return Decision::Reject {
-            message: findings.rejections.join("\n"),
-            code: None,
-            warnings: findings.warnings,
-        };
-    }
-    match merged_pull_secrets(object.get("imagePullSecrets"), &[], &wanted) {
-        Some(merged) => Decision::Mutate {
-            edits: vec![Edit {
-                pointer: String::new(),
-                list: merged,
-            }],
-            warnings: findings.warnings,
-        },
-        None => accept(findings.warnings),
-    }
-}
-
-#[derive(Default)]
-struct Lines {
-    rejections: Vec<String>,
-    warnings: Vec<String>,
+    let edits = merged_pull_secrets(object.get("imagePullSecrets"), &[], &wanted)
+        .map(|list| Edit {
+            pointer: String::new(),
+            list,
+        })
+        .into_iter()
+        .collect();
+    findings.into_decision(edits)
 }
 
 /// One failure: which secret, which ServiceAccount, why, and how to fix it.
-fn failure_line(namespace: &str, secret: &str, account: &str, problem: &Problem) -> String {
-    let fix = match problem {
-        Problem::NotReferenced => format!(
+fn failure(namespace: &str, secret: &str, account: &str, problem: &Problem) -> String {
+    let needed_by = format!("ServiceAccount \"{account}\"");
+    if *problem == Problem::NotReferenced {
+        let fix = format!(
             "add {{\"name\": \"{secret}\"}} to its imagePullSecrets (kubectl edit serviceaccount {account} -n {namespace}), \
              or let a mutating policy with inject: true add it"
-        ),
-        _ => fix_for(namespace, secret, problem, "<registry>", Mode::ValidateOnly),
-    };
-    let problem = match problem {
-        Problem::NotReferenced => {
-            "it is not listed in the ServiceAccount's imagePullSecrets".to_string()
-        }
-        other => other.to_string(),
-    };
-    format!(
-        "imagePullSecret \"{secret}\" in namespace \"{namespace}\": {problem}; needed by ServiceAccount \"{account}\"; fix: {fix}"
-    )
-}
-
-fn accept(warnings: Vec<String>) -> Decision {
-    Decision::Accept { warnings }
-}
-
-fn malformed(problem: String) -> Decision {
-    Decision::Reject {
-        message: format!("malformed ServiceAccount: {problem}"),
-        code: Some(400),
-        warnings: Vec::new(),
+        );
+        let problem = "it is not listed in the ServiceAccount's imagePullSecrets";
+        return failure_line(namespace, secret, &problem, &needed_by, &fix);
     }
+    let fix = fix_for(namespace, secret, problem, "<registry>", Mode::ValidateOnly);
+    failure_line(namespace, secret, problem, &needed_by, &fix)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{decide_request, valid};
     use crate::cluster::memory::{MemoryCluster, CANARY, CANARY_B64};
     use crate::cluster::{Denial, LookupError};
     use proptest::prelude::*;
     use rstest::rstest;
     use serde_json::json;
 
-    fn settings(extra: Value) -> Settings {
+    fn settings(extra: Value) -> Value {
         let mut base = json!({
             "rules": [{"secret": "corp", "registries": ["reg.example"]}],
             "serviceAccounts": [{"secret": "dockerhub"}, {"secret": "mirror", "onMissingSecret": "skip"}]
@@ -266,7 +148,7 @@ mod tests {
         if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
             base.extend(extra);
         }
-        Settings::from_value(base).expect("valid test settings")
+        valid(base)
     }
 
     fn account(pull_secrets: Option<Value>) -> Value {
@@ -282,16 +164,12 @@ mod tests {
     fn run(
         object: Value,
         operation: &str,
-        settings: &Settings,
+        settings: &Value,
         cluster: &mut MemoryCluster,
     ) -> Decision {
         let request = json!({"uid": "1", "kind": {"group": "", "version": "v1", "kind": "ServiceAccount"},
             "operation": operation, "namespace": "team-a", "object": object});
-        evaluate(
-            &AdmissionRequest::from_value(&request).unwrap(),
-            settings,
-            cluster,
-        )
+        decide_request(&request, settings, cluster)
     }
 
     fn verified() -> MemoryCluster {
@@ -474,7 +352,7 @@ mod tests {
         assert_eq!(decision, Decision::Accept { warnings: vec![] });
     }
 
-    fn scoped() -> Settings {
+    fn scoped() -> Value {
         settings(json!({"verifySecrets": false, "serviceAccounts": [
             {"secret": "team-a-registry", "namespaceSelector": {"matchLabels": {"team": "a"}}},
             {"secret": "everywhere"}
@@ -527,11 +405,7 @@ mod tests {
         let request = json!({"kind": {"group": "", "version": "v1", "kind": "ServiceAccount"}, "operation": operation,
             "subResource": sub_resource, "namespace": "team-a", "object": account(None)});
         let mut cluster = MemoryCluster::default();
-        let decision = evaluate(
-            &AdmissionRequest::from_value(&request).unwrap(),
-            &settings(json!({})),
-            &mut cluster,
-        );
+        let decision = decide_request(&request, &settings(json!({})), &mut cluster);
         assert_eq!(decision, Decision::Accept { warnings: vec![] });
         assert!(cluster.calls.is_empty());
     }
@@ -539,10 +413,7 @@ mod tests {
     #[test]
     fn without_entries_nothing_is_read() {
         let mut cluster = MemoryCluster::default();
-        let settings = Settings::from_value(
-            json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}]}),
-        )
-        .unwrap();
+        let settings = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}]});
         assert_eq!(
             run(account(None), "CREATE", &settings, &mut cluster),
             Decision::Accept { warnings: vec![] }

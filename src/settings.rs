@@ -1,26 +1,18 @@
 //! The policy settings: parsed strictly (unknown keys are errors) and compiled once into matchers
 //! and JSONPaths, so an invalid value fails in `validate_settings` with its field path, never later.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json_path::JsonPath;
 
-use crate::host::check_dns_subdomain;
 use crate::image_ref::ImageRef;
 use crate::kinds::{builtin_kind, CustomResource};
 use crate::matcher::{ImagePattern, PatternError, RegistryPattern};
+pub use crate::outcome::OnMissingSecret;
+use crate::registry_host::check_dns_subdomain;
 use crate::selector::{LabelSelector, RawLabelSelector};
-use crate::service_accounts::{compile_service_accounts, RawServiceAccount, ServiceAccountSecret};
-
-/// What the companion rule does when a rule's secret fails verification.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnMissingSecret {
-    /// Deny the request.
-    Reject,
-    /// Inject anyway and accept with a warning.
-    Warn,
-    /// Do not inject this secret; accept with a warning.
-    Skip,
-}
 
 /// One rule: which images need which pull secret.
 #[derive(Debug, Clone)]
@@ -108,6 +100,15 @@ impl Settings {
         compile(raw)
     }
 
+    /// The settings of a `validate` payload; the error is the message to reject with.
+    pub(crate) fn from_raw(settings: Option<&RawValue>) -> Result<Settings, String> {
+        match settings.map_or("null", RawValue::get) {
+            "null" => Settings::from_value(serde_json::Value::Null),
+            raw => Settings::from_slice(raw.as_bytes()),
+        }
+        .map_err(|message| format!("invalid settings: {message}"))
+    }
+
     /// Parses and compiles settings from an already parsed JSON value.
     pub fn from_value(value: serde_json::Value) -> Result<Settings, String> {
         let value = if value.is_null() {
@@ -118,6 +119,42 @@ impl Settings {
         let raw: RawSettings =
             serde_path_to_error::deserialize(value).map_err(describe_serde_error)?;
         compile(raw)
+    }
+}
+
+/// Whether the settings configure `(group, version, kind)` as a custom resource, read from their
+/// `customResources` alone, before anything is compiled. Settings that do not read say yes, so
+/// that compiling them names the problem.
+pub(crate) fn configures_custom_resource(
+    settings: Option<&RawValue>,
+    (group, version, kind): (&str, &str, &str),
+) -> bool {
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct Head<'a> {
+        #[serde(borrow)]
+        custom_resources: Vec<HeadEntry<'a>>,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default, rename_all = "camelCase")]
+    struct HeadEntry<'a> {
+        #[serde(borrow)]
+        api_version: Cow<'a, str>,
+        #[serde(borrow)]
+        kind: Cow<'a, str>,
+    }
+    let Some(settings) = settings else {
+        return false;
+    };
+    match serde_json::from_str::<Head>(settings.get()) {
+        Err(_) => true,
+        Ok(head) => head.custom_resources.iter().any(|custom| {
+            let (custom_group, custom_version) = custom
+                .api_version
+                .split_once('/')
+                .unwrap_or(("", custom.api_version.as_ref()));
+            (custom_group, custom_version, custom.kind.as_ref()) == (group, version, kind)
+        }),
     }
 }
 
@@ -327,6 +364,80 @@ fn compile_custom_resources(
                 version,
                 kind,
                 pod_spec_path,
+            });
+        }
+    }
+    compiled
+}
+
+/// One `serviceAccounts` entry, compiled.
+#[derive(Debug, Clone)]
+pub struct ServiceAccountSecret {
+    pub secret: String,
+    /// `Warn` or `Skip`: `reject` is refused when the settings are compiled.
+    pub on_missing_secret: OnMissingSecret,
+    /// The namespaces whose ServiceAccounts get the secret; `None`: all of them.
+    pub namespace_selector: Option<LabelSelector>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct RawServiceAccount {
+    secret: Option<String>,
+    on_missing_secret: Option<String>,
+    namespace_selector: Option<RawLabelSelector>,
+}
+
+/// Compiles `serviceAccounts`, pushing one message per problem onto `errors`.
+fn compile_service_accounts(
+    raw: Vec<RawServiceAccount>,
+    errors: &mut Vec<String>,
+) -> Vec<ServiceAccountSecret> {
+    let mut compiled = Vec::new();
+    for (index, entry) in raw.into_iter().enumerate() {
+        let field = |name: &str| format!("serviceAccounts[{index}].{name}");
+        let before = errors.len();
+        let secret = entry.secret.unwrap_or_default();
+        if secret.is_empty() {
+            errors.push(format!(
+                "{}: is required; name the pull secret to add, e.g. \"dockerhub\"",
+                field("secret")
+            ));
+        } else if let Err(problem) = check_dns_subdomain(&secret) {
+            errors.push(format!(
+                "{}: \"{secret}\" is not a valid Secret name: {problem}",
+                field("secret")
+            ));
+        }
+        let on_missing_secret = match entry.on_missing_secret.as_deref() {
+            None | Some("warn") => OnMissingSecret::Warn,
+            Some("skip") => OnMissingSecret::Skip,
+            Some("reject") => {
+                errors.push(format!(
+                    "{}: \"reject\" is not allowed for ServiceAccounts: the ServiceAccount controller creates \
+                     \"default\" in every new namespace at once, before any secret copier can copy the secret \
+                     there, so refusing it would break namespace creation; a reference to a secret that does not \
+                     exist yet is harmless and starts working when the secret arrives. Use warn (the default) or skip",
+                    field("onMissingSecret")
+                ));
+                OnMissingSecret::Warn
+            }
+            Some(other) => {
+                errors.push(format!(
+                    "{}: \"{other}\" is not one of warn, skip",
+                    field("onMissingSecret")
+                ));
+                OnMissingSecret::Warn
+            }
+        };
+        let namespace_selector = entry.namespace_selector.and_then(|selector| {
+            LabelSelector::compile(selector, &field("namespaceSelector"), errors)
+        });
+        if errors.len() == before {
+            compiled.push(ServiceAccountSecret {
+                secret,
+                on_missing_secret,
+                namespace_selector,
             });
         }
     }

@@ -3,49 +3,11 @@
 //! request, in the order it is first needed; secret data never leaves this module.
 
 use std::collections::BTreeSet;
-use std::fmt;
 
-use crate::cluster::{Cluster, Denial, LookupError, Secret};
-use crate::dockerconfig::{keyring, ConfigFormat, DockerConfigError};
+use crate::cluster::{Cluster, LookupError, Secret};
+use crate::dockerconfig::{keyring, ConfigFormat};
 use crate::image_ref::ImageRef;
-
-/// Why a rule's secret cannot serve the images that need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Problem {
-    NotFound,
-    NotPermitted(Denial),
-    LookupFailed(String),
-    /// Wrong type, missing data key, undecodable data or entry, no `auths`.
-    Unusable(DockerConfigError),
-    /// Registries (sorted), as the kubelet looks them up, for which the secret holds no key with
-    /// a username or password.
-    NoCredentials(BTreeSet<String>),
-    /// The pod spec does not list the secret (validate-only and ephemeral containers).
-    NotReferenced,
-    /// The request's Namespace could not be read, so a `namespaceSelector` cannot be evaluated.
-    NamespaceUnreadable(LookupError),
-}
-
-impl fmt::Display for Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Problem::NotFound => f.write_str("secret not found"),
-            Problem::NotPermitted(denial) => write!(f, "{denial}"),
-            Problem::LookupFailed(reason) => write!(f, "lookup failed: {reason}"),
-            Problem::Unusable(error) => write!(f, "{error}"),
-            Problem::NoCredentials(registries) => {
-                let list: Vec<&str> = registries.iter().map(String::as_str).collect();
-                write!(f, "it holds no credentials for {}", list.join(", "))
-            }
-            Problem::NotReferenced => f.write_str("it is not listed in imagePullSecrets"),
-            Problem::NamespaceUnreadable(error) => write!(
-                f,
-                "the namespace could not be read for the namespaceSelector: {}",
-                crate::namespace_scope::describe(error)
-            ),
-        }
-    }
-}
+use crate::outcome::Problem;
 
 /// Looks secrets up through a `Cluster`, once per name, and checks them.
 pub struct SecretChecks<'c, C: Cluster> {
@@ -79,9 +41,7 @@ impl<'c, C: Cluster> SecretChecks<'c, C> {
         };
         let found = match looked_up {
             Ok(found) => found,
-            Err(LookupError::NotFound) => return Some(Problem::NotFound),
-            Err(LookupError::NotPermitted(denial)) => return Some(Problem::NotPermitted(*denial)),
-            Err(LookupError::Failed(reason)) => return Some(Problem::LookupFailed(reason.clone())),
+            Err(error) => return Some(Problem::from(error)),
         };
         let secret_type = found.secret_type.as_deref().unwrap_or_default();
         if let Err(error) = ConfigFormat::of_secret_type(secret_type) {
@@ -111,6 +71,7 @@ impl<'c, C: Cluster> SecretChecks<'c, C> {
 mod tests {
     use super::*;
     use crate::cluster::memory::MemoryCluster as FakeCluster;
+    use crate::cluster::Denial;
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
     use rstest::rstest;

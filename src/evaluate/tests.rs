@@ -2,12 +2,14 @@
 //! the resulting pull-secret lists and the exact lookups made.
 
 use super::*;
+use crate::cluster::Denial;
+use crate::{decide_request, valid};
 use crate::cluster::memory::{MemoryCluster as FakeCluster, CANARY, CANARY_B64};
 use crate::cluster::Secret;
 use rstest::rstest;
 use serde_json::json;
 
-fn settings(extra: Value) -> Settings {
+fn settings(extra: Value) -> Value {
     let mut base = json!({
         "rules": [
             {"secret": "corp", "registries": ["reg.example", "*.corp.example"]},
@@ -17,7 +19,7 @@ fn settings(extra: Value) -> Settings {
     if let (Some(base), Value::Object(extra)) = (base.as_object_mut(), extra) {
         base.extend(extra);
     }
-    Settings::from_value(base).expect("valid test settings")
+    valid(base)
 }
 
 fn pod(containers: Value) -> Value {
@@ -30,15 +32,11 @@ fn request(group: &str, kind: &str, operation: &str, object: Value) -> Value {
            "namespace": "team-a", "object": object})
 }
 
-fn run(request: &Value, settings: &Settings, cluster: &mut FakeCluster) -> Decision {
-    evaluate(
-        &AdmissionRequest::from_value(request).unwrap(),
-        settings,
-        cluster,
-    )
+fn run(request: &Value, settings: &Value, cluster: &mut FakeCluster) -> Decision {
+    decide_request(request, settings, cluster)
 }
 
-fn no_verify() -> Settings {
+fn no_verify() -> Value {
     settings(json!({"verifySecrets": false}))
 }
 
@@ -289,8 +287,8 @@ fn corp_pod() -> Value {
     )
 }
 
-fn with_on_missing(value: &str) -> Settings {
-    Settings::from_value(json!({"rules": [{"secret": "corp", "registries": ["reg.example"], "onMissingSecret": value}]})).unwrap()
+fn with_on_missing(value: &str) -> Value {
+    valid(json!({"rules": [{"secret": "corp", "registries": ["reg.example"], "onMissingSecret": value}]}))
 }
 
 const MISSING_LINE: &str = "imagePullSecret \"corp\" in namespace \"team-a\": secret not found; needed by container \"app\" \
@@ -370,12 +368,11 @@ fn skip_never_removes_an_existing_reference() {
 
 #[test]
 fn several_failures_give_one_sorted_message_and_one_lookup_each() {
-    let settings = Settings::from_value(json!({"rules": [
+    let settings = valid(json!({"rules": [
         {"secret": "zeta", "registries": ["reg.example"]},
         {"secret": "alpha", "registries": ["reg.example"]},
         {"secret": "zeta", "images": ["reg.example/app"]}
-    ]}))
-    .unwrap();
+    ]}));
     let mut cluster = FakeCluster::default();
     let Decision::Reject { message, .. } = run(&corp_pod(), &settings, &mut cluster) else {
         panic!()
@@ -402,7 +399,7 @@ fn several_failures_give_one_sorted_message_and_one_lookup_each() {
 #[test]
 fn check_credentials_false_masks_the_lookup_to_type() {
     let mut cluster = FakeCluster::default().with_docker_secret("corp", &["other.example"]);
-    let settings = Settings::from_value(json!({"checkCredentials": false, "rules": [{"secret": "corp", "registries": ["reg.example"]}]})).unwrap();
+    let settings = valid(json!({"checkCredentials": false, "rules": [{"secret": "corp", "registries": ["reg.example"]}]}));
     let decision = run(&corp_pod(), &settings, &mut cluster);
     assert_eq!(
         mutated_at(&decision, "/spec/imagePullSecrets"),

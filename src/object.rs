@@ -1,0 +1,196 @@
+//! Objects read by serde with only the fields the policy looks at. Each module that reads a part
+//! of an object declares that part as a [`Keep`] next to the code reading it (`pod_spec::POD_SPEC`,
+//! `kinds::METADATA`, `service_accounts::SERVICE_ACCOUNT`); everything else (env, resources,
+//! probes, volumes, status, managedFields) is skipped by serde's `IgnoredAny` without being
+//! built. A mutation is spliced into the request's own text (`splice`), so nothing skipped here
+//! is lost from the answer.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+/// What of a JSON value the policy reads.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Keep {
+    /// All of it (pull secret entries, which a mutation copies; annotations; scalars).
+    Whole,
+    /// Of an object, these fields, each as its own `Keep` says.
+    Fields(&'static [(&'static str, Keep)]),
+    /// Of a list, every item as the `Keep` says.
+    Items(&'static Keep),
+}
+
+/// Reads `raw` keeping what `keep` names, or all of it. A value of another shape than `keep`
+/// expects (a list where an object belongs) keeps its type, so readers still name the odd
+/// field, but not its content.
+pub(crate) fn read(raw: &RawValue, keep: Option<&Keep>) -> serde_json::Result<Value> {
+    let mut deserializer = serde_json::Deserializer::from_str(raw.get());
+    let value = keep.unwrap_or(&Keep::Whole).deserialize(&mut deserializer)?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+impl<'de> DeserializeSeed<'de> for &Keep {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        match self {
+            Keep::Whole => Value::deserialize(deserializer),
+            _ => deserializer.deserialize_any(self),
+        }
+    }
+}
+
+impl<'de> Visitor<'de> for &Keep {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut kept = Map::new();
+        while let Some(Text(key)) = map.next_key::<Text>()? {
+            let child = match self {
+                Keep::Fields(fields) => fields.iter().find(|(name, _)| *name == key),
+                _ => None,
+            };
+            match child {
+                Some((_, keep)) => {
+                    kept.insert(key.into_owned(), map.next_value_seed(keep)?);
+                }
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(kept))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut kept = Vec::new();
+        match self {
+            Keep::Items(item) => {
+                while let Some(value) = seq.next_element_seed(*item)? {
+                    kept.push(value);
+                }
+            }
+            _ => while seq.next_element::<IgnoredAny>()?.is_some() {},
+        }
+        Ok(Value::Array(kept))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
+/// A string borrowed from the text where it has no escapes; empty when the value is absent or
+/// not a string (a lenient field). Also how object keys are read, without allocating.
+#[derive(Default)]
+pub(crate) struct Text<'a>(pub Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Text<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(TextVisitor)
+    }
+}
+
+struct TextVisitor;
+
+impl<'de> Visitor<'de> for TextVisitor {
+    type Value = Text<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Borrowed(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+        Ok(Text(Cow::Owned(v.to_owned())))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Text<'de>, A::Error> {
+        IgnoredAny.visit_map(map).map(|_| Text::default())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Text<'de>, A::Error> {
+        IgnoredAny.visit_seq(seq).map(|_| Text::default())
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Text<'de>, E> {
+        Ok(Text::default())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Text<'de>, E> {
+        Ok(Text::default())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Text<'de>, E> {
+        Ok(Text::default())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Text<'de>, E> {
+        Ok(Text::default())
+    }
+    fn visit_unit<E>(self) -> Result<Text<'de>, E> {
+        Ok(Text::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ITEM: Keep = Keep::Fields(&[("name", Keep::Whole)]);
+    const SHAPE: Keep = Keep::Fields(&[
+        ("list", Keep::Items(&ITEM)),
+        ("whole", Keep::Whole),
+        ("inner", Keep::Fields(&[("a", Keep::Whole)])),
+    ]);
+
+    fn read_text(text: &str) -> Value {
+        read(&RawValue::from_string(text.to_string()).unwrap(), Some(&SHAPE)).unwrap()
+    }
+
+    #[test]
+    fn keeps_only_the_declared_fields() {
+        let text = r#"{"list": [{"name": "n", "x": 1}, 3], "whole": {"deep": [1, {"k": null}]},
+            "inner": {"a": "kept", "b": 1e999}, "other": {"big": 1e999}}"#;
+        assert_eq!(
+            read_text(text),
+            json!({"list": [{"name": "n"}, 3], "whole": {"deep": [1, {"k": null}]}, "inner": {"a": "kept"}})
+        );
+    }
+
+    #[test]
+    fn odd_shapes_keep_their_type_not_their_content() {
+        assert_eq!(
+            read_text(r#"{"list": {"name": "x"}, "inner": [1, 2]}"#),
+            json!({"list": {}, "inner": []})
+        );
+    }
+
+    #[test]
+    fn escaped_and_duplicate_keys_read_as_serde_json_reads_them() {
+        assert_eq!(
+            read_text(r#"{"\u006cist": [{"name": "a"}], "list": [{"name": "b"}]}"#),
+            json!({"list": [{"name": "b"}]})
+        );
+    }
+}

@@ -1,0 +1,288 @@
+//! One home for outcomes: the decision types, what `onMissingSecret` does with a failure, and
+//! every reason and fix text the policy gives. Rules and ServiceAccount entries both report
+//! through [`Findings`], so their messages are sorted and de-duplicated the same way. A leaf:
+//! it knows nothing of settings, requests or the cluster beyond the error types.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::dockerconfig::DockerConfigError;
+use crate::lookup_error::{Denial, LookupError};
+use crate::splice::Edit;
+
+/// What the companion rule does when a rule's secret fails verification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnMissingSecret {
+    /// Deny the request.
+    Reject,
+    /// Inject anyway and accept with a warning.
+    Warn,
+    /// Do not inject this secret; accept with a warning.
+    Skip,
+}
+
+/// The outcome of one evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Decision {
+    Accept {
+        warnings: Vec<String>,
+    },
+    /// The object with new `imagePullSecrets` lists; `splice` writes it from the request's text.
+    Mutate {
+        edits: Vec<Edit>,
+        warnings: Vec<String>,
+    },
+    Reject {
+        message: String,
+        code: Option<u16>,
+        warnings: Vec<String>,
+    },
+}
+
+impl Decision {
+    pub(crate) fn accept() -> Decision {
+        Decision::Accept {
+            warnings: Vec::new(),
+        }
+    }
+
+    /// A request the policy cannot read: 400, as for a bad request.
+    pub(crate) fn bad_request(message: String) -> Decision {
+        Decision::Reject {
+            message,
+            code: Some(400),
+            warnings: Vec::new(),
+        }
+    }
+
+    /// An object of `kind` whose shape the API server would refuse: 400, naming the field.
+    pub(crate) fn malformed(kind: &str, problem: &str) -> Decision {
+        let kind = if kind.is_empty() { "object" } else { kind };
+        Decision::bad_request(format!("malformed {kind}: {problem}"))
+    }
+}
+
+#[cfg(test)]
+impl Decision {
+    /// The object a mutation makes of `original`, by the parsed-object reference of the splice.
+    pub(crate) fn mutated(&self, original: &serde_json::Value) -> Option<serde_json::Value> {
+        match self {
+            Decision::Mutate { edits, .. } => {
+                let mut object = original.clone();
+                crate::splice::apply(&mut object, edits);
+                Some(object)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Where a failure is being reported from; decides the outcome of `warn`/`skip` and the fix text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// `referenced`: every spec that needs the secret already lists it.
+    Inject { referenced: bool },
+    ValidateOnly,
+    /// `pods/ephemeralcontainers`: new ephemeral containers of a running pod.
+    EphemeralContainers,
+    /// A Pod UPDATE: containers whose image changed on a running pod.
+    PodUpdate,
+}
+
+/// Why a secret cannot serve the images (or the ServiceAccount) that need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Problem {
+    NotFound,
+    NotPermitted(Denial),
+    LookupFailed(String),
+    /// Wrong type, missing data key, undecodable data or entry, no `auths`.
+    Unusable(DockerConfigError),
+    /// Registries (sorted), as the kubelet looks them up, for which the secret holds no key with
+    /// a username or password.
+    NoCredentials(BTreeSet<String>),
+    /// The pod spec does not list the secret (validate-only and running pods).
+    NotReferenced,
+    /// The request's Namespace could not be read, so a `namespaceSelector` cannot be evaluated.
+    NamespaceUnreadable(LookupError),
+}
+
+impl From<&LookupError> for Problem {
+    fn from(error: &LookupError) -> Problem {
+        match error {
+            LookupError::NotFound => Problem::NotFound,
+            LookupError::NotPermitted(denial) => Problem::NotPermitted(*denial),
+            LookupError::Failed(reason) => Problem::LookupFailed(reason.clone()),
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::NotFound => f.write_str("secret not found"),
+            Problem::NotPermitted(denial) => write!(f, "{denial}"),
+            Problem::LookupFailed(reason) => write!(f, "lookup failed: {reason}"),
+            Problem::Unusable(error) => write!(f, "{error}"),
+            Problem::NoCredentials(registries) => {
+                let list: Vec<&str> = registries.iter().map(String::as_str).collect();
+                write!(f, "it holds no credentials for {}", list.join(", "))
+            }
+            Problem::NotReferenced => f.write_str("it is not listed in imagePullSecrets"),
+            Problem::NamespaceUnreadable(error) => write!(
+                f,
+                "the namespace could not be read for the namespaceSelector: {}",
+                lookup_reason(error)
+            ),
+        }
+    }
+}
+
+/// Sorted, de-duplicated rejection lines and warnings.
+#[derive(Default)]
+pub(crate) struct Findings {
+    pub rejections: BTreeSet<String>,
+    pub warnings: BTreeSet<String>,
+}
+
+impl Findings {
+    /// Records a failure line as `onMissingSecret` says in this mode; returns whether to inject
+    /// the secret anyway.
+    pub fn record(&mut self, line: String, on_missing_secret: OnMissingSecret, mode: Mode) -> bool {
+        let (kept, outcome) = match (on_missing_secret, mode) {
+            (OnMissingSecret::Reject, _) => {
+                self.rejections.insert(line);
+                return false;
+            }
+            (OnMissingSecret::Warn, Mode::Inject { .. }) => (true, "warn, added anyway"),
+            (OnMissingSecret::Skip, Mode::Inject { referenced: true }) => {
+                (false, "skip, existing reference kept")
+            }
+            (OnMissingSecret::Skip, Mode::Inject { referenced: false }) => {
+                (false, "skip, not added")
+            }
+            (OnMissingSecret::Warn | OnMissingSecret::Skip, _) => {
+                self.warnings.insert(line);
+                return false;
+            }
+        };
+        self.warnings
+            .insert(format!("{line} (onMissingSecret: {outcome})"));
+        kept
+    }
+
+    /// Rejects with every rejection line, if any (no HTTP code: a policy denial), with the
+    /// warnings; else accepts, or mutates with `edits` when there are any.
+    pub fn into_decision(self, edits: Vec<Edit>) -> Decision {
+        let warnings = self.warnings.into_iter().collect();
+        if !self.rejections.is_empty() {
+            let message = self.rejections.into_iter().collect::<Vec<_>>().join("\n");
+            return Decision::Reject {
+                message,
+                code: None,
+                warnings,
+            };
+        }
+        match edits.is_empty() {
+            true => Decision::Accept { warnings },
+            false => Decision::Mutate { edits, warnings },
+        }
+    }
+}
+
+/// One failure: which secret, where, why, who needs it, and how to fix it.
+pub(crate) fn failure_line(
+    namespace: &str,
+    secret: &str,
+    problem: &dyn fmt::Display,
+    needed_by: &str,
+    fix: &str,
+) -> String {
+    format!("imagePullSecret \"{secret}\" in namespace \"{namespace}\": {problem}; needed by {needed_by}; fix: {fix}")
+}
+
+/// How to fix `problem` of `secret` in `namespace`; `server` is the registry a new secret needs.
+pub(crate) fn fix_for(
+    namespace: &str,
+    secret: &str,
+    problem: &Problem,
+    server: &str,
+    mode: Mode,
+) -> String {
+    let create = format!(
+        "kubectl create secret docker-registry {secret} -n {namespace} --docker-server={server} \
+         --docker-username=<user> --docker-password=<password>"
+    );
+    let running_pod = "a running pod's imagePullSecrets cannot change; recreate the pod with";
+    match problem {
+        Problem::NotFound => format!("create it: {create}"),
+        Problem::Unusable(_) => format!("recreate it as a docker-registry secret: {create}"),
+        Problem::NoCredentials(missing) => {
+            let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
+            format!("add an \"auths\" entry for {} to it", missing.join(", "))
+        }
+        Problem::NotPermitted(denial) => permission_fix(*denial, "secrets", "Secret", namespace),
+        Problem::LookupFailed(_) => "check that the PolicyServer can reach the API server, then retry".to_string(),
+        Problem::NotReferenced if mode == Mode::PodUpdate => format!(
+            "{running_pod} {{\"name\": \"{secret}\"}} in imagePullSecrets (change the image in its workload's template \
+             instead), or keep the image it had"
+        ),
+        Problem::NotReferenced if mode == Mode::EphemeralContainers => format!(
+            "{running_pod} {{\"name\": \"{secret}\"}} in imagePullSecrets, or debug with an image from another registry"
+        ),
+        Problem::NotReferenced => format!("add {{\"name\": \"{secret}\"}} to imagePullSecrets"),
+        Problem::NamespaceUnreadable(error) => namespace_fix(error),
+    }
+}
+
+/// How to let the policy read objects of `kind` (`resource` is its plural) in `namespace`;
+/// `namespace` is empty for cluster-scoped kinds.
+pub(crate) fn permission_fix(denial: Denial, resource: &str, kind: &str, namespace: &str) -> String {
+    let place = match namespace {
+        "" => String::new(),
+        namespace => format!(" in \"{namespace}\""),
+    };
+    match denial {
+        Denial::Capability => format!(
+            "list v1/{kind} in the policy's contextAwareResources (in a PolicyServer's policies.yml, also \
+             \"kubernetes/get_resource\" in its hostCapabilities)"
+        ),
+        Denial::Forbidden => format!(
+            "let the PolicyServer's ServiceAccount get {resource}{place} (a ClusterRole and ClusterRoleBinding, \
+             see the README's Cluster access)"
+        ),
+        Denial::Unauthorized => {
+            "check the PolicyServer's ServiceAccount token or kubeconfig, then retry".to_string()
+        }
+    }
+}
+
+/// Why a lookup gave no object, in a few words.
+pub(crate) fn lookup_reason(error: &LookupError) -> String {
+    match error {
+        LookupError::NotFound => "not found".to_string(),
+        LookupError::NotPermitted(denial) => denial.to_string(),
+        LookupError::Failed(reason) => format!("lookup failed: {reason}"),
+    }
+}
+
+/// Why a ServiceAccount could not be read, with the fix for a denial.
+pub(crate) fn service_account_lookup_reason(error: &LookupError, namespace: &str) -> String {
+    match error {
+        LookupError::NotPermitted(denial) => format!(
+            "{denial}; {}",
+            permission_fix(*denial, "serviceaccounts", "ServiceAccount", namespace)
+        ),
+        other => lookup_reason(other),
+    }
+}
+
+/// How to let the policy read Namespaces (cluster-scoped: a ClusterRole, no namespace).
+fn namespace_fix(error: &LookupError) -> String {
+    match error {
+        LookupError::NotPermitted(denial) => permission_fix(*denial, "namespaces", "Namespace", ""),
+        LookupError::NotFound | LookupError::Failed(_) => {
+            "check that the PolicyServer can reach the API server and the namespace exists, then retry"
+                .to_string()
+        }
+    }
+}
