@@ -13,7 +13,9 @@ use crate::namespace_scope::{NamespaceLabels, Scope};
 use crate::outcome::{
     failure_line, fix_for, service_account_lookup_reason, Decision, Findings, Mode, Problem,
 };
-use crate::pod_spec::{containers, pull_secret_names, service_account_name, Container, ContainerList};
+use crate::pod_spec::{
+    containers, pull_secret_names, service_account_name, Container, ContainerList,
+};
 use crate::request::AdmissionRequest;
 use crate::settings::{Rule, Settings};
 use crate::splice::Edit;
@@ -349,7 +351,14 @@ fn report<C: Cluster>(
         }
         if !referenced.is_empty() && settings.verify_secrets {
             if let Some(problem) = checks.problem(&rule.secret, &distinct_images(&referenced)) {
-                record(&mut findings, request.namespace, rule, &problem, &referenced, mode);
+                record(
+                    &mut findings,
+                    request.namespace,
+                    rule,
+                    &problem,
+                    &referenced,
+                    mode,
+                );
             }
         }
     }

@@ -6,11 +6,11 @@
 
 use std::fmt;
 
+use crate::reference::{self, ReferenceError};
 use crate::registry_host::{
     canonical_registry, distribution_domain, names_registry, split_docker_domain, takes_library,
     DOCKER_HUB, OFFICIAL_NAMESPACE,
 };
-use crate::reference::{self, ReferenceError};
 
 /// An image reference reduced to what pull-secret matching looks at: tag and digest are dropped.
 ///

@@ -268,12 +268,14 @@ pub(crate) fn pointer_tokens(pointer: &str) -> Option<impl Iterator<Item = Cow<'
         "" => None,
         pointer => Some(pointer.strip_prefix('/')?),
     };
-    Some(rest.into_iter().flat_map(|rest| rest.split('/')).map(|token| {
-        match token.contains('~') {
-            true => Cow::Owned(token.replace("~1", "/").replace("~0", "~")),
-            false => Cow::Borrowed(token),
-        }
-    }))
+    Some(
+        rest.into_iter()
+            .flat_map(|rest| rest.split('/'))
+            .map(|token| match token.contains('~') {
+                true => Cow::Owned(token.replace("~1", "/").replace("~0", "~")),
+                false => Cow::Borrowed(token),
+            }),
+    )
 }
 
 /// An array index token: digits without a leading zero (or `+`), as serde_json reads them.
@@ -362,7 +364,9 @@ mod tests {
     ) {
         let custom_resources = custom_resources();
         let pointers = Workload::of((group, version, kind), &custom_resources)
-            .map_or(Vec::new(), |workload| workload.pod_spec_pointers(&object).unwrap());
+            .map_or(Vec::new(), |workload| {
+                workload.pod_spec_pointers(&object).unwrap()
+            });
         assert_eq!(pointers, expected);
     }
 
@@ -437,9 +441,21 @@ mod tests {
     #[case::pod_connect("", "Pod", "CONNECT", "exec", Handling::Ignored)]
     #[case::unknown_operation("", "Pod", "PATCH", "", Handling::Ignored)]
     #[case::status("apps", "Deployment", "UPDATE", "status", Handling::Ignored)]
-    #[case::ephemeral("", "Pod", "UPDATE", "ephemeralcontainers", Handling::EphemeralContainers)]
+    #[case::ephemeral(
+        "",
+        "Pod",
+        "UPDATE",
+        "ephemeralcontainers",
+        Handling::EphemeralContainers
+    )]
     #[case::ephemeral_create("", "Pod", "CREATE", "ephemeralcontainers", Handling::Ignored)]
-    #[case::ephemeral_of_other_kind("apps", "Deployment", "UPDATE", "ephemeralcontainers", Handling::Ignored)]
+    #[case::ephemeral_of_other_kind(
+        "apps",
+        "Deployment",
+        "UPDATE",
+        "ephemeralcontainers",
+        Handling::Ignored
+    )]
     #[case::cron_job("batch", "CronJob", "UPDATE", "", Handling::PodSpecs)]
     #[case::service_account("", "ServiceAccount", "CREATE", "", Handling::ServiceAccount)]
     #[case::custom("argoproj.io", "Rollout", "CREATE", "", Handling::PodSpecs)]
@@ -469,9 +485,19 @@ mod tests {
                 };
                 keep = &fields.iter().find(|(name, _)| *name == token).unwrap().1;
             }
-            assert!(std::ptr::eq(keep, &POD_SPEC) || format!("{keep:?}") == format!("{POD_SPEC:?}"), "{}", builtin.kind);
-            let Keep::Fields(fields) = builtin.shape else { unreachable!() };
-            assert!(fields.iter().any(|(name, _)| *name == "metadata"), "{}", builtin.kind);
+            assert!(
+                std::ptr::eq(keep, &POD_SPEC) || format!("{keep:?}") == format!("{POD_SPEC:?}"),
+                "{}",
+                builtin.kind
+            );
+            let Keep::Fields(fields) = builtin.shape else {
+                unreachable!()
+            };
+            assert!(
+                fields.iter().any(|(name, _)| *name == "metadata"),
+                "{}",
+                builtin.kind
+            );
         }
     }
 }

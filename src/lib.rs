@@ -46,35 +46,10 @@ pub use crate::registry_host::{canonical_registry, DOCKER_HUB};
 /// The settings, compiled; a [`Rule`] tells which images need its secret.
 pub use crate::settings::{OnMissingSecret, Rule, Settings};
 
-/// For the fuzz targets (the `testing` feature): an in-memory cluster with the canary
-/// credentials planted in its Secrets, and the plain evaluation the policy's answers are held to.
+/// For the fuzz targets (the `testing` feature): an in-memory cluster, the canary credentials
+/// planted in its Secrets, and the plain evaluation the policy's answers are held to.
 #[cfg(any(test, feature = "testing"))]
-pub mod testing {
-    pub use crate::cluster::memory::{MemoryCluster, CANARY, CANARY_B64};
-
-    /// The answer as a plain evaluation gives it: the objects read whole into
-    /// `serde_json::Value`s, and a mutation applied to the parsed object.
-    pub fn respond_plainly<C: crate::Cluster>(
-        payload: &[u8],
-        cluster: &mut C,
-    ) -> kubewarden_policy_sdk::response::ValidationResponse {
-        let (decision, object) = crate::decide(payload, cluster, |raw, _| {
-            serde_json::from_str(raw.get())
-        });
-        let mutated_object = match &decision {
-            crate::Decision::Mutate { edits, .. } => object.map(|object| {
-                let mut object = serde_json::from_str(object.get()).unwrap_or_default();
-                crate::splice::apply(&mut object, edits);
-                object
-            }),
-            _ => None,
-        };
-        kubewarden_policy_sdk::response::ValidationResponse {
-            mutated_object,
-            ..crate::response::response_of(decision)
-        }
-    }
-}
+pub mod testing;
 
 use kubewarden_policy_sdk::response::ValidationResponse;
 use kubewarden_policy_sdk::settings::SettingsValidationResponse;
@@ -107,7 +82,10 @@ fn validate(payload: &[u8]) -> CallResult {
 fn validate_settings(payload: &[u8]) -> CallResult {
     let message = Settings::from_slice(payload).err();
     let valid = message.is_none();
-    Ok(serde_json::to_vec(&SettingsValidationResponse { valid, message })?)
+    Ok(serde_json::to_vec(&SettingsValidationResponse {
+        valid,
+        message,
+    })?)
 }
 
 /// The answer to a `validate` payload (`{"request": ..., "settings": ...}`), parsed.
@@ -148,9 +126,12 @@ fn decide<'p, C: Cluster>(
         return (Decision::bad_request(message), None);
     };
     let (group, version, kind) = request.gvk();
-    let handling = kinds::handling((group, kind), request.operation(), request.sub_resource(), || {
-        settings::configures_custom_resource(payload.settings, (group, version, kind))
-    });
+    let handling = kinds::handling(
+        (group, kind),
+        request.operation(),
+        request.sub_resource(),
+        || settings::configures_custom_resource(payload.settings, (group, version, kind)),
+    );
     if handling == Handling::Ignored {
         return (Decision::accept(), None);
     }
@@ -202,7 +183,12 @@ pub(crate) fn decide_request<C: Cluster>(
     cluster: &mut C,
 ) -> Decision {
     let payload = serde_json::json!({"request": request, "settings": settings});
-    decide(&serde_json::to_vec(&payload).unwrap(), cluster, object::read).0
+    decide(
+        &serde_json::to_vec(&payload).unwrap(),
+        cluster,
+        object::read,
+    )
+    .0
 }
 
 /// `settings`, checked to be valid.
@@ -239,8 +225,14 @@ mod tests {
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
             "spec": {"containers": [{"name": "a", "image": "reg.example/a"}],
                      "ephemeralContainers": [{"name": "d", "image": "reg.example/d"}]}});
-        let kinds = [("", "v1", "Pod"), ("", "v1", "ConfigMap"), ("apps", "v1", "Deployment"),
-            ("argoproj.io", "v1alpha1", "Rollout"), ("argoproj.io", "v1", "Rollout"), ("", "v1", "ServiceAccount")];
+        let kinds = [
+            ("", "v1", "Pod"),
+            ("", "v1", "ConfigMap"),
+            ("apps", "v1", "Deployment"),
+            ("argoproj.io", "v1alpha1", "Rollout"),
+            ("argoproj.io", "v1", "Rollout"),
+            ("", "v1", "ServiceAccount"),
+        ];
         for (group, version, kind) in kinds {
             for operation in ["CREATE", "UPDATE", "DELETE", "CONNECT"] {
                 for sub_resource in ["", "status", "ephemeralcontainers"] {
@@ -285,12 +277,24 @@ mod tests {
     /// policy sees it, so they never send one).
     #[test]
     fn out_of_range_numbers_are_read_only_where_the_policy_reads() {
-        let payload = |spec: &str| format!(r#"{{"request": {{"kind": {{"kind": "Pod"}}, "operation": "CREATE", "object": {{"spec": {spec}}}}},
-            "settings": {{"rules": [{{"secret": "corp", "registries": ["reg.example"]}}], "verifySecrets": false}}}}"#);
-        let read = respond(payload(r#"{"containers": [{"image": 1e999}]}"#).as_bytes(), &mut MemoryCluster::default());
+        let payload = |spec: &str| {
+            format!(
+                r#"{{"request": {{"kind": {{"kind": "Pod"}}, "operation": "CREATE", "object": {{"spec": {spec}}}}},
+            "settings": {{"rules": [{{"secret": "corp", "registries": ["reg.example"]}}], "verifySecrets": false}}}}"#
+            )
+        };
+        let read = respond(
+            payload(r#"{"containers": [{"image": 1e999}]}"#).as_bytes(),
+            &mut MemoryCluster::default(),
+        );
         assert_eq!(read.code, Some(400));
-        let skipped = respond_json(payload(r#"{"containers": [{"image": "reg.example/a"}], "x": 1e999}"#).as_bytes(), &mut MemoryCluster::default());
-        assert!(String::from_utf8(skipped).unwrap().contains(r#""x": 1e999,"imagePullSecrets":[{"name":"corp"}]"#));
+        let skipped = respond_json(
+            payload(r#"{"containers": [{"image": "reg.example/a"}], "x": 1e999}"#).as_bytes(),
+            &mut MemoryCluster::default(),
+        );
+        assert!(String::from_utf8(skipped)
+            .unwrap()
+            .contains(r#""x": 1e999,"imagePullSecrets":[{"name":"corp"}]"#));
     }
 
     #[rstest::rstest]
@@ -301,7 +305,10 @@ mod tests {
     #[case::object_does_not_parse(br#"{"request": {"kind": {"kind": "Pod"}, "operation": "CREATE", "object": {"spec": 1e999}}, "settings": {"rules": [{"secret": "a", "images": ["x"]}]}}"#.as_slice(), "the admission request does not parse: number out of range at line 1 column 14")]
     fn unreadable_payloads_are_bad_requests(#[case] payload: &[u8], #[case] message: &str) {
         let answer = respond(payload, &mut MemoryCluster::default());
-        assert_eq!((answer.accepted, answer.code, answer.message.as_deref()), (false, Some(400), Some(message)));
+        assert_eq!(
+            (answer.accepted, answer.code, answer.message.as_deref()),
+            (false, Some(400), Some(message))
+        );
     }
 
     /// Duplicate keys in the request: the last one counts, as in the plain evaluation.
@@ -314,8 +321,14 @@ mod tests {
             r#"{"kind": {"kind": "Pod"}, "operation": "CREATE", "object": {"sp\u0065c": {"containers": [{"image": "reg.example/a"}], "imagePullSecrets": [], "imagePull\u0053ecrets": [{"name": "own"}]}}}"#,
         ] {
             let payload = format!(r#"{{"request": {request}, "settings": {settings}}}"#);
-            let answered = serde_json::to_value(respond(payload.as_bytes(), &mut MemoryCluster::default())).unwrap();
-            let plain = serde_json::to_value(respond_plainly(payload.as_bytes(), &mut MemoryCluster::default())).unwrap();
+            let answered =
+                serde_json::to_value(respond(payload.as_bytes(), &mut MemoryCluster::default()))
+                    .unwrap();
+            let plain = serde_json::to_value(respond_plainly(
+                payload.as_bytes(),
+                &mut MemoryCluster::default(),
+            ))
+            .unwrap();
             assert_eq!(answered, plain, "{request}");
         }
     }
@@ -415,5 +428,4 @@ mod tests {
             proptest::prop_assert_eq!(answered, full);
         }
     }
-
 }

@@ -4,12 +4,12 @@
 
 use std::fmt;
 
+use crate::image_ref::ImageRef;
+use crate::reference::is_path_component;
 use crate::registry_host::{
     canonical_registry, is_dns_label, names_registry, parse_port, split_port, PortError,
     DOCKER_HUB, OFFICIAL_NAMESPACE,
 };
-use crate::image_ref::ImageRef;
-use crate::reference::is_path_component;
 
 /// A registry or image pattern from the settings that does not compile: the pattern as written
 /// and what is wrong with it. Its `Display` is the whole sentence, naming the pattern and the fix.

@@ -71,12 +71,11 @@ impl<'r> NamespaceLabels<'r> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::memory::MemoryCluster;
-    use crate::outcome::Decision;
-    use crate::{decide_request, valid};
     use crate::cluster::Denial;
+    use crate::outcome::Decision;
     use crate::selector::RawLabelSelector;
-    use crate::settings::Settings;
+    use crate::testing::MemoryCluster;
+    use crate::{decide_request, valid};
     use serde_json::json;
 
     fn selector(value: serde_json::Value) -> LabelSelector {

@@ -29,7 +29,9 @@ pub(crate) enum Keep {
 /// field, but not its content.
 pub(crate) fn read(raw: &RawValue, keep: Option<&Keep>) -> serde_json::Result<Value> {
     let mut deserializer = serde_json::Deserializer::from_str(raw.get());
-    let value = keep.unwrap_or(&Keep::Whole).deserialize(&mut deserializer)?;
+    let value = keep
+        .unwrap_or(&Keep::Whole)
+        .deserialize(&mut deserializer)?;
     deserializer.end()?;
     Ok(value)
 }
@@ -165,7 +167,11 @@ mod tests {
     ]);
 
     fn read_text(text: &str) -> Value {
-        read(&RawValue::from_string(text.to_string()).unwrap(), Some(&SHAPE)).unwrap()
+        read(
+            &RawValue::from_string(text.to_string()).unwrap(),
+            Some(&SHAPE),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -81,7 +81,9 @@ impl Decision {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {
     /// `referenced`: every spec that needs the secret already lists it.
-    Inject { referenced: bool },
+    Inject {
+        referenced: bool,
+    },
     ValidateOnly,
     /// `pods/ephemeralcontainers`: new ephemeral containers of a running pod.
     EphemeralContainers,
@@ -236,7 +238,12 @@ pub(crate) fn fix_for(
 
 /// How to let the policy read objects of `kind` (`resource` is its plural) in `namespace`;
 /// `namespace` is empty for cluster-scoped kinds.
-pub(crate) fn permission_fix(denial: Denial, resource: &str, kind: &str, namespace: &str) -> String {
+pub(crate) fn permission_fix(
+    denial: Denial,
+    resource: &str,
+    kind: &str,
+    namespace: &str,
+) -> String {
     let place = match namespace {
         "" => String::new(),
         namespace => format!(" in \"{namespace}\""),

@@ -17,7 +17,10 @@ pub(crate) const POD_SPEC: Keep = Keep::Fields(&[
     ("serviceAccountName", Keep::Whole),
     ("serviceAccount", Keep::Whole),
 ]);
-const CONTAINERS: Keep = Keep::Items(&Keep::Fields(&[("name", Keep::Whole), ("image", Keep::Whole)]));
+const CONTAINERS: Keep = Keep::Items(&Keep::Fields(&[
+    ("name", Keep::Whole),
+    ("image", Keep::Whole),
+]));
 
 /// The three container lists whose images the kubelet pulls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -54,7 +54,10 @@ macro_rules! lenient_object {
                     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                         f.write_str("a JSON object")
                     }
-                    fn visit_map<A: MapAccess<'de>>(self, mut $map: A) -> Result<$type<'de>, A::Error> {
+                    fn visit_map<A: MapAccess<'de>>(
+                        self,
+                        mut $map: A,
+                    ) -> Result<$type<'de>, A::Error> {
                         let mut $target = $type::default();
                         while let Some(Text($key)) = $map.next_key::<Text>()? {
                             $body;

@@ -40,7 +40,9 @@ pub(crate) fn evaluate<C: Cluster>(
     }
     let listed = match pull_secret_names(object, String::new) {
         Ok(listed) => listed,
-        Err(problem) => return Decision::malformed("ServiceAccount", problem.trim_start_matches('.')),
+        Err(problem) => {
+            return Decision::malformed("ServiceAccount", problem.trim_start_matches('.'))
+        }
     };
     let account: String = value_at(object, "/metadata/name")
         .and_then(Value::as_str)
@@ -80,8 +82,10 @@ pub(crate) fn evaluate<C: Cluster>(
                 findings.warnings.insert(line(&problem));
             } else if !referenced {
                 findings.rejections.insert(line(&Problem::NotReferenced));
-            } else if let Some(problem) =
-                settings.verify_secrets.then(|| checks.problem(secret, &[])).flatten()
+            } else if let Some(problem) = settings
+                .verify_secrets
+                .then(|| checks.problem(secret, &[]))
+                .flatten()
             {
                 findings.warnings.insert(line(&problem));
             }
@@ -133,9 +137,9 @@ fn failure(namespace: &str, secret: &str, account: &str, problem: &Problem) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{decide_request, valid};
-    use crate::cluster::memory::{MemoryCluster, CANARY, CANARY_B64};
     use crate::cluster::{Denial, LookupError};
+    use crate::testing::{MemoryCluster, CANARY, CANARY_B64};
+    use crate::{decide_request, valid};
     use proptest::prelude::*;
     use rstest::rstest;
     use serde_json::json;

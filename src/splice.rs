@@ -62,7 +62,8 @@ pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
     if cuts.windows(2).any(|pair| pair[0].1 > pair[1].0) {
         return None;
     }
-    let mut out = String::with_capacity(raw.len() + cuts.iter().map(|c| c.2.len() + 1).sum::<usize>());
+    let mut out =
+        String::with_capacity(raw.len() + cuts.iter().map(|c| c.2.len() + 1).sum::<usize>());
     let mut at = 0;
     for (start, end, replacement) in &cuts {
         out.push_str(&raw[at..*start]);
@@ -137,7 +138,12 @@ impl<'de> Visitor<'de> for Descend<'de, '_> {
         let mut below = None;
         while let Some(Text(key)) = map.next_key::<Text>()? {
             match key == token.as_ref() {
-                true => below = map.next_value_seed(Descend { raw: self.raw, tokens: rest })?,
+                true => {
+                    below = map.next_value_seed(Descend {
+                        raw: self.raw,
+                        tokens: rest,
+                    })?
+                }
                 false => drop(map.next_value::<IgnoredAny>()?),
             }
         }
@@ -145,12 +151,18 @@ impl<'de> Visitor<'de> for Descend<'de, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let wanted = self.tokens.split_first().and_then(|(token, rest)| Some((array_index(token)?, rest)));
+        let wanted = self
+            .tokens
+            .split_first()
+            .and_then(|(token, rest)| Some((array_index(token)?, rest)));
         let mut below = None;
         let mut index = 0;
         loop {
             let found = match wanted {
-                Some((at, rest)) if at == index => seq.next_element_seed(Descend { raw: self.raw, tokens: rest })?,
+                Some((at, rest)) if at == index => seq.next_element_seed(Descend {
+                    raw: self.raw,
+                    tokens: rest,
+                })?,
                 _ => seq.next_element::<IgnoredAny>()?.map(|_| None),
             };
             match found {
@@ -235,7 +247,10 @@ mod tests {
     #[test]
     fn an_empty_root_gets_no_comma_and_other_empty_objects_are_refused() {
         same_as_apply("{ }", &[edit("", &["corp"])]);
-        assert_eq!(splice(r#"{"spec": { }}"#, &[edit("/spec", &["corp"])]), None);
+        assert_eq!(
+            splice(r#"{"spec": { }}"#, &[edit("/spec", &["corp"])]),
+            None
+        );
     }
 
     #[test]
@@ -259,14 +274,26 @@ mod tests {
     fn escaped_keys_and_pretty_text() {
         same_as_apply(r#"{"spec":{"a\"b":1,"c":2}}"#, &[edit("/spec", &["corp"])]);
         same_as_apply(r#"{"sp\u0065c":{"\u0041":1}}"#, &[edit("/spec", &["corp"])]);
-        same_as_apply("{\n  \"spec\": {\n    \"containers\": []\n  }\n}", &[edit("/spec", &["corp"])]);
+        same_as_apply(
+            "{\n  \"spec\": {\n    \"containers\": []\n  }\n}",
+            &[edit("/spec", &["corp"])],
+        );
     }
 
     #[test]
     fn targets_inside_arrays() {
-        same_as_apply(r#"{"a":[{"b":{"c":1}},{"b":{"c":2}}]}"#, &[edit("/a/1/b", &["corp"])]);
-        assert_eq!(splice(r#"{"a":[{"b":{"c":1}}]}"#, &[edit("/a/01/b", &["c"])]), None);
-        assert_eq!(splice(r#"{"a":[{"b":{"c":1}}]}"#, &[edit("/a/3/b", &["c"])]), None);
+        same_as_apply(
+            r#"{"a":[{"b":{"c":1}},{"b":{"c":2}}]}"#,
+            &[edit("/a/1/b", &["corp"])],
+        );
+        assert_eq!(
+            splice(r#"{"a":[{"b":{"c":1}}]}"#, &[edit("/a/01/b", &["c"])]),
+            None
+        );
+        assert_eq!(
+            splice(r#"{"a":[{"b":{"c":1}}]}"#, &[edit("/a/3/b", &["c"])]),
+            None
+        );
     }
 
     #[test]

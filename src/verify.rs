@@ -70,8 +70,8 @@ impl<'c, C: Cluster> SecretChecks<'c, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::memory::MemoryCluster as FakeCluster;
     use crate::cluster::Denial;
+    use crate::testing::MemoryCluster as FakeCluster;
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
     use rstest::rstest;

@@ -4,10 +4,7 @@
 #   floor-inject-N.wasm (N=1,10,100)  answers this policy's own answer to requests/pod-N-inject.json,
 #                                     mutated object included (printed by benches/profile)
 # and the same four with `-lookup` (one Secret lookup first, as verification makes). None reads its
-# input: what they cost is the host's floor under that answer. And floor-sized-accept.wasm: this
-# policy's own module built with `--cfg floor_answer` (src/lib.rs), which answers as floor-accept
-# does with all of the policy's code and data in it: what the module's size costs a fresh instance.
-# Annotated with $ANNOTATE (kwctl or the runner, which write the same metadata).
+# input: what they cost is the host's floor under that answer. Annotated with $ANNOTATE (kwctl or the runner, which write the same metadata).
 #   ANNOTATE=/path/to/kwctl-or-policy-runner WASM_OPT_FLAGS="-O3 ..." sh benches/floor/build.sh
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -31,9 +28,4 @@ for name in accept inject-1 inject-10 inject-100; do
             || { echo "annotating floor-$name$lookup.wasm with $ANNOTATE failed" >&2; exit 1; }
     done
 done
-RUSTFLAGS="--cfg floor_answer" FLOOR_ANSWER="$out/accept.answer.json" cargo build --quiet --profile wasm \
-    --target wasm32-wasip1 --lib --manifest-path "$root/Cargo.toml" --target-dir "$out/sized"
-wasm-opt ${WASM_OPT_FLAGS:--O3} "$out/sized/wasm32-wasip1/wasm/image_pull_secrets.wasm" -o "$out/sized.wasm"
-"$ANNOTATE" annotate -m "$root/policy-metadata.yaml" -o "$out/floor-sized-accept.wasm" "$out/sized.wasm" >/dev/null 2>&1 \
-    || { echo "annotating floor-sized-accept.wasm with $ANNOTATE failed" >&2; exit 1; }
 ls "$out"/floor-*.wasm

@@ -22,7 +22,7 @@ ir() { # request mode iterations
 echo "| request | piece | instructions per call |"
 echo "|---|---|---:|"
 for request in "$@"; do
-    for mode in full warm payload settings request object response; do
+    for mode in full payload settings object response; do
         low=$(ir "$request" "$mode" 10)
         high=$(ir "$request" "$mode" 110)
         echo "| $request | $mode | $(( (high - low) / 100 )) |"

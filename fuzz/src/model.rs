@@ -937,7 +937,7 @@ pub struct ClusterModel {
 impl ClusterModel {
     pub fn render(&self) -> MemoryCluster {
         // Host texts go through the classifier, as the host's answers do.
-        let failed = |text: &Text| image_pull_secrets::classify_host_error(&text.pick(WORDS));
+        let failed = |text: &Text| image_pull_secrets::classify_lookup_error(&text.pick(WORDS));
         let mut cluster = MemoryCluster::default();
         for (name, answer) in &self.secrets {
             let name = name.pick(SECRET_NAMES);

@@ -55,7 +55,7 @@ fn lookup_error(text: &str) -> LookupError {
     match text {
         "NotFound" => LookupError::NotFound,
         "NotPermitted" => LookupError::NotPermitted(Denial::Forbidden),
-        other => image_pull_secrets::classify_host_error(other),
+        other => image_pull_secrets::classify_lookup_error(other),
     }
 }
 

@@ -3,9 +3,9 @@
 
 use super::*;
 use crate::cluster::Denial;
-use crate::{decide_request, valid};
-use crate::cluster::memory::{MemoryCluster as FakeCluster, CANARY, CANARY_B64};
 use crate::cluster::Secret;
+use crate::testing::{MemoryCluster as FakeCluster, CANARY, CANARY_B64};
+use crate::{decide_request, valid};
 use rstest::rstest;
 use serde_json::json;
 
@@ -288,7 +288,9 @@ fn corp_pod() -> Value {
 }
 
 fn with_on_missing(value: &str) -> Value {
-    valid(json!({"rules": [{"secret": "corp", "registries": ["reg.example"], "onMissingSecret": value}]}))
+    valid(
+        json!({"rules": [{"secret": "corp", "registries": ["reg.example"], "onMissingSecret": value}]}),
+    )
 }
 
 const MISSING_LINE: &str = "imagePullSecret \"corp\" in namespace \"team-a\": secret not found; needed by container \"app\" \
@@ -399,7 +401,9 @@ fn several_failures_give_one_sorted_message_and_one_lookup_each() {
 #[test]
 fn check_credentials_false_masks_the_lookup_to_type() {
     let mut cluster = FakeCluster::default().with_docker_secret("corp", &["other.example"]);
-    let settings = valid(json!({"checkCredentials": false, "rules": [{"secret": "corp", "registries": ["reg.example"]}]}));
+    let settings = valid(
+        json!({"checkCredentials": false, "rules": [{"secret": "corp", "registries": ["reg.example"]}]}),
+    );
     let decision = run(&corp_pod(), &settings, &mut cluster);
     assert_eq!(
         mutated_at(&decision, "/spec/imagePullSecrets"),

@@ -3,22 +3,18 @@
 //!
 //!     profile <request.json> <settings.json> <mode> <iterations>
 //!
-//! `full` is the whole `validate` as a fresh instance runs it (PolicyServer), `warm` as an
-//! instance that has seen these settings before runs it (kwctl bench); the other modes repeat one piece of it alone, so their
-//! instruction counts can be set against the whole: `payload` (the payload parsed into a
-//! `serde_json::Value`), `settings` (settings built and their patterns compiled), `request` (the
-//! typed view of the request), `object` (the object cloned and serialised, what a mutation hands
-//! back), `response` (this request's answer serialised, a mutated object included); `answer`
-//! prints the answer once, for benches/floor. No cluster is reachable: the bench settings
+//! `full` is the whole `validate` as every instance runs it (the policy keeps nothing between
+//! calls); the other modes repeat one piece of it alone, so their instruction counts can be set
+//! against the whole: `payload` (the payload parsed into a `serde_json::Value`), `settings`
+//! (settings built and their patterns compiled), `object` (the object cloned and serialised, what
+//! a mutation hands back), `response` (this request's answer serialised, a mutated object
+//! included); `answer` prints the answer once, for benches/floor. No cluster is reachable: the bench settings
 //! have `verifySecrets: false`, and a lookup would panic.
 
 use std::hint::black_box;
 use std::time::Instant;
 
-use image_pull_secrets::{
-    forget_compiled_settings, respond, respond_json, AdmissionRequest, Cluster, LookupError,
-    Secret, Settings,
-};
+use image_pull_secrets::{respond, respond_json, Cluster, LookupError, Secret, Settings};
 use serde_json::{json, Value};
 
 struct NoCluster;
@@ -59,12 +55,6 @@ fn build_settings(settings: &Value) -> Settings {
 }
 
 #[inline(never)]
-fn request_view(request: &Value) -> usize {
-    let view = AdmissionRequest::from_value(request).unwrap();
-    std::mem::size_of_val(&view)
-}
-
-#[inline(never)]
 fn clone_and_serialise(object: &Value) -> Vec<u8> {
     serde_json::to_vec(&object.clone()).unwrap()
 }
@@ -96,15 +86,9 @@ fn main() {
     let started = Instant::now();
     for _ in 0..iterations {
         match mode.as_str() {
-            "full" => {
-                // As in PolicyServer's fresh instance per request: settings compiled every call.
-                forget_compiled_settings();
-                drop(black_box(validate(black_box(&payload))))
-            }
-            "warm" => drop(black_box(validate(black_box(&payload)))),
+            "full" => drop(black_box(validate(black_box(&payload)))),
             "payload" => drop(black_box(parse_payload(black_box(&payload)))),
             "settings" => drop(black_box(build_settings(black_box(&settings)))),
-            "request" => drop(black_box(request_view(black_box(request)))),
             "object" => drop(black_box(clone_and_serialise(black_box(&request["object"])))),
             "response" => drop(black_box(serde_json::to_vec(black_box(&response)).unwrap())),
             other => panic!("unknown mode {other}"),

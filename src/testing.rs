@@ -1,0 +1,139 @@
+//! Test support, also for the fuzz targets (the `testing` feature); never in the policy module.
+//! An in-memory cluster with scripted answers and a record of every lookup, and the plain
+//! evaluation the policy's answers are held to.
+
+use std::collections::BTreeMap;
+
+use crate::cluster::{Cluster, LookupError, Secret};
+
+#[derive(Default, Clone)]
+pub struct MemoryCluster {
+    pub secrets: BTreeMap<String, Result<Secret, LookupError>>,
+    pub service_accounts: BTreeMap<String, Result<Vec<String>, LookupError>>,
+    pub namespaces: BTreeMap<String, Result<BTreeMap<String, String>, LookupError>>,
+    /// Every call, as `Secret ns/name data=bool`, `ServiceAccount ns/name` or `Namespace name`.
+    pub calls: Vec<String>,
+}
+
+/// A credential planted in every secret `with_docker_secret` makes: outputs must never show it.
+pub const CANARY: &str = "CANARY-0f9e8d7c-secret";
+/// `robot:CANARY` in base64, as it sits in an `auth` field (the kubelet splits it at `:`).
+pub const CANARY_B64: &str = "cm9ib3Q6Q0FOQVJZLTBmOWU4ZDdjLXNlY3JldA==";
+
+impl MemoryCluster {
+    /// Adds a dockerconfigjson secret with the given registry keys and canary credentials.
+    pub fn with_docker_secret(mut self, name: &str, keys: &[&str]) -> Self {
+        use base64::Engine;
+        let auths: serde_json::Map<String, serde_json::Value> = keys
+            .iter()
+            .map(|k| (k.to_string(), serde_json::json!({"auth": CANARY_B64, "password": CANARY, "identitytoken": CANARY})))
+            .collect();
+        let config = serde_json::json!({ "auths": auths }).to_string();
+        let encoded = base64::engine::general_purpose::STANDARD.encode(config.as_bytes());
+        let secret = Secret {
+            secret_type: Some("kubernetes.io/dockerconfigjson".into()),
+            data: Some(BTreeMap::from([(".dockerconfigjson".to_string(), encoded)])),
+        };
+        self.secrets.insert(name.to_string(), Ok(secret));
+        self
+    }
+
+    /// Adds any answer for a secret.
+    pub fn with_secret(mut self, name: &str, secret: Result<Secret, LookupError>) -> Self {
+        self.secrets.insert(name.to_string(), secret);
+        self
+    }
+
+    /// Adds an answer for a ServiceAccount.
+    pub fn with_service_account(
+        mut self,
+        name: &str,
+        answer: Result<Vec<String>, LookupError>,
+    ) -> Self {
+        self.service_accounts.insert(name.to_string(), answer);
+        self
+    }
+
+    /// Adds a Namespace with these labels.
+    pub fn with_namespace(mut self, name: &str, labels: &[(&str, &str)]) -> Self {
+        let labels = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        self.namespaces.insert(name.to_string(), Ok(labels));
+        self
+    }
+
+    /// Adds a failed answer for a Namespace.
+    pub fn with_namespace_error(mut self, name: &str, error: LookupError) -> Self {
+        self.namespaces.insert(name.to_string(), Err(error));
+        self
+    }
+}
+
+impl Cluster for MemoryCluster {
+    fn secret(
+        &mut self,
+        namespace: &str,
+        name: &str,
+        with_data: bool,
+    ) -> Result<Secret, LookupError> {
+        self.calls
+            .push(format!("Secret {namespace}/{name} data={with_data}"));
+        match self
+            .secrets
+            .get(name)
+            .cloned()
+            .unwrap_or(Err(LookupError::NotFound))
+        {
+            Ok(secret) if !with_data => Ok(Secret {
+                secret_type: secret.secret_type,
+                data: None,
+            }),
+            answer => answer,
+        }
+    }
+
+    fn service_account_pull_secrets(
+        &mut self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Vec<String>, LookupError> {
+        self.calls
+            .push(format!("ServiceAccount {namespace}/{name}"));
+        self.service_accounts
+            .get(name)
+            .cloned()
+            .unwrap_or(Err(LookupError::NotFound))
+    }
+
+    fn namespace_labels(&mut self, name: &str) -> Result<BTreeMap<String, String>, LookupError> {
+        self.calls.push(format!("Namespace {name}"));
+        self.namespaces
+            .get(name)
+            .cloned()
+            .unwrap_or(Err(LookupError::NotFound))
+    }
+}
+
+/// The answer as a plain evaluation gives it: the objects read whole into
+/// `serde_json::Value`s, and a mutation applied to the parsed object.
+pub fn respond_plainly<C: crate::Cluster>(
+    payload: &[u8],
+    cluster: &mut C,
+) -> kubewarden_policy_sdk::response::ValidationResponse {
+    let (decision, object) =
+        crate::decide(payload, cluster, |raw, _| serde_json::from_str(raw.get()));
+    let mutated_object = match &decision {
+        crate::Decision::Mutate { edits, .. } => object.map(|object| {
+            let mut object = serde_json::from_str(object.get()).unwrap_or_default();
+            crate::splice::apply(&mut object, edits);
+            object
+        }),
+        _ => None,
+    };
+    kubewarden_policy_sdk::response::ValidationResponse {
+        mutated_object,
+        ..crate::response::response_of(decision)
+    }
+}
