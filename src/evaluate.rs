@@ -18,7 +18,7 @@ use crate::pod_spec::{
 };
 use crate::request::AdmissionRequest;
 use crate::settings::{Rule, Settings};
-use crate::splice::Edit;
+use crate::splice::{Edit, PULL_SECRETS};
 use crate::verify::SecretChecks;
 
 /// Containers named in one failure line before the rest are only counted.
@@ -304,7 +304,8 @@ fn inject<C: Cluster>(
         }
         edits.push(Edit {
             pointer: view.pointer.clone(),
-            list: merged,
+            field: PULL_SECRETS,
+            value: Value::Array(merged),
         });
     }
     findings.into_decision(edits)

@@ -14,7 +14,7 @@ use crate::outcome::{failure_line, fix_for, Decision, Findings, Mode, Problem};
 use crate::pod_spec::pull_secret_names;
 use crate::request::AdmissionRequest;
 use crate::settings::{ServiceAccountSecret, Settings};
-use crate::splice::Edit;
+use crate::splice::{Edit, PULL_SECRETS};
 use crate::verify::SecretChecks;
 
 /// What of a ServiceAccount the policy reads: its name and namespace, and its pull secrets
@@ -112,7 +112,8 @@ pub(crate) fn evaluate<C: Cluster>(
     let edits = merged_pull_secrets(object.get("imagePullSecrets"), &[], &wanted)
         .map(|list| Edit {
             pointer: String::new(),
-            list,
+            field: PULL_SECRETS,
+            value: Value::Array(list),
         })
         .into_iter()
         .collect();
@@ -184,7 +185,7 @@ mod tests {
 
     fn pull_secrets(decision: &Decision) -> Value {
         match decision {
-            Decision::Mutate { edits, .. } => Value::Array(edits[0].list.clone()),
+            Decision::Mutate { edits, .. } => edits[0].value.clone(),
             other => panic!("expected a mutation, got {other:?}"),
         }
     }

@@ -6,21 +6,24 @@
 use std::borrow::Cow;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::kinds::{array_index, pointer_tokens};
 use crate::object::Text;
 
-/// A new `imagePullSecrets` list for the JSON object at `pointer` (a pod spec, or a
-/// ServiceAccount's root, `""`).
+/// A new value for one field of the JSON object at `pointer`: a pod spec's (or a
+/// ServiceAccount's, at the root `""`) `imagePullSecrets`, or a container's `imagePullPolicy`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Edit {
     pub pointer: String,
-    pub list: Vec<Value>,
+    pub field: &'static str,
+    pub value: Value,
 }
 
-const FIELD: &str = "imagePullSecrets";
+/// The field of a pod spec and a ServiceAccount that lists pull secrets.
+pub(crate) const PULL_SECRETS: &str = "imagePullSecrets";
 
 /// The edits applied to a parsed object: the reference the splice is held to in tests.
 #[cfg(any(test, feature = "testing"))]
@@ -30,40 +33,68 @@ pub(crate) fn apply(object: &mut Value, edits: &[Edit]) {
             .pointer_mut(&edit.pointer)
             .and_then(Value::as_object_mut)
         {
-            target.insert(FIELD.to_string(), Value::Array(edit.list.clone()));
+            target.insert(edit.field.to_string(), edit.value.clone());
         }
     }
 }
 
-/// `raw` (a JSON object's text, as a `RawValue` holds it) with each edit spliced in; `None` if
-/// a pointer does not lead to an object that can take the list.
+/// `raw` (a JSON object's text, as a `RawValue` holds it) with each edit spliced in, all found
+/// in one pass; `None` if a pointer does not lead to an object that can take its field.
 pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
+    let tokens: Vec<Vec<Cow<str>>> = edits
+        .iter()
+        .map(|edit| Some(pointer_tokens(&edit.pointer)?.collect()))
+        .collect::<Option<_>>()?;
+    let mut targets: Vec<Target> = vec![Target::default(); edits.len()];
+    let walking: Vec<Walk> = edits
+        .iter()
+        .zip(&tokens)
+        .enumerate()
+        .map(|(index, (edit, tokens))| Walk {
+            index,
+            tokens,
+            field: edit.field,
+        })
+        .collect();
+    let mut deserializer = serde_json::Deserializer::from_str(raw);
+    Descend {
+        raw,
+        walking: &walking,
+        targets: &mut targets,
+    }
+    .deserialize(&mut deserializer)
+    .ok()?;
+    deserializer.end().ok()?;
     // (start, end, replacement), by position in `raw`.
     let mut cuts: Vec<(usize, usize, String)> = Vec::with_capacity(edits.len());
-    for edit in edits {
-        let list = serde_json::to_string(&edit.list).ok()?;
-        let target = find_target(raw, &edit.pointer)?;
-        let cut = match (target.found, target.last_value_end) {
-            // The list replaces the old one where it stands.
-            (Some(old), _) => {
-                let at = offset(raw, old.get());
-                (at, at + old.get().len(), list)
-            }
-            // After the object's last value.
-            (None, Some(end)) => (end, end, format!(",\"{FIELD}\":{list}")),
-            // An empty object can only be the root here: pod specs that get a list have
-            // containers. The root's text starts with its `{`.
-            (None, None) if edit.pointer.is_empty() => (1, 1, format!("\"{FIELD}\":{list}")),
-            (None, None) => return None,
-        };
-        cuts.push(cut);
+    for (edit, target) in edits.iter().zip(&targets) {
+        let value = serde_json::to_string(&edit.value).ok()?;
+        let field = edit.field;
+        cuts.push(
+            match (target.reached, target.found, target.last_value_end) {
+                (false, _, _) => return None,
+                // The value replaces the old one where it stands.
+                (true, Some(old), _) => {
+                    let at = offset(raw, old.get());
+                    (at, at + old.get().len(), value)
+                }
+                // After the object's last value.
+                (true, None, Some(end)) => (end, end, format!(",\"{field}\":{value}")),
+                // An empty object can only be the root here: pod specs and containers that get a
+                // field have containers and images. The root's text starts with its `{`.
+                (true, None, None) if edit.pointer.is_empty() => {
+                    (1, 1, format!("\"{field}\":{value}"))
+                }
+                (true, None, None) => return None,
+            },
+        );
     }
     cuts.sort_by_key(|(start, _, _)| *start);
     if cuts.windows(2).any(|pair| pair[0].1 > pair[1].0) {
         return None;
     }
     let mut out =
-        String::with_capacity(raw.len() + cuts.iter().map(|c| c.2.len() + 1).sum::<usize>());
+        String::with_capacity(raw.len() + cuts.iter().map(|c| c.2.len() + 24).sum::<usize>());
     let mut at = 0;
     for (start, end, replacement) in &cuts {
         out.push_str(&raw[at..*start]);
@@ -74,122 +105,160 @@ pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
     Some(out)
 }
 
-/// What one pass found at the object a pointer leads to.
-#[derive(Clone, Copy)]
+/// What the pass found at the object an edit's pointer leads to.
+#[derive(Clone, Copy, Default)]
 struct Target<'a> {
-    /// The last `imagePullSecrets` value of the object, as JSON parsers keep the last one.
+    /// The pointer led to an object.
+    reached: bool,
+    /// The field's last value in the object, as JSON parsers keep the last one.
     found: Option<&'a RawValue>,
     /// Where the object's last value ends in `raw`; `None` for an empty object.
     last_value_end: Option<usize>,
 }
 
-/// Follows `pointer` through `raw` in one pass (object keys and array indexes, the last of
-/// duplicate keys counting) and reads the object it leads to.
-fn find_target<'a>(raw: &'a str, pointer: &str) -> Option<Target<'a>> {
-    let tokens: Vec<Cow<str>> = pointer_tokens(pointer)?.collect();
-    let mut deserializer = serde_json::Deserializer::from_str(raw);
-    let target = Descend {
-        raw,
-        tokens: &tokens,
-    }
-    .deserialize(&mut deserializer)
-    .ok()??;
-    deserializer.end().ok()?;
-    Some(target)
-}
-
-/// Reads a value on the way down a pointer: `tokens` are the steps still to take.
-struct Descend<'r, 't> {
-    raw: &'r str,
+/// An edit on its way down: the steps still to take.
+struct Walk<'t> {
+    index: usize,
     tokens: &'t [Cow<'t, str>],
+    field: &'static str,
 }
 
-impl<'de> DeserializeSeed<'de> for Descend<'de, '_> {
-    type Value = Option<Target<'de>>;
+/// Reads a value with the edits whose way passes through it; duplicate keys are all followed,
+/// and the last one's findings count.
+struct Descend<'r, 'w, 'x> {
+    raw: &'r str,
+    walking: &'w [Walk<'w>],
+    targets: &'x mut [Target<'r>],
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
+impl<'de> DeserializeSeed<'de> for Descend<'de, '_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        match self.walking.is_empty() {
+            true => IgnoredAny::deserialize(deserializer).map(drop),
+            false => deserializer.deserialize_any(self),
+        }
     }
 }
 
-impl<'de> Visitor<'de> for Descend<'de, '_> {
-    type Value = Option<Target<'de>>;
+impl<'de> Descend<'de, '_, '_> {
+    /// The edits that take `step` next, one step further down.
+    fn next<'w>(&self, step: impl Fn(&str) -> bool) -> Vec<Walk<'w>>
+    where
+        Self: 'w,
+    {
+        self.walking
+            .iter()
+            .filter_map(|walk| match walk.tokens.split_first() {
+                Some((token, rest)) if step(token) => Some(Walk {
+                    index: walk.index,
+                    tokens: rest,
+                    field: walk.field,
+                }),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("any JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let Some((token, rest)) = self.tokens.split_first() else {
-            // The target: every value read as its text, for where it ends.
-            let mut here = Target {
-                found: None,
-                last_value_end: None,
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let here: Vec<usize> = self
+            .walking
+            .iter()
+            .filter(|walk| walk.tokens.is_empty())
+            .map(|walk| walk.index)
+            .collect();
+        for index in &here {
+            self.targets[*index] = Target {
+                reached: true,
+                ..Target::default()
             };
-            while let Some(Text(key)) = map.next_key::<Text>()? {
-                let value = map.next_value::<&RawValue>()?;
-                here.last_value_end = Some(offset(self.raw, value.get()) + value.get().len());
-                if key == FIELD {
-                    here.found = Some(value);
-                }
-            }
-            return Ok(Some(here));
-        };
-        let mut below = None;
+        }
         while let Some(Text(key)) = map.next_key::<Text>()? {
-            match key == token.as_ref() {
-                true => {
-                    below = map.next_value_seed(Descend {
-                        raw: self.raw,
-                        tokens: rest,
-                    })?
+            let below = self.next(|token| token == key);
+            let raw = self.raw;
+            if here.is_empty() {
+                map.next_value_seed(Descend {
+                    raw,
+                    walking: &below,
+                    targets: self.targets,
+                })?;
+                continue;
+            }
+            // At a target every value is read as its text, for where it ends; one that edits
+            // lead further into is then read again, alone.
+            let value = map.next_value::<&RawValue>()?;
+            if !below.is_empty() {
+                let mut inner = serde_json::Deserializer::from_str(value.get());
+                let targets = &mut *self.targets;
+                Descend {
+                    raw,
+                    walking: &below,
+                    targets,
                 }
-                false => drop(map.next_value::<IgnoredAny>()?),
+                .deserialize(&mut inner)
+                .map_err(serde::de::Error::custom)?;
+            }
+            let end = offset(raw, value.get()) + value.get().len();
+            for index in &here {
+                let target = &mut self.targets[*index];
+                target.last_value_end = Some(end);
+                if self
+                    .walking
+                    .iter()
+                    .any(|w| w.index == *index && w.field == key)
+                {
+                    target.found = Some(value);
+                }
             }
         }
-        Ok(below)
+        Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let wanted = self
-            .tokens
-            .split_first()
-            .and_then(|(token, rest)| Some((array_index(token)?, rest)));
-        let mut below = None;
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut index = 0;
         loop {
-            let found = match wanted {
-                Some((at, rest)) if at == index => seq.next_element_seed(Descend {
-                    raw: self.raw,
-                    tokens: rest,
-                })?,
-                _ => seq.next_element::<IgnoredAny>()?.map(|_| None),
-            };
-            match found {
-                Some(target) => below = below.or(target),
-                None => return Ok(below),
+            let below = self.next(|token| array_index(token) == Some(index));
+            let raw = self.raw;
+            if seq
+                .next_element_seed(Descend {
+                    raw,
+                    walking: &below,
+                    targets: self.targets,
+                })?
+                .is_none()
+            {
+                return Ok(());
             }
             index += 1;
         }
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
     }
-    fn visit_unit<E>(self) -> Result<Self::Value, E> {
-        Ok(None)
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
     }
 }
 
@@ -207,7 +276,8 @@ mod tests {
     fn edit(pointer: &str, names: &[&str]) -> Edit {
         Edit {
             pointer: pointer.to_string(),
-            list: names.iter().map(|n| json!({ "name": n })).collect(),
+            field: PULL_SECRETS,
+            value: names.iter().map(|n| json!({ "name": n })).collect(),
         }
     }
 
@@ -305,6 +375,23 @@ mod tests {
     }
 
     #[test]
+    fn containers_and_their_spec_in_one_pass() {
+        let policy = |index: usize| Edit {
+            pointer: format!("/spec/containers/{index}"),
+            field: "imagePullPolicy",
+            value: json!("Always"),
+        };
+        let raw = r#"{"spec":{"containers":[{"image":"a","imagePullPolicy":"IfNotPresent"},{"image":"b"}]}}"#;
+        let spliced = same_as_apply(raw, &[edit("/spec", &["corp"]), policy(0), policy(1)]);
+        assert_eq!(
+            spliced,
+            r#"{"spec":{"containers":[{"image":"a","imagePullPolicy":"Always"},{"image":"b","imagePullPolicy":"Always"}],"imagePullSecrets":[{"name":"corp"}]}}"#
+        );
+        same_as_apply(raw, &[policy(1)]);
+        assert_eq!(splice(raw, &[policy(2)]), None);
+    }
+
+    #[test]
     fn workload_templates() {
         let raw = r#"{"kind":"CronJob","spec":{"jobTemplate":{"spec":{"template":{"metadata":{},"spec":{"containers":[{"image":"a"}]}}}}}}"#;
         same_as_apply(
@@ -346,7 +433,7 @@ mod tests {
         ) {
             let mut spec: serde_json::Map<String, Value> = spec.into_iter().collect();
             if let Some(existing) = existing {
-                spec.insert(FIELD.to_string(), existing);
+                spec.insert(PULL_SECRETS.to_string(), existing);
             }
             let object = json!({"apiVersion": "v1", "kind": "Pod", "spec": spec});
             let raw = if pretty { serde_json::to_string_pretty(&object).unwrap() } else { object.to_string() };

@@ -45,7 +45,7 @@ fn mutated_at(decision: &Decision, pointer: &str) -> Value {
         Decision::Mutate { edits, .. } => edits
             .iter()
             .find(|edit| format!("{}/imagePullSecrets", edit.pointer) == pointer)
-            .map_or(Value::Null, |edit| Value::Array(edit.list.clone())),
+            .map_or(Value::Null, |edit| edit.value.clone()),
         other => panic!("expected a mutation, got {other:?}"),
     }
 }
