@@ -18,7 +18,7 @@ use crate::pod_spec::{
 };
 use crate::request::AdmissionRequest;
 use crate::settings::{Rule, Settings};
-use crate::splice::{Edit, PULL_SECRETS};
+use crate::splice::{Edit, PULL_POLICY, PULL_SECRETS};
 use crate::verify::SecretChecks;
 
 /// Containers named in one failure line before the rest are only counted.
@@ -231,6 +231,7 @@ fn inject<C: Cluster>(
 ) -> Decision {
     let mut findings = Findings::default();
     let mut wanted: Vec<Vec<&str>> = vec![Vec::new(); specs.len()];
+    let mut edits: Vec<Edit> = Vec::new();
     {
         let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
         for RuleHits {
@@ -256,6 +257,11 @@ fn inject<C: Cluster>(
                     record(&mut findings, request.namespace, rule, &problem, hits, mode)
                 }
             };
+            // A rule's pull policy follows its secret, except that a secret that fails its
+            // checks does not make a cached copy of the image any less private.
+            if unreadable_namespace.is_none() || add {
+                pull_policy_edits(specs, rule, hits, &mut edits);
+            }
             if add {
                 for hit in hits.iter() {
                     if !wanted[hit.spec].contains(&rule.secret.as_str()) {
@@ -269,7 +275,6 @@ fn inject<C: Cluster>(
         return findings.into_decision(Vec::new());
     }
     let mut accounts: Vec<(&str, Result<Vec<String>, LookupError>)> = Vec::new();
-    let mut edits: Vec<Edit> = Vec::new();
     for (view, wanted) in specs.iter().zip(&wanted) {
         let existing = view.spec.get("imagePullSecrets");
         let Some(mut merged) = merged_pull_secrets(existing, &[], wanted) else {
@@ -312,7 +317,8 @@ fn inject<C: Cluster>(
 }
 
 /// Validate-only and ephemeral containers: each rule's secret must already be referenced, and
-/// pass the checks. Never mutates.
+/// pass the checks; rules with `imagePullPolicy: Always` report containers that would not pull
+/// at every start, or, for new ephemeral containers, set it (the only mutation here).
 fn report<C: Cluster>(
     request: &AdmissionRequest,
     settings: &Settings,
@@ -322,6 +328,7 @@ fn report<C: Cluster>(
     mode: Mode,
 ) -> Decision {
     let mut findings = Findings::default();
+    let mut edits = Vec::new();
     let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
     for RuleHits {
         rule,
@@ -362,14 +369,64 @@ fn report<C: Cluster>(
                 );
             }
         }
+        if mode == Mode::EphemeralContainers {
+            // A new ephemeral container's spec is being added: its pull policy may be set.
+            pull_policy_edits(specs, rule, hits, &mut edits);
+            continue;
+        }
+        let mut by_policy: BTreeMap<&str, Vec<Hit>> = BTreeMap::new();
+        for hit in hits
+            .iter()
+            .filter(|hit| rule.pull_always && !hit.container.pulls_every_time())
+        {
+            by_policy
+                .entry(hit.container.effective_pull_policy())
+                .or_default()
+                .push(*hit);
+        }
+        for (policy, hits) in by_policy {
+            let problem = Problem::PullPolicy(policy.to_string());
+            record(
+                &mut findings,
+                request.namespace,
+                rule,
+                &problem,
+                &hits,
+                mode,
+            );
+        }
     }
-    findings.into_decision(Vec::new())
+    findings.into_decision(edits)
+}
+
+/// Sets `imagePullPolicy: Always` on the rule's matching containers that would not pull at
+/// every start, if the rule asks for it; each container once.
+fn pull_policy_edits(specs: &[PodSpecView], rule: &Rule, hits: &[Hit], edits: &mut Vec<Edit>) {
+    if !rule.pull_always {
+        return;
+    }
+    for hit in hits.iter().filter(|hit| !hit.container.pulls_every_time()) {
+        let container = hit.container;
+        let pointer = format!(
+            "{}/{}/{}",
+            specs[hit.spec].pointer,
+            container.list.field(),
+            container.index
+        );
+        if !edits.iter().any(|edit| edit.pointer == pointer) {
+            edits.push(Edit {
+                pointer,
+                field: PULL_POLICY,
+                value: Value::from("Always"),
+            });
+        }
+    }
 }
 
 /// A running pod's `imagePullSecrets` cannot change (`ValidatePodUpdate`), but its containers'
 /// images can (Pod UPDATE) and `kubectl debug` adds ephemeral containers (the
 /// `pods/ephemeralcontainers` sub-resource). Images that are new in this request must be covered
-/// by secrets the pod already lists; unchanged ones cost nothing. Never mutates.
+/// by secrets the pod already lists; unchanged ones cost nothing.
 fn live_pod<C: Cluster>(
     request: &AdmissionRequest,
     settings: &Settings,
@@ -381,14 +438,17 @@ fn live_pod<C: Cluster>(
         Err(problem) => return Decision::malformed(request.kind, &problem),
     };
     let old_spec = request.old_object.get("spec").unwrap_or(&Value::Null);
-    let before: BTreeSet<Container> = containers(old_spec, || "oldObject.spec".into())
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let before: BTreeSet<(ContainerList, &str, &str)> =
+        containers(old_spec, || "oldObject.spec".into())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| (c.list, c.name, c.image))
+            .collect();
     let only_ephemeral = mode == Mode::EphemeralContainers;
     let images = ParsedImages::of(&specs, settings);
     let hits = rule_hits(settings, &specs, &images, |c| {
-        (!only_ephemeral || c.list == ContainerList::EphemeralContainers) && !before.contains(c)
+        (!only_ephemeral || c.list == ContainerList::EphemeralContainers)
+            && !before.contains(&(c.list, c.name, c.image))
     });
     let hits = in_namespace_scope(hits, request, cluster);
     report(request, settings, &specs, &hits, cluster, mode)

@@ -346,6 +346,8 @@ mod tests {
                 json!({"env": [{"name": "E", "value": "1"}], "resources": {"limits": {"cpu": "1"}}})
             ),
             Just(json!({"imagePullPolicy": "Always", "ports": [{"containerPort": 80}]})),
+            Just(json!({"imagePullPolicy": "IfNotPresent"})),
+            Just(json!({"imagePullPolicy": "Never", "z": 1})),
             Just(json!({"containers": [{"name": "nested", "image": "reg.example/x"}]})),
             Just(json!({})),
         ];
@@ -372,6 +374,7 @@ mod tests {
             annotations in proptest::sample::select(vec![json!(null), json!({"a": "b"}), json!({"kubernetes.io/config.mirror": "x"})]),
             owners in proptest::sample::select(vec![json!(null), json!([{"kind": "Deployment", "name": "d", "controller": true}]), json!([{"kind": "X", "controller": false}])]),
             operation in proptest::sample::select(vec!["CREATE", "UPDATE"]),
+            pull_policy in proptest::sample::select(vec![None, Some("Always")]),
             kind in proptest::sample::select(vec![("", "Pod", "/spec"), ("apps", "Deployment", "/spec/template/spec"), ("apps", "ReplicaSet", "/spec/template/spec"), ("batch", "Job", "/spec/template/spec"), ("batch", "CronJob", "/spec/jobTemplate/spec/template/spec")]),
         ) {
             let (group, kind, pointer) = kind;
@@ -403,7 +406,7 @@ mod tests {
             if operation == "UPDATE" {
                 request["oldObject"] = with_spec(old_spec);
             }
-            let settings = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}], "verifySecrets": false});
+            let settings = json!({"rules": [{"secret": "corp", "registries": ["reg.example"], "imagePullPolicy": pull_policy}], "verifySecrets": false});
             let (answered, full) = answered_and_full(&request, &settings);
             proptest::prop_assert_eq!(answered, full);
         }

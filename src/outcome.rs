@@ -106,6 +106,8 @@ pub(crate) enum Problem {
     NotReferenced,
     /// The request's Namespace could not be read, so a `namespaceSelector` cannot be evaluated.
     NamespaceUnreadable(LookupError),
+    /// The rule asks for `imagePullPolicy: Always`; the containers have this policy instead.
+    PullPolicy(String),
 }
 
 impl From<&LookupError> for Problem {
@@ -134,6 +136,11 @@ impl fmt::Display for Problem {
                 f,
                 "the namespace could not be read for the namespaceSelector: {}",
                 lookup_reason(error)
+            ),
+            Problem::PullPolicy(policy) => write!(
+                f,
+                "imagePullPolicy is \"{policy}\", so a node that has the image can start it without \
+                 credentials; the rule asks for \"Always\""
             ),
         }
     }
@@ -214,7 +221,12 @@ pub(crate) fn fix_for(
         "kubectl create secret docker-registry {secret} -n {namespace} --docker-server={server} \
          --docker-username=<user> --docker-password=<password>"
     );
-    let running_pod = "a running pod's imagePullSecrets cannot change; recreate the pod with";
+    let running_pod = match problem {
+        Problem::PullPolicy(_) => {
+            "a running pod's imagePullPolicy cannot change; recreate the pod with"
+        }
+        _ => "a running pod's imagePullSecrets cannot change; recreate the pod with",
+    };
     match problem {
         Problem::NotFound => format!("create it: {create}"),
         Problem::Unusable(_) => format!("recreate it as a docker-registry secret: {create}"),
@@ -233,6 +245,13 @@ pub(crate) fn fix_for(
         ),
         Problem::NotReferenced => format!("add {{\"name\": \"{secret}\"}} to imagePullSecrets"),
         Problem::NamespaceUnreadable(error) => namespace_fix(error),
+        Problem::PullPolicy(_) if mode == Mode::PodUpdate => format!(
+            "{running_pod} imagePullPolicy: Always on these containers (set it in its workload's template), or keep \
+             the image it had"
+        ),
+        Problem::PullPolicy(_) => {
+            "set imagePullPolicy: Always on these containers, or let a mutating policy with inject: true set it".to_string()
+        }
     }
 }
 

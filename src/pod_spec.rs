@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use crate::object::Keep;
 
-/// What of a pod spec the policy reads: containers' names and images, the pull secrets (entries
-/// whole, since a mutation copies them) and the ServiceAccount.
+/// What of a pod spec the policy reads: containers' names, images and pull policies, the pull
+/// secrets (entries whole, since a mutation copies them) and the ServiceAccount.
 pub(crate) const POD_SPEC: Keep = Keep::Fields(&[
     ("containers", CONTAINERS),
     ("initContainers", CONTAINERS),
@@ -20,6 +20,7 @@ pub(crate) const POD_SPEC: Keep = Keep::Fields(&[
 const CONTAINERS: Keep = Keep::Items(&Keep::Fields(&[
     ("name", Keep::Whole),
     ("image", Keep::Whole),
+    ("imagePullPolicy", Keep::Whole),
 ]));
 
 /// The three container lists whose images the kubelet pulls.
@@ -58,12 +59,38 @@ impl fmt::Display for ContainerList {
     }
 }
 
-/// One container's name and image, borrowed from the request.
+/// One container's name, image and pull policy, borrowed from the request, and where it sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Container<'a> {
     pub list: ContainerList,
     pub name: &'a str,
     pub image: &'a str,
+    /// Its index in its list.
+    pub index: usize,
+    /// `imagePullPolicy` as written; empty when absent or not a string.
+    pub pull_policy: &'a str,
+}
+
+impl Container<'_> {
+    /// Whether the kubelet pulls the image, with credentials, every time the container starts.
+    /// An absent policy is the API server's default (`SetDefaults_Container`, pkg/apis/core/v1):
+    /// `Always` for a `latest` tag, or no tag and no digest (`parsers.ParseImageName` reads that
+    /// as `latest`); `IfNotPresent` otherwise.
+    pub fn pulls_every_time(&self) -> bool {
+        self.effective_pull_policy() == "Always"
+    }
+
+    /// `imagePullPolicy` as the kubelet reads it, defaults applied.
+    pub fn effective_pull_policy(&self) -> &str {
+        match self.pull_policy {
+            "" => match crate::reference::parse(self.image) {
+                Ok(reference) if reference.tag == Some("latest") => "Always",
+                Ok(reference) if reference.tag.is_none() && reference.digest.is_none() => "Always",
+                _ => "IfNotPresent",
+            },
+            policy => policy,
+        }
+    }
 }
 
 /// Longest container name and image shown in a message; the API server has not validated the
@@ -124,11 +151,14 @@ pub fn containers<'a>(
                     ))
                 }
             };
-            let name = entry
-                .get("name")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            found.push(Container { list, name, image });
+            let text = |field: &str| entry.get(field).and_then(Value::as_str).unwrap_or_default();
+            found.push(Container {
+                list,
+                name: text("name"),
+                image,
+                index,
+                pull_policy: text("imagePullPolicy"),
+            });
         }
     }
     Ok(found)
@@ -193,6 +223,8 @@ mod tests {
             list: ContainerList::Containers,
             name: &name,
             image: &image,
+            index: 0,
+            pull_policy: "",
         }
         .to_string();
         assert!(
@@ -208,9 +240,42 @@ mod tests {
             list: ContainerList::Containers,
             name: "app",
             image: "nginx",
+            index: 0,
+            pull_policy: "",
         }
         .to_string();
         assert_eq!(short, "container \"app\" (image \"nginx\")");
+    }
+
+    // pkg/apis/core/v1/defaults.go, SetDefaults_Container: an absent imagePullPolicy is Always for
+    // a `latest` tag (parsers.ParseImageName reads no tag and no digest as `latest`), else
+    // IfNotPresent.
+    #[rstest]
+    #[case::set_always("reg.example/a:1", "Always", true)]
+    #[case::set_never("reg.example/a:1", "Never", false)]
+    #[case::set_if_not_present("reg.example/a:latest", "IfNotPresent", false)]
+    #[case::default_tagged("reg.example/a:1", "", false)]
+    #[case::default_latest("reg.example/a:latest", "", true)]
+    #[case::default_untagged("reg.example/a", "", true)]
+    #[case::default_digest_only(
+        "reg.example/a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        "",
+        false
+    )]
+    #[case::default_latest_and_digest("reg.example/a:latest@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "", true)]
+    fn pulls_every_time_as_the_kubelet_reads_the_policy(
+        #[case] image: &str,
+        #[case] pull_policy: &str,
+        #[case] expected: bool,
+    ) {
+        let container = Container {
+            list: ContainerList::Containers,
+            name: "app",
+            image,
+            index: 0,
+            pull_policy,
+        };
+        assert_eq!(container.pulls_every_time(), expected);
     }
 
     #[rstest]

@@ -23,6 +23,8 @@ pub struct Rule {
     pub on_missing_secret: OnMissingSecret,
     /// The namespaces the rule applies in; `None`: all of them.
     pub namespace_selector: Option<LabelSelector>,
+    /// `imagePullPolicy: Always`: matching containers pull with credentials at every start.
+    pub pull_always: bool,
 }
 
 impl Rule {
@@ -71,6 +73,7 @@ struct RawRule {
     images: Vec<String>,
     on_missing_secret: Option<String>,
     namespace_selector: Option<RawLabelSelector>,
+    image_pull_policy: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -265,12 +268,26 @@ fn compile_rule(index: usize, raw: RawRule, errors: &mut Vec<String>) -> Option<
     let namespace_selector = raw
         .namespace_selector
         .and_then(|selector| LabelSelector::compile(selector, &field("namespaceSelector"), errors));
+    let pull_always = match raw.image_pull_policy.as_deref() {
+        None => false,
+        Some("Always") => true,
+        Some(other) => {
+            errors.push(format!(
+                "{}: \"{other}\" is not supported; the only value is \"Always\" (matching containers pull \
+                 with credentials at every start, so no pod can run a cached copy of a private image); omit \
+                 the field to leave pull policies as they are",
+                field("imagePullPolicy")
+            ));
+            false
+        }
+    };
     (errors.len() == before).then_some(Rule {
         secret,
         registries,
         images,
         on_missing_secret,
         namespace_selector,
+        pull_always,
     })
 }
 

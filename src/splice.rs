@@ -24,6 +24,8 @@ pub(crate) struct Edit {
 
 /// The field of a pod spec and a ServiceAccount that lists pull secrets.
 pub(crate) const PULL_SECRETS: &str = "imagePullSecrets";
+/// The field of a container that says when the kubelet pulls its image.
+pub(crate) const PULL_POLICY: &str = "imagePullPolicy";
 
 /// The edits applied to a parsed object: the reference the splice is held to in tests.
 #[cfg(any(test, feature = "testing"))]

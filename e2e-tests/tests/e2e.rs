@@ -132,6 +132,9 @@ struct Expect {
     code: Option<u16>,
     /// The pod spec's `imagePullSecrets` after applying the returned patch.
     image_pull_secrets: Option<Value>,
+    /// Containers' `imagePullPolicy` after applying the returned patch (or unpatched, when there
+    /// is none), by their pointer below the pod spec (`containers/0`); `""`: absent.
+    image_pull_policies: Option<BTreeMap<String, String>>,
     /// Where the pod spec is, when not the kind's usual place.
     at: Option<String>,
     /// No patch at all.
@@ -491,14 +494,28 @@ fn check_response(case: &Case, response: &Value) -> Result<(), String> {
     if expect.unchanged == Some(true) && patch.is_some() {
         return Err(format!("expected no patch, got one: {response}"));
     }
+    let kind = case.request["kind"]["kind"].as_str().unwrap_or_default();
+    let at = expect
+        .at
+        .as_deref()
+        .unwrap_or(default_pod_spec_pointer(kind));
+    if let Some(wanted) = &expect.image_pull_policies {
+        let object = match patch {
+            Some(patch) => patch::patched(&case.request["object"], response, patch)?,
+            None => case.request["object"].clone(),
+        };
+        for (container, policy) in wanted {
+            let got = object.pointer(&format!("{at}/{container}/imagePullPolicy"));
+            if got.and_then(Value::as_str).unwrap_or_default() != policy {
+                return Err(format!(
+                    "imagePullPolicy of {at}/{container} is {got:?}, expected {policy}"
+                ));
+            }
+        }
+    }
     if let Some(wanted) = &expect.image_pull_secrets {
         let patch = patch.ok_or(format!("expected a patch: {response}"))?;
         let object = patch::patched(&case.request["object"], response, patch)?;
-        let kind = case.request["kind"]["kind"].as_str().unwrap_or_default();
-        let at = expect
-            .at
-            .as_deref()
-            .unwrap_or(default_pod_spec_pointer(kind));
         let got = object
             .pointer(&format!("{at}/imagePullSecrets"))
             .cloned()

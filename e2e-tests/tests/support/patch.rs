@@ -1,5 +1,6 @@
 //! The object an AdmissionResponse's JSONPatch makes, after checking that the patch touches
-//! nothing but `imagePullSecrets`: shared by the kwctl suite and the PolicyServer suite.
+//! nothing but `imagePullSecrets` and containers' `imagePullPolicy` (set to `Always`): shared by
+//! the kwctl suite and the PolicyServer suite.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -17,9 +18,11 @@ pub fn patched(object: &Value, response: &Value, patch: &str) -> Result<Value, S
         serde_json::from_slice(&bytes).map_err(|e| format!("patch is not JSON: {e}"))?;
     for operation in operations.as_array().ok_or("patch is not a list")? {
         let path = operation["path"].as_str().unwrap_or_default();
-        if !(path.ends_with("/imagePullSecrets") || path.contains("/imagePullSecrets/")) {
+        let pull_secrets =
+            path.ends_with("/imagePullSecrets") || path.contains("/imagePullSecrets/");
+        if !pull_secrets && !sets_pull_policy_always(path, operation) {
             return Err(format!(
-                "patch touches more than imagePullSecrets: {operation}"
+                "patch touches more than imagePullSecrets and containers' imagePullPolicy: {operation}"
             ));
         }
     }
@@ -29,4 +32,17 @@ pub fn patched(object: &Value, response: &Value, patch: &str) -> Result<Value, S
     json_patch::patch(&mut object, &patch)
         .map_err(|e| format!("patch {operations} does not apply: {e}"))?;
     Ok(object)
+}
+
+/// Whether a patch operation sets a container's `imagePullPolicy` to `Always`.
+fn sets_pull_policy_always(path: &str, operation: &Value) -> bool {
+    let mut steps = path.rsplit('/');
+    let (Some(field), Some(index), Some(list)) = (steps.next(), steps.next(), steps.next()) else {
+        return false;
+    };
+    field == "imagePullPolicy"
+        && index.parse::<usize>().is_ok()
+        && ["containers", "initContainers", "ephemeralContainers"].contains(&list)
+        && matches!(operation["op"].as_str(), Some("add" | "replace"))
+        && operation["value"] == "Always"
 }
