@@ -51,6 +51,8 @@ struct Case {
     warning_count: usize,
     /// Object reads the stub must see for this request, in order ("GET secrets NS/NAME").
     lookups: Vec<String>,
+    /// The first container's `imagePullPolicy` after the patch; `None`: not checked.
+    pull_policy: Option<&'static str>,
 }
 
 fn repo_root() -> PathBuf {
@@ -192,6 +194,11 @@ fn policies_yaml(module_uri: &str) -> String {
         ("inject-warn", rule("warn"), true),
         ("inject-skip", rule("skip"), true),
         (
+            "pull-always",
+            json!({"rules": [{"secret": "corp-registry", "registries": [CORP_REGISTRY], "imagePullPolicy": "Always"}]}),
+            true,
+        ),
+        (
             "scoped",
             json!({"rules": [{"secret": "team-a-registry", "registries": [CORP_REGISTRY], "onMissingSecret": "warn",
                               "namespaceSelector": {"matchLabels": {"team": "a"}}}],
@@ -247,6 +254,26 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: vec![],
         warning_count: 0,
         lookups: vec![secret_read(ns, "corp-registry")],
+        pull_policy: None,
+    });
+
+    // A rule with imagePullPolicy Always: the Pod's container, IfNotPresent as the API server
+    // defaults a tagged image, gets Always and the verified secret, in one patch.
+    let ns = "ps-pull-always";
+    stub.add_object(pull_secret(ns, "corp-registry", &[CORP_REGISTRY]));
+    let mut request = pod_create(ns, CORP_IMAGE, &[]);
+    request["object"]["spec"]["containers"][0]["imagePullPolicy"] = json!("IfNotPresent");
+    cases.push(Case {
+        name: "pod: pull policy and secret patched",
+        policy: "pull-always",
+        request,
+        allowed: true,
+        patched: Some(names(&["corp-registry"])),
+        message: vec![],
+        warnings: vec![],
+        warning_count: 0,
+        lookups: vec![secret_read(ns, "corp-registry")],
+        pull_policy: Some("Always"),
     });
 
     // A Deployment whose template lists `imagePullSecrets: []`: the ServiceAccount's secrets
@@ -277,6 +304,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
             secret_read(ns, "corp-registry"),
             format!("GET serviceaccounts {ns}/builder"),
         ],
+        pull_policy: None,
     });
 
     // The secret does not exist (the stub answers 404): each onMissingSecret outcome.
@@ -291,6 +319,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: vec![],
         warning_count: 0,
         lookups: vec![secret_read(ns, "corp-registry")],
+        pull_policy: None,
     });
     let ns = "ps-missing-warn";
     cases.push(Case {
@@ -303,6 +332,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: not_found_parts(ns, "corp-registry"),
         warning_count: 1,
         lookups: vec![secret_read(ns, "corp-registry")],
+        pull_policy: None,
     });
     let ns = "ps-missing-skip";
     cases.push(Case {
@@ -315,6 +345,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: not_found_parts(ns, "corp-registry"),
         warning_count: 1,
         lookups: vec![secret_read(ns, "corp-registry")],
+        pull_policy: None,
     });
 
     // An Opaque secret holds no registry credentials (its data is a canary too).
@@ -333,6 +364,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: vec![],
         warning_count: 0,
         lookups: vec![secret_read(ns, "corp-registry")],
+        pull_policy: None,
     });
 
     // RBAC refuses the read (403): the message says so and how to grant it.
@@ -351,6 +383,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: vec![],
         warning_count: 0,
         lookups: vec![secret_read(ns, "corp-registry")],
+        pull_policy: None,
     });
 
     // The API server refuses the PolicyServer's token (401).
@@ -369,6 +402,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: vec![],
         warning_count: 0,
         lookups: vec![secret_read(ns, "corp-registry")],
+        pull_policy: None,
     });
 
     // A Job's pod template is immutable: an UPDATE is never mutated (and so needs no lookup).
@@ -393,6 +427,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: vec![],
         warning_count: 0,
         lookups: vec![],
+        pull_policy: None,
     });
 
     // A running pod's image changes to one that needs corp-registry, which the pod does not list:
@@ -424,6 +459,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: vec![],
         warning_count: 0,
         lookups: vec![],
+        pull_policy: None,
     });
 
     // namespaceSelector: the Namespace is read (once, labels only) before the rule's secret; a
@@ -444,6 +480,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
             format!("GET namespaces {ns}"),
             secret_read(ns, "team-a-registry"),
         ],
+        pull_policy: None,
     });
     let ns = "ps-ns-team-c";
     stub.add_object(namespace_object(ns, &[("team", "c")]));
@@ -457,6 +494,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: vec![],
         warning_count: 0,
         lookups: vec![format!("GET namespaces {ns}")],
+        pull_policy: None,
     });
     // RBAC refuses the Namespace read: the rule's onMissingSecret (warn) decides.
     let ns = "ps-ns-forbidden";
@@ -475,6 +513,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         ]),
         warning_count: 1,
         lookups: vec![format!("GET namespaces {ns}")],
+        pull_policy: None,
     });
     // serviceAccounts: a new namespace's default ServiceAccount gets the verified secret appended.
     let ns = "ps-sa-create";
@@ -495,6 +534,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: vec![],
         warning_count: 0,
         lookups: vec![secret_read(ns, "dockerhub")],
+        pull_policy: None,
     });
 
     // The policy wants to add a secret, but the policy is deployed with allowedToMutate: false:
@@ -513,6 +553,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: vec![],
         warning_count: 0,
         lookups: vec![],
+        pull_policy: None,
     });
 
     // No image matches a rule: accepted as is, no lookup.
@@ -527,6 +568,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         warnings: vec![],
         warning_count: 0,
         lookups: vec![],
+        pull_policy: None,
     });
     cases
 }
@@ -614,7 +656,8 @@ fn check(case: &Case, status: u16, body: &Value, lookups: &[String]) -> Vec<Stri
     problems
 }
 
-/// Decodes the base64 JSONPatch, checks it edits only `imagePullSecrets`, applies it and compares.
+/// Decodes the base64 JSONPatch, checks it edits only `imagePullSecrets` (and containers'
+/// `imagePullPolicy`), applies it and compares.
 fn check_patch(case: &Case, response: &Value, patch: &str, wanted: &Value) -> Result<(), String> {
     let object = support::patch::patched(&case.request["object"], response, patch)?;
     let kind = case.request["kind"]["kind"].as_str().unwrap_or_default();
@@ -622,6 +665,13 @@ fn check_patch(case: &Case, response: &Value, patch: &str, wanted: &Value) -> Re
     let got = object.pointer(&at).cloned().unwrap_or(Value::Null);
     if &got != wanted {
         return Err(format!("{at} is {got} after the patch, expected {wanted}"));
+    }
+    if let Some(policy) = case.pull_policy {
+        let at = format!("{}/containers/0/imagePullPolicy", pod_spec_pointer(kind));
+        let got = object.pointer(&at).cloned().unwrap_or(Value::Null);
+        if got != policy {
+            return Err(format!("{at} is {got} after the patch, expected {policy}"));
+        }
     }
     Ok(())
 }
