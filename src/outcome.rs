@@ -209,6 +209,26 @@ pub(crate) fn failure_line(
     format!("imagePullSecret \"{secret}\" in namespace \"{namespace}\": {problem}; needed by {needed_by}; fix: {fix}")
 }
 
+/// One failure: which secret, which ServiceAccount, why, and how to fix it.
+pub(crate) fn service_account_failure(
+    namespace: &str,
+    secret: &str,
+    account: &str,
+    problem: &Problem,
+) -> String {
+    let needed_by = format!("ServiceAccount \"{account}\"");
+    if *problem == Problem::NotReferenced {
+        let fix = format!(
+            "add {{\"name\": \"{secret}\"}} to its imagePullSecrets (kubectl edit serviceaccount {account} -n {namespace}), \
+             or let a mutating policy with inject: true add it"
+        );
+        let problem = "it is not listed in the ServiceAccount's imagePullSecrets";
+        return failure_line(namespace, secret, &problem, &needed_by, &fix);
+    }
+    let fix = fix_for(namespace, secret, problem, "<registry>", Mode::ValidateOnly);
+    failure_line(namespace, secret, problem, &needed_by, &fix)
+}
+
 /// How to fix `problem` of `secret` in `namespace`; `server` is the registry a new secret needs.
 pub(crate) fn fix_for(
     namespace: &str,
@@ -309,6 +329,219 @@ fn namespace_fix(error: &LookupError) -> String {
         LookupError::NotFound | LookupError::Failed(_) => {
             "check that the PolicyServer can reach the API server and the namespace exists, then retry"
                 .to_string()
+        }
+    }
+}
+
+#[cfg(test)]
+mod reasons_are_documented {
+    use super::*;
+    use crate::dockerconfig::{DecodeFailure, EntryFailure};
+
+    const NAMESPACE: &str = "<namespace>";
+    const SECRET: &str = "<secret>";
+    const REGISTRY: &str = "<registry>";
+
+    /// Every problem the policy can report, with placeholders for what varies. The match makes a
+    /// new variant a compile error here until it is listed (and documented).
+    fn every_problem() -> Vec<Problem> {
+        let lookups = [
+            LookupError::NotFound,
+            LookupError::NotPermitted(Denial::Capability),
+            LookupError::NotPermitted(Denial::Forbidden),
+            LookupError::NotPermitted(Denial::Unauthorized),
+            LookupError::Failed("<summary>".to_string()),
+        ];
+        let bad_entry = |failure| DockerConfigError::BadEntry {
+            key: "<key>",
+            registry: "<registry key>".to_string(),
+            failure,
+        };
+        let unusable = [
+            DockerConfigError::WrongType("<type>".to_string()),
+            DockerConfigError::MissingKey("<key>"),
+            DockerConfigError::Undecodable {
+                key: "<key>",
+                failure: DecodeFailure::Base64,
+            },
+            DockerConfigError::Undecodable {
+                key: "<key>",
+                failure: DecodeFailure::Json,
+            },
+            DockerConfigError::NoAuths,
+            bad_entry(EntryFailure::NotAnObject),
+            bad_entry(EntryFailure::NotAString("<field>")),
+            bad_entry(EntryFailure::AuthNotBase64),
+            bad_entry(EntryFailure::AuthWithoutColon),
+        ];
+        let mut problems: Vec<Problem> = lookups
+            .iter()
+            .filter(|e| **e != LookupError::NotFound)
+            .map(Problem::from)
+            .collect();
+        problems.push(Problem::NotFound);
+        problems.extend(unusable.into_iter().map(Problem::Unusable));
+        problems.push(Problem::NoCredentials(BTreeSet::from([
+            REGISTRY.to_string()
+        ])));
+        problems.push(Problem::NotReferenced);
+        problems.extend(lookups.into_iter().map(Problem::NamespaceUnreadable));
+        problems.push(Problem::PullPolicy("<policy>".to_string()));
+        for problem in &problems {
+            match problem {
+                Problem::NotFound
+                | Problem::NotPermitted(_)
+                | Problem::LookupFailed(_)
+                | Problem::Unusable(_)
+                | Problem::NoCredentials(_)
+                | Problem::NotReferenced
+                | Problem::NamespaceUnreadable(_)
+                | Problem::PullPolicy(_) => {}
+            }
+        }
+        problems
+    }
+
+    /// `(applies to, reason, fix)` of every failure line the policy can write.
+    fn every_reason() -> Vec<(String, String, String)> {
+        let create = format!(
+            "kubectl create secret docker-registry {SECRET} -n {NAMESPACE} --docker-server={REGISTRY} \
+             --docker-username=<user> --docker-password=<password>"
+        );
+        let mut reasons = Vec::new();
+        for problem in every_problem() {
+            let modes: &[(&str, Mode)] = match problem {
+                Problem::NotReferenced => &[
+                    ("validate-only", Mode::ValidateOnly),
+                    ("Pod UPDATE", Mode::PodUpdate),
+                    ("ephemeral container", Mode::EphemeralContainers),
+                ],
+                Problem::PullPolicy(_) => &[
+                    ("validate-only", Mode::ValidateOnly),
+                    ("Pod UPDATE", Mode::PodUpdate),
+                ],
+                _ => &[("", Mode::ValidateOnly)],
+            };
+            for (when, mode) in modes {
+                let fix = fix_for(NAMESPACE, SECRET, &problem, REGISTRY, *mode)
+                    .replace(&create, "<create>");
+                reasons.push((when.to_string(), problem.to_string(), fix));
+            }
+            let line = service_account_failure(NAMESPACE, SECRET, "<account>", &problem);
+            let (reason, fix) = parts(&line);
+            reasons.push((
+                "ServiceAccount".to_string(),
+                reason,
+                fix.replace(&create, "<create>"),
+            ));
+        }
+        for error in [
+            LookupError::NotPermitted(Denial::Forbidden),
+            LookupError::Failed("<summary>".into()),
+        ] {
+            let reason = service_account_lookup_reason(&error, NAMESPACE);
+            reasons.push((
+                "template's ServiceAccount".to_string(),
+                reason,
+                String::new(),
+            ));
+        }
+        reasons
+    }
+
+    /// The reason and the fix of a failure line.
+    fn parts(line: &str) -> (String, String) {
+        let after = line
+            .split_once(&format!("in namespace \"{NAMESPACE}\": "))
+            .unwrap()
+            .1;
+        let (reason, rest) = after.split_once("; needed by ").unwrap();
+        (
+            reason.to_string(),
+            rest.split_once("; fix: ").unwrap().1.to_string(),
+        )
+    }
+
+    /// The `(reason, fix)` rows of docs/reasons.md: the first code span of each column.
+    fn documented() -> Vec<(String, String)> {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reasons.md"))
+            .unwrap();
+        let table = text
+            .split("<!-- reasons -->")
+            .nth(1)
+            .unwrap()
+            .split("<!-- /reasons -->")
+            .next()
+            .unwrap();
+        let code = |cell: &str| cell.split('`').nth(1).unwrap_or_default().to_string();
+        table
+            .lines()
+            .filter(|line| line.starts_with("| ") && !line.starts_with("| applies to"))
+            .map(|line| {
+                let cells: Vec<&str> = line.split(" | ").collect();
+                (
+                    code(cells[1]),
+                    code(cells.get(2).copied().unwrap_or_default()),
+                )
+            })
+            .collect()
+    }
+
+    /// Whether `text` is `pattern` with its `<placeholder>`s replaced by any text.
+    fn matches(pattern: &str, text: &str) -> bool {
+        let mut literals = vec![];
+        let mut rest = pattern;
+        while let Some((literal, after)) = rest.split_once('<') {
+            literals.push(literal);
+            rest = after.split_once('>').map_or("", |(_, after)| after);
+        }
+        let (first, last) = (literals.first().copied().unwrap_or(rest), rest);
+        if literals.is_empty() {
+            return pattern == text;
+        }
+        let mut at = match text.strip_prefix(first) {
+            Some(after) => text.len() - after.len(),
+            None => return false,
+        };
+        for literal in &literals[1..] {
+            match text[at..].find(literal) {
+                Some(found) => at += found + literal.len(),
+                None => return false,
+            }
+        }
+        text[at..].ends_with(last)
+    }
+
+    /// Either text is the other with placeholders filled in.
+    fn same(a: &str, b: &str) -> bool {
+        matches(a, b) || matches(b, a)
+    }
+
+    #[test]
+    fn every_reason_and_fix_is_in_docs_reasons_md() {
+        let documented = documented();
+        for (when, reason, fix) in every_reason() {
+            let listed = documented
+                .iter()
+                .any(|(r, f)| *r == reason && (fix.is_empty() || *f == fix));
+            assert!(
+                listed,
+                "docs/reasons.md lacks the row ({when}) `{reason}` | `{fix}`"
+            );
+        }
+    }
+
+    #[test]
+    fn every_documented_reason_is_one_the_policy_gives() {
+        let reasons = every_reason();
+        for (reason, fix) in documented() {
+            let given = reasons
+                .iter()
+                .any(|(_, r, f)| same(&reason, r) && (f.is_empty() || same(&fix, f)));
+            assert!(
+                given,
+                "docs/reasons.md lists `{reason}` | `{fix}`, which the policy never gives"
+            );
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::inject::merged_pull_secrets;
 use crate::kinds::{value_at, METADATA};
 use crate::namespace_scope::{NamespaceLabels, Scope};
 use crate::object::Keep;
-use crate::outcome::{failure_line, fix_for, Decision, Findings, Mode, Problem};
+use crate::outcome::{service_account_failure, Decision, Findings, Mode, Problem};
 use crate::pod_spec::pull_secret_names;
 use crate::request::AdmissionRequest;
 use crate::settings::{ServiceAccountSecret, Settings};
@@ -74,7 +74,8 @@ pub(crate) fn evaluate<C: Cluster>(
     for (entry, namespace_problem) in in_play {
         let secret = entry.secret.as_str();
         let referenced = listed.contains(&secret);
-        let line = |problem: &Problem| failure(namespace, secret, &account, problem);
+        let line =
+            |problem: &Problem| service_account_failure(namespace, secret, &account, problem);
         if !settings.inject {
             // Validate-only: a missing reference is what the audit reports; a secret that is
             // referenced but fails its checks, or an unreadable namespace, only warns.
@@ -118,21 +119,6 @@ pub(crate) fn evaluate<C: Cluster>(
         .into_iter()
         .collect();
     findings.into_decision(edits)
-}
-
-/// One failure: which secret, which ServiceAccount, why, and how to fix it.
-fn failure(namespace: &str, secret: &str, account: &str, problem: &Problem) -> String {
-    let needed_by = format!("ServiceAccount \"{account}\"");
-    if *problem == Problem::NotReferenced {
-        let fix = format!(
-            "add {{\"name\": \"{secret}\"}} to its imagePullSecrets (kubectl edit serviceaccount {account} -n {namespace}), \
-             or let a mutating policy with inject: true add it"
-        );
-        let problem = "it is not listed in the ServiceAccount's imagePullSecrets";
-        return failure_line(namespace, secret, &problem, &needed_by, &fix);
-    }
-    let fix = fix_for(namespace, secret, problem, "<registry>", Mode::ValidateOnly);
-    failure_line(namespace, secret, problem, &needed_by, &fix)
 }
 
 #[cfg(test)]
