@@ -62,7 +62,8 @@ artifacthub-pkg.yml: policy-metadata.yaml questions-ui.yml
 	@test -n "$(FOUND_KWCTL)" || { echo "artifacthub-pkg.yml is written by kwctl: put kwctl on PATH or set KWCTL_REAL" >&2; exit 1; }
 	$(FOUND_KWCTL) scaffold artifacthub -m policy-metadata.yaml --questions-path questions-ui.yml -o $@
 
-unit-tests: | setup
+# With a real kwctl the packaging tests annotate policy.wasm and run it (tests/support/mod.rs).
+unit-tests: $(if $(KWCTL_REAL),policy.wasm) | setup
 	cargo test -p image-pull-secrets
 	cargo test --release --locked --manifest-path $(RUNNER_DIR)/Cargo.toml
 

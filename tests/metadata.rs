@@ -4,16 +4,15 @@
 //! real kwctl at hand (`KWCTL_REAL`, or a `KWCTL` that is not our runner) the package is also
 //! compared with what `kwctl scaffold artifacthub` writes today.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::ffi::OsStr;
 
-use image_pull_secrets::Settings;
 use serde_yaml::Value;
+use support::{not_run, question_paths, read, real_kwctl, yaml, Scratch, METADATA, QUESTIONS};
 
-const METADATA: &str = "policy-metadata.yaml";
 const ARTIFACTHUB: &str = "artifacthub-pkg.yml";
-const QUESTIONS: &str = "questions-ui.yml";
 /// The annotation through which Artifact Hub hands the Rancher UI its settings form.
 const QUESTIONS_ANNOTATION: &str = "kubewarden/questions-ui";
 
@@ -51,15 +50,6 @@ const KNOWN_METADATA_FIELDS: &[&str] = &[
 ];
 
 const SEVERITIES: &[&str] = &["info", "low", "medium", "high", "critical"];
-
-fn read(file: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
-    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
-}
-
-fn yaml(file: &str) -> Value {
-    serde_yaml::from_str(&read(file)).unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"))
-}
 
 fn metadata() -> Value {
     yaml(METADATA)
@@ -449,40 +439,123 @@ fn metadata_has_every_required_annotation_in_the_expected_form() {
     }
 }
 
+/// What the policy asks for by default: Pods and `kubectl debug`'s sub-resource, nothing that a
+/// GitOps tool or controller applies (templates, Jobs, CronJobs, ServiceAccounts are opt-in,
+/// docs/workloads.md). The same pairs as a set, in the form `kwctl scaffold manifest` copies.
+fn pods_only() -> BTreeSet<(String, String, String, String)> {
+    [
+        ("pods", "CREATE"),
+        // A Pod's imagePullSecrets cannot change after creation, its images can: UPDATE is checked.
+        ("pods", "UPDATE"),
+        ("pods/ephemeralcontainers", "UPDATE"),
+    ]
+    .into_iter()
+    .map(|(resource, operation)| {
+        (
+            String::new(),
+            "v1".to_string(),
+            resource.to_string(),
+            operation.to_string(),
+        )
+    })
+    .collect()
+}
+
 #[test]
-fn metadata_rules_match_pods_ephemeral_containers_the_seven_workload_kinds_and_service_accounts() {
+fn metadata_rules_match_pods_and_ephemeral_containers_only() {
     let meta = metadata();
-    let actual = rule_matches(&meta["rules"], "policy-metadata.yaml rules");
+    assert_eq!(
+        rule_matches(&meta["rules"], "policy-metadata.yaml rules"),
+        pods_only(),
+        "{METADATA} rules: Pods CREATE and UPDATE and pods/ephemeralcontainers UPDATE, nothing else"
+    );
+}
 
-    let mut expected = BTreeSet::new();
-    let mut add = |group: &str, resource: &str, operations: &[&str]| {
-        for operation in operations {
-            expected.insert((
-                group.to_string(),
-                "v1".to_string(),
-                resource.to_string(),
-                operation.to_string(),
-            ));
-        }
+/// `kwctl scaffold manifest` copies the module's rules into the policy an operator applies: from
+/// the module as distributed it must give a policy on Pods only.
+#[test]
+fn kwctl_scaffold_manifest_gives_a_policy_on_pods_only() {
+    let Some(kwctl) = real_kwctl() else {
+        not_run("kwctl scaffold manifest from the annotated module");
+        return;
     };
-    // A Pod's imagePullSecrets cannot change after creation, its images can: UPDATE is checked.
-    add("", "pods", &["CREATE", "UPDATE"]);
-    add("", "pods/ephemeralcontainers", &["UPDATE"]);
-    add("", "replicationcontrollers", &["CREATE", "UPDATE"]);
-    for resource in ["deployments", "replicasets", "statefulsets", "daemonsets"] {
-        add("apps", resource, &["CREATE", "UPDATE"]);
-    }
-    // A Job's template is immutable after creation (ValidateJobSpecUpdate): CREATE only.
-    add("batch", "jobs", &["CREATE"]);
-    add("batch", "cronjobs", &["CREATE", "UPDATE"]);
-    // serviceAccounts: the listed secrets are added on CREATE and UPDATE.
-    add("", "serviceaccounts", &["CREATE", "UPDATE"]);
-
-    let unexpected: Vec<_> = actual.difference(&expected).collect();
-    let uncovered: Vec<_> = expected.difference(&actual).collect();
+    let scratch = Scratch::new("scaffold-manifest");
+    let module = scratch.annotated_module(&kwctl);
+    let output = scratch.kwctl(
+        &kwctl,
+        [
+            OsStr::new("scaffold"),
+            OsStr::new("manifest"),
+            OsStr::new("--type"),
+            OsStr::new("ClusterAdmissionPolicy"),
+            OsStr::new("--allow-context-aware"),
+            module.as_os_str(),
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        unexpected.is_empty() && uncovered.is_empty(),
-        "{METADATA} rules: unexpected {unexpected:?}; not covered {uncovered:?}"
+        output.status.success(),
+        "{kwctl} scaffold manifest failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let manifest: Value = serde_yaml::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("kwctl scaffold manifest wrote no YAML ({e}): {stdout}"));
+    assert_eq!(
+        text(&manifest, "scaffolded manifest", &["kind"]),
+        "ClusterAdmissionPolicy"
+    );
+    assert_eq!(
+        rule_matches(&manifest["spec"]["rules"], "scaffolded spec.rules"),
+        pods_only(),
+        "kwctl scaffold manifest: {stdout}"
+    );
+}
+
+/// The release annotates the module and scaffolds the Artifact Hub package with this kwctl: a
+/// stable release, the same in both workflows.
+#[test]
+fn workflows_use_one_stable_kwctl_release() {
+    let version = |file: &str| -> String {
+        let workflow = yaml(file);
+        text(&workflow, file, &["env", "KWCTL_VERSION"]).to_string()
+    };
+    let release = version(".github/workflows/release.yml");
+    let core = release
+        .strip_prefix('v')
+        .unwrap_or_else(|| panic!("release.yml KWCTL_VERSION {release:?} is not a v-prefixed tag"));
+    assert!(
+        core.split('.').count() == 3
+            && core
+                .split('.')
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit())),
+        "release.yml KWCTL_VERSION {release:?} must be a stable vX.Y.Z (no -beta, -rc)"
+    );
+    assert_eq!(
+        version(".github/workflows/test.yml"),
+        release,
+        "test.yml and release.yml must use the same kwctl"
+    );
+}
+
+/// The signed SBOM lists what the module links: syft scans the lockfile cut to it, never the tree
+/// (whose other lockfiles hold wasmtime, the fuzz and bench tools).
+#[test]
+fn release_sbom_scans_only_the_module_dependencies() {
+    let release = read(".github/workflows/release.yml");
+    let syft: Vec<&str> = release
+        .lines()
+        .skip_while(|line| !line.contains("syft scan"))
+        .take_while(|line| !line.trim().is_empty() && !line.contains("cosign"))
+        .collect();
+    let syft = syft.join("\n");
+    assert!(
+        release.contains(".github/scripts/module-lockfile.py")
+            && syft.contains("$RUNNER_TEMP/module"),
+        "release.yml: syft must scan the folder module-lockfile.py writes: {syft}"
+    );
+    assert!(
+        !syft.contains("dir:."),
+        "release.yml: syft scans the whole tree: {syft}"
     );
 }
 
@@ -561,52 +634,6 @@ fn metadata_declares_a_mutating_audited_context_aware_wapc_policy() {
     );
 }
 
-/// A real kwctl to check against: `KWCTL_REAL`, else `KWCTL` unless it names our runner.
-fn real_kwctl() -> Option<String> {
-    let set = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-    set("KWCTL_REAL").or_else(|| set("KWCTL").filter(|kwctl| !kwctl.ends_with("policy-runner")))
-}
-
-/// A scratch directory, removed on drop; kwctl's XDG folders live in it.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("ips-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// `questions-ui.yml` as the list of setting paths it asks for: `rules`, `rules[].secret`, ...
-fn question_variables(questions: &Value, prefix: &str, into: &mut BTreeSet<String>) {
-    let questions = questions
-        .as_sequence()
-        .unwrap_or_else(|| panic!("{QUESTIONS}: questions must be a list, found {questions:?}"));
-    for question in questions {
-        let variable = text(question, QUESTIONS, &["variable"]);
-        let path = format!("{prefix}{variable}");
-        assert!(
-            into.insert(path.clone()),
-            "{QUESTIONS}: {path} is asked twice"
-        );
-        if !question["sequence_questions"].is_null() {
-            question_variables(&question["sequence_questions"], &format!("{path}[]."), into);
-        }
-        // Rancher's `map[` sub-questions carry the full dotted path already.
-        if !question["subquestions"].is_null() {
-            question_variables(&question["subquestions"], "", into);
-        }
-    }
-}
-
 /// The README's settings table: each key (`| \`rules[].secret\` | ...`) with its row.
 fn documented_settings() -> BTreeMap<String, String> {
     let readme = read("README.md");
@@ -640,7 +667,7 @@ fn is_documented(documented: &BTreeMap<String, String>, path: &str) -> bool {
 
 /// Whether the form asks for a documented key: that path, or fields under it (the form asks
 /// for `rules[].namespaceSelector.matchLabels`, the README documents `rules[].namespaceSelector`).
-fn is_asked(asked: &BTreeSet<String>, key: &str) -> bool {
+fn is_asked(asked: &[String], key: &str) -> bool {
     asked.iter().any(|path| {
         path == key
             || path
@@ -652,8 +679,8 @@ fn is_asked(asked: &BTreeSet<String>, key: &str) -> bool {
 #[test]
 fn questions_ui_asks_for_every_documented_setting_and_nothing_else() {
     let form = yaml(QUESTIONS);
-    let mut asked = BTreeSet::new();
-    question_variables(&form["questions"], "", &mut asked);
+    let mut asked = Vec::new();
+    question_paths(&form["questions"], "", &mut asked);
     let documented = documented_settings();
     assert!(!documented.is_empty(), "README.md: no settings table found");
     let missing: Vec<_> = documented
@@ -667,80 +694,6 @@ fn questions_ui_asks_for_every_documented_setting_and_nothing_else() {
     assert!(
         missing.is_empty() && unknown.is_empty(),
         "{QUESTIONS} vs the README settings table: not asked {missing:?}; not documented {unknown:?}"
-    );
-}
-
-/// The policy refuses unknown keys, so the form's defaults must be settings the policy accepts,
-/// and they must be the policy's own defaults.
-#[test]
-fn questions_ui_defaults_are_the_policy_defaults() {
-    let form = yaml(QUESTIONS);
-    let questions = form["questions"].as_sequence().expect("questions list");
-    let question = |variable: &str| -> &Value {
-        questions
-            .iter()
-            .find(|question| question["variable"].as_str() == Some(variable))
-            .unwrap_or_else(|| panic!("{QUESTIONS}: no question for {variable}"))
-    };
-    let rule_question = |variable: &str| -> Value {
-        question("rules")["sequence_questions"]
-            .as_sequence()
-            .expect("rules has sequence_questions")
-            .iter()
-            .find(|question| question["variable"].as_str() == Some(variable))
-            .unwrap_or_else(|| panic!("{QUESTIONS}: no question for rules[].{variable}"))
-            .clone()
-    };
-    let on_missing = rule_question("onMissingSecret");
-    assert_eq!(
-        on_missing["options"],
-        serde_yaml::from_str::<Value>("[reject, warn, skip]").unwrap(),
-        "{QUESTIONS}: onMissingSecret options"
-    );
-
-    // Every top-level default, with one rule the user fills in from the rule defaults.
-    let mut settings = serde_json::Map::new();
-    for question in questions {
-        let variable = text(question, QUESTIONS, &["variable"]);
-        let default: serde_json::Value = serde_yaml::from_value(question["default"].clone())
-            .unwrap_or_else(|e| panic!("{QUESTIONS}: default of {variable}: {e}"));
-        settings.insert(variable.to_string(), default);
-    }
-    let mut rule = serde_json::Map::new();
-    for variable in ["registries", "images", "onMissingSecret"] {
-        let default = serde_yaml::from_value(rule_question(variable)["default"].clone()).unwrap();
-        rule.insert(variable.to_string(), default);
-    }
-    rule.insert("secret".into(), "corp-registry".into());
-    rule.insert("registries".into(), serde_json::json!(["reg.example"]));
-    settings.insert("rules".into(), serde_json::json!([rule]));
-
-    let from_form = Settings::from_value(serde_json::Value::Object(settings))
-        .unwrap_or_else(|e| panic!("{QUESTIONS}: the form's defaults are refused: {e}"));
-    let minimal = Settings::from_value(
-        serde_json::json!({"rules": [{"secret": "corp-registry", "registries": ["reg.example"]}]}),
-    )
-    .unwrap();
-    assert_eq!(
-        (
-            from_form.inject,
-            from_form.verify_secrets,
-            from_form.check_credentials
-        ),
-        (
-            minimal.inject,
-            minimal.verify_secrets,
-            minimal.check_credentials
-        ),
-        "{QUESTIONS}: inject, verifySecrets, checkCredentials defaults"
-    );
-    assert_eq!(
-        from_form.rules[0].on_missing_secret, minimal.rules[0].on_missing_secret,
-        "{QUESTIONS}: rules[].onMissingSecret default"
-    );
-    assert_eq!(
-        from_form.custom_resources.len(),
-        minimal.custom_resources.len()
     );
 }
 
@@ -759,28 +712,26 @@ fn artifacthub_package_carries_the_questions_ui_verbatim() {
 #[test]
 fn artifacthub_package_is_what_kwctl_scaffold_writes() {
     let Some(kwctl) = real_kwctl() else {
-        eprintln!("skipped: set KWCTL_REAL (or KWCTL) to a real kwctl to compare {ARTIFACTHUB}");
+        not_run(&format!(
+            "the comparison of {ARTIFACTHUB} with kwctl scaffold artifacthub"
+        ));
         return;
     };
     let scratch = Scratch::new("scaffold");
-    let generated = scratch.0.join(ARTIFACTHUB);
-    let output = Command::new(&kwctl)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "scaffold",
-            "artifacthub",
-            "-m",
-            METADATA,
-            "--questions-path",
-            QUESTIONS,
-            "-o",
-        ])
-        .arg(&generated)
-        .env("XDG_CACHE_HOME", scratch.0.join("cache"))
-        .env("XDG_CONFIG_HOME", scratch.0.join("config"))
-        .env("XDG_DATA_HOME", scratch.0.join("data"))
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {kwctl}: {e}"));
+    let generated = scratch.path(ARTIFACTHUB);
+    let output = scratch.kwctl(
+        &kwctl,
+        [
+            OsStr::new("scaffold"),
+            "artifacthub".as_ref(),
+            "-m".as_ref(),
+            METADATA.as_ref(),
+            "--questions-path".as_ref(),
+            QUESTIONS.as_ref(),
+            "-o".as_ref(),
+            generated.as_os_str(),
+        ],
+    );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),

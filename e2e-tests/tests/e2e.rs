@@ -80,7 +80,7 @@ enum HostError {
 }
 
 /// The PolicyServer's ServiceAccount in the recordings.
-const POLICY_SERVER_USER: &str = "system:serviceaccount:kubewarden:policy-server-default";
+const POLICY_SERVER_USER: &str = "system:serviceaccount:kubewarden:policy-server";
 
 /// The text kwctl records (and replays) for a failed lookup, exactly as in `e2e-tests/recorded/`.
 /// `namespace` is `None` for cluster-scoped kinds (Namespace: `namespace-not-found.yml`; its 403

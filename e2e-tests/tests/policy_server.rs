@@ -840,7 +840,7 @@ fn kube_stub_answers_like_the_api_server() {
         (
             403,
             json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                   "message": "secrets \"denied\" is forbidden: User \"system:serviceaccount:kubewarden:policy-server-default\" cannot get resource \"secrets\" in API group \"\" in the namespace \"team-a\"",
+                   "message": "secrets \"denied\" is forbidden: User \"system:serviceaccount:kubewarden:policy-server\" cannot get resource \"secrets\" in API group \"\" in the namespace \"team-a\"",
                    "reason": "Forbidden", "details": {"name": "denied", "kind": "secrets"}, "code": 403})
         )
     );

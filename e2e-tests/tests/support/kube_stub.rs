@@ -13,7 +13,7 @@ use tiny_http::{Header, Response, Server};
 
 /// The identity the stub names in its `Forbidden` messages, as a real cluster names the
 /// PolicyServer's ServiceAccount.
-pub const DENIED_USER: &str = "system:serviceaccount:kubewarden:policy-server-default";
+pub const DENIED_USER: &str = "system:serviceaccount:kubewarden:policy-server";
 
 /// The core-group resources the stub serves: (plural, kind, namespaced).
 const RESOURCES: [(&str, &str, bool); 3] = [

@@ -1,0 +1,127 @@
+//! What the packaging tests share: the repository's files, a scratch folder, and the real kwctl
+//! when one is at hand (`KWCTL_REAL`, or a `KWCTL` that is not our runner). Each test binary
+//! uses part of it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub const METADATA: &str = "policy-metadata.yaml";
+
+pub fn repository() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn read(file: &str) -> String {
+    let path = repository().join(file);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+}
+
+pub fn yaml(file: &str) -> serde_yaml::Value {
+    serde_yaml::from_str(&read(file)).unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"))
+}
+
+/// A real kwctl to check against: `KWCTL_REAL`, else `KWCTL` unless it names our runner.
+pub fn real_kwctl() -> Option<String> {
+    let set = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
+    set("KWCTL_REAL").or_else(|| set("KWCTL").filter(|kwctl| !kwctl.ends_with("policy-runner")))
+}
+
+/// Says which check did not run, on stderr (shown by `cargo test -- --nocapture` and in
+/// `make test`'s failure output): a missing kwctl must never look like a pass.
+pub fn not_run(what: &str) {
+    eprintln!("NOT RUN: {what}: set KWCTL_REAL to a real kwctl (make test does, via .ci/run)");
+}
+
+/// A scratch directory, removed on drop; kwctl's XDG folders live in it.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(test: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("ips-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// Runs kwctl from the repository root with its XDG folders here (it would write to $HOME).
+    pub fn kwctl<I, S>(&self, kwctl: &str, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        Command::new(kwctl)
+            .current_dir(repository())
+            .args(args)
+            .env("XDG_CACHE_HOME", self.path("cache"))
+            .env("XDG_CONFIG_HOME", self.path("config"))
+            .env("XDG_DATA_HOME", self.path("data"))
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {kwctl}: {e}"))
+    }
+
+    /// The module as distributed: `policy.wasm` annotated by kwctl with the metadata as it is
+    /// now. `make unit-tests` builds `policy.wasm` first when it has a real kwctl.
+    pub fn annotated_module(&self, kwctl: &str) -> PathBuf {
+        let built = repository().join("policy.wasm");
+        assert!(
+            built.is_file(),
+            "{} is missing: run `make policy.wasm` (make unit-tests does when KWCTL_REAL is set)",
+            built.display()
+        );
+        let annotated = self.path("annotated-policy.wasm");
+        let output = self.kwctl(
+            kwctl,
+            [
+                "annotate".as_ref(),
+                "-m".as_ref(),
+                METADATA.as_ref(),
+                "-o".as_ref(),
+                annotated.as_os_str(),
+                built.as_os_str(),
+            ],
+        );
+        assert!(
+            output.status.success(),
+            "{kwctl} annotate failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        annotated
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub const QUESTIONS: &str = "questions-ui.yml";
+
+/// Every setting path the Rancher form asks for: `rules`, `rules[].secret`,
+/// `rules[].namespaceSelector.matchExpressions[].key`, ... A `sequence[` question's items are
+/// under `path[]`; a `map[` question's sub-questions carry the dotted path from the question's
+/// own container (`namespaceSelector.matchLabels` inside a rule).
+pub fn question_paths(questions: &serde_yaml::Value, prefix: &str, into: &mut Vec<String>) {
+    let questions = questions
+        .as_sequence()
+        .unwrap_or_else(|| panic!("{QUESTIONS}: questions must be a list, found {questions:?}"));
+    for question in questions {
+        let variable = question["variable"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{QUESTIONS}: a question without a variable: {question:?}"));
+        let path = format!("{prefix}{variable}");
+        assert!(!into.contains(&path), "{QUESTIONS}: {path} is asked twice");
+        into.push(path.clone());
+        if !question["sequence_questions"].is_null() {
+            question_paths(&question["sequence_questions"], &format!("{path}[]."), into);
+        }
+        if !question["subquestions"].is_null() {
+            question_paths(&question["subquestions"], prefix, into);
+        }
+    }
+}
