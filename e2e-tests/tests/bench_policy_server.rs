@@ -1,6 +1,7 @@
 //! Throughput of the real PolicyServer with three policies in one process: the no-op module (the
 //! runtime's own cost), this policy (verification on, lookups answered by the loopback API stub and
-//! cached by PolicyServer) and Kubewarden's trusted-repos-policy. Debian's `wrk` posts the committed
+//! cached by PolicyServer) and Kubewarden's trusted-repos-policy, or, with `BASELINE_POLICY`,
+//! another build of this policy with the same settings (to compare two versions in one run). Debian's `wrk` posts the committed
 //! AdmissionReviews of `benches/requests/` over 8 keep-alive connections for `BENCH_SECONDS` per
 //! run, interleaved over the modules; the markdown table goes to stdout. Nothing is asserted about
 //! timing: the test fails only when an answer is wrong or a request errors.
@@ -122,6 +123,11 @@ fn floor_modules(scratch: &Path, lookup: bool) -> Vec<(String, PathBuf)> {
         .collect()
 }
 
+/// The last column: another build of this policy (`BASELINE_POLICY`), or trusted-repos-policy.
+fn baseline() -> Option<PathBuf> {
+    std::env::var("BASELINE_POLICY").ok().map(PathBuf::from)
+}
+
 /// The three modules, copied into the scratch folder so a rebuild during the run changes nothing.
 fn modules(scratch: &Path) -> [PathBuf; 3] {
     let shared = binary_from_env("POLICY_SERVER", "policy-server")
@@ -133,8 +139,10 @@ fn modules(scratch: &Path) -> [PathBuf; 3] {
             .map_or_else(|_| shared.join("noop-policy.wasm"), PathBuf::from),
         std::env::var("POLICY")
             .map_or_else(|_| repo_root().join("annotated-policy.wasm"), PathBuf::from),
-        std::env::var("TRUSTED_REPOS_POLICY")
-            .map_or_else(|_| shared.join("trusted-repos-policy.wasm"), PathBuf::from),
+        baseline().unwrap_or_else(|| {
+            std::env::var("TRUSTED_REPOS_POLICY")
+                .map_or_else(|_| shared.join("trusted-repos-policy.wasm"), PathBuf::from)
+        }),
     ];
     let mut copies = sources.clone();
     let ids = ["noop", "image-pull-secrets", "trusted-repos"];
@@ -193,13 +201,20 @@ image-pull-secrets:
   settings: {ours_settings}
 trusted-repos:
   module: file://{theirs}
-  settings: {theirs_settings}
+{theirs_grants}  settings: {theirs_settings}
 ",
             noop = modules[0].display(),
             ours = modules[1].display(),
             theirs = modules[2].display(),
             ours_settings = settings(&our_settings_file()),
-            theirs_settings = settings("trusted-repos.json"),
+            theirs_grants = match baseline() {
+                Some(_) => "  allowedToMutate: true\n  contextAwareResources:\n    - apiVersion: v1\n      kind: Secret\n    - apiVersion: v1\n      kind: ServiceAccount\n  hostCapabilities: [\"kubernetes/get_resource\"]\n",
+                None => "",
+            },
+            theirs_settings = match baseline() {
+                Some(_) => settings(&our_settings_file()),
+                None => settings("trusted-repos.json"),
+            },
         )
 }
 
@@ -355,7 +370,10 @@ fn check_answers(server: &PolicyServer, review: &Value, stem: &str, injects: boo
         assert!(
             status == 200
                 && response["allowed"] == true
-                && patched == (injects && matches!(column, "image-pull-secrets" | "floor")),
+                && patched
+                    == (injects
+                        && (matches!(column, "image-pull-secrets" | "floor")
+                            || (column == "trusted-repos" && baseline().is_some()))),
             "{id} on {stem}: HTTP {status}, answer {body}"
         );
     }
@@ -493,14 +511,18 @@ fn policy_server_throughput() {
         if rounds > 1 { ", medians over rounds" } else { "" },
         if verifies { "on" } else { "off" },
     ));
-    table.push_str(
-        "| request | no-op req/s | no-op p50 / p99 | floor req/s (% of no-op) | floor p50 / p99 | this policy req/s (% of no-op) | this policy p50 / p99 | trusted-repos req/s | trusted-repos p50 / p99 |\n\
+    let last = match baseline() {
+        Some(path) => format!("baseline ({})", path.display()),
+        None => "trusted-repos".to_string(),
+    };
+    table.push_str(&format!(
+        "| request | no-op req/s | no-op p50 / p99 | floor req/s (% of no-op) | floor p50 / p99 | this policy req/s (% of no-op) | this policy p50 / p99 | {last} req/s (% of no-op) | {last} p50 / p99 |\n\
          |---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
-    );
+    ));
     for (r, (_, label, _)) in chosen.iter().enumerate() {
         let [noop, floor, ours, theirs] = [0, 1, 2, 3].map(|p| figure(r, p));
         table.push_str(&format!(
-            "| {label} | {} | {} / {} | {} ({:.0} %) | {} / {} | {} ({:.0} %) | {} / {} | {} | {} / {} |\n",
+            "| {label} | {} | {} / {} | {} ({:.0} %) | {} / {} | {} ({:.0} %) | {} / {} | {} ({:.0} %) | {} / {} |\n",
             thousands(noop.requests_per_second),
             ms(noop.p50_ms),
             ms(noop.p99_ms),
@@ -513,6 +535,7 @@ fn policy_server_throughput() {
             ms(ours.p50_ms),
             ms(ours.p99_ms),
             thousands(theirs.requests_per_second),
+            100.0 * theirs.requests_per_second / noop.requests_per_second,
             ms(theirs.p50_ms),
             ms(theirs.p99_ms),
         ));
