@@ -168,7 +168,7 @@ mod tests {
         LookupError::NotFound
     )]
     #[case::status_403(
-        "ApiError: secrets \"corp\" is forbidden: User \"system:serviceaccount:kubewarden:policy-server-default\" cannot get resource \"secrets\" in API group \"\" in the namespace \"team-c\": Forbidden (Status { code: 403 })",
+        "ApiError: secrets \"corp\" is forbidden: User \"system:serviceaccount:kubewarden:policy-server\" cannot get resource \"secrets\" in API group \"\" in the namespace \"team-c\": Forbidden (Status { code: 403 })",
         LookupError::NotPermitted(Denial::Forbidden)
     )]
     #[case::error_response_403(

@@ -435,18 +435,19 @@ mod reasons_are_documented {
                 fix.replace(&create, "<create>"),
             ));
         }
-        for error in [
-            LookupError::NotPermitted(Denial::Forbidden),
-            LookupError::Failed("<summary>".into()),
-        ] {
-            let reason = service_account_lookup_reason(&error, NAMESPACE);
-            reasons.push((
-                "template's ServiceAccount".to_string(),
-                reason,
-                String::new(),
-            ));
-        }
         reasons
+    }
+
+    /// Why a template's ServiceAccount could not be read (a warning, not a failure line).
+    fn every_lookup_reason() -> Vec<String> {
+        let problems = every_problem();
+        let lookups = problems.iter().filter_map(|problem| match problem {
+            Problem::NamespaceUnreadable(error) => Some(error),
+            _ => None,
+        });
+        lookups
+            .map(|error| service_account_lookup_reason(error, NAMESPACE))
+            .collect()
     }
 
     /// The reason and the fix of a failure line.
