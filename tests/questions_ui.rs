@@ -183,7 +183,7 @@ fn cases() -> Vec<(&'static str, Value)> {
             "every rule field, both namespaceSelector forms",
             json!({"rules": [
                 {"secret": "corp-registry", "registries": ["registry.corp.example:5000", "*.corp.example"],
-                 "images": ["docker.io/acme/**"], "onMissingSecret": "warn"},
+                 "images": ["docker.io/acme/**"], "onMissingSecret": "warn", "imagePullPolicy": "Always"},
                 {"secret": "team-a-registry", "registries": ["registry.corp.example"],
                  "namespaceSelector": {"matchLabels": {"team": "a"}}},
                 {"secret": "team-b-registry", "images": ["registry.corp.example/team-b/*"], "onMissingSecret": "skip",

@@ -25,6 +25,7 @@ fn readme_settings_example_parses_as_documented() {
     assert_eq!(settings.rules[0].secret, "corp-registry");
     assert_eq!(settings.rules[0].on_missing_secret, OnMissingSecret::Reject);
     assert_eq!(settings.rules[1].on_missing_secret, OnMissingSecret::Skip);
+    assert!(settings.rules[0].pull_always && !settings.rules[1].pull_always);
     assert!(settings.inject && settings.verify_secrets && settings.check_credentials);
     assert_eq!(settings.custom_resources[0].kind, "Rollout");
     assert!(settings.rules[0].namespace_selector.is_none());
@@ -69,6 +70,7 @@ fn readme_documents_every_settings_key() {
         "`rules[].images`",
         "`rules[].onMissingSecret`",
         "`rules[].namespaceSelector`",
+        "`rules[].imagePullPolicy`",
         "`serviceAccounts`",
         "`inject`",
         "`verifySecrets`",
