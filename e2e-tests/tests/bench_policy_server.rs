@@ -503,13 +503,15 @@ fn policy_server_throughput() {
     };
     let mut table = String::new();
     table.push_str(&format!(
-        "Real policy-server ({}), one process, no-op, floors, this policy and trusted-repos; wrk, {CONNECTIONS} keep-alive \
+        "Real policy-server ({}), one process, no-op, floors, this policy and {}; wrk, {CONNECTIONS} keep-alive \
          connections ({threads} thread), {seconds} s per run, {rounds} interleaved round(s)\
          {}; verification {} for this policy and the floors ({lookups} secret reads reached the API \
-         stub in all).\n\n",
+         stub in all); settings {}.\n\n",
         version(&policy_server),
+        if baseline().is_some() { "a baseline build of this policy" } else { "trusted-repos" },
         if rounds > 1 { ", medians over rounds" } else { "" },
         if verifies { "on" } else { "off" },
+        our_settings_file(),
     ));
     let last = match baseline() {
         Some(path) => format!("baseline ({})", path.display()),

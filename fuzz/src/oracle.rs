@@ -2,7 +2,6 @@
 
 use image_pull_secrets::testing::{respond_plainly, MemoryCluster, CANARY_B64};
 use image_pull_secrets::{covers_any, key_covers, registry_keys, Settings};
-use kubewarden_policy_sdk::response::ValidationResponse;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
