@@ -17,7 +17,7 @@ use crate::pod_spec::{
     containers, pull_secret_names, service_account_name, Container, ContainerList,
 };
 use crate::request::AdmissionRequest;
-use crate::settings::{Rule, Settings};
+use crate::settings::{RequestSettings, Rule};
 use crate::splice::{Edit, PULL_POLICY, PULL_SECRETS};
 use crate::verify::SecretChecks;
 
@@ -29,7 +29,7 @@ const LISTED_CONTAINERS: usize = 5;
 pub(crate) fn pod_specs<C: Cluster>(
     request: &AdmissionRequest,
     workload: Workload,
-    settings: &Settings,
+    settings: &RequestSettings,
     cluster: &mut C,
 ) -> Decision {
     if workload.is_hands_off(request.operation, request.object) {
@@ -42,9 +42,12 @@ pub(crate) fn pod_specs<C: Cluster>(
         Ok(specs) => specs,
         Err(problem) => return Decision::malformed(request.kind, &problem),
     };
-    let images = ParsedImages::of(&specs, settings);
+    let images = match ParsedImages::of(&specs, settings) {
+        Ok(images) => images,
+        Err(message) => return Decision::bad_request(message),
+    };
     let hits = in_namespace_scope(
-        rule_hits(settings, &specs, &images, |_| true),
+        rule_hits(&specs, &images, |_| true),
         request,
         cluster,
     );
@@ -68,7 +71,7 @@ pub(crate) fn pod_specs<C: Cluster>(
 /// `pods/ephemeralcontainers`: the ephemeral containers `kubectl debug` adds to a running pod.
 pub(crate) fn ephemeral_containers<C: Cluster>(
     request: &AdmissionRequest,
-    settings: &Settings,
+    settings: &RequestSettings,
     cluster: &mut C,
 ) -> Decision {
     live_pod(request, settings, cluster, Mode::EphemeralContainers)
@@ -99,40 +102,49 @@ fn read_specs<'a>(workload: &Workload, object: &'a Value) -> Result<Vec<PodSpecV
         .collect()
 }
 
-/// Each distinct image string parsed, and matched against every rule, once: a pod with many
-/// containers of the same image costs one parse and one pass over the rules. Unparseable images
-/// match no rule.
-struct ParsedImages<'a>(BTreeMap<&'a str, Option<MatchedImage>>);
+/// Each distinct image string parsed once, the rules that may match any of them compiled (the
+/// others stay text: `RequestSettings::rules_for`), and each image matched against each of those
+/// rules once: a pod with many containers of the same image costs one parse and one pass over
+/// the rules. Unparseable images match no rule.
+struct ParsedImages<'a> {
+    /// The rules in play, in settings order.
+    rules: Vec<Rule>,
+    images: BTreeMap<&'a str, Option<MatchedImage>>,
+}
 
-/// A parsed image and, per rule in settings order, whether the rule matches it.
+/// A parsed image and, per rule in play, whether the rule matches it.
 struct MatchedImage {
     image: ImageRef,
     rules: Vec<bool>,
 }
 
 impl<'a> ParsedImages<'a> {
-    fn of(specs: &[PodSpecView<'a>], settings: &Settings) -> Self {
-        let mut parsed = BTreeMap::new();
+    /// The images of `specs`; the error is a 400's message, for settings that do not compile.
+    fn of(specs: &[PodSpecView<'a>], settings: &RequestSettings) -> Result<Self, String> {
+        let mut parsed: BTreeMap<&str, Option<ImageRef>> = BTreeMap::new();
         for container in specs.iter().flat_map(|s| &s.containers) {
-            parsed.entry(container.image).or_insert_with(|| {
-                ImageRef::parse(container.image)
-                    .ok()
-                    .map(|image| MatchedImage {
-                        rules: settings
-                            .rules
-                            .iter()
-                            .map(|rule| rule.matches(&image))
-                            .collect(),
-                        image,
-                    })
-            });
+            parsed
+                .entry(container.image)
+                .or_insert_with(|| ImageRef::parse(container.image).ok());
         }
-        ParsedImages(parsed)
+        let registries: BTreeSet<&str> = parsed.values().flatten().map(ImageRef::registry).collect();
+        let rules = settings.rules_for(&registries.into_iter().collect::<Vec<_>>())?;
+        let images = parsed
+            .into_iter()
+            .map(|(text, image)| {
+                let matched = image.map(|image| MatchedImage {
+                    rules: rules.iter().map(|rule| rule.matches(&image)).collect(),
+                    image,
+                });
+                (text, matched)
+            })
+            .collect();
+        Ok(ParsedImages { rules, images })
     }
 
-    /// The parsed image, if it matches the rule at `rule` (its index in the settings).
+    /// The parsed image, if it matches the rule at `rule` (its index among the rules in play).
     fn matching(&self, image: &str, rule: usize) -> Option<&ImageRef> {
-        match self.0.get(image) {
+        match self.images.get(image) {
             Some(Some(matched)) if matched.rules[rule] => Some(&matched.image),
             _ => None,
         }
@@ -155,13 +167,12 @@ struct RuleHits<'a, 'i, 's> {
     unreadable_namespace: Option<LookupError>,
 }
 
-fn rule_hits<'a, 'i, 's>(
-    settings: &'s Settings,
+fn rule_hits<'a, 'i>(
     specs: &[PodSpecView<'a>],
     images: &'i ParsedImages<'a>,
     counted: impl Fn(&Container) -> bool,
-) -> Vec<RuleHits<'a, 'i, 's>> {
-    settings
+) -> Vec<RuleHits<'a, 'i, 'i>> {
+    images
         .rules
         .iter()
         .enumerate()
@@ -223,7 +234,7 @@ fn distinct_images<'i>(hits: &[Hit<'_, 'i>]) -> Vec<&'i ImageRef> {
 
 fn inject<C: Cluster>(
     request: &AdmissionRequest,
-    settings: &Settings,
+    settings: &RequestSettings,
     workload: &Workload,
     specs: &[PodSpecView],
     hits: &[RuleHits],
@@ -321,7 +332,7 @@ fn inject<C: Cluster>(
 /// at every start, or, for new ephemeral containers, set it (the only mutation here).
 fn report<C: Cluster>(
     request: &AdmissionRequest,
-    settings: &Settings,
+    settings: &RequestSettings,
     specs: &[PodSpecView],
     hits: &[RuleHits],
     cluster: &mut C,
@@ -429,7 +440,7 @@ fn pull_policy_edits(specs: &[PodSpecView], rule: &Rule, hits: &[Hit], edits: &m
 /// by secrets the pod already lists; unchanged ones cost nothing.
 fn live_pod<C: Cluster>(
     request: &AdmissionRequest,
-    settings: &Settings,
+    settings: &RequestSettings,
     cluster: &mut C,
     mode: Mode,
 ) -> Decision {
@@ -445,8 +456,11 @@ fn live_pod<C: Cluster>(
             .map(|c| (c.list, c.name, c.image))
             .collect();
     let only_ephemeral = mode == Mode::EphemeralContainers;
-    let images = ParsedImages::of(&specs, settings);
-    let hits = rule_hits(settings, &specs, &images, |c| {
+    let images = match ParsedImages::of(&specs, settings) {
+        Ok(images) => images,
+        Err(message) => return Decision::bad_request(message),
+    };
+    let hits = rule_hits(&specs, &images, |c| {
         (!only_ephemeral || c.list == ContainerList::EphemeralContainers)
             && !before.contains(&(c.list, c.name, c.image))
     });

@@ -62,6 +62,7 @@ use crate::kinds::{Handling, Workload};
 use crate::object::Keep;
 use crate::outcome::Decision;
 use crate::request::{AdmissionRequest, Shape};
+use crate::settings::RequestSettings;
 
 #[no_mangle]
 pub extern "C" fn wapc_init() {
@@ -119,27 +120,35 @@ fn decide<'p, C: Cluster>(
         Err(message) => return (Decision::bad_request(message), None),
     };
     let Shape::Object(request) = payload.request else {
-        let message = match Settings::from_raw(payload.settings) {
+        let message = match RequestSettings::read(payload.settings) {
             Err(message) => message,
             Ok(_) => "the admission request is not a JSON object".to_string(),
         };
         return (Decision::bad_request(message), None);
     };
     let (group, version, kind) = request.gvk();
-    let handling = kinds::handling(
-        (group, kind),
-        request.operation(),
-        request.sub_resource(),
-        || settings::configures_custom_resource(payload.settings, (group, version, kind)),
-    );
+    // Read only when the kind needs a look at `customResources`, or the request is handled.
+    let mut settings = None;
+    let handling = kinds::handling((group, kind), request.operation(), request.sub_resource(), || {
+        let read = settings.insert(RequestSettings::read(payload.settings));
+        read.as_ref().map_or(true, |read| read.configures((group, version, kind)))
+    });
     if handling == Handling::Ignored {
         return (Decision::accept(), None);
     }
-    let settings = match Settings::from_raw(payload.settings) {
+    let settings = match settings.unwrap_or_else(|| RequestSettings::read(payload.settings)) {
         Ok(settings) => settings,
         Err(message) => return (Decision::bad_request(message), None),
     };
-    let workload = Workload::of((group, version, kind), &settings.custom_resources);
+    let custom_resources = match settings.configures((group, version, kind)) {
+        true => settings.custom_resources(),
+        false => Ok(Vec::new()),
+    };
+    let custom_resources = match custom_resources {
+        Ok(custom_resources) => custom_resources,
+        Err(message) => return (Decision::bad_request(message), None),
+    };
+    let workload = Workload::of((group, version, kind), &custom_resources);
     let shape = match (handling, workload) {
         (Handling::ServiceAccount, _) => Some(&service_accounts::SERVICE_ACCOUNT),
         (_, Some(workload)) => workload.shape(),

@@ -7,7 +7,8 @@ use std::fmt;
 use crate::image_ref::ImageRef;
 use crate::reference::is_path_component;
 use crate::registry_host::{
-    canonical_registry, is_dns_label, names_registry, parse_port, split_port, PortError,
+    canonical_registry, is_dns_label, is_docker_hub_alias, names_registry, parse_port, split_port,
+    PortError,
     DOCKER_HUB, OFFICIAL_NAMESPACE,
 };
 
@@ -343,6 +344,38 @@ impl ImagePattern {
     }
 }
 
+/// Whether a registry pattern, as written, may match the normalised `host[:port]` `registry`:
+/// a test without compiling or allocating that never says no where the compiled pattern
+/// ([`RegistryPattern::matches_registry`]) says yes. Patterns it cannot judge cheaply (globs,
+/// anything malformed) may match.
+pub(crate) fn registry_may_match(pattern: &str, registry: &str) -> bool {
+    if pattern.contains(['/', '@']) {
+        return true;
+    }
+    let ((pattern_host, pattern_port), (host, port)) = (split_port(pattern), split_port(registry));
+    if pattern_port != port {
+        return false;
+    }
+    if host == DOCKER_HUB && is_docker_hub_alias(pattern_host) {
+        return true;
+    }
+    // Label by label, `*` standing for any one label, case aside (as `canonical_registry` folds).
+    let mut labels = host.split('.');
+    let all_may_match = pattern_host.split('.').all(|pattern| match labels.next() {
+        Some(label) => pattern.contains('*') || pattern.eq_ignore_ascii_case(label),
+        None => false,
+    });
+    all_may_match && labels.next().is_none()
+}
+
+/// The same for an image pattern: its registry (written first, or Docker Hub) may match.
+pub(crate) fn image_may_match(pattern: &str, registry: &str) -> bool {
+    match pattern.split_once('/') {
+        Some((first, _)) if names_registry(first) => registry_may_match(first, registry),
+        _ => registry == DOCKER_HUB,
+    }
+}
+
 /// Segment glob over a repository path, by dynamic programming (no backtracking blow-up).
 fn glob_matches(pattern: &[Segment], repository: &str) -> bool {
     let path: Vec<&str> = repository.split('/').collect();
@@ -370,6 +403,46 @@ fn glob_matches(pattern: &[Segment], repository: &str) -> bool {
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    const PATTERN_PARTS: [&str; 12] = ["reg.example", "REG.Example", "*.corp.example", "eu.corp.example",
+        "docker.io", "Index.Docker.IO", "registry-1.docker.io", "localhost", "reg.example:5000", "reg.example:05000", "*", "a*b.example"];
+    const PATHS: [&str; 5] = ["", "/acme/**", "/library/nginx", "/*", "/team/app"];
+    const IMAGES: [&str; 10] = ["reg.example/app:1", "REG.example/app", "reg.example:5000/a/b", "eu.corp.example/x",
+        "nginx", "acme/tools/cli", "docker.io/library/nginx", "index.docker.io/acme/x", "localhost/app", "a.b.corp.example/x"];
+
+    proptest::proptest! {
+        /// The cheap test never says no where the compiled pattern says yes, for registry
+        /// patterns and image patterns, valid or not.
+        #[test]
+        fn may_match_never_misses_a_match(
+            part in proptest::sample::select(PATTERN_PARTS.to_vec()),
+            path in proptest::sample::select(PATHS.to_vec()),
+            bare in proptest::sample::select(vec!["nginx", "acme/**", "acme/*/cli", "**"]),
+            image in proptest::sample::select(IMAGES.to_vec()),
+        ) {
+            let image = ImageRef::parse(image).unwrap();
+            if RegistryPattern::parse(part).is_ok_and(|p| p.matches(&image)) {
+                proptest::prop_assert!(registry_may_match(part, image.registry()), "{} {:?}", part, image);
+            }
+            for pattern in [format!("{part}{path}"), bare.to_string()] {
+                if ImagePattern::parse(&pattern).is_ok_and(|p| p.matches(&image)) {
+                    proptest::prop_assert!(image_may_match(&pattern, image.registry()), "{} {:?}", pattern, image);
+                }
+            }
+        }
+    }
+
+    #[rstest]
+    #[case::other_host("reg.example", "other.example", false)]
+    #[case::other_port("reg.example:5000", "reg.example", false)]
+    #[case::case_folded("REG.example", "reg.example", true)]
+    #[case::docker_hub_alias("index.docker.io", "docker.io", true)]
+    #[case::glob("*.corp.example", "eu.corp.example", true)]
+    #[case::glob_other_domain("*.corp.example", "other.example", false)]
+    #[case::glob_one_label("*.corp.example", "a.b.corp.example", false)]
+    fn may_match_rules_out_other_hosts(#[case] pattern: &str, #[case] registry: &str, #[case] expected: bool) {
+        assert_eq!(registry_may_match(pattern, registry), expected);
+    }
 
     fn image(reference: &str) -> ImageRef {
         ImageRef::parse(reference).expect("valid test image")

@@ -13,7 +13,7 @@ use crate::object::Keep;
 use crate::outcome::{service_account_failure, Decision, Findings, Mode, Problem};
 use crate::pod_spec::pull_secret_names;
 use crate::request::AdmissionRequest;
-use crate::settings::{ServiceAccountSecret, Settings};
+use crate::settings::{RequestSettings, ServiceAccountSecret};
 use crate::splice::{Edit, PULL_SECRETS};
 use crate::verify::SecretChecks;
 
@@ -28,12 +28,14 @@ const SHOWN_NAME: usize = 253;
 /// Decides a ServiceAccount CREATE or UPDATE.
 pub(crate) fn evaluate<C: Cluster>(
     request: &AdmissionRequest,
-    settings: &Settings,
+    settings: &RequestSettings,
     cluster: &mut C,
 ) -> Decision {
-    if settings.service_accounts.is_empty() {
-        return Decision::accept();
-    }
+    let entries = match settings.service_accounts() {
+        Ok(entries) if entries.is_empty() => return Decision::accept(),
+        Ok(entries) => entries,
+        Err(message) => return Decision::bad_request(message),
+    };
     let object = request.object;
     if !object.is_object() {
         return Decision::malformed("ServiceAccount", "the object is not a JSON object");
@@ -55,7 +57,7 @@ pub(crate) fn evaluate<C: Cluster>(
     // Which entries apply here (one Namespace read at most), each secret once, in settings order.
     let mut labels = NamespaceLabels::new(namespace);
     let mut in_play: Vec<(&ServiceAccountSecret, Option<Problem>)> = Vec::new();
-    for entry in &settings.service_accounts {
+    for entry in &entries {
         if in_play.iter().any(|(seen, _)| seen.secret == entry.secret) {
             continue;
         }
@@ -443,7 +445,7 @@ mod tests {
     #[case::bad_selector(json!([{"secret": "a", "namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "In"}]}}]), "serviceAccounts[0].namespaceSelector.matchExpressions[0].values: must list at least one value")]
     #[case::unknown_key(json!([{"secret": "a", "onMissing": "warn"}]), "serviceAccounts[0].onMissing: unknown field `onMissing`, expected one of `secret`, `onMissingSecret`, `namespaceSelector`")]
     fn invalid_entries(#[case] entries: Value, #[case] expected: &str) {
-        let error = Settings::from_value(json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}], "serviceAccounts": entries}))
+        let error = crate::settings::Settings::from_value(json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}], "serviceAccounts": entries}))
             .unwrap_err();
         assert!(
             error.starts_with(expected),

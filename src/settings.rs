@@ -1,5 +1,8 @@
-//! The policy settings: parsed strictly (unknown keys are errors) and compiled once into matchers
-//! and JSONPaths, so an invalid value fails in `validate_settings` with its field path, never later.
+//! The policy settings: read strictly (unknown keys are errors) and borrowed from their text,
+//! then compiled into matchers and JSONPaths. `validate_settings` compiles all of them, so an
+//! invalid value fails there with its field path; a `validate` call compiles only what its
+//! request needs ([`RequestSettings`]): the rules that may match its images, the custom resource
+//! of its kind, the ServiceAccount entries.
 
 use std::borrow::Cow;
 
@@ -9,7 +12,7 @@ use serde_json_path::JsonPath;
 
 use crate::image_ref::ImageRef;
 use crate::kinds::{builtin_kind, CustomResource};
-use crate::matcher::{ImagePattern, PatternError, RegistryPattern};
+use crate::matcher::{image_may_match, registry_may_match, ImagePattern, PatternError, RegistryPattern};
 pub use crate::outcome::OnMissingSecret;
 use crate::registry_host::check_dns_subdomain;
 use crate::selector::{LabelSelector, RawLabelSelector};
@@ -47,41 +50,80 @@ pub struct Settings {
     pub service_accounts: Vec<ServiceAccountSecret>,
 }
 
+/// The settings as written, borrowed from their text.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawSettings {
-    rules: Option<Vec<RawRule>>,
+struct RawSettings<'a> {
+    #[serde(borrow)]
+    rules: Option<Vec<RawRule<'a>>>,
     #[serde(default = "enabled")]
     inject: bool,
     #[serde(default = "enabled")]
     verify_secrets: bool,
     #[serde(default = "enabled")]
     check_credentials: bool,
-    #[serde(default)]
-    custom_resources: Vec<RawCustomResource>,
-    #[serde(default)]
-    service_accounts: Vec<RawServiceAccount>,
+    #[serde(default, borrow)]
+    custom_resources: Vec<RawCustomResource<'a>>,
+    #[serde(default, borrow)]
+    service_accounts: Vec<RawServiceAccount<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawRule {
-    secret: Option<String>,
-    #[serde(default)]
-    registries: Vec<String>,
-    #[serde(default)]
-    images: Vec<String>,
-    on_missing_secret: Option<String>,
+struct RawRule<'a> {
+    #[serde(borrow)]
+    secret: Option<Str<'a>>,
+    #[serde(default, borrow)]
+    registries: Vec<Str<'a>>,
+    #[serde(default, borrow)]
+    images: Vec<Str<'a>>,
+    #[serde(borrow)]
+    on_missing_secret: Option<Str<'a>>,
     namespace_selector: Option<RawLabelSelector>,
-    image_pull_policy: Option<String>,
+    #[serde(borrow)]
+    image_pull_policy: Option<Str<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawCustomResource {
-    api_version: Option<String>,
-    kind: Option<String>,
-    pod_spec_path: Option<String>,
+struct RawCustomResource<'a> {
+    #[serde(borrow)]
+    api_version: Option<Str<'a>>,
+    #[serde(borrow)]
+    kind: Option<Str<'a>>,
+    #[serde(borrow)]
+    pod_spec_path: Option<Str<'a>>,
+}
+
+/// A settings string, borrowed from the text unless it has escapes; any other JSON type is an
+/// error, as for a `String`.
+struct Str<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct StrVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for StrVisitor<'a> {
+            type Value = Str<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Str<'a>, E> {
+                Ok(Str(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(StrVisitor(std::marker::PhantomData))
+    }
+}
+
+impl std::ops::Deref for Str<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
 }
 
 fn enabled() -> bool {
@@ -94,22 +136,13 @@ impl Settings {
         // Valid settings, the case of every `validate` call, are read without path tracking;
         // only a failure is read again with serde_path_to_error, to name the field.
         if let Ok(raw) = serde_json::from_slice::<RawSettings>(bytes) {
-            return compile(raw);
+            return compile(&raw);
         }
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         let raw: RawSettings =
             serde_path_to_error::deserialize(&mut deserializer).map_err(describe_serde_error)?;
         deserializer.end().map_err(|e| format!("settings: {e}"))?;
-        compile(raw)
-    }
-
-    /// The settings of a `validate` payload; the error is the message to reject with.
-    pub(crate) fn from_raw(settings: Option<&RawValue>) -> Result<Settings, String> {
-        match settings.map_or("null", RawValue::get) {
-            "null" => Settings::from_value(serde_json::Value::Null),
-            raw => Settings::from_slice(raw.as_bytes()),
-        }
-        .map_err(|message| format!("invalid settings: {message}"))
+        compile(&raw)
     }
 
     /// Parses and compiles settings from an already parsed JSON value.
@@ -120,45 +153,84 @@ impl Settings {
             value
         };
         let raw: RawSettings =
-            serde_path_to_error::deserialize(value).map_err(describe_serde_error)?;
-        compile(raw)
+            serde_path_to_error::deserialize(&value).map_err(describe_serde_error)?;
+        compile(&raw)
     }
 }
 
-/// Whether the settings configure `(group, version, kind)` as a custom resource, read from their
-/// `customResources` alone, before anything is compiled. Settings that do not read say yes, so
-/// that compiling them names the problem.
-pub(crate) fn configures_custom_resource(
-    settings: Option<&RawValue>,
-    (group, version, kind): (&str, &str, &str),
-) -> bool {
-    #[derive(Deserialize, Default)]
-    #[serde(default, rename_all = "camelCase")]
-    struct Head<'a> {
-        #[serde(borrow)]
-        custom_resources: Vec<HeadEntry<'a>>,
+/// The settings of one `validate` call, borrowed from the payload. The host has accepted them
+/// in `validate_settings` already; a part that does not compile here still gets an answer, the
+/// 400 `validate_settings` would have given.
+pub(crate) struct RequestSettings<'a> {
+    pub inject: bool,
+    pub verify_secrets: bool,
+    pub check_credentials: bool,
+    raw: RawSettings<'a>,
+}
+
+impl<'a> RequestSettings<'a> {
+    /// Reads the settings of a payload; the error is the message to reject with.
+    pub fn read(settings: Option<&'a RawValue>) -> Result<Self, String> {
+        let read = match settings.map_or("null", RawValue::get) {
+            "null" => serde_json::from_str::<RawSettings>("{}"),
+            text => serde_json::from_str::<RawSettings>(text),
+        };
+        match read {
+            Ok(raw) if raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()) => Ok(RequestSettings {
+                inject: raw.inject,
+                verify_secrets: raw.verify_secrets,
+                check_credentials: raw.check_credentials,
+                raw,
+            }),
+            _ => Err(invalid(match settings.map_or("null", RawValue::get) {
+                "null" => Settings::from_value(serde_json::Value::Null).err(),
+                text => Settings::from_slice(text.as_bytes()).err(),
+            })),
+        }
     }
-    #[derive(Deserialize, Default)]
-    #[serde(default, rename_all = "camelCase")]
-    struct HeadEntry<'a> {
-        #[serde(borrow)]
-        api_version: Cow<'a, str>,
-        #[serde(borrow)]
-        kind: Cow<'a, str>,
+
+    /// Whether `customResources` names `(group, version, kind)`, read without compiling.
+    pub fn configures(&self, (group, version, kind): (&str, &str, &str)) -> bool {
+        self.raw.custom_resources.iter().any(|custom| {
+            let api_version = custom.api_version.as_deref().unwrap_or_default();
+            let (custom_group, custom_version) = api_version.split_once('/').unwrap_or(("", api_version));
+            (custom_group, custom_version, custom.kind.as_deref().unwrap_or_default()) == (group, version, kind)
+        })
     }
-    let Some(settings) = settings else {
-        return false;
-    };
-    match serde_json::from_str::<Head>(settings.get()) {
-        Err(_) => true,
-        Ok(head) => head.custom_resources.iter().any(|custom| {
-            let (custom_group, custom_version) = custom
-                .api_version
-                .split_once('/')
-                .unwrap_or(("", custom.api_version.as_ref()));
-            (custom_group, custom_version, custom.kind.as_ref()) == (group, version, kind)
-        }),
+
+    /// The custom resources, compiled.
+    pub fn custom_resources(&self) -> Result<Vec<CustomResource>, String> {
+        let mut errors = Vec::new();
+        let compiled = compile_custom_resources(&self.raw.custom_resources, &mut errors);
+        errors.is_empty().then_some(compiled).ok_or_else(|| invalid(Some(errors.join("; "))))
     }
+
+    /// The rules that may match an image of one of these normalised registries, compiled, in
+    /// settings order; the others are left as text (`matcher::registry_may_match`).
+    pub fn rules_for(&self, registries: &[&str]) -> Result<Vec<Rule>, String> {
+        let may_match = |rule: &RawRule| {
+            registries.iter().any(|registry| {
+                rule.registries.iter().any(|pattern| registry_may_match(pattern, registry))
+                    || rule.images.iter().any(|pattern| image_may_match(pattern, registry))
+            })
+        };
+        let mut errors = Vec::new();
+        let rules = self.raw.rules.iter().flatten().enumerate().filter(|(_, rule)| may_match(rule));
+        let compiled = rules.filter_map(|(index, rule)| compile_rule(index, rule, &mut errors)).collect();
+        errors.is_empty().then_some(compiled).ok_or_else(|| invalid(Some(errors.join("; "))))
+    }
+
+    /// The `serviceAccounts` entries, compiled.
+    pub fn service_accounts(&self) -> Result<Vec<ServiceAccountSecret>, String> {
+        let mut errors = Vec::new();
+        let compiled = compile_service_accounts(&self.raw.service_accounts, &mut errors);
+        errors.is_empty().then_some(compiled).ok_or_else(|| invalid(Some(errors.join("; "))))
+    }
+}
+
+/// The message of a 400 for settings that do not compile.
+fn invalid(message: Option<String>) -> String {
+    format!("invalid settings: {}", message.unwrap_or_default())
 }
 
 fn describe_serde_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> String {
@@ -176,15 +248,15 @@ fn describe_serde_error<E: std::fmt::Display>(error: serde_path_to_error::Error<
     }
 }
 
-fn compile(raw: RawSettings) -> Result<Settings, String> {
+fn compile(raw: &RawSettings) -> Result<Settings, String> {
     let mut errors = Vec::new();
-    let raw_rules = match raw.rules {
+    let raw_rules: &[RawRule] = match &raw.rules {
         None => {
             errors.push(
                 "rules: is required; add at least one rule with a secret and registries or images"
                     .to_string(),
             );
-            Vec::new()
+            &[]
         }
         Some(rules) if rules.is_empty() => {
             errors.push(
@@ -196,12 +268,12 @@ fn compile(raw: RawSettings) -> Result<Settings, String> {
         Some(rules) => rules,
     };
     let rules: Vec<Rule> = raw_rules
-        .into_iter()
+        .iter()
         .enumerate()
         .filter_map(|(index, rule)| compile_rule(index, rule, &mut errors))
         .collect();
-    let custom_resources = compile_custom_resources(raw.custom_resources, &mut errors);
-    let service_accounts = compile_service_accounts(raw.service_accounts, &mut errors);
+    let custom_resources = compile_custom_resources(&raw.custom_resources, &mut errors);
+    let service_accounts = compile_service_accounts(&raw.service_accounts, &mut errors);
     if !errors.is_empty() {
         return Err(errors.join("; "));
     }
@@ -215,10 +287,10 @@ fn compile(raw: RawSettings) -> Result<Settings, String> {
     })
 }
 
-fn compile_rule(index: usize, raw: RawRule, errors: &mut Vec<String>) -> Option<Rule> {
+fn compile_rule(index: usize, raw: &RawRule, errors: &mut Vec<String>) -> Option<Rule> {
     let field = |name: &str| format!("rules[{index}].{name}");
     let before = errors.len();
-    let secret = match raw.secret {
+    let secret = match raw.secret.as_deref() {
         None => {
             errors.push(format!(
                 "{}: is required; name the pull secret to add, e.g. \"registry-credentials\"",
@@ -227,13 +299,13 @@ fn compile_rule(index: usize, raw: RawRule, errors: &mut Vec<String>) -> Option<
             String::new()
         }
         Some(secret) => {
-            if let Err(problem) = check_dns_subdomain(&secret) {
+            if let Err(problem) = check_dns_subdomain(secret) {
                 errors.push(format!(
                     "{}: \"{secret}\" is not a valid Secret name: {problem}",
                     field("secret")
                 ));
             }
-            secret
+            secret.to_string()
         }
     };
     if raw.registries.is_empty() && raw.images.is_empty() {
@@ -265,9 +337,9 @@ fn compile_rule(index: usize, raw: RawRule, errors: &mut Vec<String>) -> Option<
             OnMissingSecret::Reject
         }
     };
-    let namespace_selector = raw
-        .namespace_selector
-        .and_then(|selector| LabelSelector::compile(selector, &field("namespaceSelector"), errors));
+    let namespace_selector = raw.namespace_selector.clone().and_then(|selector| {
+        LabelSelector::compile(selector, &field("namespaceSelector"), errors)
+    });
     let pull_always = match raw.image_pull_policy.as_deref() {
         None => false,
         Some("Always") => true,
@@ -293,7 +365,7 @@ fn compile_rule(index: usize, raw: RawRule, errors: &mut Vec<String>) -> Option<
 
 /// The compiled patterns; `field` names the list, and is written only for an error.
 fn compile_patterns<T>(
-    patterns: &[String],
+    patterns: &[Str],
     field: &dyn Fn() -> String,
     parse: fn(&str) -> Result<T, PatternError>,
     errors: &mut Vec<String>,
@@ -310,11 +382,11 @@ fn compile_patterns<T>(
 }
 
 fn compile_custom_resources(
-    raw: Vec<RawCustomResource>,
+    raw: &[RawCustomResource],
     errors: &mut Vec<String>,
 ) -> Vec<CustomResource> {
     let mut compiled: Vec<CustomResource> = Vec::new();
-    for (index, resource) in raw.into_iter().enumerate() {
+    for (index, resource) in raw.iter().enumerate() {
         let field = |name: &str| format!("customResources[{index}].{name}");
         let before = errors.len();
         let (group, version) = match resource.api_version.as_deref() {
@@ -341,7 +413,7 @@ fn compile_custom_resources(
                 }
             },
         };
-        let kind = resource.kind.unwrap_or_default();
+        let kind = resource.kind.as_deref().unwrap_or_default().to_string();
         if kind.is_empty() {
             errors.push(format!("{}: is required, e.g. \"Rollout\"", field("kind")));
         } else if builtin_kind(&group, &kind).is_some() {
@@ -399,22 +471,24 @@ pub struct ServiceAccountSecret {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawServiceAccount {
-    secret: Option<String>,
-    on_missing_secret: Option<String>,
+struct RawServiceAccount<'a> {
+    #[serde(borrow)]
+    secret: Option<Str<'a>>,
+    #[serde(borrow)]
+    on_missing_secret: Option<Str<'a>>,
     namespace_selector: Option<RawLabelSelector>,
 }
 
 /// Compiles `serviceAccounts`, pushing one message per problem onto `errors`.
 fn compile_service_accounts(
-    raw: Vec<RawServiceAccount>,
+    raw: &[RawServiceAccount],
     errors: &mut Vec<String>,
 ) -> Vec<ServiceAccountSecret> {
     let mut compiled = Vec::new();
-    for (index, entry) in raw.into_iter().enumerate() {
+    for (index, entry) in raw.iter().enumerate() {
         let field = |name: &str| format!("serviceAccounts[{index}].{name}");
         let before = errors.len();
-        let secret = entry.secret.unwrap_or_default();
+        let secret = entry.secret.as_deref().unwrap_or_default().to_string();
         if secret.is_empty() {
             errors.push(format!(
                 "{}: is required; name the pull secret to add, e.g. \"dockerhub\"",
@@ -447,7 +521,7 @@ fn compile_service_accounts(
                 OnMissingSecret::Warn
             }
         };
-        let namespace_selector = entry.namespace_selector.and_then(|selector| {
+        let namespace_selector = entry.namespace_selector.clone().and_then(|selector| {
             LabelSelector::compile(selector, &field("namespaceSelector"), errors)
         });
         if errors.len() == before {
@@ -466,6 +540,46 @@ mod tests {
     use super::*;
     use rstest::rstest;
     use serde_json::json;
+
+    proptest::proptest! {
+        /// A request compiles only the rules that may match its images, and they match what
+        /// the fully compiled settings match, in the same order.
+        #[test]
+        fn the_rules_in_play_match_as_all_rules_do(
+            picks in proptest::collection::vec((0usize..6, 0usize..6), 1..8),
+            image in proptest::sample::select(vec!["reg.example/app", "eu.corp.example/x", "nginx", "acme/tools/cli", "ghcr.io/team/app", "REG.example:5000/a"]),
+        ) {
+            let registries = ["reg.example", "*.corp.example", "docker.io", "reg.example:5000", "quay.io", "GHCR.io"];
+            let images = ["acme/**", "ghcr.io/team/*", "nginx", "reg.example/**", "quay.io/x/**", "docker.io/library/*"];
+            let rules: Vec<serde_json::Value> = picks.iter().enumerate().map(|(index, (r, i))| {
+                json!({"secret": format!("s{index}"), "registries": [registries[*r]], "images": [images[*i]]})
+            }).collect();
+            let text = json!({"rules": rules}).to_string();
+            let image = ImageRef::parse(image).unwrap();
+            let all: Vec<String> = Settings::from_slice(text.as_bytes()).unwrap().rules.into_iter()
+                .filter(|rule| rule.matches(&image)).map(|rule| rule.secret).collect();
+            let raw = RawValue::from_string(text).unwrap();
+            let in_play = RequestSettings::read(Some(&raw)).unwrap().rules_for(&[image.registry()]).unwrap();
+            let matched: Vec<String> = in_play.into_iter().filter(|rule| rule.matches(&image)).map(|rule| rule.secret).collect();
+            proptest::prop_assert_eq!(matched, all);
+        }
+    }
+
+    /// A rule that does not compile but cannot match the request's images is not compiled (the
+    /// host accepted the settings in `validate_settings`); one that may match is a 400.
+    #[test]
+    fn only_the_rules_in_play_are_compiled() {
+        let text = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]},
+            {"secret": "Bad_Name", "registries": ["other.example"]}]}).to_string();
+        let raw = RawValue::from_string(text).unwrap();
+        let settings = RequestSettings::read(Some(&raw)).unwrap();
+        assert_eq!(settings.rules_for(&["reg.example"]).unwrap().len(), 1);
+        let error = settings.rules_for(&["other.example"]).unwrap_err();
+        assert!(error.starts_with("invalid settings: rules[1].secret: \"Bad_Name\""), "{error}");
+        let none = RawValue::from_string("null".into()).unwrap();
+        let error = RequestSettings::read(Some(&none)).err().unwrap();
+        assert!(error.starts_with("invalid settings: rules: is required"), "{error}");
+    }
 
     fn parse(settings: serde_json::Value) -> Result<Settings, String> {
         Settings::from_slice(settings.to_string().as_bytes())
