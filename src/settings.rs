@@ -171,10 +171,12 @@ pub(crate) struct RequestSettings<'a> {
 impl<'a> RequestSettings<'a> {
     /// Reads the settings of a payload; the error is the message to reject with.
     pub fn read(settings: Option<&'a RawValue>) -> Result<Self, String> {
-        let read = match settings.map_or("null", RawValue::get) {
-            "null" => serde_json::from_str::<RawSettings>("{}"),
-            text => serde_json::from_str::<RawSettings>(text),
+        let text = match settings.map_or("null", RawValue::get) {
+            "null" => "{}",
+            text => text,
         };
+        // The same reading as `Settings::from_slice` (one copy of it in the module).
+        let read = serde_json::from_slice::<RawSettings>(text.as_bytes());
         match read {
             Ok(raw) if raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()) => Ok(RequestSettings {
                 inject: raw.inject,
@@ -182,10 +184,7 @@ impl<'a> RequestSettings<'a> {
                 check_credentials: raw.check_credentials,
                 raw,
             }),
-            _ => Err(invalid(match settings.map_or("null", RawValue::get) {
-                "null" => Settings::from_value(serde_json::Value::Null).err(),
-                text => Settings::from_slice(text.as_bytes()).err(),
-            })),
+            _ => Err(invalid(Settings::from_slice(text.as_bytes()).err())),
         }
     }
 

@@ -564,7 +564,100 @@ fn version(binary: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// A program, not a test (`harness = false`, `test = false` in Cargo.toml): `make bench-policy-server`.
+/// The settings-scale bench (`BENCH_RULES=3,30,100`): this policy served with the settings of
+/// `benches/settings/image-pull-secrets-verify{,-N-rules}.json` side by side with the no-op, on the
+/// 1-container requests, interleaved; each rule count's throughput as a share of the first's.
+fn settings_scale(counts: &[usize]) {
+    let policy_server = binary_from_env("POLICY_SERVER", "policy-server");
+    let wrk = which("wrk").expect("wrk is not installed: apt-get install -y wrk");
+    let seconds: u64 = env_or("BENCH_SECONDS", 8);
+    let rounds: usize = env_or("BENCH_ROUNDS", 1);
+    let scratch = std::path::absolute(repo_root().join("target/bench-settings-scale")).unwrap();
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let [noop, ours, _] = modules(&scratch);
+    let settings_file = |count: usize| match count {
+        3 => "image-pull-secrets-verify.json".to_string(),
+        count => format!("image-pull-secrets-verify-{count}-rules.json"),
+    };
+    let ids: Vec<String> = counts.iter().map(|count| format!("rules-{count}")).collect();
+    let mut policies = format!("noop:\n  module: file://{}\n  settings: {{}}\n", noop.display());
+    for (id, count) in ids.iter().zip(counts) {
+        let settings = read_json(&repo_root().join("benches/settings").join(settings_file(*count)));
+        policies.push_str(&format!(
+            "{id}:\n  module: file://{}\n  allowedToMutate: true\n  contextAwareResources:\n    - apiVersion: v1\n      kind: Secret\n\
+             \x20   - apiVersion: v1\n      kind: ServiceAccount\n  hostCapabilities: [\"kubernetes/get_resource\"]\n  settings: {settings}\n",
+            ours.display()
+        ));
+    }
+    let stub = KubeStub::start(&scratch.join("kube")).expect("API stub");
+    stub.add_object(read_json(&repo_root().join("benches/corp-registry-secret.json")));
+    let server = PolicyServer::start(
+        &Launch {
+            binary: &policy_server,
+            dir: &scratch.join("policy-server"),
+            policies: &policies,
+            kubeconfig: stub.kubeconfig(),
+            sources: None,
+            rust_backtrace: false,
+        },
+        Duration::from_secs(300),
+    );
+    let url = |id: &str| format!("http://127.0.0.1:{}/validate/{id}", server.port());
+    let columns: Vec<String> = std::iter::once("noop".to_string()).chain(ids.iter().cloned()).collect();
+    let requests = [("pod-1-accept", "Pod, 1 container, accept", false), ("pod-1-inject", "Pod, 1 container, inject", true)];
+    let mut loads = vec![vec![Vec::new(); columns.len()]; requests.len()];
+    for (r, (stem, _, injects)) in requests.iter().enumerate() {
+        let path = repo_root().join(format!("benches/requests/{stem}.json"));
+        let review = read_json(&path);
+        for id in &ids {
+            let (status, body) = server.validate(id, &review["request"]);
+            let patched = body["response"].get("patch").is_some_and(|p| !p.is_null());
+            assert!(status == 200 && body["response"]["allowed"] == true && patched == *injects, "{id} on {stem}: {body}");
+        }
+        let script = post_script(&scratch, &path);
+        for column in &columns {
+            run_wrk(&wrk, &script, &url(column), 1, 1);
+        }
+        for round in 0..rounds {
+            for k in 0..columns.len() {
+                let c = (k + round) % columns.len();
+                let load = run_wrk(&wrk, &script, &url(&columns[c]), seconds, 1);
+                eprintln!("round {}/{rounds} {stem} {}: {:.0} req/s", round + 1, columns[c], load.requests_per_second);
+                loads[r][c].push(load.requests_per_second);
+            }
+        }
+    }
+    let mut table = format!(
+        "Real policy-server ({}), this policy with 3 to 100 rules beside the no-op; wrk, {CONNECTIONS} keep-alive connections, \
+         {seconds} s per run, {rounds} interleaved round(s), medians; verification on.\n\n| request | no-op req/s |",
+        version(&policy_server)
+    );
+    for count in counts {
+        table.push_str(&format!(" {count} rules req/s (% of {} rules) |", counts[0]));
+    }
+    table.push_str(&format!("\n|---|{}\n", "---:|".repeat(columns.len())));
+    for (r, (_, label, _)) in requests.iter().enumerate() {
+        let figures: Vec<f64> = (0..columns.len()).map(|c| median(&mut loads[r][c])).collect();
+        table.push_str(&format!("| {label} | {} |", thousands(figures[0])));
+        for figure in &figures[1..] {
+            table.push_str(&format!(" {} ({:.0} %) |", thousands(*figure), 100.0 * figure / figures[1]));
+        }
+        table.push('\n');
+    }
+    println!("\n{table}");
+    std::fs::write(scratch.join("table.md"), &table).unwrap();
+    drop(server);
+    drop(stub);
+}
+
+/// A program, not a test (`harness = false`, `test = false` in Cargo.toml): `make bench-policy-server`,
+/// or with `BENCH_RULES=3,30,100` the settings-scale bench.
 fn main() {
-    policy_server_throughput();
+    match std::env::var("BENCH_RULES") {
+        Ok(counts) => settings_scale(
+            &counts.split(',').map(|count| count.trim().parse().expect("BENCH_RULES: numbers")).collect::<Vec<_>>(),
+        ),
+        Err(_) => policy_server_throughput(),
+    }
 }
