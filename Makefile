@@ -166,3 +166,5 @@ bench-kwctl: annotated-policy.wasm floor-modules
 bench-policy-server: annotated-policy.wasm floor-modules | setup-wrk
 	POLICY_SERVER=$(or $(POLICY_SERVER),$(KUBEWARDEN_SHARED)/policy-server) BENCH_SECONDS=$(BENCH_SECONDS) \
 		cargo test --release -p e2e-tests --test bench_policy_server
+	POLICY_SERVER=$(or $(POLICY_SERVER),$(KUBEWARDEN_SHARED)/policy-server) BENCH_SECONDS=$(BENCH_SECONDS) \
+		BENCH_RULES=3,30,100 cargo test --release -p e2e-tests --test bench_policy_server
