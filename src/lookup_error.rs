@@ -52,7 +52,7 @@ const WRAPPERS: [&str; 3] = ["Host error: ", "Callback evaluation failure: ", "E
 /// Classifies the text of a failed host call.
 ///
 /// ```
-/// use image_pull_secrets::{classify_host_error as classify, Denial, LookupError};
+/// use image_pull_secrets::{classify_lookup_error as classify, Denial, LookupError};
 /// let text = "Callback evaluation failure: Cannot find v1/Secret named 'corp' inside of namespace 'Some(\"team-c\")'\n\nStack backtrace:\n   0: ...";
 /// assert_eq!(classify(text), LookupError::NotFound);
 /// assert_eq!(
