@@ -13,9 +13,10 @@ use base64::alphabet::STANDARD as STANDARD_ALPHABET;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
+use crate::object::visit_as;
 use crate::registry_host::{distribution_domain, DOCKER_HUB, LEGACY_DOCKER_HUB};
 
 /// The two Secret layouts that carry registry credentials.
@@ -251,26 +252,23 @@ pub fn keyring(
 pub fn keyring_in_json(format: ConfigFormat, json: &[u8]) -> Result<Keyring, DockerConfigError> {
     let key = format.data_key();
     // serde's error text is dropped: it can quote the input.
-    let undecodable = |_: serde_json::Error| DockerConfigError::Undecodable {
+    let undecodable = DockerConfigError::Undecodable {
         key,
         failure: DecodeFailure::Json,
     };
     let (entries, first_failure) = match format {
         ConfigFormat::DockerConfigJson => {
             let document = serde_json::from_slice::<Option<DockerConfigJson>>(json)
-                .map_err(undecodable)?
+                .map_err(|_| undecodable.clone())?
                 .unwrap_or_default();
             if document.bad_headers {
-                return Err(DockerConfigError::Undecodable {
-                    key,
-                    failure: DecodeFailure::Json,
-                });
+                return Err(undecodable);
             }
             (document.auths, document.first_failure)
         }
         ConfigFormat::DockerCfg => {
             let auths = serde_json::from_slice::<Option<Auths>>(json)
-                .map_err(undecodable)?
+                .map_err(|_| undecodable)?
                 .unwrap_or_default();
             (Some(auths.entries), auths.first_failure)
         }
@@ -343,28 +341,6 @@ pub fn covers_any<K: AsRef<str>>(keys: &[K], registry: &str, repository: &str) -
 }
 
 // ---- Decoding, as Go's encoding/json fills the kubelet's types ----
-
-/// Accepts, and consumes, every JSON value other than those a visitor handles itself.
-macro_rules! other_json_values {
-    ($value:expr) => {
-        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-            Ok($value)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            while seq.next_element::<IgnoredAny>()?.is_some() {}
-            Ok($value)
-        }
-    };
-}
 
 /// Go's `encoding/json` matches a key to a field name folding case rune by rune
 /// (`ToUpper(ToLower(r))`), so a few non-ASCII letters also stand for ASCII ones.
@@ -448,10 +424,7 @@ impl<'de> Deserialize<'de> for HeadersShape {
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(HeadersShape(true))
             }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(HeadersShape(false))
-            }
-            other_json_values!(HeadersShape(false));
+            visit_as!(HeadersShape(false); scalars, str, seq);
         }
         deserializer.deserialize_any(HeadersVisitor)
     }
@@ -518,11 +491,7 @@ impl<'de> Deserialize<'de> for GoString {
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(GoString::Null)
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(GoString::Other)
-            }
-            other_json_values!(GoString::Other);
+            visit_as!(GoString::Other; scalars, seq, map);
         }
         deserializer.deserialize_any(StringVisitor)
     }
@@ -539,6 +508,13 @@ struct Entry {
 }
 
 impl Entry {
+    fn not_an_object() -> Self {
+        Entry {
+            failure: Some(EntryFailure::NotAnObject),
+            ..Entry::default()
+        }
+    }
+
     /// Whether the entry yields a username or password, or why the kubelet cannot decode it.
     fn credentials(self) -> Result<bool, EntryFailure> {
         if let Some(failure) = self.failure {
@@ -596,21 +572,9 @@ impl<'de> Deserialize<'de> for Entry {
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(Entry::default())
             }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Entry::not_an_object())
-            }
-            other_json_values!(Entry::not_an_object());
+            visit_as!(Entry::not_an_object(); scalars, str, seq);
         }
         deserializer.deserialize_any(EntryVisitor)
-    }
-}
-
-impl Entry {
-    fn not_an_object() -> Self {
-        Entry {
-            failure: Some(EntryFailure::NotAnObject),
-            ..Entry::default()
-        }
     }
 }
 

@@ -7,12 +7,12 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::object::Text;
+use crate::object::{visit_as, Text};
 
 /// The payload PolicyServer and kwctl send to `validate`.
 #[derive(Default)]
@@ -151,27 +151,10 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ShapeVisitor<T> {
     fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Shape<T>, A::Error> {
         T::deserialize(MapAccessDeserializer::new(map)).map(Shape::Object)
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Shape<T>, A::Error> {
-        IgnoredAny.visit_seq(seq).map(|_| Shape::Other)
-    }
     fn visit_unit<E>(self) -> Result<Shape<T>, E> {
         Ok(Shape::Absent)
     }
-    fn visit_bool<E>(self, _: bool) -> Result<Shape<T>, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<Shape<T>, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<Shape<T>, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<Shape<T>, E> {
-        Ok(Shape::Other)
-    }
-    fn visit_str<E>(self, _: &str) -> Result<Shape<T>, E> {
-        Ok(Shape::Other)
-    }
+    visit_as!(Shape::Other; scalars, str, seq);
 }
 
 /// A request as the decisions read it: its objects read, its namespace known.

@@ -11,7 +11,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::kinds::{array_index, pointer_tokens};
-use crate::object::Text;
+use crate::object::{visit_as, Text};
 
 /// A new value for one field of the JSON object at `pointer`: a pod spec's (or a
 /// ServiceAccount's, at the root `""`) `imagePullSecrets`, or a container's `imagePullPolicy`.
@@ -244,24 +244,7 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
         }
     }
 
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
-    }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
-    }
+    visit_as!((); scalars, str, unit);
 }
 
 /// Where `inner`, a sub-slice of `outer`, starts in it.
