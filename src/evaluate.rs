@@ -347,9 +347,11 @@ fn report<C: Cluster>(
         unreadable_namespace,
     } in hits
     {
+        let mut fail = |problem: &Problem, hits: &[Hit]| {
+            record(&mut findings, request.namespace, rule, problem, hits, mode)
+        };
         if let Some(error) = unreadable_namespace {
-            let problem = Problem::NamespaceUnreadable(error.clone());
-            record(&mut findings, request.namespace, rule, &problem, hits, mode);
+            fail(&Problem::NamespaceUnreadable(error.clone()), hits);
             continue;
         }
         let references: Vec<bool> = specs
@@ -359,25 +361,11 @@ fn report<C: Cluster>(
         let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) =
             hits.iter().partition(|hit| references[hit.spec]);
         if !unreferenced.is_empty() {
-            record(
-                &mut findings,
-                request.namespace,
-                rule,
-                &Problem::NotReferenced,
-                &unreferenced,
-                mode,
-            );
+            fail(&Problem::NotReferenced, &unreferenced);
         }
         if !referenced.is_empty() && settings.verify_secrets {
             if let Some(problem) = checks.problem(&rule.secret, &distinct_images(&referenced)) {
-                record(
-                    &mut findings,
-                    request.namespace,
-                    rule,
-                    &problem,
-                    &referenced,
-                    mode,
-                );
+                fail(&problem, &referenced);
             }
         }
         if mode == Mode::EphemeralContainers {
@@ -396,15 +384,7 @@ fn report<C: Cluster>(
                 .push(*hit);
         }
         for (policy, hits) in by_policy {
-            let problem = Problem::PullPolicy(policy.to_string());
-            record(
-                &mut findings,
-                request.namespace,
-                rule,
-                &problem,
-                &hits,
-                mode,
-            );
+            fail(&Problem::PullPolicy(policy.to_string()), &hits);
         }
     }
     findings.into_decision(edits)

@@ -289,24 +289,7 @@ fn compile(raw: &RawSettings) -> Result<Settings, String> {
 fn compile_rule(index: usize, raw: &RawRule, errors: &mut Vec<String>) -> Option<Rule> {
     let field = |name: &str| format!("rules[{index}].{name}");
     let before = errors.len();
-    let secret = match raw.secret.as_deref() {
-        None => {
-            errors.push(format!(
-                "{}: is required; name the pull secret to add, e.g. \"registry-credentials\"",
-                field("secret")
-            ));
-            String::new()
-        }
-        Some(secret) => {
-            if let Err(problem) = check_dns_subdomain(secret) {
-                errors.push(format!(
-                    "{}: \"{secret}\" is not a valid Secret name: {problem}",
-                    field("secret")
-                ));
-            }
-            secret.to_string()
-        }
-    };
+    let secret = secret_name(raw.secret.as_deref(), &field, "registry-credentials", errors);
     if raw.registries.is_empty() && raw.images.is_empty() {
         errors.push(format!(
             "rules[{index}]: has neither registries nor images; add at least one, e.g. registries: [\"registry.example.com\"]"
@@ -360,6 +343,30 @@ fn compile_rule(index: usize, raw: &RawRule, errors: &mut Vec<String>) -> Option
         namespace_selector,
         pull_always,
     })
+}
+
+/// The `secret` of an entry whose fields `field` names: required (`example` is one) and a valid
+/// Secret name.
+fn secret_name(
+    secret: Option<&str>,
+    field: &dyn Fn(&str) -> String,
+    example: &str,
+    errors: &mut Vec<String>,
+) -> String {
+    let Some(secret) = secret else {
+        errors.push(format!(
+            "{}: is required; name the pull secret to add, e.g. \"{example}\"",
+            field("secret")
+        ));
+        return String::new();
+    };
+    if let Err(problem) = check_dns_subdomain(secret) {
+        errors.push(format!(
+            "{}: \"{secret}\" is not a valid Secret name: {problem}",
+            field("secret")
+        ));
+    }
+    secret.to_string()
 }
 
 /// The compiled patterns; `field` names the list, and is written only for an error.
@@ -487,18 +494,8 @@ fn compile_service_accounts(
     for (index, entry) in raw.iter().enumerate() {
         let field = |name: &str| format!("serviceAccounts[{index}].{name}");
         let before = errors.len();
-        let secret = entry.secret.as_deref().unwrap_or_default().to_string();
-        if secret.is_empty() {
-            errors.push(format!(
-                "{}: is required; name the pull secret to add, e.g. \"dockerhub\"",
-                field("secret")
-            ));
-        } else if let Err(problem) = check_dns_subdomain(&secret) {
-            errors.push(format!(
-                "{}: \"{secret}\" is not a valid Secret name: {problem}",
-                field("secret")
-            ));
-        }
+        let secret = entry.secret.as_deref().filter(|secret| !secret.is_empty());
+        let secret = secret_name(secret, &field, "dockerhub", errors);
         let on_missing_secret = match entry.on_missing_secret.as_deref() {
             None | Some("warn") => OnMissingSecret::Warn,
             Some("skip") => OnMissingSecret::Skip,
