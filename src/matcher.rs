@@ -25,24 +25,24 @@ pub struct PatternError {
 pub enum PatternErrorKind {
     /// An empty registry pattern.
     EmptyRegistry,
-    /// A registry written as a URL; `host` is what to write instead.
-    Url { host: String },
+    /// A registry written as a URL; the host (held) is what to write instead.
+    Url(String),
     /// A registry pattern with a repository path after its `host`.
     RegistryPath { host: String, path: String },
     /// A registry pattern with `@`.
     RegistryDigest,
-    /// Something other than a port number after the host's `:`.
-    NotAPort { port: String },
-    /// A port number outside 1–65535.
-    PortOutOfRange { port: String },
-    /// A host label with `*` among other characters.
-    PartialWildcardLabel { label: String },
-    /// A host label that is not a DNS label.
-    NotALabel { label: String },
+    /// Something other than a port number (held) after the host's `:`.
+    NotAPort(String),
+    /// A port number (held) outside 1–65535.
+    PortOutOfRange(String),
+    /// A host label (held) with `*` among other characters.
+    PartialWildcardLabel(String),
+    /// A host label (held) that is not a DNS label.
+    NotALabel(String),
     /// An empty image pattern.
     EmptyImage,
-    /// An image pattern with a URL scheme; `without_scheme` is what to write instead.
-    Scheme { without_scheme: String },
+    /// An image pattern with a URL scheme; the rest (held) is what to write instead.
+    Scheme(String),
     /// An image pattern with a digest after the repository `name`.
     Digest { name: String, digest: String },
     /// An image pattern that is only a registry host.
@@ -51,12 +51,12 @@ pub enum PatternErrorKind {
     Tag { tag: String, untagged: String },
     /// `//`, or a leading or trailing `/`.
     EmptySegment,
-    /// A path segment with `*` among other characters.
-    PartialWildcardSegment { segment: String },
-    /// A path segment with upper-case letters.
-    UpperCaseSegment { segment: String },
-    /// A path segment outside the reference grammar.
-    NotAPathComponent { segment: String },
+    /// A path segment (held) with `*` among other characters.
+    PartialWildcardSegment(String),
+    /// A path segment (held) with upper-case letters.
+    UpperCaseSegment(String),
+    /// A path segment (held) outside the reference grammar.
+    NotAPathComponent(String),
 }
 
 impl fmt::Display for PatternError {
@@ -67,7 +67,7 @@ impl fmt::Display for PatternError {
             PatternErrorKind::EmptyRegistry => {
                 f.write_str("is empty; write a registry host such as \"registry.example.com\"")
             }
-            PatternErrorKind::Url { host } => {
+            PatternErrorKind::Url(host) => {
                 write!(f, "is a URL, not a registry host; write \"{host}\"")
             }
             PatternErrorKind::RegistryPath { host, path } => write!(
@@ -78,29 +78,29 @@ impl fmt::Display for PatternError {
             PatternErrorKind::RegistryDigest => {
                 f.write_str("has a digest; write the registry host only")
             }
-            PatternErrorKind::NotAPort { port } => write!(
+            PatternErrorKind::NotAPort(port) => write!(
                 f,
                 "has \":{port}\" after the host, which is not a port number; \
                  registries take host[:port] without tag"
             ),
-            PatternErrorKind::PortOutOfRange { port } => write!(
+            PatternErrorKind::PortOutOfRange(port) => write!(
                 f,
                 "has the port {port}, which is not from 1 to 65535; write the port \
                  the registry listens on"
             ),
-            PatternErrorKind::PartialWildcardLabel { label } => write!(
+            PatternErrorKind::PartialWildcardLabel(label) => write!(
                 f,
                 "has the label \"{label}\"; '*' must stand alone for exactly one DNS label, \
                  as in \"*.example.com\""
             ),
-            PatternErrorKind::NotALabel { label } => write!(
+            PatternErrorKind::NotALabel(label) => write!(
                 f,
                 "has the label \"{label}\", which is not a DNS label (letters, digits, '-')"
             ),
             PatternErrorKind::EmptyImage => f.write_str(
                 "is empty; write a repository glob such as \"registry.example.com/team/*\"",
             ),
-            PatternErrorKind::Scheme { without_scheme } => {
+            PatternErrorKind::Scheme(without_scheme) => {
                 write!(f, "has a URL scheme; write \"{without_scheme}\"")
             }
             PatternErrorKind::Digest { name, digest } => write!(
@@ -119,17 +119,17 @@ impl fmt::Display for PatternError {
             PatternErrorKind::EmptySegment => {
                 f.write_str("has an empty path segment (\"//\" or a leading or trailing '/')")
             }
-            PatternErrorKind::PartialWildcardSegment { segment } => write!(
+            PatternErrorKind::PartialWildcardSegment(segment) => write!(
                 f,
                 "has the segment \"{segment}\"; '*' and '**' must be whole path segments, \
                  as in \"team/*\""
             ),
-            PatternErrorKind::UpperCaseSegment { segment } => write!(
+            PatternErrorKind::UpperCaseSegment(segment) => write!(
                 f,
                 "has the segment \"{segment}\"; repository paths are lower-case: write \"{}\"",
                 segment.to_ascii_lowercase()
             ),
-            PatternErrorKind::NotAPathComponent { segment } => write!(
+            PatternErrorKind::NotAPathComponent(segment) => write!(
                 f,
                 "has the segment \"{segment}\", which is not a repository path component \
                  (lower-case letters and digits, separated by '.', '_', '__' or '-')"
@@ -183,7 +183,7 @@ impl RegistryPattern {
         }
         if let Some((_, rest)) = pattern.split_once("://") {
             let host = rest.split('/').next().unwrap_or_default();
-            return Err(PatternErrorKind::Url { host: host.into() });
+            return Err(PatternErrorKind::Url(host.into()));
         }
         if let Some((host, path)) = pattern.split_once('/') {
             return Err(PatternErrorKind::RegistryPath {
@@ -198,11 +198,9 @@ impl RegistryPattern {
         if let Some(port) = port {
             match parse_port(port) {
                 Ok(_) => {}
-                Err(PortError::NotANumber) => {
-                    return Err(PatternErrorKind::NotAPort { port: port.into() })
-                }
+                Err(PortError::NotANumber) => return Err(PatternErrorKind::NotAPort(port.into())),
                 Err(PortError::OutOfRange) => {
-                    return Err(PatternErrorKind::PortOutOfRange { port: port.into() })
+                    return Err(PatternErrorKind::PortOutOfRange(port.into()))
                 }
             }
         }
@@ -212,12 +210,10 @@ impl RegistryPattern {
             .map(|label| match label {
                 "*" => Ok(Label::Any),
                 _ if is_dns_label(label) => Ok(Label::Exact(label.to_string())),
-                _ if label.contains('*') => Err(PatternErrorKind::PartialWildcardLabel {
-                    label: label.into(),
-                }),
-                _ => Err(PatternErrorKind::NotALabel {
-                    label: label.into(),
-                }),
+                _ if label.contains('*') => {
+                    Err(PatternErrorKind::PartialWildcardLabel(label.into()))
+                }
+                _ => Err(PatternErrorKind::NotALabel(label.into())),
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RegistryPattern {
@@ -283,9 +279,7 @@ impl ImagePattern {
                 .split_once("://")
                 .map(|(_, r)| r)
                 .unwrap_or_default();
-            return Err(PatternErrorKind::Scheme {
-                without_scheme: without_scheme.into(),
-            });
+            return Err(PatternErrorKind::Scheme(without_scheme.into()));
         }
         if let Some((name, digest)) = pattern.split_once('@') {
             return Err(PatternErrorKind::Digest {
@@ -316,18 +310,14 @@ impl ImagePattern {
                 "*" => Ok(Segment::One),
                 "**" => Ok(Segment::OneOrMore),
                 "" => Err(PatternErrorKind::EmptySegment),
-                _ if segment.contains('*') => Err(PatternErrorKind::PartialWildcardSegment {
-                    segment: segment.into(),
-                }),
+                _ if segment.contains('*') => {
+                    Err(PatternErrorKind::PartialWildcardSegment(segment.into()))
+                }
                 _ if segment.bytes().any(|b| b.is_ascii_uppercase()) => {
-                    Err(PatternErrorKind::UpperCaseSegment {
-                        segment: segment.into(),
-                    })
+                    Err(PatternErrorKind::UpperCaseSegment(segment.into()))
                 }
                 _ if is_path_component(segment) => Ok(Segment::Exact(segment.to_string())),
-                _ => Err(PatternErrorKind::NotAPathComponent {
-                    segment: segment.into(),
-                }),
+                _ => Err(PatternErrorKind::NotAPathComponent(segment.into())),
             })
             .collect::<Result<Vec<_>, _>>()?;
         let on_docker_hub = registry.matches_registry(DOCKER_HUB)
@@ -552,9 +542,7 @@ mod tests {
             error,
             PatternError {
                 pattern: "https://reg.example/v2".into(),
-                kind: PatternErrorKind::Url {
-                    host: "reg.example".into()
-                },
+                kind: PatternErrorKind::Url("reg.example".into()),
             }
         );
         let error: &dyn std::error::Error = &error;
@@ -568,12 +556,7 @@ mod tests {
     fn registry_errors_inside_an_image_pattern_name_the_image_pattern() {
         let error = ImagePattern::parse("reg.example:99999/app").unwrap_err();
         assert_eq!(error.pattern, "reg.example:99999/app");
-        assert_eq!(
-            error.kind,
-            PatternErrorKind::PortOutOfRange {
-                port: "99999".into()
-            }
-        );
+        assert_eq!(error.kind, PatternErrorKind::PortOutOfRange("99999".into()));
     }
 
     #[rstest]

@@ -4,7 +4,6 @@
 //! `metav1.LabelSelectorAsSelector(selector).Matches(labels)` matches. Pure: no I/O.
 
 use std::collections::BTreeMap;
-use std::fmt;
 
 use serde::Deserialize;
 
@@ -47,17 +46,6 @@ impl Operator {
             "DoesNotExist" => Some(Operator::DoesNotExist),
             _ => None,
         }
-    }
-}
-
-impl fmt::Display for Operator {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Operator::In => "In",
-            Operator::NotIn => "NotIn",
-            Operator::Exists => "Exists",
-            Operator::DoesNotExist => "DoesNotExist",
-        })
     }
 }
 
