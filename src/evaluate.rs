@@ -46,11 +46,7 @@ pub(crate) fn pod_specs<C: Cluster>(
         Ok(images) => images,
         Err(message) => return Decision::bad_request(message),
     };
-    let hits = in_namespace_scope(
-        rule_hits(&specs, &images, |_| true),
-        request,
-        cluster,
-    );
+    let hits = in_namespace_scope(rule_hits(&specs, &images, |_| true), request, cluster);
     if hits.is_empty() {
         return Decision::accept();
     }
@@ -127,7 +123,8 @@ impl<'a> ParsedImages<'a> {
                 .entry(container.image)
                 .or_insert_with(|| ImageRef::parse(container.image).ok());
         }
-        let registries: BTreeSet<&str> = parsed.values().flatten().map(ImageRef::registry).collect();
+        let registries: BTreeSet<&str> =
+            parsed.values().flatten().map(ImageRef::registry).collect();
         let rules = settings.rules_for(&registries.into_iter().collect::<Vec<_>>())?;
         let images = parsed
             .into_iter()

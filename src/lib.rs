@@ -129,10 +129,16 @@ fn decide<'p, C: Cluster>(
     let (group, version, kind) = request.gvk();
     // Read only when the kind needs a look at `customResources`, or the request is handled.
     let mut settings = None;
-    let handling = kinds::handling((group, kind), request.operation(), request.sub_resource(), || {
-        let read = settings.insert(RequestSettings::read(payload.settings));
-        read.as_ref().map_or(true, |read| read.configures((group, version, kind)))
-    });
+    let handling = kinds::handling(
+        (group, kind),
+        request.operation(),
+        request.sub_resource(),
+        || {
+            let read = settings.insert(RequestSettings::read(payload.settings));
+            read.as_ref()
+                .map_or(true, |read| read.configures((group, version, kind)))
+        },
+    );
     if handling == Handling::Ignored {
         return (Decision::accept(), None);
     }

@@ -8,8 +8,7 @@ use crate::image_ref::ImageRef;
 use crate::reference::is_path_component;
 use crate::registry_host::{
     canonical_registry, is_dns_label, is_docker_hub_alias, names_registry, parse_port, split_port,
-    PortError,
-    DOCKER_HUB, OFFICIAL_NAMESPACE,
+    PortError, DOCKER_HUB, OFFICIAL_NAMESPACE,
 };
 
 /// A registry or image pattern from the settings that does not compile: the pattern as written
@@ -394,11 +393,33 @@ mod tests {
     use super::*;
     use rstest::rstest;
 
-    const PATTERN_PARTS: [&str; 12] = ["reg.example", "REG.Example", "*.corp.example", "eu.corp.example",
-        "docker.io", "Index.Docker.IO", "registry-1.docker.io", "localhost", "reg.example:5000", "reg.example:05000", "*", "a*b.example"];
+    const PATTERN_PARTS: [&str; 12] = [
+        "reg.example",
+        "REG.Example",
+        "*.corp.example",
+        "eu.corp.example",
+        "docker.io",
+        "Index.Docker.IO",
+        "registry-1.docker.io",
+        "localhost",
+        "reg.example:5000",
+        "reg.example:05000",
+        "*",
+        "a*b.example",
+    ];
     const PATHS: [&str; 5] = ["", "/acme/**", "/library/nginx", "/*", "/team/app"];
-    const IMAGES: [&str; 10] = ["reg.example/app:1", "REG.example/app", "reg.example:5000/a/b", "eu.corp.example/x",
-        "nginx", "acme/tools/cli", "docker.io/library/nginx", "index.docker.io/acme/x", "localhost/app", "a.b.corp.example/x"];
+    const IMAGES: [&str; 10] = [
+        "reg.example/app:1",
+        "REG.example/app",
+        "reg.example:5000/a/b",
+        "eu.corp.example/x",
+        "nginx",
+        "acme/tools/cli",
+        "docker.io/library/nginx",
+        "index.docker.io/acme/x",
+        "localhost/app",
+        "a.b.corp.example/x",
+    ];
 
     proptest::proptest! {
         /// The cheap test never says no where the compiled pattern says yes, for registry
@@ -430,7 +451,11 @@ mod tests {
     #[case::glob("*.corp.example", "eu.corp.example", true)]
     #[case::glob_other_domain("*.corp.example", "other.example", false)]
     #[case::glob_one_label("*.corp.example", "a.b.corp.example", false)]
-    fn may_match_rules_out_other_hosts(#[case] pattern: &str, #[case] registry: &str, #[case] expected: bool) {
+    fn may_match_rules_out_other_hosts(
+        #[case] pattern: &str,
+        #[case] registry: &str,
+        #[case] expected: bool,
+    ) {
         assert_eq!(registry_may_match(pattern, registry), expected);
     }
 

@@ -463,28 +463,16 @@ mod reasons_are_documented {
         )
     }
 
-    /// The `(reason, fix)` rows of docs/reasons.md: the first code span of each column.
-    fn documented() -> Vec<(String, String)> {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reasons.md"))
-            .unwrap();
-        let table = text
-            .split("<!-- reasons -->")
-            .nth(1)
-            .unwrap()
-            .split("<!-- /reasons -->")
-            .next()
-            .unwrap();
+    /// The rows of a table of docs/reasons.md between `<!-- marker -->` and `<!-- /marker -->`:
+    /// the first code span of each cell, header and rule left out.
+    fn documented(marker: &str) -> Vec<Vec<String>> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/reasons.md");
+        let text = std::fs::read_to_string(path).unwrap();
+        let table = text.split(&format!("<!-- {marker} -->")).nth(1).unwrap();
+        let table = table.split(&format!("<!-- /{marker} -->")).next().unwrap();
         let code = |cell: &str| cell.split('`').nth(1).unwrap_or_default().to_string();
-        table
-            .lines()
-            .filter(|line| line.starts_with("| ") && !line.starts_with("| applies to"))
-            .map(|line| {
-                let cells: Vec<&str> = line.split(" | ").collect();
-                (
-                    code(cells[1]),
-                    code(cells.get(2).copied().unwrap_or_default()),
-                )
-            })
+        let rows = table.lines().filter(|line| line.starts_with('|')).skip(2);
+        rows.map(|line| line.trim_matches('|').split(" | ").map(code).collect())
             .collect()
     }
 
@@ -520,14 +508,20 @@ mod reasons_are_documented {
 
     #[test]
     fn every_reason_and_fix_is_in_docs_reasons_md() {
-        let documented = documented();
+        let rows = documented("reasons");
         for (when, reason, fix) in every_reason() {
-            let listed = documented
-                .iter()
-                .any(|(r, f)| *r == reason && (fix.is_empty() || *f == fix));
+            let listed = rows.iter().any(|row| row[1] == reason && row[2] == fix);
             assert!(
                 listed,
                 "docs/reasons.md lacks the row ({when}) `{reason}` | `{fix}`"
+            );
+        }
+        let rows = documented("lookup-reasons");
+        for reason in every_lookup_reason() {
+            let listed = rows.iter().any(|row| row[0] == reason);
+            assert!(
+                listed,
+                "docs/reasons.md lacks the ServiceAccount lookup `{reason}`"
             );
         }
     }
@@ -535,14 +529,20 @@ mod reasons_are_documented {
     #[test]
     fn every_documented_reason_is_one_the_policy_gives() {
         let reasons = every_reason();
-        for (reason, fix) in documented() {
+        for row in documented("reasons") {
             let given = reasons
                 .iter()
-                .any(|(_, r, f)| same(&reason, r) && (f.is_empty() || same(&fix, f)));
+                .any(|(_, r, f)| same(&row[1], r) && same(&row[2], f));
             assert!(
                 given,
-                "docs/reasons.md lists `{reason}` | `{fix}`, which the policy never gives"
+                "docs/reasons.md lists `{}` | `{}`, which the policy never gives",
+                row[1], row[2]
             );
+        }
+        let lookups = every_lookup_reason();
+        for row in documented("lookup-reasons") {
+            let given = lookups.iter().any(|reason| same(&row[0], reason));
+            assert!(given, "docs/reasons.md lists the ServiceAccount lookup `{}`, which the policy never gives", row[0]);
         }
     }
 }

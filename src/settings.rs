@@ -12,7 +12,9 @@ use serde_json_path::JsonPath;
 
 use crate::image_ref::ImageRef;
 use crate::kinds::{builtin_kind, CustomResource};
-use crate::matcher::{image_may_match, registry_may_match, ImagePattern, PatternError, RegistryPattern};
+use crate::matcher::{
+    image_may_match, registry_may_match, ImagePattern, PatternError, RegistryPattern,
+};
 pub use crate::outcome::OnMissingSecret;
 use crate::registry_host::check_dns_subdomain;
 use crate::selector::{LabelSelector, RawLabelSelector};
@@ -178,12 +180,14 @@ impl<'a> RequestSettings<'a> {
         // The same reading as `Settings::from_slice` (one copy of it in the module).
         let read = serde_json::from_slice::<RawSettings>(text.as_bytes());
         match read {
-            Ok(raw) if raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()) => Ok(RequestSettings {
-                inject: raw.inject,
-                verify_secrets: raw.verify_secrets,
-                check_credentials: raw.check_credentials,
-                raw,
-            }),
+            Ok(raw) if raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()) => {
+                Ok(RequestSettings {
+                    inject: raw.inject,
+                    verify_secrets: raw.verify_secrets,
+                    check_credentials: raw.check_credentials,
+                    raw,
+                })
+            }
             _ => Err(invalid(Settings::from_slice(text.as_bytes()).err())),
         }
     }
@@ -192,8 +196,13 @@ impl<'a> RequestSettings<'a> {
     pub fn configures(&self, (group, version, kind): (&str, &str, &str)) -> bool {
         self.raw.custom_resources.iter().any(|custom| {
             let api_version = custom.api_version.as_deref().unwrap_or_default();
-            let (custom_group, custom_version) = api_version.split_once('/').unwrap_or(("", api_version));
-            (custom_group, custom_version, custom.kind.as_deref().unwrap_or_default()) == (group, version, kind)
+            let (custom_group, custom_version) =
+                api_version.split_once('/').unwrap_or(("", api_version));
+            (
+                custom_group,
+                custom_version,
+                custom.kind.as_deref().unwrap_or_default(),
+            ) == (group, version, kind)
         })
     }
 
@@ -201,7 +210,10 @@ impl<'a> RequestSettings<'a> {
     pub fn custom_resources(&self) -> Result<Vec<CustomResource>, String> {
         let mut errors = Vec::new();
         let compiled = compile_custom_resources(&self.raw.custom_resources, &mut errors);
-        errors.is_empty().then_some(compiled).ok_or_else(|| invalid(Some(errors.join("; "))))
+        errors
+            .is_empty()
+            .then_some(compiled)
+            .ok_or_else(|| invalid(Some(errors.join("; "))))
     }
 
     /// The rules that may match an image of one of these normalised registries, compiled, in
@@ -209,21 +221,40 @@ impl<'a> RequestSettings<'a> {
     pub fn rules_for(&self, registries: &[&str]) -> Result<Vec<Rule>, String> {
         let may_match = |rule: &RawRule| {
             registries.iter().any(|registry| {
-                rule.registries.iter().any(|pattern| registry_may_match(pattern, registry))
-                    || rule.images.iter().any(|pattern| image_may_match(pattern, registry))
+                rule.registries
+                    .iter()
+                    .any(|pattern| registry_may_match(pattern, registry))
+                    || rule
+                        .images
+                        .iter()
+                        .any(|pattern| image_may_match(pattern, registry))
             })
         };
         let mut errors = Vec::new();
-        let rules = self.raw.rules.iter().flatten().enumerate().filter(|(_, rule)| may_match(rule));
-        let compiled = rules.filter_map(|(index, rule)| compile_rule(index, rule, &mut errors)).collect();
-        errors.is_empty().then_some(compiled).ok_or_else(|| invalid(Some(errors.join("; "))))
+        let rules = self
+            .raw
+            .rules
+            .iter()
+            .flatten()
+            .enumerate()
+            .filter(|(_, rule)| may_match(rule));
+        let compiled = rules
+            .filter_map(|(index, rule)| compile_rule(index, rule, &mut errors))
+            .collect();
+        errors
+            .is_empty()
+            .then_some(compiled)
+            .ok_or_else(|| invalid(Some(errors.join("; "))))
     }
 
     /// The `serviceAccounts` entries, compiled.
     pub fn service_accounts(&self) -> Result<Vec<ServiceAccountSecret>, String> {
         let mut errors = Vec::new();
         let compiled = compile_service_accounts(&self.raw.service_accounts, &mut errors);
-        errors.is_empty().then_some(compiled).ok_or_else(|| invalid(Some(errors.join("; "))))
+        errors
+            .is_empty()
+            .then_some(compiled)
+            .ok_or_else(|| invalid(Some(errors.join("; "))))
     }
 }
 
@@ -289,7 +320,12 @@ fn compile(raw: &RawSettings) -> Result<Settings, String> {
 fn compile_rule(index: usize, raw: &RawRule, errors: &mut Vec<String>) -> Option<Rule> {
     let field = |name: &str| format!("rules[{index}].{name}");
     let before = errors.len();
-    let secret = secret_name(raw.secret.as_deref(), &field, "registry-credentials", errors);
+    let secret = secret_name(
+        raw.secret.as_deref(),
+        &field,
+        "registry-credentials",
+        errors,
+    );
     if raw.registries.is_empty() && raw.images.is_empty() {
         errors.push(format!(
             "rules[{index}]: has neither registries nor images; add at least one, e.g. registries: [\"registry.example.com\"]"
@@ -319,9 +355,10 @@ fn compile_rule(index: usize, raw: &RawRule, errors: &mut Vec<String>) -> Option
             OnMissingSecret::Reject
         }
     };
-    let namespace_selector = raw.namespace_selector.clone().and_then(|selector| {
-        LabelSelector::compile(selector, &field("namespaceSelector"), errors)
-    });
+    let namespace_selector = raw
+        .namespace_selector
+        .clone()
+        .and_then(|selector| LabelSelector::compile(selector, &field("namespaceSelector"), errors));
     let pull_always = match raw.image_pull_policy.as_deref() {
         None => false,
         Some("Always") => true,
@@ -566,15 +603,22 @@ mod tests {
     #[test]
     fn only_the_rules_in_play_are_compiled() {
         let text = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]},
-            {"secret": "Bad_Name", "registries": ["other.example"]}]}).to_string();
+            {"secret": "Bad_Name", "registries": ["other.example"]}]})
+        .to_string();
         let raw = RawValue::from_string(text).unwrap();
         let settings = RequestSettings::read(Some(&raw)).unwrap();
         assert_eq!(settings.rules_for(&["reg.example"]).unwrap().len(), 1);
         let error = settings.rules_for(&["other.example"]).unwrap_err();
-        assert!(error.starts_with("invalid settings: rules[1].secret: \"Bad_Name\""), "{error}");
+        assert!(
+            error.starts_with("invalid settings: rules[1].secret: \"Bad_Name\""),
+            "{error}"
+        );
         let none = RawValue::from_string("null".into()).unwrap();
         let error = RequestSettings::read(Some(&none)).err().unwrap();
-        assert!(error.starts_with("invalid settings: rules: is required"), "{error}");
+        assert!(
+            error.starts_with("invalid settings: rules: is required"),
+            "{error}"
+        );
     }
 
     fn parse(settings: serde_json::Value) -> Result<Settings, String> {

@@ -580,15 +580,26 @@ fn settings_scale(counts: &[usize]) {
         3 => "image-pull-secrets-verify.json".to_string(),
         count => format!("image-pull-secrets-verify-{count}-rules.json"),
     };
-    let ids: Vec<String> = counts.iter().map(|count| format!("rules-{count}")).collect();
+    let ids: Vec<String> = counts
+        .iter()
+        .map(|count| format!("rules-{count}"))
+        .collect();
     // The no-op given the largest settings: what the host itself pays to send them.
-    let largest = read_json(&repo_root().join("benches/settings").join(settings_file(counts[counts.len() - 1])));
+    let largest = read_json(
+        &repo_root()
+            .join("benches/settings")
+            .join(settings_file(counts[counts.len() - 1])),
+    );
     let mut policies = format!(
         "noop:\n  module: file://{0}\n  settings: {{}}\nnoop-settings:\n  module: file://{0}\n  settings: {largest}\n",
         noop.display()
     );
     for (id, count) in ids.iter().zip(counts) {
-        let settings = read_json(&repo_root().join("benches/settings").join(settings_file(*count)));
+        let settings = read_json(
+            &repo_root()
+                .join("benches/settings")
+                .join(settings_file(*count)),
+        );
         policies.push_str(&format!(
             "{id}:\n  module: file://{}\n  allowedToMutate: true\n  contextAwareResources:\n    - apiVersion: v1\n      kind: Secret\n\
              \x20   - apiVersion: v1\n      kind: ServiceAccount\n  hostCapabilities: [\"kubernetes/get_resource\"]\n  settings: {settings}\n",
@@ -596,7 +607,9 @@ fn settings_scale(counts: &[usize]) {
         ));
     }
     let stub = KubeStub::start(&scratch.join("kube")).expect("API stub");
-    stub.add_object(read_json(&repo_root().join("benches/corp-registry-secret.json")));
+    stub.add_object(read_json(
+        &repo_root().join("benches/corp-registry-secret.json"),
+    ));
     let server = PolicyServer::start(
         &Launch {
             binary: &policy_server,
@@ -609,8 +622,15 @@ fn settings_scale(counts: &[usize]) {
         Duration::from_secs(300),
     );
     let url = |id: &str| format!("http://127.0.0.1:{}/validate/{id}", server.port());
-    let columns: Vec<String> = ["noop", "noop-settings"].map(String::from).into_iter().chain(ids.iter().cloned()).collect();
-    let requests = [("pod-1-accept", "Pod, 1 container, accept", false), ("pod-1-inject", "Pod, 1 container, inject", true)];
+    let columns: Vec<String> = ["noop", "noop-settings"]
+        .map(String::from)
+        .into_iter()
+        .chain(ids.iter().cloned())
+        .collect();
+    let requests = [
+        ("pod-1-accept", "Pod, 1 container, accept", false),
+        ("pod-1-inject", "Pod, 1 container, inject", true),
+    ];
     let mut loads = vec![vec![Vec::new(); columns.len()]; requests.len()];
     for (r, (stem, _, injects)) in requests.iter().enumerate() {
         let path = repo_root().join(format!("benches/requests/{stem}.json"));
@@ -618,7 +638,10 @@ fn settings_scale(counts: &[usize]) {
         for id in &ids {
             let (status, body) = server.validate(id, &review["request"]);
             let patched = body["response"].get("patch").is_some_and(|p| !p.is_null());
-            assert!(status == 200 && body["response"]["allowed"] == true && patched == *injects, "{id} on {stem}: {body}");
+            assert!(
+                status == 200 && body["response"]["allowed"] == true && patched == *injects,
+                "{id} on {stem}: {body}"
+            );
         }
         let script = post_script(&scratch, &path);
         for column in &columns {
@@ -628,7 +651,12 @@ fn settings_scale(counts: &[usize]) {
             for k in 0..columns.len() {
                 let c = (k + round) % columns.len();
                 let load = run_wrk(&wrk, &script, &url(&columns[c]), seconds, 1);
-                eprintln!("round {}/{rounds} {stem} {}: {:.0} req/s", round + 1, columns[c], load.requests_per_second);
+                eprintln!(
+                    "round {}/{rounds} {stem} {}: {:.0} req/s",
+                    round + 1,
+                    columns[c],
+                    load.requests_per_second
+                );
                 loads[r][c].push(load.requests_per_second);
             }
         }
@@ -642,11 +670,16 @@ fn settings_scale(counts: &[usize]) {
         counts[counts.len() - 1],
     );
     for count in counts {
-        table.push_str(&format!(" {count} rules req/s (% of {} rules) |", counts[0]));
+        table.push_str(&format!(
+            " {count} rules req/s (% of {} rules) |",
+            counts[0]
+        ));
     }
     table.push_str(&format!("\n|---|{}\n", "---:|".repeat(columns.len())));
     for (r, (_, label, _)) in requests.iter().enumerate() {
-        let figures: Vec<f64> = (0..columns.len()).map(|c| median(&mut loads[r][c])).collect();
+        let figures: Vec<f64> = (0..columns.len())
+            .map(|c| median(&mut loads[r][c]))
+            .collect();
         table.push_str(&format!(
             "| {label} | {} | {} ({:.0} %) |",
             thousands(figures[0]),
@@ -654,7 +687,11 @@ fn settings_scale(counts: &[usize]) {
             100.0 * figures[1] / figures[0]
         ));
         for figure in &figures[2..] {
-            table.push_str(&format!(" {} ({:.0} %) |", thousands(*figure), 100.0 * figure / figures[2]));
+            table.push_str(&format!(
+                " {} ({:.0} %) |",
+                thousands(*figure),
+                100.0 * figure / figures[2]
+            ));
         }
         table.push('\n');
     }
@@ -669,7 +706,10 @@ fn settings_scale(counts: &[usize]) {
 fn main() {
     match std::env::var("BENCH_RULES") {
         Ok(counts) => settings_scale(
-            &counts.split(',').map(|count| count.trim().parse().expect("BENCH_RULES: numbers")).collect::<Vec<_>>(),
+            &counts
+                .split(',')
+                .map(|count| count.trim().parse().expect("BENCH_RULES: numbers"))
+                .collect::<Vec<_>>(),
         ),
         Err(_) => policy_server_throughput(),
     }
