@@ -59,7 +59,6 @@ use serde_json::Value;
 
 use crate::cluster::HostCluster;
 use crate::kinds::{Handling, Workload};
-use crate::object::Keep;
 use crate::outcome::Decision;
 use crate::request::{AdmissionRequest, Shape};
 use crate::settings::RequestSettings;
@@ -82,11 +81,11 @@ fn validate(payload: &[u8]) -> CallResult {
 /// waPC `validate_settings`: a parse or compile failure is an invalid-settings answer naming the field.
 fn validate_settings(payload: &[u8]) -> CallResult {
     let message = Settings::from_slice(payload).err();
-    let valid = message.is_none();
-    Ok(serde_json::to_vec(&SettingsValidationResponse {
-        valid,
+    let response = SettingsValidationResponse {
+        valid: message.is_none(),
         message,
-    })?)
+    };
+    Ok(serde_json::to_vec(&response)?)
 }
 
 /// The answer to a `validate` payload (`{"request": ..., "settings": ...}`), parsed.
@@ -106,14 +105,11 @@ pub fn respond_json<C: Cluster>(payload: &[u8], cluster: &mut C) -> Vec<u8> {
     response::write(decision, object)
 }
 
-/// How an object's text is read: keeping what a `Keep` names, or whole when it names none.
-type ObjectReader = fn(&RawValue, Option<&'static Keep>) -> serde_json::Result<Value>;
-
 /// The decision for a payload, and the request's object text that a mutation is spliced into.
 fn decide<'p, C: Cluster>(
     payload: &'p [u8],
     cluster: &mut C,
-    read_object: ObjectReader,
+    read_object: object::Reader,
 ) -> (Decision, Option<&'p RawValue>) {
     let payload = match request::read(payload) {
         Ok(payload) => payload,
@@ -146,11 +142,7 @@ fn decide<'p, C: Cluster>(
         Ok(settings) => settings,
         Err(message) => return (Decision::bad_request(message), None),
     };
-    let custom_resources = match settings.configures((group, version, kind)) {
-        true => settings.custom_resources(),
-        false => Ok(Vec::new()),
-    };
-    let custom_resources = match custom_resources {
+    let custom_resources = match settings.custom_resources_of((group, version, kind)) {
         Ok(custom_resources) => custom_resources,
         Err(message) => return (Decision::bad_request(message), None),
     };

@@ -206,8 +206,14 @@ impl<'a> RequestSettings<'a> {
         })
     }
 
-    /// The custom resources, compiled.
-    pub fn custom_resources(&self) -> Result<Vec<CustomResource>, String> {
+    /// The custom resources, compiled, if they configure `(group, version, kind)`; else none.
+    pub fn custom_resources_of(
+        &self,
+        gvk: (&str, &str, &str),
+    ) -> Result<Vec<CustomResource>, String> {
+        if !self.configures(gvk) {
+            return Ok(Vec::new());
+        }
         let mut errors = Vec::new();
         let compiled = compile_custom_resources(&self.raw.custom_resources, &mut errors);
         errors
