@@ -216,10 +216,7 @@ impl<'a> RequestSettings<'a> {
         }
         let mut errors = Vec::new();
         let compiled = compile_custom_resources(&self.raw.custom_resources, &mut errors);
-        errors
-            .is_empty()
-            .then_some(compiled)
-            .ok_or_else(|| invalid(Some(errors.join("; "))))
+        or_invalid(compiled, errors)
     }
 
     /// The rules that may match an image of one of these normalised registries, compiled, in
@@ -247,26 +244,28 @@ impl<'a> RequestSettings<'a> {
         let compiled = rules
             .filter_map(|(index, rule)| compile_rule(index, rule, &mut errors))
             .collect();
-        errors
-            .is_empty()
-            .then_some(compiled)
-            .ok_or_else(|| invalid(Some(errors.join("; "))))
+        or_invalid(compiled, errors)
     }
 
     /// The `serviceAccounts` entries, compiled.
     pub fn service_accounts(&self) -> Result<Vec<ServiceAccountSecret>, String> {
         let mut errors = Vec::new();
         let compiled = compile_service_accounts(&self.raw.service_accounts, &mut errors);
-        errors
-            .is_empty()
-            .then_some(compiled)
-            .ok_or_else(|| invalid(Some(errors.join("; "))))
+        or_invalid(compiled, errors)
     }
 }
 
 /// The message of a 400 for settings that do not compile.
 fn invalid(message: Option<String>) -> String {
     format!("invalid settings: {}", message.unwrap_or_default())
+}
+
+/// What was compiled, or the 400 message naming every error found compiling it.
+fn or_invalid<T>(compiled: T, errors: Vec<String>) -> Result<T, String> {
+    match errors.is_empty() {
+        true => Ok(compiled),
+        false => Err(invalid(Some(errors.join("; ")))),
+    }
 }
 
 fn describe_serde_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> String {
