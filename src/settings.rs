@@ -97,6 +97,19 @@ struct RawCustomResource<'a> {
     pod_spec_path: Option<Str<'a>>,
 }
 
+impl RawCustomResource<'_> {
+    /// Whether the entry names `(group, version, kind)`, read as written, without compiling.
+    fn names(&self, (group, version, kind): (&str, &str, &str)) -> bool {
+        let api_version = self.api_version.as_deref().unwrap_or_default();
+        let (own_group, own_version) = api_version.split_once('/').unwrap_or(("", api_version));
+        (
+            own_group,
+            own_version,
+            self.kind.as_deref().unwrap_or_default(),
+        ) == (group, version, kind)
+    }
+}
+
 /// A settings string, borrowed from the text unless it has escapes; any other JSON type is an
 /// error, as for a `String`.
 struct Str<'a>(Cow<'a, str>);
@@ -193,17 +206,11 @@ impl<'a> RequestSettings<'a> {
     }
 
     /// Whether `customResources` names `(group, version, kind)`, read without compiling.
-    pub fn configures(&self, (group, version, kind): (&str, &str, &str)) -> bool {
-        self.raw.custom_resources.iter().any(|custom| {
-            let api_version = custom.api_version.as_deref().unwrap_or_default();
-            let (custom_group, custom_version) =
-                api_version.split_once('/').unwrap_or(("", api_version));
-            (
-                custom_group,
-                custom_version,
-                custom.kind.as_deref().unwrap_or_default(),
-            ) == (group, version, kind)
-        })
+    pub fn configures(&self, gvk: (&str, &str, &str)) -> bool {
+        self.raw
+            .custom_resources
+            .iter()
+            .any(|custom| custom.names(gvk))
     }
 
     /// The custom resources, compiled, if they configure `(group, version, kind)`; else none.
@@ -215,7 +222,8 @@ impl<'a> RequestSettings<'a> {
             return Ok(Vec::new());
         }
         let mut errors = Vec::new();
-        let compiled = compile_custom_resources(&self.raw.custom_resources, &mut errors);
+        let wanted = |custom: &RawCustomResource| custom.names(gvk);
+        let compiled = compile_custom_resources(&self.raw.custom_resources, wanted, &mut errors);
         or_invalid(compiled, errors)
     }
 
@@ -307,7 +315,7 @@ fn compile(raw: &RawSettings) -> Result<Settings, String> {
         .enumerate()
         .filter_map(|(index, rule)| compile_rule(index, rule, &mut errors))
         .collect();
-    let custom_resources = compile_custom_resources(&raw.custom_resources, &mut errors);
+    let custom_resources = compile_custom_resources(&raw.custom_resources, |_| true, &mut errors);
     let service_accounts = compile_service_accounts(&raw.service_accounts, &mut errors);
     if !errors.is_empty() {
         return Err(errors.join("; "));
@@ -429,12 +437,14 @@ fn compile_patterns<T>(
         .collect()
 }
 
+/// Compiles the `customResources` entries `wanted` picks (a request needs those of its kind only).
 fn compile_custom_resources(
     raw: &[RawCustomResource],
+    wanted: impl Fn(&RawCustomResource) -> bool,
     errors: &mut Vec<String>,
 ) -> Vec<CustomResource> {
     let mut compiled: Vec<CustomResource> = Vec::new();
-    for (index, resource) in raw.iter().enumerate() {
+    for (index, resource) in raw.iter().enumerate().filter(|(_, raw)| wanted(raw)) {
         let field = |name: &str| format!("customResources[{index}].{name}");
         let before = errors.len();
         let (group, version) = match resource.api_version.as_deref() {
