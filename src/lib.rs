@@ -61,7 +61,6 @@ use crate::cluster::HostCluster;
 use crate::kinds::{Handling, Workload};
 use crate::outcome::Decision;
 use crate::request::{AdmissionRequest, Shape};
-use crate::settings::RequestSettings;
 
 #[no_mangle]
 pub extern "C" fn wapc_init() {
@@ -111,34 +110,32 @@ fn decide<'p, C: Cluster>(
     cluster: &mut C,
     read_object: object::Reader,
 ) -> (Decision, Option<&'p RawValue>) {
-    let payload = match request::read(payload) {
-        Ok(payload) => payload,
+    let (request, settings) = match request::read(payload) {
+        Ok(read) => read,
         Err(message) => return (Decision::bad_request(message), None),
     };
-    let Shape::Object(request) = payload.request else {
-        let message = match RequestSettings::read(payload.settings) {
+    let Shape::Object(request) = request else {
+        let message = match settings {
             Err(message) => message,
             Ok(_) => "the admission request is not a JSON object".to_string(),
         };
         return (Decision::bad_request(message), None);
     };
     let (group, version, kind) = request.gvk();
-    // Read only when the kind needs a look at `customResources`, or the request is handled.
-    let mut settings = None;
     let handling = kinds::handling(
         (group, kind),
         request.operation(),
         request.sub_resource(),
         || {
-            let read = settings.insert(RequestSettings::read(payload.settings));
-            read.as_ref()
+            settings
+                .as_ref()
                 .map_or(true, |read| read.configures((group, version, kind)))
         },
     );
     if handling == Handling::Ignored {
         return (Decision::accept(), None);
     }
-    let settings = match settings.unwrap_or_else(|| RequestSettings::read(payload.settings)) {
+    let settings = match settings {
         Ok(settings) => settings,
         Err(message) => return (Decision::bad_request(message), None),
     };
@@ -310,12 +307,37 @@ mod tests {
     #[case::no_request(br#"{"settings": {"rules": [{"secret": "a", "images": ["x"]}]}}"#.as_slice(), "the admission request is not a JSON object")]
     #[case::request_not_an_object(br#"{"request": 3}"#.as_slice(), "invalid settings: rules: is required; add at least one rule with a secret and registries or images")]
     #[case::object_does_not_parse(br#"{"request": {"kind": {"kind": "Pod"}, "operation": "CREATE", "object": {"spec": 1e999}}, "settings": {"rules": [{"secret": "a", "images": ["x"]}]}}"#.as_slice(), "the admission request does not parse: number out of range at line 1 column 14")]
+    #[case::settings_do_not_parse(br#"{"request": {"kind": {"kind": "Pod"}, "operation": "CREATE", "object": {}}, "settings": {"rules": [{"secret": "a", "images": "x"}]}}"#.as_slice(), "invalid settings: rules[0].images: invalid type: string \"x\", expected a sequence")]
+    #[case::settings_do_not_parse_before_the_request(br#"{"settings": {"rules": [], "inject": 1}, "request": {"kind": {"kind": "Pod"}, "operation": "CREATE", "object": {}}}"#.as_slice(), "invalid settings: inject: invalid type: integer `1`, expected a boolean")]
+    #[case::not_utf8(b"{\"request\": \"\xff\"}".as_slice(), "the validation payload is not valid JSON: invalid unicode code point at line 1 column 14")]
     fn unreadable_payloads_are_bad_requests(#[case] payload: &[u8], #[case] message: &str) {
         let answer = respond(payload, &mut MemoryCluster::default());
         assert_eq!(
             (answer.accepted, answer.code, answer.message.as_deref()),
             (false, Some(400), Some(message))
         );
+    }
+
+    /// Settings that do not parse with the payload are read again from their text; the last of
+    /// two `settings` counts, as in the plain evaluation, whichever of them does not parse.
+    #[test]
+    fn settings_that_do_not_parse_with_the_payload_are_read_as_the_plain_evaluation() {
+        let request = r#"{"kind": {"kind": "Pod"}, "operation": "CREATE", "object": {"spec": {"containers": [{"image": "reg.example/a"}]}}}"#;
+        let good = r#"{"rules": [{"secret": "corp", "registries": ["reg.example"]}], "verifySecrets": false}"#;
+        let bad = r#"{"rules": [{"secret": "corp", "registries": "reg.example"}]}"#;
+        for (first, last) in [(bad, good), (good, bad), (bad, bad), (good, good)] {
+            let payload =
+                format!(r#"{{"settings": {first}, "request": {request}, "settings": {last}}}"#);
+            let answered =
+                serde_json::to_value(respond(payload.as_bytes(), &mut MemoryCluster::default()))
+                    .unwrap();
+            let plain = serde_json::to_value(respond_plainly(
+                payload.as_bytes(),
+                &mut MemoryCluster::default(),
+            ))
+            .unwrap();
+            assert_eq!(answered, plain, "{payload}");
+        }
     }
 
     /// Duplicate keys in the request: the last one counts, as in the plain evaluation.

@@ -1,7 +1,8 @@
 //! The `validate` payload (`{"request": AdmissionRequest, "settings": ...}`), read once by serde
-//! and borrowed from it. Fields are lenient where an odd shape still gets a precise answer: a
-//! string field of another type reads as empty, and a request that is not an object is told
-//! apart from a missing one. The objects and the settings stay raw text until they are needed.
+//! and borrowed from it, the settings parsed in the same pass. Fields are lenient where an odd
+//! shape still gets a precise answer: a string field of another type reads as empty, and a
+//! request that is not an object is told apart from a missing one. The objects stay raw text
+//! until they are needed.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -13,12 +14,21 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::object::{visit_as, Text};
+use crate::settings::{RawSettings, RequestSettings};
 
-/// The payload PolicyServer and kwctl send to `validate`.
-#[derive(Default)]
-pub(crate) struct Payload<'a> {
-    pub request: Shape<Request<'a>>,
-    pub settings: Option<&'a RawValue>,
+/// The payload PolicyServer and kwctl send to `validate`, its settings read as `S`.
+struct Payload<'a, S> {
+    request: Shape<Request<'a>>,
+    settings: Option<S>,
+}
+
+impl<S> Default for Payload<'_, S> {
+    fn default() -> Self {
+        Payload {
+            request: Shape::Absent,
+            settings: None,
+        }
+    }
 }
 
 /// The fields of an `AdmissionRequest` the policy reads.
@@ -45,19 +55,21 @@ pub(crate) struct GroupVersionKind<'a> {
 /// Reads an object's fields into `T`, each by `field`; a repeated key overwrites the earlier
 /// value, as serde_json's `Value` keeps the last one. Unknown keys are skipped.
 macro_rules! lenient_object {
-    ($type:ident, |$target:ident, $key:ident, $map:ident| $body:expr) => {
-        impl<'de> Deserialize<'de> for $type<'de> {
+    ($type:ident $(<$param:ident>)?, |$target:ident, $key:ident, $map:ident| $body:expr) => {
+        impl<'de $(, $param: Deserialize<'de>)?> Deserialize<'de> for $type<'de $(, $param)?> {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct FieldsVisitor;
-                impl<'de> Visitor<'de> for FieldsVisitor {
-                    type Value = $type<'de>;
+                struct FieldsVisitor<T>(PhantomData<T>);
+                impl<'de $(, $param: Deserialize<'de>)?> Visitor<'de>
+                    for FieldsVisitor<$type<'de $(, $param)?>>
+                {
+                    type Value = $type<'de $(, $param)?>;
                     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                         f.write_str("a JSON object")
                     }
                     fn visit_map<A: MapAccess<'de>>(
                         self,
                         mut $map: A,
-                    ) -> Result<$type<'de>, A::Error> {
+                    ) -> Result<Self::Value, A::Error> {
                         let mut $target = $type::default();
                         while let Some(Text($key)) = $map.next_key::<Text>()? {
                             $body;
@@ -65,13 +77,13 @@ macro_rules! lenient_object {
                         Ok($target)
                     }
                 }
-                deserializer.deserialize_map(FieldsVisitor)
+                deserializer.deserialize_map(FieldsVisitor(PhantomData))
             }
         }
     };
 }
 
-lenient_object!(Payload, |payload, key, map| match key.as_ref() {
+lenient_object!(Payload<S>, |payload, key, map| match key.as_ref() {
     "request" => payload.request = map.next_value()?,
     "settings" => payload.settings = map.next_value()?,
     _ => drop(map.next_value::<IgnoredAny>()?),
@@ -166,9 +178,27 @@ pub(crate) struct AdmissionRequest<'a> {
     pub old_object: &'a Value,
 }
 
-/// Reads a payload; the error is the message of a 400 answer.
-pub(crate) fn read(payload: &[u8]) -> Result<Payload<'_>, String> {
-    match serde_json::from_slice::<Shape<Payload>>(payload) {
+/// Reads a payload: the request, and its settings or the 400 message they get; the error is the
+/// message of a 400 answer. Settings that do not parse in the same pass (the host accepted them
+/// in `validate_settings`, so hardly ever) are read again from their text, to name the field.
+pub(crate) fn read(
+    payload: &[u8],
+) -> Result<(Shape<Request<'_>>, Result<RequestSettings<'_>, String>), String> {
+    if let Ok(Payload { request, settings }) = parse::<RawSettings>(payload) {
+        return Ok((request, RequestSettings::new(settings)));
+    }
+    let Payload { request, settings } = parse::<&RawValue>(payload)?;
+    Ok((request, RequestSettings::read(settings)))
+}
+
+fn parse<'p, S: Deserialize<'p>>(payload: &'p [u8]) -> Result<Payload<'p, S>, String> {
+    // Checked as UTF-8 once, the strings are borrowed without a check each; a payload that is
+    // not UTF-8 is read from bytes, so serde_json names the position of the bad byte.
+    let read = match std::str::from_utf8(payload) {
+        Ok(text) => serde_json::from_str::<Shape<Payload<S>>>(text),
+        Err(_) => serde_json::from_slice(payload),
+    };
+    match read {
         Ok(Shape::Object(payload)) => Ok(payload),
         Ok(_) => Err("the validation payload is not a JSON object".to_string()),
         Err(error) if error.is_data() => {

@@ -55,7 +55,7 @@ pub struct Settings {
 /// The settings as written, borrowed from their text.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RawSettings<'a> {
+pub(crate) struct RawSettings<'a> {
     #[serde(borrow)]
     rules: Option<Vec<RawRule<'a>>>,
     #[serde(default = "enabled")]
@@ -184,24 +184,34 @@ pub(crate) struct RequestSettings<'a> {
 }
 
 impl<'a> RequestSettings<'a> {
-    /// Reads the settings of a payload; the error is the message to reject with.
+    /// The settings of a payload, as parsed with it (`None`: absent or `null`); the error is the
+    /// message to reject with.
+    pub fn new(raw: Option<RawSettings<'a>>) -> Result<Self, String> {
+        let Some(raw) = raw else {
+            return Self::read(None);
+        };
+        match raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()) {
+            true => Ok(RequestSettings {
+                inject: raw.inject,
+                verify_secrets: raw.verify_secrets,
+                check_credentials: raw.check_credentials,
+                raw,
+            }),
+            false => Err(invalid(compile(&raw).err())),
+        }
+    }
+
+    /// The settings of a payload from their text, which the payload reader has checked as UTF-8;
+    /// the error is the message to reject with.
     pub fn read(settings: Option<&'a RawValue>) -> Result<Self, String> {
         let text = match settings.map_or("null", RawValue::get) {
             "null" => "{}",
             text => text,
         };
         // The same reading as `Settings::from_slice` (one copy of it in the module).
-        let read = serde_json::from_slice::<RawSettings>(text.as_bytes());
-        match read {
-            Ok(raw) if raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()) => {
-                Ok(RequestSettings {
-                    inject: raw.inject,
-                    verify_secrets: raw.verify_secrets,
-                    check_credentials: raw.check_credentials,
-                    raw,
-                })
-            }
-            _ => Err(invalid(Settings::from_slice(text.as_bytes()).err())),
+        match serde_json::from_str::<RawSettings>(text) {
+            Ok(raw) => Self::new(Some(raw)),
+            Err(_) => Err(invalid(Settings::from_slice(text.as_bytes()).err())),
         }
     }
 
