@@ -349,6 +349,9 @@ pub(crate) fn registry_may_match(pattern: &str, registry: &str) -> bool {
     if host == DOCKER_HUB && is_docker_hub_alias(pattern_host) {
         return true;
     }
+    if !pattern_host.contains('*') {
+        return pattern_host.eq_ignore_ascii_case(host);
+    }
     // Label by label, `*` standing for any one label, case aside (as `canonical_registry` folds).
     let mut labels = host.split('.');
     let all_may_match = pattern_host.split('.').all(|pattern| match labels.next() {
