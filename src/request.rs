@@ -192,13 +192,13 @@ pub(crate) fn read(
 }
 
 fn parse<'p, S: Deserialize<'p>>(payload: &'p [u8]) -> Result<Payload<'p, S>, String> {
-    // Checked as UTF-8 once, the strings are borrowed without a check each; a payload that is
-    // not UTF-8 is read from bytes, so serde_json names the position of the bad byte.
-    let read = match std::str::from_utf8(payload) {
-        Ok(text) => serde_json::from_str::<Shape<Payload<S>>>(text),
-        Err(_) => serde_json::from_slice(payload),
-    };
-    match read {
+    // Checked as UTF-8 once (JSON is UTF-8: RFC 8259, 8.1), the strings are borrowed without a
+    // check each.
+    let text = std::str::from_utf8(payload).map_err(|error| {
+        let at = error.valid_up_to();
+        format!("the validation payload is not valid JSON: invalid UTF-8 at byte {at}")
+    })?;
+    match serde_json::from_str::<Shape<Payload<S>>>(text) {
         Ok(Shape::Object(payload)) => Ok(payload),
         Ok(_) => Err("the validation payload is not a JSON object".to_string()),
         Err(error) if error.is_data() => {

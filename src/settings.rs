@@ -148,11 +148,7 @@ fn enabled() -> bool {
 impl Settings {
     /// Parses and compiles settings from JSON bytes; the error lists every problem found.
     pub fn from_slice(bytes: &[u8]) -> Result<Settings, String> {
-        // Valid settings, the case of every `validate` call, are read without path tracking;
-        // only a failure is read again with serde_path_to_error, to name the field.
-        if let Ok(raw) = serde_json::from_slice::<RawSettings>(bytes) {
-            return compile(&raw);
-        }
+        // Read with path tracking, to name the field; `validate` reads the settings without.
         let mut deserializer = serde_json::Deserializer::from_slice(bytes);
         let raw: RawSettings =
             serde_path_to_error::deserialize(&mut deserializer).map_err(describe_serde_error)?;
