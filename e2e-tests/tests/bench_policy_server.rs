@@ -565,8 +565,11 @@ fn version(binary: &Path) -> String {
 }
 
 /// The settings-scale bench (`BENCH_RULES=3,30,100`): this policy served with the settings of
-/// `benches/settings/image-pull-secrets-verify{,-N-rules}.json` side by side with the no-op, on the
-/// 1-container requests, interleaved; each rule count's throughput as a share of the first's.
+/// `benches/settings/image-pull-secrets-verify{,-N-rules}.json`, and the no-op module given the
+/// same settings (what the host itself pays to send them), on the 1-container requests,
+/// interleaved. Each rule count's throughput is set against the first count's, and against its
+/// ceiling: the first count's time per request plus what the host's sending of the larger
+/// settings adds to the no-op's, the most any policy could reach with those settings.
 fn settings_scale(counts: &[usize]) {
     let policy_server = binary_from_env("POLICY_SERVER", "policy-server");
     let wrk = which("wrk").expect("wrk is not installed: apt-get install -y wrk");
@@ -576,34 +579,23 @@ fn settings_scale(counts: &[usize]) {
     let _ = std::fs::remove_dir_all(&scratch);
     std::fs::create_dir_all(&scratch).unwrap();
     let [noop, ours, _] = modules(&scratch);
-    let settings_file = |count: usize| match count {
-        3 => "image-pull-secrets-verify.json".to_string(),
-        count => format!("image-pull-secrets-verify-{count}-rules.json"),
+    let settings = |count: usize| {
+        let file = match count {
+            3 => "image-pull-secrets-verify.json".to_string(),
+            count => format!("image-pull-secrets-verify-{count}-rules.json"),
+        };
+        read_json(&repo_root().join("benches/settings").join(file))
     };
-    let ids: Vec<String> = counts
-        .iter()
-        .map(|count| format!("rules-{count}"))
-        .collect();
-    // The no-op given the largest settings: what the host itself pays to send them.
-    let largest = read_json(
-        &repo_root()
-            .join("benches/settings")
-            .join(settings_file(counts[counts.len() - 1])),
-    );
-    let mut policies = format!(
-        "noop:\n  module: file://{0}\n  settings: {{}}\nnoop-settings:\n  module: file://{0}\n  settings: {largest}\n",
-        noop.display()
-    );
-    for (id, count) in ids.iter().zip(counts) {
-        let settings = read_json(
-            &repo_root()
-                .join("benches/settings")
-                .join(settings_file(*count)),
-        );
+    let mut policies = String::new();
+    for count in counts {
         policies.push_str(&format!(
-            "{id}:\n  module: file://{}\n  allowedToMutate: true\n  contextAwareResources:\n    - apiVersion: v1\n      kind: Secret\n\
-             \x20   - apiVersion: v1\n      kind: ServiceAccount\n  hostCapabilities: [\"kubernetes/get_resource\"]\n  settings: {settings}\n",
-            ours.display()
+            "noop-{count}:\n  module: file://{}\n  settings: {}\n\
+             rules-{count}:\n  module: file://{}\n  allowedToMutate: true\n  contextAwareResources:\n    - apiVersion: v1\n      kind: Secret\n\
+             \x20   - apiVersion: v1\n      kind: ServiceAccount\n  hostCapabilities: [\"kubernetes/get_resource\"]\n  settings: {}\n",
+            noop.display(),
+            settings(*count),
+            ours.display(),
+            settings(*count),
         ));
     }
     let stub = KubeStub::start(&scratch.join("kube")).expect("API stub");
@@ -622,10 +614,10 @@ fn settings_scale(counts: &[usize]) {
         Duration::from_secs(300),
     );
     let url = |id: &str| format!("http://127.0.0.1:{}/validate/{id}", server.port());
-    let columns: Vec<String> = ["noop", "noop-settings"]
-        .map(String::from)
-        .into_iter()
-        .chain(ids.iter().cloned())
+    // Per count: the no-op's column, then the policy's.
+    let columns: Vec<String> = counts
+        .iter()
+        .flat_map(|count| [format!("noop-{count}"), format!("rules-{count}")])
         .collect();
     let requests = [
         ("pod-1-accept", "Pod, 1 container, accept", false),
@@ -635,12 +627,12 @@ fn settings_scale(counts: &[usize]) {
     for (r, (stem, _, injects)) in requests.iter().enumerate() {
         let path = repo_root().join(format!("benches/requests/{stem}.json"));
         let review = read_json(&path);
-        for id in &ids {
-            let (status, body) = server.validate(id, &review["request"]);
+        for count in counts {
+            let (status, body) = server.validate(&format!("rules-{count}"), &review["request"]);
             let patched = body["response"].get("patch").is_some_and(|p| !p.is_null());
             assert!(
                 status == 200 && body["response"]["allowed"] == true && patched == *injects,
-                "{id} on {stem}: {body}"
+                "rules-{count} on {stem}: {body}"
             );
         }
         let script = post_script(&scratch, &path);
@@ -661,39 +653,33 @@ fn settings_scale(counts: &[usize]) {
             }
         }
     }
+    let first = counts[0];
     let mut table = format!(
-        "Real policy-server ({}), this policy with 3 to 100 rules beside the no-op; wrk, {CONNECTIONS} keep-alive connections, \
-         {seconds} s per run, {rounds} interleaved round(s), medians; verification on. The no-op with {} rules' settings \
-         is the host's own cost of sending them.\n\n| request | no-op req/s | no-op, {} rules' settings (% of no-op) |",
+        "Real policy-server ({}), this policy with {first} to {} rules, each beside the no-op given the same settings; wrk, \
+         {CONNECTIONS} keep-alive connections, {seconds} s per run, {rounds} interleaved round(s), medians; verification on. \
+         Ceiling: the {first}-rule time per request plus what sending the larger settings adds to the no-op's.\n\n| request | rules | \
+         no-op req/s | this policy req/s | % of {first} rules | ceiling req/s (% of {first} rules) | % of ceiling |\n|---|---:|---:|---:|---:|---:|---:|\n",
         version(&policy_server),
         counts[counts.len() - 1],
-        counts[counts.len() - 1],
     );
-    for count in counts {
-        table.push_str(&format!(
-            " {count} rules req/s (% of {} rules) |",
-            counts[0]
-        ));
-    }
-    table.push_str(&format!("\n|---|{}\n", "---:|".repeat(columns.len())));
     for (r, (_, label, _)) in requests.iter().enumerate() {
         let figures: Vec<f64> = (0..columns.len())
             .map(|c| median(&mut loads[r][c]))
             .collect();
-        table.push_str(&format!(
-            "| {label} | {} | {} ({:.0} %) |",
-            thousands(figures[0]),
-            thousands(figures[1]),
-            100.0 * figures[1] / figures[0]
-        ));
-        for figure in &figures[2..] {
+        let (noop_first, ours_first) = (figures[0], figures[1]);
+        for (k, count) in counts.iter().enumerate() {
+            let (noop, ours) = (figures[2 * k], figures[2 * k + 1]);
+            let ceiling = 1.0 / (1.0 / ours_first + 1.0 / noop - 1.0 / noop_first);
             table.push_str(&format!(
-                " {} ({:.0} %) |",
-                thousands(*figure),
-                100.0 * figure / figures[2]
+                "| {label} | {count} | {} | {} | {:.0} % | {} ({:.0} %) | {:.0} % |\n",
+                thousands(noop),
+                thousands(ours),
+                100.0 * ours / ours_first,
+                thousands(ceiling),
+                100.0 * ceiling / ours_first,
+                100.0 * ours / ceiling,
             ));
         }
-        table.push('\n');
     }
     println!("\n{table}");
     std::fs::write(scratch.join("table.md"), &table).unwrap();
