@@ -687,9 +687,297 @@ fn settings_scale(counts: &[usize]) {
     drop(stub);
 }
 
+/// What of a module's size a wasm runtime may pay for: total bytes, the Code and Data sections'
+/// bytes, the initial memory in 64 KiB pages and the funcref table's initial entries.
+struct Shape {
+    bytes: usize,
+    code: usize,
+    data: usize,
+    pages: u64,
+    table: u64,
+}
+
+/// Reads `Shape` from a module's sections (the binary format's own layout: id, LEB128 size).
+fn shape(module: &Path) -> Shape {
+    let bytes = std::fs::read(module).unwrap_or_else(|e| panic!("{}: {e}", module.display()));
+    fn leb(bytes: &[u8], at: &mut usize) -> u64 {
+        let (mut value, mut shift) = (0u64, 0);
+        loop {
+            let byte = bytes[*at];
+            *at += 1;
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                return value;
+            }
+            shift += 7;
+        }
+    }
+    // A limits' minimum: the flags byte, then the minimum.
+    let minimum = |body: &[u8], mut at: usize| {
+        at += 1;
+        leb(body, &mut at)
+    };
+    let mut found = Shape {
+        bytes: bytes.len(),
+        code: 0,
+        data: 0,
+        pages: 0,
+        table: 0,
+    };
+    assert_eq!(
+        &bytes[..4],
+        b"\0asm",
+        "{} is not a wasm module",
+        module.display()
+    );
+    let mut at = 8;
+    while at < bytes.len() {
+        let id = bytes[at];
+        at += 1;
+        let size = leb(&bytes, &mut at) as usize;
+        let body = &bytes[at..at + size];
+        match id {
+            // Table: count, then the first table's reference type and limits.
+            4 => found.table = minimum(body, 2),
+            // Memory: count, then the first memory's limits.
+            5 => found.pages = minimum(body, 1),
+            10 => found.code = size,
+            11 => found.data = size,
+            _ => {}
+        }
+        at += size;
+    }
+    found
+}
+
+/// The size experiment's modules (`BENCH_SIZE=1`): built by benches/floor/build-size-variants.sh,
+/// each `floor-size-NAME.wasm` under `FLOOR_DIR` (default target/floor). (name, what it differs in)
+const SIZE_VARIANTS: [(&str, &str); 15] = [
+    ("base", "floor-accept, no padding"),
+    ("code-500k", "+500 KiB Code"),
+    ("code-2m", "+2 MiB Code"),
+    ("data-500k", "+500 KiB Data (memory grows with it)"),
+    ("data-2m", "+2 MiB Data (memory grows with it)"),
+    ("memory-data-500k", "memory as data-500k, nothing else"),
+    ("memory-data-2m", "memory as data-2m, nothing else"),
+    ("memory-16m", "+16 MiB initial memory"),
+    (
+        "table-2000",
+        "+2,000 table entries (+38 KB Code, +8 KB Data)",
+    ),
+    ("table-control", "table-2000's functions, not in the table"),
+    ("table-500", "+500 table entries"),
+    ("table-1000", "+1,000 table entries"),
+    ("table-1500", "+1,500 table entries"),
+    (
+        "table-8000",
+        "+8,000 table entries (+150 KB Code, +32 KB Data)",
+    ),
+    ("policy-twin", "padded to this policy's Code, Data, table"),
+];
+
+/// The size experiment (`BENCH_SIZE=1`, or `BENCH_SIZE=name,name` for some variants of
+/// `SIZE_VARIANTS`): what of a module's size a fresh PolicyServer instance pays for. The no-op module, floor-accept and its padded variants (one part of the module grown each;
+/// benches/floor/build-size-variants.sh) in one policy-server, on `pod-1-accept` (every module
+/// answers `{"accepted":true}` without reading it), interleaved, medians over `BENCH_ROUNDS`. The
+/// unpadded floor is served under a second id too (`base-again`, the same compiled module): the
+/// spread between the two is the run's own noise. `policy-twin` is skipped when it was not built.
+fn size_experiment() {
+    let policy_server = binary_from_env("POLICY_SERVER", "policy-server");
+    let wrk = which("wrk").expect("wrk is not installed: apt-get install -y wrk");
+    let seconds: u64 = env_or("BENCH_SECONDS", 8);
+    let rounds: usize = env_or("BENCH_ROUNDS", 1);
+    let scratch = std::path::absolute(repo_root().join("target/bench-size")).unwrap();
+    let _ = std::fs::remove_dir_all(&scratch);
+    std::fs::create_dir_all(&scratch).unwrap();
+    let dir =
+        std::env::var("FLOOR_DIR").map_or_else(|_| repo_root().join("target/floor"), PathBuf::from);
+    let noop = std::env::var("NOOP_POLICY").map_or_else(
+        |_| {
+            policy_server
+                .parent()
+                .expect("the folder of policy-server")
+                .join("noop-policy.wasm")
+        },
+        PathBuf::from,
+    );
+    // (policy id, label, module copied into the scratch folder)
+    let mut columns: Vec<(String, String, PathBuf)> = Vec::new();
+    let mut add = |id: &str, label: &str, source: &Path| {
+        let copy = scratch.join(format!("{id}.wasm"));
+        std::fs::copy(source, &copy).unwrap_or_else(|e| panic!("{}: {e}", source.display()));
+        columns.push((id.to_string(), label.to_string(), copy));
+    };
+    add("noop", "noop-policy.wasm", &noop);
+    // BENCH_SIZE=1: every variant; BENCH_SIZE=name,name: those (the unpadded `base` always).
+    let only: Option<Vec<String>> = std::env::var("BENCH_SIZE")
+        .ok()
+        .filter(|list| list != "1")
+        .map(|list| list.split(',').map(str::to_owned).collect());
+    if let Some(only) = &only {
+        let unknown: Vec<&String> = only
+            .iter()
+            .filter(|name| SIZE_VARIANTS.iter().all(|(known, _)| known != name))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "BENCH_SIZE names no variant: {unknown:?}"
+        );
+    }
+    for (name, what) in SIZE_VARIANTS {
+        if name != "base"
+            && only
+                .as_ref()
+                .is_some_and(|only| !only.iter().any(|o| o == name))
+        {
+            continue;
+        }
+        let source = dir.join(format!("floor-size-{name}.wasm"));
+        if name == "policy-twin" && only.is_none() && !source.is_file() {
+            eprintln!("no {}: no size twin of this policy", source.display());
+            continue;
+        }
+        assert!(
+            source.is_file(),
+            "{} is missing (ANNOTATE=/path/to/kwctl sh benches/floor/build-size-variants.sh builds it)",
+            source.display()
+        );
+        add(name, what, &source);
+        if name == "base" {
+            add("base-again", "the same module again (noise)", &source);
+        }
+    }
+    let policies: String = columns
+        .iter()
+        .map(|(id, _, module)| match id.as_str() {
+            "noop" => format!("noop:\n  module: file://{}\n  settings: {{}}\n", module.display()),
+            _ => format!(
+                "{id}:\n  module: file://{}\n  allowedToMutate: true\n  contextAwareResources:\n    - apiVersion: v1\n      kind: Secret\n  \
+                 hostCapabilities: [\"kubernetes/get_resource\"]\n  settings: {{}}\n",
+                module.display()
+            ),
+        })
+        .collect();
+    let stub = KubeStub::start(&scratch.join("kube")).expect("API stub");
+    let started = Instant::now();
+    let server = PolicyServer::start(
+        &Launch {
+            binary: &policy_server,
+            dir: &scratch.join("policy-server"),
+            policies: &policies,
+            kubeconfig: stub.kubeconfig(),
+            sources: None,
+            rust_backtrace: false,
+        },
+        Duration::from_secs(300),
+    );
+    eprintln!(
+        "policy-server pid {} ready on 127.0.0.1:{} in {:.1} s; {} modules, {seconds} s per run, {rounds} round(s)",
+        server.pid(),
+        server.port(),
+        started.elapsed().as_secs_f64(),
+        columns.len()
+    );
+    let stem = "pod-1-accept";
+    let path = repo_root().join(format!("benches/requests/{stem}.json"));
+    let review = read_json(&path);
+    for (id, _, _) in &columns {
+        let (status, body) = server.validate(id, &review["request"]);
+        let response = &body["response"];
+        assert!(
+            status == 200
+                && response["allowed"] == true
+                && response.get("patch").is_none_or(Value::is_null),
+            "{id} on {stem}: HTTP {status}, answer {body}"
+        );
+    }
+    let url = |id: &str| format!("http://127.0.0.1:{}/validate/{id}", server.port());
+    let script = post_script(&scratch, &path);
+    for (id, _, _) in &columns {
+        run_wrk(&wrk, &script, &url(id), 1, 1);
+    }
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    // Per column and round: req/s, and policy-server's user and system CPU µs and minor page
+    // faults per request.
+    let mut figures = vec![Vec::new(); columns.len()];
+    for round in 0..rounds {
+        for k in 0..columns.len() {
+            // Rotate the order each round, so no module always runs first.
+            let c = (k + round) % columns.len();
+            let id = &columns[c].0;
+            let before = ProcessCost::of(server.pid());
+            let load = run_wrk(&wrk, &script, &url(id), seconds, 1);
+            let cost = ProcessCost::of(server.pid()).since(&before);
+            let served = load.requests_per_second * seconds as f64;
+            let user = cost.user_seconds * 1e6 / served;
+            let system = cost.system_seconds * 1e6 / served;
+            let faults = cost.minor_faults / served;
+            eprintln!(
+                "round {}/{rounds} {id}: {:.0} req/s, p50 {}, p99 {}; policy-server per request: \
+                 {user:.0} µs user, {system:.0} µs system, {faults:.1} minor page faults",
+                round + 1,
+                load.requests_per_second,
+                ms(load.p50_ms),
+                ms(load.p99_ms),
+            );
+            figures[c].push([load.requests_per_second, user, system, faults]);
+        }
+    }
+    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let pick =
+        |c: usize, i: usize| median(&mut figures[c].iter().map(|f| f[i]).collect::<Vec<_>>());
+    let floor = columns
+        .iter()
+        .position(|(id, _, _)| id == "base")
+        .expect("the base column");
+    let floor_rps = pick(floor, 0);
+    let mut table = format!(
+        "Real policy-server ({}), one process, the no-op module, floor-accept and its padded variants \
+         (benches/floor/build-size-variants.sh) on {stem}; wrk, {CONNECTIONS} keep-alive connections (1 thread), \
+         {seconds} s per run, {rounds} interleaved round(s){}{}. CPU and page faults: policy-server's, per request.\n\n\
+         | module | differs in | bytes | Code | Data | memory pages | table entries | req/s | % of floor-accept | CPU µs / request (user + system) | minor faults / request | req/s per round |\n\
+         |---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        version(&policy_server),
+        if rounds > 1 { ", medians over rounds" } else { "" },
+        // policy-server allocates with jemalloc, which reads it (the size experiment's diagnosis).
+        std::env::var("MALLOC_CONF").map_or_else(|_| String::new(), |conf| format!("; MALLOC_CONF={conf}")),
+    );
+    for (c, (id, label, module)) in columns.iter().enumerate() {
+        let s = shape(module);
+        let rps = pick(c, 0);
+        let per_round: Vec<String> = figures[c].iter().map(|f| thousands(f[0])).collect();
+        table.push_str(&format!(
+            "| {id} | {label} | {} | {} | {} | {} | {} | {} | {:.1} % | {:.0} + {:.0} | {:.1} | {} |\n",
+            thousands(s.bytes as f64),
+            thousands(s.code as f64),
+            thousands(s.data as f64),
+            s.pages,
+            thousands(s.table as f64),
+            thousands(rps),
+            100.0 * rps / floor_rps,
+            pick(c, 1),
+            pick(c, 2),
+            pick(c, 3),
+            per_round.join(", "),
+        ));
+    }
+    table.push_str(&format!(
+        "\nLoad average before: {}; after: {}",
+        load_before.trim(),
+        load_after.trim()
+    ));
+    println!("\n{table}");
+    std::fs::write(scratch.join("table.md"), &table).unwrap();
+    drop(server);
+    drop(stub);
+}
+
 /// A program, not a test (`harness = false`, `test = false` in Cargo.toml): `make bench-policy-server`,
-/// or with `BENCH_RULES=3,30,100` the settings-scale bench.
+/// with `BENCH_RULES=3,30,100` the settings-scale bench, or with `BENCH_SIZE=1` the size experiment.
 fn main() {
+    if std::env::var_os("BENCH_SIZE").is_some() {
+        return size_experiment();
+    }
     match std::env::var("BENCH_RULES") {
         Ok(counts) => settings_scale(
             &counts

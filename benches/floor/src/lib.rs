@@ -5,10 +5,14 @@
 //! host's handling of that answer (reading it, diffing a mutated object into a patch) is all that
 //! is measured. With the `lookup` feature it first asks the host for the Secret
 //! `team-a/corp-registry`, as this policy's verification does, and ignores what comes back.
+//! The `pad-*` features add padding the request path never touches (build.rs, for the size
+//! experiment of build-size-variants.sh); without them the included file is empty.
 
 use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
 
 const ANSWER: &[u8] = include_bytes!(env!("FLOOR_ANSWER"));
+
+include!(concat!(env!("OUT_DIR"), "/pad.rs"));
 
 #[no_mangle]
 pub extern "C" fn wapc_init() {
