@@ -108,33 +108,14 @@ fn is_remote_name(path: &str) -> bool {
     path.split('/').all(is_path_component)
 }
 
-/// `[a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)*`.
+/// `[a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)*`: runs of `[a-z0-9]`, one separator between two runs.
 pub fn is_path_component(component: &str) -> bool {
-    let bytes = component.as_bytes();
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        if alnum(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while !alnum(bytes[i]) {
-            i += 1;
-        }
-        let separator = &bytes[start..i];
-        let valid = separator == b"."
-            || separator == b"_"
-            || separator == b"__"
-            || separator.iter().all(|b| *b == b'-');
-        if !valid {
-            return false;
-        }
-    }
-    true
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    component.starts_with(alnum)
+        && component.ends_with(alnum)
+        && component.split(alnum).all(|separator| {
+            matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-')
+        })
 }
 
 /// `domain-component ("." domain-component)* [":" [0-9]+]`.
