@@ -13,9 +13,7 @@ use crate::registry_host::check_dns_subdomain;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawLabelSelector {
-    #[serde(default)]
     match_labels: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     match_expressions: Option<Vec<RawRequirement>>,
 }
 
@@ -24,7 +22,6 @@ pub struct RawLabelSelector {
 struct RawRequirement {
     key: Option<String>,
     operator: Option<String>,
-    #[serde(default)]
     values: Option<Vec<String>>,
 }
 
