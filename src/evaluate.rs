@@ -35,33 +35,9 @@ pub(crate) fn pod_specs<C: Cluster>(
     if workload.is_hands_off(request.operation, request.object) {
         return Decision::accept();
     }
-    if matches!(workload, Workload::Pod) && request.operation == "UPDATE" {
-        return live_pod(request, settings, cluster, Mode::PodUpdate);
-    }
-    let specs = match read_specs(&workload, request.object) {
-        Ok(specs) => specs,
-        Err(problem) => return Decision::malformed(request.kind, &problem),
-    };
-    let images = match ParsedImages::of(&specs, settings) {
-        Ok(images) => images,
-        Err(message) => return Decision::bad_request(message),
-    };
-    let hits = in_namespace_scope(rule_hits(&specs, &images, |_| true), request, cluster);
-    if hits.is_empty() {
-        return Decision::accept();
-    }
-    if settings.inject {
-        inject(request, settings, &workload, &specs, &hits, cluster)
-    } else {
-        report(
-            request,
-            settings,
-            &specs,
-            &hits,
-            cluster,
-            Mode::ValidateOnly,
-        )
-    }
+    let running = matches!(workload, Workload::Pod) && request.operation == "UPDATE";
+    let live = running.then_some(Mode::PodUpdate);
+    decide(request, &workload, settings, cluster, live)
 }
 
 /// `pods/ephemeralcontainers`: the ephemeral containers `kubectl debug` adds to a running pod.
@@ -70,7 +46,52 @@ pub(crate) fn ephemeral_containers<C: Cluster>(
     settings: &RequestSettings,
     cluster: &mut C,
 ) -> Decision {
-    live_pod(request, settings, cluster, Mode::EphemeralContainers)
+    let live = Some(Mode::EphemeralContainers);
+    decide(request, &Workload::Pod, settings, cluster, live)
+}
+
+/// The decision for the pod specs of `workload`. `live` is the mode of a running pod, whose
+/// `imagePullSecrets` cannot change (`ValidatePodUpdate`), but whose containers' images can (Pod
+/// UPDATE) and to which `kubectl debug` adds ephemeral containers (the `pods/ephemeralcontainers`
+/// sub-resource): there, images that are new in this request must be covered by secrets the pod
+/// already lists; unchanged ones cost nothing.
+fn decide<C: Cluster>(
+    request: &AdmissionRequest,
+    workload: &Workload,
+    settings: &RequestSettings,
+    cluster: &mut C,
+    live: Option<Mode>,
+) -> Decision {
+    let specs = match read_specs(workload, request.object) {
+        Ok(specs) => specs,
+        Err(problem) => return Decision::malformed(request.kind, &problem),
+    };
+    let images = match ParsedImages::of(&specs, settings) {
+        Ok(images) => images,
+        Err(message) => return Decision::bad_request(message),
+    };
+    let before: BTreeSet<(ContainerList, &str, &str)> = match live {
+        Some(_) => {
+            let old_spec = request.old_object.get("spec").unwrap_or(&Value::Null);
+            containers(old_spec, || "oldObject.spec".into())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| (c.list, c.name, c.image))
+                .collect()
+        }
+        None => BTreeSet::new(),
+    };
+    let only_ephemeral = live == Some(Mode::EphemeralContainers);
+    let hits = rule_hits(&specs, &images, |c| {
+        (!only_ephemeral || c.list == ContainerList::EphemeralContainers)
+            && !before.contains(&(c.list, c.name, c.image))
+    });
+    let hits = in_namespace_scope(hits, request, cluster);
+    if live.is_none() && settings.inject {
+        return inject(request, settings, workload, &specs, &hits, cluster);
+    }
+    let mode = live.unwrap_or(Mode::ValidateOnly);
+    report(request, settings, &specs, &hits, cluster, mode)
 }
 
 /// A pod spec of the request, read once.
@@ -282,7 +303,7 @@ fn inject<C: Cluster>(
     if !findings.rejections.is_empty() {
         return findings.into_decision(Vec::new());
     }
-    let mut accounts: Vec<(&str, Result<Vec<String>, LookupError>)> = Vec::new();
+    let mut accounts: BTreeMap<&str, Result<Vec<String>, LookupError>> = BTreeMap::new();
     for (view, wanted) in specs.iter().zip(&wanted) {
         let existing = view.spec.get("imagePullSecrets");
         let Some(mut merged) = merged_pull_secrets(existing, &[], wanted) else {
@@ -290,17 +311,10 @@ fn inject<C: Cluster>(
         };
         if workload.is_template() && is_empty_list(existing) {
             let account = service_account_name(view.spec);
-            let position = accounts
-                .iter()
-                .position(|(name, _)| *name == account)
-                .unwrap_or_else(|| {
-                    accounts.push((
-                        account,
-                        cluster.service_account_pull_secrets(request.namespace, account),
-                    ));
-                    accounts.len() - 1
-                });
-            match &accounts[position].1 {
+            let answer = accounts.entry(account).or_insert_with(|| {
+                cluster.service_account_pull_secrets(request.namespace, account)
+            });
+            match answer {
                 Ok(inherited) => {
                     merged = merged_pull_secrets(existing, inherited, wanted).unwrap_or(merged)
                 }
@@ -351,12 +365,9 @@ fn report<C: Cluster>(
             fail(&Problem::NamespaceUnreadable(error.clone()), hits);
             continue;
         }
-        let references: Vec<bool> = specs
+        let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) = hits
             .iter()
-            .map(|view| view.names.contains(&rule.secret.as_str()))
-            .collect();
-        let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) =
-            hits.iter().partition(|hit| references[hit.spec]);
+            .partition(|hit| specs[hit.spec].names.contains(&rule.secret.as_str()));
         if !unreferenced.is_empty() {
             fail(&Problem::NotReferenced, &unreferenced);
         }
@@ -411,40 +422,6 @@ fn pull_policy_edits(specs: &[PodSpecView], rule: &Rule, hits: &[Hit], edits: &m
     }
 }
 
-/// A running pod's `imagePullSecrets` cannot change (`ValidatePodUpdate`), but its containers'
-/// images can (Pod UPDATE) and `kubectl debug` adds ephemeral containers (the
-/// `pods/ephemeralcontainers` sub-resource). Images that are new in this request must be covered
-/// by secrets the pod already lists; unchanged ones cost nothing.
-fn live_pod<C: Cluster>(
-    request: &AdmissionRequest,
-    settings: &RequestSettings,
-    cluster: &mut C,
-    mode: Mode,
-) -> Decision {
-    let specs = match read_specs(&Workload::Pod, request.object) {
-        Ok(specs) => specs,
-        Err(problem) => return Decision::malformed(request.kind, &problem),
-    };
-    let old_spec = request.old_object.get("spec").unwrap_or(&Value::Null);
-    let before: BTreeSet<(ContainerList, &str, &str)> =
-        containers(old_spec, || "oldObject.spec".into())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| (c.list, c.name, c.image))
-            .collect();
-    let only_ephemeral = mode == Mode::EphemeralContainers;
-    let images = match ParsedImages::of(&specs, settings) {
-        Ok(images) => images,
-        Err(message) => return Decision::bad_request(message),
-    };
-    let hits = rule_hits(&specs, &images, |c| {
-        (!only_ephemeral || c.list == ContainerList::EphemeralContainers)
-            && !before.contains(&(c.list, c.name, c.image))
-    });
-    let hits = in_namespace_scope(hits, request, cluster);
-    report(request, settings, &specs, &hits, cluster, mode)
-}
-
 /// Records a rule's failure as its `onMissingSecret` says; returns whether to inject anyway.
 fn record(
     findings: &mut Findings,
@@ -460,12 +437,7 @@ fn record(
         .map(|hit| hit.container.to_string())
         .filter(|shown| seen.insert(shown.clone()))
         .collect();
-    let mut needed_by = distinct
-        .iter()
-        .take(LISTED_CONTAINERS)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut needed_by = distinct[..distinct.len().min(LISTED_CONTAINERS)].join(", ");
     if distinct.len() > LISTED_CONTAINERS {
         needed_by.push_str(&format!(" and {} more", distinct.len() - LISTED_CONTAINERS));
     }
