@@ -13,7 +13,7 @@ use base64::alphabet::STANDARD as STANDARD_ALPHABET;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::object::visit_as;
@@ -259,11 +259,8 @@ pub fn keyring_in_json(format: ConfigFormat, json: &[u8]) -> Result<Keyring, Doc
     let (entries, first_failure) = match format {
         ConfigFormat::DockerConfigJson => {
             let document = serde_json::from_slice::<Option<DockerConfigJson>>(json)
-                .map_err(|_| undecodable.clone())?
+                .map_err(|_| undecodable)?
                 .unwrap_or_default();
-            if document.bad_headers {
-                return Err(undecodable);
-            }
             (document.auths, document.first_failure)
         }
         ConfigFormat::DockerCfg => {
@@ -361,7 +358,6 @@ struct DockerConfigJson {
     auths: Option<BTreeMap<String, bool>>,
     /// The first entry, in document order, that fails to decode: there Go stops.
     first_failure: Option<(String, EntryFailure)>,
-    bad_headers: bool,
 }
 
 impl<'de> Deserialize<'de> for DockerConfigJson {
@@ -379,9 +375,8 @@ impl<'de> Deserialize<'de> for DockerConfigJson {
                         // Go decodes a second `auths` object into the same map; `null` resets it.
                         match map.next_value::<Option<Auths>>()? {
                             Some(more) => {
-                                if document.first_failure.is_none() {
-                                    document.first_failure = more.first_failure;
-                                }
+                                document.first_failure =
+                                    document.first_failure.take().or(more.first_failure);
                                 document
                                     .auths
                                     .get_or_insert_with(BTreeMap::new)
@@ -390,7 +385,7 @@ impl<'de> Deserialize<'de> for DockerConfigJson {
                             None => document.auths = None,
                         }
                     } else if json_name_is(&name, "httpheaders") {
-                        document.bad_headers |= !map.next_value::<HeadersShape>()?.0;
+                        map.next_value::<Option<Headers>>()?;
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -402,31 +397,28 @@ impl<'de> Deserialize<'de> for DockerConfigJson {
     }
 }
 
-/// Whether `HttpHeaders` has the shape Go's `map[string]string` takes (an object of strings, or
-/// `null`); any other makes `json.Unmarshal` fail, and with it the whole Secret.
-struct HeadersShape(bool);
+/// A `HttpHeaders` that is not `null`: Go's `map[string]string` takes only an object of strings;
+/// any other shape makes `json.Unmarshal` fail, and with it the whole Secret.
+struct Headers;
 
-impl<'de> Deserialize<'de> for HeadersShape {
+impl<'de> Deserialize<'de> for Headers {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct HeadersVisitor;
         impl<'de> Visitor<'de> for HeadersVisitor {
-            type Value = HeadersShape;
+            type Value = Headers;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("headers")
+                f.write_str("an object of strings")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut ok = true;
                 while map.next_key::<IgnoredAny>()?.is_some() {
-                    ok &= !matches!(map.next_value::<GoString>()?, GoString::Other);
+                    if let GoString::Other = map.next_value()? {
+                        return Err(A::Error::custom("a header value is not a string"));
+                    }
                 }
-                Ok(HeadersShape(ok))
+                Ok(Headers)
             }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(HeadersShape(true))
-            }
-            visit_as!(HeadersShape(false); scalars, str, seq);
         }
-        deserializer.deserialize_any(HeadersVisitor)
+        deserializer.deserialize_map(HeadersVisitor)
     }
 }
 
@@ -449,17 +441,13 @@ impl<'de> Deserialize<'de> for Auths {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut auths = Auths::default();
                 while let Some(registry) = map.next_key::<String>()? {
-                    match map.next_value::<Entry>()?.credentials() {
-                        Ok(credentials) => {
-                            auths.entries.insert(registry, credentials);
-                        }
-                        Err(failure) => {
-                            if auths.first_failure.is_none() {
-                                auths.first_failure = Some((registry.clone(), failure));
-                            }
-                            auths.entries.insert(registry, false);
-                        }
+                    let Entry(credentials) = map.next_value()?;
+                    if let Err(failure) = credentials {
+                        auths
+                            .first_failure
+                            .get_or_insert_with(|| (registry.clone(), failure));
                     }
+                    auths.entries.insert(registry, credentials.unwrap_or(false));
                 }
                 Ok(auths)
             }
@@ -497,41 +485,9 @@ impl<'de> Deserialize<'de> for GoString {
     }
 }
 
-/// One registry entry, as `DockerConfigEntry.UnmarshalJSON` sees it; values are dropped as soon
-/// as [`Entry::credentials`] has looked at them.
-#[derive(Default)]
-struct Entry {
-    username: String,
-    password: String,
-    auth: String,
-    failure: Option<EntryFailure>,
-}
-
-impl Entry {
-    fn not_an_object() -> Self {
-        Entry {
-            failure: Some(EntryFailure::NotAnObject),
-            ..Entry::default()
-        }
-    }
-
-    /// Whether the entry yields a username or password, or why the kubelet cannot decode it.
-    fn credentials(self) -> Result<bool, EntryFailure> {
-        if let Some(failure) = self.failure {
-            return Err(failure);
-        }
-        if self.auth.is_empty() {
-            return Ok(!self.username.is_empty() || !self.password.is_empty());
-        }
-        let decoded = decode_auth_field(&self.auth)?;
-        let colon = decoded
-            .iter()
-            .position(|b| *b == b':')
-            .ok_or(EntryFailure::AuthWithoutColon)?;
-        // Username before the first `:`, password after it.
-        Ok(colon > 0 || colon + 1 < decoded.len())
-    }
-}
+/// One registry entry, as `DockerConfigEntry.UnmarshalJSON` decodes it: whether it yields a
+/// username or password, or why the kubelet cannot decode it. No value is kept.
+struct Entry(Result<bool, EntryFailure>);
 
 impl<'de> Deserialize<'de> for Entry {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -542,7 +498,8 @@ impl<'de> Deserialize<'de> for Entry {
                 f.write_str("a registry entry")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut entry = Entry::default();
+                let (mut username, mut password, mut auth) = Default::default();
+                let mut failure = None;
                 while let Some(name) = map.next_key::<String>()? {
                     let field = ["username", "password", "email", "auth"]
                         .into_iter()
@@ -555,27 +512,42 @@ impl<'de> Deserialize<'de> for Entry {
                         GoString::Text(text) => text,
                         GoString::Null => continue,
                         GoString::Other => {
-                            entry.failure.get_or_insert(EntryFailure::NotAString(field));
+                            failure.get_or_insert(EntryFailure::NotAString(field));
                             continue;
                         }
                     };
                     match field {
-                        "username" => entry.username = text,
-                        "password" => entry.password = text,
-                        "auth" => entry.auth = text,
+                        "username" => username = text,
+                        "password" => password = text,
+                        "auth" => auth = text,
                         _ => {}
                     }
                 }
-                Ok(entry)
+                let credentials = credentials(&username, &password, &auth);
+                Ok(Entry(failure.map_or(credentials, Err)))
             }
             /// `null` reaches `UnmarshalJSON`, which leaves the entry empty.
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Entry::default())
+                Ok(Entry(Ok(false)))
             }
-            visit_as!(Entry::not_an_object(); scalars, str, seq);
+            visit_as!(Entry(Err(EntryFailure::NotAnObject)); scalars, str, seq);
         }
         deserializer.deserialize_any(EntryVisitor)
     }
+}
+
+/// Whether an entry's fields yield a username or password, or why the kubelet cannot decode them.
+fn credentials(username: &str, password: &str, auth: &str) -> Result<bool, EntryFailure> {
+    if auth.is_empty() {
+        return Ok(!username.is_empty() || !password.is_empty());
+    }
+    let decoded = decode_auth_field(auth)?;
+    let colon = decoded
+        .iter()
+        .position(|b| *b == b':')
+        .ok_or(EntryFailure::AuthWithoutColon)?;
+    // Username before the first `:`, password after it.
+    Ok(colon > 0 || colon + 1 < decoded.len())
 }
 
 /// `decodeDockerConfigFieldAuth`'s base64: padded (standard) when the trimmed field ends in `=`,
@@ -662,22 +634,13 @@ fn is_url_host(host: &str) -> bool {
 
 /// Go's `unescape` for paths: `%XX` decoded, a bad escape fails.
 fn percent_decode(path: &str) -> Option<String> {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = path.get(i + 1..i + 3)?;
-            out.push(
-                u8::from_str_radix(hex, 16)
-                    .ok()
-                    .filter(|_| hex.bytes().all(|b| b.is_ascii_hexdigit()))?,
-            );
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let is_hex = |hex: &&str| hex.bytes().all(|b| b.is_ascii_hexdigit());
+    let mut parts = path.split('%');
+    let mut out = parts.next().unwrap_or_default().as_bytes().to_vec();
+    for part in parts {
+        // `get` takes two bytes only up to a character boundary: `part[2..]` cannot panic.
+        out.push(u8::from_str_radix(part.get(..2).filter(is_hex)?, 16).ok()?);
+        out.extend_from_slice(part[2..].as_bytes());
     }
     Some(String::from_utf8_lossy(&out).into_owned())
 }
