@@ -82,11 +82,11 @@ fn decide<C: Cluster>(
         None => BTreeSet::new(),
     };
     let only_ephemeral = live == Some(Mode::EphemeralContainers);
-    let hits = rule_hits(&specs, &images, |c| {
+    let counted = |c: &Container| {
         (!only_ephemeral || c.list == ContainerList::EphemeralContainers)
             && !before.contains(&(c.list, c.name, c.image))
-    });
-    let hits = in_namespace_scope(hits, request, cluster);
+    };
+    let hits = rule_hits(&specs, &images, counted, request, cluster);
     if live.is_none() && settings.inject {
         return inject(request, settings, workload, &specs, &hits, cluster);
     }
@@ -177,25 +177,32 @@ struct Hit<'a, 'i> {
     image: &'i ImageRef,
 }
 
-/// The matching containers of one rule; rules without any are left out, order kept.
-struct RuleHits<'a, 'i, 's> {
-    rule: &'s Rule,
+/// The matching containers of one rule, in the request's namespace.
+struct RuleHits<'a, 'i> {
+    rule: &'i Rule,
     hits: Vec<Hit<'a, 'i>>,
     /// Why the request's Namespace could not be read for the rule's `namespaceSelector`.
     unreadable_namespace: Option<LookupError>,
 }
 
-fn rule_hits<'a, 'i>(
+/// The rules in play whose images some `counted` container has, in order, without those whose
+/// `namespaceSelector` does not select the request's namespace. The Namespace is read once, and
+/// only if a rule with a selector has hits; if it cannot be read, the rule stays, marked, and
+/// its `onMissingSecret` decides.
+fn rule_hits<'a, 'i, C: Cluster>(
     specs: &[PodSpecView<'a>],
     images: &'i ParsedImages<'a>,
     counted: impl Fn(&Container) -> bool,
-) -> Vec<RuleHits<'a, 'i, 'i>> {
+    request: &AdmissionRequest,
+    cluster: &mut C,
+) -> Vec<RuleHits<'a, 'i>> {
+    let mut labels = NamespaceLabels::new(request.namespace);
     images
         .rules
         .iter()
         .enumerate()
-        .map(|(index, rule)| {
-            let hits = specs
+        .filter_map(|(index, rule)| {
+            let hits: Vec<Hit> = specs
                 .iter()
                 .enumerate()
                 .flat_map(|(spec, view)| view.containers.iter().map(move |c| (spec, *c)))
@@ -208,35 +215,20 @@ fn rule_hits<'a, 'i>(
                     })
                 })
                 .collect();
-            RuleHits {
+            if hits.is_empty() {
+                return None;
+            }
+            let selector = rule.namespace_selector.as_ref();
+            let unreadable_namespace = match labels.scope(selector, cluster) {
+                Scope::In => None,
+                Scope::Out => return None,
+                Scope::Unknown(error) => Some(error),
+            };
+            Some(RuleHits {
                 rule,
                 hits,
-                unreadable_namespace: None,
-            }
-        })
-        .filter(|rule_hits| !rule_hits.hits.is_empty())
-        .collect()
-}
-
-/// Drops the rules whose `namespaceSelector` does not select the request's namespace. The
-/// Namespace is read once, and only if a rule with a selector has hits; if it cannot be read,
-/// the rule stays, marked, and its `onMissingSecret` decides.
-fn in_namespace_scope<'a, 'i, 's, C: Cluster>(
-    hits: Vec<RuleHits<'a, 'i, 's>>,
-    request: &AdmissionRequest,
-    cluster: &mut C,
-) -> Vec<RuleHits<'a, 'i, 's>> {
-    let mut labels = NamespaceLabels::new(request.namespace);
-    hits.into_iter()
-        .filter_map(|mut rule_hits| {
-            match labels.scope(rule_hits.rule.namespace_selector.as_ref(), cluster) {
-                Scope::In => Some(rule_hits),
-                Scope::Out => None,
-                Scope::Unknown(error) => {
-                    rule_hits.unreadable_namespace = Some(error);
-                    Some(rule_hits)
-                }
-            }
+                unreadable_namespace,
+            })
         })
         .collect()
 }
@@ -293,9 +285,7 @@ fn inject<C: Cluster>(
             }
             if add {
                 for hit in hits.iter() {
-                    if !wanted[hit.spec].contains(&rule.secret.as_str()) {
-                        wanted[hit.spec].push(rule.secret.as_str());
-                    }
+                    wanted[hit.spec].push(rule.secret.as_str());
                 }
             }
         }
