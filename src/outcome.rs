@@ -69,7 +69,7 @@ impl Decision {
         match self {
             Decision::Mutate { edits, .. } => {
                 let mut object = original.clone();
-                crate::splice::apply(&mut object, edits);
+                crate::testing::apply(&mut object, edits);
                 Some(object)
             }
             _ => None,

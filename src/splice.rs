@@ -27,19 +27,6 @@ pub(crate) const PULL_SECRETS: &str = "imagePullSecrets";
 /// The field of a container that says when the kubelet pulls its image.
 pub(crate) const PULL_POLICY: &str = "imagePullPolicy";
 
-/// The edits applied to a parsed object: the reference the splice is held to in tests.
-#[cfg(any(test, feature = "testing"))]
-pub(crate) fn apply(object: &mut Value, edits: &[Edit]) {
-    for edit in edits {
-        if let Some(target) = object
-            .pointer_mut(&edit.pointer)
-            .and_then(Value::as_object_mut)
-        {
-            target.insert(edit.field.to_string(), edit.value.clone());
-        }
-    }
-}
-
 /// `raw` (a JSON object's text, as a `RawValue` holds it) with each edit spliced in, all found
 /// in one pass; `None` if a pointer does not lead to an object that can take its field.
 pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
@@ -255,6 +242,7 @@ fn offset(outer: &str, inner: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::apply;
     use proptest::prelude::*;
     use serde_json::json;
 
