@@ -159,14 +159,13 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let here: Vec<usize> = self
+        let here: Vec<&Walk> = self
             .walking
             .iter()
             .filter(|walk| walk.tokens.is_empty())
-            .map(|walk| walk.index)
             .collect();
-        for index in &here {
-            self.targets[*index] = Target {
+        for walk in &here {
+            self.targets[walk.index] = Target {
                 reached: true,
                 ..Target::default()
             };
@@ -187,24 +186,19 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
             let value = map.next_value::<&RawValue>()?;
             if !below.is_empty() {
                 let mut inner = serde_json::Deserializer::from_str(value.get());
-                let targets = &mut *self.targets;
                 Descend {
                     raw,
                     walking: &below,
-                    targets,
+                    targets: self.targets,
                 }
                 .deserialize(&mut inner)
                 .map_err(serde::de::Error::custom)?;
             }
             let end = offset(raw, value.get()) + value.get().len();
-            for index in &here {
-                let target = &mut self.targets[*index];
+            for walk in &here {
+                let target = &mut self.targets[walk.index];
                 target.last_value_end = Some(end);
-                if self
-                    .walking
-                    .iter()
-                    .any(|w| w.index == *index && w.field == key)
-                {
+                if walk.field == key {
                     target.found = Some(value);
                 }
             }
