@@ -35,7 +35,7 @@ impl<'c, C: Cluster> SecretChecks<'c, C> {
         });
         let found = match &*looked_up {
             Ok(found) => found,
-            Err(error) => return Some(Problem::from(error)),
+            Err(error) => return Some(Problem::Lookup(error.clone())),
         };
         let secret_type = found.secret_type.as_deref().unwrap_or_default();
         if let Err(error) = ConfigFormat::of_secret_type(secret_type) {
@@ -57,7 +57,7 @@ impl<'c, C: Cluster> SecretChecks<'c, C> {
             .filter(|image| !keyring.covers(image.kubelet_registry(), image.kubelet_repository()))
             .map(|image| image.kubelet_registry().to_string())
             .collect();
-        (!uncovered.is_empty()).then_some(Problem::NoCredentials(uncovered))
+        (!uncovered.is_empty()).then(|| Problem::NoCredentials(uncovered.into_iter().collect()))
     }
 }
 
@@ -206,9 +206,15 @@ mod tests {
         let refs: Vec<&ImageRef> = images.iter().collect();
         let mut checks = SecretChecks::new(&mut cluster, "team-a", true);
         assert_eq!(checks.problem("corp", &refs), None);
-        assert_eq!(checks.problem("other", &refs), Some(Problem::NotFound));
+        assert_eq!(
+            checks.problem("other", &refs),
+            Some(Problem::Lookup(LookupError::NotFound))
+        );
         assert_eq!(checks.problem("corp", &refs), None);
-        assert_eq!(checks.problem("other", &refs), Some(Problem::NotFound));
+        assert_eq!(
+            checks.problem("other", &refs),
+            Some(Problem::Lookup(LookupError::NotFound))
+        );
         assert_eq!(
             cluster.calls,
             vec![
