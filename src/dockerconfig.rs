@@ -5,7 +5,6 @@
 //! `BasicDockerKeyring.Add`, `Lookup`, `URLsMatch`) and keeps, per registry key, only whether its
 //! entry yields a username or password: no credential is kept, shown or logged. Pure: no I/O.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -648,21 +647,18 @@ fn percent_decode(path: &str) -> Option<String> {
 /// `BasicDockerKeyring.Add`: the index key of a registry key (host, plus a path unless it is
 /// empty, `/`, or only `/v1/` or `/v2/`); `None` for keys the kubelet ignores.
 fn index_key(key: &str) -> Option<String> {
-    let url = if key.starts_with("https://") || key.starts_with("http://") {
-        Cow::Borrowed(key)
-    } else {
-        Cow::Owned(format!("https://{key}"))
+    let Url { host, path } = match key.starts_with("https://") || key.starts_with("http://") {
+        true => Url::parse(key)?,
+        false => Url::parse(&format!("https://{key}"))?,
     };
-    let Url { host, path } = Url::parse(&url)?;
     let path = match path.get(..4) {
         Some("/v1/" | "/v2/") => &path[3..],
         _ => &path,
     };
-    Some(if path.is_empty() || path == "/" {
-        host
-    } else {
-        host + path
-    })
+    match path {
+        "" | "/" => Some(host),
+        path => Some(host + path),
+    }
 }
 
 /// `URLsMatchStr`: the index key, parsed again as a schemeless URL, matches the image.
