@@ -87,10 +87,9 @@ pub fn split_docker_domain(name: &str) -> (&str, &str) {
 
 /// Splits `host[:port]` at its last `:` into the host and the port as written.
 pub fn split_port(registry: &str) -> (&str, Option<&str>) {
-    match registry.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (registry, None),
-    }
+    registry
+        .rsplit_once(':')
+        .map_or((registry, None), |(host, port)| (host, Some(port)))
 }
 
 /// `[0-9]+`: the reference grammar's port, with no range.
