@@ -181,8 +181,8 @@ struct Hit<'a, 'i> {
 struct RuleHits<'a, 'i> {
     rule: &'i Rule,
     hits: Vec<Hit<'a, 'i>>,
-    /// Why the request's Namespace could not be read for the rule's `namespaceSelector`.
-    unreadable_namespace: Option<LookupError>,
+    /// `NamespaceUnreadable`, if the Namespace could not be read for the rule's `namespaceSelector`.
+    namespace_problem: Option<Problem>,
 }
 
 /// The rules in play whose images some `counted` container has, in order, without those whose
@@ -219,15 +219,15 @@ fn rule_hits<'a, 'i, C: Cluster>(
                 return None;
             }
             let selector = rule.namespace_selector.as_ref();
-            let unreadable_namespace = match labels.scope(selector, cluster) {
+            let namespace_problem = match labels.scope(selector, cluster) {
                 Scope::In => None,
                 Scope::Out => return None,
-                Scope::Unknown(error) => Some(error),
+                Scope::Unknown(error) => Some(Problem::NamespaceUnreadable(error)),
             };
             Some(RuleHits {
                 rule,
                 hits,
-                unreadable_namespace,
+                namespace_problem,
             })
         })
         .collect()
@@ -258,16 +258,15 @@ fn inject<C: Cluster>(
         for RuleHits {
             rule,
             hits,
-            unreadable_namespace,
+            namespace_problem,
         } in hits
         {
-            let problem = if let Some(error) = unreadable_namespace {
-                Some(Problem::NamespaceUnreadable(error.clone()))
-            } else if settings.verify_secrets {
-                checks.problem(&rule.secret, &distinct_images(hits))
-            } else {
-                None
-            };
+            let problem = namespace_problem.clone().or_else(|| {
+                settings
+                    .verify_secrets
+                    .then(|| checks.problem(&rule.secret, &distinct_images(hits)))
+                    .flatten()
+            });
             let add = match problem {
                 None => true,
                 Some(problem) => {
@@ -280,7 +279,7 @@ fn inject<C: Cluster>(
             };
             // A rule's pull policy follows its secret, except that a secret that fails its
             // checks does not make a cached copy of the image any less private.
-            if unreadable_namespace.is_none() || add {
+            if namespace_problem.is_none() || add {
                 pull_policy_edits(specs, rule, hits, &mut edits);
             }
             if add {
@@ -345,14 +344,14 @@ fn report<C: Cluster>(
     for RuleHits {
         rule,
         hits,
-        unreadable_namespace,
+        namespace_problem,
     } in hits
     {
         let mut fail = |problem: &Problem, hits: &[Hit]| {
             record(&mut findings, request.namespace, rule, problem, hits, mode)
         };
-        if let Some(error) = unreadable_namespace {
-            fail(&Problem::NamespaceUnreadable(error.clone()), hits);
+        if let Some(problem) = namespace_problem {
+            fail(problem, hits);
             continue;
         }
         let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) = hits
