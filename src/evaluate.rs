@@ -126,13 +126,8 @@ fn read_specs<'a>(workload: &Workload, object: &'a Value) -> Result<Vec<PodSpecV
 struct ParsedImages<'a> {
     /// The rules in play, in settings order.
     rules: Vec<Rule>,
-    images: BTreeMap<&'a str, Option<MatchedImage>>,
-}
-
-/// A parsed image and, per rule in play, whether the rule matches it.
-struct MatchedImage {
-    image: ImageRef,
-    rules: Vec<bool>,
+    /// Each image that parses, and per rule in play whether the rule matches it.
+    images: BTreeMap<&'a str, (ImageRef, Vec<bool>)>,
 }
 
 impl<'a> ParsedImages<'a> {
@@ -149,12 +144,10 @@ impl<'a> ParsedImages<'a> {
         let rules = settings.rules_for(&registries.into_iter().collect::<Vec<_>>())?;
         let images = parsed
             .into_iter()
-            .map(|(text, image)| {
-                let matched = image.map(|image| MatchedImage {
-                    rules: rules.iter().map(|rule| rule.matches(&image)).collect(),
-                    image,
-                });
-                (text, matched)
+            .filter_map(|(text, image)| {
+                let image = image?;
+                let matches = rules.iter().map(|rule| rule.matches(&image)).collect();
+                Some((text, (image, matches)))
             })
             .collect();
         Ok(ParsedImages { rules, images })
@@ -163,7 +156,7 @@ impl<'a> ParsedImages<'a> {
     /// The parsed image, if it matches the rule at `rule` (its index among the rules in play).
     fn matching(&self, image: &str, rule: usize) -> Option<&ImageRef> {
         match self.images.get(image) {
-            Some(Some(matched)) if matched.rules[rule] => Some(&matched.image),
+            Some((image, matches)) if matches[rule] => Some(image),
             _ => None,
         }
     }
