@@ -126,12 +126,10 @@ fn is_domain(domain: &str) -> bool {
 
 /// `[\w][\w.-]{0,127}` with ASCII `\w`.
 fn is_tag(tag: &str) -> bool {
-    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
-    let bytes = tag.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 128
-        && word(&bytes[0])
-        && bytes.iter().all(|b| word(b) || *b == b'.' || *b == b'-')
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    tag.len() <= 128
+        && tag.starts_with(word)
+        && tag.chars().all(|c| word(c) || c == '.' || c == '-')
 }
 
 /// `algorithm ":" hex{32,}` where algorithm is `[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*`.
@@ -140,10 +138,8 @@ fn is_digest_format(digest: &str) -> bool {
         return false;
     };
     let algorithm_ok = algorithm.split(['-', '_', '+', '.']).all(|part| {
-        let bytes = part.as_bytes();
-        !bytes.is_empty()
-            && bytes[0].is_ascii_alphabetic()
-            && bytes.iter().all(u8::is_ascii_alphanumeric)
+        part.starts_with(|c: char| c.is_ascii_alphabetic())
+            && part.bytes().all(|b| b.is_ascii_alphanumeric())
     });
     algorithm_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
