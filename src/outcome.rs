@@ -238,7 +238,7 @@ pub(crate) fn fix_for(
         Problem::Lookup(LookupError::NotFound) => format!("create it: {create}"),
         Problem::Unusable(_) => format!("recreate it as a docker-registry secret: {create}"),
         Problem::NoCredentials(missing) => format!("add an \"auths\" entry for {} to it", missing.join(", ")),
-        Problem::Lookup(LookupError::NotPermitted(denial)) => permission_fix(*denial, "secrets", "Secret", namespace),
+        Problem::Lookup(LookupError::NotPermitted(denial)) => permission_fix(*denial, "Secret", namespace),
         Problem::Lookup(LookupError::Failed(_)) => "check that the PolicyServer can reach the API server, then retry".to_string(),
         Problem::NotReferenced if mode == Mode::PodUpdate => format!(
             "{running_pod} {{\"name\": \"{secret}\"}} in imagePullSecrets (change the image in its workload's template \
@@ -259,14 +259,10 @@ pub(crate) fn fix_for(
     }
 }
 
-/// How to let the policy read objects of `kind` (`resource` is its plural) in `namespace`;
-/// `namespace` is empty for cluster-scoped kinds.
-pub(crate) fn permission_fix(
-    denial: Denial,
-    resource: &str,
-    kind: &str,
-    namespace: &str,
-) -> String {
+/// How to let the policy read objects of `kind` in `namespace`, which is empty for cluster-scoped
+/// kinds. RBAC names each kind read here (Secret, ServiceAccount, Namespace) in lower-case plural.
+fn permission_fix(denial: Denial, kind: &str, namespace: &str) -> String {
+    let resource = format!("{}s", kind.to_ascii_lowercase());
     let place = match namespace {
         "" => String::new(),
         namespace => format!(" in \"{namespace}\""),
@@ -300,7 +296,7 @@ pub(crate) fn service_account_lookup_reason(error: &LookupError, namespace: &str
     match error {
         LookupError::NotPermitted(denial) => format!(
             "{denial}; {}",
-            permission_fix(*denial, "serviceaccounts", "ServiceAccount", namespace)
+            permission_fix(*denial, "ServiceAccount", namespace)
         ),
         other => lookup_reason(other),
     }
@@ -309,7 +305,7 @@ pub(crate) fn service_account_lookup_reason(error: &LookupError, namespace: &str
 /// How to let the policy read Namespaces (cluster-scoped: a ClusterRole, no namespace).
 fn namespace_fix(error: &LookupError) -> String {
     match error {
-        LookupError::NotPermitted(denial) => permission_fix(*denial, "namespaces", "Namespace", ""),
+        LookupError::NotPermitted(denial) => permission_fix(*denial, "Namespace", ""),
         LookupError::NotFound | LookupError::Failed(_) => {
             "check that the PolicyServer can reach the API server and the namespace exists, then retry"
                 .to_string()
