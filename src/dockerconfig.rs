@@ -699,12 +699,11 @@ fn is_default_registry_match(image: &str) -> bool {
 }
 
 /// One piece of a `filepath.Match` pattern, as a URL host can hold it (`?`, `^` and `\` cannot
-/// appear in one).
+/// appear in one). A literal character is a class of one.
 #[derive(Debug)]
 enum GlobToken {
     Star,
     Class(Vec<(char, char)>),
-    Literal(char),
 }
 
 /// `filepath.Match` on one host label: case-sensitive, `*` for any run of characters, `[a-z]`
@@ -714,36 +713,27 @@ fn label_matches(pattern: &str, label: &str) -> bool {
         return false;
     };
     let label: Vec<char> = label.chars().collect();
-    let (mut t, mut l) = (0, 0);
-    // The last `*` and how much of the label it has swallowed so far.
-    let mut last_star: Option<(usize, usize)> = None;
-    while l < label.len() {
-        let step = match tokens.get(t) {
-            Some(GlobToken::Star) => {
-                last_star = Some((t, l));
-                t += 1;
-                continue;
-            }
-            Some(GlobToken::Literal(c)) => *c == label[l],
-            Some(GlobToken::Class(ranges)) => ranges
-                .iter()
-                .any(|(lo, hi)| (*lo..=*hi).contains(&label[l])),
-            None => false,
-        };
-        if step {
-            t += 1;
-            l += 1;
-        } else if let Some((star, swallowed)) = last_star {
-            t = star + 1;
-            l = swallowed + 1;
-            last_star = Some((star, swallowed + 1));
-        } else {
-            return false;
-        }
+    // Which prefixes of the label (by length) the tokens read so far match.
+    let mut matched: Vec<bool> = (0..=label.len()).map(|len| len == 0).collect();
+    for token in &tokens {
+        let mut any_shorter = false;
+        matched = (0..=label.len())
+            .map(|len| match token {
+                GlobToken::Star => {
+                    any_shorter |= matched[len];
+                    any_shorter
+                }
+                GlobToken::Class(ranges) => {
+                    len > 0
+                        && matched[len - 1]
+                        && ranges
+                            .iter()
+                            .any(|(lo, hi)| (*lo..=*hi).contains(&label[len - 1]))
+                }
+            })
+            .collect();
     }
-    tokens[t..]
-        .iter()
-        .all(|token| matches!(token, GlobToken::Star))
+    matched[label.len()]
 }
 
 fn glob_tokens(pattern: &str) -> Option<Vec<GlobToken>> {
@@ -759,23 +749,17 @@ fn glob_tokens(pattern: &str) -> Option<Vec<GlobToken>> {
                         ']' if !ranges.is_empty() => break,
                         '-' | ']' => return None,
                         lo => {
-                            let hi = if chars.peek() == Some(&'-') {
-                                chars.next();
-                                match chars.next()? {
-                                    '-' | ']' => return None,
-                                    hi => hi,
-                                }
-                            } else {
-                                lo
+                            let hi = match chars.next_if_eq(&'-') {
+                                Some(_) => chars.next().filter(|hi| !matches!(hi, '-' | ']'))?,
+                                None => lo,
                             };
-                            chars.peek()?;
                             ranges.push((lo, hi));
                         }
                     }
                 }
                 GlobToken::Class(ranges)
             }
-            c => GlobToken::Literal(c),
+            c => GlobToken::Class(vec![(c, c)]),
         });
     }
     Some(tokens)
