@@ -564,12 +564,8 @@ fn decode_auth_field(field: &str) -> Result<Vec<u8>, EntryFailure> {
             .with_decode_padding_mode(mode)
             .with_decode_allow_trailing_bits(true),
     );
-    let without_line_breaks: String = field
-        .chars()
-        .filter(|c| !matches!(c, '\r' | '\n'))
-        .collect();
     engine
-        .decode(without_line_breaks)
+        .decode(field.replace(['\r', '\n'], ""))
         .map_err(|_| EntryFailure::AuthNotBase64)
 }
 
@@ -619,16 +615,12 @@ fn is_user_info_char(c: char) -> bool {
 /// of digits, only the ASCII characters a host may hold unescaped. Hosts it would refuse, and
 /// those with `%` or non-ASCII characters (never equal to an image's host), give `false`.
 fn is_url_host(host: &str) -> bool {
-    if host.starts_with('[') {
-        return false;
-    }
-    if let Some(colon) = host.rfind(':') {
-        if !host[colon + 1..].bytes().all(|b| b.is_ascii_digit()) {
-            return false;
-        }
-    }
-    host.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_.~!$&'()*+,;=:[]<>\"".contains(c))
+    let port = host.rsplit_once(':').map_or("", |(_, port)| port);
+    !host.starts_with('[')
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.~!$&'()*+,;=:[]<>\"".contains(c))
 }
 
 /// Go's `unescape` for paths: `%XX` decoded, a bad escape fails.
