@@ -596,12 +596,10 @@ impl Url {
             Some(at) => &authority[at + 1..],
             None => authority,
         };
-        if !is_url_host(host) {
-            return None;
-        }
-        Some(Url {
+        let path = percent_decode(path)?;
+        is_url_host(host).then(|| Url {
             host: host.to_string(),
-            path: percent_decode(path)?,
+            path,
         })
     }
 }
