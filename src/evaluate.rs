@@ -246,39 +246,37 @@ fn inject<C: Cluster>(
     let mut findings = Findings::default();
     let mut wanted: Vec<Vec<&str>> = vec![Vec::new(); specs.len()];
     let mut edits: Vec<Edit> = Vec::new();
+    let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
+    for RuleHits {
+        rule,
+        hits,
+        namespace_problem,
+    } in hits
     {
-        let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
-        for RuleHits {
-            rule,
-            hits,
-            namespace_problem,
-        } in hits
-        {
-            let problem = namespace_problem.clone().or_else(|| {
-                settings
-                    .verify_secrets
-                    .then(|| checks.problem(&rule.secret, &distinct_images(hits)))
-                    .flatten()
-            });
-            let add = match problem {
-                None => true,
-                Some(problem) => {
-                    let referenced = hits
-                        .iter()
-                        .all(|hit| specs[hit.spec].names.contains(&rule.secret.as_str()));
-                    let mode = Mode::Inject { referenced };
-                    record(&mut findings, request.namespace, rule, &problem, hits, mode)
-                }
-            };
-            // A rule's pull policy follows its secret, except that a secret that fails its
-            // checks does not make a cached copy of the image any less private.
-            if namespace_problem.is_none() || add {
-                pull_policy_edits(specs, rule, hits, &mut edits);
+        let problem = namespace_problem.clone().or_else(|| {
+            settings
+                .verify_secrets
+                .then(|| checks.problem(&rule.secret, &distinct_images(hits)))
+                .flatten()
+        });
+        let add = match problem {
+            None => true,
+            Some(problem) => {
+                let referenced = hits
+                    .iter()
+                    .all(|hit| specs[hit.spec].names.contains(&rule.secret.as_str()));
+                let mode = Mode::Inject { referenced };
+                record(&mut findings, request.namespace, rule, &problem, hits, mode)
             }
-            if add {
-                for hit in hits.iter() {
-                    wanted[hit.spec].push(rule.secret.as_str());
-                }
+        };
+        // A rule's pull policy follows its secret, except that a secret that fails its
+        // checks does not make a cached copy of the image any less private.
+        if namespace_problem.is_none() || add {
+            pull_policy_edits(specs, rule, hits, &mut edits);
+        }
+        if add {
+            for hit in hits.iter() {
+                wanted[hit.spec].push(rule.secret.as_str());
             }
         }
     }
