@@ -186,11 +186,6 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    /// The registry keys, sorted and without duplicates.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.keys().map(String::as_str)
-    }
-
     /// Whether the kubelet would pull an image with credentials from this Secret.
     ///
     /// `registry` and `repository` are the image as the kubelet looks it up (distribution's
@@ -297,10 +292,7 @@ pub fn registry_keys(
     secret_type: &str,
     data: &BTreeMap<String, String>,
 ) -> Result<Vec<String>, DockerConfigError> {
-    Ok(keyring(secret_type, data)?
-        .keys()
-        .map(String::from)
-        .collect())
+    Ok(keyring(secret_type, data)?.entries.into_keys().collect())
 }
 
 /// Does the docker-config `key`, holding credentials, cover an image the kubelet looks up as
@@ -902,7 +894,7 @@ mod tests {
     fn keys_of_decoded_dockercfg_are_sorted() {
         let json = br#"{"reg.example": {"auth": "dTpw"}, "https://index.docker.io/v1/": {}}"#;
         let keyring = keyring_in_json(ConfigFormat::DockerCfg, json).unwrap();
-        let keys: Vec<&str> = keyring.keys().collect();
+        let keys: Vec<&String> = keyring.entries.keys().collect();
         assert_eq!(keys, ["https://index.docker.io/v1/", "reg.example"]);
     }
 
