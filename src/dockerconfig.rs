@@ -220,6 +220,11 @@ impl Keyring {
 
 /// The kubelet's keyring of a Secret of type `secret_type` with `data` (base64 values, as the API
 /// returns them).
+///
+/// The config JSON is decoded as Go's `encoding/json` decodes it into the kubelet's types: field
+/// names (`auths`, `auth`, `username`, `password`, `email`, `HttpHeaders`) match in any case, a
+/// later duplicate wins, unknown fields are ignored and `null` leaves a field unset. The first
+/// entry that fails `DockerConfigEntry.UnmarshalJSON` fails the whole Secret.
 pub fn keyring(
     secret_type: &str,
     data: &BTreeMap<String, String>,
@@ -234,17 +239,6 @@ pub fn keyring(
             key,
             failure: DecodeFailure::Base64,
         })?;
-    keyring_in_json(format, &json)
-}
-
-/// The kubelet's keyring of already-decoded config JSON (e.g. `k8s-openapi`'s `ByteString`).
-///
-/// Decoded as Go's `encoding/json` decodes it into the kubelet's types: field names (`auths`,
-/// `auth`, `username`, `password`, `email`, `HttpHeaders`) match in any case, a later duplicate
-/// wins, unknown fields are ignored and `null` leaves a field unset. The first entry that fails
-/// `DockerConfigEntry.UnmarshalJSON` fails the whole Secret.
-pub fn keyring_in_json(format: ConfigFormat, json: &[u8]) -> Result<Keyring, DockerConfigError> {
-    let key = format.data_key();
     // serde's error text is dropped: it can quote the input.
     let undecodable = DockerConfigError::Undecodable {
         key,
@@ -252,13 +246,13 @@ pub fn keyring_in_json(format: ConfigFormat, json: &[u8]) -> Result<Keyring, Doc
     };
     let (entries, first_failure) = match format {
         ConfigFormat::DockerConfigJson => {
-            let document = serde_json::from_slice::<Option<DockerConfigJson>>(json)
+            let document = serde_json::from_slice::<Option<DockerConfigJson>>(&json)
                 .map_err(|_| undecodable)?
                 .unwrap_or_default();
             (document.auths, document.first_failure)
         }
         ConfigFormat::DockerCfg => {
-            let auths = serde_json::from_slice::<Option<Auths>>(json)
+            let auths = serde_json::from_slice::<Option<Auths>>(&json)
                 .map_err(|_| undecodable)?
                 .unwrap_or_default();
             (Some(auths.entries), auths.first_failure)
@@ -884,7 +878,8 @@ mod tests {
     fn keyring_covers_hub_through_the_legacy_key_but_not_anonymously() {
         let json =
             br#"{"auths": {"https://index.docker.io/v1/": {"auth": "dTpw"}, "ghcr.io": {}}}"#;
-        let keyring = keyring_in_json(ConfigFormat::DockerConfigJson, json).unwrap();
+        let data = data(".dockerconfigjson", STANDARD.encode(json));
+        let keyring = keyring("kubernetes.io/dockerconfigjson", &data).unwrap();
         assert!(keyring.covers("docker.io", "library/nginx"));
         assert!(!keyring.covers("registry-1.docker.io", "library/nginx"));
         assert!(!keyring.covers("ghcr.io", "team/app"), "an anonymous entry");
@@ -893,7 +888,8 @@ mod tests {
     #[test]
     fn keys_of_decoded_dockercfg_are_sorted() {
         let json = br#"{"reg.example": {"auth": "dTpw"}, "https://index.docker.io/v1/": {}}"#;
-        let keyring = keyring_in_json(ConfigFormat::DockerCfg, json).unwrap();
+        let data = data(".dockercfg", STANDARD.encode(json));
+        let keyring = keyring("kubernetes.io/dockercfg", &data).unwrap();
         let keys: Vec<&String> = keyring.entries.keys().collect();
         assert_eq!(keys, ["https://index.docker.io/v1/", "reg.example"]);
     }
