@@ -538,11 +538,9 @@ fn credentials(username: &str, password: &str, auth: &str) -> Result<bool, Entry
 /// `decodeDockerConfigFieldAuth`'s base64: padded (standard) when the trimmed field ends in `=`,
 /// otherwise unpadded (raw); like Go, line breaks are skipped and unused trailing bits allowed.
 fn decode_auth_field(field: &str) -> Result<Vec<u8>, EntryFailure> {
-    let padded = field.trim().ends_with('=');
-    let mode = if padded {
-        DecodePaddingMode::RequireCanonical
-    } else {
-        DecodePaddingMode::RequireNone
+    let mode = match field.trim().ends_with('=') {
+        true => DecodePaddingMode::RequireCanonical,
+        false => DecodePaddingMode::RequireNone,
     };
     let engine = GeneralPurpose::new(
         &STANDARD_ALPHABET,
@@ -577,8 +575,10 @@ impl Url {
             .or_else(|| raw.strip_prefix("http://"))?;
         let rest = rest.split('?').next().unwrap_or_default();
         let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        // Characters Go accepts in user info (`validUserinfo`).
+        let user_info = |c: char| c.is_ascii_alphanumeric() || "-._:~!$&'()*+,;=%@".contains(c);
         let host = match authority.rfind('@') {
-            Some(at) if !authority[..at].chars().all(is_user_info_char) => return None,
+            Some(at) if !authority[..at].chars().all(user_info) => return None,
             Some(at) => &authority[at + 1..],
             None => authority,
         };
@@ -588,11 +588,6 @@ impl Url {
             path,
         })
     }
-}
-
-/// Characters Go accepts in user info (`validUserinfo`).
-fn is_user_info_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-._:~!$&'()*+,;=%@".contains(c)
 }
 
 /// Go's `parseHost` for hosts that can ever match an image: no IPv6 literal, an optional `:port`
