@@ -165,12 +165,10 @@ fn check_digest_length(digest: &str) -> Result<(), ReferenceError> {
 /// with `.` or `:`, `localhost`, or upper-case letters), with `library/` for single names on Docker Hub.
 fn hub_style_repository_length(name: &str) -> usize {
     let (domain, path) = split_docker_domain(name);
-    path.len()
-        + if takes_library(distribution_domain(domain), path) {
-            OFFICIAL_NAMESPACE.len() + 1
-        } else {
-            0
-        }
+    match takes_library(distribution_domain(domain), path) {
+        true => OFFICIAL_NAMESPACE.len() + 1 + path.len(),
+        false => path.len(),
+    }
 }
 
 #[cfg(test)]
