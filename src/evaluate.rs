@@ -362,14 +362,11 @@ fn report<C: Cluster>(
             continue;
         }
         let mut by_policy: BTreeMap<&str, Vec<Hit>> = BTreeMap::new();
-        for hit in hits
-            .iter()
-            .filter(|hit| rule.pull_always && !hit.container.pulls_every_time())
-        {
-            by_policy
-                .entry(hit.container.effective_pull_policy())
-                .or_default()
-                .push(*hit);
+        for hit in hits.iter().filter(|_| rule.pull_always) {
+            match hit.container.effective_pull_policy() {
+                "Always" => {}
+                policy => by_policy.entry(policy).or_default().push(*hit),
+            }
         }
         for (policy, hits) in by_policy {
             fail(&Problem::PullPolicy(policy.to_string()), &hits);
@@ -385,13 +382,8 @@ fn pull_policy_edits(specs: &[PodSpecView], rule: &Rule, hits: &[Hit], edits: &m
         return;
     }
     for hit in hits.iter().filter(|hit| !hit.container.pulls_every_time()) {
-        let container = hit.container;
-        let pointer = format!(
-            "{}/{}/{}",
-            specs[hit.spec].pointer,
-            container.list.field(),
-            container.index
-        );
+        let Container { list, index, .. } = hit.container;
+        let pointer = format!("{}/{}/{index}", specs[hit.spec].pointer, list.field());
         if !edits.iter().any(|edit| edit.pointer == pointer) {
             edits.push(Edit {
                 pointer,
