@@ -59,24 +59,21 @@ pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
     for (edit, target) in edits.iter().zip(&targets) {
         let value = serde_json::to_string(&edit.value).ok()?;
         let field = edit.field;
-        cuts.push(
-            match (target.reached, target.found, target.last_value_end) {
-                (false, _, _) => return None,
-                // The value replaces the old one where it stands.
-                (true, Some(old), _) => {
-                    let at = offset(raw, old.get());
-                    (at, at + old.get().len(), value)
-                }
-                // After the object's last value.
-                (true, None, Some(end)) => (end, end, format!(",\"{field}\":{value}")),
-                // An empty object can only be the root here: pod specs and containers that get a
-                // field have containers and images. The root's text starts with its `{`.
-                (true, None, None) if edit.pointer.is_empty() => {
-                    (1, 1, format!("\"{field}\":{value}"))
-                }
-                (true, None, None) => return None,
-            },
-        );
+        let cut = match (target.reached, target.found, target.last_value_end) {
+            (false, _, _) => return None,
+            // The value replaces the old one where it stands.
+            (true, Some(old), _) => {
+                let at = offset(raw, old.get());
+                (at, at + old.get().len(), value)
+            }
+            // After the object's last value.
+            (true, None, Some(end)) => (end, end, format!(",\"{field}\":{value}")),
+            // An empty object can only be the root here: pod specs and containers that get a
+            // field have containers and images. The root's text starts with its `{`.
+            (true, None, None) if edit.pointer.is_empty() => (1, 1, format!("\"{field}\":{value}")),
+            (true, None, None) => return None,
+        };
+        cuts.push(cut);
     }
     cuts.sort_by_key(|(start, _, _)| *start);
     if cuts.windows(2).any(|pair| pair[0].1 > pair[1].0) {
