@@ -70,17 +70,14 @@ fn decide<C: Cluster>(
         Ok(images) => images,
         Err(message) => return Decision::bad_request(message),
     };
-    let before: BTreeSet<(ContainerList, &str, &str)> = match live {
-        Some(_) => {
-            let old_spec = request.old_object.get("spec").unwrap_or(&Value::Null);
-            containers(old_spec, || "oldObject.spec".into())
-                .unwrap_or_default()
-                .into_iter()
-                .map(|c| (c.list, c.name, c.image))
-                .collect()
-        }
-        None => BTreeSet::new(),
-    };
+    // The containers a running pod had before this request; none for other objects.
+    let old_spec = live.and(request.old_object.get("spec"));
+    let before: BTreeSet<(ContainerList, &str, &str)> =
+        containers(old_spec.unwrap_or(&Value::Null), || "oldObject.spec".into())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| (c.list, c.name, c.image))
+            .collect();
     let only_ephemeral = live == Some(Mode::EphemeralContainers);
     let counted = |c: &Container| {
         (!only_ephemeral || c.list == ContainerList::EphemeralContainers)
