@@ -232,28 +232,21 @@ pub fn keyring(
     let format = ConfigFormat::of_secret_type(secret_type)?;
     let key = format.data_key();
     let encoded = data.get(key).ok_or(DockerConfigError::MissingKey(key))?;
-    // The decode error is dropped: it quotes an offending byte.
+    // The base64 and serde errors are dropped: they can quote the data.
+    let undecodable = |failure| DockerConfigError::Undecodable { key, failure };
     let json = STANDARD
         .decode(encoded)
-        .map_err(|_| DockerConfigError::Undecodable {
-            key,
-            failure: DecodeFailure::Base64,
-        })?;
-    // serde's error text is dropped: it can quote the input.
-    let undecodable = DockerConfigError::Undecodable {
-        key,
-        failure: DecodeFailure::Json,
-    };
+        .map_err(|_| undecodable(DecodeFailure::Base64))?;
     let (entries, first_failure) = match format {
         ConfigFormat::DockerConfigJson => {
             let document = serde_json::from_slice::<Option<DockerConfigJson>>(&json)
-                .map_err(|_| undecodable)?
+                .map_err(|_| undecodable(DecodeFailure::Json))?
                 .unwrap_or_default();
             (document.auths, document.first_failure)
         }
         ConfigFormat::DockerCfg => {
             let auths = serde_json::from_slice::<Option<Auths>>(&json)
-                .map_err(|_| undecodable)?
+                .map_err(|_| undecodable(DecodeFailure::Json))?
                 .unwrap_or_default();
             (Some(auths.entries), auths.first_failure)
         }
