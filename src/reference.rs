@@ -90,9 +90,7 @@ pub fn parse(reference: &str) -> Result<Reference<'_>, ReferenceError> {
     if hub_style_repository_length(name) > NAME_TOTAL_LENGTH_MAX {
         return Err(ReferenceError::NameTooLong);
     }
-    if let Some(digest) = digest {
-        check_digest_length(digest)?;
-    }
+    digest.map_or(Ok(()), check_digest_length)?;
     Ok(Reference { name, tag, digest })
 }
 
