@@ -79,16 +79,14 @@ pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
     if cuts.windows(2).any(|pair| pair[0].1 > pair[1].0) {
         return None;
     }
-    let mut out =
-        String::with_capacity(raw.len() + cuts.iter().map(|c| c.2.len() + 24).sum::<usize>());
+    let mut pieces = Vec::with_capacity(2 * cuts.len() + 1);
     let mut at = 0;
     for (start, end, replacement) in &cuts {
-        out.push_str(&raw[at..*start]);
-        out.push_str(replacement);
+        pieces.extend([&raw[at..*start], replacement]);
         at = *end;
     }
-    out.push_str(&raw[at..]);
-    Some(out)
+    pieces.push(&raw[at..]);
+    Some(pieces.concat())
 }
 
 /// What the pass found at the object an edit's pointer leads to.
