@@ -49,11 +49,7 @@ pub fn merged_pull_secrets(
 /// Whether an `imagePullSecrets` value is absent, null or an empty list: the only case in which
 /// the API server copies the ServiceAccount's secrets into a new pod.
 pub fn is_empty_list(existing: Option<&Value>) -> bool {
-    match existing {
-        None | Some(Value::Null) => true,
-        Some(Value::Array(entries)) => entries.is_empty(),
-        Some(_) => false,
-    }
+    existing.is_none_or(|value| value.is_null() || value.as_array().is_some_and(Vec::is_empty))
 }
 
 #[cfg(test)]
