@@ -601,9 +601,9 @@ fn percent_decode(path: &str) -> Option<String> {
     let mut parts = path.split('%');
     let mut out = parts.next().unwrap_or_default().as_bytes().to_vec();
     for part in parts {
-        // `get` takes two bytes only up to a character boundary: `part[2..]` cannot panic.
+        // `get` found two bytes in `part`: slicing past them cannot panic.
         out.push(u8::from_str_radix(part.get(..2).filter(is_hex)?, 16).ok()?);
-        out.extend_from_slice(part[2..].as_bytes());
+        out.extend_from_slice(&part.as_bytes()[2..]);
     }
     Some(String::from_utf8_lossy(&out).into_owned())
 }
