@@ -10,9 +10,8 @@ use serde::Deserialize;
 /// A pull secret as the policy needs it: its type and (base64) data. Debug never shows the data.
 #[derive(Clone, Default, Deserialize)]
 pub struct Secret {
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type")]
     pub secret_type: Option<String>,
-    #[serde(default)]
     pub data: Option<BTreeMap<String, String>>,
 }
 
@@ -90,25 +89,22 @@ pub struct HostCluster;
 
 #[derive(Clone, Deserialize)]
 struct NamespaceLabels {
-    #[serde(default)]
     metadata: Option<NamespaceMetadata>,
 }
 
 #[derive(Clone, Deserialize)]
 struct NamespaceMetadata {
-    #[serde(default)]
     labels: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Clone, Deserialize)]
 struct ServiceAccountPullSecrets {
-    #[serde(rename = "imagePullSecrets", default)]
+    #[serde(rename = "imagePullSecrets")]
     image_pull_secrets: Option<Vec<NameRef>>,
 }
 
 #[derive(Clone, Deserialize)]
 struct NameRef {
-    #[serde(default)]
     name: Option<String>,
 }
 

@@ -5,7 +5,6 @@
 //! `BasicDockerKeyring.Add`, `Lookup`, `URLsMatch`) and keeps, per registry key, only whether its
 //! entry yields a username or password: no credential is kept, shown or logged. Pure: no I/O.
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -13,7 +12,7 @@ use base64::alphabet::STANDARD as STANDARD_ALPHABET;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::object::visit_as;
@@ -187,11 +186,6 @@ pub struct Keyring {
 }
 
 impl Keyring {
-    /// The registry keys, sorted and without duplicates.
-    pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.entries.keys().map(String::as_str)
-    }
-
     /// Whether the kubelet would pull an image with credentials from this Secret.
     ///
     /// `registry` and `repository` are the image as the kubelet looks it up (distribution's
@@ -226,6 +220,11 @@ impl Keyring {
 
 /// The kubelet's keyring of a Secret of type `secret_type` with `data` (base64 values, as the API
 /// returns them).
+///
+/// The config JSON is decoded as Go's `encoding/json` decodes it into the kubelet's types: field
+/// names (`auths`, `auth`, `username`, `password`, `email`, `HttpHeaders`) match in any case, a
+/// later duplicate wins, unknown fields are ignored and `null` leaves a field unset. The first
+/// entry that fails `DockerConfigEntry.UnmarshalJSON` fails the whole Secret.
 pub fn keyring(
     secret_type: &str,
     data: &BTreeMap<String, String>,
@@ -233,42 +232,21 @@ pub fn keyring(
     let format = ConfigFormat::of_secret_type(secret_type)?;
     let key = format.data_key();
     let encoded = data.get(key).ok_or(DockerConfigError::MissingKey(key))?;
-    // The decode error is dropped: it quotes an offending byte.
+    // The base64 and serde errors are dropped: they can quote the data.
+    let undecodable = |failure| DockerConfigError::Undecodable { key, failure };
     let json = STANDARD
         .decode(encoded)
-        .map_err(|_| DockerConfigError::Undecodable {
-            key,
-            failure: DecodeFailure::Base64,
-        })?;
-    keyring_in_json(format, &json)
-}
-
-/// The kubelet's keyring of already-decoded config JSON (e.g. `k8s-openapi`'s `ByteString`).
-///
-/// Decoded as Go's `encoding/json` decodes it into the kubelet's types: field names (`auths`,
-/// `auth`, `username`, `password`, `email`, `HttpHeaders`) match in any case, a later duplicate
-/// wins, unknown fields are ignored and `null` leaves a field unset. The first entry that fails
-/// `DockerConfigEntry.UnmarshalJSON` fails the whole Secret.
-pub fn keyring_in_json(format: ConfigFormat, json: &[u8]) -> Result<Keyring, DockerConfigError> {
-    let key = format.data_key();
-    // serde's error text is dropped: it can quote the input.
-    let undecodable = DockerConfigError::Undecodable {
-        key,
-        failure: DecodeFailure::Json,
-    };
+        .map_err(|_| undecodable(DecodeFailure::Base64))?;
     let (entries, first_failure) = match format {
         ConfigFormat::DockerConfigJson => {
-            let document = serde_json::from_slice::<Option<DockerConfigJson>>(json)
-                .map_err(|_| undecodable.clone())?
+            let document = serde_json::from_slice::<Option<DockerConfigJson>>(&json)
+                .map_err(|_| undecodable(DecodeFailure::Json))?
                 .unwrap_or_default();
-            if document.bad_headers {
-                return Err(undecodable);
-            }
             (document.auths, document.first_failure)
         }
         ConfigFormat::DockerCfg => {
-            let auths = serde_json::from_slice::<Option<Auths>>(json)
-                .map_err(|_| undecodable)?
+            let auths = serde_json::from_slice::<Option<Auths>>(&json)
+                .map_err(|_| undecodable(DecodeFailure::Json))?
                 .unwrap_or_default();
             (Some(auths.entries), auths.first_failure)
         }
@@ -301,10 +279,7 @@ pub fn registry_keys(
     secret_type: &str,
     data: &BTreeMap<String, String>,
 ) -> Result<Vec<String>, DockerConfigError> {
-    Ok(keyring(secret_type, data)?
-        .keys()
-        .map(String::from)
-        .collect())
+    Ok(keyring(secret_type, data)?.entries.into_keys().collect())
 }
 
 /// Does the docker-config `key`, holding credentials, cover an image the kubelet looks up as
@@ -361,7 +336,6 @@ struct DockerConfigJson {
     auths: Option<BTreeMap<String, bool>>,
     /// The first entry, in document order, that fails to decode: there Go stops.
     first_failure: Option<(String, EntryFailure)>,
-    bad_headers: bool,
 }
 
 impl<'de> Deserialize<'de> for DockerConfigJson {
@@ -379,9 +353,8 @@ impl<'de> Deserialize<'de> for DockerConfigJson {
                         // Go decodes a second `auths` object into the same map; `null` resets it.
                         match map.next_value::<Option<Auths>>()? {
                             Some(more) => {
-                                if document.first_failure.is_none() {
-                                    document.first_failure = more.first_failure;
-                                }
+                                document.first_failure =
+                                    document.first_failure.take().or(more.first_failure);
                                 document
                                     .auths
                                     .get_or_insert_with(BTreeMap::new)
@@ -390,7 +363,7 @@ impl<'de> Deserialize<'de> for DockerConfigJson {
                             None => document.auths = None,
                         }
                     } else if json_name_is(&name, "httpheaders") {
-                        document.bad_headers |= !map.next_value::<HeadersShape>()?.0;
+                        map.next_value::<Option<Headers>>()?;
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -402,31 +375,28 @@ impl<'de> Deserialize<'de> for DockerConfigJson {
     }
 }
 
-/// Whether `HttpHeaders` has the shape Go's `map[string]string` takes (an object of strings, or
-/// `null`); any other makes `json.Unmarshal` fail, and with it the whole Secret.
-struct HeadersShape(bool);
+/// A `HttpHeaders` that is not `null`: Go's `map[string]string` takes only an object of strings;
+/// any other shape makes `json.Unmarshal` fail, and with it the whole Secret.
+struct Headers;
 
-impl<'de> Deserialize<'de> for HeadersShape {
+impl<'de> Deserialize<'de> for Headers {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct HeadersVisitor;
         impl<'de> Visitor<'de> for HeadersVisitor {
-            type Value = HeadersShape;
+            type Value = Headers;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("headers")
+                f.write_str("an object of strings")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut ok = true;
                 while map.next_key::<IgnoredAny>()?.is_some() {
-                    ok &= !matches!(map.next_value::<GoString>()?, GoString::Other);
+                    if let GoString::Other = map.next_value()? {
+                        return Err(A::Error::custom("a header value is not a string"));
+                    }
                 }
-                Ok(HeadersShape(ok))
+                Ok(Headers)
             }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(HeadersShape(true))
-            }
-            visit_as!(HeadersShape(false); scalars, str, seq);
         }
-        deserializer.deserialize_any(HeadersVisitor)
+        deserializer.deserialize_map(HeadersVisitor)
     }
 }
 
@@ -449,17 +419,13 @@ impl<'de> Deserialize<'de> for Auths {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut auths = Auths::default();
                 while let Some(registry) = map.next_key::<String>()? {
-                    match map.next_value::<Entry>()?.credentials() {
-                        Ok(credentials) => {
-                            auths.entries.insert(registry, credentials);
-                        }
-                        Err(failure) => {
-                            if auths.first_failure.is_none() {
-                                auths.first_failure = Some((registry.clone(), failure));
-                            }
-                            auths.entries.insert(registry, false);
-                        }
+                    let Entry(credentials) = map.next_value()?;
+                    if let Err(failure) = credentials {
+                        auths
+                            .first_failure
+                            .get_or_insert_with(|| (registry.clone(), failure));
                     }
+                    auths.entries.insert(registry, credentials.unwrap_or(false));
                 }
                 Ok(auths)
             }
@@ -497,41 +463,9 @@ impl<'de> Deserialize<'de> for GoString {
     }
 }
 
-/// One registry entry, as `DockerConfigEntry.UnmarshalJSON` sees it; values are dropped as soon
-/// as [`Entry::credentials`] has looked at them.
-#[derive(Default)]
-struct Entry {
-    username: String,
-    password: String,
-    auth: String,
-    failure: Option<EntryFailure>,
-}
-
-impl Entry {
-    fn not_an_object() -> Self {
-        Entry {
-            failure: Some(EntryFailure::NotAnObject),
-            ..Entry::default()
-        }
-    }
-
-    /// Whether the entry yields a username or password, or why the kubelet cannot decode it.
-    fn credentials(self) -> Result<bool, EntryFailure> {
-        if let Some(failure) = self.failure {
-            return Err(failure);
-        }
-        if self.auth.is_empty() {
-            return Ok(!self.username.is_empty() || !self.password.is_empty());
-        }
-        let decoded = decode_auth_field(&self.auth)?;
-        let colon = decoded
-            .iter()
-            .position(|b| *b == b':')
-            .ok_or(EntryFailure::AuthWithoutColon)?;
-        // Username before the first `:`, password after it.
-        Ok(colon > 0 || colon + 1 < decoded.len())
-    }
-}
+/// One registry entry, as `DockerConfigEntry.UnmarshalJSON` decodes it: whether it yields a
+/// username or password, or why the kubelet cannot decode it. No value is kept.
+struct Entry(Result<bool, EntryFailure>);
 
 impl<'de> Deserialize<'de> for Entry {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -542,7 +476,8 @@ impl<'de> Deserialize<'de> for Entry {
                 f.write_str("a registry entry")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut entry = Entry::default();
+                let (mut username, mut password, mut auth) = Default::default();
+                let mut failure = None;
                 while let Some(name) = map.next_key::<String>()? {
                     let field = ["username", "password", "email", "auth"]
                         .into_iter()
@@ -555,37 +490,50 @@ impl<'de> Deserialize<'de> for Entry {
                         GoString::Text(text) => text,
                         GoString::Null => continue,
                         GoString::Other => {
-                            entry.failure.get_or_insert(EntryFailure::NotAString(field));
+                            failure.get_or_insert(EntryFailure::NotAString(field));
                             continue;
                         }
                     };
                     match field {
-                        "username" => entry.username = text,
-                        "password" => entry.password = text,
-                        "auth" => entry.auth = text,
+                        "username" => username = text,
+                        "password" => password = text,
+                        "auth" => auth = text,
                         _ => {}
                     }
                 }
-                Ok(entry)
+                let credentials = credentials(&username, &password, &auth);
+                Ok(Entry(failure.map_or(credentials, Err)))
             }
             /// `null` reaches `UnmarshalJSON`, which leaves the entry empty.
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Entry::default())
+                Ok(Entry(Ok(false)))
             }
-            visit_as!(Entry::not_an_object(); scalars, str, seq);
+            visit_as!(Entry(Err(EntryFailure::NotAnObject)); scalars, str, seq);
         }
         deserializer.deserialize_any(EntryVisitor)
     }
 }
 
+/// Whether an entry's fields yield a username or password, or why the kubelet cannot decode them.
+fn credentials(username: &str, password: &str, auth: &str) -> Result<bool, EntryFailure> {
+    if auth.is_empty() {
+        return Ok(!username.is_empty() || !password.is_empty());
+    }
+    let decoded = decode_auth_field(auth)?;
+    let colon = decoded
+        .iter()
+        .position(|b| *b == b':')
+        .ok_or(EntryFailure::AuthWithoutColon)?;
+    // Username before the first `:`, password after it.
+    Ok(colon > 0 || colon + 1 < decoded.len())
+}
+
 /// `decodeDockerConfigFieldAuth`'s base64: padded (standard) when the trimmed field ends in `=`,
 /// otherwise unpadded (raw); like Go, line breaks are skipped and unused trailing bits allowed.
 fn decode_auth_field(field: &str) -> Result<Vec<u8>, EntryFailure> {
-    let padded = field.trim().ends_with('=');
-    let mode = if padded {
-        DecodePaddingMode::RequireCanonical
-    } else {
-        DecodePaddingMode::RequireNone
+    let mode = match field.trim().ends_with('=') {
+        true => DecodePaddingMode::RequireCanonical,
+        false => DecodePaddingMode::RequireNone,
     };
     let engine = GeneralPurpose::new(
         &STANDARD_ALPHABET,
@@ -593,12 +541,8 @@ fn decode_auth_field(field: &str) -> Result<Vec<u8>, EntryFailure> {
             .with_decode_padding_mode(mode)
             .with_decode_allow_trailing_bits(true),
     );
-    let without_line_breaks: String = field
-        .chars()
-        .filter(|c| !matches!(c, '\r' | '\n'))
-        .collect();
     engine
-        .decode(without_line_breaks)
+        .decode(field.replace(['\r', '\n'], ""))
         .map_err(|_| EntryFailure::AuthNotBase64)
 }
 
@@ -624,60 +568,42 @@ impl Url {
             .or_else(|| raw.strip_prefix("http://"))?;
         let rest = rest.split('?').next().unwrap_or_default();
         let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        // Characters Go accepts in user info (`validUserinfo`).
+        let user_info = |c: char| c.is_ascii_alphanumeric() || "-._:~!$&'()*+,;=%@".contains(c);
         let host = match authority.rfind('@') {
-            Some(at) if !authority[..at].chars().all(is_user_info_char) => return None,
+            Some(at) if !authority[..at].chars().all(user_info) => return None,
             Some(at) => &authority[at + 1..],
             None => authority,
         };
-        if !is_url_host(host) {
-            return None;
-        }
-        Some(Url {
+        let path = percent_decode(path)?;
+        is_url_host(host).then(|| Url {
             host: host.to_string(),
-            path: percent_decode(path)?,
+            path,
         })
     }
-}
-
-/// Characters Go accepts in user info (`validUserinfo`).
-fn is_user_info_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "-._:~!$&'()*+,;=%@".contains(c)
 }
 
 /// Go's `parseHost` for hosts that can ever match an image: no IPv6 literal, an optional `:port`
 /// of digits, only the ASCII characters a host may hold unescaped. Hosts it would refuse, and
 /// those with `%` or non-ASCII characters (never equal to an image's host), give `false`.
 fn is_url_host(host: &str) -> bool {
-    if host.starts_with('[') {
-        return false;
-    }
-    if let Some(colon) = host.rfind(':') {
-        if !host[colon + 1..].bytes().all(|b| b.is_ascii_digit()) {
-            return false;
-        }
-    }
-    host.chars()
-        .all(|c| c.is_ascii_alphanumeric() || "-_.~!$&'()*+,;=:[]<>\"".contains(c))
+    let port = host.rsplit_once(':').map_or("", |(_, port)| port);
+    !host.starts_with('[')
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.~!$&'()*+,;=:[]<>\"".contains(c))
 }
 
 /// Go's `unescape` for paths: `%XX` decoded, a bad escape fails.
 fn percent_decode(path: &str) -> Option<String> {
-    let bytes = path.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = path.get(i + 1..i + 3)?;
-            out.push(
-                u8::from_str_radix(hex, 16)
-                    .ok()
-                    .filter(|_| hex.bytes().all(|b| b.is_ascii_hexdigit()))?,
-            );
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
+    let is_hex = |hex: &&str| hex.bytes().all(|b| b.is_ascii_hexdigit());
+    let mut parts = path.split('%');
+    let mut out = parts.next().unwrap_or_default().as_bytes().to_vec();
+    for part in parts {
+        // `get` found two bytes in `part`: slicing past them cannot panic.
+        out.push(u8::from_str_radix(part.get(..2).filter(is_hex)?, 16).ok()?);
+        out.extend_from_slice(&part.as_bytes()[2..]);
     }
     Some(String::from_utf8_lossy(&out).into_owned())
 }
@@ -685,21 +611,18 @@ fn percent_decode(path: &str) -> Option<String> {
 /// `BasicDockerKeyring.Add`: the index key of a registry key (host, plus a path unless it is
 /// empty, `/`, or only `/v1/` or `/v2/`); `None` for keys the kubelet ignores.
 fn index_key(key: &str) -> Option<String> {
-    let url = if key.starts_with("https://") || key.starts_with("http://") {
-        Cow::Borrowed(key)
-    } else {
-        Cow::Owned(format!("https://{key}"))
+    let Url { host, path } = match key.starts_with("https://") || key.starts_with("http://") {
+        true => Url::parse(key)?,
+        false => Url::parse(&format!("https://{key}"))?,
     };
-    let Url { host, path } = Url::parse(&url)?;
     let path = match path.get(..4) {
         Some("/v1/" | "/v2/") => &path[3..],
         _ => &path,
     };
-    Some(if path.is_empty() || path == "/" {
-        host
-    } else {
-        host + path
-    })
+    match path {
+        "" | "/" => Some(host),
+        path => Some(host + path),
+    }
 }
 
 /// `URLsMatchStr`: the index key, parsed again as a schemeless URL, matches the image.
@@ -740,12 +663,11 @@ fn is_default_registry_match(image: &str) -> bool {
 }
 
 /// One piece of a `filepath.Match` pattern, as a URL host can hold it (`?`, `^` and `\` cannot
-/// appear in one).
+/// appear in one). A literal character is a class of one.
 #[derive(Debug)]
 enum GlobToken {
     Star,
     Class(Vec<(char, char)>),
-    Literal(char),
 }
 
 /// `filepath.Match` on one host label: case-sensitive, `*` for any run of characters, `[a-z]`
@@ -755,36 +677,27 @@ fn label_matches(pattern: &str, label: &str) -> bool {
         return false;
     };
     let label: Vec<char> = label.chars().collect();
-    let (mut t, mut l) = (0, 0);
-    // The last `*` and how much of the label it has swallowed so far.
-    let mut last_star: Option<(usize, usize)> = None;
-    while l < label.len() {
-        let step = match tokens.get(t) {
-            Some(GlobToken::Star) => {
-                last_star = Some((t, l));
-                t += 1;
-                continue;
-            }
-            Some(GlobToken::Literal(c)) => *c == label[l],
-            Some(GlobToken::Class(ranges)) => ranges
-                .iter()
-                .any(|(lo, hi)| (*lo..=*hi).contains(&label[l])),
-            None => false,
-        };
-        if step {
-            t += 1;
-            l += 1;
-        } else if let Some((star, swallowed)) = last_star {
-            t = star + 1;
-            l = swallowed + 1;
-            last_star = Some((star, swallowed + 1));
-        } else {
-            return false;
-        }
+    // Which prefixes of the label (by length) the tokens read so far match.
+    let mut matched: Vec<bool> = (0..=label.len()).map(|len| len == 0).collect();
+    for token in &tokens {
+        let mut any_shorter = false;
+        matched = (0..=label.len())
+            .map(|len| match token {
+                GlobToken::Star => {
+                    any_shorter |= matched[len];
+                    any_shorter
+                }
+                GlobToken::Class(ranges) => {
+                    len > 0
+                        && matched[len - 1]
+                        && ranges
+                            .iter()
+                            .any(|(lo, hi)| (*lo..=*hi).contains(&label[len - 1]))
+                }
+            })
+            .collect();
     }
-    tokens[t..]
-        .iter()
-        .all(|token| matches!(token, GlobToken::Star))
+    matched[label.len()]
 }
 
 fn glob_tokens(pattern: &str) -> Option<Vec<GlobToken>> {
@@ -800,23 +713,17 @@ fn glob_tokens(pattern: &str) -> Option<Vec<GlobToken>> {
                         ']' if !ranges.is_empty() => break,
                         '-' | ']' => return None,
                         lo => {
-                            let hi = if chars.peek() == Some(&'-') {
-                                chars.next();
-                                match chars.next()? {
-                                    '-' | ']' => return None,
-                                    hi => hi,
-                                }
-                            } else {
-                                lo
+                            let hi = match chars.next_if_eq(&'-') {
+                                Some(_) => chars.next().filter(|hi| !matches!(hi, '-' | ']'))?,
+                                None => lo,
                             };
-                            chars.peek()?;
                             ranges.push((lo, hi));
                         }
                     }
                 }
                 GlobToken::Class(ranges)
             }
-            c => GlobToken::Literal(c),
+            c => GlobToken::Class(vec![(c, c)]),
         });
     }
     Some(tokens)
@@ -959,7 +866,8 @@ mod tests {
     fn keyring_covers_hub_through_the_legacy_key_but_not_anonymously() {
         let json =
             br#"{"auths": {"https://index.docker.io/v1/": {"auth": "dTpw"}, "ghcr.io": {}}}"#;
-        let keyring = keyring_in_json(ConfigFormat::DockerConfigJson, json).unwrap();
+        let data = data(".dockerconfigjson", STANDARD.encode(json));
+        let keyring = keyring("kubernetes.io/dockerconfigjson", &data).unwrap();
         assert!(keyring.covers("docker.io", "library/nginx"));
         assert!(!keyring.covers("registry-1.docker.io", "library/nginx"));
         assert!(!keyring.covers("ghcr.io", "team/app"), "an anonymous entry");
@@ -968,8 +876,9 @@ mod tests {
     #[test]
     fn keys_of_decoded_dockercfg_are_sorted() {
         let json = br#"{"reg.example": {"auth": "dTpw"}, "https://index.docker.io/v1/": {}}"#;
-        let keyring = keyring_in_json(ConfigFormat::DockerCfg, json).unwrap();
-        let keys: Vec<&str> = keyring.keys().collect();
+        let data = data(".dockercfg", STANDARD.encode(json));
+        let keyring = keyring("kubernetes.io/dockercfg", &data).unwrap();
+        let keys: Vec<&String> = keyring.entries.keys().collect();
         assert_eq!(keys, ["https://index.docker.io/v1/", "reg.example"]);
     }
 

@@ -35,33 +35,9 @@ pub(crate) fn pod_specs<C: Cluster>(
     if workload.is_hands_off(request.operation, request.object) {
         return Decision::accept();
     }
-    if matches!(workload, Workload::Pod) && request.operation == "UPDATE" {
-        return live_pod(request, settings, cluster, Mode::PodUpdate);
-    }
-    let specs = match read_specs(&workload, request.object) {
-        Ok(specs) => specs,
-        Err(problem) => return Decision::malformed(request.kind, &problem),
-    };
-    let images = match ParsedImages::of(&specs, settings) {
-        Ok(images) => images,
-        Err(message) => return Decision::bad_request(message),
-    };
-    let hits = in_namespace_scope(rule_hits(&specs, &images, |_| true), request, cluster);
-    if hits.is_empty() {
-        return Decision::accept();
-    }
-    if settings.inject {
-        inject(request, settings, &workload, &specs, &hits, cluster)
-    } else {
-        report(
-            request,
-            settings,
-            &specs,
-            &hits,
-            cluster,
-            Mode::ValidateOnly,
-        )
-    }
+    let running = matches!(workload, Workload::Pod) && request.operation == "UPDATE";
+    let live = running.then_some(Mode::PodUpdate);
+    decide(request, &workload, settings, cluster, live)
 }
 
 /// `pods/ephemeralcontainers`: the ephemeral containers `kubectl debug` adds to a running pod.
@@ -70,7 +46,49 @@ pub(crate) fn ephemeral_containers<C: Cluster>(
     settings: &RequestSettings,
     cluster: &mut C,
 ) -> Decision {
-    live_pod(request, settings, cluster, Mode::EphemeralContainers)
+    let live = Some(Mode::EphemeralContainers);
+    decide(request, &Workload::Pod, settings, cluster, live)
+}
+
+/// The decision for the pod specs of `workload`. `live` is the mode of a running pod, whose
+/// `imagePullSecrets` cannot change (`ValidatePodUpdate`), but whose containers' images can (Pod
+/// UPDATE) and to which `kubectl debug` adds ephemeral containers (the `pods/ephemeralcontainers`
+/// sub-resource): there, images that are new in this request must be covered by secrets the pod
+/// already lists; unchanged ones cost nothing.
+fn decide<C: Cluster>(
+    request: &AdmissionRequest,
+    workload: &Workload,
+    settings: &RequestSettings,
+    cluster: &mut C,
+    live: Option<Mode>,
+) -> Decision {
+    let specs = match read_specs(workload, request.object) {
+        Ok(specs) => specs,
+        Err(problem) => return Decision::malformed(request.kind, &problem),
+    };
+    let images = match ParsedImages::of(&specs, settings) {
+        Ok(images) => images,
+        Err(message) => return Decision::bad_request(message),
+    };
+    // The containers a running pod had before this request; none for other objects.
+    let old_spec = live.and(request.old_object.get("spec"));
+    let before: BTreeSet<(ContainerList, &str, &str)> =
+        containers(old_spec.unwrap_or(&Value::Null), || "oldObject.spec".into())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| (c.list, c.name, c.image))
+            .collect();
+    let only_ephemeral = live == Some(Mode::EphemeralContainers);
+    let counted = |c: &Container| {
+        (!only_ephemeral || c.list == ContainerList::EphemeralContainers)
+            && !before.contains(&(c.list, c.name, c.image))
+    };
+    let hits = rule_hits(&specs, &images, counted, request, cluster);
+    if live.is_none() && settings.inject {
+        return inject(request, settings, workload, &specs, &hits, cluster);
+    }
+    let mode = live.unwrap_or(Mode::ValidateOnly);
+    report(request, settings, &specs, &hits, cluster, mode)
 }
 
 /// A pod spec of the request, read once.
@@ -105,13 +123,8 @@ fn read_specs<'a>(workload: &Workload, object: &'a Value) -> Result<Vec<PodSpecV
 struct ParsedImages<'a> {
     /// The rules in play, in settings order.
     rules: Vec<Rule>,
-    images: BTreeMap<&'a str, Option<MatchedImage>>,
-}
-
-/// A parsed image and, per rule in play, whether the rule matches it.
-struct MatchedImage {
-    image: ImageRef,
-    rules: Vec<bool>,
+    /// Each image that parses, and per rule in play whether the rule matches it.
+    images: BTreeMap<&'a str, (ImageRef, Vec<bool>)>,
 }
 
 impl<'a> ParsedImages<'a> {
@@ -128,12 +141,10 @@ impl<'a> ParsedImages<'a> {
         let rules = settings.rules_for(&registries.into_iter().collect::<Vec<_>>())?;
         let images = parsed
             .into_iter()
-            .map(|(text, image)| {
-                let matched = image.map(|image| MatchedImage {
-                    rules: rules.iter().map(|rule| rule.matches(&image)).collect(),
-                    image,
-                });
-                (text, matched)
+            .filter_map(|(text, image)| {
+                let image = image?;
+                let matches = rules.iter().map(|rule| rule.matches(&image)).collect();
+                Some((text, (image, matches)))
             })
             .collect();
         Ok(ParsedImages { rules, images })
@@ -142,7 +153,7 @@ impl<'a> ParsedImages<'a> {
     /// The parsed image, if it matches the rule at `rule` (its index among the rules in play).
     fn matching(&self, image: &str, rule: usize) -> Option<&ImageRef> {
         match self.images.get(image) {
-            Some(Some(matched)) if matched.rules[rule] => Some(&matched.image),
+            Some((image, matches)) if matches[rule] => Some(image),
             _ => None,
         }
     }
@@ -156,25 +167,32 @@ struct Hit<'a, 'i> {
     image: &'i ImageRef,
 }
 
-/// The matching containers of one rule; rules without any are left out, order kept.
-struct RuleHits<'a, 'i, 's> {
-    rule: &'s Rule,
+/// The matching containers of one rule, in the request's namespace.
+struct RuleHits<'a, 'i> {
+    rule: &'i Rule,
     hits: Vec<Hit<'a, 'i>>,
-    /// Why the request's Namespace could not be read for the rule's `namespaceSelector`.
-    unreadable_namespace: Option<LookupError>,
+    /// `NamespaceUnreadable`, if the Namespace could not be read for the rule's `namespaceSelector`.
+    namespace_problem: Option<Problem>,
 }
 
-fn rule_hits<'a, 'i>(
+/// The rules in play whose images some `counted` container has, in order, without those whose
+/// `namespaceSelector` does not select the request's namespace. The Namespace is read once, and
+/// only if a rule with a selector has hits; if it cannot be read, the rule stays, marked, and
+/// its `onMissingSecret` decides.
+fn rule_hits<'a, 'i, C: Cluster>(
     specs: &[PodSpecView<'a>],
     images: &'i ParsedImages<'a>,
     counted: impl Fn(&Container) -> bool,
-) -> Vec<RuleHits<'a, 'i, 'i>> {
+    request: &AdmissionRequest,
+    cluster: &mut C,
+) -> Vec<RuleHits<'a, 'i>> {
+    let mut labels = NamespaceLabels::new(request.namespace);
     images
         .rules
         .iter()
         .enumerate()
-        .map(|(index, rule)| {
-            let hits = specs
+        .filter_map(|(index, rule)| {
+            let hits: Vec<Hit> = specs
                 .iter()
                 .enumerate()
                 .flat_map(|(spec, view)| view.containers.iter().map(move |c| (spec, *c)))
@@ -187,35 +205,20 @@ fn rule_hits<'a, 'i>(
                     })
                 })
                 .collect();
-            RuleHits {
+            if hits.is_empty() {
+                return None;
+            }
+            let selector = rule.namespace_selector.as_ref();
+            let namespace_problem = match labels.scope(selector, cluster) {
+                Scope::In => None,
+                Scope::Out => return None,
+                Scope::Unknown(error) => Some(Problem::NamespaceUnreadable(error)),
+            };
+            Some(RuleHits {
                 rule,
                 hits,
-                unreadable_namespace: None,
-            }
-        })
-        .filter(|rule_hits| !rule_hits.hits.is_empty())
-        .collect()
-}
-
-/// Drops the rules whose `namespaceSelector` does not select the request's namespace. The
-/// Namespace is read once, and only if a rule with a selector has hits; if it cannot be read,
-/// the rule stays, marked, and its `onMissingSecret` decides.
-fn in_namespace_scope<'a, 'i, 's, C: Cluster>(
-    hits: Vec<RuleHits<'a, 'i, 's>>,
-    request: &AdmissionRequest,
-    cluster: &mut C,
-) -> Vec<RuleHits<'a, 'i, 's>> {
-    let mut labels = NamespaceLabels::new(request.namespace);
-    hits.into_iter()
-        .filter_map(|mut rule_hits| {
-            match labels.scope(rule_hits.rule.namespace_selector.as_ref(), cluster) {
-                Scope::In => Some(rule_hits),
-                Scope::Out => None,
-                Scope::Unknown(error) => {
-                    rule_hits.unreadable_namespace = Some(error);
-                    Some(rule_hits)
-                }
-            }
+                namespace_problem,
+            })
         })
         .collect()
 }
@@ -240,49 +243,44 @@ fn inject<C: Cluster>(
     let mut findings = Findings::default();
     let mut wanted: Vec<Vec<&str>> = vec![Vec::new(); specs.len()];
     let mut edits: Vec<Edit> = Vec::new();
+    let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
+    for RuleHits {
+        rule,
+        hits,
+        namespace_problem,
+    } in hits
     {
-        let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
-        for RuleHits {
-            rule,
-            hits,
-            unreadable_namespace,
-        } in hits
-        {
-            let problem = if let Some(error) = unreadable_namespace {
-                Some(Problem::NamespaceUnreadable(error.clone()))
-            } else if settings.verify_secrets {
-                checks.problem(&rule.secret, &distinct_images(hits))
-            } else {
-                None
-            };
-            let add = match problem {
-                None => true,
-                Some(problem) => {
-                    let referenced = hits
-                        .iter()
-                        .all(|hit| specs[hit.spec].names.contains(&rule.secret.as_str()));
-                    let mode = Mode::Inject { referenced };
-                    record(&mut findings, request.namespace, rule, &problem, hits, mode)
-                }
-            };
-            // A rule's pull policy follows its secret, except that a secret that fails its
-            // checks does not make a cached copy of the image any less private.
-            if unreadable_namespace.is_none() || add {
-                pull_policy_edits(specs, rule, hits, &mut edits);
+        let problem = namespace_problem.clone().or_else(|| {
+            settings
+                .verify_secrets
+                .then(|| checks.problem(&rule.secret, &distinct_images(hits)))
+                .flatten()
+        });
+        let add = match problem {
+            None => true,
+            Some(problem) => {
+                let referenced = hits
+                    .iter()
+                    .all(|hit| specs[hit.spec].names.contains(&rule.secret.as_str()));
+                let mode = Mode::Inject { referenced };
+                record(&mut findings, request.namespace, rule, &problem, hits, mode)
             }
-            if add {
-                for hit in hits.iter() {
-                    if !wanted[hit.spec].contains(&rule.secret.as_str()) {
-                        wanted[hit.spec].push(rule.secret.as_str());
-                    }
-                }
+        };
+        // A rule's pull policy follows its secret, except that a secret that fails its
+        // checks does not make a cached copy of the image any less private.
+        if namespace_problem.is_none() || add {
+            pull_policy_edits(specs, rule, hits, &mut edits);
+        }
+        if add {
+            for hit in hits.iter() {
+                wanted[hit.spec].push(rule.secret.as_str());
             }
         }
     }
     if !findings.rejections.is_empty() {
         return findings.into_decision(Vec::new());
     }
-    let mut accounts: Vec<(&str, Result<Vec<String>, LookupError>)> = Vec::new();
+    let mut accounts: BTreeMap<&str, Result<Vec<String>, LookupError>> = BTreeMap::new();
     for (view, wanted) in specs.iter().zip(&wanted) {
         let existing = view.spec.get("imagePullSecrets");
         let Some(mut merged) = merged_pull_secrets(existing, &[], wanted) else {
@@ -290,17 +288,10 @@ fn inject<C: Cluster>(
         };
         if workload.is_template() && is_empty_list(existing) {
             let account = service_account_name(view.spec);
-            let position = accounts
-                .iter()
-                .position(|(name, _)| *name == account)
-                .unwrap_or_else(|| {
-                    accounts.push((
-                        account,
-                        cluster.service_account_pull_secrets(request.namespace, account),
-                    ));
-                    accounts.len() - 1
-                });
-            match &accounts[position].1 {
+            let answer = accounts.entry(account).or_insert_with(|| {
+                cluster.service_account_pull_secrets(request.namespace, account)
+            });
+            match answer {
                 Ok(inherited) => {
                     merged = merged_pull_secrets(existing, inherited, wanted).unwrap_or(merged)
                 }
@@ -341,22 +332,19 @@ fn report<C: Cluster>(
     for RuleHits {
         rule,
         hits,
-        unreadable_namespace,
+        namespace_problem,
     } in hits
     {
         let mut fail = |problem: &Problem, hits: &[Hit]| {
             record(&mut findings, request.namespace, rule, problem, hits, mode)
         };
-        if let Some(error) = unreadable_namespace {
-            fail(&Problem::NamespaceUnreadable(error.clone()), hits);
+        if let Some(problem) = namespace_problem {
+            fail(problem, hits);
             continue;
         }
-        let references: Vec<bool> = specs
+        let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) = hits
             .iter()
-            .map(|view| view.names.contains(&rule.secret.as_str()))
-            .collect();
-        let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) =
-            hits.iter().partition(|hit| references[hit.spec]);
+            .partition(|hit| specs[hit.spec].names.contains(&rule.secret.as_str()));
         if !unreferenced.is_empty() {
             fail(&Problem::NotReferenced, &unreferenced);
         }
@@ -371,14 +359,11 @@ fn report<C: Cluster>(
             continue;
         }
         let mut by_policy: BTreeMap<&str, Vec<Hit>> = BTreeMap::new();
-        for hit in hits
-            .iter()
-            .filter(|hit| rule.pull_always && !hit.container.pulls_every_time())
-        {
-            by_policy
-                .entry(hit.container.effective_pull_policy())
-                .or_default()
-                .push(*hit);
+        for hit in hits.iter().filter(|_| rule.pull_always) {
+            match hit.container.effective_pull_policy() {
+                "Always" => {}
+                policy => by_policy.entry(policy).or_default().push(*hit),
+            }
         }
         for (policy, hits) in by_policy {
             fail(&Problem::PullPolicy(policy.to_string()), &hits);
@@ -394,13 +379,8 @@ fn pull_policy_edits(specs: &[PodSpecView], rule: &Rule, hits: &[Hit], edits: &m
         return;
     }
     for hit in hits.iter().filter(|hit| !hit.container.pulls_every_time()) {
-        let container = hit.container;
-        let pointer = format!(
-            "{}/{}/{}",
-            specs[hit.spec].pointer,
-            container.list.field(),
-            container.index
-        );
+        let Container { list, index, .. } = hit.container;
+        let pointer = format!("{}/{}/{index}", specs[hit.spec].pointer, list.field());
         if !edits.iter().any(|edit| edit.pointer == pointer) {
             edits.push(Edit {
                 pointer,
@@ -409,40 +389,6 @@ fn pull_policy_edits(specs: &[PodSpecView], rule: &Rule, hits: &[Hit], edits: &m
             });
         }
     }
-}
-
-/// A running pod's `imagePullSecrets` cannot change (`ValidatePodUpdate`), but its containers'
-/// images can (Pod UPDATE) and `kubectl debug` adds ephemeral containers (the
-/// `pods/ephemeralcontainers` sub-resource). Images that are new in this request must be covered
-/// by secrets the pod already lists; unchanged ones cost nothing.
-fn live_pod<C: Cluster>(
-    request: &AdmissionRequest,
-    settings: &RequestSettings,
-    cluster: &mut C,
-    mode: Mode,
-) -> Decision {
-    let specs = match read_specs(&Workload::Pod, request.object) {
-        Ok(specs) => specs,
-        Err(problem) => return Decision::malformed(request.kind, &problem),
-    };
-    let old_spec = request.old_object.get("spec").unwrap_or(&Value::Null);
-    let before: BTreeSet<(ContainerList, &str, &str)> =
-        containers(old_spec, || "oldObject.spec".into())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|c| (c.list, c.name, c.image))
-            .collect();
-    let only_ephemeral = mode == Mode::EphemeralContainers;
-    let images = match ParsedImages::of(&specs, settings) {
-        Ok(images) => images,
-        Err(message) => return Decision::bad_request(message),
-    };
-    let hits = rule_hits(&specs, &images, |c| {
-        (!only_ephemeral || c.list == ContainerList::EphemeralContainers)
-            && !before.contains(&(c.list, c.name, c.image))
-    });
-    let hits = in_namespace_scope(hits, request, cluster);
-    report(request, settings, &specs, &hits, cluster, mode)
 }
 
 /// Records a rule's failure as its `onMissingSecret` says; returns whether to inject anyway.
@@ -460,12 +406,7 @@ fn record(
         .map(|hit| hit.container.to_string())
         .filter(|shown| seen.insert(shown.clone()))
         .collect();
-    let mut needed_by = distinct
-        .iter()
-        .take(LISTED_CONTAINERS)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(", ");
+    let mut needed_by = distinct[..distinct.len().min(LISTED_CONTAINERS)].join(", ");
     if distinct.len() > LISTED_CONTAINERS {
         needed_by.push_str(&format!(" and {} more", distinct.len() - LISTED_CONTAINERS));
     }

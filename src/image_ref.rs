@@ -4,6 +4,7 @@
 //! normalises it (case-folded hosts, Docker Hub aliases, `library/`). It also keeps the name as
 //! the kubelet looks up pull credentials for it, where only distribution's own normalisation applies.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use crate::reference::{self, ReferenceError};
@@ -40,12 +41,6 @@ impl PartialEq for ImageRef {
 
 impl Eq for ImageRef {}
 
-impl std::hash::Hash for ImageRef {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        (&self.registry, &self.repository).hash(state);
-    }
-}
-
 impl ImageRef {
     /// Parses and normalises an image reference as the kubelet would pull it; the error is the
     /// reference grammar's.
@@ -58,13 +53,15 @@ impl ImageRef {
     /// Builds a reference from an already split registry and repository, applying the
     /// normalisation rules (host case, Docker Hub aliases, `library/`).
     pub fn from_parts(registry: &str, repository: &str) -> ImageRef {
-        let (kubelet_registry, kubelet_repository) = kubelet_name(registry, repository);
+        // distribution's `splitDockerDomain`: only the exact legacy host `index.docker.io`
+        // becomes `docker.io`, nothing is case-folded.
+        let kubelet_registry = distribution_domain(registry);
         let registry = canonical_registry(registry);
         ImageRef {
             repository: with_library(&registry, repository),
             registry,
-            kubelet_registry,
-            kubelet_repository,
+            kubelet_repository: with_library(kubelet_registry, repository),
+            kubelet_registry: kubelet_registry.to_string(),
         }
     }
 
@@ -97,16 +94,11 @@ impl fmt::Display for ImageRef {
     /// only counts as a registry through Docker's upper-case rule (`Corp/app`) is shown in upper
     /// case, since in lower case it would read as a Docker Hub namespace.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.registry != DOCKER_HUB && !names_registry(&self.registry) {
-            write!(
-                f,
-                "{}/{}",
-                self.registry.to_ascii_uppercase(),
-                self.repository
-            )
-        } else {
-            write!(f, "{}/{}", self.registry, self.repository)
-        }
+        let registry = match self.registry != DOCKER_HUB && !names_registry(&self.registry) {
+            true => Cow::Owned(self.registry.to_ascii_uppercase()),
+            false => Cow::Borrowed(self.registry.as_str()),
+        };
+        write!(f, "{registry}/{}", self.repository)
     }
 }
 
@@ -117,13 +109,6 @@ fn with_library(registry: &str, repository: &str) -> String {
     } else {
         repository.to_string()
     }
-}
-
-/// distribution's `splitDockerDomain` on an already split name: only the exact legacy host
-/// `index.docker.io` becomes `docker.io`, nothing is case-folded.
-fn kubelet_name(registry: &str, repository: &str) -> (String, String) {
-    let registry = distribution_domain(registry);
-    (registry.to_string(), with_library(registry, repository))
 }
 
 #[cfg(test)]

@@ -26,28 +26,19 @@ pub fn merged_pull_secrets(
         Some(Value::Array(entries)) => entries.clone(),
         _ => Vec::new(),
     };
-    let started_empty = merged.is_empty();
     let has = |list: &[Value], name: &str| {
         list.iter()
             .any(|entry| entry.get("name").and_then(Value::as_str) == Some(name))
     };
-    let additions: Vec<&str> = wanted
-        .iter()
-        .enumerate()
-        .filter(|(index, name)| !has(&merged, name) && !wanted[..*index].contains(name))
-        .map(|(_, name)| *name)
-        .collect();
-    if additions.is_empty() {
+    if wanted.iter().all(|name| has(&merged, name)) {
         return None;
     }
-    if started_empty {
-        for name in inherited {
-            if !has(&merged, name) {
-                merged.push(json!({ "name": name }));
-            }
-        }
-    }
-    for name in additions {
+    let inherited = if merged.is_empty() { inherited } else { &[] };
+    for name in inherited
+        .iter()
+        .map(String::as_str)
+        .chain(wanted.iter().copied())
+    {
         if !has(&merged, name) {
             merged.push(json!({ "name": name }));
         }
@@ -58,11 +49,7 @@ pub fn merged_pull_secrets(
 /// Whether an `imagePullSecrets` value is absent, null or an empty list: the only case in which
 /// the API server copies the ServiceAccount's secrets into a new pod.
 pub fn is_empty_list(existing: Option<&Value>) -> bool {
-    match existing {
-        None | Some(Value::Null) => true,
-        Some(Value::Array(entries)) => entries.is_empty(),
-        Some(_) => false,
-    }
+    existing.is_none_or(|value| value.is_null() || value.as_array().is_some_and(Vec::is_empty))
 }
 
 #[cfg(test)]

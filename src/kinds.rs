@@ -130,21 +130,15 @@ pub(crate) fn handling(
     (group, kind): (&str, &str),
     operation: &str,
     sub_resource: &str,
-    is_custom: impl FnOnce() -> bool,
+    mut is_custom: impl FnMut() -> bool,
 ) -> Handling {
     match (operation, sub_resource, group, kind) {
-        ("CREATE" | "UPDATE", "", _, _) => {}
-        ("UPDATE", "ephemeralcontainers", "", "Pod") => return Handling::EphemeralContainers,
-        _ => return Handling::Ignored,
-    }
-    if builtin_kind(group, kind).is_some() {
-        Handling::PodSpecs
-    } else if (group, kind) == ("", "ServiceAccount") {
-        Handling::ServiceAccount
-    } else if is_custom() {
-        Handling::PodSpecs
-    } else {
-        Handling::Ignored
+        ("UPDATE", "ephemeralcontainers", "", "Pod") => Handling::EphemeralContainers,
+        ("CREATE" | "UPDATE", "", "", "ServiceAccount") => Handling::ServiceAccount,
+        ("CREATE" | "UPDATE", "", _, _) if builtin_kind(group, kind).is_some() || is_custom() => {
+            Handling::PodSpecs
+        }
+        _ => Handling::Ignored,
     }
 }
 

@@ -77,8 +77,7 @@ pub fn classify(text: &str) -> LookupError {
         return LookupError::NotFound;
     }
     match status_message_verdict(line) {
-        Some(StatusVerdict::NotFound) => LookupError::NotFound,
-        Some(StatusVerdict::Forbidden) => LookupError::NotPermitted(Denial::Forbidden),
+        Some(verdict) => verdict,
         None if line.contains("Unauthorized") => LookupError::NotPermitted(Denial::Unauthorized),
         None => LookupError::Failed(summary(line)),
     }
@@ -115,21 +114,15 @@ fn is_get_resource_not_found(line: &str) -> bool {
 fn status_code(line: &str) -> Option<u16> {
     let body = ["Status {", "ErrorResponse {"]
         .iter()
-        .filter_map(|marker| line.rfind(marker).map(|at| &line[at..]))
-        .next()?;
+        .find_map(|marker| line.rfind(marker).map(|at| &line[at..]))?;
     let after = body.split("code: ").nth(1)?;
     let digits: String = after.chars().take_while(char::is_ascii_digit).collect();
     digits.parse().ok()
 }
 
-enum StatusVerdict {
-    NotFound,
-    Forbidden,
-}
-
 /// The API server's own message, `secrets "corp" not found` or `secrets "corp" is forbidden: ...`,
 /// read past the quoted name so that a name such as `notfound-creds` decides nothing.
-fn status_message_verdict(line: &str) -> Option<StatusVerdict> {
+fn status_message_verdict(line: &str) -> Option<LookupError> {
     let line = line.strip_prefix("ApiError: ").unwrap_or(line);
     let (resource, rest) = line.split_once(" \"")?;
     if resource.is_empty() || resource.contains(' ') {
@@ -138,9 +131,9 @@ fn status_message_verdict(line: &str) -> Option<StatusVerdict> {
     let (_name, after) = rest.split_once('"')?;
     let after = after.trim_start();
     if after.starts_with("not found") {
-        Some(StatusVerdict::NotFound)
+        Some(LookupError::NotFound)
     } else if after.starts_with("is forbidden") {
-        Some(StatusVerdict::Forbidden)
+        Some(LookupError::NotPermitted(Denial::Forbidden))
     } else {
         None
     }

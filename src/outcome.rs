@@ -69,7 +69,7 @@ impl Decision {
         match self {
             Decision::Mutate { edits, .. } => {
                 let mut object = original.clone();
-                crate::splice::apply(&mut object, edits);
+                crate::testing::apply(&mut object, edits);
                 Some(object)
             }
             _ => None,
@@ -94,14 +94,13 @@ pub(crate) enum Mode {
 /// Why a secret cannot serve the images (or the ServiceAccount) that need it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Problem {
-    NotFound,
-    NotPermitted(Denial),
-    LookupFailed(String),
+    /// The secret could not be read.
+    Lookup(LookupError),
     /// Wrong type, missing data key, undecodable data or entry, no `auths`.
     Unusable(DockerConfigError),
-    /// Registries (sorted), as the kubelet looks them up, for which the secret holds no key with
-    /// a username or password.
-    NoCredentials(BTreeSet<String>),
+    /// Registries (sorted, distinct), as the kubelet looks them up, for which the secret holds no
+    /// key with a username or password.
+    NoCredentials(Vec<String>),
     /// The pod spec does not list the secret (validate-only and running pods).
     NotReferenced,
     /// The request's Namespace could not be read, so a `namespaceSelector` cannot be evaluated.
@@ -110,26 +109,14 @@ pub(crate) enum Problem {
     PullPolicy(String),
 }
 
-impl From<&LookupError> for Problem {
-    fn from(error: &LookupError) -> Problem {
-        match error {
-            LookupError::NotFound => Problem::NotFound,
-            LookupError::NotPermitted(denial) => Problem::NotPermitted(*denial),
-            LookupError::Failed(reason) => Problem::LookupFailed(reason.clone()),
-        }
-    }
-}
-
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Problem::NotFound => f.write_str("secret not found"),
-            Problem::NotPermitted(denial) => write!(f, "{denial}"),
-            Problem::LookupFailed(reason) => write!(f, "lookup failed: {reason}"),
+            Problem::Lookup(LookupError::NotFound) => f.write_str("secret not found"),
+            Problem::Lookup(error) => f.write_str(&lookup_reason(error)),
             Problem::Unusable(error) => write!(f, "{error}"),
             Problem::NoCredentials(registries) => {
-                let list: Vec<&str> = registries.iter().map(String::as_str).collect();
-                write!(f, "it holds no credentials for {}", list.join(", "))
+                write!(f, "it holds no credentials for {}", registries.join(", "))
             }
             Problem::NotReferenced => f.write_str("it is not listed in imagePullSecrets"),
             Problem::NamespaceUnreadable(error) => write!(
@@ -248,14 +235,11 @@ pub(crate) fn fix_for(
         _ => "a running pod's imagePullSecrets cannot change; recreate the pod with",
     };
     match problem {
-        Problem::NotFound => format!("create it: {create}"),
+        Problem::Lookup(LookupError::NotFound) => format!("create it: {create}"),
         Problem::Unusable(_) => format!("recreate it as a docker-registry secret: {create}"),
-        Problem::NoCredentials(missing) => {
-            let missing: Vec<&str> = missing.iter().map(String::as_str).collect();
-            format!("add an \"auths\" entry for {} to it", missing.join(", "))
-        }
-        Problem::NotPermitted(denial) => permission_fix(*denial, "secrets", "Secret", namespace),
-        Problem::LookupFailed(_) => "check that the PolicyServer can reach the API server, then retry".to_string(),
+        Problem::NoCredentials(missing) => format!("add an \"auths\" entry for {} to it", missing.join(", ")),
+        Problem::Lookup(LookupError::NotPermitted(denial)) => permission_fix(*denial, "Secret", namespace),
+        Problem::Lookup(LookupError::Failed(_)) => "check that the PolicyServer can reach the API server, then retry".to_string(),
         Problem::NotReferenced if mode == Mode::PodUpdate => format!(
             "{running_pod} {{\"name\": \"{secret}\"}} in imagePullSecrets (change the image in its workload's template \
              instead), or keep the image it had"
@@ -275,14 +259,10 @@ pub(crate) fn fix_for(
     }
 }
 
-/// How to let the policy read objects of `kind` (`resource` is its plural) in `namespace`;
-/// `namespace` is empty for cluster-scoped kinds.
-pub(crate) fn permission_fix(
-    denial: Denial,
-    resource: &str,
-    kind: &str,
-    namespace: &str,
-) -> String {
+/// How to let the policy read objects of `kind` in `namespace`, which is empty for cluster-scoped
+/// kinds. RBAC names each kind read here (Secret, ServiceAccount, Namespace) in lower-case plural.
+fn permission_fix(denial: Denial, kind: &str, namespace: &str) -> String {
+    let resource = format!("{}s", kind.to_ascii_lowercase());
     let place = match namespace {
         "" => String::new(),
         namespace => format!(" in \"{namespace}\""),
@@ -316,7 +296,7 @@ pub(crate) fn service_account_lookup_reason(error: &LookupError, namespace: &str
     match error {
         LookupError::NotPermitted(denial) => format!(
             "{denial}; {}",
-            permission_fix(*denial, "serviceaccounts", "ServiceAccount", namespace)
+            permission_fix(*denial, "ServiceAccount", namespace)
         ),
         other => lookup_reason(other),
     }
@@ -325,7 +305,7 @@ pub(crate) fn service_account_lookup_reason(error: &LookupError, namespace: &str
 /// How to let the policy read Namespaces (cluster-scoped: a ClusterRole, no namespace).
 fn namespace_fix(error: &LookupError) -> String {
     match error {
-        LookupError::NotPermitted(denial) => permission_fix(*denial, "namespaces", "Namespace", ""),
+        LookupError::NotPermitted(denial) => permission_fix(*denial, "Namespace", ""),
         LookupError::NotFound | LookupError::Failed(_) => {
             "check that the PolicyServer can reach the API server and the namespace exists, then retry"
                 .to_string()
@@ -377,21 +357,17 @@ mod reasons_are_documented {
         let mut problems: Vec<Problem> = lookups
             .iter()
             .filter(|e| **e != LookupError::NotFound)
-            .map(Problem::from)
+            .map(|e| Problem::Lookup(e.clone()))
             .collect();
-        problems.push(Problem::NotFound);
+        problems.push(Problem::Lookup(LookupError::NotFound));
         problems.extend(unusable.into_iter().map(Problem::Unusable));
-        problems.push(Problem::NoCredentials(BTreeSet::from([
-            REGISTRY.to_string()
-        ])));
+        problems.push(Problem::NoCredentials(vec![REGISTRY.to_string()]));
         problems.push(Problem::NotReferenced);
         problems.extend(lookups.into_iter().map(Problem::NamespaceUnreadable));
         problems.push(Problem::PullPolicy("<policy>".to_string()));
         for problem in &problems {
             match problem {
-                Problem::NotFound
-                | Problem::NotPermitted(_)
-                | Problem::LookupFailed(_)
+                Problem::Lookup(_)
                 | Problem::Unusable(_)
                 | Problem::NoCredentials(_)
                 | Problem::NotReferenced

@@ -49,13 +49,9 @@ impl ContainerList {
 }
 
 impl fmt::Display for ContainerList {
-    /// How a message names one container of this list.
+    /// How a message names one container of this list: its field in the singular.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ContainerList::Containers => "container",
-            ContainerList::InitContainers => "initContainer",
-            ContainerList::EphemeralContainers => "ephemeralContainer",
-        })
+        f.write_str(self.field().trim_end_matches('s'))
     }
 }
 
@@ -127,29 +123,20 @@ pub fn containers<'a>(
 ) -> Result<Vec<Container<'a>>, String> {
     let mut found = Vec::new();
     for list in ContainerList::ALL {
+        let path = || format!("{}.{}", at(), list.field());
         let entries = match spec.get(list.field()) {
             None | Some(Value::Null) => continue,
             Some(Value::Array(entries)) => entries,
-            Some(_) => return Err(format!("{}.{} is not a list", at(), list.field())),
+            Some(_) => return Err(format!("{} is not a list", path())),
         };
         for (index, entry) in entries.iter().enumerate() {
             let Value::Object(entry) = entry else {
-                return Err(format!(
-                    "{}.{}[{index}] is not an object",
-                    at(),
-                    list.field()
-                ));
+                return Err(format!("{}[{index}] is not an object", path()));
             };
             let image = match entry.get("image") {
                 None | Some(Value::Null) => continue,
                 Some(Value::String(image)) => image.as_str(),
-                Some(_) => {
-                    return Err(format!(
-                        "{}.{}[{index}].image is not a string",
-                        at(),
-                        list.field()
-                    ))
-                }
+                Some(_) => return Err(format!("{}[{index}].image is not a string", path())),
             };
             let text = |field: &str| entry.get(field).and_then(Value::as_str).unwrap_or_default();
             found.push(Container {

@@ -90,9 +90,7 @@ pub fn parse(reference: &str) -> Result<Reference<'_>, ReferenceError> {
     if hub_style_repository_length(name) > NAME_TOTAL_LENGTH_MAX {
         return Err(ReferenceError::NameTooLong);
     }
-    if let Some(digest) = digest {
-        check_digest_length(digest)?;
-    }
+    digest.map_or(Ok(()), check_digest_length)?;
     Ok(Reference { name, tag, digest })
 }
 
@@ -108,33 +106,14 @@ fn is_remote_name(path: &str) -> bool {
     path.split('/').all(is_path_component)
 }
 
-/// `[a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)*`.
+/// `[a-z0-9]+ ((\.|_|__|-+) [a-z0-9]+)*`: runs of `[a-z0-9]`, one separator between two runs.
 pub fn is_path_component(component: &str) -> bool {
-    let bytes = component.as_bytes();
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        if alnum(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while !alnum(bytes[i]) {
-            i += 1;
-        }
-        let separator = &bytes[start..i];
-        let valid = separator == b"."
-            || separator == b"_"
-            || separator == b"__"
-            || separator.iter().all(|b| *b == b'-');
-        if !valid {
-            return false;
-        }
-    }
-    true
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    component.starts_with(alnum)
+        && component.ends_with(alnum)
+        && component.split(alnum).all(|separator| {
+            matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-')
+        })
 }
 
 /// `domain-component ("." domain-component)* [":" [0-9]+]`.
@@ -145,12 +124,10 @@ fn is_domain(domain: &str) -> bool {
 
 /// `[\w][\w.-]{0,127}` with ASCII `\w`.
 fn is_tag(tag: &str) -> bool {
-    let word = |b: &u8| b.is_ascii_alphanumeric() || *b == b'_';
-    let bytes = tag.as_bytes();
-    !bytes.is_empty()
-        && bytes.len() <= 128
-        && word(&bytes[0])
-        && bytes.iter().all(|b| word(b) || *b == b'.' || *b == b'-')
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    tag.len() <= 128
+        && tag.starts_with(word)
+        && tag.chars().all(|c| word(c) || c == '.' || c == '-')
 }
 
 /// `algorithm ":" hex{32,}` where algorithm is `[A-Za-z][A-Za-z0-9]*([-_+.][A-Za-z][A-Za-z0-9]*)*`.
@@ -159,10 +136,8 @@ fn is_digest_format(digest: &str) -> bool {
         return false;
     };
     let algorithm_ok = algorithm.split(['-', '_', '+', '.']).all(|part| {
-        let bytes = part.as_bytes();
-        !bytes.is_empty()
-            && bytes[0].is_ascii_alphabetic()
-            && bytes.iter().all(u8::is_ascii_alphanumeric)
+        part.starts_with(|c: char| c.is_ascii_alphabetic())
+            && part.bytes().all(|b| b.is_ascii_alphanumeric())
     });
     algorithm_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -188,12 +163,10 @@ fn check_digest_length(digest: &str) -> Result<(), ReferenceError> {
 /// with `.` or `:`, `localhost`, or upper-case letters), with `library/` for single names on Docker Hub.
 fn hub_style_repository_length(name: &str) -> usize {
     let (domain, path) = split_docker_domain(name);
-    path.len()
-        + if takes_library(distribution_domain(domain), path) {
-            OFFICIAL_NAMESPACE.len() + 1
-        } else {
-            0
-        }
+    match takes_library(distribution_domain(domain), path) {
+        true => OFFICIAL_NAMESPACE.len() + 1 + path.len(),
+        false => path.len(),
+    }
 }
 
 #[cfg(test)]

@@ -87,10 +87,9 @@ pub fn split_docker_domain(name: &str) -> (&str, &str) {
 
 /// Splits `host[:port]` at its last `:` into the host and the port as written.
 pub fn split_port(registry: &str) -> (&str, Option<&str>) {
-    match registry.rsplit_once(':') {
-        Some((host, port)) => (host, Some(port)),
-        None => (registry, None),
-    }
+    registry
+        .rsplit_once(':')
+        .map_or((registry, None), |(host, port)| (host, Some(port)))
 }
 
 /// `[0-9]+`: the reference grammar's port, with no range.
@@ -121,13 +120,12 @@ pub fn parse_port(port: &str) -> Result<u16, PortError> {
 /// `[a-zA-Z0-9] | [a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]`: the reference grammar's domain component,
 /// any case, any length.
 pub fn is_domain_component(label: &str) -> bool {
-    let bytes = label.as_bytes();
-    !bytes.is_empty()
-        && bytes
-            .iter()
-            .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-        && bytes[0] != b'-'
-        && bytes[bytes.len() - 1] != b'-'
+    !label.is_empty()
+        && !label.starts_with('-')
+        && !label.ends_with('-')
+        && label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
 }
 
 /// A domain component in lower case, as RFC 1123 names are written in Kubernetes.

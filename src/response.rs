@@ -54,16 +54,8 @@ pub(crate) fn response_of(decision: Decision) -> ValidationResponse {
 fn mutation(object: &str, warnings: &[String]) -> Result<Vec<u8>, serde_json::Error> {
     const HEAD: &str = r#"{"accepted":true,"message":null,"code":null,"mutated_object":"#;
     const AUDIT: &str = r#","audit_annotations":null,"warnings":"#;
-    let mut out = Vec::with_capacity(HEAD.len() + object.len() + AUDIT.len() + 16);
-    out.extend_from_slice(HEAD.as_bytes());
-    out.extend_from_slice(object.as_bytes());
-    out.extend_from_slice(AUDIT.as_bytes());
-    match warnings.is_empty() {
-        true => out.extend_from_slice(b"null"),
-        false => serde_json::to_writer(&mut out, warnings)?,
-    }
-    out.push(b'}');
-    Ok(out)
+    let warnings = serde_json::to_string(&(!warnings.is_empty()).then_some(warnings))?;
+    Ok([HEAD, object, AUDIT, &warnings, "}"].concat().into_bytes())
 }
 
 #[cfg(test)]

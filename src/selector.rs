@@ -13,9 +13,7 @@ use crate::registry_host::check_dns_subdomain;
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RawLabelSelector {
-    #[serde(default)]
     match_labels: Option<BTreeMap<String, String>>,
-    #[serde(default)]
     match_expressions: Option<Vec<RawRequirement>>,
 }
 
@@ -24,7 +22,6 @@ pub struct RawLabelSelector {
 struct RawRequirement {
     key: Option<String>,
     operator: Option<String>,
-    #[serde(default)]
     values: Option<Vec<String>>,
 }
 
@@ -206,18 +203,14 @@ fn check_label_key(key: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("its name part is empty".to_string());
     }
-    check_label_text(name).map_err(|problem| format!("its name part {problem}"))
+    check_label_value(name).map_err(|problem| format!("its name part {problem}"))
 }
 
 /// `validation.IsValidLabelValue`: empty, or what a label name may be.
-fn check_label_value(value: &str) -> Result<(), String> {
-    if value.is_empty() {
+fn check_label_value(text: &str) -> Result<(), String> {
+    if text.is_empty() {
         return Ok(());
     }
-    check_label_text(value)
-}
-
-fn check_label_text(text: &str) -> Result<(), String> {
     if text.len() > MAX_LABEL_NAME {
         return Err(format!("is longer than {MAX_LABEL_NAME} characters"));
     }

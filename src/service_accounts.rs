@@ -78,20 +78,9 @@ pub(crate) fn evaluate<C: Cluster>(
         let referenced = listed.contains(&secret);
         let line =
             |problem: &Problem| service_account_failure(namespace, secret, &account, problem);
-        if !settings.inject {
-            // Validate-only: a missing reference is what the audit reports; a secret that is
-            // referenced but fails its checks, or an unreadable namespace, only warns.
-            if let Some(problem) = namespace_problem {
-                findings.warnings.insert(line(&problem));
-            } else if !referenced {
-                findings.rejections.insert(line(&Problem::NotReferenced));
-            } else if let Some(problem) = settings
-                .verify_secrets
-                .then(|| checks.problem(secret, &[]))
-                .flatten()
-            {
-                findings.warnings.insert(line(&problem));
-            }
+        if !settings.inject && !referenced && namespace_problem.is_none() {
+            // Validate-only: a missing reference is what the audit reports.
+            findings.rejections.insert(line(&Problem::NotReferenced));
             continue;
         }
         let problem = namespace_problem.or_else(|| {
@@ -100,15 +89,19 @@ pub(crate) fn evaluate<C: Cluster>(
                 .then(|| checks.problem(secret, &[]))
                 .flatten()
         });
-        let add = match problem {
-            None => true,
-            Some(problem) => findings.record(
-                line(&problem),
-                entry.on_missing_secret,
-                Mode::Inject { referenced },
-            ),
+        let Some(problem) = problem else {
+            wanted.extend(settings.inject.then_some(secret));
+            continue;
         };
-        if add {
+        if !settings.inject {
+            // Validate-only: a secret that is referenced but fails its checks, or an unreadable
+            // namespace, only warns.
+            findings.warnings.insert(line(&problem));
+        } else if findings.record(
+            line(&problem),
+            entry.on_missing_secret,
+            Mode::Inject { referenced },
+        ) {
             wanted.push(secret);
         }
     }

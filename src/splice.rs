@@ -27,19 +27,6 @@ pub(crate) const PULL_SECRETS: &str = "imagePullSecrets";
 /// The field of a container that says when the kubelet pulls its image.
 pub(crate) const PULL_POLICY: &str = "imagePullPolicy";
 
-/// The edits applied to a parsed object: the reference the splice is held to in tests.
-#[cfg(any(test, feature = "testing"))]
-pub(crate) fn apply(object: &mut Value, edits: &[Edit]) {
-    for edit in edits {
-        if let Some(target) = object
-            .pointer_mut(&edit.pointer)
-            .and_then(Value::as_object_mut)
-        {
-            target.insert(edit.field.to_string(), edit.value.clone());
-        }
-    }
-}
-
 /// `raw` (a JSON object's text, as a `RawValue` holds it) with each edit spliced in, all found
 /// in one pass; `None` if a pointer does not lead to an object that can take its field.
 pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
@@ -72,39 +59,34 @@ pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
     for (edit, target) in edits.iter().zip(&targets) {
         let value = serde_json::to_string(&edit.value).ok()?;
         let field = edit.field;
-        cuts.push(
-            match (target.reached, target.found, target.last_value_end) {
-                (false, _, _) => return None,
-                // The value replaces the old one where it stands.
-                (true, Some(old), _) => {
-                    let at = offset(raw, old.get());
-                    (at, at + old.get().len(), value)
-                }
-                // After the object's last value.
-                (true, None, Some(end)) => (end, end, format!(",\"{field}\":{value}")),
-                // An empty object can only be the root here: pod specs and containers that get a
-                // field have containers and images. The root's text starts with its `{`.
-                (true, None, None) if edit.pointer.is_empty() => {
-                    (1, 1, format!("\"{field}\":{value}"))
-                }
-                (true, None, None) => return None,
-            },
-        );
+        let cut = match (target.reached, target.found, target.last_value_end) {
+            (false, _, _) => return None,
+            // The value replaces the old one where it stands.
+            (true, Some(old), _) => {
+                let at = offset(raw, old.get());
+                (at, at + old.get().len(), value)
+            }
+            // After the object's last value.
+            (true, None, Some(end)) => (end, end, format!(",\"{field}\":{value}")),
+            // An empty object can only be the root here: pod specs and containers that get a
+            // field have containers and images. The root's text starts with its `{`.
+            (true, None, None) if edit.pointer.is_empty() => (1, 1, format!("\"{field}\":{value}")),
+            (true, None, None) => return None,
+        };
+        cuts.push(cut);
     }
     cuts.sort_by_key(|(start, _, _)| *start);
     if cuts.windows(2).any(|pair| pair[0].1 > pair[1].0) {
         return None;
     }
-    let mut out =
-        String::with_capacity(raw.len() + cuts.iter().map(|c| c.2.len() + 24).sum::<usize>());
+    let mut pieces = Vec::with_capacity(2 * cuts.len() + 1);
     let mut at = 0;
     for (start, end, replacement) in &cuts {
-        out.push_str(&raw[at..*start]);
-        out.push_str(replacement);
+        pieces.extend([&raw[at..*start], replacement]);
         at = *end;
     }
-    out.push_str(&raw[at..]);
-    Some(out)
+    pieces.push(&raw[at..]);
+    Some(pieces.concat())
 }
 
 /// What the pass found at the object an edit's pointer leads to.
@@ -172,14 +154,13 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let here: Vec<usize> = self
+        let here: Vec<&Walk> = self
             .walking
             .iter()
             .filter(|walk| walk.tokens.is_empty())
-            .map(|walk| walk.index)
             .collect();
-        for index in &here {
-            self.targets[*index] = Target {
+        for walk in &here {
+            self.targets[walk.index] = Target {
                 reached: true,
                 ..Target::default()
             };
@@ -200,24 +181,19 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
             let value = map.next_value::<&RawValue>()?;
             if !below.is_empty() {
                 let mut inner = serde_json::Deserializer::from_str(value.get());
-                let targets = &mut *self.targets;
                 Descend {
                     raw,
                     walking: &below,
-                    targets,
+                    targets: self.targets,
                 }
                 .deserialize(&mut inner)
                 .map_err(serde::de::Error::custom)?;
             }
             let end = offset(raw, value.get()) + value.get().len();
-            for index in &here {
-                let target = &mut self.targets[*index];
+            for walk in &here {
+                let target = &mut self.targets[walk.index];
                 target.last_value_end = Some(end);
-                if self
-                    .walking
-                    .iter()
-                    .any(|w| w.index == *index && w.field == key)
-                {
+                if walk.field == key {
                     target.found = Some(value);
                 }
             }
@@ -255,6 +231,7 @@ fn offset(outer: &str, inner: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::apply;
     use proptest::prelude::*;
     use serde_json::json;
 

@@ -116,6 +116,18 @@ impl Cluster for MemoryCluster {
     }
 }
 
+/// The edits applied to a parsed object: the reference the splice is held to.
+pub(crate) fn apply(object: &mut serde_json::Value, edits: &[crate::splice::Edit]) {
+    for edit in edits {
+        if let Some(target) = object
+            .pointer_mut(&edit.pointer)
+            .and_then(serde_json::Value::as_object_mut)
+        {
+            target.insert(edit.field.to_string(), edit.value.clone());
+        }
+    }
+}
+
 /// The answer as a plain evaluation gives it: the objects read whole into
 /// `serde_json::Value`s, and a mutation applied to the parsed object.
 pub fn respond_plainly<C: crate::Cluster>(
@@ -127,7 +139,7 @@ pub fn respond_plainly<C: crate::Cluster>(
     let mutated_object = match &decision {
         crate::Decision::Mutate { edits, .. } => object.map(|object| {
             let mut object = serde_json::from_str(object.get()).unwrap_or_default();
-            crate::splice::apply(&mut object, edits);
+            apply(&mut object, edits);
             object
         }),
         _ => None,

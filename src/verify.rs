@@ -2,7 +2,7 @@
 //! credentials for the images that need it. Each distinct secret is looked up at most once per
 //! request, in the order it is first needed; secret data never leaves this module.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cluster::{Cluster, LookupError, Secret};
 use crate::dockerconfig::{keyring, ConfigFormat};
@@ -14,7 +14,7 @@ pub struct SecretChecks<'c, C: Cluster> {
     cluster: &'c mut C,
     namespace: &'c str,
     check_credentials: bool,
-    fetched: Vec<(String, Result<Secret, LookupError>)>,
+    fetched: BTreeMap<String, Result<Secret, LookupError>>,
 }
 
 impl<'c, C: Cluster> SecretChecks<'c, C> {
@@ -23,25 +23,19 @@ impl<'c, C: Cluster> SecretChecks<'c, C> {
             cluster,
             namespace,
             check_credentials,
-            fetched: Vec::new(),
+            fetched: BTreeMap::new(),
         }
     }
 
     /// Whether `secret` can serve every image in `images`; `None` when it can.
     pub fn problem(&mut self, secret: &str, images: &[&ImageRef]) -> Option<Problem> {
-        let looked_up = match self.fetched.iter().position(|(name, _)| name == secret) {
-            Some(index) => &self.fetched[index].1,
-            None => {
-                let answer = self
-                    .cluster
-                    .secret(self.namespace, secret, self.check_credentials);
-                self.fetched.push((secret.to_string(), answer));
-                &self.fetched[self.fetched.len() - 1].1
-            }
-        };
-        let found = match looked_up {
+        let looked_up = self.fetched.entry(secret.to_string()).or_insert_with(|| {
+            self.cluster
+                .secret(self.namespace, secret, self.check_credentials)
+        });
+        let found = match &*looked_up {
             Ok(found) => found,
-            Err(error) => return Some(Problem::from(error)),
+            Err(error) => return Some(Problem::Lookup(error.clone())),
         };
         let secret_type = found.secret_type.as_deref().unwrap_or_default();
         if let Err(error) = ConfigFormat::of_secret_type(secret_type) {
@@ -63,7 +57,7 @@ impl<'c, C: Cluster> SecretChecks<'c, C> {
             .filter(|image| !keyring.covers(image.kubelet_registry(), image.kubelet_repository()))
             .map(|image| image.kubelet_registry().to_string())
             .collect();
-        (!uncovered.is_empty()).then_some(Problem::NoCredentials(uncovered))
+        (!uncovered.is_empty()).then(|| Problem::NoCredentials(uncovered.into_iter().collect()))
     }
 }
 
@@ -212,9 +206,15 @@ mod tests {
         let refs: Vec<&ImageRef> = images.iter().collect();
         let mut checks = SecretChecks::new(&mut cluster, "team-a", true);
         assert_eq!(checks.problem("corp", &refs), None);
-        assert_eq!(checks.problem("other", &refs), Some(Problem::NotFound));
+        assert_eq!(
+            checks.problem("other", &refs),
+            Some(Problem::Lookup(LookupError::NotFound))
+        );
         assert_eq!(checks.problem("corp", &refs), None);
-        assert_eq!(checks.problem("other", &refs), Some(Problem::NotFound));
+        assert_eq!(
+            checks.problem("other", &refs),
+            Some(Problem::Lookup(LookupError::NotFound))
+        );
         assert_eq!(
             cluster.calls,
             vec![
