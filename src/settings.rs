@@ -156,16 +156,12 @@ impl Settings {
         compile(&raw)
     }
 
-    /// Parses and compiles settings from an already parsed JSON value.
+    /// Parses and compiles settings from an already parsed JSON value (`null`: no settings).
     pub fn from_value(value: serde_json::Value) -> Result<Settings, String> {
-        let value = if value.is_null() {
-            serde_json::json!({})
-        } else {
-            value
-        };
-        let raw: RawSettings =
-            serde_path_to_error::deserialize(&value).map_err(describe_serde_error)?;
-        compile(&raw)
+        match value {
+            serde_json::Value::Null => Self::from_slice(b"{}"),
+            value => Self::from_slice(value.to_string().as_bytes()),
+        }
     }
 }
 
