@@ -12,7 +12,7 @@ use base64::alphabet::STANDARD as STANDARD_ALPHABET;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::object::visit_as;
@@ -363,7 +363,9 @@ impl<'de> Deserialize<'de> for DockerConfigJson {
                             None => document.auths = None,
                         }
                     } else if json_name_is(&name, "httpheaders") {
-                        map.next_value::<Option<Headers>>()?;
+                        // Go's `map[string]string` takes only an object of strings (or `null`):
+                        // any other shape makes `json.Unmarshal` fail, and the whole Secret.
+                        map.next_value::<Option<BTreeMap<String, Option<String>>>>()?;
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -372,31 +374,6 @@ impl<'de> Deserialize<'de> for DockerConfigJson {
             }
         }
         deserializer.deserialize_map(DocumentVisitor)
-    }
-}
-
-/// A `HttpHeaders` that is not `null`: Go's `map[string]string` takes only an object of strings;
-/// any other shape makes `json.Unmarshal` fail, and with it the whole Secret.
-struct Headers;
-
-impl<'de> Deserialize<'de> for Headers {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct HeadersVisitor;
-        impl<'de> Visitor<'de> for HeadersVisitor {
-            type Value = Headers;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of strings")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_key::<IgnoredAny>()?.is_some() {
-                    if let GoString::Other = map.next_value()? {
-                        return Err(A::Error::custom("a header value is not a string"));
-                    }
-                }
-                Ok(Headers)
-            }
-        }
-        deserializer.deserialize_map(HeadersVisitor)
     }
 }
 
@@ -476,31 +453,25 @@ impl<'de> Deserialize<'de> for Entry {
                 f.write_str("a registry entry")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let (mut username, mut password, mut auth) = Default::default();
+                // `DockerConfigEntry`'s string fields; `values` holds them in this order.
+                const FIELDS: [&str; 4] = ["username", "password", "email", "auth"];
+                let mut values: [String; 4] = Default::default();
                 let mut failure = None;
                 while let Some(name) = map.next_key::<String>()? {
-                    let field = ["username", "password", "email", "auth"]
-                        .into_iter()
-                        .find(|field| json_name_is(&name, field));
-                    let Some(field) = field else {
+                    let Some(field) = FIELDS.iter().position(|field| json_name_is(&name, field))
+                    else {
                         map.next_value::<IgnoredAny>()?;
                         continue;
                     };
-                    let text = match map.next_value::<GoString>()? {
-                        GoString::Text(text) => text,
-                        GoString::Null => continue,
+                    match map.next_value::<GoString>()? {
+                        GoString::Text(text) => values[field] = text,
+                        GoString::Null => {}
                         GoString::Other => {
-                            failure.get_or_insert(EntryFailure::NotAString(field));
-                            continue;
+                            failure.get_or_insert(EntryFailure::NotAString(FIELDS[field]));
                         }
-                    };
-                    match field {
-                        "username" => username = text,
-                        "password" => password = text,
-                        "auth" => auth = text,
-                        _ => {}
                     }
                 }
+                let [username, password, _email, auth] = values;
                 let credentials = credentials(&username, &password, &auth);
                 Ok(Entry(failure.map_or(credentials, Err)))
             }
