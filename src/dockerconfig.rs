@@ -18,38 +18,19 @@ use serde::Deserialize;
 use crate::object::visit_as;
 use crate::registry_host::{distribution_domain, DOCKER_HUB, LEGACY_DOCKER_HUB};
 
-/// The two Secret layouts that carry registry credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigFormat {
-    /// `kubernetes.io/dockerconfigjson`: `{"auths": {"<key>": {...}}}` under `.dockerconfigjson`.
-    DockerConfigJson,
-    /// `kubernetes.io/dockercfg` (legacy): `{"<key>": {...}}` under `.dockercfg`.
-    DockerCfg,
-}
+/// The two Secret types that carry registry credentials. `kubernetes.io/dockerconfigjson` holds
+/// `{"auths": {"<key>": {...}}}` under `.dockerconfigjson`; the legacy `kubernetes.io/dockercfg`
+/// holds `{"<key>": {...}}` under `.dockercfg`.
+const DOCKER_CONFIG_JSON: &str = "kubernetes.io/dockerconfigjson";
+const DOCKER_CFG: &str = "kubernetes.io/dockercfg";
 
-impl ConfigFormat {
-    /// The format a Secret of type `secret_type` holds.
-    pub fn of_secret_type(secret_type: &str) -> Result<Self, DockerConfigError> {
-        [Self::DockerConfigJson, Self::DockerCfg]
-            .into_iter()
-            .find(|format| format.secret_type() == secret_type)
-            .ok_or_else(|| DockerConfigError::WrongType(secret_type.to_owned()))
-    }
-
-    /// The Secret `type` of this format, e.g. `kubernetes.io/dockercfg`.
-    pub const fn secret_type(self) -> &'static str {
-        match self {
-            Self::DockerConfigJson => "kubernetes.io/dockerconfigjson",
-            Self::DockerCfg => "kubernetes.io/dockercfg",
-        }
-    }
-
-    /// The key in the Secret's `data` that holds the config, e.g. `.dockercfg`.
-    pub const fn data_key(self) -> &'static str {
-        match self {
-            Self::DockerConfigJson => ".dockerconfigjson",
-            Self::DockerCfg => ".dockercfg",
-        }
+/// The key in the `data` of a Secret of type `secret_type` that holds its config, e.g.
+/// `.dockercfg`; an error for a type that holds no registry credentials.
+pub fn config_key(secret_type: &str) -> Result<&'static str, DockerConfigError> {
+    match secret_type {
+        DOCKER_CONFIG_JSON => Ok(".dockerconfigjson"),
+        DOCKER_CFG => Ok(".dockercfg"),
+        _ => Err(DockerConfigError::WrongType(secret_type.to_owned())),
     }
 }
 
@@ -106,9 +87,8 @@ impl fmt::Display for DockerConfigError {
         match self {
             Self::WrongType(found) => write!(
                 f,
-                "secret type {found:?} holds no registry credentials; use {:?} or {:?}",
-                ConfigFormat::DockerConfigJson.secret_type(),
-                ConfigFormat::DockerCfg.secret_type(),
+                "secret type {found:?} holds no registry credentials; use {DOCKER_CONFIG_JSON:?} \
+                 or {DOCKER_CFG:?}"
             ),
             Self::MissingKey(key) => write!(f, "secret data has no {key:?} entry"),
             Self::Undecodable { key, failure } => {
@@ -118,11 +98,9 @@ impl fmt::Display for DockerConfigError {
                 };
                 write!(f, "secret data {key:?} is {what}")
             }
-            Self::NoAuths => write!(
-                f,
-                "secret data {:?} has no \"auths\" object",
-                ConfigFormat::DockerConfigJson.data_key()
-            ),
+            Self::NoAuths => {
+                f.write_str("secret data \".dockerconfigjson\" has no \"auths\" object")
+            }
             Self::BadEntry {
                 key,
                 registry,
@@ -229,22 +207,22 @@ pub fn keyring(
     secret_type: &str,
     data: &BTreeMap<String, String>,
 ) -> Result<Keyring, DockerConfigError> {
-    let format = ConfigFormat::of_secret_type(secret_type)?;
-    let key = format.data_key();
+    let key = config_key(secret_type)?;
     let encoded = data.get(key).ok_or(DockerConfigError::MissingKey(key))?;
     // The base64 and serde errors are dropped: they can quote the data.
     let undecodable = |failure| DockerConfigError::Undecodable { key, failure };
     let json = STANDARD
         .decode(encoded)
         .map_err(|_| undecodable(DecodeFailure::Base64))?;
-    let (entries, first_failure) = match format {
-        ConfigFormat::DockerConfigJson => {
+    let (entries, first_failure) = match secret_type {
+        DOCKER_CONFIG_JSON => {
             let document = serde_json::from_slice::<Option<DockerConfigJson>>(&json)
                 .map_err(|_| undecodable(DecodeFailure::Json))?
                 .unwrap_or_default();
             (document.auths, document.first_failure)
         }
-        ConfigFormat::DockerCfg => {
+        // DOCKER_CFG, the only other type with a config key.
+        _ => {
             let auths = serde_json::from_slice::<Option<Auths>>(&json)
                 .map_err(|_| undecodable(DecodeFailure::Json))?
                 .unwrap_or_default();
@@ -811,13 +789,14 @@ mod tests {
     }
 
     #[test]
-    fn format_of_secret_type() {
+    fn config_key_of_secret_type() {
         assert_eq!(
-            ConfigFormat::of_secret_type("kubernetes.io/dockerconfigjson"),
-            Ok(ConfigFormat::DockerConfigJson)
+            config_key("kubernetes.io/dockerconfigjson"),
+            Ok(".dockerconfigjson")
         );
+        assert_eq!(config_key("kubernetes.io/dockercfg"), Ok(".dockercfg"));
         assert_eq!(
-            ConfigFormat::of_secret_type("Opaque"),
+            config_key("Opaque"),
             Err(DockerConfigError::WrongType("Opaque".into()))
         );
     }
