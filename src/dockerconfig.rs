@@ -34,15 +34,6 @@ pub fn config_key(secret_type: &str) -> Result<&'static str, DockerConfigError> 
     }
 }
 
-/// What could not be decoded in a Secret's config data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeFailure {
-    /// The `data` value is not standard base64.
-    Base64,
-    /// The decoded bytes are not JSON of the expected shape.
-    Json,
-}
-
 /// Why one registry entry makes the kubelet refuse the whole Secret.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryFailure {
@@ -66,11 +57,10 @@ pub enum DockerConfigError {
     WrongType(String),
     /// The Secret's `data` has no entry under this key.
     MissingKey(&'static str),
-    /// The entry under `key` does not decode.
-    Undecodable {
-        key: &'static str,
-        failure: DecodeFailure,
-    },
+    /// The entry under this key is not standard base64.
+    NotBase64(&'static str),
+    /// The entry under this key decodes to bytes that are not JSON of the expected shape.
+    NotJson(&'static str),
     /// A `.dockerconfigjson` without an `auths` object.
     NoAuths,
     /// The entry for `registry` under data key `key` fails the kubelet's decoding, so the kubelet
@@ -91,13 +81,8 @@ impl fmt::Display for DockerConfigError {
                  or {DOCKER_CFG:?}"
             ),
             Self::MissingKey(key) => write!(f, "secret data has no {key:?} entry"),
-            Self::Undecodable { key, failure } => {
-                let what = match failure {
-                    DecodeFailure::Base64 => "not valid base64",
-                    DecodeFailure::Json => "not valid docker config JSON",
-                };
-                write!(f, "secret data {key:?} is {what}")
-            }
+            Self::NotBase64(key) => write!(f, "secret data {key:?} is not valid base64"),
+            Self::NotJson(key) => write!(f, "secret data {key:?} is not valid docker config JSON"),
             Self::NoAuths => {
                 f.write_str("secret data \".dockerconfigjson\" has no \"auths\" object")
             }
@@ -106,23 +91,22 @@ impl fmt::Display for DockerConfigError {
                 registry,
                 failure,
             } => {
-                let (what, fix) = match failure {
-                    EntryFailure::NotAnObject => (
-                        "is not a JSON object".to_string(),
-                        "make it an object with \"auth\"",
-                    ),
-                    EntryFailure::NotAString(field) => (
-                        format!("has a {field:?} that is not a string"),
-                        "make it a string",
-                    ),
-                    EntryFailure::AuthNotBase64 => (
-                        "has an \"auth\" that is not base64".to_string(),
-                        "set \"auth\" to the base64 of <user>:<password>",
-                    ),
-                    EntryFailure::AuthWithoutColon => (
-                        "has an \"auth\" that does not decode to <user>:<password>".to_string(),
-                        "set \"auth\" to the base64 of <user>:<password>",
-                    ),
+                let what = match failure {
+                    EntryFailure::NotAnObject => "is not a JSON object",
+                    EntryFailure::NotAString(field) => {
+                        &format!("has a {field:?} that is not a string")
+                    }
+                    EntryFailure::AuthNotBase64 => "has an \"auth\" that is not base64",
+                    EntryFailure::AuthWithoutColon => {
+                        "has an \"auth\" that does not decode to <user>:<password>"
+                    }
+                };
+                let fix = match failure {
+                    EntryFailure::NotAnObject => "make it an object with \"auth\"",
+                    EntryFailure::NotAString(_) => "make it a string",
+                    EntryFailure::AuthNotBase64 | EntryFailure::AuthWithoutColon => {
+                        "set \"auth\" to the base64 of <user>:<password>"
+                    }
                 };
                 write!(
                     f,
@@ -210,21 +194,20 @@ pub fn keyring(
     let key = config_key(secret_type)?;
     let encoded = data.get(key).ok_or(DockerConfigError::MissingKey(key))?;
     // The base64 and serde errors are dropped: they can quote the data.
-    let undecodable = |failure| DockerConfigError::Undecodable { key, failure };
     let json = STANDARD
         .decode(encoded)
-        .map_err(|_| undecodable(DecodeFailure::Base64))?;
+        .map_err(|_| DockerConfigError::NotBase64(key))?;
     let (entries, first_failure) = match secret_type {
         DOCKER_CONFIG_JSON => {
             let document = serde_json::from_slice::<Option<DockerConfigJson>>(&json)
-                .map_err(|_| undecodable(DecodeFailure::Json))?
+                .map_err(|_| DockerConfigError::NotJson(key))?
                 .unwrap_or_default();
             (document.auths, document.first_failure)
         }
         // DOCKER_CFG, the only other type with a config key.
         _ => {
             let auths = serde_json::from_slice::<Option<Auths>>(&json)
-                .map_err(|_| undecodable(DecodeFailure::Json))?
+                .map_err(|_| DockerConfigError::NotJson(key))?
                 .unwrap_or_default();
             (Some(auths.entries), auths.first_failure)
         }
@@ -694,10 +677,6 @@ mod tests {
         BTreeMap::from([(key.to_owned(), value)])
     }
 
-    fn undecodable(key: &'static str, failure: DecodeFailure) -> DockerConfigError {
-        DockerConfigError::Undecodable { key, failure }
-    }
-
     #[rstest]
     #[case::dockerconfigjson(
         "kubernetes.io/dockerconfigjson",
@@ -747,27 +726,27 @@ mod tests {
     #[case::bad_base64(
         "kubernetes.io/dockerconfigjson",
         data(".dockerconfigjson", "not base64!".into()),
-        Err(undecodable(".dockerconfigjson", DecodeFailure::Base64))
+        Err(DockerConfigError::NotBase64(".dockerconfigjson"))
     )]
     #[case::bad_json(
         "kubernetes.io/dockerconfigjson",
         data(".dockerconfigjson", b64(r#"{"auths":{"reg.example":"#)),
-        Err(undecodable(".dockerconfigjson", DecodeFailure::Json))
+        Err(DockerConfigError::NotJson(".dockerconfigjson"))
     )]
     #[case::bad_json_dockercfg(
         "kubernetes.io/dockercfg",
         data(".dockercfg", b64("[1, 2]")),
-        Err(undecodable(".dockercfg", DecodeFailure::Json))
+        Err(DockerConfigError::NotJson(".dockercfg"))
     )]
     #[case::empty_data(
         "kubernetes.io/dockercfg",
         data(".dockercfg", String::new()),
-        Err(undecodable(".dockercfg", DecodeFailure::Json))
+        Err(DockerConfigError::NotJson(".dockercfg"))
     )]
     #[case::auths_not_an_object(
         "kubernetes.io/dockerconfigjson",
         data(".dockerconfigjson", b64(r#"{"auths":["reg.example"]}"#)),
-        Err(undecodable(".dockerconfigjson", DecodeFailure::Json))
+        Err(DockerConfigError::NotJson(".dockerconfigjson"))
     )]
     #[case::no_auths(
         "kubernetes.io/dockerconfigjson",
@@ -842,11 +821,11 @@ mod tests {
         r#"secret data has no ".dockercfg" entry"#
     )]
     #[case::bad_base64(
-        undecodable(".dockerconfigjson", DecodeFailure::Base64),
+        DockerConfigError::NotBase64(".dockerconfigjson"),
         r#"secret data ".dockerconfigjson" is not valid base64"#
     )]
     #[case::bad_json(
-        undecodable(".dockercfg", DecodeFailure::Json),
+        DockerConfigError::NotJson(".dockercfg"),
         r#"secret data ".dockercfg" is not valid docker config JSON"#
     )]
     #[case::no_auths(

@@ -316,7 +316,7 @@ fn namespace_fix(error: &LookupError) -> String {
 #[cfg(test)]
 mod reasons_are_documented {
     use super::*;
-    use crate::dockerconfig::{DecodeFailure, EntryFailure};
+    use crate::dockerconfig::EntryFailure;
 
     const NAMESPACE: &str = "<namespace>";
     const SECRET: &str = "<secret>";
@@ -340,14 +340,8 @@ mod reasons_are_documented {
         let unusable = [
             DockerConfigError::WrongType("<type>".to_string()),
             DockerConfigError::MissingKey("<key>"),
-            DockerConfigError::Undecodable {
-                key: "<key>",
-                failure: DecodeFailure::Base64,
-            },
-            DockerConfigError::Undecodable {
-                key: "<key>",
-                failure: DecodeFailure::Json,
-            },
+            DockerConfigError::NotBase64("<key>"),
+            DockerConfigError::NotJson("<key>"),
             DockerConfigError::NoAuths,
             bad_entry(EntryFailure::NotAnObject),
             bad_entry(EntryFailure::NotAString("<field>")),
