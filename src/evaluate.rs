@@ -9,7 +9,7 @@ use crate::cluster::{Cluster, LookupError};
 use crate::image_ref::ImageRef;
 use crate::inject::{is_empty_list, merged_pull_secrets};
 use crate::kinds::{dotted, value_at, Workload};
-use crate::namespace_scope::{NamespaceLabels, Scope};
+use crate::namespace_scope::NamespaceLabels;
 use crate::outcome::{
     failure_line, fix_for, service_account_lookup_reason, Decision, Findings, Mode, Problem,
 };
@@ -209,10 +209,10 @@ fn rule_hits<'a, 'i, C: Cluster>(
                 return None;
             }
             let selector = rule.namespace_selector.as_ref();
-            let namespace_problem = match labels.scope(selector, cluster) {
-                Scope::In => None,
-                Scope::Out => return None,
-                Scope::Unknown(error) => Some(Problem::NamespaceUnreadable(error)),
+            let namespace_problem = match labels.in_scope(selector, cluster) {
+                Ok(true) => None,
+                Ok(false) => return None,
+                Err(error) => Some(Problem::NamespaceUnreadable(error)),
             };
             Some(RuleHits {
                 rule,
