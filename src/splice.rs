@@ -190,22 +190,19 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0;
-        loop {
+        for index in 0.. {
             let below = self.next(|token| array_index(token) == Some(index));
-            if seq
-                .next_element_seed(Descend {
-                    raw: self.raw,
-                    edits: self.edits,
-                    walking: &below,
-                    targets: self.targets,
-                })?
-                .is_none()
-            {
-                return Ok(());
+            let descend = Descend {
+                raw: self.raw,
+                edits: self.edits,
+                walking: &below,
+                targets: self.targets,
+            };
+            if seq.next_element_seed(descend)?.is_none() {
+                break;
             }
-            index += 1;
         }
+        Ok(())
     }
 
     visit_as!((); scalars, str, unit);
