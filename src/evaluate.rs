@@ -152,10 +152,8 @@ impl<'a> ParsedImages<'a> {
 
     /// The parsed image, if it matches the rule at `rule` (its index among the rules in play).
     fn matching(&self, image: &str, rule: usize) -> Option<&ImageRef> {
-        match self.images.get(image) {
-            Some((image, matches)) if matches[rule] => Some(image),
-            _ => None,
-        }
+        let (image, matches) = self.images.get(image)?;
+        matches[rule].then_some(image)
     }
 }
 
