@@ -12,54 +12,26 @@ use base64::alphabet::STANDARD as STANDARD_ALPHABET;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use serde::de::{Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::object::visit_as;
 use crate::registry_host::{distribution_domain, DOCKER_HUB, LEGACY_DOCKER_HUB};
 
-/// The two Secret layouts that carry registry credentials.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfigFormat {
-    /// `kubernetes.io/dockerconfigjson`: `{"auths": {"<key>": {...}}}` under `.dockerconfigjson`.
-    DockerConfigJson,
-    /// `kubernetes.io/dockercfg` (legacy): `{"<key>": {...}}` under `.dockercfg`.
-    DockerCfg,
-}
+/// The two Secret types that carry registry credentials. `kubernetes.io/dockerconfigjson` holds
+/// `{"auths": {"<key>": {...}}}` under `.dockerconfigjson`; the legacy `kubernetes.io/dockercfg`
+/// holds `{"<key>": {...}}` under `.dockercfg`.
+const DOCKER_CONFIG_JSON: &str = "kubernetes.io/dockerconfigjson";
+const DOCKER_CFG: &str = "kubernetes.io/dockercfg";
 
-impl ConfigFormat {
-    /// The format a Secret of type `secret_type` holds.
-    pub fn of_secret_type(secret_type: &str) -> Result<Self, DockerConfigError> {
-        [Self::DockerConfigJson, Self::DockerCfg]
-            .into_iter()
-            .find(|format| format.secret_type() == secret_type)
-            .ok_or_else(|| DockerConfigError::WrongType(secret_type.to_owned()))
+/// The key in the `data` of a Secret of type `secret_type` that holds its config, e.g.
+/// `.dockercfg`; an error for a type that holds no registry credentials.
+pub fn config_key(secret_type: &str) -> Result<&'static str, DockerConfigError> {
+    match secret_type {
+        DOCKER_CONFIG_JSON => Ok(".dockerconfigjson"),
+        DOCKER_CFG => Ok(".dockercfg"),
+        _ => Err(DockerConfigError::WrongType(secret_type.to_owned())),
     }
-
-    /// The Secret `type` of this format, e.g. `kubernetes.io/dockercfg`.
-    pub const fn secret_type(self) -> &'static str {
-        match self {
-            Self::DockerConfigJson => "kubernetes.io/dockerconfigjson",
-            Self::DockerCfg => "kubernetes.io/dockercfg",
-        }
-    }
-
-    /// The key in the Secret's `data` that holds the config, e.g. `.dockercfg`.
-    pub const fn data_key(self) -> &'static str {
-        match self {
-            Self::DockerConfigJson => ".dockerconfigjson",
-            Self::DockerCfg => ".dockercfg",
-        }
-    }
-}
-
-/// What could not be decoded in a Secret's config data.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DecodeFailure {
-    /// The `data` value is not standard base64.
-    Base64,
-    /// The decoded bytes are not JSON of the expected shape.
-    Json,
 }
 
 /// Why one registry entry makes the kubelet refuse the whole Secret.
@@ -85,11 +57,10 @@ pub enum DockerConfigError {
     WrongType(String),
     /// The Secret's `data` has no entry under this key.
     MissingKey(&'static str),
-    /// The entry under `key` does not decode.
-    Undecodable {
-        key: &'static str,
-        failure: DecodeFailure,
-    },
+    /// The entry under this key is not standard base64.
+    NotBase64(&'static str),
+    /// The entry under this key decodes to bytes that are not JSON of the expected shape.
+    NotJson(&'static str),
     /// A `.dockerconfigjson` without an `auths` object.
     NoAuths,
     /// The entry for `registry` under data key `key` fails the kubelet's decoding, so the kubelet
@@ -106,45 +77,36 @@ impl fmt::Display for DockerConfigError {
         match self {
             Self::WrongType(found) => write!(
                 f,
-                "secret type {found:?} holds no registry credentials; use {:?} or {:?}",
-                ConfigFormat::DockerConfigJson.secret_type(),
-                ConfigFormat::DockerCfg.secret_type(),
+                "secret type {found:?} holds no registry credentials; use {DOCKER_CONFIG_JSON:?} \
+                 or {DOCKER_CFG:?}"
             ),
             Self::MissingKey(key) => write!(f, "secret data has no {key:?} entry"),
-            Self::Undecodable { key, failure } => {
-                let what = match failure {
-                    DecodeFailure::Base64 => "not valid base64",
-                    DecodeFailure::Json => "not valid docker config JSON",
-                };
-                write!(f, "secret data {key:?} is {what}")
+            Self::NotBase64(key) => write!(f, "secret data {key:?} is not valid base64"),
+            Self::NotJson(key) => write!(f, "secret data {key:?} is not valid docker config JSON"),
+            Self::NoAuths => {
+                f.write_str("secret data \".dockerconfigjson\" has no \"auths\" object")
             }
-            Self::NoAuths => write!(
-                f,
-                "secret data {:?} has no \"auths\" object",
-                ConfigFormat::DockerConfigJson.data_key()
-            ),
             Self::BadEntry {
                 key,
                 registry,
                 failure,
             } => {
-                let (what, fix) = match failure {
-                    EntryFailure::NotAnObject => (
-                        "is not a JSON object".to_string(),
-                        "make it an object with \"auth\"",
-                    ),
-                    EntryFailure::NotAString(field) => (
-                        format!("has a {field:?} that is not a string"),
-                        "make it a string",
-                    ),
-                    EntryFailure::AuthNotBase64 => (
-                        "has an \"auth\" that is not base64".to_string(),
-                        "set \"auth\" to the base64 of <user>:<password>",
-                    ),
-                    EntryFailure::AuthWithoutColon => (
-                        "has an \"auth\" that does not decode to <user>:<password>".to_string(),
-                        "set \"auth\" to the base64 of <user>:<password>",
-                    ),
+                let what = match failure {
+                    EntryFailure::NotAnObject => "is not a JSON object",
+                    EntryFailure::NotAString(field) => {
+                        &format!("has a {field:?} that is not a string")
+                    }
+                    EntryFailure::AuthNotBase64 => "has an \"auth\" that is not base64",
+                    EntryFailure::AuthWithoutColon => {
+                        "has an \"auth\" that does not decode to <user>:<password>"
+                    }
+                };
+                let fix = match failure {
+                    EntryFailure::NotAnObject => "make it an object with \"auth\"",
+                    EntryFailure::NotAString(_) => "make it a string",
+                    EntryFailure::AuthNotBase64 | EntryFailure::AuthWithoutColon => {
+                        "set \"auth\" to the base64 of <user>:<password>"
+                    }
                 };
                 write!(
                     f,
@@ -229,24 +191,23 @@ pub fn keyring(
     secret_type: &str,
     data: &BTreeMap<String, String>,
 ) -> Result<Keyring, DockerConfigError> {
-    let format = ConfigFormat::of_secret_type(secret_type)?;
-    let key = format.data_key();
+    let key = config_key(secret_type)?;
     let encoded = data.get(key).ok_or(DockerConfigError::MissingKey(key))?;
     // The base64 and serde errors are dropped: they can quote the data.
-    let undecodable = |failure| DockerConfigError::Undecodable { key, failure };
     let json = STANDARD
         .decode(encoded)
-        .map_err(|_| undecodable(DecodeFailure::Base64))?;
-    let (entries, first_failure) = match format {
-        ConfigFormat::DockerConfigJson => {
+        .map_err(|_| DockerConfigError::NotBase64(key))?;
+    let (entries, first_failure) = match secret_type {
+        DOCKER_CONFIG_JSON => {
             let document = serde_json::from_slice::<Option<DockerConfigJson>>(&json)
-                .map_err(|_| undecodable(DecodeFailure::Json))?
+                .map_err(|_| DockerConfigError::NotJson(key))?
                 .unwrap_or_default();
             (document.auths, document.first_failure)
         }
-        ConfigFormat::DockerCfg => {
+        // DOCKER_CFG, the only other type with a config key.
+        _ => {
             let auths = serde_json::from_slice::<Option<Auths>>(&json)
-                .map_err(|_| undecodable(DecodeFailure::Json))?
+                .map_err(|_| DockerConfigError::NotJson(key))?
                 .unwrap_or_default();
             (Some(auths.entries), auths.first_failure)
         }
@@ -363,7 +324,9 @@ impl<'de> Deserialize<'de> for DockerConfigJson {
                             None => document.auths = None,
                         }
                     } else if json_name_is(&name, "httpheaders") {
-                        map.next_value::<Option<Headers>>()?;
+                        // Go's `map[string]string` takes only an object of strings (or `null`):
+                        // any other shape makes `json.Unmarshal` fail, and the whole Secret.
+                        map.next_value::<Option<BTreeMap<String, Option<String>>>>()?;
                     } else {
                         map.next_value::<IgnoredAny>()?;
                     }
@@ -372,31 +335,6 @@ impl<'de> Deserialize<'de> for DockerConfigJson {
             }
         }
         deserializer.deserialize_map(DocumentVisitor)
-    }
-}
-
-/// A `HttpHeaders` that is not `null`: Go's `map[string]string` takes only an object of strings;
-/// any other shape makes `json.Unmarshal` fail, and with it the whole Secret.
-struct Headers;
-
-impl<'de> Deserialize<'de> for Headers {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct HeadersVisitor;
-        impl<'de> Visitor<'de> for HeadersVisitor {
-            type Value = Headers;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of strings")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                while map.next_key::<IgnoredAny>()?.is_some() {
-                    if let GoString::Other = map.next_value()? {
-                        return Err(A::Error::custom("a header value is not a string"));
-                    }
-                }
-                Ok(Headers)
-            }
-        }
-        deserializer.deserialize_map(HeadersVisitor)
     }
 }
 
@@ -476,31 +414,25 @@ impl<'de> Deserialize<'de> for Entry {
                 f.write_str("a registry entry")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let (mut username, mut password, mut auth) = Default::default();
+                // `DockerConfigEntry`'s string fields; `values` holds them in this order.
+                const FIELDS: [&str; 4] = ["username", "password", "email", "auth"];
+                let mut values: [String; 4] = Default::default();
                 let mut failure = None;
                 while let Some(name) = map.next_key::<String>()? {
-                    let field = ["username", "password", "email", "auth"]
-                        .into_iter()
-                        .find(|field| json_name_is(&name, field));
-                    let Some(field) = field else {
+                    let Some(field) = FIELDS.iter().position(|field| json_name_is(&name, field))
+                    else {
                         map.next_value::<IgnoredAny>()?;
                         continue;
                     };
-                    let text = match map.next_value::<GoString>()? {
-                        GoString::Text(text) => text,
-                        GoString::Null => continue,
+                    match map.next_value::<GoString>()? {
+                        GoString::Text(text) => values[field] = text,
+                        GoString::Null => {}
                         GoString::Other => {
-                            failure.get_or_insert(EntryFailure::NotAString(field));
-                            continue;
+                            failure.get_or_insert(EntryFailure::NotAString(FIELDS[field]));
                         }
-                    };
-                    match field {
-                        "username" => username = text,
-                        "password" => password = text,
-                        "auth" => auth = text,
-                        _ => {}
                     }
                 }
+                let [username, password, _email, auth] = values;
                 let credentials = credentials(&username, &password, &auth);
                 Ok(Entry(failure.map_or(credentials, Err)))
             }
@@ -745,10 +677,6 @@ mod tests {
         BTreeMap::from([(key.to_owned(), value)])
     }
 
-    fn undecodable(key: &'static str, failure: DecodeFailure) -> DockerConfigError {
-        DockerConfigError::Undecodable { key, failure }
-    }
-
     #[rstest]
     #[case::dockerconfigjson(
         "kubernetes.io/dockerconfigjson",
@@ -798,27 +726,27 @@ mod tests {
     #[case::bad_base64(
         "kubernetes.io/dockerconfigjson",
         data(".dockerconfigjson", "not base64!".into()),
-        Err(undecodable(".dockerconfigjson", DecodeFailure::Base64))
+        Err(DockerConfigError::NotBase64(".dockerconfigjson"))
     )]
     #[case::bad_json(
         "kubernetes.io/dockerconfigjson",
         data(".dockerconfigjson", b64(r#"{"auths":{"reg.example":"#)),
-        Err(undecodable(".dockerconfigjson", DecodeFailure::Json))
+        Err(DockerConfigError::NotJson(".dockerconfigjson"))
     )]
     #[case::bad_json_dockercfg(
         "kubernetes.io/dockercfg",
         data(".dockercfg", b64("[1, 2]")),
-        Err(undecodable(".dockercfg", DecodeFailure::Json))
+        Err(DockerConfigError::NotJson(".dockercfg"))
     )]
     #[case::empty_data(
         "kubernetes.io/dockercfg",
         data(".dockercfg", String::new()),
-        Err(undecodable(".dockercfg", DecodeFailure::Json))
+        Err(DockerConfigError::NotJson(".dockercfg"))
     )]
     #[case::auths_not_an_object(
         "kubernetes.io/dockerconfigjson",
         data(".dockerconfigjson", b64(r#"{"auths":["reg.example"]}"#)),
-        Err(undecodable(".dockerconfigjson", DecodeFailure::Json))
+        Err(DockerConfigError::NotJson(".dockerconfigjson"))
     )]
     #[case::no_auths(
         "kubernetes.io/dockerconfigjson",
@@ -840,13 +768,14 @@ mod tests {
     }
 
     #[test]
-    fn format_of_secret_type() {
+    fn config_key_of_secret_type() {
         assert_eq!(
-            ConfigFormat::of_secret_type("kubernetes.io/dockerconfigjson"),
-            Ok(ConfigFormat::DockerConfigJson)
+            config_key("kubernetes.io/dockerconfigjson"),
+            Ok(".dockerconfigjson")
         );
+        assert_eq!(config_key("kubernetes.io/dockercfg"), Ok(".dockercfg"));
         assert_eq!(
-            ConfigFormat::of_secret_type("Opaque"),
+            config_key("Opaque"),
             Err(DockerConfigError::WrongType("Opaque".into()))
         );
     }
@@ -892,11 +821,11 @@ mod tests {
         r#"secret data has no ".dockercfg" entry"#
     )]
     #[case::bad_base64(
-        undecodable(".dockerconfigjson", DecodeFailure::Base64),
+        DockerConfigError::NotBase64(".dockerconfigjson"),
         r#"secret data ".dockerconfigjson" is not valid base64"#
     )]
     #[case::bad_json(
-        undecodable(".dockercfg", DecodeFailure::Json),
+        DockerConfigError::NotJson(".dockercfg"),
         r#"secret data ".dockercfg" is not valid docker config JSON"#
     )]
     #[case::no_auths(

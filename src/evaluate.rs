@@ -9,7 +9,7 @@ use crate::cluster::{Cluster, LookupError};
 use crate::image_ref::ImageRef;
 use crate::inject::{is_empty_list, merged_pull_secrets};
 use crate::kinds::{dotted, value_at, Workload};
-use crate::namespace_scope::{NamespaceLabels, Scope};
+use crate::namespace_scope::NamespaceLabels;
 use crate::outcome::{
     failure_line, fix_for, service_account_lookup_reason, Decision, Findings, Mode, Problem,
 };
@@ -152,10 +152,8 @@ impl<'a> ParsedImages<'a> {
 
     /// The parsed image, if it matches the rule at `rule` (its index among the rules in play).
     fn matching(&self, image: &str, rule: usize) -> Option<&ImageRef> {
-        match self.images.get(image) {
-            Some((image, matches)) if matches[rule] => Some(image),
-            _ => None,
-        }
+        let (image, matches) = self.images.get(image)?;
+        matches[rule].then_some(image)
     }
 }
 
@@ -209,10 +207,10 @@ fn rule_hits<'a, 'i, C: Cluster>(
                 return None;
             }
             let selector = rule.namespace_selector.as_ref();
-            let namespace_problem = match labels.scope(selector, cluster) {
-                Scope::In => None,
-                Scope::Out => return None,
-                Scope::Unknown(error) => Some(Problem::NamespaceUnreadable(error)),
+            let namespace_problem = match labels.in_scope(selector, cluster) {
+                Ok(true) => None,
+                Ok(false) => return None,
+                Err(error) => Some(Problem::NamespaceUnreadable(error)),
             };
             Some(RuleHits {
                 rule,

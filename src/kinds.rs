@@ -20,24 +20,12 @@ pub struct CustomResource {
     pub pod_spec_path: JsonPath,
 }
 
-/// A built-in kind with a pod spec at a fixed JSON pointer, and the Kubernetes rules that limit
-/// when the policy may change it.
+/// A built-in kind with a pod spec at a fixed JSON pointer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuiltinKind {
     pub group: &'static str,
     pub kind: &'static str,
     pub pod_spec_pointer: &'static str,
-    /// The API server refuses any change to the pod template after CREATE: a Job's
-    /// `spec.template` (`pkg/apis/batch/validation`: `ValidateJobSpecUpdate` →
-    /// `validatePodTemplateUpdate`). Such objects are mutated on CREATE only.
-    pub template_immutable: bool,
-    /// A controlling owner builds this object from its own template and finds it again by
-    /// comparing templates: the Deployment controller's `EqualIgnoreHash`
-    /// (`pkg/controller/deployment/util`), Argo Rollouts likewise. A secret added here and not in
-    /// the owner makes the owner miss it and create another one, again and again. Such objects
-    /// are left alone while an `ownerReferences` entry has `controller: true`; the owner's own
-    /// template is where the secret belongs, and the pods they create get it at Pod CREATE.
-    pub owner_compares_template: bool,
     /// What of the object the policy reads: `METADATA` and the way down to the pod spec.
     pub shape: &'static Keep,
 }
@@ -52,8 +40,6 @@ const fn kind(
         group,
         kind,
         pod_spec_pointer,
-        template_immutable: false,
-        owner_compares_template: false,
         shape,
     }
 }
@@ -88,17 +74,11 @@ const CRON_JOB: Keep = Keep::Fields(&[
 const BUILTIN_KINDS: [BuiltinKind; 8] = [
     kind("", "Pod", "/spec", &POD),
     kind("apps", "Deployment", TEMPLATE, &WITH_TEMPLATE),
-    BuiltinKind {
-        owner_compares_template: true,
-        ..kind("apps", "ReplicaSet", TEMPLATE, &WITH_TEMPLATE)
-    },
+    kind("apps", "ReplicaSet", TEMPLATE, &WITH_TEMPLATE),
     kind("apps", "StatefulSet", TEMPLATE, &WITH_TEMPLATE),
     kind("apps", "DaemonSet", TEMPLATE, &WITH_TEMPLATE),
     kind("", "ReplicationController", TEMPLATE, &WITH_TEMPLATE),
-    BuiltinKind {
-        template_immutable: true,
-        ..kind("batch", "Job", TEMPLATE, &WITH_TEMPLATE)
-    },
+    kind("batch", "Job", TEMPLATE, &WITH_TEMPLATE),
     kind(
         "batch",
         "CronJob",
@@ -209,14 +189,22 @@ impl<'s> Workload<'s> {
     /// template on UPDATE, a ReplicaSet built by its controlling owner, or a mirror pod.
     pub fn is_hands_off(&self, operation: &str, object: &Value) -> bool {
         match self {
-            Workload::Template(builtin) => {
-                (builtin.template_immutable && operation == "UPDATE")
-                    || (builtin.owner_compares_template && has_controller(object))
-            }
+            // The API server refuses any change to a Job's pod template after CREATE
+            // (`pkg/apis/batch/validation`: `ValidateJobSpecUpdate` → `validatePodTemplateUpdate`),
+            // so Jobs are mutated on CREATE only.
+            Workload::Template(builtin) if builtin.kind == "Job" => operation == "UPDATE",
+            // A controlling owner builds this object from its own template and finds it again by
+            // comparing templates: the Deployment controller's `EqualIgnoreHash`
+            // (`pkg/controller/deployment/util`), Argo Rollouts likewise. A secret added here and
+            // not in the owner makes the owner miss it and create another one, again and again.
+            // Such ReplicaSets are left alone while an `ownerReferences` entry has `controller:
+            // true`; the owner's own template is where the secret belongs, and the pods they
+            // create get it at Pod CREATE.
+            Workload::Template(builtin) if builtin.kind == "ReplicaSet" => has_controller(object),
+            Workload::Template(_) | Workload::Custom(_) => false,
             Workload::Pod => value_at(object, "/metadata/annotations")
                 .and_then(|annotations| annotations.get(MIRROR_POD_ANNOTATION))
                 .is_some(),
-            Workload::Custom(_) => false,
         }
     }
 

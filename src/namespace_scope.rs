@@ -11,17 +11,6 @@ use crate::selector::LabelSelector;
 /// Namespace since Kubernetes 1.21), so a selector can pick namespaces by name.
 pub const NAME_LABEL: &str = "kubernetes.io/metadata.name";
 
-/// Whether an entry applies in the request's namespace.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scope {
-    /// No selector, or the selector selects the namespace.
-    In,
-    /// The selector does not select the namespace: the entry is ignored for this request.
-    Out,
-    /// The Namespace could not be read: the entry's `onMissingSecret` decides.
-    Unknown(LookupError),
-}
-
 /// The request's namespace and, once read, its labels.
 pub struct NamespaceLabels<'r> {
     namespace: &'r str,
@@ -36,15 +25,17 @@ impl<'r> NamespaceLabels<'r> {
         }
     }
 
-    /// Whether an entry with this selector applies; reads the Namespace the first time a
-    /// selector needs it.
-    pub fn scope<C: Cluster>(
+    /// Whether an entry with this selector applies here: always without one, else when the
+    /// selector selects the namespace (an entry out of scope is ignored for this request). Reads
+    /// the Namespace the first time a selector needs it; the error when it cannot be read, and
+    /// then the entry's `onMissingSecret` decides.
+    pub fn in_scope<C: Cluster>(
         &mut self,
         selector: Option<&LabelSelector>,
         cluster: &mut C,
-    ) -> Scope {
+    ) -> Result<bool, LookupError> {
         let Some(selector) = selector else {
-            return Scope::In;
+            return Ok(true);
         };
         let namespace = self.namespace;
         let read = self.read.get_or_insert_with(|| {
@@ -60,11 +51,9 @@ impl<'r> NamespaceLabels<'r> {
                 labels
             })
         });
-        match read {
-            Ok(labels) if selector.matches(labels) => Scope::In,
-            Ok(_) => Scope::Out,
-            Err(error) => Scope::Unknown(error.clone()),
-        }
+        read.as_ref()
+            .map(|labels| selector.matches(labels))
+            .map_err(LookupError::clone)
     }
 }
 
@@ -87,7 +76,7 @@ mod tests {
     fn no_selector_needs_no_read() {
         let mut cluster = MemoryCluster::default();
         let mut labels = NamespaceLabels::new("team-a");
-        assert_eq!(labels.scope(None, &mut cluster), Scope::In);
+        assert_eq!(labels.in_scope(None, &mut cluster), Ok(true));
         assert!(cluster.calls.is_empty());
     }
 
@@ -97,9 +86,9 @@ mod tests {
         let mut labels = NamespaceLabels::new("team-a");
         let team_a = selector(json!({"matchLabels": {"team": "a"}}));
         let team_b = selector(json!({"matchLabels": {"team": "b"}}));
-        assert_eq!(labels.scope(Some(&team_a), &mut cluster), Scope::In);
-        assert_eq!(labels.scope(Some(&team_b), &mut cluster), Scope::Out);
-        assert_eq!(labels.scope(Some(&team_a), &mut cluster), Scope::In);
+        assert_eq!(labels.in_scope(Some(&team_a), &mut cluster), Ok(true));
+        assert_eq!(labels.in_scope(Some(&team_b), &mut cluster), Ok(false));
+        assert_eq!(labels.in_scope(Some(&team_a), &mut cluster), Ok(true));
         assert_eq!(cluster.calls, vec!["Namespace team-a"]);
     }
 
@@ -108,8 +97,8 @@ mod tests {
         let mut cluster = MemoryCluster::default().with_namespace("team-a", &[]);
         let by_name = selector(json!({"matchLabels": {"kubernetes.io/metadata.name": "team-a"}}));
         assert_eq!(
-            NamespaceLabels::new("team-a").scope(Some(&by_name), &mut cluster),
-            Scope::In
+            NamespaceLabels::new("team-a").in_scope(Some(&by_name), &mut cluster),
+            Ok(true)
         );
     }
 
@@ -240,12 +229,12 @@ mod tests {
         let mut labels = NamespaceLabels::new("team-a");
         let any = selector(json!({}));
         assert_eq!(
-            labels.scope(Some(&any), &mut cluster),
-            Scope::Unknown(LookupError::NotFound)
+            labels.in_scope(Some(&any), &mut cluster),
+            Err(LookupError::NotFound)
         );
         assert_eq!(
-            labels.scope(Some(&any), &mut cluster),
-            Scope::Unknown(LookupError::NotFound)
+            labels.in_scope(Some(&any), &mut cluster),
+            Err(LookupError::NotFound)
         );
         assert_eq!(cluster.calls, vec!["Namespace team-a"]);
     }

@@ -58,13 +58,13 @@ impl<'de> Visitor<'de> for &Keep {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let fields = match self {
+            Keep::Fields(fields) => *fields,
+            _ => &[],
+        };
         let mut kept = Map::new();
         while let Some(Text(key)) = map.next_key::<Text>()? {
-            let child = match self {
-                Keep::Fields(fields) => fields.iter().find(|(name, _)| *name == key),
-                _ => None,
-            };
-            match child {
+            match fields.iter().find(|(name, _)| *name == key) {
                 Some((_, keep)) => {
                     kept.insert(key.into_owned(), map.next_value_seed(keep)?);
                 }

@@ -248,7 +248,13 @@ pub(crate) fn fix_for(
             "{running_pod} {{\"name\": \"{secret}\"}} in imagePullSecrets, or debug with an image from another registry"
         ),
         Problem::NotReferenced => format!("add {{\"name\": \"{secret}\"}} to imagePullSecrets"),
-        Problem::NamespaceUnreadable(error) => namespace_fix(error),
+        // Namespaces are cluster-scoped: a ClusterRole, no namespace.
+        Problem::NamespaceUnreadable(LookupError::NotPermitted(denial)) => {
+            permission_fix(*denial, "Namespace", "")
+        }
+        Problem::NamespaceUnreadable(LookupError::NotFound | LookupError::Failed(_)) => {
+            "check that the PolicyServer can reach the API server and the namespace exists, then retry".to_string()
+        }
         Problem::PullPolicy(_) if mode == Mode::PodUpdate => format!(
             "{running_pod} imagePullPolicy: Always on these containers (set it in its workload's template), or keep \
              the image it had"
@@ -302,21 +308,10 @@ pub(crate) fn service_account_lookup_reason(error: &LookupError, namespace: &str
     }
 }
 
-/// How to let the policy read Namespaces (cluster-scoped: a ClusterRole, no namespace).
-fn namespace_fix(error: &LookupError) -> String {
-    match error {
-        LookupError::NotPermitted(denial) => permission_fix(*denial, "Namespace", ""),
-        LookupError::NotFound | LookupError::Failed(_) => {
-            "check that the PolicyServer can reach the API server and the namespace exists, then retry"
-                .to_string()
-        }
-    }
-}
-
 #[cfg(test)]
 mod reasons_are_documented {
     use super::*;
-    use crate::dockerconfig::{DecodeFailure, EntryFailure};
+    use crate::dockerconfig::EntryFailure;
 
     const NAMESPACE: &str = "<namespace>";
     const SECRET: &str = "<secret>";
@@ -340,14 +335,8 @@ mod reasons_are_documented {
         let unusable = [
             DockerConfigError::WrongType("<type>".to_string()),
             DockerConfigError::MissingKey("<key>"),
-            DockerConfigError::Undecodable {
-                key: "<key>",
-                failure: DecodeFailure::Base64,
-            },
-            DockerConfigError::Undecodable {
-                key: "<key>",
-                failure: DecodeFailure::Json,
-            },
+            DockerConfigError::NotBase64("<key>"),
+            DockerConfigError::NotJson("<key>"),
             DockerConfigError::NoAuths,
             bad_entry(EntryFailure::NotAnObject),
             bad_entry(EntryFailure::NotAString("<field>")),

@@ -107,11 +107,7 @@ fn shortened(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     if text.len() <= max {
         return text.into();
     }
-    let cut = (0..=max)
-        .rev()
-        .find(|i| text.is_char_boundary(*i))
-        .unwrap_or(0);
-    format!("{}…", &text[..cut]).into()
+    format!("{}…", &text[..text.floor_char_boundary(max)]).into()
 }
 
 /// Every container with an image, in spec order (containers, initContainers, ephemeralContainers).

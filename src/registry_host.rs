@@ -51,10 +51,9 @@ pub fn canonical_registry(registry: &str) -> String {
 /// A domain as distribution normalises it, which is all the kubelet sees: exactly
 /// `index.docker.io` becomes `docker.io`; nothing is case-folded and `registry-1.docker.io` stays.
 pub fn distribution_domain(domain: &str) -> &str {
-    if domain == LEGACY_DOCKER_HUB {
-        DOCKER_HUB
-    } else {
-        domain
+    match domain {
+        LEGACY_DOCKER_HUB => DOCKER_HUB,
+        domain => domain,
     }
 }
 

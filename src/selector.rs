@@ -172,14 +172,12 @@ fn compile_requirement(
             ));
         }
     }
-    match operator {
-        Some(operator) if errors.len() == before => Some(Requirement {
-            key,
-            operator,
-            values,
-        }),
-        _ => None,
-    }
+    let operator = operator.filter(|_| errors.len() == before)?;
+    Some(Requirement {
+        key,
+        operator,
+        values,
+    })
 }
 
 /// Longest label name (the part after any `prefix/`) and label value.

@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::cluster::Cluster;
 use crate::inject::merged_pull_secrets;
 use crate::kinds::{value_at, METADATA};
-use crate::namespace_scope::{NamespaceLabels, Scope};
+use crate::namespace_scope::NamespaceLabels;
 use crate::object::Keep;
 use crate::outcome::{service_account_failure, Decision, Findings, Mode, Problem};
 use crate::pod_spec::pull_secret_names;
@@ -61,12 +61,10 @@ pub(crate) fn evaluate<C: Cluster>(
         if in_play.iter().any(|(seen, _)| seen.secret == entry.secret) {
             continue;
         }
-        match labels.scope(entry.namespace_selector.as_ref(), cluster) {
-            Scope::In => in_play.push((entry, None)),
-            Scope::Out => {}
-            Scope::Unknown(error) => {
-                in_play.push((entry, Some(Problem::NamespaceUnreadable(error))))
-            }
+        match labels.in_scope(entry.namespace_selector.as_ref(), cluster) {
+            Ok(true) => in_play.push((entry, None)),
+            Ok(false) => {}
+            Err(error) => in_play.push((entry, Some(Problem::NamespaceUnreadable(error)))),
         }
     }
 

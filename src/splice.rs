@@ -34,20 +34,12 @@ pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
         .iter()
         .map(|edit| Some(pointer_tokens(&edit.pointer)?.collect()))
         .collect::<Option<_>>()?;
-    let mut targets: Vec<Target> = vec![Target::default(); edits.len()];
-    let walking: Vec<Walk> = edits
-        .iter()
-        .zip(&tokens)
-        .enumerate()
-        .map(|(index, (edit, tokens))| Walk {
-            index,
-            tokens,
-            field: edit.field,
-        })
-        .collect();
+    let walking: Vec<Walk> = tokens.iter().map(Vec::as_slice).enumerate().collect();
+    let mut targets: Vec<Option<Target>> = vec![None; edits.len()];
     let mut deserializer = serde_json::Deserializer::from_str(raw);
     Descend {
         raw,
+        edits,
         walking: &walking,
         targets: &mut targets,
     }
@@ -59,19 +51,23 @@ pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
     for (edit, target) in edits.iter().zip(&targets) {
         let value = serde_json::to_string(&edit.value).ok()?;
         let field = edit.field;
-        let cut = match (target.reached, target.found, target.last_value_end) {
-            (false, _, _) => return None,
+        // `None` where the pointer did not lead to an object.
+        let Target {
+            found,
+            last_value_end,
+        } = (*target)?;
+        let cut = match (found, last_value_end) {
             // The value replaces the old one where it stands.
-            (true, Some(old), _) => {
+            (Some(old), _) => {
                 let at = offset(raw, old.get());
                 (at, at + old.get().len(), value)
             }
             // After the object's last value.
-            (true, None, Some(end)) => (end, end, format!(",\"{field}\":{value}")),
+            (None, Some(end)) => (end, end, format!(",\"{field}\":{value}")),
             // An empty object can only be the root here: pod specs and containers that get a
             // field have containers and images. The root's text starts with its `{`.
-            (true, None, None) if edit.pointer.is_empty() => (1, 1, format!("\"{field}\":{value}")),
-            (true, None, None) => return None,
+            (None, None) if edit.pointer.is_empty() => (1, 1, format!("\"{field}\":{value}")),
+            (None, None) => return None,
         };
         cuts.push(cut);
     }
@@ -89,30 +85,25 @@ pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
     Some(pieces.concat())
 }
 
-/// What the pass found at the object an edit's pointer leads to.
+/// What the pass found at the object an edit's pointer leads to, if it leads to one.
 #[derive(Clone, Copy, Default)]
 struct Target<'a> {
-    /// The pointer led to an object.
-    reached: bool,
     /// The field's last value in the object, as JSON parsers keep the last one.
     found: Option<&'a RawValue>,
     /// Where the object's last value ends in `raw`; `None` for an empty object.
     last_value_end: Option<usize>,
 }
 
-/// An edit on its way down: the steps still to take.
-struct Walk<'t> {
-    index: usize,
-    tokens: &'t [Cow<'t, str>],
-    field: &'static str,
-}
+/// An edit on its way down: its index among the edits, and the steps still to take.
+type Walk<'t> = (usize, &'t [Cow<'t, str>]);
 
 /// Reads a value with the edits whose way passes through it; duplicate keys are all followed,
 /// and the last one's findings count.
 struct Descend<'r, 'w, 'x> {
     raw: &'r str,
+    edits: &'w [Edit],
     walking: &'w [Walk<'w>],
-    targets: &'x mut [Target<'r>],
+    targets: &'x mut [Option<Target<'r>>],
 }
 
 impl<'de> DeserializeSeed<'de> for Descend<'de, '_, '_> {
@@ -134,12 +125,8 @@ impl<'de> Descend<'de, '_, '_> {
     {
         self.walking
             .iter()
-            .filter_map(|walk| match walk.tokens.split_first() {
-                Some((token, rest)) if step(token) => Some(Walk {
-                    index: walk.index,
-                    tokens: rest,
-                    field: walk.field,
-                }),
+            .filter_map(|(index, tokens)| match tokens.split_first() {
+                Some((token, rest)) if step(token) => Some((*index, rest)),
                 _ => None,
             })
             .collect()
@@ -154,23 +141,22 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let here: Vec<&Walk> = self
+        let here: Vec<usize> = self
             .walking
             .iter()
-            .filter(|walk| walk.tokens.is_empty())
+            .filter(|(_, tokens)| tokens.is_empty())
+            .map(|(index, _)| *index)
             .collect();
-        for walk in &here {
-            self.targets[walk.index] = Target {
-                reached: true,
-                ..Target::default()
-            };
+        for index in &here {
+            self.targets[*index] = Some(Target::default());
         }
         while let Some(Text(key)) = map.next_key::<Text>()? {
             let below = self.next(|token| token == key);
-            let raw = self.raw;
+            let (raw, edits) = (self.raw, self.edits);
             if here.is_empty() {
                 map.next_value_seed(Descend {
                     raw,
+                    edits,
                     walking: &below,
                     targets: self.targets,
                 })?;
@@ -183,6 +169,7 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
                 let mut inner = serde_json::Deserializer::from_str(value.get());
                 Descend {
                     raw,
+                    edits,
                     walking: &below,
                     targets: self.targets,
                 }
@@ -190,10 +177,11 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
                 .map_err(serde::de::Error::custom)?;
             }
             let end = offset(raw, value.get()) + value.get().len();
-            for walk in &here {
-                let target = &mut self.targets[walk.index];
+            for index in &here {
+                // Set above: walks that end here go no further down.
+                let target = self.targets[*index].get_or_insert_default();
                 target.last_value_end = Some(end);
-                if walk.field == key {
+                if edits[*index].field == key {
                     target.found = Some(value);
                 }
             }
@@ -202,22 +190,19 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut index = 0;
-        loop {
+        for index in 0.. {
             let below = self.next(|token| array_index(token) == Some(index));
-            let raw = self.raw;
-            if seq
-                .next_element_seed(Descend {
-                    raw,
-                    walking: &below,
-                    targets: self.targets,
-                })?
-                .is_none()
-            {
-                return Ok(());
+            let descend = Descend {
+                raw: self.raw,
+                edits: self.edits,
+                walking: &below,
+                targets: self.targets,
+            };
+            if seq.next_element_seed(descend)?.is_none() {
+                break;
             }
-            index += 1;
         }
+        Ok(())
     }
 
     visit_as!((); scalars, str, unit);

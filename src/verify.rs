@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::cluster::{Cluster, LookupError, Secret};
-use crate::dockerconfig::{keyring, ConfigFormat};
+use crate::dockerconfig::{config_key, keyring};
 use crate::image_ref::ImageRef;
 use crate::outcome::Problem;
 
@@ -38,7 +38,7 @@ impl<'c, C: Cluster> SecretChecks<'c, C> {
             Err(error) => return Some(Problem::Lookup(error.clone())),
         };
         let secret_type = found.secret_type.as_deref().unwrap_or_default();
-        if let Err(error) = ConfigFormat::of_secret_type(secret_type) {
+        if let Err(error) = config_key(secret_type) {
             return Some(Problem::Unusable(error));
         }
         if !self.check_credentials {
