@@ -110,21 +110,27 @@ fn decide<'p, C: Cluster>(
     cluster: &mut C,
     read_object: object::Reader,
 ) -> (Decision, Option<&'p RawValue>) {
-    let (request, settings) = match request::read(payload) {
-        Ok(read) => read,
-        Err(message) => return (Decision::bad_request(message), None),
-    };
+    decide_readable(payload, cluster, read_object)
+        .unwrap_or_else(|message| (Decision::bad_request(message), None))
+}
+
+/// The same; the error is the message of a 400, for a payload, settings or object that does not
+/// read.
+fn decide_readable<'p, C: Cluster>(
+    payload: &'p [u8],
+    cluster: &mut C,
+    read_object: object::Reader,
+) -> Result<(Decision, Option<&'p RawValue>), String> {
+    let (request, settings) = request::read(payload)?;
     let Shape::Object(request) = request else {
-        let message = match settings {
-            Err(message) => message,
-            Ok(_) => "the admission request is not a JSON object".to_string(),
-        };
-        return (Decision::bad_request(message), None);
+        return Err(settings
+            .err()
+            .unwrap_or_else(|| "the admission request is not a JSON object".to_string()));
     };
     let (group, version, kind) = request.gvk();
     let handling = kinds::handling(
         (group, kind),
-        request.operation(),
+        &request.operation.0,
         request.sub_resource(),
         || {
             settings
@@ -133,37 +139,28 @@ fn decide<'p, C: Cluster>(
         },
     );
     if handling == Handling::Ignored {
-        return (Decision::accept(), None);
+        return Ok((Decision::accept(), None));
     }
-    let settings = match settings {
-        Ok(settings) => settings,
-        Err(message) => return (Decision::bad_request(message), None),
-    };
-    let custom_resources = match settings.custom_resources_of((group, version, kind)) {
-        Ok(custom_resources) => custom_resources,
-        Err(message) => return (Decision::bad_request(message), None),
-    };
+    let settings = settings?;
+    let custom_resources = settings.custom_resources_of((group, version, kind))?;
     let workload = Workload::of((group, version, kind), &custom_resources);
     let shape = match (handling, workload) {
         (Handling::ServiceAccount, _) => Some(&service_accounts::SERVICE_ACCOUNT),
         (_, Some(workload)) => workload.shape(),
-        (_, None) => return (Decision::accept(), None),
+        (_, None) => return Ok((Decision::accept(), None)),
     };
-    let read = |raw: Option<&RawValue>| raw.map_or(Ok(Value::Null), |raw| read_object(raw, shape));
-    let (object, old_object) = match (read(request.object), read(request.old_object())) {
-        (Ok(object), Ok(old_object)) => (object, old_object),
-        (Err(error), _) | (_, Err(error)) => {
-            let message = format!("the admission request does not parse: {error}");
-            return (Decision::bad_request(message), None);
-        }
+    let read = |raw: Option<&RawValue>| {
+        raw.map_or(Ok(Value::Null), |raw| read_object(raw, shape))
+            .map_err(|error| format!("the admission request does not parse: {error}"))
     };
-    let namespace = match request.namespace() {
+    let (object, old_object) = (read(request.object)?, read(request.old_object())?);
+    let namespace = match request.namespace.0.as_ref() {
         "" => kinds::value_at(&object, "/metadata/namespace").and_then(Value::as_str),
         namespace => Some(namespace),
     };
     let admission = AdmissionRequest {
         kind,
-        operation: request.operation(),
+        operation: &request.operation.0,
         namespace: namespace.unwrap_or_default(),
         object: &object,
         old_object: &old_object,
@@ -176,7 +173,7 @@ fn decide<'p, C: Cluster>(
         (_, Some(workload)) => evaluate::pod_specs(&admission, workload, &settings, cluster),
         (_, None) => Decision::accept(),
     };
-    (decision, request.object)
+    Ok((decision, request.object))
 }
 
 /// The decision for `request` with `settings`, through the production reader.

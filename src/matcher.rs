@@ -273,11 +273,7 @@ impl ImagePattern {
         if pattern.is_empty() {
             return Err(PatternErrorKind::EmptyImage);
         }
-        if pattern.contains("://") {
-            let without_scheme = pattern
-                .split_once("://")
-                .map(|(_, r)| r)
-                .unwrap_or_default();
+        if let Some((_, without_scheme)) = pattern.split_once("://") {
             return Err(PatternErrorKind::Scheme(without_scheme.into()));
         }
         if let Some((name, digest)) = pattern.split_once('@') {

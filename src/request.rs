@@ -35,11 +35,11 @@ impl<S> Default for Payload<'_, S> {
 #[derive(Default)]
 pub(crate) struct Request<'a> {
     kind: Shape<GroupVersionKind<'a>>,
-    operation: Text<'a>,
+    pub operation: Text<'a>,
     sub_resource: Text<'a>,
     /// `sub_resource` and `old_object`: the spellings of older Kubewarden SDKs.
     sub_resource_snake: Text<'a>,
-    namespace: Text<'a>,
+    pub namespace: Text<'a>,
     pub object: Option<&'a RawValue>,
     old_object: Option<&'a RawValue>,
     old_object_snake: Option<&'a RawValue>,
@@ -115,14 +115,6 @@ impl<'a> Request<'a> {
             Shape::Object(gvk) => (&gvk.group.0, &gvk.version.0, &gvk.kind.0),
             _ => ("", "", ""),
         }
-    }
-
-    pub fn operation(&self) -> &str {
-        &self.operation.0
-    }
-
-    pub fn namespace(&self) -> &str {
-        &self.namespace.0
     }
 
     pub fn sub_resource(&self) -> &str {

@@ -215,18 +215,13 @@ impl<'a> RequestSettings<'a> {
             .any(|custom| custom.names(gvk))
     }
 
-    /// The custom resources, compiled, if they configure `(group, version, kind)`; else none.
+    /// The custom resources that configure `(group, version, kind)`, compiled.
     pub fn custom_resources_of(
         &self,
         gvk: (&str, &str, &str),
     ) -> Result<Vec<CustomResource>, String> {
-        if !self.configures(gvk) {
-            return Ok(Vec::new());
-        }
-        let mut errors = Vec::new();
         let wanted = |custom: &RawCustomResource| custom.names(gvk);
-        let compiled = compile_custom_resources(&self.raw.custom_resources, wanted, &mut errors);
-        or_invalid(compiled, errors)
+        or_invalid(|errors| compile_custom_resources(&self.raw.custom_resources, wanted, errors))
     }
 
     /// The rules that may match an image of one of these normalised registries, compiled, in
@@ -243,25 +238,18 @@ impl<'a> RequestSettings<'a> {
                         .any(|pattern| image_may_match(pattern, registry))
             })
         };
-        let mut errors = Vec::new();
-        let rules = self
-            .raw
-            .rules
-            .iter()
-            .flatten()
-            .enumerate()
-            .filter(|(_, rule)| may_match(rule));
-        let compiled = rules
-            .filter_map(|(index, rule)| compile_rule(index, rule, &mut errors))
-            .collect();
-        or_invalid(compiled, errors)
+        let rules = self.raw.rules.iter().flatten().enumerate();
+        or_invalid(|errors| {
+            rules
+                .filter(|(_, rule)| may_match(rule))
+                .filter_map(|(index, rule)| compile_rule(index, rule, errors))
+                .collect()
+        })
     }
 
     /// The `serviceAccounts` entries, compiled.
     pub fn service_accounts(&self) -> Result<Vec<ServiceAccountSecret>, String> {
-        let mut errors = Vec::new();
-        let compiled = compile_service_accounts(&self.raw.service_accounts, &mut errors);
-        or_invalid(compiled, errors)
+        or_invalid(|errors| compile_service_accounts(&self.raw.service_accounts, errors))
     }
 }
 
@@ -270,8 +258,10 @@ fn invalid(message: Option<String>) -> String {
     format!("invalid settings: {}", message.unwrap_or_default())
 }
 
-/// What was compiled, or the 400 message naming every error found compiling it.
-fn or_invalid<T>(compiled: T, errors: Vec<String>) -> Result<T, String> {
+/// What `compile` compiled, or the 400 message naming every error it found.
+fn or_invalid<T>(compile: impl FnOnce(&mut Vec<String>) -> T) -> Result<T, String> {
+    let mut errors = Vec::new();
+    let compiled = compile(&mut errors);
     match errors.is_empty() {
         true => Ok(compiled),
         false => Err(invalid(Some(errors.join("; ")))),
@@ -279,41 +269,31 @@ fn or_invalid<T>(compiled: T, errors: Vec<String>) -> Result<T, String> {
 }
 
 fn describe_serde_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> String {
-    let path = error.path().to_string();
-    let inner = error.into_inner().to_string();
+    let inner = error.inner().to_string();
     // serde_json appends the position; it says nothing to someone editing YAML.
-    let inner = match inner.find(" at line ") {
-        Some(at) => inner[..at].to_string(),
-        None => inner,
-    };
-    if path == "." {
-        format!("settings: {inner}")
-    } else {
-        format!("{path}: {inner}")
+    let inner = inner.split(" at line ").next().unwrap_or_default();
+    match error.path().to_string().as_str() {
+        "." => format!("settings: {inner}"),
+        path => format!("{path}: {inner}"),
     }
 }
 
 fn compile(raw: &RawSettings) -> Result<Settings, String> {
     let mut errors = Vec::new();
-    let raw_rules: &[RawRule] = match &raw.rules {
-        None => {
-            errors.push(
-                "rules: is required; add at least one rule with a secret and registries or images"
-                    .to_string(),
-            );
-            &[]
-        }
-        Some(rules) if rules.is_empty() => {
-            errors.push(
-                "rules: is empty; add at least one rule with a secret and registries or images"
-                    .to_string(),
-            );
-            rules
-        }
-        Some(rules) => rules,
+    let problem = match raw.rules.as_deref() {
+        None => "is required",
+        Some([]) => "is empty",
+        Some(_) => "",
     };
-    let rules: Vec<Rule> = raw_rules
+    if !problem.is_empty() {
+        errors.push(format!(
+            "rules: {problem}; add at least one rule with a secret and registries or images"
+        ));
+    }
+    let rules: Vec<Rule> = raw
+        .rules
         .iter()
+        .flatten()
         .enumerate()
         .filter_map(|(index, rule)| compile_rule(index, rule, &mut errors))
         .collect();
@@ -449,30 +429,30 @@ fn compile_custom_resources(
     for (index, resource) in raw.iter().enumerate().filter(|(_, raw)| wanted(raw)) {
         let field = |name: &str| format!("customResources[{index}].{name}");
         let before = errors.len();
-        let (group, version) = match resource.api_version.as_deref() {
-            None | Some("") => {
+        let api_version = resource.api_version.as_deref().unwrap_or_default();
+        let (group, version) = match api_version.split_once('/') {
+            _ if api_version.is_empty() => {
                 errors.push(format!(
                     "{}: is required, e.g. \"argoproj.io/v1alpha1\"",
                     field("apiVersion")
                 ));
-                (String::new(), String::new())
+                ("", "")
             }
-            Some(api_version) => match api_version.split_once('/') {
-                Some((group, version))
-                    if !group.is_empty() && !version.is_empty() && !version.contains('/') =>
-                {
-                    (group.to_string(), version.to_string())
-                }
-                None => (String::new(), api_version.to_string()),
-                _ => {
-                    errors.push(format!(
-                        "{}: \"{api_version}\" is not group/version, e.g. \"argoproj.io/v1alpha1\"",
-                        field("apiVersion")
-                    ));
-                    (String::new(), String::new())
-                }
-            },
+            None => ("", api_version),
+            Some((group, version))
+                if !group.is_empty() && !version.is_empty() && !version.contains('/') =>
+            {
+                (group, version)
+            }
+            Some(_) => {
+                errors.push(format!(
+                    "{}: \"{api_version}\" is not group/version, e.g. \"argoproj.io/v1alpha1\"",
+                    field("apiVersion")
+                ));
+                ("", "")
+            }
         };
+        let (group, version) = (group.to_string(), version.to_string());
         let kind = resource.kind.as_deref().unwrap_or_default().to_string();
         if kind.is_empty() {
             errors.push(format!("{}: is required, e.g. \"Rollout\"", field("kind")));
