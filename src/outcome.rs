@@ -62,21 +62,6 @@ impl Decision {
     }
 }
 
-#[cfg(test)]
-impl Decision {
-    /// The object a mutation makes of `original`, by the parsed-object reference of the splice.
-    pub(crate) fn mutated(&self, original: &serde_json::Value) -> Option<serde_json::Value> {
-        match self {
-            Decision::Mutate { edits, .. } => {
-                let mut object = original.clone();
-                crate::testing::apply(&mut object, edits);
-                Some(object)
-            }
-            _ => None,
-        }
-    }
-}
-
 /// Where a failure is being reported from; decides the outcome of `warn`/`skip` and the fix text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {

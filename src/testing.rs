@@ -128,6 +128,21 @@ pub(crate) fn apply(object: &mut serde_json::Value, edits: &[crate::splice::Edit
     }
 }
 
+#[cfg(test)]
+impl crate::Decision {
+    /// The object a mutation makes of `original`, by the parsed-object reference of the splice.
+    pub(crate) fn mutated(&self, original: &serde_json::Value) -> Option<serde_json::Value> {
+        match self {
+            crate::Decision::Mutate { edits, .. } => {
+                let mut object = original.clone();
+                apply(&mut object, edits);
+                Some(object)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// The answer as a plain evaluation gives it: the objects read whole into
 /// `serde_json::Value`s, and a mutation applied to the parsed object.
 pub fn respond_plainly<C: crate::Cluster>(
