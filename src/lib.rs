@@ -315,6 +315,17 @@ mod tests {
         );
     }
 
+    /// The policy's answer to `payload` is the plain evaluation's.
+    fn assert_answered_as_plainly(payload: &str) {
+        let answered =
+            serde_json::to_value(respond(payload.as_bytes(), &mut MemoryCluster::default()));
+        let plain = serde_json::to_value(respond_plainly(
+            payload.as_bytes(),
+            &mut MemoryCluster::default(),
+        ));
+        assert_eq!(answered.unwrap(), plain.unwrap(), "{payload}");
+    }
+
     /// Settings that do not parse with the payload are read again from their text; the last of
     /// two `settings` counts, as in the plain evaluation, whichever of them does not parse.
     #[test]
@@ -325,15 +336,7 @@ mod tests {
         for (first, last) in [(bad, good), (good, bad), (bad, bad), (good, good)] {
             let payload =
                 format!(r#"{{"settings": {first}, "request": {request}, "settings": {last}}}"#);
-            let answered =
-                serde_json::to_value(respond(payload.as_bytes(), &mut MemoryCluster::default()))
-                    .unwrap();
-            let plain = serde_json::to_value(respond_plainly(
-                payload.as_bytes(),
-                &mut MemoryCluster::default(),
-            ))
-            .unwrap();
-            assert_eq!(answered, plain, "{payload}");
+            assert_answered_as_plainly(&payload);
         }
     }
 
@@ -347,15 +350,7 @@ mod tests {
             r#"{"kind": {"kind": "Pod"}, "operation": "CREATE", "object": {"sp\u0065c": {"containers": [{"image": "reg.example/a"}], "imagePullSecrets": [], "imagePull\u0053ecrets": [{"name": "own"}]}}}"#,
         ] {
             let payload = format!(r#"{{"request": {request}, "settings": {settings}}}"#);
-            let answered =
-                serde_json::to_value(respond(payload.as_bytes(), &mut MemoryCluster::default()))
-                    .unwrap();
-            let plain = serde_json::to_value(respond_plainly(
-                payload.as_bytes(),
-                &mut MemoryCluster::default(),
-            ))
-            .unwrap();
-            assert_eq!(answered, plain, "{request}");
+            assert_answered_as_plainly(&payload);
         }
     }
 
