@@ -327,12 +327,12 @@ fn report<C: Cluster>(
     let mut findings = Findings::default();
     let mut edits = Vec::new();
     let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
-    for RuleHits {
-        rule,
-        hits,
-        namespace_problem,
-    } in hits
-    {
+    for rule_hits in hits {
+        let RuleHits {
+            rule,
+            hits,
+            namespace_problem,
+        } = rule_hits;
         let mut fail = |problem: &Problem, hits: &[Hit]| {
             record(&mut findings, request.namespace, rule, problem, hits, mode)
         };
