@@ -403,16 +403,11 @@ fn policy_server_throughput() {
         &repo_root().join("benches/corp-registry-secret.json"),
     ));
     let started = Instant::now();
-    let server = PolicyServer::start(
-        &Launch {
-            binary: &policy_server,
-            dir: &scratch.join("policy-server"),
-            policies: &policies_yaml(&modules, &floors),
-            kubeconfig: stub.kubeconfig(),
-            sources: None,
-            rust_backtrace: false,
-        },
-        Duration::from_secs(300),
+    let server = start_server(
+        &policy_server,
+        &scratch,
+        &policies_yaml(&modules, &floors),
+        &stub,
     );
     eprintln!(
         "policy-server pid {} ready on 127.0.0.1:{} in {:.1} s; wrk {threads} thread(s), \
@@ -602,17 +597,7 @@ fn settings_scale(counts: &[usize]) {
     stub.add_object(read_json(
         &repo_root().join("benches/corp-registry-secret.json"),
     ));
-    let server = PolicyServer::start(
-        &Launch {
-            binary: &policy_server,
-            dir: &scratch.join("policy-server"),
-            policies: &policies,
-            kubeconfig: stub.kubeconfig(),
-            sources: None,
-            rust_backtrace: false,
-        },
-        Duration::from_secs(300),
-    );
+    let server = start_server(&policy_server, &scratch, &policies, &stub);
     let url = |id: &str| format!("http://127.0.0.1:{}/validate/{id}", server.port());
     // Per count: the no-op's column, then the policy's.
     let columns: Vec<String> = counts
@@ -860,17 +845,7 @@ fn size_experiment() {
         .collect();
     let stub = KubeStub::start(&scratch.join("kube")).expect("API stub");
     let started = Instant::now();
-    let server = PolicyServer::start(
-        &Launch {
-            binary: &policy_server,
-            dir: &scratch.join("policy-server"),
-            policies: &policies,
-            kubeconfig: stub.kubeconfig(),
-            sources: None,
-            rust_backtrace: false,
-        },
-        Duration::from_secs(300),
-    );
+    let server = start_server(&policy_server, &scratch, &policies, &stub);
     eprintln!(
         "policy-server pid {} ready on 127.0.0.1:{} in {:.1} s; {} modules, {seconds} s per run, {rounds} round(s)",
         server.pid(),
@@ -970,6 +945,19 @@ fn size_experiment() {
     std::fs::write(scratch.join("table.md"), &table).unwrap();
     drop(server);
     drop(stub);
+}
+
+/// One policy-server in `scratch/policy-server` serving `policies`, its cluster the API stub.
+fn start_server(binary: &Path, scratch: &Path, policies: &str, stub: &KubeStub) -> PolicyServer {
+    let launch = Launch {
+        binary,
+        dir: &scratch.join("policy-server"),
+        policies,
+        kubeconfig: stub.kubeconfig(),
+        sources: None,
+        rust_backtrace: false,
+    };
+    PolicyServer::start(&launch, Duration::from_secs(300))
 }
 
 /// A program, not a test (`harness = false`, `test = false` in Cargo.toml): `make bench-policy-server`,
