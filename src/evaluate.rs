@@ -11,33 +11,40 @@ use crate::inject::{is_empty_list, merged_pull_secrets};
 use crate::kinds::{dotted, value_at, Workload};
 use crate::namespace_scope::NamespaceLabels;
 use crate::outcome::{
-    failure_line, fix_for, service_account_lookup_reason, Decision, Findings, Mode, Problem,
+    failure_line, fix_for, for_workload, service_account_lookup_reason, Decision, Findings, Mode,
+    OnMissingSecret, Problem,
 };
 use crate::pod_spec::{
     containers, pull_secret_names, service_account_name, Container, ContainerList,
 };
 use crate::request::AdmissionRequest;
-use crate::settings::{RequestSettings, Rule};
+use crate::settings::{RequestSettings, Rule, Templates};
 use crate::splice::{Edit, PULL_POLICY, PULL_SECRETS};
 use crate::verify::SecretChecks;
 
 /// Containers named in one failure line before the rest are only counted.
 const LISTED_CONTAINERS: usize = 5;
+/// Longest workload name shown in a message (the API server validates it after webhooks).
+const SHOWN_NAME: usize = 253;
 
 /// Decides a CREATE or UPDATE of an object with pod specs. Host lookups go through `cluster`
-/// and happen only when an image matches.
+/// and happen only when an image matches. With `templates: check` a workload gets the answer its
+/// pods will get, without a patch; an UPDATE that starts no pod is never in the way.
 pub(crate) fn pod_specs<C: Cluster>(
     request: &AdmissionRequest,
     workload: Workload,
     settings: &RequestSettings,
     cluster: &mut C,
 ) -> Decision {
-    if workload.is_hands_off(request.operation, request.object) {
+    let checked = workload.is_template() && settings.templates == Templates::Check;
+    let unchanged = request.operation == "UPDATE"
+        && workload.templates_unchanged(request.object, request.old_object);
+    if unchanged || workload.is_hands_off(request.operation, request.object, checked) {
         return Decision::accept();
     }
     let running = matches!(workload, Workload::Pod) && request.operation == "UPDATE";
     let live = running.then_some(Mode::PodUpdate);
-    decide(request, &workload, settings, cluster, live)
+    decide(request, &workload, settings, cluster, live, checked)
 }
 
 /// `pods/ephemeralcontainers`: the ephemeral containers `kubectl debug` adds to a running pod.
@@ -47,22 +54,24 @@ pub(crate) fn ephemeral_containers<C: Cluster>(
     cluster: &mut C,
 ) -> Decision {
     let live = Some(Mode::EphemeralContainers);
-    decide(request, &Workload::Pod, settings, cluster, live)
+    decide(request, &Workload::Pod, settings, cluster, live, false)
 }
 
 /// The decision for the pod specs of `workload`. `live` is the mode of a running pod, whose
 /// `imagePullSecrets` cannot change (`ValidatePodUpdate`), but whose containers' images can (Pod
 /// UPDATE) and to which `kubectl debug` adds ephemeral containers (the `pods/ephemeralcontainers`
 /// sub-resource): there, images that are new in this request must be covered by secrets the pod
-/// already lists; unchanged ones cost nothing.
+/// already lists; unchanged ones cost nothing. A `checked` template is decided as its pods will
+/// be (`pods_lists`), and the answer is given for the workload ([`for_workload`]).
 fn decide<C: Cluster>(
     request: &AdmissionRequest,
     workload: &Workload,
     settings: &RequestSettings,
     cluster: &mut C,
     live: Option<Mode>,
+    checked: bool,
 ) -> Decision {
-    let specs = match read_specs(workload, request.object) {
+    let mut specs = match read_specs(workload, request.object) {
         Ok(specs) => specs,
         Err(problem) => return Decision::malformed(request.kind, &problem),
     };
@@ -84,11 +93,34 @@ fn decide<C: Cluster>(
             && !before.contains(&(c.list, c.name, c.image))
     };
     let hits = rule_hits(&specs, &images, counted, request, cluster);
-    if live.is_none() && settings.inject {
-        return inject(request, settings, workload, &specs, &hits, cluster);
+    let unread = match checked {
+        true => pods_lists(&mut specs, &hits, settings, request.namespace, cluster),
+        false => Vec::new(),
+    };
+    let decision = match live.is_none() && settings.inject {
+        true => inject(
+            request,
+            settings,
+            workload.is_template() && !checked,
+            &specs,
+            &hits,
+            cluster,
+        ),
+        false => report(
+            request,
+            settings,
+            &specs,
+            &hits,
+            cluster,
+            live.unwrap_or(Mode::ValidateOnly),
+        ),
+    };
+    if !checked {
+        return decision;
     }
-    let mode = live.unwrap_or(Mode::ValidateOnly);
-    report(request, settings, &specs, &hits, cluster, mode)
+    let name = value_at(request.object, "/metadata/name").and_then(Value::as_str);
+    let name: String = name.unwrap_or_default().chars().take(SHOWN_NAME).collect();
+    for_workload(decision, (request.kind, request.namespace, &name), &unread)
 }
 
 /// A pod spec of the request, read once.
@@ -97,6 +129,57 @@ struct PodSpecView<'a> {
     spec: &'a Value,
     containers: Vec<Container<'a>>,
     names: Vec<&'a str>,
+    /// A checked template's ServiceAccount's `imagePullSecrets`, read when its list is empty.
+    account: Option<Result<Vec<String>, LookupError>>,
+}
+
+impl PodSpecView<'_> {
+    /// Whether the spec's pods list `secret` when the Pod rule sees them; an unreadable
+    /// ServiceAccount is taken to list it (the policy does not refuse what it cannot know).
+    fn lists(&self, secret: &str) -> bool {
+        self.names.contains(&secret)
+            || match &self.account {
+                Some(Ok(names)) => names.iter().any(|name| name == secret),
+                Some(Err(_)) => true,
+                None => false,
+            }
+    }
+}
+
+/// The ServiceAccount admission plugin fills an empty `imagePullSecrets` from the pod's
+/// ServiceAccount before any webhook sees the pod (kubernetes `plugin/pkg/admission/serviceaccount`,
+/// `(s *Plugin) Admit`): a checked template that lists none is read with its account's list, where
+/// that decides the answer (validate-only, or a `skip` rule's wording). Returns a warning for each
+/// account that cannot be read.
+fn pods_lists<C: Cluster>(
+    specs: &mut [PodSpecView],
+    hits: &[RuleHits],
+    settings: &RequestSettings,
+    namespace: &str,
+    cluster: &mut C,
+) -> Vec<(String, LookupError)> {
+    let skips = hits
+        .iter()
+        .any(|r| r.rule.on_missing_secret == OnMissingSecret::Skip);
+    if settings.inject && !skips {
+        return Vec::new();
+    }
+    let mut unread = Vec::new();
+    for (index, view) in specs.iter_mut().enumerate() {
+        let matched = hits
+            .iter()
+            .flat_map(|r| &r.hits)
+            .any(|hit| hit.spec == index);
+        if matched && is_empty_list(view.spec.get("imagePullSecrets")) {
+            let account = service_account_name(view.spec);
+            let answer = cluster.service_account_pull_secrets(namespace, account);
+            if let Err(error) = &answer {
+                unread.push((account.to_string(), error.clone()));
+            }
+            view.account = Some(answer);
+        }
+    }
+    unread
 }
 
 fn read_specs<'a>(workload: &Workload, object: &'a Value) -> Result<Vec<PodSpecView<'a>>, String> {
@@ -109,6 +192,7 @@ fn read_specs<'a>(workload: &Workload, object: &'a Value) -> Result<Vec<PodSpecV
             Ok(PodSpecView {
                 containers: containers(spec, at)?,
                 names: pull_secret_names(spec, at)?,
+                account: None,
                 pointer,
                 spec,
             })
@@ -230,10 +314,12 @@ fn distinct_images<'i>(hits: &[Hit<'_, 'i>]) -> Vec<&'i ImageRef> {
         .collect()
 }
 
+/// Adds each rule's secret; `inherits`: a template whose empty list gets its ServiceAccount's
+/// secrets first.
 fn inject<C: Cluster>(
     request: &AdmissionRequest,
     settings: &RequestSettings,
-    workload: &Workload,
+    inherits: bool,
     specs: &[PodSpecView],
     hits: &[RuleHits],
     cluster: &mut C,
@@ -257,9 +343,7 @@ fn inject<C: Cluster>(
         let add = match problem {
             None => true,
             Some(problem) => {
-                let referenced = hits
-                    .iter()
-                    .all(|hit| specs[hit.spec].names.contains(&rule.secret.as_str()));
+                let referenced = hits.iter().all(|hit| specs[hit.spec].lists(&rule.secret));
                 let mode = Mode::Inject { referenced };
                 record(&mut findings, request.namespace, rule, &problem, hits, mode)
             }
@@ -284,7 +368,7 @@ fn inject<C: Cluster>(
         let Some(mut merged) = merged_pull_secrets(existing, &[], wanted) else {
             continue;
         };
-        if workload.is_template() && is_empty_list(existing) {
+        if inherits && is_empty_list(existing) {
             let account = service_account_name(view.spec);
             let answer = accounts.entry(account).or_insert_with(|| {
                 cluster.service_account_pull_secrets(request.namespace, account)
@@ -342,7 +426,7 @@ fn report<C: Cluster>(
         }
         let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) = hits
             .iter()
-            .partition(|hit| specs[hit.spec].names.contains(&rule.secret.as_str()));
+            .partition(|hit| specs[hit.spec].lists(&rule.secret));
         if !unreferenced.is_empty() {
             fail(&Problem::NotReferenced, &unreferenced);
         }

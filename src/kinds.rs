@@ -56,7 +56,9 @@ pub(crate) const METADATA: Keep = Keep::Fields(&[
     ),
 ]);
 const TEMPLATE: &str = "/spec/template/spec";
-const TEMPLATE_SPEC: Keep = Keep::Fields(&[("template", Keep::Fields(&[("spec", POD_SPEC)]))]);
+/// A pod template is kept whole: an UPDATE that changes any of it (`kubectl rollout restart`
+/// sets an annotation there) starts new pods, one that changes none of it does not.
+const TEMPLATE_SPEC: Keep = Keep::Fields(&[("template", Keep::Whole)]);
 const POD: Keep = Keep::Fields(&[("metadata", METADATA), ("spec", POD_SPEC)]);
 const WITH_TEMPLATE: Keep = Keep::Fields(&[("metadata", METADATA), ("spec", TEMPLATE_SPEC)]);
 const CRON_JOB: Keep = Keep::Fields(&[
@@ -186,9 +188,15 @@ impl<'s> Workload<'s> {
     }
 
     /// Whether the policy must leave this object's pod specs alone in a CREATE or UPDATE: a Job's
-    /// template on UPDATE, a ReplicaSet built by its controlling owner, or a mirror pod.
-    pub fn is_hands_off(&self, operation: &str, object: &Value) -> bool {
+    /// template on UPDATE, a ReplicaSet built by its controlling owner (any workload's, when
+    /// templates are `checked`), or a mirror pod.
+    pub fn is_hands_off(&self, operation: &str, object: &Value, checked: bool) -> bool {
         match self {
+            // Its owner was checked when its template was written, and its pods are checked
+            // when they are created.
+            Workload::Template(_) | Workload::Custom(_) if checked && has_controller(object) => {
+                true
+            }
             // The API server refuses any change to a Job's pod template after CREATE
             // (`pkg/apis/batch/validation`: `ValidateJobSpecUpdate` → `validatePodTemplateUpdate`),
             // so Jobs are mutated on CREATE only.
@@ -211,6 +219,29 @@ impl<'s> Workload<'s> {
     /// Pod templates (not Pods) lose the ServiceAccount's pull secrets once they list their own.
     pub fn is_template(&self) -> bool {
         matches!(self, Workload::Template(_) | Workload::Custom(_))
+    }
+
+    /// Whether an UPDATE leaves the pod templates as they were (replicas, labels, status), so it
+    /// starts no pod: the whole template of a built-in kind, the pod specs of a custom resource.
+    pub fn templates_unchanged(&self, object: &Value, old_object: &Value) -> bool {
+        let templates = |object| match self {
+            Workload::Template(builtin) => {
+                let pointer = builtin.pod_spec_pointer;
+                vec![value_at(
+                    object,
+                    pointer.strip_suffix("/spec").unwrap_or(pointer),
+                )]
+            }
+            Workload::Custom(custom) => custom
+                .pod_spec_path
+                .query(object)
+                .all()
+                .into_iter()
+                .map(Some)
+                .collect(),
+            Workload::Pod => vec![None],
+        };
+        self.is_template() && templates(object) == templates(old_object)
     }
 }
 
@@ -379,31 +410,76 @@ mod tests {
 
     // batch validation: ValidateJobSpecUpdate → validatePodTemplateUpdate (template immutable).
     // deployment util: EqualIgnoreHash finds a Deployment's ReplicaSet by its template.
+    // Checked templates: any workload with a controlling owner (its owner was checked).
     #[rstest]
-    #[case::job_create("batch", "Job", "CREATE", json!({}), false)]
-    #[case::job_update("batch", "Job", "UPDATE", json!({}), true)]
-    #[case::cron_job_update("batch", "CronJob", "UPDATE", json!({}), false)]
-    #[case::controlled_replica_set("apps", "ReplicaSet", "CREATE", owned_by(json!(true)), true)]
-    #[case::controlled_replica_set_update("apps", "ReplicaSet", "UPDATE", owned_by(json!(true)), true)]
-    #[case::owned_not_controlling("apps", "ReplicaSet", "CREATE", owned_by(json!(false)), false)]
-    #[case::controller_not_a_bool("apps", "ReplicaSet", "CREATE", owned_by(json!("true")), false)]
-    #[case::standalone_replica_set("apps", "ReplicaSet", "CREATE", json!({}), false)]
-    #[case::controlled_deployment("apps", "Deployment", "CREATE", owned_by(json!(true)), false)]
-    #[case::controlled_job("batch", "Job", "CREATE", owned_by(json!(true)), false)]
+    #[case::job_create("batch", "Job", "CREATE", json!({}), false, false)]
+    #[case::job_update("batch", "Job", "UPDATE", json!({}), false, true)]
+    #[case::cron_job_update("batch", "CronJob", "UPDATE", json!({}), false, false)]
+    #[case::controlled_replica_set("apps", "ReplicaSet", "CREATE", owned_by(json!(true)), false, true)]
+    #[case::controlled_replica_set_update("apps", "ReplicaSet", "UPDATE", owned_by(json!(true)), false, true)]
+    #[case::owned_not_controlling("apps", "ReplicaSet", "CREATE", owned_by(json!(false)), false, false)]
+    #[case::controller_not_a_bool("apps", "ReplicaSet", "CREATE", owned_by(json!("true")), false, false)]
+    #[case::standalone_replica_set("apps", "ReplicaSet", "CREATE", json!({}), false, false)]
+    #[case::controlled_deployment_injected("apps", "Deployment", "CREATE", owned_by(json!(true)), false, false)]
+    #[case::controlled_job_injected("batch", "Job", "CREATE", owned_by(json!(true)), false, false)]
+    #[case::controlled_job_checked("batch", "Job", "CREATE", owned_by(json!(true)), true, true)]
+    #[case::controlled_deployment_checked("apps", "Deployment", "CREATE", owned_by(json!(true)), true, true)]
+    #[case::controlled_custom_resource_checked("argoproj.io", "Rollout", "CREATE", owned_by(json!(true)), true, true)]
+    #[case::owned_not_controlling_checked("batch", "Job", "CREATE", owned_by(json!(false)), true, false)]
+    #[case::standalone_job_checked("batch", "Job", "CREATE", json!({}), true, false)]
     fn hands_off(
         #[case] group: &str,
         #[case] kind: &str,
         #[case] operation: &str,
         #[case] object: Value,
+        #[case] checked: bool,
         #[case] expected: bool,
     ) {
         let custom_resources = custom_resources();
+        let version = if group == "argoproj.io" {
+            "v1alpha1"
+        } else {
+            "v1"
+        };
         assert_eq!(
-            Workload::of((group, "v1", kind), &custom_resources)
+            Workload::of((group, version, kind), &custom_resources)
                 .unwrap()
-                .is_hands_off(operation, &object),
+                .is_hands_off(operation, &object, checked),
             expected
         );
+    }
+
+    fn with_template(template: Value) -> Value {
+        json!({"metadata": {"name": "web", "labels": {"v": "1"}}, "spec": {"replicas": 1, "template": template}})
+    }
+
+    /// An UPDATE starts pods only when it changes a pod template: anything in it (a rollout
+    /// restart's annotation, an image), nothing outside it (replicas, labels, status).
+    #[rstest]
+    #[case::replicas_only("apps", "Deployment", with_template(json!({"spec": {"containers": [{"image": "a"}]}})), {let mut o = with_template(json!({"spec": {"containers": [{"image": "a"}]}})); o["spec"]["replicas"] = json!(5); o["status"] = json!({"ready": 1}); o["metadata"]["labels"] = json!({"v": "2"}); o}, true)]
+    #[case::rollout_restart("apps", "Deployment", with_template(json!({"spec": {"containers": [{"image": "a"}]}})), with_template(json!({"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-12-04T14:00:00Z"}}, "spec": {"containers": [{"image": "a"}]}})), false)]
+    #[case::new_image("apps", "StatefulSet", with_template(json!({"spec": {"containers": [{"image": "a"}]}})), with_template(json!({"spec": {"containers": [{"image": "b"}]}})), false)]
+    #[case::env_change("apps", "DaemonSet", with_template(json!({"spec": {"containers": [{"image": "a"}]}})), with_template(json!({"spec": {"containers": [{"image": "a", "env": [{"name": "E"}]}]}})), false)]
+    #[case::cron_job_schedule("batch", "CronJob", json!({"spec": {"schedule": "1 * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}}), json!({"spec": {"schedule": "2 * * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}}), true)]
+    #[case::cron_job_template("batch", "CronJob", json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": []}}}}}}), json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {"containers": [{"image": "a"}]}}}}}}), false)]
+    #[case::custom_pod_spec_same("argoproj.io", "Rollout", json!({"spec": {"replicas": 1, "template": {"spec": {"containers": []}}}}), json!({"spec": {"replicas": 4, "template": {"spec": {"containers": []}}}}), true)]
+    #[case::custom_pod_spec_changed("argoproj.io", "Rollout", json!({"spec": {"template": {"spec": {"containers": []}}}}), json!({"spec": {"template": {"spec": {"containers": [{"image": "a"}]}}}}), false)]
+    #[case::pods_are_not_templates("", "Pod", json!({"spec": {}}), json!({"spec": {}}), false)]
+    fn templates_unchanged_by_an_update(
+        #[case] group: &str,
+        #[case] kind: &str,
+        #[case] old: Value,
+        #[case] new: Value,
+        #[case] expected: bool,
+    ) {
+        let custom_resources = custom_resources();
+        let version = if group == "argoproj.io" {
+            "v1alpha1"
+        } else {
+            "v1"
+        };
+        let workload = Workload::of((group, version, kind), &custom_resources).unwrap();
+        assert_eq!(workload.templates_unchanged(&new, &old), expected);
     }
 
     #[test]
@@ -456,7 +532,8 @@ mod tests {
         );
     }
 
-    /// Each built-in kind's shape keeps the way down its pod spec pointer to `POD_SPEC`.
+    /// Each built-in kind's shape keeps the way down its pod spec pointer to `POD_SPEC`, or its
+    /// pod template whole (templates), and its metadata.
     #[test]
     fn shapes_lead_to_the_pod_spec() {
         for builtin in BUILTIN_KINDS {
@@ -466,9 +543,13 @@ mod tests {
                     panic!("{}: no fields at {token}", builtin.kind)
                 };
                 keep = &fields.iter().find(|(name, _)| *name == token).unwrap().1;
+                if *keep == Keep::Whole {
+                    assert_eq!(token, "template", "{}", builtin.kind);
+                    break;
+                }
             }
             assert!(
-                std::ptr::eq(keep, &POD_SPEC) || format!("{keep:?}") == format!("{POD_SPEC:?}"),
+                *keep == Keep::Whole || format!("{keep:?}") == format!("{POD_SPEC:?}"),
                 "{}",
                 builtin.kind
             );

@@ -20,13 +20,14 @@ pub enum LookupError {
 }
 
 /// Who refused a lookup.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Denial {
     /// Kubewarden itself: the resource is not in the policy's `contextAwareResources`, or the
     /// `kubernetes` host capability is not granted to the policy.
     Capability,
-    /// The API server's RBAC: 403 Forbidden for the PolicyServer's ServiceAccount.
-    Forbidden,
+    /// The API server's RBAC: 403 Forbidden for the PolicyServer's ServiceAccount, with the user
+    /// the API server names (`system:serviceaccount:kubewarden:policy-server`) when it does.
+    Forbidden(Option<String>),
     /// The API server did not accept the PolicyServer's credentials: 401 Unauthorized.
     Unauthorized,
 }
@@ -35,7 +36,7 @@ impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Denial::Capability => "the policy has not been granted access to it",
-            Denial::Forbidden => "the PolicyServer is forbidden to read it (403 Forbidden)",
+            Denial::Forbidden(_) => "the PolicyServer is forbidden to read it (403 Forbidden)",
             Denial::Unauthorized => {
                 "the API server did not accept the PolicyServer's credentials (401 Unauthorized)"
             }
@@ -65,7 +66,7 @@ pub fn classify(text: &str) -> LookupError {
     if let Some(code) = status_code(line) {
         return match code {
             404 => LookupError::NotFound,
-            403 => LookupError::NotPermitted(Denial::Forbidden),
+            403 => LookupError::NotPermitted(Denial::Forbidden(forbidden_user(line))),
             401 => LookupError::NotPermitted(Denial::Unauthorized),
             _ => LookupError::Failed(summary(line)),
         };
@@ -133,10 +134,20 @@ fn status_message_verdict(line: &str) -> Option<LookupError> {
     if after.starts_with("not found") {
         Some(LookupError::NotFound)
     } else if after.starts_with("is forbidden") {
-        Some(LookupError::NotPermitted(Denial::Forbidden))
+        Some(LookupError::NotPermitted(Denial::Forbidden(
+            forbidden_user(line),
+        )))
     } else {
         None
     }
+}
+
+/// The user the API server names in its 403 message (`... is forbidden: User "<user>" cannot get
+/// ...`); usernames hold no quote or space.
+fn forbidden_user(line: &str) -> Option<String> {
+    let (_, after) = line.split_once(" is forbidden: User \"")?;
+    let (user, _) = after.split_once("\" cannot ")?;
+    (!user.is_empty() && !user.contains(['"', ' '])).then(|| user.to_string())
 }
 
 #[cfg(test)]
@@ -162,11 +173,11 @@ mod tests {
     )]
     #[case::status_403(
         "ApiError: secrets \"corp\" is forbidden: User \"system:serviceaccount:kubewarden:policy-server\" cannot get resource \"secrets\" in API group \"\" in the namespace \"team-c\": Forbidden (Status { code: 403 })",
-        LookupError::NotPermitted(Denial::Forbidden)
+        LookupError::NotPermitted(Denial::Forbidden(Some("system:serviceaccount:kubewarden:policy-server".into())))
     )]
     #[case::error_response_403(
         "ApiError: forbidden: Forbidden (ErrorResponse { status: \"Failure\", message: \"forbidden\", reason: \"Forbidden\", code: 403 })",
-        LookupError::NotPermitted(Denial::Forbidden)
+        LookupError::NotPermitted(Denial::Forbidden(None))
     )]
     #[case::status_401(
         "ApiError: Unauthorized: Unauthorized (Status { code: 401 })",
@@ -174,7 +185,7 @@ mod tests {
     )]
     #[case::plain_forbidden(
         "secrets \"corp\" is forbidden: User \"x\" cannot get resource \"secrets\"",
-        LookupError::NotPermitted(Denial::Forbidden)
+        LookupError::NotPermitted(Denial::Forbidden(Some("x".into())))
     )]
     #[case::plain_not_found("secrets \"corp\" not found", LookupError::NotFound)]
     #[case::resource_not_granted(
@@ -201,7 +212,10 @@ mod tests {
         "secrets \"notfound\" is forbidden: User \"x\" cannot get resource \"secrets\""
     )]
     fn a_name_that_says_notfound_does_not_make_a_403_missing(#[case] text: &str) {
-        assert_eq!(classify(text), LookupError::NotPermitted(Denial::Forbidden));
+        assert_eq!(
+            classify(text),
+            LookupError::NotPermitted(Denial::Forbidden(Some("x".into())))
+        );
     }
 
     #[test]

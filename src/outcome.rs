@@ -181,6 +181,54 @@ pub(crate) fn failure_line(
     format!("imagePullSecret \"{secret}\" in namespace \"{namespace}\": {problem}; needed by {needed_by}; fix: {fix}")
 }
 
+/// The answer to a workload whose pods the Pod rule would answer with `pods`, without a patch (pods
+/// get their secrets when they are created): a refusal refuses the workload, a warning warns, each
+/// line naming the workload `(kind, namespace, name)`. `unread`: ServiceAccounts that could not be
+/// read for a template that lists no secret.
+pub(crate) fn for_workload(
+    pods: Decision,
+    (kind, namespace, name): (&str, &str, &str),
+    unread: &[(String, LookupError)],
+) -> Decision {
+    let workload = match name {
+        "" => format!("{kind} in namespace {namespace}"),
+        name => format!("{kind} {namespace}/{name}"),
+    };
+    let named = |outcome: &str, line: &str| format!("{workload}: its pods would {outcome}: {line}");
+    let warned = |warnings: Vec<String>| -> Vec<String> {
+        let unread = unread.iter().map(|(account, error)| {
+            let reason = service_account_lookup_reason(error, namespace);
+            format!(
+                "{workload}: could not read ServiceAccount \"{account}\" in namespace \"{namespace}\" ({reason}), \
+                 whose imagePullSecrets its pods get; they are taken to list the rules' secrets"
+            )
+        });
+        let warnings = warnings
+            .iter()
+            .map(|line| named("be admitted with a warning", line));
+        warnings.chain(unread).collect()
+    };
+    match pods {
+        Decision::Accept { warnings } | Decision::Mutate { warnings, .. } => Decision::Accept {
+            warnings: warned(warnings),
+        },
+        Decision::Reject {
+            message,
+            code: None,
+            warnings,
+        } => Decision::Reject {
+            message: message
+                .lines()
+                .map(|line| named("be refused", line))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            code: None,
+            warnings: warned(warnings),
+        },
+        bad_request => bad_request,
+    }
+}
+
 /// One failure: which secret, which ServiceAccount, why, and how to fix it.
 pub(crate) fn service_account_failure(
     namespace: &str,
@@ -223,7 +271,12 @@ pub(crate) fn fix_for(
         Problem::Lookup(LookupError::NotFound) => format!("create it: {create}"),
         Problem::Unusable(_) => format!("recreate it as a docker-registry secret: {create}"),
         Problem::NoCredentials(missing) => format!("add an \"auths\" entry for {} to it", missing.join(", ")),
-        Problem::Lookup(LookupError::NotPermitted(denial)) => permission_fix(*denial, "Secret", namespace),
+        // The README's ClusterRole lists the secrets it may read by name.
+        Problem::Lookup(LookupError::NotPermitted(Denial::Forbidden(user))) => {
+            let user = user.as_ref().map_or("the PolicyServer's ServiceAccount".to_string(), |user| format!("\"{user}\""));
+            format!("add \"{secret}\" to the resourceNames of the secrets rule in the ClusterRole bound to {user} (see the README's Cluster access)")
+        }
+        Problem::Lookup(LookupError::NotPermitted(denial)) => permission_fix(denial, "Secret", namespace),
         Problem::Lookup(LookupError::Failed(_)) => "check that the PolicyServer can reach the API server, then retry".to_string(),
         Problem::NotReferenced if mode == Mode::PodUpdate => format!(
             "{running_pod} {{\"name\": \"{secret}\"}} in imagePullSecrets (change the image in its workload's template \
@@ -235,7 +288,7 @@ pub(crate) fn fix_for(
         Problem::NotReferenced => format!("add {{\"name\": \"{secret}\"}} to imagePullSecrets"),
         // Namespaces are cluster-scoped: a ClusterRole, no namespace.
         Problem::NamespaceUnreadable(LookupError::NotPermitted(denial)) => {
-            permission_fix(*denial, "Namespace", "")
+            permission_fix(denial, "Namespace", "")
         }
         Problem::NamespaceUnreadable(LookupError::NotFound | LookupError::Failed(_)) => {
             "check that the PolicyServer can reach the API server and the namespace exists, then retry".to_string()
@@ -252,7 +305,7 @@ pub(crate) fn fix_for(
 
 /// How to let the policy read objects of `kind` in `namespace`, which is empty for cluster-scoped
 /// kinds. RBAC names each kind read here (Secret, ServiceAccount, Namespace) in lower-case plural.
-fn permission_fix(denial: Denial, kind: &str, namespace: &str) -> String {
+fn permission_fix(denial: &Denial, kind: &str, namespace: &str) -> String {
     let resource = format!("{}s", kind.to_ascii_lowercase());
     let place = match namespace {
         "" => String::new(),
@@ -263,7 +316,7 @@ fn permission_fix(denial: Denial, kind: &str, namespace: &str) -> String {
             "list v1/{kind} in the policy's contextAwareResources (in a PolicyServer's policies.yml, also \
              \"kubernetes/get_resource\" in its hostCapabilities)"
         ),
-        Denial::Forbidden => format!(
+        Denial::Forbidden(_) => format!(
             "let the PolicyServer's ServiceAccount get {resource}{place} (a ClusterRole and ClusterRoleBinding, \
              see the README's Cluster access)"
         ),
@@ -287,7 +340,7 @@ pub(crate) fn service_account_lookup_reason(error: &LookupError, namespace: &str
     match error {
         LookupError::NotPermitted(denial) => format!(
             "{denial}; {}",
-            permission_fix(*denial, "ServiceAccount", namespace)
+            permission_fix(denial, "ServiceAccount", namespace)
         ),
         other => lookup_reason(other),
     }
@@ -308,7 +361,8 @@ mod reasons_are_documented {
         let lookups = [
             LookupError::NotFound,
             LookupError::NotPermitted(Denial::Capability),
-            LookupError::NotPermitted(Denial::Forbidden),
+            LookupError::NotPermitted(Denial::Forbidden(None)),
+            LookupError::NotPermitted(Denial::Forbidden(Some("<user>".to_string()))),
             LookupError::NotPermitted(Denial::Unauthorized),
             LookupError::Failed("<summary>".to_string()),
         ];

@@ -361,7 +361,7 @@ mod tests {
     #[test]
     fn an_unreadable_namespace_falls_to_on_missing_secret() {
         let mut cluster = MemoryCluster::default()
-            .with_namespace_error("team-a", LookupError::NotPermitted(Denial::Forbidden));
+            .with_namespace_error("team-a", LookupError::NotPermitted(Denial::Forbidden(None)));
         let decision = run(account(None), "CREATE", &scoped(), &mut cluster);
         let Some(object) = decision.mutated(&account(None)) else {
             panic!("no mutation")

@@ -50,6 +50,16 @@ pub struct Settings {
     pub custom_resources: Vec<CustomResource>,
     /// Secrets added to every ServiceAccount on CREATE and UPDATE.
     pub service_accounts: Vec<ServiceAccountSecret>,
+    pub templates: Templates,
+}
+
+/// `templates`: what the policy does with the pod templates of workloads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Templates {
+    /// Answer as the Pod rule will answer for the template's Pods, without a patch.
+    Check,
+    /// Add the secrets to the template as to a Pod.
+    Inject,
 }
 
 /// The settings as written, borrowed from their text.
@@ -60,6 +70,8 @@ pub(crate) struct RawSettings<'a> {
     rules: Option<Vec<RawRule<'a>>>,
     #[serde(default = "enabled")]
     inject: bool,
+    #[serde(borrow)]
+    templates: Option<Str<'a>>,
     #[serde(default = "enabled")]
     verify_secrets: bool,
     #[serde(default = "enabled")]
@@ -170,6 +182,7 @@ impl Settings {
 /// 400 `validate_settings` would have given.
 pub(crate) struct RequestSettings<'a> {
     pub inject: bool,
+    pub templates: Templates,
     pub verify_secrets: bool,
     pub check_credentials: bool,
     raw: RawSettings<'a>,
@@ -182,9 +195,11 @@ impl<'a> RequestSettings<'a> {
         let Some(raw) = raw else {
             return Self::read(None);
         };
-        match raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()) {
+        let templates = templates(raw.templates.as_deref(), &mut Vec::new());
+        match raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()) && templates.is_some() {
             true => Ok(RequestSettings {
                 inject: raw.inject,
+                templates: templates.unwrap_or(Templates::Check),
                 verify_secrets: raw.verify_secrets,
                 check_credentials: raw.check_credentials,
                 raw,
@@ -299,6 +314,7 @@ fn compile(raw: &RawSettings) -> Result<Settings, String> {
         .collect();
     let custom_resources = compile_custom_resources(&raw.custom_resources, |_| true, &mut errors);
     let service_accounts = compile_service_accounts(&raw.service_accounts, &mut errors);
+    let templates = templates(raw.templates.as_deref(), &mut errors);
     if !errors.is_empty() {
         return Err(errors.join("; "));
     }
@@ -309,7 +325,23 @@ fn compile(raw: &RawSettings) -> Result<Settings, String> {
         check_credentials: raw.check_credentials,
         custom_resources,
         service_accounts,
+        templates: templates.unwrap_or(Templates::Check),
     })
+}
+
+/// `templates`, default `check`; `None` (and an error) for another value.
+fn templates(raw: Option<&str>, errors: &mut Vec<String>) -> Option<Templates> {
+    match raw {
+        None | Some("check") => Some(Templates::Check),
+        Some("inject") => Some(Templates::Inject),
+        Some(other) => {
+            errors.push(format!(
+                "templates: \"{other}\" is not one of check, inject; write check (workloads are refused or warned \
+                 as their pods would be, never patched) or inject (the secrets are added to pod templates too)"
+            ));
+            None
+        }
+    }
 }
 
 fn compile_rule(index: usize, raw: &RawRule, errors: &mut Vec<String>) -> Option<Rule> {
@@ -632,6 +664,38 @@ mod tests {
         assert!(settings.check_credentials);
         assert!(settings.custom_resources.is_empty());
         assert_eq!(settings.rules[0].on_missing_secret, OnMissingSecret::Reject);
+        assert_eq!(settings.templates, Templates::Check);
+    }
+
+    #[rstest]
+    #[case::check("check", Templates::Check)]
+    #[case::inject("inject", Templates::Inject)]
+    fn templates_modes(#[case] written: &str, #[case] expected: Templates) {
+        let text =
+            json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "templates": written})
+                .to_string();
+        assert_eq!(
+            Settings::from_slice(text.as_bytes()).unwrap().templates,
+            expected
+        );
+        let raw = RawValue::from_string(text).unwrap();
+        assert_eq!(
+            RequestSettings::read(Some(&raw)).unwrap().templates,
+            expected
+        );
+    }
+
+    /// A `templates` value that does not parse is a 400 in `validate` too, naming the field.
+    #[test]
+    fn a_request_with_an_unknown_templates_value_is_refused() {
+        let text =
+            json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "templates": "x"});
+        let raw = RawValue::from_string(text.to_string()).unwrap();
+        let error = RequestSettings::read(Some(&raw)).err().unwrap();
+        assert!(
+            error.starts_with("invalid settings: templates: \"x\" is not one of check, inject"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -675,8 +739,10 @@ mod tests {
     #[case::tagged_image(json!({"rules": [{"secret": "a", "images": ["nginx:1.27"]}]}), "rules[0].images[0]: \"nginx:1.27\" has a tag (\":1.27\"); patterns match repositories: write \"nginx\"")]
     #[case::digest_image(json!({"rules": [{"secret": "a", "images": ["reg.example/app@sha256:abc"]}]}), "rules[0].images[0]: \"reg.example/app@sha256:abc\" has a digest (\"@sha256:abc\"); patterns match repositories: write \"reg.example/app\"")]
     #[case::port_out_of_range(json!({"rules": [{"secret": "a", "registries": ["reg.example:99999"], "images": ["reg.example:65536/app"]}]}), "rules[0].registries[0]: \"reg.example:99999\" has the port 99999, which is not from 1 to 65535; write the port the registry listens on; rules[0].images[0]: \"reg.example:65536/app\" has the port 65536, which is not from 1 to 65535; write the port the registry listens on")]
+    #[case::templates_value(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "templates": "mutate"}), "templates: \"mutate\" is not one of check, inject; write check (workloads are refused or warned as their pods would be, never patched) or inject (the secrets are added to pod templates too)")]
+    #[case::templates_type(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "templates": true}), "templates: invalid type: boolean `true`, expected a string")]
     #[case::on_missing(json!({"rules": [{"secret": "a", "registries": ["docker.io"], "onMissingSecret": "deny"}]}), "rules[0].onMissingSecret: \"deny\" is not one of reject, warn, skip")]
-    #[case::unknown_top_level_key(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "injectt": true}), "injectt: unknown field `injectt`, expected one of `rules`, `inject`, `verifySecrets`, `checkCredentials`, `customResources`, `serviceAccounts`")]
+    #[case::unknown_top_level_key(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "injectt": true}), "injectt: unknown field `injectt`, expected one of `rules`, `inject`, `templates`, `verifySecrets`, `checkCredentials`, `customResources`, `serviceAccounts`")]
     #[case::unknown_rule_key(json!({"rules": [{"secret": "a", "registry": ["docker.io"]}]}), "rules[0].registry: unknown field `registry`, expected one of `secret`, `registries`, `images`, `onMissingSecret`, `namespaceSelector`")]
     #[case::wrong_type(json!({"rules": [{"secret": "a", "registries": "docker.io"}]}), "rules[0].registries: invalid type: string \"docker.io\", expected a sequence")]
     #[case::bad_jsonpath(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "customResources": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": "spec.template"}]}), "customResources[0].podSpecPath: \"spec.template\" is not an RFC 9535 JSONPath")]

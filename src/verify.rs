@@ -136,7 +136,7 @@ mod tests {
     #[rstest]
     #[case::missing(FakeCluster::default(), "secret not found")]
     #[case::not_granted(FakeCluster::default().with_secret("corp", Err(LookupError::NotPermitted(Denial::Capability))), "the policy has not been granted access to it")]
-    #[case::forbidden(FakeCluster::default().with_secret("corp", Err(LookupError::NotPermitted(Denial::Forbidden))), "the PolicyServer is forbidden to read it (403 Forbidden)")]
+    #[case::forbidden(FakeCluster::default().with_secret("corp", Err(LookupError::NotPermitted(Denial::Forbidden(None)))), "the PolicyServer is forbidden to read it (403 Forbidden)")]
     #[case::failed(FakeCluster::default().with_secret("corp", Err(LookupError::Failed("timeout".into()))), "lookup failed: timeout")]
     #[case::opaque(FakeCluster::default().with_secret("corp", raw_secret("Opaque", "x", "eA==")), "secret type \"Opaque\" holds no registry credentials; use \"kubernetes.io/dockerconfigjson\" or \"kubernetes.io/dockercfg\"")]
     #[case::no_type(FakeCluster::default().with_secret("corp", Ok(Secret::default())), "secret type \"\" holds no registry credentials; use \"kubernetes.io/dockerconfigjson\" or \"kubernetes.io/dockercfg\"")]

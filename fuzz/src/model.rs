@@ -950,7 +950,7 @@ impl ClusterModel {
                 SecretAnswer::Raw(secret) => cluster.with_secret(&name, Ok(secret.render())),
                 SecretAnswer::NotFound => cluster.with_secret(&name, Err(LookupError::NotFound)),
                 SecretAnswer::NotPermitted => {
-                    cluster.with_secret(&name, Err(LookupError::NotPermitted(Denial::Forbidden)))
+                    cluster.with_secret(&name, Err(LookupError::NotPermitted(Denial::Forbidden(None))))
                 }
                 SecretAnswer::Failed(text) => cluster.with_secret(&name, Err(failed(text))),
             };
@@ -961,7 +961,7 @@ impl ClusterModel {
                     Ok(names.iter().map(|n| n.pick(SECRET_NAMES)).collect())
                 }
                 AccountAnswer::NotFound => Err(LookupError::NotFound),
-                AccountAnswer::NotPermitted => Err(LookupError::NotPermitted(Denial::Forbidden)),
+                AccountAnswer::NotPermitted => Err(LookupError::NotPermitted(Denial::Forbidden(None))),
                 AccountAnswer::Failed(text) => Err(failed(text)),
             };
             cluster = cluster.with_service_account(&name.pick(WORDS), answer);

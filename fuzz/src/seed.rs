@@ -54,7 +54,7 @@ enum AccountSeed {
 fn lookup_error(text: &str) -> LookupError {
     match text {
         "NotFound" => LookupError::NotFound,
-        "NotPermitted" => LookupError::NotPermitted(Denial::Forbidden),
+        "NotPermitted" => LookupError::NotPermitted(Denial::Forbidden(None)),
         other => image_pull_secrets::classify_lookup_error(other),
     }
 }

@@ -40,6 +40,12 @@ fn no_verify() -> Value {
     settings(json!({"verifySecrets": false}))
 }
 
+/// The test settings with `templates: inject` and `extra`.
+fn inject_templates(mut extra: Value) -> Value {
+    extra["templates"] = json!("inject");
+    settings(extra)
+}
+
 fn mutated_at(decision: &Decision, pointer: &str) -> Value {
     match decision {
         Decision::Mutate { edits, .. } => edits
@@ -91,6 +97,8 @@ fn mutation_changes_nothing_but_the_list() {
     assert_eq!(mutated, expected);
 }
 
+/// `templates: check` (the default): every kind with a pod template gets the answer its pods
+/// will get (here the secret exists, so they are admitted), and never a patch.
 #[rstest]
 #[case::deployment("apps", "Deployment", "/spec/template/spec")]
 #[case::replica_set("apps", "ReplicaSet", "/spec/template/spec")]
@@ -99,20 +107,38 @@ fn mutation_changes_nothing_but_the_list() {
 #[case::replication_controller("", "ReplicationController", "/spec/template/spec")]
 #[case::job("batch", "Job", "/spec/template/spec")]
 #[case::cron_job("batch", "CronJob", "/spec/jobTemplate/spec/template/spec")]
-fn every_workload_template_gets_the_secret(
+fn every_workload_template_is_checked_without_a_patch(
     #[case] group: &str,
     #[case] kind: &str,
     #[case] path: &str,
-    #[values("CREATE", "UPDATE")] operation: &str,
 ) {
-    if kind == "Job" && operation == "UPDATE" {
-        return; // pinned by job_update_is_never_mutated
-    }
-    let spec = json!({"imagePullSecrets": [{"name": "own"}], "containers": [{"name": "a", "image": "eu.corp.example/a"}]});
-    let req = request(group, kind, operation, template(path, spec));
-    let decision = run(&req, &no_verify(), &mut FakeCluster::default());
+    let spec = json!({"containers": [{"name": "a", "image": "eu.corp.example/a"}]});
+    let req = request(group, kind, "CREATE", template(path, spec));
+    let mut cluster = FakeCluster::default().with_docker_secret("corp", &["eu.corp.example"]);
     assert_eq!(
-        mutated_at(&decision, &format!("{path}/imagePullSecrets")),
+        run(&req, &settings(json!({})), &mut cluster),
+        Decision::Accept { warnings: vec![] }
+    );
+    assert_eq!(cluster.calls, vec!["Secret team-a/corp data=true"]);
+}
+
+/// `templates: inject`: the secret is appended to the template, as to a Pod.
+#[test]
+fn templates_inject_adds_the_secret_to_the_template() {
+    let spec = json!({"imagePullSecrets": [{"name": "own"}], "containers": [{"name": "a", "image": "eu.corp.example/a"}]});
+    let req = request(
+        "apps",
+        "Deployment",
+        "CREATE",
+        template("/spec/template/spec", spec),
+    );
+    let decision = run(
+        &req,
+        &inject_templates(json!({"verifySecrets": false})),
+        &mut FakeCluster::default(),
+    );
+    assert_eq!(
+        mutated_at(&decision, "/spec/template/spec/imagePullSecrets"),
         json!([{"name": "own"}, {"name": "corp"}])
     );
 }
@@ -440,10 +466,15 @@ fn wrong_type_is_reported_by_type() {
     "the policy has not been granted access to it",
     "list v1/Secret in the policy's contextAwareResources"
 )]
-#[case::rbac(
-    Denial::Forbidden,
+#[case::rbac_names_the_user(
+    Denial::Forbidden(Some("system:serviceaccount:kubewarden:policy-server".into())),
     "the PolicyServer is forbidden to read it (403 Forbidden)",
-    "let the PolicyServer's ServiceAccount get secrets in \"team-a\""
+    "add \"corp\" to the resourceNames of the secrets rule in the ClusterRole bound to \"system:serviceaccount:kubewarden:policy-server\" (see the README's Cluster access)"
+)]
+#[case::rbac_without_a_user(
+    Denial::Forbidden(None),
+    "the PolicyServer is forbidden to read it (403 Forbidden)",
+    "add \"corp\" to the resourceNames of the secrets rule in the ClusterRole bound to the PolicyServer's ServiceAccount (see the README's Cluster access)"
 )]
 #[case::credentials(
     Denial::Unauthorized,
@@ -486,7 +517,7 @@ fn template_with_empty_list_inherits_service_account_secrets_first() {
     let req = deployment(
         json!({"serviceAccountName": "builder", "containers": [{"name": "a", "image": "reg.example/a"}]}),
     );
-    let decision = run(&req, &settings(json!({})), &mut cluster);
+    let decision = run(&req, &inject_templates(json!({})), &mut cluster);
     assert_eq!(
         mutated_at(&decision, "/spec/template/spec/imagePullSecrets"),
         json!([{"name": "sa-secret"}, {"name": "corp"}])
@@ -505,7 +536,7 @@ fn template_defaults_to_the_default_service_account() {
     let mut cluster = FakeCluster::default().with_service_account("default", Ok(vec!["sa".into()]));
     let decision = run(
         &deployment(json!({"containers": [{"name": "a", "image": "reg.example/a"}]})),
-        &no_verify(),
+        &inject_templates(json!({"verifySecrets": false})),
         &mut cluster,
     );
     assert_eq!(
@@ -517,11 +548,13 @@ fn template_defaults_to_the_default_service_account() {
 
 #[test]
 fn service_account_lookup_failure_injects_with_a_warning() {
-    let mut cluster = FakeCluster::default()
-        .with_service_account("default", Err(LookupError::NotPermitted(Denial::Forbidden)));
+    let mut cluster = FakeCluster::default().with_service_account(
+        "default",
+        Err(LookupError::NotPermitted(Denial::Forbidden(None))),
+    );
     let decision = run(
         &deployment(json!({"containers": [{"name": "a", "image": "reg.example/a"}]})),
-        &no_verify(),
+        &inject_templates(json!({"verifySecrets": false})),
         &mut cluster,
     );
     assert_eq!(
@@ -541,7 +574,12 @@ fn template_with_a_list_needs_no_service_account() {
     let req = deployment(
         json!({"imagePullSecrets": [{"name": "x"}], "containers": [{"name": "a", "image": "reg.example/a"}]}),
     );
-    run(&req, &no_verify(), &mut cluster);
+    let decision = run(
+        &req,
+        &inject_templates(json!({"verifySecrets": false})),
+        &mut cluster,
+    );
+    assert!(matches!(decision, Decision::Mutate { .. }), "{decision:?}");
     assert!(cluster.calls.is_empty());
 }
 
@@ -633,8 +671,10 @@ fn ephemeral_container_of_other_registry_is_accepted() {
 
 #[test]
 fn custom_resource_pod_spec_is_mutated_at_its_path() {
-    let settings = settings(json!({"verifySecrets": false, "customResources": [
-        {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": "$.spec.template.spec"}]}));
+    let settings = settings(
+        json!({"verifySecrets": false, "templates": "inject", "customResources": [
+        {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": "$.spec.template.spec"}]}),
+    );
     let object = template(
         "/spec/template/spec",
         json!({"imagePullSecrets": [{"name": "x"}], "containers": [{"name": "a", "image": "reg.example/a"}]}),
@@ -715,14 +755,15 @@ fn replica_set_with_a_controller_is_left_alone(#[values("CREATE", "UPDATE")] ope
         "name": "web", "uid": "6f1b", "controller": true, "blockOwnerDeletion": true}]);
     let req = request("apps", "ReplicaSet", operation, object.clone());
     let mut cluster = FakeCluster::default();
+    let settings = inject_templates(json!({"verifySecrets": false}));
     assert_eq!(
-        run(&req, &no_verify(), &mut cluster),
+        run(&req, &settings, &mut cluster),
         Decision::Accept { warnings: vec![] }
     );
     assert!(cluster.calls.is_empty(), "{:?}", cluster.calls);
     object["metadata"]["ownerReferences"][0]["controller"] = json!(false);
     let req = request("apps", "ReplicaSet", operation, object);
-    let decision = run(&req, &no_verify(), &mut FakeCluster::default());
+    let decision = run(&req, &settings, &mut FakeCluster::default());
     assert!(matches!(decision, Decision::Mutate { .. }), "{decision:?}");
 }
 
@@ -796,6 +837,149 @@ fn pod_update_with_an_uncovered_new_image(
     assert!(
         text.contains("a running pod's imagePullSecrets cannot change"),
         "{text}"
+    );
+    assert!(cluster.calls.is_empty(), "{:?}", cluster.calls);
+}
+
+/// A Deployment `web` in `team-a` whose template runs `image` and lists `listed`.
+fn web(operation: &str, image: &str, listed: Value) -> Value {
+    let mut object = template(
+        "/spec/template/spec",
+        json!({"imagePullSecrets": listed, "containers": [{"name": "web", "image": image}]}),
+    );
+    object["metadata"] = json!({"name": "web", "namespace": "team-a"});
+    request("apps", "Deployment", operation, object)
+}
+
+const WEB_MISSING: &str = "imagePullSecret \"corp\" in namespace \"team-a\": secret not found; needed by container \"web\" \
+    (image \"reg.example/web:1\"); fix: create it: kubectl create secret docker-registry corp -n team-a \
+    --docker-server=reg.example --docker-username=<user> --docker-password=<password>";
+
+/// `templates: check`: the workload gets the Pod rule's answer for its pods, named, never a patch.
+#[rstest]
+#[case::reject("reject", Decision::Reject { message: format!("Deployment team-a/web: its pods would be refused: {WEB_MISSING}"), code: None, warnings: vec![] })]
+#[case::warn("warn", Decision::Accept { warnings: vec![format!("Deployment team-a/web: its pods would be admitted with a warning: {WEB_MISSING} (onMissingSecret: warn, added anyway)")] })]
+#[case::skip("skip", Decision::Accept { warnings: vec![format!("Deployment team-a/web: its pods would be admitted with a warning: {WEB_MISSING} (onMissingSecret: skip, not added)")] })]
+fn a_checked_workload_gets_its_pods_answer(#[case] on_missing: &str, #[case] expected: Decision) {
+    let mut cluster = FakeCluster::default().with_service_account("default", Ok(vec![]));
+    let req = web("CREATE", "reg.example/web:1", json!(null));
+    assert_eq!(
+        run(&req, &with_on_missing(on_missing), &mut cluster),
+        expected
+    );
+    let mut calls = vec!["Secret team-a/corp data=true"];
+    if on_missing == "skip" {
+        // Only skip's wording depends on what the pods list: an empty list is the account's.
+        calls.insert(0, "ServiceAccount team-a/default");
+    }
+    assert_eq!(cluster.calls, calls);
+}
+
+/// `templates: check` with `inject: false`: the pods of a template that lists no secret get their
+/// ServiceAccount's (the ServiceAccount admission plugin), so those count as listed.
+#[rstest]
+#[case::account_lists_it(Ok(vec!["corp".to_string()]), true, vec![])]
+#[case::account_lacks_it(Ok(vec!["other".to_string()]), false, vec![])]
+#[case::account_unreadable(Err(LookupError::NotPermitted(Denial::Forbidden(None))), true, vec![
+    "Deployment team-a/web: could not read ServiceAccount \"default\" in namespace \"team-a\" (the PolicyServer is forbidden \
+     to read it (403 Forbidden); let the PolicyServer's ServiceAccount get serviceaccounts in \"team-a\" (a ClusterRole and \
+     ClusterRoleBinding, see the README's Cluster access)), whose imagePullSecrets its pods get; they are taken to list the \
+     rules' secrets".to_string()])]
+fn validate_only_checks_what_the_pods_will_list(
+    #[case] account: Result<Vec<String>, LookupError>,
+    #[case] allowed: bool,
+    #[case] expected_warnings: Vec<String>,
+) {
+    let mut cluster = FakeCluster::default()
+        .with_docker_secret("corp", &["reg.example"])
+        .with_service_account("default", account);
+    let settings = valid(
+        json!({"inject": false, "rules": [{"secret": "corp", "registries": ["reg.example"]}]}),
+    );
+    let decision = run(
+        &web("CREATE", "reg.example/web:1", json!([])),
+        &settings,
+        &mut cluster,
+    );
+    let warnings = match decision {
+        Decision::Accept { warnings } if allowed => warnings,
+        Decision::Reject {
+            message, warnings, ..
+        } if !allowed => {
+            assert_eq!(message, "Deployment team-a/web: its pods would be refused: imagePullSecret \"corp\" in namespace \
+                \"team-a\": it is not listed in imagePullSecrets; needed by container \"web\" (image \"reg.example/web:1\"); \
+                fix: add {\"name\": \"corp\"} to imagePullSecrets");
+            warnings
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(warnings, expected_warnings);
+    let secret_read = allowed.then_some("Secret team-a/corp data=true");
+    let calls: Vec<&str> = ["ServiceAccount team-a/default"]
+        .into_iter()
+        .chain(secret_read)
+        .collect();
+    assert_eq!(cluster.calls, calls);
+}
+
+/// An UPDATE that leaves the pod template as it was starts no pod: accepted with no lookup, in
+/// both template modes, even where a change would be refused.
+#[rstest]
+fn an_update_that_keeps_the_template_is_never_in_the_way(
+    #[values("check", "inject")] templates: &str,
+) {
+    let old = web("UPDATE", "reg.example/web:1", json!(null))["object"].clone();
+    let mut req = web("UPDATE", "reg.example/web:1", json!(null));
+    req["object"]["spec"]["replicas"] = json!(5);
+    req["object"]["metadata"]["labels"] = json!({"tier": "front"});
+    req["object"]["status"] = json!({"readyReplicas": 2});
+    req["oldObject"] = old;
+    let mut cluster = FakeCluster::default();
+    let settings = settings(json!({"templates": templates}));
+    assert_eq!(
+        run(&req, &settings, &mut cluster),
+        Decision::Accept { warnings: vec![] }
+    );
+    assert!(cluster.calls.is_empty(), "{:?}", cluster.calls);
+}
+
+/// `kubectl rollout restart` sets an annotation in the template: new pods start, so it is checked.
+#[test]
+fn a_rollout_restart_is_checked() {
+    let old = web("UPDATE", "reg.example/web:1", json!(null))["object"].clone();
+    let mut req = web("UPDATE", "reg.example/web:1", json!(null));
+    req["object"]["spec"]["template"]["metadata"] =
+        json!({"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-12-04T14:00:00Z"}});
+    req["oldObject"] = old;
+    let mut cluster = FakeCluster::default();
+    let decision = run(&req, &with_on_missing("reject"), &mut cluster);
+    let expected = format!("Deployment team-a/web: its pods would be refused: {WEB_MISSING}");
+    assert!(
+        matches!(&decision, Decision::Reject { message, .. } if *message == expected),
+        "{decision:?}"
+    );
+    assert_eq!(cluster.calls, vec!["Secret team-a/corp data=true"]);
+}
+
+/// A workload with a controlling owner (a CronJob's Job, a Deployment's ReplicaSet) is not
+/// checked: its owner was, and its pods are when they are created.
+#[rstest]
+#[case::job("batch", "Job", "CronJob")]
+#[case::replica_set("apps", "ReplicaSet", "Deployment")]
+fn a_controlled_workload_is_not_checked(
+    #[case] group: &str,
+    #[case] kind: &str,
+    #[case] owner: &str,
+) {
+    let spec = json!({"containers": [{"name": "a", "image": "reg.example/a"}]});
+    let mut object = template("/spec/template/spec", spec);
+    object["metadata"]["ownerReferences"] =
+        json!([{"apiVersion": "v1", "kind": owner, "name": "o", "uid": "u", "controller": true}]);
+    let mut cluster = FakeCluster::default();
+    let req = request(group, kind, "CREATE", object);
+    assert_eq!(
+        run(&req, &with_on_missing("reject"), &mut cluster),
+        Decision::Accept { warnings: vec![] }
     );
     assert!(cluster.calls.is_empty(), "{:?}", cluster.calls);
 }
