@@ -44,7 +44,7 @@ pub use crate::reference::{parse as parse_reference, Reference, ReferenceError};
 /// Docker Hub's canonical name, and a registry host normalised as the rules compare it.
 pub use crate::registry_host::{canonical_registry, DOCKER_HUB};
 /// The settings, compiled; a [`Rule`] tells which images need its secret.
-pub use crate::settings::{OnMissingSecret, Rule, Settings};
+pub use crate::settings::{OnMissingSecret, Rule, Settings, Templates};
 
 /// For the fuzz targets (the `testing` feature): an in-memory cluster, the canary credentials
 /// planted in its Secrets, and the plain evaluation the policy's answers are held to.

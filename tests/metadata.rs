@@ -439,42 +439,56 @@ fn metadata_has_every_required_annotation_in_the_expected_form() {
     }
 }
 
-/// What the policy asks for by default: Pods and `kubectl debug`'s sub-resource, nothing that a
-/// GitOps tool or controller applies (templates, Jobs, CronJobs, ServiceAccounts are opt-in,
-/// docs/workloads.md). The same pairs as a set, in the form `kwctl scaffold manifest` copies.
-fn pods_only() -> BTreeSet<(String, String, String, String)> {
-    [
-        ("pods", "CREATE"),
+/// What the policy asks for by default: Pods and `kubectl debug`'s sub-resource, and the workloads
+/// (checked without a patch, issue 28; a Job's template is immutable after CREATE). Custom
+/// resources and ServiceAccounts are opt-in (docs/workloads.md). The same pairs as a set, in the
+/// form `kwctl scaffold manifest` copies.
+fn default_rules() -> BTreeSet<(String, String, String, String)> {
+    let pods = [
+        ("", "pods", "CREATE"),
         // A Pod's imagePullSecrets cannot change after creation, its images can: UPDATE is checked.
-        ("pods", "UPDATE"),
-        ("pods/ephemeralcontainers", "UPDATE"),
-    ]
-    .into_iter()
-    .map(|(resource, operation)| {
-        (
-            String::new(),
-            "v1".to_string(),
-            resource.to_string(),
-            operation.to_string(),
-        )
-    })
-    .collect()
+        ("", "pods", "UPDATE"),
+        ("", "pods/ephemeralcontainers", "UPDATE"),
+        ("batch", "jobs", "CREATE"),
+    ];
+    let workloads = [
+        ("", "replicationcontrollers"),
+        ("apps", "deployments"),
+        ("apps", "replicasets"),
+        ("apps", "statefulsets"),
+        ("apps", "daemonsets"),
+        ("batch", "cronjobs"),
+    ];
+    let workloads = workloads.into_iter().flat_map(|(group, resource)| {
+        ["CREATE", "UPDATE"].map(|operation| (group, resource, operation))
+    });
+    pods.into_iter()
+        .chain(workloads)
+        .map(|(group, resource, operation)| {
+            (
+                group.to_string(),
+                "v1".to_string(),
+                resource.to_string(),
+                operation.to_string(),
+            )
+        })
+        .collect()
 }
 
 #[test]
-fn metadata_rules_match_pods_and_ephemeral_containers_only() {
+fn metadata_rules_match_pods_and_workloads() {
     let meta = metadata();
     assert_eq!(
         rule_matches(&meta["rules"], "policy-metadata.yaml rules"),
-        pods_only(),
-        "{METADATA} rules: Pods CREATE and UPDATE and pods/ephemeralcontainers UPDATE, nothing else"
+        default_rules(),
+        "{METADATA} rules: Pods, pods/ephemeralcontainers and the built-in workloads, nothing else"
     );
 }
 
 /// `kwctl scaffold manifest` copies the module's rules into the policy an operator applies: from
-/// the module as distributed it must give a policy on Pods only.
+/// the module as distributed it must give a policy on Pods and workloads.
 #[test]
-fn kwctl_scaffold_manifest_gives_a_policy_on_pods_only() {
+fn kwctl_scaffold_manifest_gives_a_policy_on_pods_and_workloads() {
     let Some(kwctl) = real_kwctl() else {
         not_run("kwctl scaffold manifest from the annotated module");
         return;
@@ -506,7 +520,7 @@ fn kwctl_scaffold_manifest_gives_a_policy_on_pods_only() {
     );
     assert_eq!(
         rule_matches(&manifest["spec"]["rules"], "scaffolded spec.rules"),
-        pods_only(),
+        default_rules(),
         "kwctl scaffold manifest: {stdout}"
     );
 }

@@ -207,6 +207,7 @@ fn cases() -> Vec<(&'static str, Value)> {
                      "namespaceSelector": {"matchExpressions": [{"key": "audited", "operator": "In", "values": ["yes"]}]}}
                 ],
                 "inject": false,
+                "templates": "inject",
                 "verifySecrets": true,
                 "checkCredentials": false,
                 "customResources": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
@@ -259,15 +260,17 @@ fn the_form_defaults_are_the_policy_defaults() {
     assert_eq!(
         (
             from_form.inject,
+            from_form.templates,
             from_form.verify_secrets,
             from_form.check_credentials
         ),
         (
             minimal.inject,
+            minimal.templates,
             minimal.verify_secrets,
             minimal.check_credentials
         ),
-        "{QUESTIONS}: inject, verifySecrets, checkCredentials defaults"
+        "{QUESTIONS}: inject, templates, verifySecrets, checkCredentials defaults"
     );
     assert_eq!(
         from_form.rules[0].on_missing_secret,

@@ -1,6 +1,6 @@
 //! The README's settings example is the user contract: it must parse exactly as documented.
 
-use image_pull_secrets::{ImageRef, OnMissingSecret, Settings};
+use image_pull_secrets::{ImageRef, OnMissingSecret, Settings, Templates};
 
 fn settings_example() -> String {
     let readme =
@@ -27,6 +27,7 @@ fn readme_settings_example_parses_as_documented() {
     assert_eq!(settings.rules[1].on_missing_secret, OnMissingSecret::Skip);
     assert!(settings.rules[0].pull_always && !settings.rules[1].pull_always);
     assert!(settings.inject && settings.verify_secrets && settings.check_credentials);
+    assert_eq!(settings.templates, Templates::Check);
     assert_eq!(settings.custom_resources[0].kind, "Rollout");
     assert!(settings.rules[0].namespace_selector.is_none());
     let team_a: std::collections::BTreeMap<String, String> =
@@ -73,6 +74,7 @@ fn readme_documents_every_settings_key() {
         "`rules[].imagePullPolicy`",
         "`serviceAccounts`",
         "`inject`",
+        "`templates`",
         "`verifySecrets`",
         "`checkCredentials`",
         "`customResources`",
