@@ -116,6 +116,23 @@ def pod_review(size, secrets):
     return review(name, "", "Pod", "pods", obj)
 
 
+def deployment_review(size, secrets):
+    """A Deployment whose template is the Pod of `pod_review`: checked as its Pods (issue 28)."""
+    name = f"deployment-{size}"
+    pod = pod_review(size, secrets)["request"]["object"]
+    obj = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": name}},
+        "spec": {
+            "replicas": 3,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}}, "spec": pod["spec"]},
+        },
+    }
+    return review(name, "apps", "Deployment", "deployments", obj)
+
+
 def configmap_review():
     obj = {
         "apiVersion": "v1",
@@ -177,6 +194,7 @@ def main():
     for size in (1, 10, 100):
         write_json(requests / f"pod-{size}-accept.json", pod_review(size, ["team-a-mirror", "corp-registry"]), compact=True)
         write_json(requests / f"pod-{size}-inject.json", pod_review(size, ["team-a-mirror"]), compact=True)
+    write_json(requests / "deployment-1-check.json", deployment_review(1, ["team-a-mirror"]), compact=True)
     settings = HERE / "settings"
     write_json(settings / "image-pull-secrets.json", rules_settings(False))
     write_json(settings / "image-pull-secrets-verify.json", rules_settings(True))

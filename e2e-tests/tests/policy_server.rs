@@ -194,6 +194,12 @@ fn policies_yaml(module_uri: &str) -> String {
         ("inject-warn", rule("warn"), true),
         ("inject-skip", rule("skip"), true),
         (
+            "inject-templates",
+            json!({"rules": [{"secret": "corp-registry", "registries": [CORP_REGISTRY], "onMissingSecret": "reject"}],
+                   "templates": "inject"}),
+            true,
+        ),
+        (
             "pull-always",
             json!({"rules": [{"secret": "corp-registry", "registries": [CORP_REGISTRY], "imagePullPolicy": "Always"}]}),
             true,
@@ -291,8 +297,8 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         }}
     });
     cases.push(Case {
-        name: "deployment: empty template list inherits the ServiceAccount's secrets",
-        policy: "inject-reject",
+        name: "deployment (templates: inject): empty template list inherits the ServiceAccount's secrets",
+        policy: "inject-templates",
         request: admission_request("ps-deployment", "CREATE", deployment, Value::Null),
         allowed: true,
         patched: Some(names(&["sa-mirror", "corp-registry"])),
@@ -304,6 +310,32 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
             secret_read(ns, "corp-registry"),
             format!("GET serviceaccounts {ns}/builder"),
         ],
+        pull_policy: None,
+    });
+
+    // templates: check (the default): a Deployment whose pods would be refused is refused, named,
+    // after the same lookup a Pod gets; never patched.
+    let ns = "ps-deployment-check";
+    let deployment = json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "web", "namespace": ns},
+        "spec": {"selector": {"matchLabels": {"app": "web"}}, "template": {
+            "metadata": {"labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": CORP_IMAGE}]}
+        }}
+    });
+    cases.push(Case {
+        name: "deployment (templates: check): refused as its pods would be, named",
+        policy: "inject-reject",
+        request: admission_request("ps-deployment-check", "CREATE", deployment, Value::Null),
+        allowed: false,
+        patched: None,
+        message: vec![format!(
+            "Deployment {ns}/web: its pods would be refused: imagePullSecret \"corp-registry\" in namespace \"{ns}\": secret not found"
+        )],
+        warnings: vec![],
+        warning_count: 0,
+        lookups: vec![secret_read(ns, "corp-registry")],
         pull_policy: None,
     });
 
@@ -378,7 +410,8 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
         patched: None,
         message: strings(&[
             "imagePullSecret \"corp-registry\" in namespace \"ps-forbidden\": the PolicyServer is forbidden to read it (403 Forbidden)",
-            "let the PolicyServer's ServiceAccount get secrets in \"ps-forbidden\"",
+            "fix: add \"corp-registry\" to the resourceNames of the secrets rule in the ClusterRole bound to \
+             \"system:serviceaccount:kubewarden:policy-server\" (see the README's Cluster access)",
         ]),
         warnings: vec![],
         warning_count: 0,
