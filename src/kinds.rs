@@ -404,6 +404,20 @@ mod tests {
         );
     }
 
+    /// The workload of a built-in kind (`v1`) or of the configured Rollout (`v1alpha1`).
+    fn workload_of<'c>(
+        custom_resources: &'c [CustomResource],
+        group: &str,
+        kind: &str,
+    ) -> Workload<'c> {
+        let version = if group == "argoproj.io" {
+            "v1alpha1"
+        } else {
+            "v1"
+        };
+        Workload::of((group, version, kind), custom_resources).unwrap()
+    }
+
     fn owned_by(controller: Value) -> Value {
         json!({"metadata": {"ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": "u", "controller": controller}]}})
     }
@@ -436,17 +450,8 @@ mod tests {
         #[case] expected: bool,
     ) {
         let custom_resources = custom_resources();
-        let version = if group == "argoproj.io" {
-            "v1alpha1"
-        } else {
-            "v1"
-        };
-        assert_eq!(
-            Workload::of((group, version, kind), &custom_resources)
-                .unwrap()
-                .is_hands_off(operation, &object, checked),
-            expected
-        );
+        let workload = workload_of(&custom_resources, group, kind);
+        assert_eq!(workload.is_hands_off(operation, &object, checked), expected);
     }
 
     fn with_template(template: Value) -> Value {
@@ -473,12 +478,7 @@ mod tests {
         #[case] expected: bool,
     ) {
         let custom_resources = custom_resources();
-        let version = if group == "argoproj.io" {
-            "v1alpha1"
-        } else {
-            "v1"
-        };
-        let workload = Workload::of((group, version, kind), &custom_resources).unwrap();
+        let workload = workload_of(&custom_resources, group, kind);
         assert_eq!(workload.templates_unchanged(&new, &old), expected);
     }
 
