@@ -87,6 +87,9 @@ real-runtime-tests:
 	else echo "NOT RUN: the e2e suite under the real kwctl (set KWCTL_REAL to a kwctl 1.36)"; fi
 	@if [ -n "$(KWCTL_REAL)" ] && [ -n "$(POLICY_SERVER)" ]; then $(MAKE) --no-print-directory e2e-policy-server; \
 	else echo "NOT RUN: the PolicyServer suite (set KWCTL_REAL and POLICY_SERVER to kwctl and policy-server 1.36)"; fi
+	@if [ -n "$(KWCTL_REAL)" ] && [ -n "$(POLICY_SERVER)" ] && [ -n "$(CLUSTER_ASSETS)" ]; then $(MAKE) --no-print-directory e2e-cluster; \
+	else echo "NOT RUN: the cluster suite (needs KWCTL_REAL, POLICY_SERVER and KUBEBUILDER_ASSETS holding etcd, kube-apiserver, \
+	kube-controller-manager and kubectl 1.36: ../shared/kubernetes/unpack DIR, or controller-runtime's setup-envtest)"; fi
 
 lint: | setup
 	cargo fmt --all -- --check
@@ -122,7 +125,18 @@ clean:
 	cargo clean --manifest-path $(RUNNER_DIR)/Cargo.toml
 	rm -f policy.wasm annotated-policy.wasm
 
-.PHONY: record-host-answers e2e-policy-server
+.PHONY: record-host-answers e2e-policy-server e2e-cluster demo-cluster
+
+# The control plane's programs, the envtest way: KUBEBUILDER_ASSETS names the folder holding etcd,
+# kube-apiserver, kube-controller-manager and kubectl (.ci/run unpacks ../shared/kubernetes there).
+CLUSTER_PROGRAMS := etcd kube-apiserver kube-controller-manager kubectl
+CLUSTER_ASSETS := $(if $(KUBEBUILDER_ASSETS),$(if $(strip $(foreach p,$(CLUSTER_PROGRAMS),$(if $(wildcard $(KUBEBUILDER_ASSETS)/$(p)),,$(p)))),,$(KUBEBUILDER_ASSETS)))
+
+# The cluster suite: a real control plane on loopback, the real PolicyServer as its webhook
+# (e2e-tests/tests/cluster.rs). Needs openssl and Debian's docker-registry.
+e2e-cluster: annotated-policy.wasm | setup-registry
+	@test -n "$(CLUSTER_ASSETS)" || { echo "e2e-cluster: set KUBEBUILDER_ASSETS to a folder holding $(CLUSTER_PROGRAMS)" >&2; exit 1; }
+	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p e2e-tests --test cluster
 
 # Debian's docker-registry, the loopback OCI registry the PolicyServer suite pulls the policy from.
 setup-registry:

@@ -727,6 +727,7 @@ fn policy_server_end_to_end() {
             sources: Some(registry.sources()),
             // The worst case for the policy: host error texts carry a backtrace.
             rust_backtrace: true,
+            tls: None,
         },
         Duration::from_secs(90),
     );

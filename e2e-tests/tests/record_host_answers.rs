@@ -556,6 +556,7 @@ fn record_policy_server_host_error_texts() {
             kubeconfig: stub.kubeconfig(),
             sources: None,
             rust_backtrace: false,
+            tls: None,
         },
         std::time::Duration::from_secs(90),
     );

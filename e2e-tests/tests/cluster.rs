@@ -1,0 +1,1001 @@
+//! The cluster suite: the policy as a Kubewarden install runs it, judged by a real control plane.
+//! etcd, kube-apiserver and kube-controller-manager (KUBEBUILDER_ASSETS) run on loopback; the
+//! annotated module is pushed to a loopback OCI registry and served over TLS by the real
+//! PolicyServer, which reads the cluster as ServiceAccount `kubewarden/policy-server` with a token
+//! the API server issued and exactly the RBAC the README gives operators. Kubewarden's CRDs are
+//! applied and each ClusterAdmissionPolicy is created there first; the webhook configuration and
+//! the PolicyServer's `policies.yml` are derived from what the API server stored, as the
+//! Kubewarden controller derives them (support/kubewarden.rs). Every case acts through kubectl and
+//! reads back what the API server stored.
+//!
+//! ```sh
+//! make e2e-cluster     # or, with KUBEBUILDER_ASSETS, KWCTL and POLICY_SERVER set:
+//! cargo test --release -p e2e-tests --test cluster
+//! ```
+
+mod support;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Value};
+use support::cluster::{assets, kubeconfig, Cluster, Kubectl, Ran};
+use support::kubewarden::{
+    self, policy_server_entry, unique_name, webhook_configuration, yaml_block,
+};
+use support::policy_server::{Launch, PolicyServer};
+use support::process::{binary_from_env, free_port, is_running, stop_all_on_interrupt, wait_until};
+use support::registry::Registry;
+
+const SECRET: &str = "corp-registry";
+const REGISTRY: &str = "registry.corp.example:5000";
+const IMAGE: &str = "registry.corp.example:5000/finance/billing:2.4.1";
+const OTHER_PRIVATE_IMAGE: &str = "registry.corp.example:5000/finance/ledger:1.0";
+const PUBLIC_IMAGE: &str = "docker.io/library/nginx:1.27";
+/// The password in every pull secret the suite creates: no output or log may contain it.
+const CANARY: &str = "CANARY-cluster-4b1e-registry-password";
+/// The namespace label that picks which of the suite's policies judges a namespace.
+const POLICY_LABEL: &str = "suite.image-pull-secrets.example/policy";
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Everything the cases share: the cluster, kubectl as the admin, the PolicyServer.
+struct Suite {
+    cluster: Cluster,
+    kubectl: Kubectl,
+    policy_server: Option<PolicyServer>,
+    launch: LaunchFiles,
+    policies: Vec<Value>,
+}
+
+/// What it takes to start (and restart) the PolicyServer.
+struct LaunchFiles {
+    binary: PathBuf,
+    dir: PathBuf,
+    policies_yml: String,
+    kubeconfig: PathBuf,
+    sources: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    port: u16,
+}
+
+impl LaunchFiles {
+    fn start(&self) -> PolicyServer {
+        PolicyServer::start_on(
+            &Launch {
+                binary: &self.binary,
+                dir: &self.dir,
+                policies: &self.policies_yml,
+                kubeconfig: &self.kubeconfig,
+                sources: Some(&self.sources),
+                rust_backtrace: false,
+                tls: Some((&self.cert, &self.key)),
+            },
+            self.port,
+            Duration::from_secs(120),
+        )
+    }
+}
+
+/// The README's ClusterAdmissionPolicy, parsed.
+fn readme_policy(readme: &str) -> Value {
+    serde_yaml::from_str(yaml_block(
+        readme,
+        "Install",
+        "kind: ClusterAdmissionPolicy",
+    ))
+    .unwrap()
+}
+
+/// The suite's policies: the README's own, and variants of it with other settings, rules or
+/// failure policy. Each judges only the namespaces labelled with its name.
+fn policies(readme: &str, module: &str) -> Vec<Value> {
+    let base = readme_policy(readme);
+    let rule = |on_missing: &str| json!({"secret": SECRET, "registries": [REGISTRY], "onMissingSecret": on_missing});
+    let pods = &base["spec"]["rules"];
+    let with_rules = |extra: Value| -> Value {
+        let mut rules = pods.as_array().unwrap().clone();
+        rules.extend(extra.as_array().unwrap().iter().cloned());
+        Value::Array(rules)
+    };
+    let variants = [
+        ("reject", json!({"rules": [rule("reject")]}), None, None),
+        (
+            "templates",
+            json!({"rules": [rule("reject")]}),
+            Some(with_rules(json!([
+                {"apiGroups": ["apps"], "apiVersions": ["v1"], "resources": ["deployments"], "operations": ["CREATE", "UPDATE"]},
+                {"apiGroups": ["batch"], "apiVersions": ["v1"], "resources": ["jobs"], "operations": ["CREATE"]},
+            ]))),
+            None,
+        ),
+        (
+            "scoped",
+            json!({"rules": [{"secret": SECRET, "registries": [REGISTRY], "onMissingSecret": "warn",
+                              "namespaceSelector": {"matchLabels": {"team": "a"}}}]}),
+            None,
+            None,
+        ),
+        (
+            "accounts",
+            json!({"rules": [rule("warn")], "serviceAccounts": [{"secret": SECRET}]}),
+            Some(with_rules(json!([
+                {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["serviceaccounts"], "operations": ["CREATE", "UPDATE"]},
+            ]))),
+            None,
+        ),
+        (
+            "pull-always",
+            json!({"rules": [{"secret": SECRET, "registries": [REGISTRY], "onMissingSecret": "reject", "imagePullPolicy": "Always"}]}),
+            None,
+            None,
+        ),
+        (
+            "custom",
+            json!({"rules": [rule("reject")],
+                   "customResources": [{"apiVersion": "suite.example.com/v1", "kind": "PodBox", "podSpecPath": "$.spec.template.spec"}]}),
+            Some(json!([
+                {"apiGroups": ["suite.example.com"], "apiVersions": ["v1"], "resources": ["podboxes"], "operations": ["CREATE", "UPDATE"]},
+            ])),
+            None,
+        ),
+        (
+            "ignore",
+            json!({"rules": [rule("reject")]}),
+            None,
+            Some("Ignore"),
+        ),
+    ];
+    let mut all = vec![base.clone()];
+    for (name, settings, rules, failure) in variants {
+        let mut policy = base.clone();
+        policy["metadata"]["name"] = json!(name);
+        policy["spec"]["settings"] = settings;
+        if let Some(rules) = rules {
+            policy["spec"]["rules"] = rules;
+        }
+        if let Some(failure) = failure {
+            policy["spec"]["failurePolicy"] = json!(failure);
+        }
+        all.push(policy);
+    }
+    for policy in &mut all {
+        let name = policy["metadata"]["name"].clone();
+        policy["spec"]["module"] = json!(module);
+        policy["spec"]["namespaceSelector"] = json!({"matchExpressions": [{"key": POLICY_LABEL, "operator": "In", "values": [name]}]});
+    }
+    all
+}
+
+impl Suite {
+    /// A fresh namespace judged by `policy` (none: no policy), with extra labels, and the pull
+    /// secret when `with_secret`.
+    fn namespace(
+        &self,
+        name: &str,
+        policy: Option<&str>,
+        labels: &[(&str, &str)],
+        with_secret: bool,
+    ) {
+        let mut all: serde_json::Map<String, Value> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        if let Some(policy) = policy {
+            all.insert(POLICY_LABEL.into(), json!(policy));
+        }
+        self.kubectl.apply(
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": all}})
+                .to_string(),
+        );
+        if with_secret {
+            self.create_secret(name);
+        }
+    }
+
+    fn create_secret(&self, namespace: &str) {
+        let ran = self.kubectl.run(&[
+            "create",
+            "secret",
+            "docker-registry",
+            SECRET,
+            "-n",
+            namespace,
+            &format!("--docker-server={REGISTRY}"),
+            "--docker-username=robot",
+            &format!("--docker-password={CANARY}"),
+        ]);
+        assert!(ran.ok, "create secret: {}", ran.all());
+    }
+
+    fn run_pod(&self, namespace: &str, name: &str, image: &str) -> Ran {
+        self.kubectl.run(&[
+            "run",
+            name,
+            "-n",
+            namespace,
+            &format!("--image={image}"),
+            "--restart=Never",
+        ])
+    }
+
+    fn pod(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.kubectl.get("pod", namespace, name)
+    }
+
+    /// The Pod a controller created with these labels, waited for.
+    fn controlled_pod(&self, namespace: &str, selector: &str) -> Value {
+        let mut found = Value::Null;
+        wait_until(
+            &format!("a pod {selector} in {namespace}"),
+            Duration::from_secs(60),
+            || {
+                let ran = self
+                    .kubectl
+                    .run(&["get", "pods", "-n", namespace, "-l", selector, "-o", "json"]);
+                found = ran.json()["items"][0].clone();
+                !found.is_null()
+            },
+        );
+        found
+    }
+}
+
+fn pull_secrets(pod_spec: &Value) -> Value {
+    pod_spec
+        .get("imagePullSecrets")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn secret_list() -> Value {
+    json!([{"name": SECRET}])
+}
+
+/// A Pod spec with the random suffix of its service-account token volume removed, so two Pods
+/// the API server stored from the same request compare equal.
+fn comparable(spec: &Value) -> String {
+    let text = spec.to_string();
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("kube-api-access-") {
+        let end = at + "kube-api-access-".len();
+        out.push_str(&rest[..end]);
+        rest = &rest[(end + 5).min(rest.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// What kubectl prints for our refusal, from the webhook the controller names.
+fn denied_by(policy: &str) -> String {
+    format!("admission webhook \"clusterwide-{policy}.kubewarden.admission\" denied the request: ")
+}
+
+fn not_found_message(namespace: &str) -> String {
+    format!("imagePullSecret \"{SECRET}\" in namespace \"{namespace}\": secret not found")
+}
+
+fn fix_for_missing(namespace: &str) -> String {
+    format!("fix: create it: kubectl create secret docker-registry {SECRET} -n {namespace} --docker-server={REGISTRY}")
+}
+
+fn assert_has(text: &str, wanted: &str) {
+    assert!(text.contains(wanted), "expected {wanted:?} in:\n{text}");
+}
+
+// ----- cases -----------------------------------------------------------------------------------
+
+/// `kubectl run` with a matching image: the stored Pod lists the secret.
+fn run_with_matching_image_stores_the_secret(s: &Suite) {
+    s.namespace("run-match", Some("reject"), &[], true);
+    let ran = s.run_pod("run-match", "billing", IMAGE);
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(
+        pull_secrets(&s.pod("run-match", "billing").unwrap()["spec"]),
+        secret_list()
+    );
+}
+
+/// With an image no rule matches, the Pod is stored exactly as in a namespace no policy judges.
+fn run_with_other_image_stores_the_pod_as_sent(s: &Suite) {
+    s.namespace("run-other", Some("reject"), &[], true);
+    s.namespace("run-other-baseline", None, &[], true);
+    for ns in ["run-other", "run-other-baseline"] {
+        let ran = s.run_pod(ns, "web", PUBLIC_IMAGE);
+        assert!(ran.ok, "{}", ran.all());
+    }
+    let judged = s.pod("run-other", "web").unwrap();
+    let baseline = s.pod("run-other-baseline", "web").unwrap();
+    assert_eq!(comparable(&judged["spec"]), comparable(&baseline["spec"]));
+    assert_eq!(
+        judged["metadata"]["annotations"],
+        baseline["metadata"]["annotations"]
+    );
+}
+
+/// `kubectl create deployment` under the Pods-only rules: the controllers create the ReplicaSet
+/// and the Pod; the Pod carries the secret and the Deployment's template is stored untouched.
+fn deployment_pods_carry_the_secret_template_untouched(s: &Suite) {
+    s.namespace("deploy", Some("reject"), &[], true);
+    let ran = s.kubectl.run(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "deploy",
+        &format!("--image={IMAGE}"),
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    let pod = s.controlled_pod("deploy", "app=web");
+    assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], "ReplicaSet");
+    assert_eq!(pull_secrets(&pod["spec"]), secret_list());
+    let deployment = s.kubectl.get("deployment", "deploy", "web").unwrap();
+    assert_eq!(
+        pull_secrets(&deployment["spec"]["template"]["spec"]),
+        Value::Null
+    );
+}
+
+/// A Job's Pod, created by the job controller, carries the secret; the Job is untouched.
+fn job_pods_carry_the_secret(s: &Suite) {
+    s.namespace("job", Some("reject"), &[], true);
+    let ran = s.kubectl.run(&[
+        "create",
+        "job",
+        "report",
+        "-n",
+        "job",
+        &format!("--image={IMAGE}"),
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    let pod = s.controlled_pod("job", "job-name=report");
+    assert_eq!(pull_secrets(&pod["spec"]), secret_list());
+    let job = s.kubectl.get("job", "job", "report").unwrap();
+    assert_eq!(pull_secrets(&job["spec"]["template"]["spec"]), Value::Null);
+}
+
+/// With template rules opted in, the Deployment's template carries the secret and its Pod lists
+/// it once (the Pod rule finds it there and adds nothing).
+fn template_rules_put_the_secret_in_the_template_once(s: &Suite) {
+    s.namespace("templates", Some("templates"), &[], true);
+    let ran = s.kubectl.run(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "templates",
+        &format!("--image={IMAGE}"),
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    let deployment = s.kubectl.get("deployment", "templates", "web").unwrap();
+    assert_eq!(
+        pull_secrets(&deployment["spec"]["template"]["spec"]),
+        secret_list()
+    );
+    let pod = s.controlled_pod("templates", "app=web");
+    assert_eq!(pull_secrets(&pod["spec"]), secret_list());
+}
+
+/// The secret missing under `reject`: kubectl fails with our message and its fix; nothing stored.
+fn missing_secret_under_reject_is_refused_with_the_fix(s: &Suite) {
+    s.namespace("missing-reject", Some("reject"), &[], false);
+    let ran = s.run_pod("missing-reject", "billing", IMAGE);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(
+        &ran.stderr,
+        &format!("Error from server: {}", denied_by("reject")),
+    );
+    assert_has(&ran.stderr, &not_found_message("missing-reject"));
+    assert_has(&ran.stderr, &fix_for_missing("missing-reject"));
+    assert!(s.pod("missing-reject", "billing").is_none());
+}
+
+/// The secret missing under `warn` (the README's policy): kubectl prints our `Warning:` and the
+/// Pod is stored with the secret.
+fn missing_secret_under_warn_is_stored_with_a_warning(s: &Suite) {
+    s.namespace("missing-warn", Some("image-pull-secrets"), &[], false);
+    let ran = s.run_pod("missing-warn", "billing", IMAGE);
+    assert!(ran.ok, "{}", ran.all());
+    assert_has(
+        &ran.stderr,
+        &format!("Warning: {}", not_found_message("missing-warn")),
+    );
+    assert_eq!(
+        pull_secrets(&s.pod("missing-warn", "billing").unwrap()["spec"]),
+        secret_list()
+    );
+}
+
+/// A secret created after a refusal: the retry is admitted at once (PolicyServer caches only
+/// successful lookups). Prints how long after the secret's creation the first retry got in.
+fn secret_created_after_a_refusal_admits_the_retry(s: &Suite) {
+    s.namespace("retry", Some("reject"), &[], false);
+    assert!(!s.run_pod("retry", "billing", IMAGE).ok);
+    s.create_secret("retry");
+    let created = Instant::now();
+    let mut tries = 0;
+    wait_until("the retry to be admitted", Duration::from_secs(20), || {
+        tries += 1;
+        s.run_pod("retry", "billing", IMAGE).ok
+    });
+    println!(
+        "    figure: retry admitted {:?} after the secret was created ({tries} kubectl run)",
+        created.elapsed()
+    );
+    assert_eq!(
+        tries, 1,
+        "the first retry after the secret was created was refused"
+    );
+}
+
+/// The README's ClusterRoleBinding removed: the real 403 reaches the user as our message with its
+/// fix; restored, the next Pod is admitted.
+fn rbac_removed_gives_our_forbidden_message(s: &Suite) {
+    s.namespace("rbac", Some("reject"), &[], true);
+    let binding = s.kubectl.run(&[
+        "get",
+        "clusterrolebinding",
+        "image-pull-secrets-policy",
+        "-o",
+        "json",
+    ]);
+    assert!(binding.ok, "{}", binding.all());
+    assert!(
+        s.kubectl
+            .run(&["delete", "clusterrolebinding", "image-pull-secrets-policy"])
+            .ok
+    );
+    let mut refused = None;
+    wait_until(
+        "RBAC removal to take effect",
+        Duration::from_secs(20),
+        || {
+            let ran = s.run_pod("rbac", "billing", IMAGE);
+            let done = !ran.ok;
+            refused = Some(ran);
+            done
+        },
+    );
+    let ran = refused.unwrap();
+    let mut restore = binding.json();
+    for key in [
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "managedFields",
+    ] {
+        restore["metadata"].as_object_mut().unwrap().remove(key);
+    }
+    s.kubectl.apply(&restore.to_string());
+    assert_has(&ran.stderr, &denied_by("reject"));
+    assert_has(
+        &ran.stderr,
+        &format!("imagePullSecret \"{SECRET}\" in namespace \"rbac\""),
+    );
+    assert_has(&ran.stderr, "forbidden");
+    assert_has(&ran.stderr, "fix: ");
+    wait_until("RBAC restored", Duration::from_secs(20), || {
+        s.run_pod("rbac", "billing", IMAGE).ok
+    });
+}
+
+/// A rule's namespaceSelector against real namespace labels.
+fn namespace_selector_reads_real_labels(s: &Suite) {
+    s.namespace("team-a", Some("scoped"), &[("team", "a")], true);
+    s.namespace("team-b", Some("scoped"), &[("team", "b")], true);
+    for ns in ["team-a", "team-b"] {
+        let ran = s.run_pod(ns, "billing", IMAGE);
+        assert!(ran.ok, "{}", ran.all());
+    }
+    assert_eq!(
+        pull_secrets(&s.pod("team-a", "billing").unwrap()["spec"]),
+        secret_list()
+    );
+    assert_eq!(
+        pull_secrets(&s.pod("team-b", "billing").unwrap()["spec"]),
+        Value::Null
+    );
+}
+
+/// The ServiceAccount mode on a real ServiceAccount: `kubectl create serviceaccount` stores it with
+/// the secret, and so does the namespace's `default` ServiceAccount the controller creates. A Pod
+/// that lists no secret then gets the account's from the API server's ServiceAccount admission
+/// plugin (plugin/pkg/admission/serviceaccount, `Plugin.Admit` copies the account's
+/// imagePullSecrets when the Pod has none), so the Pod rule has nothing to add.
+fn service_accounts_get_the_secret(s: &Suite) {
+    s.namespace("accounts", Some("accounts"), &[], true);
+    let ran = s
+        .kubectl
+        .run(&["create", "serviceaccount", "builder", "-n", "accounts"]);
+    assert!(ran.ok, "{}", ran.all());
+    for name in ["builder", "default"] {
+        let mut account = Value::Null;
+        wait_until(
+            &format!("serviceaccount {name}"),
+            Duration::from_secs(30),
+            || {
+                account = s
+                    .kubectl
+                    .get("serviceaccount", "accounts", name)
+                    .unwrap_or_default();
+                !account.is_null()
+            },
+        );
+        assert_eq!(
+            account["imagePullSecrets"],
+            secret_list(),
+            "serviceaccount {name}"
+        );
+    }
+    let ran = s.run_pod("accounts", "web", PUBLIC_IMAGE);
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(
+        pull_secrets(&s.pod("accounts", "web").unwrap()["spec"]),
+        secret_list()
+    );
+}
+
+/// A custom resource through a CustomResourceDefinition and a JSONPath rule.
+fn custom_resource_pod_spec_gets_the_secret(s: &Suite) {
+    s.namespace("custom", Some("custom"), &[], true);
+    let object = json!({"apiVersion": "suite.example.com/v1", "kind": "PodBox",
+        "metadata": {"name": "box", "namespace": "custom"},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": IMAGE}]}}}});
+    s.kubectl.apply(&object.to_string());
+    let stored = s.kubectl.get("podbox", "custom", "box").unwrap();
+    assert_eq!(
+        pull_secrets(&stored["spec"]["template"]["spec"]),
+        secret_list()
+    );
+}
+
+/// `imagePullPolicy: Always`: the API server's own validation accepts the Pod we return.
+fn pull_policy_always_is_accepted_by_the_api_server(s: &Suite) {
+    s.namespace("always", Some("pull-always"), &[], true);
+    let ran = s.run_pod("always", "billing", IMAGE);
+    assert!(ran.ok, "{}", ran.all());
+    let pod = s.pod("always", "billing").unwrap();
+    assert_eq!(pod["spec"]["containers"][0]["imagePullPolicy"], "Always");
+    assert_eq!(pull_secrets(&pod["spec"]), secret_list());
+    let ran = s.kubectl.run(&[
+        "set",
+        "image",
+        "pod/billing",
+        "-n",
+        "always",
+        &format!("billing={OTHER_PRIVATE_IMAGE}"),
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(
+        s.pod("always", "billing").unwrap()["spec"]["containers"][0]["image"],
+        OTHER_PRIVATE_IMAGE
+    );
+}
+
+/// `kubectl set image` on a Pod (UPDATE): accepted where the Pod has the secret; refused with the
+/// reason where it cannot get it (a running Pod's imagePullSecrets cannot change), stored Pod
+/// unchanged.
+fn set_image_is_judged_on_update(s: &Suite) {
+    s.namespace("set-image", Some("reject"), &[], true);
+    assert!(s.run_pod("set-image", "covered", IMAGE).ok);
+    assert!(s.run_pod("set-image", "public", PUBLIC_IMAGE).ok);
+    let ran = s.kubectl.run(&[
+        "set",
+        "image",
+        "pod/covered",
+        "-n",
+        "set-image",
+        &format!("covered={OTHER_PRIVATE_IMAGE}"),
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    let before = s.pod("set-image", "public").unwrap();
+    let ran = s.kubectl.run(&[
+        "set",
+        "image",
+        "pod/public",
+        "-n",
+        "set-image",
+        &format!("public={OTHER_PRIVATE_IMAGE}"),
+    ]);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(&ran.stderr, &denied_by("reject"));
+    assert_has(&ran.stderr, &format!("imagePullSecret \"{SECRET}\""));
+    let after = s.pod("set-image", "public").unwrap();
+    assert_eq!(
+        before["metadata"]["resourceVersion"],
+        after["metadata"]["resourceVersion"]
+    );
+}
+
+/// `kubectl debug` (an ephemeral container): accepted where the Pod has the secret, refused with
+/// the reason where it does not, the stored Pod unchanged.
+fn debug_container_is_judged(s: &Suite) {
+    s.namespace("debug", Some("reject"), &[], true);
+    assert!(s.run_pod("debug", "covered", IMAGE).ok);
+    assert!(s.run_pod("debug", "public", PUBLIC_IMAGE).ok);
+    let debug = |pod: &str| {
+        s.kubectl.run(&[
+            "debug",
+            pod,
+            "-n",
+            "debug",
+            &format!("--image={OTHER_PRIVATE_IMAGE}"),
+            &format!("--target={pod}"),
+            "--container=dbg",
+        ])
+    };
+    let ran = debug("covered");
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(
+        s.pod("debug", "covered").unwrap()["spec"]["ephemeralContainers"][0]["name"],
+        "dbg"
+    );
+    let ran = debug("public");
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(&ran.stderr, &denied_by("reject"));
+    assert_eq!(
+        s.pod("debug", "public").unwrap()["spec"].get("ephemeralContainers"),
+        None
+    );
+}
+
+/// `kubectl apply --dry-run=server` answers as the real request would and stores nothing.
+fn server_dry_run_answers_the_same_and_stores_nothing(s: &Suite) {
+    s.namespace("dry-run", Some("reject"), &[], true);
+    s.namespace("dry-run-missing", Some("reject"), &[], false);
+    let pod = |ns: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "billing", "namespace": ns},
+               "spec": {"containers": [{"name": "billing", "image": IMAGE}]}})
+        .to_string()
+    };
+    let ran = s.kubectl.run_with(
+        &["apply", "--dry-run=server", "-o", "json", "-f", "-"],
+        Some(&pod("dry-run")),
+    );
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(pull_secrets(&ran.json()["spec"]), secret_list());
+    assert!(s.pod("dry-run", "billing").is_none());
+    let ran = s.kubectl.run_with(
+        &["apply", "--dry-run=server", "-f", "-"],
+        Some(&pod("dry-run-missing")),
+    );
+    assert!(!ran.ok);
+    assert_has(&ran.stderr, &not_found_message("dry-run-missing"));
+}
+
+/// PolicyServer stopped: `failurePolicy: Fail` refuses with the API server's message, `Ignore`
+/// stores the Pod unchanged; PolicyServer back, the next Pod is mutated.
+fn policy_server_down_follows_the_failure_policy(s: &mut Suite) {
+    s.namespace("down-fail", Some("reject"), &[], true);
+    s.namespace("down-ignore", Some("ignore"), &[], true);
+    s.policy_server.take().unwrap().stop();
+    let ran = s.run_pod("down-fail", "billing", IMAGE);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(
+        &ran.stderr,
+        "failed calling webhook \"clusterwide-reject.kubewarden.admission\"",
+    );
+    let ran = s.run_pod("down-ignore", "billing", IMAGE);
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(
+        pull_secrets(&s.pod("down-ignore", "billing").unwrap()["spec"]),
+        Value::Null
+    );
+    s.policy_server = Some(s.launch.start());
+    let ran = s.run_pod("down-fail", "billing", IMAGE);
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(
+        pull_secrets(&s.pod("down-fail", "billing").unwrap()["spec"]),
+        secret_list()
+    );
+}
+
+/// No secret byte in anything kubectl printed or PolicyServer logged.
+fn no_secret_byte_in_any_output(s: &Suite) {
+    let auth = STANDARD.encode(format!("robot:{CANARY}"));
+    let logs = format!(
+        "{}{}",
+        s.kubectl.transcript(),
+        s.policy_server
+            .as_ref()
+            .map(PolicyServer::log)
+            .unwrap_or_default()
+    );
+    for canary in [CANARY, auth.as_str()] {
+        assert!(
+            !logs.contains(canary),
+            "secret data in the output: {canary}"
+        );
+    }
+}
+
+/// A case: its name and what it does to the suite.
+type Case = (&'static str, fn(&mut Suite));
+
+// ----- set-up and the run ------------------------------------------------------------------------
+
+fn install(kubectl: &Kubectl, readme: &str, module_uri: &str) -> Vec<Value> {
+    let crds = Path::new(&std::env::var("KUBEWARDEN_CRDS").unwrap_or_else(|_| {
+        repo_root()
+            .join("../shared/kubewarden/crds")
+            .display()
+            .to_string()
+    }))
+    .to_path_buf();
+    let ran = kubectl.run(&["apply", "-f", crds.to_str().unwrap()]);
+    assert!(ran.ok, "Kubewarden CRDs: {}", ran.all());
+    let ran = kubectl.run(&[
+        "wait",
+        "--for=condition=Established",
+        "crd",
+        "--all",
+        "--timeout=60s",
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    kubectl.apply(include_str!("cluster/podbox-crd.yaml"));
+    kubectl.apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {}}}\n---\napiVersion: v1\nkind: ServiceAccount\n\
+         metadata: {{name: policy-server, namespace: {}}}\n",
+        kubewarden::NAMESPACE,
+        kubewarden::NAMESPACE
+    ));
+    // The RBAC operators apply, read from the README itself.
+    kubectl.apply(yaml_block(readme, "Cluster access", "kind: ClusterRole"));
+    let mut stored = Vec::new();
+    for policy in policies(readme, module_uri) {
+        kubectl.apply(&policy.to_string());
+        let name = policy["metadata"]["name"].as_str().unwrap();
+        stored.push(
+            kubectl
+                .get("clusteradmissionpolicy", "", name)
+                .expect("stored policy"),
+        );
+    }
+    stored
+}
+
+fn main() {
+    stop_all_on_interrupt();
+    let assets = match assets() {
+        Ok(dir) => dir,
+        Err(why) => {
+            eprintln!("the cluster suite cannot run: {why}");
+            std::process::exit(1);
+        }
+    };
+    let kwctl = binary_from_env("KWCTL", "kwctl");
+    let policy_server = binary_from_env("POLICY_SERVER", "policy-server");
+    let module = std::env::var("POLICY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("annotated-policy.wasm"));
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let started = Instant::now();
+    let scratch = tempfile::Builder::new()
+        .prefix("ips-cluster-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path().to_path_buf();
+
+    let (failures, pids, ports, counts) = {
+        let registry = Registry::start(&dir.join("registry"));
+        let module_uri = registry.uri("image-pull-secrets:suite");
+        registry.push(&kwctl, &module, &module_uri, &dir.join("kwctl"));
+        let cluster = Cluster::start(&assets, &dir.join("cluster"));
+        println!("cluster ready in {:?}", cluster.started_in);
+        let kubectl = Kubectl::new(&assets.join("kubectl"), cluster.kubectl.kubeconfig());
+        let stored = install(&kubectl, &readme, &module_uri);
+
+        // PolicyServer: TLS by the cluster's CA, reading the cluster with an issued token.
+        cluster.pki.server("policy-server");
+        let token = kubectl.run(&[
+            "create",
+            "token",
+            "policy-server",
+            "-n",
+            kubewarden::NAMESPACE,
+            "--duration=2h",
+        ]);
+        assert!(token.ok, "{}", token.all());
+        let ps_kubeconfig = dir.join("policy-server.kubeconfig");
+        kubeconfig(
+            &ps_kubeconfig,
+            &cluster.server,
+            &cluster.pki.path("ca.crt"),
+            &format!("    token: {}\n", token.stdout.trim()),
+        );
+        let entries: serde_json::Map<String, Value> = stored
+            .iter()
+            .map(|p| (unique_name(p), policy_server_entry(p, &module_uri)))
+            .collect();
+        let launch = LaunchFiles {
+            binary: policy_server,
+            dir: dir.join("policy-server"),
+            policies_yml: serde_yaml::to_string(&entries).unwrap(),
+            kubeconfig: ps_kubeconfig,
+            sources: registry.sources().to_path_buf(),
+            cert: cluster.pki.path("policy-server.crt"),
+            key: cluster.pki.path("policy-server.key"),
+            port: free_port(),
+        };
+        let server = launch.start();
+        let ca = STANDARD.encode(std::fs::read(cluster.pki.path("ca.crt")).unwrap());
+        for policy in &stored {
+            kubectl.apply(
+                &webhook_configuration(policy, &format!("https://127.0.0.1:{}", launch.port), &ca)
+                    .to_string(),
+            );
+        }
+        let mut suite = Suite {
+            cluster,
+            kubectl,
+            policy_server: Some(server),
+            launch,
+            policies: stored,
+        };
+        suite.namespace("webhook-probe", Some("reject"), &[], true);
+        wait_until("the webhooks to be called", Duration::from_secs(30), || {
+            let ran = suite.kubectl.run(&[
+                "run",
+                "probe",
+                "-n",
+                "webhook-probe",
+                &format!("--image={IMAGE}"),
+                "--dry-run=server",
+                "-o",
+                "json",
+            ]);
+            ran.ok && pull_secrets(&ran.json()["spec"]) == secret_list()
+        });
+        println!("policy installed {:?} after the start", started.elapsed());
+
+        let cases: Vec<Case> = vec![
+            ("run_with_matching_image_stores_the_secret", |s| {
+                run_with_matching_image_stores_the_secret(s)
+            }),
+            ("run_with_other_image_stores_the_pod_as_sent", |s| {
+                run_with_other_image_stores_the_pod_as_sent(s)
+            }),
+            ("deployment_pods_carry_the_secret_template_untouched", |s| {
+                deployment_pods_carry_the_secret_template_untouched(s)
+            }),
+            ("job_pods_carry_the_secret", |s| {
+                job_pods_carry_the_secret(s)
+            }),
+            ("template_rules_put_the_secret_in_the_template_once", |s| {
+                template_rules_put_the_secret_in_the_template_once(s)
+            }),
+            ("missing_secret_under_reject_is_refused_with_the_fix", |s| {
+                missing_secret_under_reject_is_refused_with_the_fix(s)
+            }),
+            ("missing_secret_under_warn_is_stored_with_a_warning", |s| {
+                missing_secret_under_warn_is_stored_with_a_warning(s)
+            }),
+            ("secret_created_after_a_refusal_admits_the_retry", |s| {
+                secret_created_after_a_refusal_admits_the_retry(s)
+            }),
+            ("rbac_removed_gives_our_forbidden_message", |s| {
+                rbac_removed_gives_our_forbidden_message(s)
+            }),
+            ("namespace_selector_reads_real_labels", |s| {
+                namespace_selector_reads_real_labels(s)
+            }),
+            ("service_accounts_get_the_secret", |s| {
+                service_accounts_get_the_secret(s)
+            }),
+            ("custom_resource_pod_spec_gets_the_secret", |s| {
+                custom_resource_pod_spec_gets_the_secret(s)
+            }),
+            ("pull_policy_always_is_accepted_by_the_api_server", |s| {
+                pull_policy_always_is_accepted_by_the_api_server(s)
+            }),
+            ("set_image_is_judged_on_update", |s| {
+                set_image_is_judged_on_update(s)
+            }),
+            ("debug_container_is_judged", |s| {
+                debug_container_is_judged(s)
+            }),
+            ("server_dry_run_answers_the_same_and_stores_nothing", |s| {
+                server_dry_run_answers_the_same_and_stores_nothing(s)
+            }),
+            (
+                "policy_server_down_follows_the_failure_policy",
+                policy_server_down_follows_the_failure_policy,
+            ),
+            ("no_secret_byte_in_any_output", |s| {
+                no_secret_byte_in_any_output(s)
+            }),
+        ];
+        let only = std::env::var("CASES").ok();
+        let mut failures = Vec::new();
+        let mut ran = 0;
+        for (name, case) in &cases {
+            if only
+                .as_deref()
+                .is_some_and(|o| !o.split(',').any(|c| name.contains(c)))
+            {
+                continue;
+            }
+            ran += 1;
+            let at = Instant::now();
+            let outcome = catch_unwind(AssertUnwindSafe(|| case(&mut suite)));
+            match outcome {
+                Ok(()) => println!("ok   {name} ({:.1?})", at.elapsed()),
+                Err(panic) => {
+                    let why = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    println!("FAIL {name} ({:.1?}): {why}", at.elapsed());
+                    failures.push(name.to_string());
+                    if suite.policy_server.is_none() {
+                        suite.policy_server = Some(suite.launch.start());
+                    }
+                }
+            }
+        }
+        let mut pids = suite.cluster.pids();
+        pids.extend(suite.policy_server.as_ref().map(PolicyServer::pid));
+        let mut ports = suite.cluster.ports.clone();
+        ports.push(suite.launch.port);
+        ports.push(registry.port());
+        if !failures.is_empty() {
+            // Kept after the scratch folder goes: what the user saw, and both servers' logs.
+            let keep = repo_root().join("target/cluster-suite");
+            std::fs::create_dir_all(&keep).unwrap();
+            std::fs::write(keep.join("kubectl.txt"), suite.kubectl.transcript()).unwrap();
+            std::fs::write(keep.join("apiserver.log"), suite.cluster.apiserver_log()).unwrap();
+            let ps_log = suite
+                .policy_server
+                .as_ref()
+                .map(PolicyServer::log)
+                .unwrap_or_default();
+            std::fs::write(keep.join("policy-server.log"), ps_log).unwrap();
+            println!("transcript and logs: {}", keep.display());
+        }
+        let _ = &suite.policies;
+        (failures, pids, ports, (ran, cases.len()))
+        // Dropped here, in order: the suite (PolicyServer, then the control plane), the registry.
+    };
+
+    // Nothing left behind: every process gone, every port free, the folder removed.
+    let mut leftovers: Vec<String> = pids
+        .iter()
+        .filter(|&&p| is_running(p))
+        .map(|p| format!("process {p}"))
+        .collect();
+    leftovers.extend(
+        ports
+            .iter()
+            .filter(|&&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_err())
+            .map(|p| format!("port {p}")),
+    );
+    scratch.close().unwrap();
+    if dir.exists() {
+        leftovers.push(format!("folder {}", dir.display()));
+    }
+    println!(
+        "cluster suite: {} of {} cases run, {} failed, {:?} in all",
+        counts.0,
+        counts.1,
+        failures.len(),
+        started.elapsed()
+    );
+    if !leftovers.is_empty() {
+        println!("left behind: {}", leftovers.join(", "));
+    }
+    if !failures.is_empty() || !leftovers.is_empty() {
+        println!("failed: {}", failures.join(", "));
+        std::process::exit(1);
+    }
+}
