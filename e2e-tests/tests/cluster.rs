@@ -765,7 +765,6 @@ fn install(kubectl: &Kubectl, readme: &str, module_uri: &str) -> Vec<Value> {
 }
 
 fn main() {
-    stop_all_on_interrupt();
     let assets = match assets() {
         Ok(dir) => dir,
         Err(why) => {
@@ -785,6 +784,7 @@ fn main() {
         .tempdir()
         .unwrap();
     let dir = scratch.path().to_path_buf();
+    stop_all_on_interrupt(dir.clone());
 
     let (failures, pids, ports, counts) = {
         let registry = Registry::start(&dir.join("registry"));

@@ -9,17 +9,23 @@ use std::time::{Duration, Instant};
 /// The PIDs of every child started and not yet stopped, for [`stop_all_on_interrupt`].
 static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
-/// On SIGINT, SIGTERM or SIGHUP, kills every child still running (by its PID) and exits 130: a
-/// suite interrupted by the user or by CI's time limit leaves no process behind.
-pub fn stop_all_on_interrupt() {
-    ctrlc::set_handler(|| {
+/// On SIGINT, SIGTERM or SIGHUP, kills every child still running (by its PID), removes
+/// `scratch`, and exits 130: a suite interrupted by the user or by CI's time limit leaves no
+/// process or file behind.
+pub fn stop_all_on_interrupt(scratch: PathBuf) {
+    ctrlc::set_handler(move || {
         for pid in LIVE.lock().map(|l| l.clone()).unwrap_or_default() {
             let _ = Command::new("kill")
                 .arg("-KILL")
                 .arg(pid.to_string())
                 .status();
         }
-        eprintln!("interrupted: stopped every process the suite started");
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = std::fs::remove_dir_all(&scratch);
+        eprintln!(
+            "interrupted: stopped every process the suite started and removed {}",
+            scratch.display()
+        );
         std::process::exit(130);
     })
     .expect("install the interrupt handler");
