@@ -39,6 +39,15 @@ const PUBLIC_IMAGE: &str = "docker.io/library/nginx:1.27";
 const CANARY: &str = "CANARY-cluster-4b1e-registry-password";
 /// The namespace label that picks which of the suite's policies judges a namespace.
 const POLICY_LABEL: &str = "suite.image-pull-secrets.example/policy";
+/// The PolicyServer (and its ServiceAccount) whose token is revoked once it is running.
+const REVOKED: &str = "revoked";
+/// Host texts that must never reach a user: the raw host error and its backtrace (every
+/// PolicyServer of the suite runs with RUST_BACKTRACE=1, which appends one to each host error).
+const NEVER: [&str; 3] = [
+    "Stack backtrace",
+    "Callback evaluation failure",
+    "Host error",
+];
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -52,6 +61,8 @@ struct Suite {
     cluster: Cluster,
     kubectl: Kubectl,
     policy_server: Option<PolicyServer>,
+    /// The PolicyServer whose ServiceAccount was deleted after it started.
+    revoked: PolicyServer,
     launch: LaunchFiles,
     policies: Vec<Value>,
 }
@@ -69,6 +80,51 @@ struct LaunchFiles {
 }
 
 impl LaunchFiles {
+    /// The files PolicyServer `name` needs: its `policies.yml` (the entries the controller
+    /// writes for `served`), and a kubeconfig with a token for ServiceAccount `account`.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        binary: &Path,
+        cluster: &Cluster,
+        kubectl: &Kubectl,
+        registry: &Registry,
+        dir: &Path,
+        name: &str,
+        account: &str,
+        served: &[&Value],
+        module_uri: &str,
+    ) -> Self {
+        let namespace = kubewarden::NAMESPACE;
+        if account != "policy-server" {
+            assert!(
+                kubectl
+                    .run(&["create", "serviceaccount", account, "-n", namespace])
+                    .ok
+            );
+        }
+        let token = kubectl.run(&["create", "token", account, "-n", namespace, "--duration=2h"]);
+        assert!(token.ok, "{}", token.all());
+        let dir = dir.join(format!("policy-server-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("kubeconfig");
+        let user = format!("    token: {}\n", token.stdout.trim());
+        kubeconfig(&config, &cluster.server, &cluster.pki.path("ca.crt"), &user);
+        let entries: serde_json::Map<String, Value> = served
+            .iter()
+            .map(|p| (unique_name(p), policy_server_entry(p, module_uri)))
+            .collect();
+        Self {
+            binary: binary.to_path_buf(),
+            dir,
+            policies_yml: serde_yaml::to_string(&entries).unwrap(),
+            kubeconfig: config,
+            sources: registry.sources().to_path_buf(),
+            cert: cluster.pki.path("policy-server.crt"),
+            key: cluster.pki.path("policy-server.key"),
+            port: free_port(),
+        }
+    }
+
     fn start(&self) -> PolicyServer {
         PolicyServer::start_on(
             &Launch {
@@ -77,7 +133,7 @@ impl LaunchFiles {
                 policies: &self.policies_yml,
                 kubeconfig: &self.kubeconfig,
                 sources: Some(&self.sources),
-                rust_backtrace: false,
+                rust_backtrace: true,
                 tls: Some((&self.cert, &self.key)),
             },
             self.port,
@@ -154,6 +210,19 @@ fn policies(readme: &str, module: &str) -> Vec<Value> {
             None,
             Some("Ignore"),
         ),
+        ("skip", json!({"rules": [rule("skip")]}), None, None),
+        (
+            "validating",
+            json!({"rules": [rule("reject")], "verifySecrets": false}),
+            None,
+            None,
+        ),
+        (
+            "unauthorized",
+            json!({"rules": [rule("reject")]}),
+            None,
+            None,
+        ),
     ];
     let mut all = vec![base.clone()];
     for (name, settings, rules, failure) in variants {
@@ -165,6 +234,13 @@ fn policies(readme: &str, module: &str) -> Vec<Value> {
         }
         if let Some(failure) = failure {
             policy["spec"]["failurePolicy"] = json!(failure);
+        }
+        match name {
+            // Deployed as a validating policy by mistake.
+            "validating" => policy["spec"]["mutating"] = json!(false),
+            // On a PolicyServer of its own, whose token the API server no longer accepts.
+            "unauthorized" => policy["spec"]["policyServer"] = json!(REVOKED),
+            _ => {}
         }
         all.push(policy);
     }
@@ -414,6 +490,70 @@ fn missing_secret_under_warn_is_stored_with_a_warning(s: &Suite) {
         pull_secrets(&s.pod("missing-warn", "billing").unwrap()["spec"]),
         secret_list()
     );
+}
+
+/// The secret missing under `skip`: stored without it, with the warning.
+fn missing_secret_under_skip_is_stored_without_it(s: &Suite) {
+    s.namespace("missing-skip", Some("skip"), &[], false);
+    let ran = s.run_pod("missing-skip", "billing", IMAGE);
+    assert!(ran.ok, "{}", ran.all());
+    assert_has(
+        &ran.stderr,
+        &format!("Warning: {}", not_found_message("missing-skip")),
+    );
+    assert_eq!(
+        pull_secrets(&s.pod("missing-skip", "billing").unwrap()["spec"]),
+        Value::Null
+    );
+}
+
+/// An Opaque secret of that name holds no registry credentials: refused, saying so.
+fn opaque_secret_is_refused_as_the_wrong_type(s: &Suite) {
+    s.namespace("opaque", Some("reject"), &[], false);
+    let ran = s.kubectl.run(&[
+        "create",
+        "secret",
+        "generic",
+        SECRET,
+        "-n",
+        "opaque",
+        &format!("--from-literal=token={CANARY}"),
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    let ran = s.run_pod("opaque", "billing", IMAGE);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(&ran.stderr, &format!("imagePullSecret \"{SECRET}\" in namespace \"opaque\": secret type \"Opaque\" holds no registry credentials"));
+    assert_has(
+        &ran.stderr,
+        &format!("kubectl create secret docker-registry {SECRET} -n opaque"),
+    );
+}
+
+/// A policy applied with `mutating: false` gets a ValidatingWebhookConfiguration, and PolicyServer
+/// turns the mutation it would make into a refusal.
+fn validating_policy_refuses_what_it_would_mutate(s: &Suite) {
+    s.namespace("validating", Some("validating"), &[], true);
+    let ran = s.run_pod("validating", "billing", IMAGE);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(
+        &ran.stderr,
+        "admission webhook \"clusterwide-validating.kubewarden.admission\" denied the request",
+    );
+    assert_has(&ran.stderr, "The policy attempted to mutate the request, but it is currently configured to not allow mutations");
+}
+
+/// The API server refuses the PolicyServer's token (its ServiceAccount was deleted): the real 401
+/// reaches the user as our message.
+fn revoked_token_gives_our_unauthorized_message(s: &Suite) {
+    s.namespace("unauthorized", Some("unauthorized"), &[], true);
+    let ran = s.run_pod("unauthorized", "billing", IMAGE);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(&ran.stderr, &denied_by("unauthorized"));
+    assert_has(
+        &ran.stderr,
+        &format!("imagePullSecret \"{SECRET}\" in namespace \"unauthorized\""),
+    );
+    assert_has(&ran.stderr, "401 Unauthorized");
 }
 
 /// A secret created after a refusal: the retry is admitted at once (PolicyServer caches only
@@ -700,21 +840,23 @@ fn policy_server_down_follows_the_failure_policy(s: &mut Suite) {
     );
 }
 
-/// No secret byte in anything kubectl printed or PolicyServer logged.
+/// No secret byte in anything kubectl printed or a PolicyServer logged, and no raw host error
+/// or backtrace in anything kubectl printed.
 fn no_secret_byte_in_any_output(s: &Suite) {
     let auth = STANDARD.encode(format!("robot:{CANARY}"));
-    let logs = format!(
-        "{}{}",
-        s.kubectl.transcript(),
-        s.policy_server
-            .as_ref()
-            .map(PolicyServer::log)
-            .unwrap_or_default()
-    );
-    for canary in [CANARY, auth.as_str()] {
+    let shown = s.kubectl.transcript();
+    let served = s.policy_server.as_ref().map(PolicyServer::log);
+    let logs = format!("{shown}{}{}", served.unwrap_or_default(), s.revoked.log());
+    for canary in [CANARY, &auth, &STANDARD.encode(CANARY)] {
         assert!(
             !logs.contains(canary),
             "secret data in the output: {canary}"
+        );
+    }
+    for text in NEVER {
+        assert!(
+            !shown.contains(text),
+            "host error text shown to the user: {text}"
         );
     }
 }
@@ -773,7 +915,7 @@ fn main() {
         }
     };
     let kwctl = binary_from_env("KWCTL", "kwctl");
-    let policy_server = binary_from_env("POLICY_SERVER", "policy-server");
+    let binaries = binary_from_env("POLICY_SERVER", "policy-server");
     let module = std::env::var("POLICY")
         .map(PathBuf::from)
         .unwrap_or_else(|_| repo_root().join("annotated-policy.wasm"));
@@ -795,47 +937,46 @@ fn main() {
         let kubectl = Kubectl::new(&assets.join("kubectl"), cluster.kubectl.kubeconfig());
         let stored = install(&kubectl, &readme, &module_uri);
 
-        // PolicyServer: TLS by the cluster's CA, reading the cluster with an issued token.
+        // The PolicyServers, as their policies' `spec.policyServer` names them: TLS by the
+        // cluster's CA, each reading the cluster with a token the API server issued for its
+        // ServiceAccount.
         cluster.pki.server("policy-server");
-        let token = kubectl.run(&[
-            "create",
-            "token",
-            "policy-server",
+        let ca = STANDARD.encode(std::fs::read(cluster.pki.path("ca.crt")).unwrap());
+        let start_server = |name: &str, account: &str| {
+            let served: Vec<&Value> = stored
+                .iter()
+                .filter(|p| p["spec"]["policyServer"].as_str().unwrap_or("default") == name)
+                .collect();
+            let launch = LaunchFiles::new(
+                &binaries,
+                &cluster,
+                &kubectl,
+                &registry,
+                &dir,
+                name,
+                account,
+                &served,
+                &module_uri,
+            );
+            let server = launch.start();
+            for policy in served {
+                let url = format!("https://127.0.0.1:{}", launch.port);
+                kubectl.apply(&webhook_configuration(policy, &url, &ca).to_string());
+            }
+            (launch, server)
+        };
+        let (launch, server) = start_server("default", "policy-server");
+        let (_, revoked) = start_server(REVOKED, REVOKED);
+        let ran = kubectl.run(&[
+            "delete",
+            "serviceaccount",
+            REVOKED,
             "-n",
             kubewarden::NAMESPACE,
-            "--duration=2h",
         ]);
-        assert!(token.ok, "{}", token.all());
-        let ps_kubeconfig = dir.join("policy-server.kubeconfig");
-        kubeconfig(
-            &ps_kubeconfig,
-            &cluster.server,
-            &cluster.pki.path("ca.crt"),
-            &format!("    token: {}\n", token.stdout.trim()),
-        );
-        let entries: serde_json::Map<String, Value> = stored
-            .iter()
-            .map(|p| (unique_name(p), policy_server_entry(p, &module_uri)))
-            .collect();
-        let launch = LaunchFiles {
-            binary: policy_server,
-            dir: dir.join("policy-server"),
-            policies_yml: serde_yaml::to_string(&entries).unwrap(),
-            kubeconfig: ps_kubeconfig,
-            sources: registry.sources().to_path_buf(),
-            cert: cluster.pki.path("policy-server.crt"),
-            key: cluster.pki.path("policy-server.key"),
-            port: free_port(),
-        };
-        let server = launch.start();
-        let ca = STANDARD.encode(std::fs::read(cluster.pki.path("ca.crt")).unwrap());
-        for policy in &stored {
-            kubectl.apply(
-                &webhook_configuration(policy, &format!("https://127.0.0.1:{}", launch.port), &ca)
-                    .to_string(),
-            );
-        }
+        assert!(ran.ok, "{}", ran.all());
         let mut suite = Suite {
+            revoked,
             cluster,
             kubectl,
             policy_server: Some(server),
@@ -879,6 +1020,18 @@ fn main() {
             }),
             ("missing_secret_under_warn_is_stored_with_a_warning", |s| {
                 missing_secret_under_warn_is_stored_with_a_warning(s)
+            }),
+            ("missing_secret_under_skip_is_stored_without_it", |s| {
+                missing_secret_under_skip_is_stored_without_it(s)
+            }),
+            ("opaque_secret_is_refused_as_the_wrong_type", |s| {
+                opaque_secret_is_refused_as_the_wrong_type(s)
+            }),
+            ("validating_policy_refuses_what_it_would_mutate", |s| {
+                validating_policy_refuses_what_it_would_mutate(s)
+            }),
+            ("revoked_token_gives_our_unauthorized_message", |s| {
+                revoked_token_gives_our_unauthorized_message(s)
             }),
             ("secret_created_after_a_refusal_admits_the_retry", |s| {
                 secret_created_after_a_refusal_admits_the_retry(s)
@@ -946,6 +1099,7 @@ fn main() {
         }
         let mut pids = suite.cluster.pids();
         pids.extend(suite.policy_server.as_ref().map(PolicyServer::pid));
+        pids.push(suite.revoked.pid());
         let mut ports = suite.cluster.ports.clone();
         ports.push(suite.launch.port);
         ports.push(registry.port());

@@ -390,9 +390,11 @@ impl Kubectl {
         // transcript holds only what kubectl printed of the cluster's answers.
         let shown: Vec<&str> = args
             .iter()
-            .map(|a| match a.starts_with("--docker-password=") {
-                true => "--docker-password=(masked)",
-                false => a,
+            .map(|a| {
+                match a.starts_with("--docker-password=") || a.starts_with("--from-literal=") {
+                    true => "(a secret value, masked)",
+                    false => a,
+                }
             })
             .collect();
         self.transcript.lock().unwrap().push_str(&format!(
