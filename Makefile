@@ -128,7 +128,16 @@ clean:
 .PHONY: record-host-answers e2e-policy-server e2e-cluster demo-cluster
 
 # The control plane's programs, the envtest way: KUBEBUILDER_ASSETS names the folder holding etcd,
-# kube-apiserver, kube-controller-manager and kubectl (.ci/run unpacks ../shared/kubernetes there).
+# kube-apiserver, kube-controller-manager and kubectl. Unset, and ../shared/kubernetes/ at hand,
+# they are unpacked into target/kubernetes (as .ci/run does).
+SHARED_KUBERNETES := $(abspath ../shared/kubernetes)
+ifeq ($(KUBEBUILDER_ASSETS),)
+ifneq ($(wildcard $(SHARED_KUBERNETES)/unpack),)
+KUBEBUILDER_ASSETS := $(abspath target/kubernetes)
+$(shell $(SHARED_KUBERNETES)/unpack $(KUBEBUILDER_ASSETS) >/dev/null)
+endif
+endif
+export KUBEBUILDER_ASSETS
 CLUSTER_PROGRAMS := etcd kube-apiserver kube-controller-manager kubectl
 CLUSTER_ASSETS := $(if $(KUBEBUILDER_ASSETS),$(if $(strip $(foreach p,$(CLUSTER_PROGRAMS),$(if $(wildcard $(KUBEBUILDER_ASSETS)/$(p)),,$(p)))),,$(KUBEBUILDER_ASSETS)))
 
@@ -137,6 +146,13 @@ CLUSTER_ASSETS := $(if $(KUBEBUILDER_ASSETS),$(if $(strip $(foreach p,$(CLUSTER_
 e2e-cluster: annotated-policy.wasm | setup-registry
 	@test -n "$(CLUSTER_ASSETS)" || { echo "e2e-cluster: set KUBEBUILDER_ASSETS to a folder holding $(CLUSTER_PROGRAMS)" >&2; exit 1; }
 	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p e2e-tests --test cluster
+
+# The main job on a real cluster: the same set-up, then `kubectl run` of a private image in a
+# namespace with the secret, one without it under `warn`, and one under `reject`; then all stops.
+demo-cluster: annotated-policy.wasm | setup-registry
+	@test -n "$(CLUSTER_ASSETS)" || { echo "demo-cluster: set KUBEBUILDER_ASSETS to a folder holding $(CLUSTER_PROGRAMS)" >&2; exit 1; }
+	@$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) POLICY=$(abspath annotated-policy.wasm) CLUSTER_DEMO=1 \
+		cargo test --release -q -p e2e-tests --test cluster
 
 # Debian's docker-registry, the loopback OCI registry the PolicyServer suite pulls the policy from.
 setup-registry:

@@ -861,6 +861,72 @@ fn no_secret_byte_in_any_output(s: &Suite) {
     }
 }
 
+/// `make demo-cluster`: what a user sees with the README's policy (`onMissingSecret: warn`) and
+/// with `reject`, each command printed with what kubectl answered.
+fn demo(s: &Suite) {
+    let show = |args: &[&str]| {
+        let ran = s.kubectl.run(args);
+        let shown: Vec<&str> = args
+            .iter()
+            .map(|a| {
+                if a.contains(CANARY) {
+                    "--docker-password=..."
+                } else {
+                    a
+                }
+            })
+            .collect();
+        println!("$ kubectl {}\n{}", shown.join(" "), ran.all());
+    };
+    println!("\n# team-a has the pull secret; the README's policy judges it");
+    s.namespace("team-a", Some("image-pull-secrets"), &[], false);
+    show(&[
+        "create",
+        "secret",
+        "docker-registry",
+        SECRET,
+        "-n",
+        "team-a",
+        &format!("--docker-server={REGISTRY}"),
+        "--docker-username=robot",
+        &format!("--docker-password={CANARY}"),
+    ]);
+    show(&[
+        "run",
+        "billing",
+        "-n",
+        "team-a",
+        &format!("--image={IMAGE}"),
+    ]);
+    show(&[
+        "get",
+        "pod",
+        "billing",
+        "-n",
+        "team-a",
+        "-o",
+        "jsonpath={.spec.imagePullSecrets}{\"\\n\"}",
+    ]);
+    println!("\n# team-b has no pull secret: the README's policy (onMissingSecret: warn) admits with a warning");
+    s.namespace("team-b", Some("image-pull-secrets"), &[], false);
+    show(&[
+        "run",
+        "billing",
+        "-n",
+        "team-b",
+        &format!("--image={IMAGE}"),
+    ]);
+    println!("\n# team-c has no pull secret and its policy says onMissingSecret: reject");
+    s.namespace("team-c", Some("reject"), &[], false);
+    show(&[
+        "run",
+        "billing",
+        "-n",
+        "team-c",
+        &format!("--image={IMAGE}"),
+    ]);
+}
+
 /// A case: its name and what it does to the suite.
 type Case = (&'static str, fn(&mut Suite));
 
@@ -1068,6 +1134,10 @@ fn main() {
                 no_secret_byte_in_any_output(s)
             }),
         ];
+        if std::env::var_os("CLUSTER_DEMO").is_some() {
+            demo(&suite);
+            return;
+        }
         let only = std::env::var("CASES").ok();
         let mut failures = Vec::new();
         let mut ran = 0;
