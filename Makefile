@@ -55,7 +55,7 @@ runner: $(RUNNER)
 
 # The module as it is distributed: metadata embedded by kwctl annotate (KWCTL_REAL) or by the
 # runner's annotate, which writes the same section. kwctl takes no --questions-path here: the
-# Rancher form reaches users through artifacthub-pkg.yml.
+# Rancher form reaches users as the chart's questions.yaml (make chart).
 annotated-policy.wasm: policy.wasm policy-metadata.yaml README.md $(if $(KWCTL_REAL),,$(RUNNER))
 	$(or $(KWCTL_REAL),$(RUNNER)) annotate -m policy-metadata.yaml -u README.md -o $@ policy.wasm
 
@@ -64,7 +64,7 @@ annotated-policy.wasm: policy.wasm policy-metadata.yaml README.md $(if $(KWCTL_R
 # takes the version from io.kubewarden.policy.version and warns that the flag is deprecated.
 artifacthub-pkg.yml: policy-metadata.yaml questions-ui.yml
 	@test -n "$(FOUND_KWCTL)" || { echo "artifacthub-pkg.yml is written by kwctl: put kwctl on PATH or set KWCTL_REAL" >&2; exit 1; }
-	$(FOUND_KWCTL) scaffold artifacthub -m policy-metadata.yaml --questions-path questions-ui.yml -o $@
+	$(KWCTL_ENV) $(FOUND_KWCTL) scaffold artifacthub -m policy-metadata.yaml --questions-path questions-ui.yml -o $@
 
 # charts/image-pull-secrets/'s generated files (Chart.yaml, values.yaml, questions.yaml, README.md,
 # LICENSE), from the files they mirror; chart-check fails when they are stale.
