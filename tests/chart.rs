@@ -638,3 +638,41 @@ fn copyable_manifests() {
         eprintln!("wrote {} files to {}", files.len(), Path::new(&dir).display());
     }
 }
+
+/// The release publishes the chart these tests check: its version is checked against the tag,
+/// it is packaged from `charts/image-pull-secrets` and handed to chart-releaser, which indexes it.
+#[test]
+fn release_workflow_publishes_the_chart_with_chart_releaser() {
+    let workflow = yaml(".github/workflows/release.yml");
+    let steps = |job: &str| -> Vec<Value> {
+        workflow["jobs"][job]["steps"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("release.yml: job {job} has no steps"))
+            .clone()
+    };
+    let runs = |job: &str| -> String {
+        steps(job)
+            .iter()
+            .filter_map(|step| step["run"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert!(
+        runs("release").contains(&format!("{CHART}/Chart.yaml")),
+        "release.yml: the tag check must compare the chart's version"
+    );
+    assert!(
+        runs("chart").contains(&format!("helm package {CHART} --destination .cr-release-packages")),
+        "release.yml: the chart job must package {CHART} where chart-releaser looks"
+    );
+    let releaser = steps("chart")
+        .into_iter()
+        .find(|step| {
+            step["uses"]
+                .as_str()
+                .is_some_and(|uses| uses.starts_with("helm/chart-releaser-action@"))
+        })
+        .expect("release.yml: the chart job runs helm/chart-releaser-action");
+    assert_eq!(releaser["with"]["skip_packaging"], true);
+    assert_eq!(releaser["with"]["mark_as_latest"], false);
+}
