@@ -159,7 +159,9 @@ fn pages_url() -> String {
     let (owner, name) = source
         .strip_prefix("https://github.com/")
         .and_then(|path| path.split_once('/'))
-        .unwrap_or_else(|| panic!("{METADATA}: io.kubewarden.policy.url {source:?} is not a GitHub repository"));
+        .unwrap_or_else(|| {
+            panic!("{METADATA}: io.kubewarden.policy.url {source:?} is not a GitHub repository")
+        });
     format!("https://{owner}.github.io/{name}")
 }
 
@@ -353,7 +355,10 @@ fn every_rancher_form_answer_renders_through_the_chart() {
 #[test]
 fn the_readme_flux_release_installs_the_released_chart_with_the_readme_values() {
     let (repository, release) = readme_flux();
-    assert_eq!(repository["spec"]["url"].as_str(), Some(pages_url().as_str()));
+    assert_eq!(
+        repository["spec"]["url"].as_str(),
+        Some(pages_url().as_str())
+    );
     let chart = &release["spec"]["chart"]["spec"];
     let chart_yaml = yaml(&format!("{CHART}/Chart.yaml"));
     assert_eq!(chart["chart"], chart_yaml["name"]);
@@ -413,8 +418,12 @@ fn helm_repository_index_names_the_released_module() {
     let annotations = &entry["annotations"];
     let composed = format!(
         "registry://{}/{}:{}",
-        annotations["kubewarden/registry"].as_str().unwrap_or_default(),
-        annotations["kubewarden/repository"].as_str().unwrap_or_default(),
+        annotations["kubewarden/registry"]
+            .as_str()
+            .unwrap_or_default(),
+        annotations["kubewarden/repository"]
+            .as_str()
+            .unwrap_or_default(),
         annotations["kubewarden/tag"].as_str().unwrap_or_default()
     );
     assert_eq!(composed, module, "index entry annotations: {annotations:?}");
@@ -440,7 +449,12 @@ fn markdown_manifests(file: &str, prefix: &str) -> Vec<Copyable> {
     applied_yaml_blocks(&read(file))
         .into_iter()
         .filter(|(_, block)| block.starts_with("apiVersion:") && !block.contains("fluxcd.io/"))
-        .map(|(index, block)| (format!("{prefix}-yaml-block-{index}.yaml"), format!("{block}\n")))
+        .map(|(index, block)| {
+            (
+                format!("{prefix}-yaml-block-{index}.yaml"),
+                format!("{block}\n"),
+            )
+        })
         .collect()
 }
 
@@ -493,7 +507,8 @@ fn scaffolded() -> Vec<Copyable> {
             let local = format!("module: file://{}", module.display());
             let scaffold = String::from_utf8(output.stdout).unwrap();
             assert!(scaffold.contains(&local), "{name}: {scaffold}");
-            let header = "# kwctl scaffold manifest, spec.module as for the README's registry:// URI.\n";
+            let header =
+                "# kwctl scaffold manifest, spec.module as for the README's registry:// URI.\n";
             let text = scaffold.replace(&local, &format!("module: {}", released_module()));
             (name, format!("{header}{text}"))
         })
@@ -504,7 +519,8 @@ fn scaffolded() -> Vec<Copyable> {
 fn rendered_charts(helm: &Helm) -> Vec<Copyable> {
     let mut all = vec![(
         "chart-default-values-with-readme-values-file.yaml".to_string(),
-        helm.template(CHART, "kubewarden", &readme_values()).unwrap(),
+        helm.template(CHART, "kubewarden", &readme_values())
+            .unwrap(),
     )];
     let (_, release) = readme_flux();
     all.push((
@@ -635,7 +651,11 @@ fn copyable_manifests() {
     }
     if let Some(dir) = std::env::var_os("COPYABLE_MANIFESTS").filter(|dir| !dir.is_empty()) {
         write_all(Path::new(&dir), &files);
-        eprintln!("wrote {} files to {}", files.len(), Path::new(&dir).display());
+        eprintln!(
+            "wrote {} files to {}",
+            files.len(),
+            Path::new(&dir).display()
+        );
     }
 }
 
@@ -662,7 +682,9 @@ fn release_workflow_publishes_the_chart_with_chart_releaser() {
         "release.yml: the tag check must compare the chart's version"
     );
     assert!(
-        runs("chart").contains(&format!("helm package {CHART} --destination .cr-release-packages")),
+        runs("chart").contains(&format!(
+            "helm package {CHART} --destination .cr-release-packages"
+        )),
         "release.yml: the chart job must package {CHART} where chart-releaser looks"
     );
     let releaser = steps("chart")

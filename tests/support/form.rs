@@ -191,4 +191,3 @@ pub fn cases() -> Vec<(&'static str, Value)> {
         ),
     ]
 }
-
