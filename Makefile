@@ -85,7 +85,7 @@ copyable-manifests: policy.wasm
 	@test -n "$(HELM)" || { echo "copyable-manifests renders the chart: set HELM or KUBEBUILDER_ASSETS" >&2; exit 1; }
 	@test -n "$(FOUND_KWCTL)" || { echo "copyable-manifests runs kwctl scaffold manifest: set KWCTL_REAL" >&2; exit 1; }
 	KWCTL_REAL=$(FOUND_KWCTL) COPYABLE_MANIFESTS=$(abspath target/copyable-manifests) \
-		cargo test -p image-pull-secrets --test chart copyable_manifests -- --exact --nocapture
+		cargo test -p image-pull-secrets --test chart copyable_manifests_parse_and_are_written_on_request -- --exact --nocapture
 
 # With a real kwctl the packaging tests annotate policy.wasm and run it (tests/support/mod.rs).
 unit-tests: $(if $(KWCTL_REAL),policy.wasm) | setup

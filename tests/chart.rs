@@ -604,7 +604,7 @@ fn write_all(dir: &Path, files: &[Copyable]) {
 /// with `COPYABLE_MANIFESTS=<dir>` (`make copyable-manifests`) they are written there, one file
 /// each, for `kubectl apply --dry-run=server` against the CRDs.
 #[test]
-fn copyable_manifests() {
+fn copyable_manifests_parse_and_are_written_on_request() {
     let mut files = markdown_manifests("README.md", "readme");
     let mut docs: Vec<String> = std::fs::read_dir(repository().join("docs"))
         .unwrap()

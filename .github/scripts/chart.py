@@ -13,7 +13,10 @@ contextAwareResources, mutating and backgroundAudit of policy-metadata.yaml.
 import sys
 from pathlib import Path
 
-import yaml
+try:
+    import yaml
+except ImportError:
+    sys.exit("chart.py needs PyYAML: pip install pyyaml (Debian: apt-get install python3-yaml)")
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "image-pull-secrets"
