@@ -24,11 +24,15 @@ WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --e
 	--enable-reference-types --enable-multivalue --enable-mutable-globals
 POLICY_SOURCES := $(shell find src -name '*.rs') Cargo.toml $(wildcard Cargo.lock)
 RUNNER_SOURCES := $(shell find $(RUNNER_DIR)/src -name '*.rs') $(RUNNER_DIR)/Cargo.toml $(RUNNER_DIR)/Cargo.lock
+# Helm 4 for the chart's tests (tests/chart.rs): `.ci/run` unpacks ../shared/kubernetes into
+# KUBEBUILDER_ASSETS; otherwise helm is looked up on PATH.
+HELM ?= $(or $(wildcard $(KUBEBUILDER_ASSETS)/helm),$(shell command -v helm 2>/dev/null))
+export HELM
 FUZZ_SECONDS ?= 120
 # Evaluations per workload in `make bench` (a fresh instance each).
 BENCH_ITERATIONS ?= 1000
 
-.PHONY: setup runner test unit-tests e2e-tests e2e-tests-kwctl real-runtime-tests lint fmt demo bench fuzz clean
+.PHONY: setup runner test unit-tests chart chart-check chart-tests copyable-manifests e2e-tests e2e-tests-kwctl real-runtime-tests lint fmt demo bench fuzz clean
 
 # Tools a fresh machine lacks: the wasm target, rustfmt and clippy, and binaryen's wasm-opt.
 setup:
@@ -51,7 +55,7 @@ runner: $(RUNNER)
 
 # The module as it is distributed: metadata embedded by kwctl annotate (KWCTL_REAL) or by the
 # runner's annotate, which writes the same section. kwctl takes no --questions-path here: the
-# Rancher form reaches users through artifacthub-pkg.yml.
+# Rancher form reaches users as the chart's questions.yaml (make chart).
 annotated-policy.wasm: policy.wasm policy-metadata.yaml README.md $(if $(KWCTL_REAL),,$(RUNNER))
 	$(or $(KWCTL_REAL),$(RUNNER)) annotate -m policy-metadata.yaml -u README.md -o $@ policy.wasm
 
@@ -60,7 +64,28 @@ annotated-policy.wasm: policy.wasm policy-metadata.yaml README.md $(if $(KWCTL_R
 # takes the version from io.kubewarden.policy.version and warns that the flag is deprecated.
 artifacthub-pkg.yml: policy-metadata.yaml questions-ui.yml
 	@test -n "$(FOUND_KWCTL)" || { echo "artifacthub-pkg.yml is written by kwctl: put kwctl on PATH or set KWCTL_REAL" >&2; exit 1; }
-	$(FOUND_KWCTL) scaffold artifacthub -m policy-metadata.yaml --questions-path questions-ui.yml -o $@
+	$(KWCTL_ENV) $(FOUND_KWCTL) scaffold artifacthub -m policy-metadata.yaml --questions-path questions-ui.yml -o $@
+
+# charts/image-pull-secrets/'s generated files (Chart.yaml, values.yaml, questions.yaml, README.md,
+# LICENSE), from the files they mirror; chart-check fails when they are stale.
+chart:
+	python3 .github/scripts/chart.py
+
+chart-check:
+	python3 .github/scripts/chart.py --check
+
+# The chart's helm lint, helm template and repository index run in unit-tests (tests/chart.rs);
+# without helm they cannot, and say so here.
+chart-tests: chart-check
+	@test -n "$(HELM)" || echo "NOT RUN: helm lint, helm template and helm repo index of the chart (tests/chart.rs): set HELM to helm 4 or KUBEBUILDER_ASSETS to a folder holding it (../shared/kubernetes/unpack DIR)"
+
+# Every policy manifest an operator can copy from us, one file each, and three the API server must
+# refuse (invalid/), for `kubectl apply --dry-run=server` with Kubewarden's CRDs.
+copyable-manifests: policy.wasm
+	@test -n "$(HELM)" || { echo "copyable-manifests renders the chart: set HELM or KUBEBUILDER_ASSETS" >&2; exit 1; }
+	@test -n "$(FOUND_KWCTL)" || { echo "copyable-manifests runs kwctl scaffold manifest: set KWCTL_REAL" >&2; exit 1; }
+	KWCTL_REAL=$(FOUND_KWCTL) COPYABLE_MANIFESTS=$(abspath target/copyable-manifests) \
+		cargo test -p image-pull-secrets --test chart copyable_manifests_parse_and_are_written_on_request -- --exact --nocapture
 
 # With a real kwctl the packaging tests annotate policy.wasm and run it (tests/support/mod.rs).
 unit-tests: $(if $(KWCTL_REAL),policy.wasm) | setup
@@ -98,7 +123,7 @@ lint: | setup
 	cargo clippy --locked --manifest-path $(RUNNER_DIR)/Cargo.toml --all-targets -- -D warnings
 	cargo clippy -p image-pull-secrets --target $(WASM_TARGET) -- -D warnings
 
-test: lint unit-tests e2e-tests real-runtime-tests
+test: lint chart-tests unit-tests e2e-tests real-runtime-tests
 
 fmt: | setup
 	cargo fmt --all
