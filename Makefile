@@ -168,9 +168,10 @@ CLUSTER_ASSETS := $(if $(KUBEBUILDER_ASSETS),$(if $(strip $(foreach p,$(CLUSTER_
 
 # The cluster suite: a real control plane on loopback, the real PolicyServer as its webhook
 # (e2e-tests/tests/cluster.rs). Needs openssl and Debian's docker-registry.
-e2e-cluster: annotated-policy.wasm | setup-registry
+e2e-cluster: annotated-policy.wasm copyable-manifests | setup-registry
 	@test -n "$(CLUSTER_ASSETS)" || { echo "e2e-cluster: set KUBEBUILDER_ASSETS to a folder holding $(CLUSTER_PROGRAMS)" >&2; exit 1; }
-	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p e2e-tests --test cluster
+	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) POLICY=$(abspath annotated-policy.wasm) HELM=$(HELM) \
+		COPYABLE_MANIFESTS=$(abspath target/copyable-manifests) cargo test --release -p e2e-tests --test cluster
 
 # The main job on a real cluster: the same set-up, then `kubectl run` of a private image in a
 # namespace with the secret, one without it under `warn`, and one under `reject`; then all stops.

@@ -861,6 +861,111 @@ fn no_secret_byte_in_any_output(s: &Suite) {
     }
 }
 
+/// Every policy manifest an operator can copy from us (`make copyable-manifests`: the README's,
+/// examples/install, `kwctl scaffold manifest`, the chart rendered with each Rancher form answer)
+/// passes the API server's validation with Kubewarden's CRDs; the broken ones in `invalid/` do not.
+fn copyable_manifests_pass_kubewardens_crds(s: &Suite) {
+    let dir = PathBuf::from(
+        std::env::var("COPYABLE_MANIFESTS").expect("COPYABLE_MANIFESTS (make copyable-manifests)"),
+    );
+    let files = |d: &Path| -> Vec<PathBuf> {
+        let mut all: Vec<PathBuf> = std::fs::read_dir(d)
+            .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        all.sort();
+        all
+    };
+    let valid = files(&dir);
+    let invalid = files(&dir.join("invalid"));
+    assert!(
+        valid.len() >= 10 && invalid.len() >= 3,
+        "too few manifests in {}",
+        dir.display()
+    );
+    for file in &valid {
+        let ran = s
+            .kubectl
+            .run(&["apply", "--dry-run=server", "-f", file.to_str().unwrap()]);
+        assert!(ran.ok, "{} refused: {}", file.display(), ran.all());
+    }
+    for file in &invalid {
+        let ran = s
+            .kubectl
+            .run(&["apply", "--dry-run=server", "-f", file.to_str().unwrap()]);
+        assert!(!ran.ok, "{} accepted: {}", file.display(), ran.all());
+    }
+    println!(
+        "    {} manifests accepted, {} refused",
+        valid.len(),
+        invalid.len()
+    );
+}
+
+/// The README's Helm path: `helm install` of the chart with the README's values file stores a
+/// ClusterAdmissionPolicy of the released module with those settings; `helm uninstall` removes it.
+fn helm_install_with_the_readme_values_stores_the_policy(s: &Suite) {
+    let helm = std::env::var("HELM").expect("HELM (helm 4)");
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let values = readme
+        .split("<!-- helm-values")
+        .nth(1)
+        .and_then(|r| r.split("```yaml\n").nth(1))
+        .and_then(|b| b.split("```").next())
+        .expect("the README's helm values block");
+    let file = std::env::temp_dir().join(format!("ips-helm-values-{}.yaml", std::process::id()));
+    std::fs::write(&file, values).unwrap();
+    let helm_run = |args: &[&str]| {
+        let out = std::process::Command::new(&helm)
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(s.kubectl.kubeconfig())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let chart = repo_root().join("charts/image-pull-secrets");
+    let (ok, out) = helm_run(&[
+        "install",
+        "from-helm",
+        chart.to_str().unwrap(),
+        "-n",
+        kubewarden::NAMESPACE,
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(&file).unwrap();
+    assert!(ok, "helm install: {out}");
+    let stored = s
+        .kubectl
+        .get("clusteradmissionpolicy", "", "from-helm")
+        .expect("the policy helm installed");
+    let expected: Value = serde_yaml::from_str(values).unwrap();
+    assert_eq!(stored["spec"]["settings"], expected["settings"]);
+    assert!(
+        stored["spec"]["module"]
+            .as_str()
+            .unwrap()
+            .starts_with("registry://ghcr.io/"),
+        "{}",
+        stored["spec"]["module"]
+    );
+    let (ok, out) = helm_run(&["uninstall", "from-helm", "-n", kubewarden::NAMESPACE]);
+    assert!(ok, "helm uninstall: {out}");
+    assert!(s
+        .kubectl
+        .get("clusteradmissionpolicy", "", "from-helm")
+        .is_none());
+}
+
 /// `make demo-cluster`: what a user sees with the README's policy (`onMissingSecret: warn`) and
 /// with `reject`, each command printed with what kubectl answered.
 fn demo(s: &Suite) {
@@ -1129,6 +1234,13 @@ fn main() {
             (
                 "policy_server_down_follows_the_failure_policy",
                 policy_server_down_follows_the_failure_policy,
+            ),
+            ("copyable_manifests_pass_kubewardens_crds", |s| {
+                copyable_manifests_pass_kubewardens_crds(s)
+            }),
+            (
+                "helm_install_with_the_readme_values_stores_the_policy",
+                |s| helm_install_with_the_readme_values_stores_the_policy(s),
             ),
             ("no_secret_byte_in_any_output", |s| {
                 no_secret_byte_in_any_output(s)
