@@ -110,8 +110,6 @@ e2e-tests-kwctl: annotated-policy.wasm $(RUNNER) $(E2E_MODULES)
 real-runtime-tests:
 	@if [ -n "$(KWCTL_REAL)" ]; then $(MAKE) --no-print-directory e2e-tests-kwctl; \
 	else echo "NOT RUN: the e2e suite under the real kwctl (set KWCTL_REAL to a kwctl 1.36)"; fi
-	@if [ -n "$(KWCTL_REAL)" ] && [ -n "$(POLICY_SERVER)" ]; then $(MAKE) --no-print-directory e2e-policy-server; \
-	else echo "NOT RUN: the PolicyServer suite (set KWCTL_REAL and POLICY_SERVER to kwctl and policy-server 1.36)"; fi
 	@if [ -n "$(KWCTL_REAL)" ] && [ -n "$(POLICY_SERVER)" ] && [ -n "$(CLUSTER_ASSETS)" ]; then $(MAKE) --no-print-directory e2e-cluster; \
 	else echo "NOT RUN: the cluster suite (needs KWCTL_REAL, POLICY_SERVER and KUBEBUILDER_ASSETS holding etcd, kube-apiserver, \
 	kube-controller-manager and kubectl 1.36: ../shared/kubernetes/unpack DIR, or controller-runtime's setup-envtest)"; fi
@@ -150,7 +148,7 @@ clean:
 	cargo clean --manifest-path $(RUNNER_DIR)/Cargo.toml
 	rm -f policy.wasm annotated-policy.wasm
 
-.PHONY: record-host-answers e2e-policy-server e2e-cluster demo-cluster
+.PHONY: record-host-answers e2e-cluster demo-cluster
 
 # The control plane's programs, the envtest way: KUBEBUILDER_ASSETS names the folder holding etcd,
 # kube-apiserver, kube-controller-manager and kubectl. Unset, and ../shared/kubernetes/ at hand,
@@ -180,7 +178,7 @@ demo-cluster: annotated-policy.wasm | setup-registry
 	@$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) POLICY=$(abspath annotated-policy.wasm) CLUSTER_DEMO=1 \
 		cargo test --release -q -p e2e-tests --test cluster
 
-# Debian's docker-registry, the loopback OCI registry the PolicyServer suite pulls the policy from.
+# Debian's docker-registry, the loopback OCI registry the cluster suite pulls the policy from.
 setup-registry:
 	@command -v docker-registry >/dev/null || apt-get install -y docker-registry >/dev/null 2>&1 \
 		|| (apt-get update >/dev/null && apt-get install -y docker-registry >/dev/null) \
@@ -189,11 +187,6 @@ setup-registry:
 # Real kwctl/policy-server host answers against the loopback API stub (e2e-tests/recorded/README.md).
 record-host-answers: annotated-policy.wasm | setup-registry
 	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test --release -p e2e-tests --test record_host_answers
-
-# The policy pushed to a loopback OCI registry and served by the real policy-server, with the
-# loopback API stub as the cluster (e2e-tests/tests/policy_server.rs).
-e2e-policy-server: annotated-policy.wasm | setup-registry
-	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) cargo test --release -p e2e-tests --test policy_server -- --nocapture
 
 .PHONY: setup-wrk floor-modules bench-kwctl bench-policy-server
 

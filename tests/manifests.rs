@@ -110,8 +110,7 @@ const HELM_RELEASE_FIELDS: &[&str] = &[
     "spec.chart.spec.sourceRef.name",
     "spec.values.*",
 ];
-/// A `policies.yml` entry of a standalone PolicyServer (what e2e-tests/tests/policy_server.rs
-/// serves with the real policy-server).
+/// A `policies.yml` entry of a standalone PolicyServer (docs/kwctl-and-standalone.md).
 const POLICIES_YML_FIELDS: &[&str] = &[
     "module",
     "settings.*",

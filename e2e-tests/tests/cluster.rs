@@ -462,6 +462,88 @@ fn template_rules_put_the_secret_in_the_template_once(s: &Suite) {
     assert_eq!(pull_secrets(&pod["spec"]), secret_list());
 }
 
+/// A template that lists `imagePullSecrets: []` would lose its ServiceAccount's secrets once one
+/// is added (the API server copies them only into Pods that list none), so the policy keeps the
+/// account's first: the template and then the Pod carry both.
+fn empty_template_list_keeps_the_service_account_secrets(s: &Suite) {
+    s.namespace("template-sa", Some("templates"), &[], true);
+    let account = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "builder", "namespace": "template-sa"},
+        "imagePullSecrets": [{"name": "sa-mirror"}]});
+    s.kubectl.apply(&account.to_string());
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "api", "namespace": "template-sa"},
+        "spec": {"selector": {"matchLabels": {"app": "api"}}, "template": {
+            "metadata": {"labels": {"app": "api"}},
+            "spec": {"serviceAccountName": "builder", "imagePullSecrets": [],
+                     "containers": [{"name": "api", "image": IMAGE}]}}}});
+    s.kubectl.apply(&deployment.to_string());
+    let both = json!([{"name": "sa-mirror"}, {"name": SECRET}]);
+    let stored = s.kubectl.get("deployment", "template-sa", "api").unwrap();
+    assert_eq!(pull_secrets(&stored["spec"]["template"]["spec"]), both);
+    assert_eq!(
+        pull_secrets(&s.controlled_pod("template-sa", "app=api")["spec"]),
+        both
+    );
+}
+
+/// The README's ClusterRole without its `namespaces` rule: a rule with a namespaceSelector cannot
+/// read the namespace's labels, and its onMissingSecret (warn) decides, saying what to grant.
+fn namespace_read_forbidden_falls_to_on_missing_secret(s: &Suite) {
+    s.namespace("ns-forbidden", Some("scoped"), &[("team", "a")], true);
+    let role = s.kubectl.run(&[
+        "get",
+        "clusterrole",
+        "image-pull-secrets-policy",
+        "-o",
+        "json",
+    ]);
+    assert!(role.ok, "{}", role.all());
+    let mut restricted = role.json();
+    restricted["rules"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["resources"][0] != "namespaces");
+    restricted["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    s.kubectl.apply(&restricted.to_string());
+    let mut last = None;
+    wait_until(
+        "the namespaces rule to be gone",
+        Duration::from_secs(20),
+        || {
+            let ran = s.run_pod("ns-forbidden", &format!("billing-{}", rand_suffix()), IMAGE);
+            let done = ran.stderr.contains("Warning: ");
+            last = Some(ran);
+            done
+        },
+    );
+    let mut restore = role.json();
+    restore["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    s.kubectl.apply(&restore.to_string());
+    let ran = last.unwrap();
+    assert!(ran.ok, "{}", ran.all());
+    assert_has(&ran.stderr, "Warning: imagePullSecret \"corp-registry\" in namespace \"ns-forbidden\": the namespace could not be read for the namespaceSelector");
+    assert_has(
+        &ran.stderr,
+        "let the PolicyServer's ServiceAccount get namespaces",
+    );
+}
+
+/// A name no earlier attempt used (a refused Pod is not stored, an admitted one is).
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_007
+}
+
 /// The secret missing under `reject`: kubectl fails with our message and its fix; nothing stored.
 fn missing_secret_under_reject_is_refused_with_the_fix(s: &Suite) {
     s.namespace("missing-reject", Some("reject"), &[], false);
@@ -1185,6 +1267,13 @@ fn main() {
             }),
             ("template_rules_put_the_secret_in_the_template_once", |s| {
                 template_rules_put_the_secret_in_the_template_once(s)
+            }),
+            (
+                "empty_template_list_keeps_the_service_account_secrets",
+                |s| empty_template_list_keeps_the_service_account_secrets(s),
+            ),
+            ("namespace_read_forbidden_falls_to_on_missing_secret", |s| {
+                namespace_read_forbidden_falls_to_on_missing_secret(s)
             }),
             ("missing_secret_under_reject_is_refused_with_the_fix", |s| {
                 missing_secret_under_reject_is_refused_with_the_fix(s)
