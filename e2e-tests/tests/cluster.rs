@@ -374,7 +374,12 @@ fn assert_has(text: &str, wanted: &str) {
 /// `kubectl run` with a matching image: the stored Pod lists the secret.
 fn run_with_matching_image_stores_the_secret(s: &Suite) {
     s.namespace("run-match", Some("reject"), &[], true);
+    let mark = s.cluster.lookup_mark();
     let ran = s.run_pod("run-match", "billing", IMAGE);
+    assert_eq!(
+        s.cluster.lookups_since(mark),
+        ["GET secrets run-match/corp-registry"]
+    );
     assert!(ran.ok, "{}", ran.all());
     assert_eq!(
         pull_secrets(&s.pod("run-match", "billing").unwrap()["spec"]),
@@ -386,10 +391,16 @@ fn run_with_matching_image_stores_the_secret(s: &Suite) {
 fn run_with_other_image_stores_the_pod_as_sent(s: &Suite) {
     s.namespace("run-other", Some("reject"), &[], true);
     s.namespace("run-other-baseline", None, &[], true);
+    let mark = s.cluster.lookup_mark();
     for ns in ["run-other", "run-other-baseline"] {
         let ran = s.run_pod(ns, "web", PUBLIC_IMAGE);
         assert!(ran.ok, "{}", ran.all());
     }
+    assert_eq!(
+        s.cluster.lookups_since(mark),
+        Vec::<String>::new(),
+        "no lookup for an image no rule matches"
+    );
     let judged = s.pod("run-other", "web").unwrap();
     let baseline = s.pod("run-other-baseline", "web").unwrap();
     assert_eq!(comparable(&judged["spec"]), comparable(&baseline["spec"]));

@@ -177,6 +177,7 @@ pub struct Cluster {
     pub ports: Vec<u16>,
     /// From the first certificate to the default ServiceAccount.
     pub started_in: Duration,
+    audit_log: PathBuf,
 }
 
 impl Cluster {
@@ -221,6 +222,17 @@ impl Cluster {
         let etcd = Guarded::spawn("etcd", etcd, &dir.join("etcd.log"));
 
         let file = |name: &str| pki.path(name).display().to_string();
+        // Every read the PolicyServers make, in the API server's audit log (written before the
+        // answer is sent: the default blocking mode), so cases can check which lookups a request cost.
+        let audit_policy = dir.join("audit-policy.yaml");
+        std::fs::write(
+            &audit_policy,
+            "apiVersion: audit.k8s.io/v1\nkind: Policy\nomitStages: [RequestReceived, ResponseStarted]\n\
+             rules:\n- level: Metadata\n  userGroups: [\"system:serviceaccounts:kubewarden\"]\n  verbs: [get]\n\
+             - level: None\n",
+        )
+        .unwrap();
+        let audit_log = dir.join("audit.log");
         let mut apiserver = Command::new(assets.join("kube-apiserver"));
         apiserver
             .arg("--bind-address=127.0.0.1")
@@ -242,7 +254,10 @@ impl Cluster {
             .arg(format!(
                 "--cert-dir={}",
                 dir.join("apiserver-certs").display()
-            ));
+            ))
+            .arg(format!("--audit-policy-file={}", audit_policy.display()))
+            .arg(format!("--audit-log-path={}", audit_log.display()))
+            .arg("--audit-log-format=json");
         let apiserver = Guarded::spawn("kube-apiserver", apiserver, &dir.join("apiserver.log"));
 
         let (mut etcd, mut apiserver) = (etcd, apiserver);
@@ -302,7 +317,36 @@ impl Cluster {
             server,
             ports: vec![client, peer, metrics, secure, kcm_port],
             started_in: started.elapsed(),
+            audit_log,
         }
+    }
+
+    /// How many reads the audit log holds now: a mark for [`Cluster::lookups_since`].
+    pub fn lookup_mark(&self) -> usize {
+        self.lookups_since(0).len()
+    }
+
+    /// The reads Kubewarden's ServiceAccounts made after `mark`, as `"GET secrets ns/name"`.
+    pub fn lookups_since(&self, mark: usize) -> Vec<String> {
+        let text = std::fs::read_to_string(&self.audit_log).unwrap_or_default();
+        let reads: Vec<String> = text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|event| event["stage"] == "ResponseComplete")
+            .map(|event| {
+                let o = &event["objectRef"];
+                let namespace = o["namespace"]
+                    .as_str()
+                    .map(|n| format!("{n}/"))
+                    .unwrap_or_default();
+                format!(
+                    "GET {} {namespace}{}",
+                    o["resource"].as_str().unwrap_or(""),
+                    o["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        reads.into_iter().skip(mark).collect()
     }
 
     /// The PIDs of the control plane's processes.
