@@ -184,8 +184,8 @@ setup-registry:
 		|| (apt-get update >/dev/null && apt-get install -y docker-registry >/dev/null) \
 		|| { echo "docker-registry (Debian package docker-registry) is required" >&2; exit 1; }
 
-# Real kwctl/policy-server host answers against the loopback API stub (e2e-tests/recorded/README.md).
-record-host-answers: annotated-policy.wasm | setup-registry
+# The real kwctl's host answers from a real API server (e2e-tests/recorded/README.md).
+record-host-answers: annotated-policy.wasm
 	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test --release -p e2e-tests --test record_host_answers
 
 .PHONY: setup-wrk floor-modules bench-kwctl bench-policy-server

@@ -335,6 +335,9 @@ impl Cluster {
             .filter(|event| event["stage"] == "ResponseComplete")
             .map(|event| {
                 let o = &event["objectRef"];
+                if o.is_null() {
+                    return format!("GET {}", event["requestURI"].as_str().unwrap_or(""));
+                }
                 let namespace = o["namespace"]
                     .as_str()
                     .map(|n| format!("{n}/"))
