@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
-use support::cluster::{assets, kubeconfig, Cluster, Kubectl, Ran};
+use support::cluster::{assets, Cluster, Kubectl, Ran};
 use support::kubewarden::{
     self, policy_server_entry, unique_name, webhook_configuration, yaml_block,
 };
@@ -94,21 +94,10 @@ impl LaunchFiles {
         served: &[&Value],
         module_uri: &str,
     ) -> Self {
-        let namespace = kubewarden::NAMESPACE;
-        if account != "policy-server" {
-            assert!(
-                kubectl
-                    .run(&["create", "serviceaccount", account, "-n", namespace])
-                    .ok
-            );
-        }
-        let token = kubectl.run(&["create", "token", account, "-n", namespace, "--duration=2h"]);
-        assert!(token.ok, "{}", token.all());
         let dir = dir.join(format!("policy-server-{name}"));
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("kubeconfig");
-        let user = format!("    token: {}\n", token.stdout.trim());
-        kubeconfig(&config, &cluster.server, &cluster.pki.path("ca.crt"), &user);
+        cluster.service_account_kubeconfig(kubectl, kubewarden::NAMESPACE, account, &config);
         let entries: serde_json::Map<String, Value> = served
             .iter()
             .map(|p| (unique_name(p), policy_server_entry(p, module_uri)))

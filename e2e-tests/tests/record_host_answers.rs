@@ -157,7 +157,7 @@ impl Scenario {
     }
 }
 
-/// In this order: `namespace-not-found` runs before `team-a` is created.
+/// In this order: `namespace-not-found` runs before `team-a` exists.
 fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
@@ -166,11 +166,7 @@ fn scenarios() -> Vec<Scenario> {
         },
         Scenario {
             settings: team_a_settings(),
-            ..Scenario::corp("namespace-found", |kubectl, up| {
-                if up {
-                    kubectl.apply("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n  labels: {team: a}\n  annotations: {owner: team-a@corp.example}\n");
-                }
-            })
+            ..Scenario::corp("namespace-found", nothing)
         },
         Scenario::corp("secret-found", secret),
         Scenario::corp("secret-not-found", nothing),
@@ -241,22 +237,6 @@ fn policy_module() -> PathBuf {
     module
 }
 
-/// A kubeconfig for ServiceAccount `kubewarden/NAME`, with a token the API server issued.
-fn token_kubeconfig(cluster: &Cluster, kubectl: &Kubectl, name: &str, path: &Path) {
-    let namespace = kubewarden::NAMESPACE;
-    if name != "policy-server" {
-        assert!(
-            kubectl
-                .run(&["create", "serviceaccount", name, "-n", namespace])
-                .ok
-        );
-    }
-    let token = kubectl.run(&["create", "token", name, "-n", namespace, "--duration=1h"]);
-    assert!(token.ok, "{}", token.all());
-    let user = format!("    token: {}\n", token.stdout.trim());
-    kubeconfig(path, &cluster.server, &cluster.pki.path("ca.crt"), &user);
-}
-
 /// A program, not a test (`harness = false`, `test = false` in Cargo.toml): `make record-host-answers`.
 fn main() {
     let assets = assets().unwrap_or_else(|why| panic!("the recordings need a cluster: {why}"));
@@ -284,9 +264,14 @@ fn main() {
     let identities = dir.join("identities");
     std::fs::create_dir_all(&identities).unwrap();
     let policy_server = identities.join("policy-server");
-    token_kubeconfig(&cluster, kubectl, "policy-server", &policy_server);
+    cluster.service_account_kubeconfig(
+        kubectl,
+        kubewarden::NAMESPACE,
+        "policy-server",
+        &policy_server,
+    );
     let revoked = identities.join("revoked");
-    token_kubeconfig(&cluster, kubectl, "revoked", &revoked);
+    cluster.service_account_kubeconfig(kubectl, kubewarden::NAMESPACE, "revoked", &revoked);
     assert!(
         kubectl
             .run(&[
@@ -310,6 +295,12 @@ fn main() {
     // RECORD_FILTER: record only the scenarios whose name contains it.
     let filter = std::env::var("RECORD_FILTER").unwrap_or_default();
     for scenario in scenarios() {
+        // Every scenario after the first reads namespace `team-a`, labelled for `team_a_settings`.
+        if scenario.name != "namespace-not-found"
+            && kubectl.get("namespace", "", "team-a").is_none()
+        {
+            kubectl.apply("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n  labels: {team: a}\n  annotations: {owner: team-a@corp.example}\n");
+        }
         if !scenario.name.contains(&filter) {
             continue;
         }

@@ -321,6 +321,25 @@ impl Cluster {
         }
     }
 
+    /// A kubeconfig at `path` for ServiceAccount `namespace/name` (created unless it exists), with
+    /// a token the API server issued for it.
+    pub fn service_account_kubeconfig(
+        &self,
+        kubectl: &Kubectl,
+        namespace: &str,
+        name: &str,
+        path: &Path,
+    ) {
+        if kubectl.get("serviceaccount", namespace, name).is_none() {
+            let ran = kubectl.run(&["create", "serviceaccount", name, "-n", namespace]);
+            assert!(ran.ok, "{}", ran.all());
+        }
+        let token = kubectl.run(&["create", "token", name, "-n", namespace, "--duration=2h"]);
+        assert!(token.ok, "{}", token.all());
+        let user = format!("    token: {}\n", token.stdout.trim());
+        kubeconfig(path, &self.server, &self.pki.path("ca.crt"), &user);
+    }
+
     /// How many reads the audit log holds now: a mark for [`Cluster::lookups_since`].
     pub fn lookup_mark(&self) -> usize {
         self.lookups_since(0).len()
