@@ -361,7 +361,7 @@ fn assert_has(text: &str, wanted: &str) {
 // ----- cases -----------------------------------------------------------------------------------
 
 /// `kubectl run` with a matching image: the stored Pod lists the secret.
-fn run_with_matching_image_stores_the_secret(s: &Suite) {
+fn run_with_matching_image_stores_the_secret(s: &mut Suite) {
     s.namespace("run-match", Some("reject"), &[], true);
     let mark = s.cluster.lookup_mark();
     let ran = s.run_pod("run-match", "billing", IMAGE);
@@ -377,7 +377,7 @@ fn run_with_matching_image_stores_the_secret(s: &Suite) {
 }
 
 /// With an image no rule matches, the Pod is stored exactly as in a namespace no policy judges.
-fn run_with_other_image_stores_the_pod_as_sent(s: &Suite) {
+fn run_with_other_image_stores_the_pod_as_sent(s: &mut Suite) {
     s.namespace("run-other", Some("reject"), &[], true);
     s.namespace("run-other-baseline", None, &[], true);
     let mark = s.cluster.lookup_mark();
@@ -401,7 +401,7 @@ fn run_with_other_image_stores_the_pod_as_sent(s: &Suite) {
 
 /// `kubectl create deployment` under the Pods-only rules: the controllers create the ReplicaSet
 /// and the Pod; the Pod carries the secret and the Deployment's template is stored untouched.
-fn deployment_pods_carry_the_secret_template_untouched(s: &Suite) {
+fn deployment_pods_carry_the_secret_template_untouched(s: &mut Suite) {
     s.namespace("deploy", Some("reject"), &[], true);
     let ran = s.kubectl.run(&[
         "create",
@@ -423,7 +423,7 @@ fn deployment_pods_carry_the_secret_template_untouched(s: &Suite) {
 }
 
 /// A Job's Pod, created by the job controller, carries the secret; the Job is untouched.
-fn job_pods_carry_the_secret(s: &Suite) {
+fn job_pods_carry_the_secret(s: &mut Suite) {
     s.namespace("job", Some("reject"), &[], true);
     let ran = s.kubectl.run(&[
         "create",
@@ -442,7 +442,7 @@ fn job_pods_carry_the_secret(s: &Suite) {
 
 /// With template rules opted in, the Deployment's template carries the secret and its Pod lists
 /// it once (the Pod rule finds it there and adds nothing).
-fn template_rules_put_the_secret_in_the_template_once(s: &Suite) {
+fn template_rules_put_the_secret_in_the_template_once(s: &mut Suite) {
     s.namespace("templates", Some("templates"), &[], true);
     let ran = s.kubectl.run(&[
         "create",
@@ -465,7 +465,7 @@ fn template_rules_put_the_secret_in_the_template_once(s: &Suite) {
 /// A template that lists `imagePullSecrets: []` would lose its ServiceAccount's secrets once one
 /// is added (the API server copies them only into Pods that list none), so the policy keeps the
 /// account's first: the template and then the Pod carry both.
-fn empty_template_list_keeps_the_service_account_secrets(s: &Suite) {
+fn empty_template_list_keeps_the_service_account_secrets(s: &mut Suite) {
     s.namespace("template-sa", Some("templates"), &[], true);
     let account = json!({"apiVersion": "v1", "kind": "ServiceAccount",
         "metadata": {"name": "builder", "namespace": "template-sa"},
@@ -489,7 +489,7 @@ fn empty_template_list_keeps_the_service_account_secrets(s: &Suite) {
 
 /// The README's ClusterRole without its `namespaces` rule: a rule with a namespaceSelector cannot
 /// read the namespace's labels, and its onMissingSecret (warn) decides, saying what to grant.
-fn namespace_read_forbidden_falls_to_on_missing_secret(s: &Suite) {
+fn namespace_read_forbidden_falls_to_on_missing_secret(s: &mut Suite) {
     s.namespace("ns-forbidden", Some("scoped"), &[("team", "a")], true);
     let role = s.kubectl.run(&[
         "get",
@@ -545,7 +545,7 @@ fn rand_suffix() -> u128 {
 }
 
 /// The secret missing under `reject`: kubectl fails with our message and its fix; nothing stored.
-fn missing_secret_under_reject_is_refused_with_the_fix(s: &Suite) {
+fn missing_secret_under_reject_is_refused_with_the_fix(s: &mut Suite) {
     s.namespace("missing-reject", Some("reject"), &[], false);
     let ran = s.run_pod("missing-reject", "billing", IMAGE);
     assert!(!ran.ok, "admitted: {}", ran.all());
@@ -560,7 +560,7 @@ fn missing_secret_under_reject_is_refused_with_the_fix(s: &Suite) {
 
 /// The secret missing under `warn` (the README's policy): kubectl prints our `Warning:` and the
 /// Pod is stored with the secret.
-fn missing_secret_under_warn_is_stored_with_a_warning(s: &Suite) {
+fn missing_secret_under_warn_is_stored_with_a_warning(s: &mut Suite) {
     s.namespace("missing-warn", Some("image-pull-secrets"), &[], false);
     let ran = s.run_pod("missing-warn", "billing", IMAGE);
     assert!(ran.ok, "{}", ran.all());
@@ -575,7 +575,7 @@ fn missing_secret_under_warn_is_stored_with_a_warning(s: &Suite) {
 }
 
 /// The secret missing under `skip`: stored without it, with the warning.
-fn missing_secret_under_skip_is_stored_without_it(s: &Suite) {
+fn missing_secret_under_skip_is_stored_without_it(s: &mut Suite) {
     s.namespace("missing-skip", Some("skip"), &[], false);
     let ran = s.run_pod("missing-skip", "billing", IMAGE);
     assert!(ran.ok, "{}", ran.all());
@@ -590,7 +590,7 @@ fn missing_secret_under_skip_is_stored_without_it(s: &Suite) {
 }
 
 /// An Opaque secret of that name holds no registry credentials: refused, saying so.
-fn opaque_secret_is_refused_as_the_wrong_type(s: &Suite) {
+fn opaque_secret_is_refused_as_the_wrong_type(s: &mut Suite) {
     s.namespace("opaque", Some("reject"), &[], false);
     let ran = s.kubectl.run(&[
         "create",
@@ -613,7 +613,7 @@ fn opaque_secret_is_refused_as_the_wrong_type(s: &Suite) {
 
 /// A policy applied with `mutating: false` gets a ValidatingWebhookConfiguration, and PolicyServer
 /// turns the mutation it would make into a refusal.
-fn validating_policy_refuses_what_it_would_mutate(s: &Suite) {
+fn validating_policy_refuses_what_it_would_mutate(s: &mut Suite) {
     s.namespace("validating", Some("validating"), &[], true);
     let ran = s.run_pod("validating", "billing", IMAGE);
     assert!(!ran.ok, "admitted: {}", ran.all());
@@ -626,7 +626,7 @@ fn validating_policy_refuses_what_it_would_mutate(s: &Suite) {
 
 /// The API server refuses the PolicyServer's token (its ServiceAccount was deleted): the real 401
 /// reaches the user as our message.
-fn revoked_token_gives_our_unauthorized_message(s: &Suite) {
+fn revoked_token_gives_our_unauthorized_message(s: &mut Suite) {
     s.namespace("unauthorized", Some("unauthorized"), &[], true);
     let ran = s.run_pod("unauthorized", "billing", IMAGE);
     assert!(!ran.ok, "admitted: {}", ran.all());
@@ -640,7 +640,7 @@ fn revoked_token_gives_our_unauthorized_message(s: &Suite) {
 
 /// A secret created after a refusal: the retry is admitted at once (PolicyServer caches only
 /// successful lookups). Prints how long after the secret's creation the first retry got in.
-fn secret_created_after_a_refusal_admits_the_retry(s: &Suite) {
+fn secret_created_after_a_refusal_admits_the_retry(s: &mut Suite) {
     s.namespace("retry", Some("reject"), &[], false);
     assert!(!s.run_pod("retry", "billing", IMAGE).ok);
     s.create_secret("retry");
@@ -662,7 +662,7 @@ fn secret_created_after_a_refusal_admits_the_retry(s: &Suite) {
 
 /// The README's ClusterRoleBinding removed: the real 403 reaches the user as our message with its
 /// fix; restored, the next Pod is admitted.
-fn rbac_removed_gives_our_forbidden_message(s: &Suite) {
+fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
     s.namespace("rbac", Some("reject"), &[], true);
     let binding = s.kubectl.run(&[
         "get",
@@ -712,7 +712,7 @@ fn rbac_removed_gives_our_forbidden_message(s: &Suite) {
 }
 
 /// A rule's namespaceSelector against real namespace labels.
-fn namespace_selector_reads_real_labels(s: &Suite) {
+fn namespace_selector_reads_real_labels(s: &mut Suite) {
     s.namespace("team-a", Some("scoped"), &[("team", "a")], true);
     s.namespace("team-b", Some("scoped"), &[("team", "b")], true);
     for ns in ["team-a", "team-b"] {
@@ -734,7 +734,7 @@ fn namespace_selector_reads_real_labels(s: &Suite) {
 /// that lists no secret then gets the account's from the API server's ServiceAccount admission
 /// plugin (plugin/pkg/admission/serviceaccount, `Plugin.Admit` copies the account's
 /// imagePullSecrets when the Pod has none), so the Pod rule has nothing to add.
-fn service_accounts_get_the_secret(s: &Suite) {
+fn service_accounts_get_the_secret(s: &mut Suite) {
     s.namespace("accounts", Some("accounts"), &[], true);
     let ran = s
         .kubectl
@@ -768,7 +768,7 @@ fn service_accounts_get_the_secret(s: &Suite) {
 }
 
 /// A custom resource through a CustomResourceDefinition and a JSONPath rule.
-fn custom_resource_pod_spec_gets_the_secret(s: &Suite) {
+fn custom_resource_pod_spec_gets_the_secret(s: &mut Suite) {
     s.namespace("custom", Some("custom"), &[], true);
     let object = json!({"apiVersion": "suite.example.com/v1", "kind": "PodBox",
         "metadata": {"name": "box", "namespace": "custom"},
@@ -782,7 +782,7 @@ fn custom_resource_pod_spec_gets_the_secret(s: &Suite) {
 }
 
 /// `imagePullPolicy: Always`: the API server's own validation accepts the Pod we return.
-fn pull_policy_always_is_accepted_by_the_api_server(s: &Suite) {
+fn pull_policy_always_is_accepted_by_the_api_server(s: &mut Suite) {
     s.namespace("always", Some("pull-always"), &[], true);
     let ran = s.run_pod("always", "billing", IMAGE);
     assert!(ran.ok, "{}", ran.all());
@@ -807,7 +807,7 @@ fn pull_policy_always_is_accepted_by_the_api_server(s: &Suite) {
 /// `kubectl set image` on a Pod (UPDATE): accepted where the Pod has the secret; refused with the
 /// reason where it cannot get it (a running Pod's imagePullSecrets cannot change), stored Pod
 /// unchanged.
-fn set_image_is_judged_on_update(s: &Suite) {
+fn set_image_is_judged_on_update(s: &mut Suite) {
     s.namespace("set-image", Some("reject"), &[], true);
     assert!(s.run_pod("set-image", "covered", IMAGE).ok);
     assert!(s.run_pod("set-image", "public", PUBLIC_IMAGE).ok);
@@ -841,7 +841,7 @@ fn set_image_is_judged_on_update(s: &Suite) {
 
 /// `kubectl debug` (an ephemeral container): accepted where the Pod has the secret, refused with
 /// the reason where it does not, the stored Pod unchanged.
-fn debug_container_is_judged(s: &Suite) {
+fn debug_container_is_judged(s: &mut Suite) {
     s.namespace("debug", Some("reject"), &[], true);
     assert!(s.run_pod("debug", "covered", IMAGE).ok);
     assert!(s.run_pod("debug", "public", PUBLIC_IMAGE).ok);
@@ -872,7 +872,7 @@ fn debug_container_is_judged(s: &Suite) {
 }
 
 /// `kubectl apply --dry-run=server` answers as the real request would and stores nothing.
-fn server_dry_run_answers_the_same_and_stores_nothing(s: &Suite) {
+fn server_dry_run_answers_the_same_and_stores_nothing(s: &mut Suite) {
     s.namespace("dry-run", Some("reject"), &[], true);
     s.namespace("dry-run-missing", Some("reject"), &[], false);
     let pod = |ns: &str| {
@@ -924,7 +924,7 @@ fn policy_server_down_follows_the_failure_policy(s: &mut Suite) {
 
 /// No secret byte in anything kubectl printed or a PolicyServer logged, and no raw host error
 /// or backtrace in anything kubectl printed.
-fn no_secret_byte_in_any_output(s: &Suite) {
+fn no_secret_byte_in_any_output(s: &mut Suite) {
     let auth = STANDARD.encode(format!("robot:{CANARY}"));
     let shown = s.kubectl.transcript();
     let served = s.policy_server.as_ref().map(PolicyServer::log);
@@ -946,7 +946,7 @@ fn no_secret_byte_in_any_output(s: &Suite) {
 /// Every policy manifest an operator can copy from us (`make copyable-manifests`: the README's,
 /// examples/install, `kwctl scaffold manifest`, the chart rendered with each Rancher form answer)
 /// passes the API server's validation with Kubewarden's CRDs; the broken ones in `invalid/` do not.
-fn copyable_manifests_pass_kubewardens_crds(s: &Suite) {
+fn copyable_manifests_pass_kubewardens_crds(s: &mut Suite) {
     let dir = PathBuf::from(
         std::env::var("COPYABLE_MANIFESTS").expect("COPYABLE_MANIFESTS (make copyable-manifests)"),
     );
@@ -987,7 +987,7 @@ fn copyable_manifests_pass_kubewardens_crds(s: &Suite) {
 
 /// The README's Helm path: `helm install` of the chart with the README's values file stores a
 /// ClusterAdmissionPolicy of the released module with those settings; `helm uninstall` removes it.
-fn helm_install_with_the_readme_values_stores_the_policy(s: &Suite) {
+fn helm_install_with_the_readme_values_stores_the_policy(s: &mut Suite) {
     let helm = std::env::var("HELM").expect("HELM (helm 4)");
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     let values = readme
@@ -1116,6 +1116,11 @@ fn demo(s: &Suite) {
 
 /// A case: its name and what it does to the suite.
 type Case = (&'static str, fn(&mut Suite));
+
+/// The cases, each named by its function.
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => { vec![$((stringify!($case), $case as fn(&mut Suite))),*] };
+}
 
 // ----- set-up and the run ------------------------------------------------------------------------
 
@@ -1252,88 +1257,33 @@ fn main() {
         });
         println!("policy installed {:?} after the start", started.elapsed());
 
-        let cases: Vec<Case> = vec![
-            ("run_with_matching_image_stores_the_secret", |s| {
-                run_with_matching_image_stores_the_secret(s)
-            }),
-            ("run_with_other_image_stores_the_pod_as_sent", |s| {
-                run_with_other_image_stores_the_pod_as_sent(s)
-            }),
-            ("deployment_pods_carry_the_secret_template_untouched", |s| {
-                deployment_pods_carry_the_secret_template_untouched(s)
-            }),
-            ("job_pods_carry_the_secret", |s| {
-                job_pods_carry_the_secret(s)
-            }),
-            ("template_rules_put_the_secret_in_the_template_once", |s| {
-                template_rules_put_the_secret_in_the_template_once(s)
-            }),
-            (
-                "empty_template_list_keeps_the_service_account_secrets",
-                |s| empty_template_list_keeps_the_service_account_secrets(s),
-            ),
-            ("namespace_read_forbidden_falls_to_on_missing_secret", |s| {
-                namespace_read_forbidden_falls_to_on_missing_secret(s)
-            }),
-            ("missing_secret_under_reject_is_refused_with_the_fix", |s| {
-                missing_secret_under_reject_is_refused_with_the_fix(s)
-            }),
-            ("missing_secret_under_warn_is_stored_with_a_warning", |s| {
-                missing_secret_under_warn_is_stored_with_a_warning(s)
-            }),
-            ("missing_secret_under_skip_is_stored_without_it", |s| {
-                missing_secret_under_skip_is_stored_without_it(s)
-            }),
-            ("opaque_secret_is_refused_as_the_wrong_type", |s| {
-                opaque_secret_is_refused_as_the_wrong_type(s)
-            }),
-            ("validating_policy_refuses_what_it_would_mutate", |s| {
-                validating_policy_refuses_what_it_would_mutate(s)
-            }),
-            ("revoked_token_gives_our_unauthorized_message", |s| {
-                revoked_token_gives_our_unauthorized_message(s)
-            }),
-            ("secret_created_after_a_refusal_admits_the_retry", |s| {
-                secret_created_after_a_refusal_admits_the_retry(s)
-            }),
-            ("rbac_removed_gives_our_forbidden_message", |s| {
-                rbac_removed_gives_our_forbidden_message(s)
-            }),
-            ("namespace_selector_reads_real_labels", |s| {
-                namespace_selector_reads_real_labels(s)
-            }),
-            ("service_accounts_get_the_secret", |s| {
-                service_accounts_get_the_secret(s)
-            }),
-            ("custom_resource_pod_spec_gets_the_secret", |s| {
-                custom_resource_pod_spec_gets_the_secret(s)
-            }),
-            ("pull_policy_always_is_accepted_by_the_api_server", |s| {
-                pull_policy_always_is_accepted_by_the_api_server(s)
-            }),
-            ("set_image_is_judged_on_update", |s| {
-                set_image_is_judged_on_update(s)
-            }),
-            ("debug_container_is_judged", |s| {
-                debug_container_is_judged(s)
-            }),
-            ("server_dry_run_answers_the_same_and_stores_nothing", |s| {
-                server_dry_run_answers_the_same_and_stores_nothing(s)
-            }),
-            (
-                "policy_server_down_follows_the_failure_policy",
-                policy_server_down_follows_the_failure_policy,
-            ),
-            ("copyable_manifests_pass_kubewardens_crds", |s| {
-                copyable_manifests_pass_kubewardens_crds(s)
-            }),
-            (
-                "helm_install_with_the_readme_values_stores_the_policy",
-                |s| helm_install_with_the_readme_values_stores_the_policy(s),
-            ),
-            ("no_secret_byte_in_any_output", |s| {
-                no_secret_byte_in_any_output(s)
-            }),
+        let cases: Vec<Case> = cases![
+            run_with_matching_image_stores_the_secret,
+            run_with_other_image_stores_the_pod_as_sent,
+            deployment_pods_carry_the_secret_template_untouched,
+            job_pods_carry_the_secret,
+            template_rules_put_the_secret_in_the_template_once,
+            empty_template_list_keeps_the_service_account_secrets,
+            namespace_read_forbidden_falls_to_on_missing_secret,
+            missing_secret_under_reject_is_refused_with_the_fix,
+            missing_secret_under_warn_is_stored_with_a_warning,
+            missing_secret_under_skip_is_stored_without_it,
+            opaque_secret_is_refused_as_the_wrong_type,
+            validating_policy_refuses_what_it_would_mutate,
+            revoked_token_gives_our_unauthorized_message,
+            secret_created_after_a_refusal_admits_the_retry,
+            rbac_removed_gives_our_forbidden_message,
+            namespace_selector_reads_real_labels,
+            service_accounts_get_the_secret,
+            custom_resource_pod_spec_gets_the_secret,
+            pull_policy_always_is_accepted_by_the_api_server,
+            set_image_is_judged_on_update,
+            debug_container_is_judged,
+            server_dry_run_answers_the_same_and_stores_nothing,
+            policy_server_down_follows_the_failure_policy,
+            copyable_manifests_pass_kubewardens_crds,
+            helm_install_with_the_readme_values_stores_the_policy,
+            no_secret_byte_in_any_output,
         ];
         if std::env::var_os("CLUSTER_DEMO").is_some() {
             demo(&suite);
