@@ -24,11 +24,15 @@ WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --e
 	--enable-reference-types --enable-multivalue --enable-mutable-globals
 POLICY_SOURCES := $(shell find src -name '*.rs') Cargo.toml $(wildcard Cargo.lock)
 RUNNER_SOURCES := $(shell find $(RUNNER_DIR)/src -name '*.rs') $(RUNNER_DIR)/Cargo.toml $(RUNNER_DIR)/Cargo.lock
+# Helm 4 for the chart's tests (tests/chart.rs): `.ci/run` unpacks ../shared/kubernetes into
+# KUBEBUILDER_ASSETS; otherwise helm is looked up on PATH.
+HELM ?= $(or $(wildcard $(KUBEBUILDER_ASSETS)/helm),$(shell command -v helm 2>/dev/null))
+export HELM
 FUZZ_SECONDS ?= 120
 # Evaluations per workload in `make bench` (a fresh instance each).
 BENCH_ITERATIONS ?= 1000
 
-.PHONY: setup runner test unit-tests e2e-tests e2e-tests-kwctl real-runtime-tests lint fmt demo bench fuzz clean
+.PHONY: setup runner test unit-tests chart chart-check chart-tests copyable-manifests e2e-tests e2e-tests-kwctl real-runtime-tests lint fmt demo bench fuzz clean
 
 # Tools a fresh machine lacks: the wasm target, rustfmt and clippy, and binaryen's wasm-opt.
 setup:
@@ -51,7 +55,7 @@ runner: $(RUNNER)
 
 # The module as it is distributed: metadata embedded by kwctl annotate (KWCTL_REAL) or by the
 # runner's annotate, which writes the same section. kwctl takes no --questions-path here: the
-# Rancher form reaches users through artifacthub-pkg.yml.
+# Rancher form reaches users as the chart's questions.yaml (make chart).
 annotated-policy.wasm: policy.wasm policy-metadata.yaml README.md $(if $(KWCTL_REAL),,$(RUNNER))
 	$(or $(KWCTL_REAL),$(RUNNER)) annotate -m policy-metadata.yaml -u README.md -o $@ policy.wasm
 
@@ -60,7 +64,28 @@ annotated-policy.wasm: policy.wasm policy-metadata.yaml README.md $(if $(KWCTL_R
 # takes the version from io.kubewarden.policy.version and warns that the flag is deprecated.
 artifacthub-pkg.yml: policy-metadata.yaml questions-ui.yml
 	@test -n "$(FOUND_KWCTL)" || { echo "artifacthub-pkg.yml is written by kwctl: put kwctl on PATH or set KWCTL_REAL" >&2; exit 1; }
-	$(FOUND_KWCTL) scaffold artifacthub -m policy-metadata.yaml --questions-path questions-ui.yml -o $@
+	$(KWCTL_ENV) $(FOUND_KWCTL) scaffold artifacthub -m policy-metadata.yaml --questions-path questions-ui.yml -o $@
+
+# charts/image-pull-secrets/'s generated files (Chart.yaml, values.yaml, questions.yaml, README.md,
+# LICENSE), from the files they mirror; chart-check fails when they are stale.
+chart:
+	python3 .github/scripts/chart.py
+
+chart-check:
+	python3 .github/scripts/chart.py --check
+
+# The chart's helm lint, helm template and repository index run in unit-tests (tests/chart.rs);
+# without helm they cannot, and say so here.
+chart-tests: chart-check
+	@test -n "$(HELM)" || echo "NOT RUN: helm lint, helm template and helm repo index of the chart (tests/chart.rs): set HELM to helm 4 or KUBEBUILDER_ASSETS to a folder holding it (../shared/kubernetes/unpack DIR)"
+
+# Every policy manifest an operator can copy from us, one file each, and three the API server must
+# refuse (invalid/), for `kubectl apply --dry-run=server` with Kubewarden's CRDs.
+copyable-manifests: policy.wasm
+	@test -n "$(HELM)" || { echo "copyable-manifests renders the chart: set HELM or KUBEBUILDER_ASSETS" >&2; exit 1; }
+	@test -n "$(FOUND_KWCTL)" || { echo "copyable-manifests runs kwctl scaffold manifest: set KWCTL_REAL" >&2; exit 1; }
+	KWCTL_REAL=$(FOUND_KWCTL) COPYABLE_MANIFESTS=$(abspath target/copyable-manifests) \
+		cargo test -p image-pull-secrets --test chart copyable_manifests_parse_and_are_written_on_request -- --exact --nocapture
 
 # With a real kwctl the packaging tests annotate policy.wasm and run it (tests/support/mod.rs).
 unit-tests: $(if $(KWCTL_REAL),policy.wasm) | setup
@@ -85,8 +110,9 @@ e2e-tests-kwctl: annotated-policy.wasm $(RUNNER) $(E2E_MODULES)
 real-runtime-tests:
 	@if [ -n "$(KWCTL_REAL)" ]; then $(MAKE) --no-print-directory e2e-tests-kwctl; \
 	else echo "NOT RUN: the e2e suite under the real kwctl (set KWCTL_REAL to a kwctl 1.36)"; fi
-	@if [ -n "$(KWCTL_REAL)" ] && [ -n "$(POLICY_SERVER)" ]; then $(MAKE) --no-print-directory e2e-policy-server; \
-	else echo "NOT RUN: the PolicyServer suite (set KWCTL_REAL and POLICY_SERVER to kwctl and policy-server 1.36)"; fi
+	@if [ -n "$(KWCTL_REAL)" ] && [ -n "$(POLICY_SERVER)" ] && [ -n "$(CLUSTER_ASSETS)" ]; then $(MAKE) --no-print-directory e2e-cluster; \
+	else echo "NOT RUN: the cluster suite (needs KWCTL_REAL, POLICY_SERVER and KUBEBUILDER_ASSETS holding etcd, kube-apiserver, \
+	kube-controller-manager and kubectl 1.36: ../shared/kubernetes/unpack DIR, or controller-runtime's setup-envtest)"; fi
 
 lint: | setup
 	cargo fmt --all -- --check
@@ -95,7 +121,7 @@ lint: | setup
 	cargo clippy --locked --manifest-path $(RUNNER_DIR)/Cargo.toml --all-targets -- -D warnings
 	cargo clippy -p image-pull-secrets --target $(WASM_TARGET) -- -D warnings
 
-test: lint unit-tests e2e-tests real-runtime-tests
+test: lint chart-tests unit-tests e2e-tests real-runtime-tests
 
 fmt: | setup
 	cargo fmt --all
@@ -122,22 +148,45 @@ clean:
 	cargo clean --manifest-path $(RUNNER_DIR)/Cargo.toml
 	rm -f policy.wasm annotated-policy.wasm
 
-.PHONY: record-host-answers e2e-policy-server
+.PHONY: record-host-answers e2e-cluster demo-cluster
 
-# Debian's docker-registry, the loopback OCI registry the PolicyServer suite pulls the policy from.
+# The control plane's programs, the envtest way: KUBEBUILDER_ASSETS names the folder holding etcd,
+# kube-apiserver, kube-controller-manager and kubectl. Unset, and ../shared/kubernetes/ at hand,
+# they are unpacked into target/kubernetes (as .ci/run does).
+SHARED_KUBERNETES := $(abspath ../shared/kubernetes)
+ifeq ($(KUBEBUILDER_ASSETS),)
+ifneq ($(wildcard $(SHARED_KUBERNETES)/unpack),)
+KUBEBUILDER_ASSETS := $(abspath target/kubernetes)
+$(shell $(SHARED_KUBERNETES)/unpack $(KUBEBUILDER_ASSETS) >/dev/null)
+endif
+endif
+export KUBEBUILDER_ASSETS
+CLUSTER_PROGRAMS := etcd kube-apiserver kube-controller-manager kubectl
+CLUSTER_ASSETS := $(if $(KUBEBUILDER_ASSETS),$(if $(strip $(foreach p,$(CLUSTER_PROGRAMS),$(if $(wildcard $(KUBEBUILDER_ASSETS)/$(p)),,$(p)))),,$(KUBEBUILDER_ASSETS)))
+
+# The cluster suite: a real control plane on loopback, the real PolicyServer as its webhook
+# (e2e-tests/tests/cluster.rs). Needs openssl and Debian's docker-registry.
+e2e-cluster: annotated-policy.wasm copyable-manifests | setup-registry
+	@test -n "$(CLUSTER_ASSETS)" || { echo "e2e-cluster: set KUBEBUILDER_ASSETS to a folder holding $(CLUSTER_PROGRAMS)" >&2; exit 1; }
+	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) POLICY=$(abspath annotated-policy.wasm) HELM=$(HELM) \
+		COPYABLE_MANIFESTS=$(abspath target/copyable-manifests) cargo test --release -p e2e-tests --test cluster
+
+# The main job on a real cluster: the same set-up, then `kubectl run` of a private image in a
+# namespace with the secret, one without it under `warn`, and one under `reject`; then all stops.
+demo-cluster: annotated-policy.wasm | setup-registry
+	@test -n "$(CLUSTER_ASSETS)" || { echo "demo-cluster: set KUBEBUILDER_ASSETS to a folder holding $(CLUSTER_PROGRAMS)" >&2; exit 1; }
+	@$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) POLICY=$(abspath annotated-policy.wasm) CLUSTER_DEMO=1 \
+		cargo test --release -q -p e2e-tests --test cluster
+
+# Debian's docker-registry, the loopback OCI registry the cluster suite pulls the policy from.
 setup-registry:
 	@command -v docker-registry >/dev/null || apt-get install -y docker-registry >/dev/null 2>&1 \
 		|| (apt-get update >/dev/null && apt-get install -y docker-registry >/dev/null) \
 		|| { echo "docker-registry (Debian package docker-registry) is required" >&2; exit 1; }
 
-# Real kwctl/policy-server host answers against the loopback API stub (e2e-tests/recorded/README.md).
-record-host-answers: annotated-policy.wasm | setup-registry
+# The real kwctl's host answers from a real API server (e2e-tests/recorded/README.md).
+record-host-answers: annotated-policy.wasm
 	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test --release -p e2e-tests --test record_host_answers
-
-# The policy pushed to a loopback OCI registry and served by the real policy-server, with the
-# loopback API stub as the cluster (e2e-tests/tests/policy_server.rs).
-e2e-policy-server: annotated-policy.wasm | setup-registry
-	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) cargo test --release -p e2e-tests --test policy_server -- --nocapture
 
 .PHONY: setup-wrk floor-modules bench-kwctl bench-policy-server
 

@@ -1,6 +1,6 @@
 //! What an operator copies from us must work when applied: every manifest in the README, in
 //! `docs/*.md` and in `examples/install/` parses, names kinds and fields that exist in the
-//! Kubernetes and Kubewarden APIs, carries settings the policy accepts, and grants its RBAC to
+//! Kubernetes, Kubewarden and Flux APIs, carries settings the policy accepts, and grants its RBAC to
 //! the ServiceAccount the PolicyServer of the same example runs as.
 
 mod support;
@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use image_pull_secrets::Settings;
 use serde_yaml::Value;
-use support::{read, repository};
+use support::{applied_yaml_blocks, read, repository};
 
 /// The Kubewarden namespace of Kubewarden's Helm charts, where the controller runs PolicyServers.
 const KUBEWARDEN_NAMESPACE: &str = "kubewarden";
@@ -98,8 +98,19 @@ const SERVICE_ACCOUNT_FIELDS: &[&str] = &[
     "imagePullSecrets[].name",
     "automountServiceAccountToken",
 ];
-/// A `policies.yml` entry of a standalone PolicyServer (what e2e-tests/tests/policy_server.rs
-/// serves with the real policy-server).
+/// Flux's objects of the README's GitOps path (source-controller `HelmRepository` v1,
+/// helm-controller `HelmRelease` v2): the chart's repository and the chart with its values.
+const HELM_REPOSITORY_FIELDS: &[&str] = &["metadata.namespace", "spec.url", "spec.interval"];
+const HELM_RELEASE_FIELDS: &[&str] = &[
+    "metadata.namespace",
+    "spec.interval",
+    "spec.chart.spec.chart",
+    "spec.chart.spec.version",
+    "spec.chart.spec.sourceRef.kind",
+    "spec.chart.spec.sourceRef.name",
+    "spec.values.*",
+];
+/// A `policies.yml` entry of a standalone PolicyServer (docs/kwctl-and-standalone.md).
 const POLICIES_YML_FIELDS: &[&str] = &[
     "module",
     "settings.*",
@@ -122,6 +133,8 @@ fn allowed_fields(api_version: &str, kind: &str) -> Option<Vec<&'static str>> {
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => vec![CLUSTER_ROLE_FIELDS],
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => vec![BINDING_FIELDS],
         ("v1", "ServiceAccount") => vec![SERVICE_ACCOUNT_FIELDS],
+        ("source.toolkit.fluxcd.io/v1", "HelmRepository") => vec![HELM_REPOSITORY_FIELDS],
+        ("helm.toolkit.fluxcd.io/v2", "HelmRelease") => vec![HELM_RELEASE_FIELDS],
         _ => return None,
     };
     let mut all = vec!["apiVersion", "kind"];
@@ -200,23 +213,13 @@ fn documents(source: &str, text: &str) -> Vec<Manifest> {
         .collect()
 }
 
-/// The ```yaml blocks of a Markdown page that are manifests or `policies.yml`: those naming an
-/// `apiVersion` or a `module`. Settings, requests and before/after sketches are not applied.
+/// The applied ```yaml blocks of a Markdown page.
 fn markdown_example(file: &str) -> Example {
     let text = read(file);
-    let mut manifests = Vec::new();
-    for (index, block) in text.split("```yaml\n").skip(1).enumerate() {
-        let block = block.split("\n```").next().unwrap_or_default();
-        let applied = block.lines().any(|line| {
-            line.starts_with("apiVersion:") || line.trim_start().starts_with("module:")
-        });
-        if applied {
-            manifests.extend(documents(
-                &format!("{file}, yaml block {}", index + 1),
-                block,
-            ));
-        }
-    }
+    let manifests = applied_yaml_blocks(&text)
+        .into_iter()
+        .flat_map(|(index, block)| documents(&format!("{file}, yaml block {index}"), block))
+        .collect();
     Example {
         name: file.to_string(),
         manifests,
@@ -319,6 +322,9 @@ fn every_manifest_parses_and_uses_known_kinds_and_fields() {
                         "{source}: no spec.rules"
                     );
                     check_settings(source, manifest.doc["spec"].get("settings"));
+                }
+                "HelmRelease" => {
+                    check_settings(source, manifest.doc["spec"]["values"].get("settings"))
                 }
                 "PolicyServer" => assert!(
                     text(manifest, &["spec", "image"]).is_some()

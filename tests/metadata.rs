@@ -13,7 +13,7 @@ use serde_yaml::Value;
 use support::{not_run, question_paths, read, real_kwctl, yaml, Scratch, METADATA, QUESTIONS};
 
 const ARTIFACTHUB: &str = "artifacthub-pkg.yml";
-/// The annotation through which Artifact Hub hands the Rancher UI its settings form.
+/// The annotation kwctl embeds the Rancher form in (`make chart` leaves it out of Chart.yaml).
 const QUESTIONS_ANNOTATION: &str = "kubewarden/questions-ui";
 
 /// Annotations kwctl needs to annotate the module, scaffold the Artifact Hub

@@ -965,6 +965,7 @@ fn start_server(binary: &Path, scratch: &Path, policies: &str, stub: &KubeStub) 
         kubeconfig: stub.kubeconfig(),
         sources: None,
         rust_backtrace: false,
+        tls: None,
     };
     PolicyServer::start(&launch, Duration::from_secs(300))
 }

@@ -1,47 +1,50 @@
-//! Records what the REAL kwctl answers the policy's `kubernetes/get_resource` calls with, against
-//! the loopback API stub: a found secret, 404, 403, 401, a missing ServiceAccount, and runs where
-//! the capability is not granted. The session files and kwctl's output land in `RECORD_DIR`
+//! Records what the REAL kwctl answers the policy's `kubernetes/get_resource` calls with, against a
+//! real API server (the cluster suite's control plane, support/cluster.rs): a found secret, 404,
+//! the README's RBAC withdrawn (403), a token the API server no longer accepts (401), an address
+//! nothing listens on, a missing ServiceAccount, a found and a missing Namespace, and runs where the
+//! capability is not granted. kwctl reads the cluster as ServiceAccount `kubewarden/policy-server`
+//! with a token the API server issued. The session files and kwctl's output land in `RECORD_DIR`
 //! (default: a scratch folder); `e2e-tests/recorded/README.md` says how the committed ones were made.
 //!
-//! A second test asks the real PolicyServer the same questions and writes the texts its host
-//! hands the policy (and a probe guest) to `RECORD_DIR/policy-server-texts.txt`.
-//!
 //! ```sh
-//! KWCTL=/work/shared/kubewarden/kwctl POLICY_SERVER=/work/shared/kubewarden/policy-server \
-//!   RECORD_DIR=$PWD/e2e-tests/recorded \
-//!   cargo test --release -p e2e-tests --test record_host_answers
+//! make record-host-answers      # or, with KUBEBUILDER_ASSETS and KWCTL set:
+//! RECORD_DIR=$PWD/e2e-tests/recorded cargo test --release -p e2e-tests --test record_host_answers
 //! ```
 
-#[allow(dead_code)]
-#[path = "../../tools/policy-runner/tests/runner/guest.rs"]
-mod guest;
 mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use serde_json::{json, Value};
-use support::kube_stub::{Answer, KubeStub};
-use support::policy_server::{Launch, PolicyServer};
-use support::process::binary_from_env;
+use support::cluster::{assets, kubeconfig, Cluster, Kubectl};
+use support::kubewarden::{self, yaml_block};
+use support::process::{binary_from_env, free_port, stop_all_on_interrupt};
 
 /// Planted in the found secret: it must appear in the session file (kwctl records the payload)
 /// but never in the policy's response.
 const CANARY: &str = "CANARY-recorded-pull-secret-password";
 
+/// The kubeconfig a scenario's kwctl reads the cluster with.
+#[derive(Clone, Copy)]
+enum Identity {
+    /// A token for `kubewarden/policy-server`, bound by the README's RBAC.
+    PolicyServer,
+    /// A token whose ServiceAccount was deleted: every request is 401.
+    Revoked,
+    /// The API server's address with nothing listening.
+    Unreachable,
+}
+
 struct Scenario {
     name: &'static str,
-    /// `Some((kind, name))`: run the probe guest, which makes that one lookup in `team-a` and
-    /// fails with the host's error text verbatim, instead of the policy.
-    probe: Option<(&'static str, &'static str)>,
     /// Whether kwctl runs with RUST_BACKTRACE=1 (which adds a backtrace to host error texts).
     backtrace: bool,
     settings: Value,
     request: Value,
-    /// Prepares the stub's answers.
-    setup: fn(&KubeStub),
+    identity: Identity,
+    /// Brings the cluster into the scenario's state and back (admin kubectl, `true` = set up).
+    state: fn(&Kubectl, bool),
     args: Vec<&'static str>,
 }
 
@@ -91,243 +94,109 @@ fn corp_settings() -> Value {
     json!({"rules": [{"secret": "corp-registry", "registries": ["registry.corp.example:5000"]}]})
 }
 
-fn docker_config_secret(namespace: &str, name: &str) -> Value {
-    let auth = STANDARD.encode(format!("robot:{CANARY}"));
-    let config = json!({"auths": {"registry.corp.example:5000": {"username": "robot", "password": CANARY, "auth": auth}}});
-    json!({
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "type": "kubernetes.io/dockerconfigjson",
-        "data": {".dockerconfigjson": STANDARD.encode(config.to_string())}
-    })
-}
-
 /// A rule for namespaces labelled `team: a`, with no secret lookup: only the Namespace is read.
 fn team_a_settings() -> Value {
     json!({"rules": [{"secret": "corp-registry", "registries": ["registry.corp.example:5000"],
                       "namespaceSelector": {"matchLabels": {"team": "a"}}}], "verifySecrets": false})
 }
 
+fn nothing(_: &Kubectl, _: bool) {}
+
+/// `team-a/corp-registry`, a docker-config secret for the corporate registry.
+fn secret(kubectl: &Kubectl, up: bool) {
+    let ran = match up {
+        true => kubectl.run(&[
+            "create",
+            "secret",
+            "docker-registry",
+            "corp-registry",
+            "-n",
+            "team-a",
+            "--docker-server=registry.corp.example:5000",
+            "--docker-username=robot",
+            &format!("--docker-password={CANARY}"),
+        ]),
+        false => kubectl.run(&["delete", "secret", "corp-registry", "-n", "team-a"]),
+    };
+    assert!(ran.ok, "{}", ran.all());
+}
+
+/// The README's ClusterRoleBinding withdrawn (and given back).
+fn no_binding(kubectl: &Kubectl, up: bool) {
+    match up {
+        true => assert!(
+            kubectl
+                .run(&["delete", "clusterrolebinding", "image-pull-secrets-policy"])
+                .ok
+        ),
+        false => kubectl.apply(readme_rbac()),
+    }
+}
+
+fn readme_rbac() -> &'static str {
+    let readme = Box::leak(
+        std::fs::read_to_string(repo_root().join("README.md"))
+            .unwrap()
+            .into_boxed_str(),
+    );
+    yaml_block(readme, "Cluster access", "kind: ClusterRole")
+}
+
+impl Scenario {
+    /// A Pod CREATE in `team-a` with the corporate rule, run with `--allow-context-aware`.
+    fn corp(name: &'static str, state: fn(&Kubectl, bool)) -> Self {
+        Scenario {
+            name,
+            backtrace: false,
+            settings: corp_settings(),
+            request: pod_request("team-a"),
+            identity: Identity::PolicyServer,
+            state,
+            args: vec!["--allow-context-aware"],
+        }
+    }
+}
+
+/// In this order: `namespace-not-found` runs before `team-a` exists.
 fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
-            probe: None,
-            backtrace: false,
-            name: "secret-found",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| stub.add_object(docker_config_secret("team-a", "corp-registry")),
-            args: vec!["--allow-context-aware"],
+            settings: team_a_settings(),
+            ..Scenario::corp("namespace-not-found", nothing)
         },
         Scenario {
-            probe: None,
-            backtrace: false,
-            name: "secret-not-found",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware"],
+            settings: team_a_settings(),
+            ..Scenario::corp("namespace-found", nothing)
+        },
+        Scenario::corp("secret-found", secret),
+        Scenario::corp("secret-not-found", nothing),
+        Scenario::corp("secret-forbidden", no_binding),
+        Scenario {
+            identity: Identity::Revoked,
+            ..Scenario::corp("secret-unauthorized", secret)
         },
         Scenario {
-            probe: None,
-            backtrace: false,
-            name: "secret-forbidden",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| stub.set("secrets", "team-a", "corp-registry", Answer::Forbidden),
-            args: vec!["--allow-context-aware"],
+            identity: Identity::Unreachable,
+            ..Scenario::corp("api-server-unreachable", nothing)
         },
         Scenario {
-            probe: None,
-            backtrace: false,
-            name: "secret-unauthorized",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| stub.set("secrets", "team-a", "corp-registry", Answer::Unauthorized),
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            probe: None,
-            backtrace: false,
-            name: "unauthorized-everything",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| stub.reject_all_unauthorized(true),
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            probe: None,
-            backtrace: false,
-            name: "serviceaccount-not-found",
             settings: json!({"rules": [{"secret": "corp-registry", "registries": ["registry.corp.example:5000"]}], "verifySecrets": false}),
             request: deployment_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware"],
+            ..Scenario::corp("serviceaccount-not-found", nothing)
         },
         Scenario {
-            probe: None,
-            backtrace: false,
-            name: "namespace-found",
-            settings: team_a_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| {
-                stub.add_object(json!({"apiVersion": "v1", "kind": "Namespace",
-                    "metadata": {"name": "team-a", "labels": {"team": "a", "kubernetes.io/metadata.name": "team-a"},
-                                 "annotations": {"owner": "team-a@corp.example"}},
-                    "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}))
-            },
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            probe: None,
-            backtrace: false,
-            name: "namespace-not-found",
-            settings: team_a_settings(),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            probe: None,
-            backtrace: false,
-            name: "not-granted-without-allow-context-aware",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| stub.add_object(docker_config_secret("team-a", "corp-registry")),
             args: vec![],
+            ..Scenario::corp("not-granted-without-allow-context-aware", secret)
         },
         Scenario {
-            probe: None,
-            backtrace: false,
-            name: "not-granted-kubernetes-capability-excluded",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| stub.add_object(docker_config_secret("team-a", "corp-registry")),
             args: vec!["--allow-context-aware", "--allowed-host-capabilities=oci/*"],
+            ..Scenario::corp("not-granted-kubernetes-capability-excluded", secret)
         },
         Scenario {
-            probe: None,
             backtrace: true,
-            name: "secret-not-found-with-rust-backtrace",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            probe: Some(("Secret", "corp-registry")),
-            backtrace: false,
-            name: "probe-secret-not-found",
-            settings: json!({}),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            probe: Some(("Secret", "corp-registry")),
-            backtrace: false,
-            name: "probe-secret-forbidden",
-            settings: json!({}),
-            request: pod_request("team-a"),
-            setup: |stub| stub.set("secrets", "team-a", "corp-registry", Answer::Forbidden),
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            probe: Some(("Secret", "corp-registry")),
-            backtrace: false,
-            name: "probe-secret-unauthorized",
-            settings: json!({}),
-            request: pod_request("team-a"),
-            setup: |stub| stub.set("secrets", "team-a", "corp-registry", Answer::Unauthorized),
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            probe: Some(("ServiceAccount", "builder")),
-            backtrace: false,
-            name: "probe-serviceaccount-not-found",
-            settings: json!({}),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            probe: Some(("Secret", "corp-registry")),
-            backtrace: false,
-            name: "probe-not-granted-without-allow-context-aware",
-            settings: json!({}),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec![],
-        },
-        Scenario {
-            probe: Some(("Secret", "corp-registry")),
-            backtrace: false,
-            name: "probe-not-granted-kubernetes-capability-excluded",
-            settings: json!({}),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware", "--allowed-host-capabilities=oci/*"],
+            ..Scenario::corp("secret-not-found-with-rust-backtrace", nothing)
         },
     ]
-}
-
-/// Metadata for the probe guest: context-aware on Secrets and ServiceAccounts, like the policy.
-const PROBE_METADATA: &str = "rules:
-  - apiGroups: [\"\"]
-    apiVersions: [v1]
-    resources: [pods]
-    operations: [CREATE]
-mutating: false
-executionMode: kubewarden-wapc
-policyType: kubernetes
-contextAwareResources:
-  - apiVersion: v1
-    kind: Secret
-  - apiVersion: v1
-    kind: ServiceAccount
-";
-
-/// Builds and annotates (with the real kwctl) a guest whose `validate` makes one
-/// `kubernetes/get_resource` call and fails with the host's answer, byte for byte.
-fn probe_module(
-    kwctl: &Path,
-    dir: &Path,
-    kind: &str,
-    name: &str,
-    env: &[(String, PathBuf)],
-) -> PathBuf {
-    let payload = json!({"api_version": "v1", "kind": kind, "name": name, "namespace": "team-a", "disable_cache": false});
-    let wasm = guest::Guest::new()
-        .on(
-            "validate",
-            guest::Behaviour::HostCall {
-                namespace: "kubernetes".into(),
-                operation: "get_resource".into(),
-                payload: payload.to_string(),
-            },
-        )
-        .wasm();
-    let plain = dir.join("probe.wasm");
-    std::fs::write(&plain, wasm).unwrap();
-    let metadata = dir.join("probe-metadata.yml");
-    std::fs::write(&metadata, PROBE_METADATA).unwrap();
-    let annotated = dir.join("probe-annotated.wasm");
-    let output = Command::new(kwctl)
-        .arg("annotate")
-        .arg("-m")
-        .arg(&metadata)
-        .arg("-o")
-        .arg(&annotated)
-        .arg(&plain)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .expect("run kwctl annotate");
-    assert!(
-        output.status.success(),
-        "kwctl annotate failed on the probe: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    annotated
 }
 
 /// Removes terminal colour codes from kwctl's log lines.
@@ -348,50 +217,99 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
-fn policy_module() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    std::env::var("POLICY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("annotated-policy.wasm"))
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
-fn record_real_kwctl_host_answers() {
-    let kwctl = binary_from_env("KWCTL", "kwctl");
-    let module = policy_module();
+/// The annotated module (`POLICY`, default `annotated-policy.wasm` at the repository root).
+fn policy_module() -> PathBuf {
+    let module = std::env::var("POLICY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("annotated-policy.wasm"));
     assert!(
         module.exists(),
         "{} is missing: build it with `make annotated-policy.wasm` or set POLICY",
         module.display()
     );
-    let scratch = tempfile::tempdir().expect("scratch dir");
+    module
+}
+
+/// A program, not a test (`harness = false`, `test = false` in Cargo.toml): `make record-host-answers`.
+fn main() {
+    let assets = assets().unwrap_or_else(|why| panic!("the recordings need a cluster: {why}"));
+    let kwctl = binary_from_env("KWCTL", "kwctl");
+    let module = policy_module();
+    let scratch = tempfile::Builder::new()
+        .prefix("ips-record-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path().to_path_buf();
+    stop_all_on_interrupt(dir.clone());
     let out_dir = std::env::var("RECORD_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| scratch.path().join("recorded"));
+        .unwrap_or_else(|_| dir.join("recorded"));
     std::fs::create_dir_all(&out_dir).unwrap();
+
+    let cluster = Cluster::start(&assets, &dir.join("cluster"));
+    let kubectl = &cluster.kubectl;
+    kubectl.apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {0}}}\n---\napiVersion: v1\nkind: ServiceAccount\n\
+         metadata: {{name: policy-server, namespace: {0}}}\n",
+        kubewarden::NAMESPACE
+    ));
+    kubectl.apply(readme_rbac());
+    let identities = dir.join("identities");
+    std::fs::create_dir_all(&identities).unwrap();
+    let policy_server = identities.join("policy-server");
+    cluster.service_account_kubeconfig(
+        kubectl,
+        kubewarden::NAMESPACE,
+        "policy-server",
+        &policy_server,
+    );
+    let revoked = identities.join("revoked");
+    cluster.service_account_kubeconfig(kubectl, kubewarden::NAMESPACE, "revoked", &revoked);
+    assert!(
+        kubectl
+            .run(&[
+                "delete",
+                "serviceaccount",
+                "revoked",
+                "-n",
+                kubewarden::NAMESPACE
+            ])
+            .ok
+    );
+    let unreachable = identities.join("unreachable");
+    let nobody = format!("https://127.0.0.1:{}", free_port());
+    kubeconfig(
+        &unreachable,
+        &nobody,
+        &cluster.pki.path("ca.crt"),
+        "    token: unused\n",
+    );
+
     // RECORD_FILTER: record only the scenarios whose name contains it.
     let filter = std::env::var("RECORD_FILTER").unwrap_or_default();
     for scenario in scenarios() {
+        // Every scenario after the first reads namespace `team-a`, labelled for `team_a_settings`.
+        if scenario.name != "namespace-not-found"
+            && kubectl.get("namespace", "", "team-a").is_none()
+        {
+            kubectl.apply("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team-a\n  labels: {team: a}\n  annotations: {owner: team-a@corp.example}\n");
+        }
         if !scenario.name.contains(&filter) {
             continue;
         }
-        let dir = scratch.path().join(scenario.name);
-        std::fs::create_dir_all(&dir).unwrap();
-        let stub = KubeStub::start(&dir).expect("stub API server");
-        (scenario.setup)(&stub);
+        (scenario.state)(kubectl, true);
         let request = dir.join("request.json");
         std::fs::write(&request, scenario.request.to_string()).unwrap();
         let session = out_dir.join(format!("{}.yml", scenario.name));
         let _ = std::fs::remove_file(&session);
-        let xdg = scratch.path().join("xdg");
-        let xdg_env = vec![
-            ("XDG_CACHE_HOME".to_string(), xdg.join("cache")),
-            ("XDG_CONFIG_HOME".to_string(), xdg.join("config")),
-            ("XDG_DATA_HOME".to_string(), xdg.join("data")),
-        ];
-        let module = match scenario.probe {
-            Some((kind, name)) => probe_module(&kwctl, &dir, kind, name, &xdg_env),
-            None => module.clone(),
-        };
+        let xdg = dir.join("xdg");
         let mut command = Command::new(&kwctl);
         command
             .env_remove("RUST_BACKTRACE")
@@ -399,6 +317,12 @@ fn record_real_kwctl_host_answers() {
         if scenario.backtrace {
             command.env("RUST_BACKTRACE", "1");
         }
+        let identity = match scenario.identity {
+            Identity::PolicyServer => &policy_server,
+            Identity::Revoked => &revoked,
+            Identity::Unreachable => &unreachable,
+        };
+        let mark = cluster.lookup_mark();
         let output = command
             .arg("run")
             .arg("--request-path")
@@ -409,191 +333,38 @@ fn record_real_kwctl_host_answers() {
             .arg(&session)
             .args(&scenario.args)
             .arg(&module)
-            .env("KUBECONFIG", stub.kubeconfig())
-            .envs(xdg_env.iter().map(|(k, v)| (k, v)))
+            .env("KUBECONFIG", identity)
+            .env("XDG_CACHE_HOME", xdg.join("cache"))
+            .env("XDG_CONFIG_HOME", xdg.join("config"))
+            .env("XDG_DATA_HOME", xdg.join("data"))
+            .env("NO_PROXY", "127.0.0.1,localhost")
             .env("NO_COLOR", "1")
             .output()
             .expect("run kwctl");
-        let requests: Vec<String> = stub.requests().iter().map(ToString::to_string).collect();
+        let reads = cluster.lookups_since(mark);
+        (scenario.state)(kubectl, false);
         let text = format!(
-            "$ {}kwctl run --request-path request.json --settings-json '{}' --record-host-capabilities-interactions {}.yml {} {}\n{}\n--- stdout\n{}--- stderr\n{}--- requests the stub received\n{}\n",
+            "$ {}kwctl run --request-path request.json --settings-json '{}' --record-host-capabilities-interactions {}.yml {} annotated-policy.wasm\n{}\n--- stdout\n{}--- stderr\n{}--- reads in the API server's audit log\n{}\n",
             if scenario.backtrace { "RUST_BACKTRACE=1 " } else { "" },
             scenario.settings,
             scenario.name,
             scenario.args.join(" "),
-            if scenario.probe.is_some() { "probe-annotated.wasm" } else { "annotated-policy.wasm" },
             output.status,
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr),
-            requests.join("\n"),
+            reads.join("\n"),
         )
-        .replace(&scratch.path().display().to_string(), "$SCRATCH")
-        .replace(&module.display().to_string(), "$MODULE");
+        .replace(&dir.display().to_string(), "$SCRATCH")
+        .replace(&module.display().to_string(), "$MODULE")
+        .replace(&out_dir.display().to_string(), "$RECORD_DIR");
         let text = strip_ansi(&text);
         std::fs::write(out_dir.join(format!("{}.output.txt", scenario.name)), &text).unwrap();
         eprintln!("===== {}\n{text}", scenario.name);
-        let response = String::from_utf8_lossy(&output.stdout);
         assert!(
-            !response.contains(CANARY),
+            !String::from_utf8_lossy(&output.stdout).contains(CANARY),
             "{}: a credential reached the policy's response",
             scenario.name
         );
     }
     eprintln!("recordings in {}", out_dir.display());
-}
-
-/// One PolicyServer policy for the texts test: (policy id, module, lookups granted, settings).
-struct Probe {
-    id: &'static str,
-    module: PathBuf,
-    granted: bool,
-    settings: Value,
-}
-
-fn record_policy_server_host_error_texts() {
-    let kwctl = binary_from_env("KWCTL", "kwctl");
-    let policy_server = binary_from_env("POLICY_SERVER", "policy-server");
-    let policy = policy_module();
-    assert!(
-        policy.exists(),
-        "{} is missing: build it with `make annotated-policy.wasm` or set POLICY",
-        policy.display()
-    );
-    let scratch = tempfile::tempdir().expect("scratch dir");
-    let out_dir = std::env::var("RECORD_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| scratch.path().join("recorded"));
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let xdg = scratch.path().join("xdg");
-    let xdg_env = vec![
-        ("XDG_CACHE_HOME".to_string(), xdg.join("cache")),
-        ("XDG_CONFIG_HOME".to_string(), xdg.join("config")),
-        ("XDG_DATA_HOME".to_string(), xdg.join("data")),
-    ];
-    let stub = KubeStub::start(scratch.path()).expect("stub API server");
-    // Each probe and policy reads its own object, so PolicyServer's cache of get_resource
-    // answers cannot answer one lookup with another's result.
-    stub.set("secrets", "team-a", "ps-forbidden", Answer::Forbidden);
-    stub.set("secrets", "team-a", "ps-unauthorized", Answer::Unauthorized);
-    stub.set("secrets", "team-a", "policy-forbidden", Answer::Forbidden);
-    let probe = |name: &str, kind: &str, object: &str| {
-        let dir = scratch.path().join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        probe_module(&kwctl, &dir, kind, object, &xdg_env)
-    };
-    let rule = |secret: &str| json!({"rules": [{"secret": secret, "registries": ["registry.corp.example:5000"]}]});
-    let probes = vec![
-        Probe {
-            id: "probe-secret-not-found",
-            module: probe("p1", "Secret", "ps-missing"),
-            granted: true,
-            settings: json!({}),
-        },
-        Probe {
-            id: "probe-secret-forbidden",
-            module: probe("p2", "Secret", "ps-forbidden"),
-            granted: true,
-            settings: json!({}),
-        },
-        Probe {
-            id: "probe-secret-unauthorized",
-            module: probe("p3", "Secret", "ps-unauthorized"),
-            granted: true,
-            settings: json!({}),
-        },
-        Probe {
-            id: "probe-serviceaccount-not-found",
-            module: probe("p4", "ServiceAccount", "ps-builder"),
-            granted: true,
-            settings: json!({}),
-        },
-        Probe {
-            id: "probe-not-granted",
-            module: probe("p5", "Secret", "ps-not-granted"),
-            granted: false,
-            settings: json!({}),
-        },
-        Probe {
-            id: "policy-secret-not-found",
-            module: policy.clone(),
-            granted: true,
-            settings: rule("policy-missing"),
-        },
-        Probe {
-            id: "policy-secret-forbidden",
-            module: policy.clone(),
-            granted: true,
-            settings: rule("policy-forbidden"),
-        },
-        Probe {
-            id: "policy-not-granted",
-            module: policy.clone(),
-            granted: false,
-            settings: rule("policy-not-granted"),
-        },
-    ];
-    let policies: String = probes
-        .iter()
-        .map(|p| {
-            let grant = if p.granted {
-                "  hostCapabilities: [\"kubernetes/get_resource\"]\n"
-            } else {
-                ""
-            };
-            format!(
-                "{}:\n  module: file://{}\n  allowedToMutate: true\n  contextAwareResources:\n    - apiVersion: v1\n      kind: Secret\n    - apiVersion: v1\n      kind: ServiceAccount\n{grant}  settings: {}\n",
-                p.id,
-                p.module.display(),
-                p.settings
-            )
-        })
-        .collect();
-    let server = PolicyServer::start(
-        &Launch {
-            binary: &policy_server,
-            dir: &scratch.path().join("policy-server"),
-            policies: &policies,
-            kubeconfig: stub.kubeconfig(),
-            sources: None,
-            rust_backtrace: false,
-        },
-        std::time::Duration::from_secs(90),
-    );
-    let mut report = String::from(
-        "# What the real policy-server (KUBECONFIG at the loopback stub) answered for each policy id.\n",
-    );
-    let startup: Vec<String> = stub.requests().iter().map(ToString::to_string).collect();
-    report.push_str(&format!(
-        "\nRequests the stub received while policy-server started: {startup:?}\n"
-    ));
-    for p in &probes {
-        let mark = stub.mark();
-        let (status, body) = server.validate(p.id, &pod_request("team-a"));
-        let reads = stub.object_reads_since(mark);
-        report.push_str(&format!(
-            "\n## {}\nHTTP {status}; lookups: {reads:?}\nresponse.status.message (JSON string):\n{}\nresponse.warnings: {}\n",
-            p.id, body["response"]["status"]["message"], body["response"]["warnings"]
-        ));
-    }
-    let log = strip_ansi(&server.log());
-    report.push_str("\n## policy-server log lines about callbacks\n");
-    for line in log
-        .lines()
-        .filter(|l| l.contains("callback") || l.contains("doesn't have access"))
-    {
-        report.push_str(
-            line.replace(&scratch.path().display().to_string(), "$SCRATCH")
-                .as_str(),
-        );
-        report.push('\n');
-    }
-    let report = report.replace(&scratch.path().display().to_string(), "$SCRATCH");
-    std::fs::write(out_dir.join("policy-server-texts.txt"), &report).unwrap();
-    eprintln!("{report}");
-}
-
-/// A program, not a test (`harness = false`, `test = false` in Cargo.toml): `make record-host-answers`.
-fn main() {
-    record_real_kwctl_host_answers();
-    record_policy_server_host_error_texts();
 }

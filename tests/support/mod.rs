@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod form;
+
 pub const METADATA: &str = "policy-metadata.yaml";
 
 pub fn repository() -> &'static Path {
@@ -124,4 +126,40 @@ pub fn question_paths(questions: &serde_yaml::Value, prefix: &str, into: &mut Ve
             question_paths(&question["subquestions"], prefix, into);
         }
     }
+}
+
+/// Helm 4 for the chart's tests: `HELM` (the Makefile sets it from `KUBEBUILDER_ASSETS` or PATH),
+/// else `$KUBEBUILDER_ASSETS/helm`.
+pub fn helm() -> Option<PathBuf> {
+    let set = |name: &str| std::env::var_os(name).filter(|value| !value.is_empty());
+    set("HELM").map(PathBuf::from).or_else(|| {
+        set("KUBEBUILDER_ASSETS")
+            .map(|dir| Path::new(&dir).join("helm"))
+            .filter(|helm| helm.is_file())
+    })
+}
+
+/// Says which chart check did not run, and how to get helm: never a silent pass.
+pub fn not_run_without_helm(what: &str) {
+    eprintln!(
+        "NOT RUN: {what}: set HELM to helm 4, or KUBEBUILDER_ASSETS to a folder holding it \
+         (../shared/kubernetes/unpack DIR; .ci/run does)"
+    );
+}
+
+/// The ```yaml blocks of a Markdown text that are applied as they stand (manifests and
+/// `policies.yml`: those naming an `apiVersion` or a `module`), with their 1-based index among
+/// all the text's yaml blocks. Settings, values, requests and sketches are not applied.
+pub fn applied_yaml_blocks(text: &str) -> Vec<(usize, &str)> {
+    text.split("```yaml\n")
+        .skip(1)
+        .map(|block| block.split("\n```").next().unwrap_or_default())
+        .enumerate()
+        .filter(|(_, block)| {
+            block.lines().any(|line| {
+                line.starts_with("apiVersion:") || line.trim_start().starts_with("module:")
+            })
+        })
+        .map(|(index, block)| (index + 1, block))
+        .collect()
 }

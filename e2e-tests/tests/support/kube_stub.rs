@@ -1,7 +1,11 @@
-//! A loopback stand-in for the Kubernetes API server, enough for kwctl's and PolicyServer's
+//! A loopback stand-in for the Kubernetes API server, enough for PolicyServer's
 //! `kubernetes/get_resource`: discovery (`/version`, `/api`, `/api/v1`), Secrets, ServiceAccounts
 //! and Namespaces by name from a fixture table, and `Status` errors shaped as the real API server
-//! sends them. It records every request so tests can assert the exact lookups a policy made.
+//! sends them. Only the PolicyServer load benchmark uses it, for the one thing a real control plane
+//! cannot give there: no CPU of its own. etcd, kube-apiserver and kube-controller-manager idle at
+//! a few percent of the machine's two cores, which would move the figures the benchmark compares;
+//! the policy's answers with the real API server are the cluster suite's (tests/cluster.rs), and
+//! the host texts the stub's errors imitate were recorded from a real one (recorded/README.md).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

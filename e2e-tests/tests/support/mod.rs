@@ -2,7 +2,9 @@
 //! guards that stop every process a test starts. Each test crate uses only part of it.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod kube_stub;
+pub mod kubewarden;
 pub mod patch;
 pub mod policy_server;
 pub mod process;

@@ -27,6 +27,8 @@ pub struct Launch<'a> {
     /// Run with RUST_BACKTRACE=1, which appends a backtrace to every host error text the policy
     /// reads. Production PolicyServers usually run without it; a policy must cope with both.
     pub rust_backtrace: bool,
+    /// Serve HTTPS with this certificate and key (as the API server calls webhooks), else HTTP.
+    pub tls: Option<(&'a Path, &'a Path)>,
 }
 
 /// A plain-HTTP client that hands back 4xx/5xx answers instead of failing on them.
@@ -42,6 +44,11 @@ pub fn http_agent() -> ureq::Agent {
 impl PolicyServer {
     /// Starts PolicyServer and waits (up to `ready_within`) until its readiness probe answers 200.
     pub fn start(launch: &Launch, ready_within: Duration) -> Self {
+        Self::start_on(launch, free_port(), ready_within)
+    }
+
+    /// Starts PolicyServer serving on `port` (a restart keeps the port its webhooks call).
+    pub fn start_on(launch: &Launch, port: u16, ready_within: Duration) -> Self {
         let dir = std::path::absolute(launch.dir).expect("absolute scratch dir");
         let downloads = dir.join("policies-download");
         let xdg = dir.join("xdg");
@@ -50,7 +57,6 @@ impl PolicyServer {
         }
         let policies = dir.join("policies.yml");
         std::fs::write(&policies, launch.policies).unwrap();
-        let port = free_port();
         let readiness_port = free_port();
         let mut command = Command::new(launch.binary);
         command
@@ -79,6 +85,13 @@ impl PolicyServer {
             .current_dir(&dir);
         if launch.rust_backtrace {
             command.env("RUST_BACKTRACE", "1");
+        }
+        if let Some((cert, key)) = launch.tls {
+            command
+                .arg("--cert-file")
+                .arg(cert)
+                .arg("--key-file")
+                .arg(key);
         }
         if let Some(sources) = launch.sources {
             command.arg("--sources-path").arg(sources);
@@ -136,6 +149,10 @@ impl PolicyServer {
 
     pub fn stop(&mut self) {
         self.process.stop();
+    }
+
+    pub fn assert_running(&mut self) {
+        self.process.assert_running();
     }
 }
 

@@ -3,7 +3,45 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The PIDs of every child started and not yet stopped, for [`stop_all_on_interrupt`].
+static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+/// On SIGINT, SIGTERM or SIGHUP, kills every child still running (by its PID), removes
+/// `scratch`, and exits 130: a suite interrupted by the user or by CI's time limit leaves no
+/// process or file behind.
+pub fn stop_all_on_interrupt(scratch: PathBuf) {
+    ctrlc::set_handler(move || {
+        for pid in LIVE.lock().map(|l| l.clone()).unwrap_or_default() {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let _ = std::fs::remove_dir_all(&scratch);
+        eprintln!(
+            "interrupted: stopped every process the suite started and removed {}",
+            scratch.display()
+        );
+        std::process::exit(130);
+    })
+    .expect("install the interrupt handler");
+}
+
+/// Whether a process with this PID is still running (and not a zombie).
+pub fn is_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .unwrap_or("")
+            .trim_start()
+            .starts_with('Z')
+    })
+}
 
 /// A started child whose stdout and stderr go to one log file.
 pub struct Guarded {
@@ -23,6 +61,7 @@ impl Guarded {
             .stderr(file)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {name} ({command:?}): {e}"));
+        LIVE.lock().unwrap().push(child.id());
         Self {
             name: name.to_string(),
             child: Some(child),
@@ -57,6 +96,7 @@ impl Guarded {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            LIVE.lock().unwrap().retain(|&pid| pid != child.id());
         }
     }
 }

@@ -60,8 +60,6 @@ fn duration_ms(text: &str) -> Option<f64> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn wrk_output_is_parsed() {
         let text = "Running 8s test @ http://127.0.0.1:1/validate/noop
@@ -78,13 +76,13 @@ mod tests {
     Requests/sec:   2550.12
     Transfer/sec:    640.00KB
     ";
-        let load = parse_wrk(text).unwrap();
+        let load = super::parse_wrk(text).unwrap();
         assert_eq!(load.requests_per_second, 2550.12);
         assert!((load.p50_ms - 0.812).abs() < 1e-9);
         assert_eq!(load.p99_ms, 1020.0);
         let failing = text.replace("Requests/sec", "Non-2xx or 3xx responses: 3\nRequests/sec");
         assert_eq!(
-            parse_wrk(&failing).unwrap_err(),
+            super::parse_wrk(&failing).unwrap_err(),
             "3 answers were not HTTP 200"
         );
     }

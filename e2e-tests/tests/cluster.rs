@@ -1,0 +1,1375 @@
+//! The cluster suite: the policy as a Kubewarden install runs it, judged by a real control plane.
+//! etcd, kube-apiserver and kube-controller-manager (KUBEBUILDER_ASSETS) run on loopback; the
+//! annotated module is pushed to a loopback OCI registry and served over TLS by the real
+//! PolicyServer, which reads the cluster as ServiceAccount `kubewarden/policy-server` with a token
+//! the API server issued and exactly the RBAC the README gives operators. Kubewarden's CRDs are
+//! applied and each ClusterAdmissionPolicy is created there first; the webhook configuration and
+//! the PolicyServer's `policies.yml` are derived from what the API server stored, as the
+//! Kubewarden controller derives them (support/kubewarden.rs). Every case acts through kubectl and
+//! reads back what the API server stored.
+//!
+//! ```sh
+//! make e2e-cluster     # or, with KUBEBUILDER_ASSETS, KWCTL and POLICY_SERVER set:
+//! cargo test --release -p e2e-tests --test cluster
+//! ```
+
+mod support;
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::{json, Value};
+use support::cluster::{assets, Cluster, Kubectl, Ran};
+use support::kubewarden::{
+    self, policy_server_entry, unique_name, webhook_configuration, yaml_block,
+};
+use support::policy_server::{Launch, PolicyServer};
+use support::process::{binary_from_env, free_port, is_running, stop_all_on_interrupt, wait_until};
+use support::registry::Registry;
+
+const SECRET: &str = "corp-registry";
+const REGISTRY: &str = "registry.corp.example:5000";
+const IMAGE: &str = "registry.corp.example:5000/finance/billing:2.4.1";
+const OTHER_PRIVATE_IMAGE: &str = "registry.corp.example:5000/finance/ledger:1.0";
+const PUBLIC_IMAGE: &str = "docker.io/library/nginx:1.27";
+/// The password in every pull secret the suite creates: no output or log may contain it.
+const CANARY: &str = "CANARY-cluster-4b1e-registry-password";
+/// The namespace label that picks which of the suite's policies judges a namespace.
+const POLICY_LABEL: &str = "suite.image-pull-secrets.example/policy";
+/// The PolicyServer (and its ServiceAccount) whose token is revoked once it is running.
+const REVOKED: &str = "revoked";
+/// Host texts that must never reach a user: the raw host error and its backtrace (every
+/// PolicyServer of the suite runs with RUST_BACKTRACE=1, which appends one to each host error).
+const NEVER: [&str; 3] = [
+    "Stack backtrace",
+    "Callback evaluation failure",
+    "Host error",
+];
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Everything the cases share: the cluster, kubectl as the admin, the PolicyServer.
+struct Suite {
+    cluster: Cluster,
+    kubectl: Kubectl,
+    policy_server: Option<PolicyServer>,
+    /// The PolicyServer whose ServiceAccount was deleted after it started.
+    revoked: PolicyServer,
+    launch: LaunchFiles,
+    policies: Vec<Value>,
+}
+
+/// What it takes to start (and restart) the PolicyServer.
+struct LaunchFiles {
+    binary: PathBuf,
+    dir: PathBuf,
+    policies_yml: String,
+    kubeconfig: PathBuf,
+    sources: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+    port: u16,
+}
+
+impl LaunchFiles {
+    /// The files PolicyServer `name` needs: its `policies.yml` (the entries the controller
+    /// writes for `served`), and a kubeconfig with a token for ServiceAccount `account`.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        binary: &Path,
+        cluster: &Cluster,
+        kubectl: &Kubectl,
+        registry: &Registry,
+        dir: &Path,
+        name: &str,
+        account: &str,
+        served: &[&Value],
+        module_uri: &str,
+    ) -> Self {
+        let dir = dir.join(format!("policy-server-{name}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("kubeconfig");
+        cluster.service_account_kubeconfig(kubectl, kubewarden::NAMESPACE, account, &config);
+        let entries: serde_json::Map<String, Value> = served
+            .iter()
+            .map(|p| (unique_name(p), policy_server_entry(p, module_uri)))
+            .collect();
+        Self {
+            binary: binary.to_path_buf(),
+            dir,
+            policies_yml: serde_yaml::to_string(&entries).unwrap(),
+            kubeconfig: config,
+            sources: registry.sources().to_path_buf(),
+            cert: cluster.pki.path("policy-server.crt"),
+            key: cluster.pki.path("policy-server.key"),
+            port: free_port(),
+        }
+    }
+
+    fn start(&self) -> PolicyServer {
+        PolicyServer::start_on(
+            &Launch {
+                binary: &self.binary,
+                dir: &self.dir,
+                policies: &self.policies_yml,
+                kubeconfig: &self.kubeconfig,
+                sources: Some(&self.sources),
+                rust_backtrace: true,
+                tls: Some((&self.cert, &self.key)),
+            },
+            self.port,
+            Duration::from_secs(120),
+        )
+    }
+}
+
+/// The README's ClusterAdmissionPolicy, parsed.
+fn readme_policy(readme: &str) -> Value {
+    serde_yaml::from_str(yaml_block(
+        readme,
+        "Install",
+        "kind: ClusterAdmissionPolicy",
+    ))
+    .unwrap()
+}
+
+/// The suite's policies: the README's own, and variants of it with other settings, rules or
+/// failure policy. Each judges only the namespaces labelled with its name.
+fn policies(readme: &str, module: &str) -> Vec<Value> {
+    let base = readme_policy(readme);
+    let rule = |on_missing: &str| json!({"secret": SECRET, "registries": [REGISTRY], "onMissingSecret": on_missing});
+    let pods = &base["spec"]["rules"];
+    let with_rules = |extra: Value| -> Value {
+        let mut rules = pods.as_array().unwrap().clone();
+        rules.extend(extra.as_array().unwrap().iter().cloned());
+        Value::Array(rules)
+    };
+    let variants = [
+        ("reject", json!({"rules": [rule("reject")]}), None, None),
+        // The README's rules send Deployments and Jobs already; injection is the setting's.
+        (
+            "templates",
+            json!({"rules": [rule("reject")], "templates": "inject"}),
+            None,
+            None,
+        ),
+        (
+            "scoped",
+            json!({"rules": [{"secret": SECRET, "registries": [REGISTRY], "onMissingSecret": "warn",
+                              "namespaceSelector": {"matchLabels": {"team": "a"}}}]}),
+            None,
+            None,
+        ),
+        (
+            "accounts",
+            json!({"rules": [rule("warn")], "serviceAccounts": [{"secret": SECRET}]}),
+            Some(with_rules(json!([
+                {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["serviceaccounts"], "operations": ["CREATE", "UPDATE"]},
+            ]))),
+            None,
+        ),
+        (
+            "pull-always",
+            json!({"rules": [{"secret": SECRET, "registries": [REGISTRY], "onMissingSecret": "reject", "imagePullPolicy": "Always"}]}),
+            None,
+            None,
+        ),
+        (
+            "custom",
+            json!({"rules": [rule("reject")], "templates": "inject",
+                   "customResources": [{"apiVersion": "suite.example.com/v1", "kind": "PodBox", "podSpecPath": "$.spec.template.spec"}]}),
+            Some(json!([
+                {"apiGroups": ["suite.example.com"], "apiVersions": ["v1"], "resources": ["podboxes"], "operations": ["CREATE", "UPDATE"]},
+            ])),
+            None,
+        ),
+        (
+            "ignore",
+            json!({"rules": [rule("reject")]}),
+            None,
+            Some("Ignore"),
+        ),
+        ("skip", json!({"rules": [rule("skip")]}), None, None),
+        (
+            "validating",
+            json!({"rules": [rule("reject")], "verifySecrets": false}),
+            None,
+            None,
+        ),
+        (
+            "unauthorized",
+            json!({"rules": [rule("reject")]}),
+            None,
+            None,
+        ),
+    ];
+    let mut all = vec![base.clone()];
+    for (name, settings, rules, failure) in variants {
+        let mut policy = base.clone();
+        policy["metadata"]["name"] = json!(name);
+        policy["spec"]["settings"] = settings;
+        if let Some(rules) = rules {
+            policy["spec"]["rules"] = rules;
+        }
+        if let Some(failure) = failure {
+            policy["spec"]["failurePolicy"] = json!(failure);
+        }
+        match name {
+            // Deployed as a validating policy by mistake.
+            "validating" => policy["spec"]["mutating"] = json!(false),
+            // On a PolicyServer of its own, whose token the API server no longer accepts.
+            "unauthorized" => policy["spec"]["policyServer"] = json!(REVOKED),
+            _ => {}
+        }
+        all.push(policy);
+    }
+    for policy in &mut all {
+        let name = policy["metadata"]["name"].clone();
+        policy["spec"]["module"] = json!(module);
+        policy["spec"]["namespaceSelector"] = json!({"matchExpressions": [{"key": POLICY_LABEL, "operator": "In", "values": [name]}]});
+    }
+    all
+}
+
+impl Suite {
+    /// A fresh namespace judged by `policy` (none: no policy), with extra labels, and the pull
+    /// secret when `with_secret`.
+    fn namespace(
+        &self,
+        name: &str,
+        policy: Option<&str>,
+        labels: &[(&str, &str)],
+        with_secret: bool,
+    ) {
+        let mut all: serde_json::Map<String, Value> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        if let Some(policy) = policy {
+            all.insert(POLICY_LABEL.into(), json!(policy));
+        }
+        self.kubectl.apply(
+            &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": all}})
+                .to_string(),
+        );
+        if with_secret {
+            self.create_secret(name);
+        }
+    }
+
+    fn create_secret(&self, namespace: &str) {
+        let ran = self.kubectl.run(&[
+            "create",
+            "secret",
+            "docker-registry",
+            SECRET,
+            "-n",
+            namespace,
+            &format!("--docker-server={REGISTRY}"),
+            "--docker-username=robot",
+            &format!("--docker-password={CANARY}"),
+        ]);
+        assert!(ran.ok, "create secret: {}", ran.all());
+    }
+
+    fn run_pod(&self, namespace: &str, name: &str, image: &str) -> Ran {
+        self.kubectl.run(&[
+            "run",
+            name,
+            "-n",
+            namespace,
+            &format!("--image={image}"),
+            "--restart=Never",
+        ])
+    }
+
+    fn pod(&self, namespace: &str, name: &str) -> Option<Value> {
+        self.kubectl.get("pod", namespace, name)
+    }
+
+    /// The Pod a controller created with these labels, waited for.
+    fn controlled_pod(&self, namespace: &str, selector: &str) -> Value {
+        let mut found = Value::Null;
+        wait_until(
+            &format!("a pod {selector} in {namespace}"),
+            Duration::from_secs(60),
+            || {
+                let ran = self
+                    .kubectl
+                    .run(&["get", "pods", "-n", namespace, "-l", selector, "-o", "json"]);
+                found = ran.json()["items"][0].clone();
+                !found.is_null()
+            },
+        );
+        found
+    }
+}
+
+fn pull_secrets(pod_spec: &Value) -> Value {
+    pod_spec
+        .get("imagePullSecrets")
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+fn secret_list() -> Value {
+    json!([{"name": SECRET}])
+}
+
+/// A Pod spec with the random suffix of its service-account token volume removed, so two Pods
+/// the API server stored from the same request compare equal.
+fn comparable(spec: &Value) -> String {
+    let text = spec.to_string();
+    let mut out = String::new();
+    let mut rest = text.as_str();
+    while let Some(at) = rest.find("kube-api-access-") {
+        let end = at + "kube-api-access-".len();
+        out.push_str(&rest[..end]);
+        rest = &rest[(end + 5).min(rest.len())..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// What kubectl prints for our refusal, from the webhook the controller names.
+fn denied_by(policy: &str) -> String {
+    format!("admission webhook \"clusterwide-{policy}.kubewarden.admission\" denied the request: ")
+}
+
+fn not_found_message(namespace: &str) -> String {
+    format!("imagePullSecret \"{SECRET}\" in namespace \"{namespace}\": secret not found")
+}
+
+fn fix_for_missing(namespace: &str) -> String {
+    format!("fix: create it: kubectl create secret docker-registry {SECRET} -n {namespace} --docker-server={REGISTRY}")
+}
+
+fn assert_has(text: &str, wanted: &str) {
+    assert!(text.contains(wanted), "expected {wanted:?} in:\n{text}");
+}
+
+// ----- cases -----------------------------------------------------------------------------------
+
+/// `kubectl run` with a matching image: the stored Pod lists the secret.
+fn run_with_matching_image_stores_the_secret(s: &mut Suite) {
+    s.namespace("run-match", Some("reject"), &[], true);
+    let mark = s.cluster.lookup_mark();
+    let ran = s.run_pod("run-match", "billing", IMAGE);
+    assert_eq!(
+        s.cluster.lookups_since(mark),
+        ["GET secrets run-match/corp-registry"]
+    );
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(
+        pull_secrets(&s.pod("run-match", "billing").unwrap()["spec"]),
+        secret_list()
+    );
+}
+
+/// With an image no rule matches, the Pod is stored exactly as in a namespace no policy judges.
+fn run_with_other_image_stores_the_pod_as_sent(s: &mut Suite) {
+    s.namespace("run-other", Some("reject"), &[], true);
+    s.namespace("run-other-baseline", None, &[], true);
+    let mark = s.cluster.lookup_mark();
+    for ns in ["run-other", "run-other-baseline"] {
+        let ran = s.run_pod(ns, "web", PUBLIC_IMAGE);
+        assert!(ran.ok, "{}", ran.all());
+    }
+    assert_eq!(
+        s.cluster.lookups_since(mark),
+        Vec::<String>::new(),
+        "no lookup for an image no rule matches"
+    );
+    let judged = s.pod("run-other", "web").unwrap();
+    let baseline = s.pod("run-other-baseline", "web").unwrap();
+    assert_eq!(comparable(&judged["spec"]), comparable(&baseline["spec"]));
+    assert_eq!(
+        judged["metadata"]["annotations"],
+        baseline["metadata"]["annotations"]
+    );
+}
+
+/// `kubectl create deployment` under the README's rules (workloads checked, `templates: check`):
+/// the controllers create the ReplicaSet and the Pod; the Pod carries the secret and the
+/// Deployment's template is stored untouched.
+fn deployment_pods_carry_the_secret_template_untouched(s: &mut Suite) {
+    s.namespace("deploy", Some("reject"), &[], true);
+    let ran = s.kubectl.run(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "deploy",
+        &format!("--image={IMAGE}"),
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    let pod = s.controlled_pod("deploy", "app=web");
+    assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], "ReplicaSet");
+    assert_eq!(pull_secrets(&pod["spec"]), secret_list());
+    let deployment = s.kubectl.get("deployment", "deploy", "web").unwrap();
+    assert_eq!(
+        pull_secrets(&deployment["spec"]["template"]["spec"]),
+        Value::Null
+    );
+}
+
+/// A Job's Pod, created by the job controller, carries the secret; the Job is untouched.
+fn job_pods_carry_the_secret(s: &mut Suite) {
+    s.namespace("job", Some("reject"), &[], true);
+    let ran = s.kubectl.run(&[
+        "create",
+        "job",
+        "report",
+        "-n",
+        "job",
+        &format!("--image={IMAGE}"),
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    let pod = s.controlled_pod("job", "job-name=report");
+    assert_eq!(pull_secrets(&pod["spec"]), secret_list());
+    let job = s.kubectl.get("job", "job", "report").unwrap();
+    assert_eq!(pull_secrets(&job["spec"]["template"]["spec"]), Value::Null);
+}
+
+/// With template rules opted in, the Deployment's template carries the secret and its Pod lists
+/// it once (the Pod rule finds it there and adds nothing).
+fn template_rules_put_the_secret_in_the_template_once(s: &mut Suite) {
+    s.namespace("templates", Some("templates"), &[], true);
+    let ran = s.kubectl.run(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "templates",
+        &format!("--image={IMAGE}"),
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    let deployment = s.kubectl.get("deployment", "templates", "web").unwrap();
+    assert_eq!(
+        pull_secrets(&deployment["spec"]["template"]["spec"]),
+        secret_list()
+    );
+    let pod = s.controlled_pod("templates", "app=web");
+    assert_eq!(pull_secrets(&pod["spec"]), secret_list());
+}
+
+/// A template that lists `imagePullSecrets: []` would lose its ServiceAccount's secrets once one
+/// is added (the API server copies them only into Pods that list none), so the policy keeps the
+/// account's first: the template and then the Pod carry both.
+fn empty_template_list_keeps_the_service_account_secrets(s: &mut Suite) {
+    s.namespace("template-sa", Some("templates"), &[], true);
+    let account = json!({"apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": {"name": "builder", "namespace": "template-sa"},
+        "imagePullSecrets": [{"name": "sa-mirror"}]});
+    s.kubectl.apply(&account.to_string());
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "api", "namespace": "template-sa"},
+        "spec": {"selector": {"matchLabels": {"app": "api"}}, "template": {
+            "metadata": {"labels": {"app": "api"}},
+            "spec": {"serviceAccountName": "builder", "imagePullSecrets": [],
+                     "containers": [{"name": "api", "image": IMAGE}]}}}});
+    s.kubectl.apply(&deployment.to_string());
+    let both = json!([{"name": "sa-mirror"}, {"name": SECRET}]);
+    let stored = s.kubectl.get("deployment", "template-sa", "api").unwrap();
+    assert_eq!(pull_secrets(&stored["spec"]["template"]["spec"]), both);
+    assert_eq!(
+        pull_secrets(&s.controlled_pod("template-sa", "app=api")["spec"]),
+        both
+    );
+}
+
+/// The README's ClusterRole without its `namespaces` rule: a rule with a namespaceSelector cannot
+/// read the namespace's labels, and its onMissingSecret (warn) decides, saying what to grant.
+fn namespace_read_forbidden_falls_to_on_missing_secret(s: &mut Suite) {
+    s.namespace("ns-forbidden", Some("scoped"), &[("team", "a")], true);
+    let role = s.kubectl.run(&[
+        "get",
+        "clusterrole",
+        "image-pull-secrets-policy",
+        "-o",
+        "json",
+    ]);
+    assert!(role.ok, "{}", role.all());
+    let mut restricted = role.json();
+    restricted["rules"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["resources"][0] != "namespaces");
+    restricted["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    s.kubectl.apply(&restricted.to_string());
+    let mut last = None;
+    wait_until(
+        "the namespaces rule to be gone",
+        Duration::from_secs(20),
+        || {
+            let ran = s.run_pod("ns-forbidden", &format!("billing-{}", rand_suffix()), IMAGE);
+            let done = ran.stderr.contains("Warning: ");
+            last = Some(ran);
+            done
+        },
+    );
+    let mut restore = role.json();
+    restore["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    s.kubectl.apply(&restore.to_string());
+    let ran = last.unwrap();
+    assert!(ran.ok, "{}", ran.all());
+    assert_has(&ran.stderr, "Warning: imagePullSecret \"corp-registry\" in namespace \"ns-forbidden\": the namespace could not be read for the namespaceSelector");
+    assert_has(
+        &ran.stderr,
+        "let the PolicyServer's ServiceAccount get namespaces",
+    );
+}
+
+/// A name no earlier attempt used (a refused Pod is not stored, an admitted one is).
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+        % 1_000_000_007
+}
+
+/// The secret missing under `reject`: kubectl fails with our message and its fix; nothing stored.
+fn missing_secret_under_reject_is_refused_with_the_fix(s: &mut Suite) {
+    s.namespace("missing-reject", Some("reject"), &[], false);
+    let ran = s.run_pod("missing-reject", "billing", IMAGE);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(
+        &ran.stderr,
+        &format!("Error from server: {}", denied_by("reject")),
+    );
+    assert_has(&ran.stderr, &not_found_message("missing-reject"));
+    assert_has(&ran.stderr, &fix_for_missing("missing-reject"));
+    assert!(s.pod("missing-reject", "billing").is_none());
+}
+
+/// The secret missing under `warn` (the README's policy): kubectl prints our `Warning:` and the
+/// Pod is stored with the secret.
+fn missing_secret_under_warn_is_stored_with_a_warning(s: &mut Suite) {
+    s.namespace("missing-warn", Some("image-pull-secrets"), &[], false);
+    let ran = s.run_pod("missing-warn", "billing", IMAGE);
+    assert!(ran.ok, "{}", ran.all());
+    assert_has(
+        &ran.stderr,
+        &format!("Warning: {}", not_found_message("missing-warn")),
+    );
+    assert_eq!(
+        pull_secrets(&s.pod("missing-warn", "billing").unwrap()["spec"]),
+        secret_list()
+    );
+}
+
+/// The secret missing under `skip`: stored without it, with the warning.
+fn missing_secret_under_skip_is_stored_without_it(s: &mut Suite) {
+    s.namespace("missing-skip", Some("skip"), &[], false);
+    let ran = s.run_pod("missing-skip", "billing", IMAGE);
+    assert!(ran.ok, "{}", ran.all());
+    assert_has(
+        &ran.stderr,
+        &format!("Warning: {}", not_found_message("missing-skip")),
+    );
+    assert_eq!(
+        pull_secrets(&s.pod("missing-skip", "billing").unwrap()["spec"]),
+        Value::Null
+    );
+}
+
+/// An Opaque secret of that name holds no registry credentials: refused, saying so.
+fn opaque_secret_is_refused_as_the_wrong_type(s: &mut Suite) {
+    s.namespace("opaque", Some("reject"), &[], false);
+    let ran = s.kubectl.run(&[
+        "create",
+        "secret",
+        "generic",
+        SECRET,
+        "-n",
+        "opaque",
+        &format!("--from-literal=token={CANARY}"),
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    let ran = s.run_pod("opaque", "billing", IMAGE);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(&ran.stderr, &format!("imagePullSecret \"{SECRET}\" in namespace \"opaque\": secret type \"Opaque\" holds no registry credentials"));
+    assert_has(
+        &ran.stderr,
+        &format!("kubectl create secret docker-registry {SECRET} -n opaque"),
+    );
+}
+
+/// A policy applied with `mutating: false` gets a ValidatingWebhookConfiguration, and PolicyServer
+/// turns the mutation it would make into a refusal.
+fn validating_policy_refuses_what_it_would_mutate(s: &mut Suite) {
+    s.namespace("validating", Some("validating"), &[], true);
+    let ran = s.run_pod("validating", "billing", IMAGE);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(
+        &ran.stderr,
+        "admission webhook \"clusterwide-validating.kubewarden.admission\" denied the request",
+    );
+    assert_has(&ran.stderr, "The policy attempted to mutate the request, but it is currently configured to not allow mutations");
+}
+
+/// The API server refuses the PolicyServer's token (its ServiceAccount was deleted): the real 401
+/// reaches the user as our message.
+fn revoked_token_gives_our_unauthorized_message(s: &mut Suite) {
+    s.namespace("unauthorized", Some("unauthorized"), &[], true);
+    let ran = s.run_pod("unauthorized", "billing", IMAGE);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(&ran.stderr, &denied_by("unauthorized"));
+    assert_has(
+        &ran.stderr,
+        &format!("imagePullSecret \"{SECRET}\" in namespace \"unauthorized\""),
+    );
+    assert_has(&ran.stderr, "401 Unauthorized");
+}
+
+/// A secret created after a refusal: the retry is admitted at once (PolicyServer caches only
+/// successful lookups). Prints how long after the secret's creation the first retry got in.
+fn secret_created_after_a_refusal_admits_the_retry(s: &mut Suite) {
+    s.namespace("retry", Some("reject"), &[], false);
+    assert!(!s.run_pod("retry", "billing", IMAGE).ok);
+    s.create_secret("retry");
+    let created = Instant::now();
+    let mut tries = 0;
+    wait_until("the retry to be admitted", Duration::from_secs(20), || {
+        tries += 1;
+        s.run_pod("retry", "billing", IMAGE).ok
+    });
+    println!(
+        "    figure: retry admitted {:?} after the secret was created ({tries} kubectl run)",
+        created.elapsed()
+    );
+    assert_eq!(
+        tries, 1,
+        "the first retry after the secret was created was refused"
+    );
+}
+
+/// The README's ClusterRoleBinding removed: the real 403 reaches the user as our message with its
+/// fix; restored, the next Pod is admitted.
+fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
+    s.namespace("rbac", Some("reject"), &[], true);
+    let binding = s.kubectl.run(&[
+        "get",
+        "clusterrolebinding",
+        "image-pull-secrets-policy",
+        "-o",
+        "json",
+    ]);
+    assert!(binding.ok, "{}", binding.all());
+    assert!(
+        s.kubectl
+            .run(&["delete", "clusterrolebinding", "image-pull-secrets-policy"])
+            .ok
+    );
+    let mut refused = None;
+    wait_until(
+        "RBAC removal to take effect",
+        Duration::from_secs(20),
+        || {
+            let ran = s.run_pod("rbac", "billing", IMAGE);
+            let done = !ran.ok;
+            refused = Some(ran);
+            done
+        },
+    );
+    let ran = refused.unwrap();
+    let mut restore = binding.json();
+    for key in [
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "managedFields",
+    ] {
+        restore["metadata"].as_object_mut().unwrap().remove(key);
+    }
+    s.kubectl.apply(&restore.to_string());
+    assert_has(&ran.stderr, &denied_by("reject"));
+    assert_has(
+        &ran.stderr,
+        &format!("imagePullSecret \"{SECRET}\" in namespace \"rbac\""),
+    );
+    assert_has(&ran.stderr, "forbidden");
+    assert_has(&ran.stderr, "fix: ");
+    wait_until("RBAC restored", Duration::from_secs(20), || {
+        s.run_pod("rbac", "billing", IMAGE).ok
+    });
+}
+
+/// A rule's namespaceSelector against real namespace labels.
+fn namespace_selector_reads_real_labels(s: &mut Suite) {
+    s.namespace("team-a", Some("scoped"), &[("team", "a")], true);
+    s.namespace("team-b", Some("scoped"), &[("team", "b")], true);
+    for ns in ["team-a", "team-b"] {
+        let ran = s.run_pod(ns, "billing", IMAGE);
+        assert!(ran.ok, "{}", ran.all());
+    }
+    assert_eq!(
+        pull_secrets(&s.pod("team-a", "billing").unwrap()["spec"]),
+        secret_list()
+    );
+    assert_eq!(
+        pull_secrets(&s.pod("team-b", "billing").unwrap()["spec"]),
+        Value::Null
+    );
+}
+
+/// The ServiceAccount mode on a real ServiceAccount: `kubectl create serviceaccount` stores it with
+/// the secret, and so does the namespace's `default` ServiceAccount the controller creates. A Pod
+/// that lists no secret then gets the account's from the API server's ServiceAccount admission
+/// plugin (plugin/pkg/admission/serviceaccount, `Plugin.Admit` copies the account's
+/// imagePullSecrets when the Pod has none), so the Pod rule has nothing to add.
+fn service_accounts_get_the_secret(s: &mut Suite) {
+    s.namespace("accounts", Some("accounts"), &[], true);
+    let ran = s
+        .kubectl
+        .run(&["create", "serviceaccount", "builder", "-n", "accounts"]);
+    assert!(ran.ok, "{}", ran.all());
+    for name in ["builder", "default"] {
+        let mut account = Value::Null;
+        wait_until(
+            &format!("serviceaccount {name}"),
+            Duration::from_secs(30),
+            || {
+                account = s
+                    .kubectl
+                    .get("serviceaccount", "accounts", name)
+                    .unwrap_or_default();
+                !account.is_null()
+            },
+        );
+        assert_eq!(
+            account["imagePullSecrets"],
+            secret_list(),
+            "serviceaccount {name}"
+        );
+    }
+    let ran = s.run_pod("accounts", "web", PUBLIC_IMAGE);
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(
+        pull_secrets(&s.pod("accounts", "web").unwrap()["spec"]),
+        secret_list()
+    );
+}
+
+/// A custom resource through a CustomResourceDefinition and a JSONPath rule.
+fn custom_resource_pod_spec_gets_the_secret(s: &mut Suite) {
+    s.namespace("custom", Some("custom"), &[], true);
+    let object = json!({"apiVersion": "suite.example.com/v1", "kind": "PodBox",
+        "metadata": {"name": "box", "namespace": "custom"},
+        "spec": {"template": {"spec": {"containers": [{"name": "c", "image": IMAGE}]}}}});
+    s.kubectl.apply(&object.to_string());
+    let stored = s.kubectl.get("podbox", "custom", "box").unwrap();
+    assert_eq!(
+        pull_secrets(&stored["spec"]["template"]["spec"]),
+        secret_list()
+    );
+}
+
+/// `imagePullPolicy: Always`: the API server's own validation accepts the Pod we return.
+fn pull_policy_always_is_accepted_by_the_api_server(s: &mut Suite) {
+    s.namespace("always", Some("pull-always"), &[], true);
+    let ran = s.run_pod("always", "billing", IMAGE);
+    assert!(ran.ok, "{}", ran.all());
+    let pod = s.pod("always", "billing").unwrap();
+    assert_eq!(pod["spec"]["containers"][0]["imagePullPolicy"], "Always");
+    assert_eq!(pull_secrets(&pod["spec"]), secret_list());
+    let ran = s.kubectl.run(&[
+        "set",
+        "image",
+        "pod/billing",
+        "-n",
+        "always",
+        &format!("billing={OTHER_PRIVATE_IMAGE}"),
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(
+        s.pod("always", "billing").unwrap()["spec"]["containers"][0]["image"],
+        OTHER_PRIVATE_IMAGE
+    );
+}
+
+/// `kubectl set image` on a Pod (UPDATE): accepted where the Pod has the secret; refused with the
+/// reason where it cannot get it (a running Pod's imagePullSecrets cannot change), stored Pod
+/// unchanged.
+fn set_image_is_judged_on_update(s: &mut Suite) {
+    s.namespace("set-image", Some("reject"), &[], true);
+    assert!(s.run_pod("set-image", "covered", IMAGE).ok);
+    assert!(s.run_pod("set-image", "public", PUBLIC_IMAGE).ok);
+    let ran = s.kubectl.run(&[
+        "set",
+        "image",
+        "pod/covered",
+        "-n",
+        "set-image",
+        &format!("covered={OTHER_PRIVATE_IMAGE}"),
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    let before = s.pod("set-image", "public").unwrap();
+    let ran = s.kubectl.run(&[
+        "set",
+        "image",
+        "pod/public",
+        "-n",
+        "set-image",
+        &format!("public={OTHER_PRIVATE_IMAGE}"),
+    ]);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(&ran.stderr, &denied_by("reject"));
+    assert_has(&ran.stderr, &format!("imagePullSecret \"{SECRET}\""));
+    let after = s.pod("set-image", "public").unwrap();
+    assert_eq!(
+        before["metadata"]["resourceVersion"],
+        after["metadata"]["resourceVersion"]
+    );
+}
+
+/// `kubectl debug` (an ephemeral container): accepted where the Pod has the secret, refused with
+/// the reason where it does not, the stored Pod unchanged.
+fn debug_container_is_judged(s: &mut Suite) {
+    s.namespace("debug", Some("reject"), &[], true);
+    assert!(s.run_pod("debug", "covered", IMAGE).ok);
+    assert!(s.run_pod("debug", "public", PUBLIC_IMAGE).ok);
+    let debug = |pod: &str| {
+        s.kubectl.run(&[
+            "debug",
+            pod,
+            "-n",
+            "debug",
+            &format!("--image={OTHER_PRIVATE_IMAGE}"),
+            &format!("--target={pod}"),
+            "--container=dbg",
+        ])
+    };
+    let ran = debug("covered");
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(
+        s.pod("debug", "covered").unwrap()["spec"]["ephemeralContainers"][0]["name"],
+        "dbg"
+    );
+    let ran = debug("public");
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(&ran.stderr, &denied_by("reject"));
+    assert_eq!(
+        s.pod("debug", "public").unwrap()["spec"].get("ephemeralContainers"),
+        None
+    );
+}
+
+/// `kubectl apply --dry-run=server` answers as the real request would and stores nothing.
+fn server_dry_run_answers_the_same_and_stores_nothing(s: &mut Suite) {
+    s.namespace("dry-run", Some("reject"), &[], true);
+    s.namespace("dry-run-missing", Some("reject"), &[], false);
+    let pod = |ns: &str| {
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "billing", "namespace": ns},
+               "spec": {"containers": [{"name": "billing", "image": IMAGE}]}})
+        .to_string()
+    };
+    let ran = s.kubectl.run_with(
+        &["apply", "--dry-run=server", "-o", "json", "-f", "-"],
+        Some(&pod("dry-run")),
+    );
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(pull_secrets(&ran.json()["spec"]), secret_list());
+    assert!(s.pod("dry-run", "billing").is_none());
+    let ran = s.kubectl.run_with(
+        &["apply", "--dry-run=server", "-f", "-"],
+        Some(&pod("dry-run-missing")),
+    );
+    assert!(!ran.ok);
+    assert_has(&ran.stderr, &not_found_message("dry-run-missing"));
+}
+
+/// PolicyServer stopped: `failurePolicy: Fail` refuses with the API server's message, `Ignore`
+/// stores the Pod unchanged; PolicyServer back, the next Pod is mutated.
+fn policy_server_down_follows_the_failure_policy(s: &mut Suite) {
+    s.namespace("down-fail", Some("reject"), &[], true);
+    s.namespace("down-ignore", Some("ignore"), &[], true);
+    s.policy_server.take().unwrap().stop();
+    let ran = s.run_pod("down-fail", "billing", IMAGE);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(
+        &ran.stderr,
+        "failed calling webhook \"clusterwide-reject.kubewarden.admission\"",
+    );
+    let ran = s.run_pod("down-ignore", "billing", IMAGE);
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(
+        pull_secrets(&s.pod("down-ignore", "billing").unwrap()["spec"]),
+        Value::Null
+    );
+    s.policy_server = Some(s.launch.start());
+    let ran = s.run_pod("down-fail", "billing", IMAGE);
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(
+        pull_secrets(&s.pod("down-fail", "billing").unwrap()["spec"]),
+        secret_list()
+    );
+}
+
+/// No secret byte in anything kubectl printed or a PolicyServer logged, and no raw host error
+/// or backtrace in anything kubectl printed.
+fn no_secret_byte_in_any_output(s: &mut Suite) {
+    let auth = STANDARD.encode(format!("robot:{CANARY}"));
+    let shown = s.kubectl.transcript();
+    let served = s.policy_server.as_ref().map(PolicyServer::log);
+    let logs = format!("{shown}{}{}", served.unwrap_or_default(), s.revoked.log());
+    for canary in [CANARY, &auth, &STANDARD.encode(CANARY)] {
+        assert!(
+            !logs.contains(canary),
+            "secret data in the output: {canary}"
+        );
+    }
+    for text in NEVER {
+        assert!(
+            !shown.contains(text),
+            "host error text shown to the user: {text}"
+        );
+    }
+}
+
+/// Every policy manifest an operator can copy from us (`make copyable-manifests`: the README's,
+/// examples/install, `kwctl scaffold manifest`, the chart rendered with each Rancher form answer)
+/// passes the API server's validation with Kubewarden's CRDs; the broken ones in `invalid/` do not.
+fn copyable_manifests_pass_kubewardens_crds(s: &mut Suite) {
+    let dir = PathBuf::from(
+        std::env::var("COPYABLE_MANIFESTS").expect("COPYABLE_MANIFESTS (make copyable-manifests)"),
+    );
+    let files = |d: &Path| -> Vec<PathBuf> {
+        let mut all: Vec<PathBuf> = std::fs::read_dir(d)
+            .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+            .collect();
+        all.sort();
+        all
+    };
+    let valid = files(&dir);
+    let invalid = files(&dir.join("invalid"));
+    assert!(
+        valid.len() >= 10 && invalid.len() >= 3,
+        "too few manifests in {}",
+        dir.display()
+    );
+    for file in &valid {
+        let ran = s
+            .kubectl
+            .run(&["apply", "--dry-run=server", "-f", file.to_str().unwrap()]);
+        assert!(ran.ok, "{} refused: {}", file.display(), ran.all());
+    }
+    for file in &invalid {
+        let ran = s
+            .kubectl
+            .run(&["apply", "--dry-run=server", "-f", file.to_str().unwrap()]);
+        assert!(!ran.ok, "{} accepted: {}", file.display(), ran.all());
+    }
+    println!(
+        "    {} manifests accepted, {} refused",
+        valid.len(),
+        invalid.len()
+    );
+}
+
+/// The README's Helm path: `helm install` of the chart with the README's values file stores a
+/// ClusterAdmissionPolicy of the released module with those settings; `helm uninstall` removes it.
+fn helm_install_with_the_readme_values_stores_the_policy(s: &mut Suite) {
+    let helm = std::env::var("HELM").expect("HELM (helm 4)");
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let values = readme
+        .split("<!-- helm-values")
+        .nth(1)
+        .and_then(|r| r.split("```yaml\n").nth(1))
+        .and_then(|b| b.split("```").next())
+        .expect("the README's helm values block");
+    let file = std::env::temp_dir().join(format!("ips-helm-values-{}.yaml", std::process::id()));
+    std::fs::write(&file, values).unwrap();
+    let helm_run = |args: &[&str]| {
+        let out = std::process::Command::new(&helm)
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(s.kubectl.kubeconfig())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let chart = repo_root().join("charts/image-pull-secrets");
+    let (ok, out) = helm_run(&[
+        "install",
+        "from-helm",
+        chart.to_str().unwrap(),
+        "-n",
+        kubewarden::NAMESPACE,
+        "-f",
+        file.to_str().unwrap(),
+    ]);
+    std::fs::remove_file(&file).unwrap();
+    assert!(ok, "helm install: {out}");
+    let stored = s
+        .kubectl
+        .get("clusteradmissionpolicy", "", "from-helm")
+        .expect("the policy helm installed");
+    let expected: Value = serde_yaml::from_str(values).unwrap();
+    assert_eq!(stored["spec"]["settings"], expected["settings"]);
+    assert!(
+        stored["spec"]["module"]
+            .as_str()
+            .unwrap()
+            .starts_with("registry://ghcr.io/"),
+        "{}",
+        stored["spec"]["module"]
+    );
+    let (ok, out) = helm_run(&["uninstall", "from-helm", "-n", kubewarden::NAMESPACE]);
+    assert!(ok, "helm uninstall: {out}");
+    assert!(s
+        .kubectl
+        .get("clusteradmissionpolicy", "", "from-helm")
+        .is_none());
+}
+
+/// `make demo-cluster`: what a user sees with the README's policy (`onMissingSecret: warn`) and
+/// with `reject`, each command printed with what kubectl answered.
+fn demo(s: &Suite) {
+    let show = |args: &[&str]| {
+        let ran = s.kubectl.run(args);
+        let shown: Vec<&str> = args
+            .iter()
+            .map(|a| {
+                if a.contains(CANARY) {
+                    "--docker-password=..."
+                } else {
+                    a
+                }
+            })
+            .collect();
+        println!("$ kubectl {}\n{}", shown.join(" "), ran.all());
+    };
+    println!("\n# team-a has the pull secret; the README's policy judges it");
+    s.namespace("team-a", Some("image-pull-secrets"), &[], false);
+    show(&[
+        "create",
+        "secret",
+        "docker-registry",
+        SECRET,
+        "-n",
+        "team-a",
+        &format!("--docker-server={REGISTRY}"),
+        "--docker-username=robot",
+        &format!("--docker-password={CANARY}"),
+    ]);
+    show(&[
+        "run",
+        "billing",
+        "-n",
+        "team-a",
+        &format!("--image={IMAGE}"),
+    ]);
+    show(&[
+        "get",
+        "pod",
+        "billing",
+        "-n",
+        "team-a",
+        "-o",
+        "jsonpath={.spec.imagePullSecrets}{\"\\n\"}",
+    ]);
+    println!("\n# team-b has no pull secret: the README's policy (onMissingSecret: warn) admits with a warning");
+    s.namespace("team-b", Some("image-pull-secrets"), &[], false);
+    show(&[
+        "run",
+        "billing",
+        "-n",
+        "team-b",
+        &format!("--image={IMAGE}"),
+    ]);
+    println!("\n# team-c has no pull secret and its policy says onMissingSecret: reject");
+    s.namespace("team-c", Some("reject"), &[], false);
+    show(&[
+        "run",
+        "billing",
+        "-n",
+        "team-c",
+        &format!("--image={IMAGE}"),
+    ]);
+}
+
+/// A case: its name and what it does to the suite.
+type Case = (&'static str, fn(&mut Suite));
+
+/// The cases, each named by its function.
+macro_rules! cases {
+    ($($case:ident),* $(,)?) => { vec![$((stringify!($case), $case as fn(&mut Suite))),*] };
+}
+
+// ----- set-up and the run ------------------------------------------------------------------------
+
+fn install(kubectl: &Kubectl, readme: &str, module_uri: &str) -> Vec<Value> {
+    let crds = Path::new(&std::env::var("KUBEWARDEN_CRDS").unwrap_or_else(|_| {
+        repo_root()
+            .join("../shared/kubewarden/crds")
+            .display()
+            .to_string()
+    }))
+    .to_path_buf();
+    let ran = kubectl.run(&["apply", "-f", crds.to_str().unwrap()]);
+    assert!(ran.ok, "Kubewarden CRDs: {}", ran.all());
+    let ran = kubectl.run(&[
+        "wait",
+        "--for=condition=Established",
+        "crd",
+        "--all",
+        "--timeout=60s",
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    kubectl.apply(include_str!("cluster/podbox-crd.yaml"));
+    kubectl.apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {}}}\n---\napiVersion: v1\nkind: ServiceAccount\n\
+         metadata: {{name: policy-server, namespace: {}}}\n",
+        kubewarden::NAMESPACE,
+        kubewarden::NAMESPACE
+    ));
+    // The RBAC operators apply, read from the README itself.
+    kubectl.apply(yaml_block(readme, "Cluster access", "kind: ClusterRole"));
+    let mut stored = Vec::new();
+    for policy in policies(readme, module_uri) {
+        kubectl.apply(&policy.to_string());
+        let name = policy["metadata"]["name"].as_str().unwrap();
+        stored.push(
+            kubectl
+                .get("clusteradmissionpolicy", "", name)
+                .expect("stored policy"),
+        );
+    }
+    stored
+}
+
+fn main() {
+    let assets = match assets() {
+        Ok(dir) => dir,
+        Err(why) => {
+            eprintln!("the cluster suite cannot run: {why}");
+            std::process::exit(1);
+        }
+    };
+    let kwctl = binary_from_env("KWCTL", "kwctl");
+    let binaries = binary_from_env("POLICY_SERVER", "policy-server");
+    let module = std::env::var("POLICY")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root().join("annotated-policy.wasm"));
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let started = Instant::now();
+    let scratch = tempfile::Builder::new()
+        .prefix("ips-cluster-")
+        .tempdir()
+        .unwrap();
+    let dir = scratch.path().to_path_buf();
+    stop_all_on_interrupt(dir.clone());
+
+    let (failures, pids, ports, counts) = {
+        let registry = Registry::start(&dir.join("registry"));
+        let module_uri = registry.uri("image-pull-secrets:suite");
+        registry.push(&kwctl, &module, &module_uri, &dir.join("kwctl"));
+        let cluster = Cluster::start(&assets, &dir.join("cluster"));
+        println!("cluster ready in {:?}", cluster.started_in);
+        let kubectl = Kubectl::new(&assets.join("kubectl"), cluster.kubectl.kubeconfig());
+        let stored = install(&kubectl, &readme, &module_uri);
+
+        // The PolicyServers, as their policies' `spec.policyServer` names them: TLS by the
+        // cluster's CA, each reading the cluster with a token the API server issued for its
+        // ServiceAccount.
+        cluster.pki.server("policy-server");
+        let ca = STANDARD.encode(std::fs::read(cluster.pki.path("ca.crt")).unwrap());
+        let start_server = |name: &str, account: &str| {
+            let served: Vec<&Value> = stored
+                .iter()
+                .filter(|p| p["spec"]["policyServer"].as_str().unwrap_or("default") == name)
+                .collect();
+            let launch = LaunchFiles::new(
+                &binaries,
+                &cluster,
+                &kubectl,
+                &registry,
+                &dir,
+                name,
+                account,
+                &served,
+                &module_uri,
+            );
+            let server = launch.start();
+            for policy in served {
+                let url = format!("https://127.0.0.1:{}", launch.port);
+                kubectl.apply(&webhook_configuration(policy, &url, &ca).to_string());
+            }
+            (launch, server)
+        };
+        let (launch, server) = start_server("default", "policy-server");
+        let (_, revoked) = start_server(REVOKED, REVOKED);
+        let ran = kubectl.run(&[
+            "delete",
+            "serviceaccount",
+            REVOKED,
+            "-n",
+            kubewarden::NAMESPACE,
+        ]);
+        assert!(ran.ok, "{}", ran.all());
+        let mut suite = Suite {
+            revoked,
+            cluster,
+            kubectl,
+            policy_server: Some(server),
+            launch,
+            policies: stored,
+        };
+        suite.namespace("webhook-probe", Some("reject"), &[], true);
+        wait_until("the webhooks to be called", Duration::from_secs(30), || {
+            let ran = suite.kubectl.run(&[
+                "run",
+                "probe",
+                "-n",
+                "webhook-probe",
+                &format!("--image={IMAGE}"),
+                "--dry-run=server",
+                "-o",
+                "json",
+            ]);
+            ran.ok && pull_secrets(&ran.json()["spec"]) == secret_list()
+        });
+        println!("policy installed {:?} after the start", started.elapsed());
+
+        let cases: Vec<Case> = cases![
+            run_with_matching_image_stores_the_secret,
+            run_with_other_image_stores_the_pod_as_sent,
+            deployment_pods_carry_the_secret_template_untouched,
+            job_pods_carry_the_secret,
+            template_rules_put_the_secret_in_the_template_once,
+            empty_template_list_keeps_the_service_account_secrets,
+            namespace_read_forbidden_falls_to_on_missing_secret,
+            missing_secret_under_reject_is_refused_with_the_fix,
+            missing_secret_under_warn_is_stored_with_a_warning,
+            missing_secret_under_skip_is_stored_without_it,
+            opaque_secret_is_refused_as_the_wrong_type,
+            validating_policy_refuses_what_it_would_mutate,
+            revoked_token_gives_our_unauthorized_message,
+            secret_created_after_a_refusal_admits_the_retry,
+            rbac_removed_gives_our_forbidden_message,
+            namespace_selector_reads_real_labels,
+            service_accounts_get_the_secret,
+            custom_resource_pod_spec_gets_the_secret,
+            pull_policy_always_is_accepted_by_the_api_server,
+            set_image_is_judged_on_update,
+            debug_container_is_judged,
+            server_dry_run_answers_the_same_and_stores_nothing,
+            policy_server_down_follows_the_failure_policy,
+            copyable_manifests_pass_kubewardens_crds,
+            helm_install_with_the_readme_values_stores_the_policy,
+            no_secret_byte_in_any_output,
+        ];
+        if std::env::var_os("CLUSTER_DEMO").is_some() {
+            demo(&suite);
+            return;
+        }
+        let only = std::env::var("CASES").ok();
+        let mut failures = Vec::new();
+        let mut ran = 0;
+        for (name, case) in &cases {
+            if only
+                .as_deref()
+                .is_some_and(|o| !o.split(',').any(|c| name.contains(c)))
+            {
+                continue;
+            }
+            ran += 1;
+            let at = Instant::now();
+            let outcome = catch_unwind(AssertUnwindSafe(|| case(&mut suite)));
+            match outcome {
+                Ok(()) => println!("ok   {name} ({:.1?})", at.elapsed()),
+                Err(panic) => {
+                    let why = panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    println!("FAIL {name} ({:.1?}): {why}", at.elapsed());
+                    failures.push(name.to_string());
+                    if suite.policy_server.is_none() {
+                        suite.policy_server = Some(suite.launch.start());
+                    }
+                }
+            }
+        }
+        let mut pids = suite.cluster.pids();
+        pids.extend(suite.policy_server.as_ref().map(PolicyServer::pid));
+        pids.push(suite.revoked.pid());
+        let mut ports = suite.cluster.ports.clone();
+        ports.push(suite.launch.port);
+        ports.push(registry.port());
+        if !failures.is_empty() {
+            // Kept after the scratch folder goes: what the user saw, and both servers' logs.
+            let keep = repo_root().join("target/cluster-suite");
+            std::fs::create_dir_all(&keep).unwrap();
+            std::fs::write(keep.join("kubectl.txt"), suite.kubectl.transcript()).unwrap();
+            std::fs::write(keep.join("apiserver.log"), suite.cluster.apiserver_log()).unwrap();
+            let ps_log = suite
+                .policy_server
+                .as_ref()
+                .map(PolicyServer::log)
+                .unwrap_or_default();
+            std::fs::write(keep.join("policy-server.log"), ps_log).unwrap();
+            println!("transcript and logs: {}", keep.display());
+        }
+        let _ = &suite.policies;
+        (failures, pids, ports, (ran, cases.len()))
+        // Dropped here, in order: the suite (PolicyServer, then the control plane), the registry.
+    };
+
+    // Nothing left behind: every process gone, every port free, the folder removed.
+    let mut leftovers: Vec<String> = pids
+        .iter()
+        .filter(|&&p| is_running(p))
+        .map(|p| format!("process {p}"))
+        .collect();
+    leftovers.extend(
+        ports
+            .iter()
+            .filter(|&&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_err())
+            .map(|p| format!("port {p}")),
+    );
+    scratch.close().unwrap();
+    if dir.exists() {
+        leftovers.push(format!("folder {}", dir.display()));
+    }
+    println!(
+        "cluster suite: {} of {} cases run, {} failed, {:?} in all",
+        counts.0,
+        counts.1,
+        failures.len(),
+        started.elapsed()
+    );
+    if !leftovers.is_empty() {
+        println!("left behind: {}", leftovers.join(", "));
+    }
+    if !failures.is_empty() || !leftovers.is_empty() {
+        println!("failed: {}", failures.join(", "));
+        std::process::exit(1);
+    }
+}
