@@ -97,23 +97,13 @@ fn decide<C: Cluster>(
         true => pods_lists(&mut specs, &hits, settings, request.namespace, cluster),
         false => Vec::new(),
     };
+    let (inherits, mode) = (
+        workload.is_template() && !checked,
+        live.unwrap_or(Mode::ValidateOnly),
+    );
     let decision = match live.is_none() && settings.inject {
-        true => inject(
-            request,
-            settings,
-            workload.is_template() && !checked,
-            &specs,
-            &hits,
-            cluster,
-        ),
-        false => report(
-            request,
-            settings,
-            &specs,
-            &hits,
-            cluster,
-            live.unwrap_or(Mode::ValidateOnly),
-        ),
+        true => inject(request, settings, inherits, &specs, &hits, cluster),
+        false => report(request, settings, &specs, &hits, cluster, mode),
     };
     if !checked {
         return decision;
@@ -149,8 +139,8 @@ impl PodSpecView<'_> {
 /// The ServiceAccount admission plugin fills an empty `imagePullSecrets` from the pod's
 /// ServiceAccount before any webhook sees the pod (kubernetes `plugin/pkg/admission/serviceaccount`,
 /// `(s *Plugin) Admit`): a checked template that lists none is read with its account's list, where
-/// that decides the answer (validate-only, or a `skip` rule's wording). Returns a warning for each
-/// account that cannot be read.
+/// that decides the answer (validate-only, or a `skip` rule's wording), each account once. Returns
+/// the accounts that cannot be read, for a warning each.
 fn pods_lists<C: Cluster>(
     specs: &mut [PodSpecView],
     hits: &[RuleHits],
@@ -158,28 +148,25 @@ fn pods_lists<C: Cluster>(
     namespace: &str,
     cluster: &mut C,
 ) -> Vec<(String, LookupError)> {
-    let skips = hits
-        .iter()
-        .any(|r| r.rule.on_missing_secret == OnMissingSecret::Skip);
-    if settings.inject && !skips {
+    let skip = |r: &RuleHits| r.rule.on_missing_secret == OnMissingSecret::Skip;
+    if settings.inject && !hits.iter().any(skip) {
         return Vec::new();
     }
-    let mut unread = Vec::new();
+    let mut accounts: BTreeMap<String, Result<Vec<String>, LookupError>> = BTreeMap::new();
     for (index, view) in specs.iter_mut().enumerate() {
-        let matched = hits
-            .iter()
-            .flat_map(|r| &r.hits)
-            .any(|hit| hit.spec == index);
+        let matched = hits.iter().flat_map(|r| &r.hits).any(|h| h.spec == index);
         if matched && is_empty_list(view.spec.get("imagePullSecrets")) {
             let account = service_account_name(view.spec);
-            let answer = cluster.service_account_pull_secrets(namespace, account);
-            if let Err(error) = &answer {
-                unread.push((account.to_string(), error.clone()));
-            }
-            view.account = Some(answer);
+            let answer = accounts
+                .entry(account.to_string())
+                .or_insert_with(|| cluster.service_account_pull_secrets(namespace, account));
+            view.account = Some(answer.clone());
         }
     }
-    unread
+    let unread = accounts
+        .into_iter()
+        .filter_map(|(account, answer)| Some((account, answer.err()?)));
+    unread.collect()
 }
 
 fn read_specs<'a>(workload: &Workload, object: &'a Value) -> Result<Vec<PodSpecView<'a>>, String> {

@@ -971,3 +971,23 @@ fn a_controlled_workload_is_not_checked(
     let req = request(group, kind, "CREATE", object);
     accepted_without_lookups(&req, &with_on_missing("reject"));
 }
+
+/// Checked templates that list no secret and run as the same ServiceAccount read it once.
+#[test]
+fn a_service_account_shared_by_templates_is_read_once() {
+    let settings = valid(json!({"inject": false, "verifySecrets": false,
+        "rules": [{"secret": "corp", "registries": ["reg.example"]}],
+        "customResources": [{"apiVersion": "example.com/v1", "kind": "Multi", "podSpecPath": "$.spec.workers[*].template.spec"}]}));
+    let worker =
+        json!({"template": {"spec": {"containers": [{"name": "w", "image": "reg.example/w"}]}}});
+    let object = json!({"metadata": {"name": "m"}, "spec": {"workers": [worker, worker]}});
+    let req = json!({"kind": {"group": "example.com", "version": "v1", "kind": "Multi"},
+        "operation": "CREATE", "namespace": "team-a", "object": object});
+    let mut cluster =
+        FakeCluster::default().with_service_account("default", Ok(vec!["corp".into()]));
+    assert_eq!(
+        run(&req, &settings, &mut cluster),
+        Decision::Accept { warnings: vec![] }
+    );
+    assert_eq!(cluster.calls, vec!["ServiceAccount team-a/default"]);
+}
