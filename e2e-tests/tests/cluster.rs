@@ -199,6 +199,12 @@ fn policies(readme: &str, module: &str) -> Vec<Value> {
         ),
         ("skip", json!({"rules": [rule("skip")]}), None, None),
         (
+            "unlisted",
+            json!({"rules": [{"secret": "team-registry", "registries": [REGISTRY]}]}),
+            None,
+            None,
+        ),
+        (
             "validating",
             json!({"rules": [rule("reject")], "verifySecrets": false}),
             None,
@@ -704,6 +710,10 @@ fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
         &format!("imagePullSecret \"{SECRET}\" in namespace \"rbac\""),
     );
     assert_has(&ran.stderr, "forbidden");
+    assert_has(
+        &ran.stderr,
+        "\"system:serviceaccount:kubewarden:policy-server\"",
+    );
     assert_has(&ran.stderr, "fix: ");
     wait_until("RBAC restored", Duration::from_secs(20), || {
         s.run_pod("rbac", "billing", IMAGE).ok
@@ -1047,6 +1057,176 @@ fn helm_install_with_the_readme_values_stores_the_policy(s: &mut Suite) {
         .is_none());
 }
 
+/// Workloads applied in a namespace without the secret under `reject`: each is refused when it is
+/// applied, with the message naming it, client-side and server-side apply alike (as Argo CD and
+/// Flux apply), and nothing is stored.
+fn workloads_whose_pods_would_be_refused_are_refused_at_apply(s: &mut Suite) {
+    s.namespace("workloads-refused", Some("reject"), &[], false);
+    let ran = s.kubectl.run(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "workloads-refused",
+        &format!("--image={IMAGE}"),
+    ]);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(
+        &ran.stderr,
+        &format!(
+            "{}Deployment workloads-refused/web: its pods would be refused: {}",
+            denied_by("reject"),
+            not_found_message("workloads-refused")
+        ),
+    );
+    for (kind, manifest) in workload_manifests("workloads-refused") {
+        for mode in ["--server-side=false", "--server-side=true"] {
+            let ran = s
+                .kubectl
+                .run_with(&["apply", mode, "-f", "-"], Some(&manifest));
+            assert!(!ran.ok, "{kind} {mode} admitted: {}", ran.all());
+            assert_has(
+                &ran.stderr,
+                &format!(
+                    "{kind} workloads-refused/app: its pods would be refused: {}",
+                    not_found_message("workloads-refused")
+                ),
+            );
+            assert_has(&ran.stderr, &fix_for_missing("workloads-refused"));
+        }
+    }
+    let stored = s.kubectl.run(&[
+        "get",
+        "deployments,statefulsets,daemonsets,jobs,cronjobs",
+        "-n",
+        "workloads-refused",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(stored.stdout.trim(), "", "stored: {}", stored.stdout);
+}
+
+/// Under `warn` (the README's policy), the workload is stored, unpatched, and kubectl prints the
+/// warning its Pods will get, naming it.
+fn workloads_whose_pods_would_be_warned_are_warned_at_apply(s: &mut Suite) {
+    s.namespace("workloads-warned", Some("image-pull-secrets"), &[], false);
+    let ran = s.kubectl.run(&[
+        "create",
+        "deployment",
+        "web",
+        "-n",
+        "workloads-warned",
+        &format!("--image={IMAGE}"),
+    ]);
+    assert!(ran.ok, "{}", ran.all());
+    assert_has(&ran.stderr, &format!("Warning: Deployment workloads-warned/web: its pods would be admitted with a warning: {}", not_found_message("workloads-warned")));
+    let deployment = s
+        .kubectl
+        .get("deployment", "workloads-warned", "web")
+        .unwrap();
+    assert_eq!(
+        pull_secrets(&deployment["spec"]["template"]["spec"]),
+        Value::Null
+    );
+}
+
+/// What starts no Pod is never in the way: with the secret gone, a replicas-only apply and
+/// `kubectl scale` (the `scale` subresource, which the rules do not send) are admitted without a
+/// lookup; a rollout restart, which starts Pods, is refused
+/// (once PolicyServer's 5-second cache of the secret has expired).
+fn only_what_starts_pods_is_checked_on_update(s: &mut Suite) {
+    let ns = "workloads-update";
+    s.namespace(ns, Some("reject"), &[], true);
+    let deployment = |replicas: u32| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": ns},
+               "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
+                        "template": {"metadata": {"labels": {"app": "web"}},
+                                     "spec": {"containers": [{"name": "web", "image": IMAGE}]}}}})
+        .to_string()
+    };
+    s.kubectl.apply(&deployment(2));
+    assert!(s.kubectl.run(&["delete", "secret", SECRET, "-n", ns]).ok);
+    // Past PolicyServer's 5-second cache of the secret, read last by the Pods' admission.
+    std::thread::sleep(Duration::from_millis(6500));
+    // Scaling down starts no Pod, so the audit log shows only what the Deployment's own UPDATE cost.
+    let mark = s.cluster.lookup_mark();
+    s.kubectl.apply(&deployment(1));
+    let ran = s
+        .kubectl
+        .run(&["scale", "deployment", "web", "-n", ns, "--replicas=0"]);
+    assert!(ran.ok, "{}", ran.all());
+    assert_eq!(
+        s.cluster.lookups_since(mark),
+        Vec::<String>::new(),
+        "a lookup for a change that starts no Pod"
+    );
+    let ran = s
+        .kubectl
+        .run(&["rollout", "restart", "deployment/web", "-n", ns]);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(
+        &ran.stderr,
+        &format!(
+            "Deployment {ns}/web: its pods would be refused: {}",
+            not_found_message(ns)
+        ),
+    );
+}
+
+/// One manifest per built-in workload kind, each named `app`, its Pods needing the secret.
+fn workload_manifests(namespace: &str) -> Vec<(&'static str, String)> {
+    let pod = json!({"metadata": {"labels": {"app": "app"}},
+                     "spec": {"restartPolicy": "Always", "containers": [{"name": "app", "image": IMAGE}]}});
+    let mut job_pod = pod.clone();
+    job_pod["spec"]["restartPolicy"] = json!("Never");
+    let selector = json!({"matchLabels": {"app": "app"}});
+    let meta = json!({"name": "app", "namespace": namespace});
+    [
+        (
+            "Deployment",
+            "apps/v1",
+            json!({"selector": selector, "template": pod}),
+        ),
+        (
+            "StatefulSet",
+            "apps/v1",
+            json!({"selector": selector, "serviceName": "app", "template": pod}),
+        ),
+        (
+            "DaemonSet",
+            "apps/v1",
+            json!({"selector": selector, "template": pod}),
+        ),
+        ("Job", "batch/v1", json!({"template": job_pod})),
+        (
+            "CronJob",
+            "batch/v1",
+            json!({"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": job_pod}}}),
+        ),
+    ]
+    .into_iter()
+    .map(|(kind, api, spec)| {
+        (
+            kind,
+            json!({"apiVersion": api, "kind": kind, "metadata": meta, "spec": spec}).to_string(),
+        )
+    })
+    .collect()
+}
+
+/// The README's ClusterRole lists secret names: a rule whose secret is not among them is refused
+/// with the real 403, and the fix names the entry to add and the account it is bound to.
+fn secret_outside_resource_names_is_refused_naming_the_entry(s: &mut Suite) {
+    s.namespace("unlisted", Some("unlisted"), &[], false);
+    let ran = s.run_pod("unlisted", "billing", IMAGE);
+    assert!(!ran.ok, "admitted: {}", ran.all());
+    assert_has(
+        &ran.stderr,
+        "imagePullSecret \"team-registry\" in namespace \"unlisted\"",
+    );
+    assert_has(&ran.stderr, "fix: add \"team-registry\" to the resourceNames of the secrets rule in the ClusterRole bound to \"system:serviceaccount:kubewarden:policy-server\"");
+}
+
 /// `make demo-cluster`: what a user sees with the README's policy (`onMissingSecret: warn`) and
 /// with `reject`, each command printed with what kubectl answered.
 fn demo(s: &Suite) {
@@ -1107,6 +1287,15 @@ fn demo(s: &Suite) {
     show(&[
         "run",
         "billing",
+        "-n",
+        "team-c",
+        &format!("--image={IMAGE}"),
+    ]);
+    println!("\n# a Deployment there is refused when it is applied, not later by its ReplicaSet");
+    show(&[
+        "create",
+        "deployment",
+        "web",
         "-n",
         "team-c",
         &format!("--image={IMAGE}"),
@@ -1282,6 +1471,10 @@ fn main() {
             policy_server_down_follows_the_failure_policy,
             copyable_manifests_pass_kubewardens_crds,
             helm_install_with_the_readme_values_stores_the_policy,
+            workloads_whose_pods_would_be_refused_are_refused_at_apply,
+            workloads_whose_pods_would_be_warned_are_warned_at_apply,
+            only_what_starts_pods_is_checked_on_update,
+            secret_outside_resource_names_is_refused_naming_the_entry,
             no_secret_byte_in_any_output,
         ];
         if std::env::var_os("CLUSTER_DEMO").is_some() {
