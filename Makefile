@@ -4,31 +4,24 @@
 WASM_TARGET := wasm32-wasip1
 WASM_PROFILE := wasm
 BUILT_WASM := target/$(WASM_TARGET)/$(WASM_PROFILE)/image_pull_secrets.wasm
-# The kwctl-compatible runner: its own workspace and lockfile under tools/ (no wasmtime here).
-RUNNER_DIR := tools/policy-runner
-RUNNER := $(RUNNER_DIR)/target/release/policy-runner
-# The kwctl the e2e suite runs the policy with: by default this repository's runner.
-KWCTL ?= $(abspath $(RUNNER))
-# The real Kubewarden programs (1.36): `.ci/run` points these at ../shared/kubewarden/; otherwise
-# they are looked up on PATH. A real kwctl annotates annotated-policy.wasm, as the release does
-# (else the runner does), and runs the e2e suite a second time; policy-server runs the PolicyServer
-# suite. Without them `make test` says which real-runtime suites it did not run.
-KWCTL_REAL ?= $(shell command -v kwctl 2>/dev/null)
-POLICY_SERVER ?= $(shell command -v policy-server 2>/dev/null)
-export KWCTL_REAL POLICY_SERVER
+# The real Kubewarden programs (1.36) every runtime suite, the annotation, the demo and the
+# benchmarks use: from the environment, else on PATH, else ../shared/kubewarden/ (`.ci/run`).
+KUBEWARDEN_SHARED := $(abspath ../shared/kubewarden)
+KWCTL ?= $(or $(shell command -v kwctl 2>/dev/null),$(wildcard $(KUBEWARDEN_SHARED)/kwctl))
+POLICY_SERVER ?= $(or $(shell command -v policy-server 2>/dev/null),$(wildcard $(KUBEWARDEN_SHARED)/policy-server))
+KWCTL := $(KWCTL)
+POLICY_SERVER := $(POLICY_SERVER)
+export KWCTL POLICY_SERVER
+KUBEWARDEN_RELEASE := https://github.com/kubewarden/kubewarden-controller/releases/tag/v1.36.0
 # kwctl keeps its caches and the Sigstore trust root it cannot fetch here out of $HOME.
 KWCTL_HOME := $(abspath target/kwctl-home)
 KWCTL_ENV := XDG_CACHE_HOME=$(KWCTL_HOME)/cache XDG_CONFIG_HOME=$(KWCTL_HOME)/config XDG_DATA_HOME=$(KWCTL_HOME)/data
-FOUND_KWCTL = $(or $(KWCTL_REAL),$(filter-out %policy-runner,$(KWCTL)),$(shell command -v kwctl 2>/dev/null))
 WASM_OPT_FLAGS := -O3 --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext \
 	--enable-reference-types --enable-multivalue --enable-mutable-globals
 POLICY_SOURCES := $(shell find src -name '*.rs') Cargo.toml $(wildcard Cargo.lock)
-RUNNER_SOURCES := $(shell find $(RUNNER_DIR)/src -name '*.rs') $(RUNNER_DIR)/Cargo.toml $(RUNNER_DIR)/Cargo.lock
 FUZZ_SECONDS ?= 120
-# Evaluations per workload in `make bench` (a fresh instance each).
-BENCH_ITERATIONS ?= 1000
 
-.PHONY: setup runner test unit-tests e2e-tests e2e-tests-kwctl real-runtime-tests lint fmt demo bench fuzz clean
+.PHONY: setup need-kwctl need-policy-server test unit-tests e2e-tests lint fmt demo bench fuzz clean
 
 # Tools a fresh machine lacks: the wasm target, rustfmt and clippy, and binaryen's wasm-opt.
 setup:
@@ -39,87 +32,64 @@ setup:
 		|| (apt-get update >/dev/null && apt-get install -y binaryen >/dev/null) \
 		|| { echo "wasm-opt (Debian package binaryen) is required" >&2; exit 1; }
 
+# A missing program fails the target that needs it, with where to get it: nothing runs without it.
+need-kwctl:
+	@test -n "$(KWCTL)" && command -v "$(KWCTL)" >/dev/null || { \
+		echo "kwctl 1.36 is required and was not found (KWCTL, PATH, $(KUBEWARDEN_SHARED)/kwctl)." >&2; \
+		echo "Install Kubewarden's release: kwctl-linux-x86_64.zip from $(KUBEWARDEN_RELEASE)," >&2; \
+		echo "unzip it onto PATH as kwctl, or set KWCTL=/path/to/kwctl." >&2; exit 1; }
+
+need-policy-server:
+	@test -n "$(POLICY_SERVER)" && command -v "$(POLICY_SERVER)" >/dev/null || { \
+		echo "policy-server 1.36 is required and was not found (POLICY_SERVER, PATH, $(KUBEWARDEN_SHARED)/policy-server)." >&2; \
+		echo "Kubewarden releases it in the image ghcr.io/kubewarden/policy-server:v1.36.0 (/policy-server);" >&2; \
+		echo "copy it onto PATH, or build crates/policy-server of $(KUBEWARDEN_RELEASE), or set POLICY_SERVER." >&2; exit 1; }
+
 # The policy module, optimised with wasm-opt.
 policy.wasm: $(POLICY_SOURCES) | setup
 	cargo build --profile $(WASM_PROFILE) --target $(WASM_TARGET) --lib
 	wasm-opt $(WASM_OPT_FLAGS) $(BUILT_WASM) -o $@
 
-$(RUNNER): $(RUNNER_SOURCES)
-	cargo build --release --locked --manifest-path $(RUNNER_DIR)/Cargo.toml
+# The module as it is distributed: metadata embedded by kwctl annotate. kwctl takes no
+# --questions-path here: the Rancher form reaches users through artifacthub-pkg.yml.
+annotated-policy.wasm: policy.wasm policy-metadata.yaml README.md | need-kwctl
+	$(KWCTL_ENV) $(KWCTL) annotate -m policy-metadata.yaml -u README.md -o $@ policy.wasm
 
-runner: $(RUNNER)
+# The Artifact Hub package, derived by kwctl from the metadata and the Rancher form
+# (tests/metadata.rs checks it is up to date). No --version: kwctl takes the version from
+# io.kubewarden.policy.version and warns that the flag is deprecated.
+artifacthub-pkg.yml: policy-metadata.yaml questions-ui.yml | need-kwctl
+	$(KWCTL_ENV) $(KWCTL) scaffold artifacthub -m policy-metadata.yaml --questions-path questions-ui.yml -o $@
 
-# The module as it is distributed: metadata embedded by kwctl annotate (KWCTL_REAL) or by the
-# runner's annotate, which writes the same section. kwctl takes no --questions-path here: the
-# Rancher form reaches users through artifacthub-pkg.yml.
-annotated-policy.wasm: policy.wasm policy-metadata.yaml README.md $(if $(KWCTL_REAL),,$(RUNNER))
-	$(or $(KWCTL_REAL),$(RUNNER)) annotate -m policy-metadata.yaml -u README.md -o $@ policy.wasm
-
-# The Artifact Hub package, derived by the real kwctl from the metadata and the Rancher form
-# (tests/metadata.rs checks it is up to date when a real kwctl is at hand). No --version: kwctl
-# takes the version from io.kubewarden.policy.version and warns that the flag is deprecated.
-artifacthub-pkg.yml: policy-metadata.yaml questions-ui.yml
-	@test -n "$(FOUND_KWCTL)" || { echo "artifacthub-pkg.yml is written by kwctl: put kwctl on PATH or set KWCTL_REAL" >&2; exit 1; }
-	$(FOUND_KWCTL) scaffold artifacthub -m policy-metadata.yaml --questions-path questions-ui.yml -o $@
-
-# With a real kwctl the packaging tests annotate policy.wasm and run it (tests/support/mod.rs).
-unit-tests: $(if $(KWCTL_REAL),policy.wasm) | setup
+# The packaging tests annotate policy.wasm with kwctl and run it (tests/support/mod.rs).
+unit-tests: policy.wasm | setup need-kwctl
 	cargo test -p image-pull-secrets
-	cargo test --release --locked --manifest-path $(RUNNER_DIR)/Cargo.toml
 
-# The policy annotated with other metadata, for the runner-fidelity cases.
-E2E_MODULES := target/e2e/policy-without-secret-access.wasm target/e2e/policy-not-mutating.wasm
-target/e2e/policy-%.wasm: e2e-tests/fixtures/metadata-%.yaml policy.wasm $(RUNNER)
-	@mkdir -p target/e2e
-	$(RUNNER) annotate -m $< -o $@ policy.wasm
-
-e2e-tests: annotated-policy.wasm $(RUNNER) $(E2E_MODULES)
-	$(KWCTL_ENV) KWCTL=$(KWCTL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p e2e-tests --test e2e -- --nocapture
-
-# The same cases, run by the real kwctl.
-e2e-tests-kwctl: annotated-policy.wasm $(RUNNER) $(E2E_MODULES)
-	@test -n "$(KWCTL_REAL)" || { echo "e2e-tests-kwctl needs a real kwctl: set KWCTL_REAL" >&2; exit 1; }
-	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p e2e-tests --test e2e -- --nocapture
-
-# Every suite that needs the real Kubewarden programs; those that cannot run are named, not hidden.
-real-runtime-tests:
-	@if [ -n "$(KWCTL_REAL)" ]; then $(MAKE) --no-print-directory e2e-tests-kwctl; \
-	else echo "NOT RUN: the e2e suite under the real kwctl (set KWCTL_REAL to a kwctl 1.36)"; fi
-	@if [ -n "$(KWCTL_REAL)" ] && [ -n "$(POLICY_SERVER)" ]; then $(MAKE) --no-print-directory e2e-policy-server; \
-	else echo "NOT RUN: the PolicyServer suite (set KWCTL_REAL and POLICY_SERVER to kwctl and policy-server 1.36)"; fi
+# Every case of e2e-tests/cases/ through `kwctl run` (E2E_FILTER=substring: some of them).
+e2e-tests: annotated-policy.wasm | need-kwctl
+	$(KWCTL_ENV) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p e2e-tests --test e2e -- --nocapture
 
 lint: | setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo fmt --manifest-path $(RUNNER_DIR)/Cargo.toml --all -- --check
-	cargo clippy --locked --manifest-path $(RUNNER_DIR)/Cargo.toml --all-targets -- -D warnings
 	cargo clippy -p image-pull-secrets --target $(WASM_TARGET) -- -D warnings
 
-test: lint unit-tests e2e-tests real-runtime-tests
+test: need-kwctl need-policy-server lint unit-tests e2e-tests e2e-policy-server
 
 fmt: | setup
 	cargo fmt --all
-	cargo fmt --manifest-path $(RUNNER_DIR)/Cargo.toml --all
 
-# With a real kwctl at hand the demo needs only the module; otherwise it builds the runner too.
-demo: policy.wasm
-	@if [ -n "$(FOUND_KWCTL)" ]; then \
-		$(MAKE) --no-print-directory KWCTL_REAL="$(FOUND_KWCTL)" annotated-policy.wasm \
-		&& KWCTL="$(FOUND_KWCTL)" sh examples/demo.sh; \
-	else \
-		$(MAKE) --no-print-directory annotated-policy.wasm $(RUNNER) \
-		&& RUNNER=$(RUNNER) sh examples/demo.sh; \
-	fi
+demo: annotated-policy.wasm | need-kwctl
+	sh examples/demo.sh
 
-bench: annotated-policy.wasm $(RUNNER)
-	$(RUNNER) bench --iterations $(BENCH_ITERATIONS) annotated-policy.wasm
+# Every benchmark: kwctl bench, then policy-server under load (benches/README.md).
+bench: bench-kwctl bench-policy-server
 
 fuzz:
 	FUZZ_SECONDS=$(FUZZ_SECONDS) sh fuzz/run.sh
 
 clean:
 	cargo clean
-	cargo clean --manifest-path $(RUNNER_DIR)/Cargo.toml
 	rm -f policy.wasm annotated-policy.wasm
 
 .PHONY: record-host-answers e2e-policy-server
@@ -131,19 +101,18 @@ setup-registry:
 		|| { echo "docker-registry (Debian package docker-registry) is required" >&2; exit 1; }
 
 # Real kwctl/policy-server host answers against the loopback API stub (e2e-tests/recorded/README.md).
-record-host-answers: annotated-policy.wasm | setup-registry
-	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test --release -p e2e-tests --test record_host_answers
+record-host-answers: annotated-policy.wasm | setup-registry need-policy-server
+	$(KWCTL_ENV) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test --release -p e2e-tests --test record_host_answers
 
 # The policy pushed to a loopback OCI registry and served by the real policy-server, with the
 # loopback API stub as the cluster (e2e-tests/tests/policy_server.rs).
-e2e-policy-server: annotated-policy.wasm | setup-registry
-	$(KWCTL_ENV) KWCTL=$(KWCTL_REAL) cargo test --release -p e2e-tests --test policy_server -- --nocapture
+e2e-policy-server: annotated-policy.wasm | setup-registry need-policy-server
+	$(KWCTL_ENV) cargo test --release -p e2e-tests --test policy_server -- --nocapture
 
 .PHONY: setup-wrk floor-modules bench-kwctl bench-policy-server
 
 # Issue 12's figures (BENCHMARKS.md): the real kwctl and policy-server, with the no-op module and
 # Kubewarden's trusted-repos-policy beside this policy, on the requests committed in benches/.
-KUBEWARDEN_SHARED := $(abspath ../shared/kubewarden)
 BENCH_SECONDS ?= 8
 
 # Debian's wrk, the load generator of bench-policy-server.
@@ -154,17 +123,15 @@ setup-wrk:
 
 # The floor modules both benches run beside this policy: its exact answers, given without reading
 # the request (benches/floor/build.sh), so the host's own cost of each answer is measured.
-floor-modules: $(RUNNER) | setup
-	ANNOTATE=$(RUNNER) WASM_OPT_FLAGS="$(WASM_OPT_FLAGS)" sh benches/floor/build.sh
+floor-modules: | setup need-kwctl
+	$(KWCTL_ENV) WASM_OPT_FLAGS="$(WASM_OPT_FLAGS)" sh benches/floor/build.sh
 
 # kwctl bench on the four modules, interleaved per request (benches/kwctl-bench.py --help).
 bench-kwctl: annotated-policy.wasm floor-modules
-	KWCTL_REAL=$(or $(KWCTL_REAL),$(KUBEWARDEN_SHARED)/kwctl) python3 benches/kwctl-bench.py
+	python3 benches/kwctl-bench.py
 
 # One policy-server holding the three policies, loaded by wrk for BENCH_SECONDS per run
 # (e2e-tests/tests/bench_policy_server.rs).
-bench-policy-server: annotated-policy.wasm floor-modules | setup-wrk
-	POLICY_SERVER=$(or $(POLICY_SERVER),$(KUBEWARDEN_SHARED)/policy-server) BENCH_SECONDS=$(BENCH_SECONDS) \
-		cargo test --release -p e2e-tests --test bench_policy_server
-	POLICY_SERVER=$(or $(POLICY_SERVER),$(KUBEWARDEN_SHARED)/policy-server) BENCH_SECONDS=$(BENCH_SECONDS) \
-		BENCH_RULES=3,30,100 cargo test --release -p e2e-tests --test bench_policy_server
+bench-policy-server: annotated-policy.wasm floor-modules | setup-wrk need-policy-server
+	BENCH_SECONDS=$(BENCH_SECONDS) cargo test --release -p e2e-tests --test bench_policy_server
+	BENCH_SECONDS=$(BENCH_SECONDS) BENCH_RULES=3,30,100 cargo test --release -p e2e-tests --test bench_policy_server

@@ -538,8 +538,7 @@ fn cases(stub: &KubeStub) -> Vec<Case> {
     });
 
     // The policy wants to add a secret, but the policy is deployed with allowedToMutate: false:
-    // PolicyServer turns the mutation into a rejection (the e2e case
-    // runner-not-mutating-module-rejects-mutation pins the same for our runner).
+    // PolicyServer turns the mutation into a rejection.
     let ns = "ps-not-mutating";
     cases.push(Case {
         name: "allowedToMutate: false turns the mutation into a rejection",

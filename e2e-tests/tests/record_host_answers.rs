@@ -4,7 +4,7 @@
 //! (default: a scratch folder); `e2e-tests/recorded/README.md` says how the committed ones were made.
 //!
 //! A second test asks the real PolicyServer the same questions and writes the texts its host
-//! hands the policy (and a probe guest) to `RECORD_DIR/policy-server-texts.txt`.
+//! hands the policy to `RECORD_DIR/policy-server-texts.txt`.
 //!
 //! ```sh
 //! KWCTL=/work/shared/kubewarden/kwctl POLICY_SERVER=/work/shared/kubewarden/policy-server \
@@ -12,9 +12,6 @@
 //!   cargo test --release -p e2e-tests --test record_host_answers
 //! ```
 
-#[allow(dead_code)]
-#[path = "../../tools/policy-runner/tests/runner/guest.rs"]
-mod guest;
 mod support;
 
 use std::path::{Path, PathBuf};
@@ -33,9 +30,6 @@ const CANARY: &str = "CANARY-recorded-pull-secret-password";
 
 struct Scenario {
     name: &'static str,
-    /// `Some((kind, name))`: run the probe guest, which makes that one lookup in `team-a` and
-    /// fails with the host's error text verbatim, instead of the policy.
-    probe: Option<(&'static str, &'static str)>,
     /// Whether kwctl runs with RUST_BACKTRACE=1 (which adds a backtrace to host error texts).
     backtrace: bool,
     settings: Value,
@@ -111,7 +105,6 @@ fn team_a_settings() -> Value {
 fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario {
-            probe: None,
             backtrace: false,
             name: "secret-found",
             settings: corp_settings(),
@@ -120,7 +113,6 @@ fn scenarios() -> Vec<Scenario> {
             args: vec!["--allow-context-aware"],
         },
         Scenario {
-            probe: None,
             backtrace: false,
             name: "secret-not-found",
             settings: corp_settings(),
@@ -129,7 +121,6 @@ fn scenarios() -> Vec<Scenario> {
             args: vec!["--allow-context-aware"],
         },
         Scenario {
-            probe: None,
             backtrace: false,
             name: "secret-forbidden",
             settings: corp_settings(),
@@ -138,7 +129,6 @@ fn scenarios() -> Vec<Scenario> {
             args: vec!["--allow-context-aware"],
         },
         Scenario {
-            probe: None,
             backtrace: false,
             name: "secret-unauthorized",
             settings: corp_settings(),
@@ -147,7 +137,6 @@ fn scenarios() -> Vec<Scenario> {
             args: vec!["--allow-context-aware"],
         },
         Scenario {
-            probe: None,
             backtrace: false,
             name: "unauthorized-everything",
             settings: corp_settings(),
@@ -156,7 +145,6 @@ fn scenarios() -> Vec<Scenario> {
             args: vec!["--allow-context-aware"],
         },
         Scenario {
-            probe: None,
             backtrace: false,
             name: "serviceaccount-not-found",
             settings: json!({"rules": [{"secret": "corp-registry", "registries": ["registry.corp.example:5000"]}], "verifySecrets": false}),
@@ -165,7 +153,6 @@ fn scenarios() -> Vec<Scenario> {
             args: vec!["--allow-context-aware"],
         },
         Scenario {
-            probe: None,
             backtrace: false,
             name: "namespace-found",
             settings: team_a_settings(),
@@ -179,7 +166,6 @@ fn scenarios() -> Vec<Scenario> {
             args: vec!["--allow-context-aware"],
         },
         Scenario {
-            probe: None,
             backtrace: false,
             name: "namespace-not-found",
             settings: team_a_settings(),
@@ -188,7 +174,6 @@ fn scenarios() -> Vec<Scenario> {
             args: vec!["--allow-context-aware"],
         },
         Scenario {
-            probe: None,
             backtrace: false,
             name: "not-granted-without-allow-context-aware",
             settings: corp_settings(),
@@ -197,7 +182,6 @@ fn scenarios() -> Vec<Scenario> {
             args: vec![],
         },
         Scenario {
-            probe: None,
             backtrace: false,
             name: "not-granted-kubernetes-capability-excluded",
             settings: corp_settings(),
@@ -206,7 +190,6 @@ fn scenarios() -> Vec<Scenario> {
             args: vec!["--allow-context-aware", "--allowed-host-capabilities=oci/*"],
         },
         Scenario {
-            probe: None,
             backtrace: true,
             name: "secret-not-found-with-rust-backtrace",
             settings: corp_settings(),
@@ -214,120 +197,7 @@ fn scenarios() -> Vec<Scenario> {
             setup: |_| {},
             args: vec!["--allow-context-aware"],
         },
-        Scenario {
-            probe: Some(("Secret", "corp-registry")),
-            backtrace: false,
-            name: "probe-secret-not-found",
-            settings: json!({}),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            probe: Some(("Secret", "corp-registry")),
-            backtrace: false,
-            name: "probe-secret-forbidden",
-            settings: json!({}),
-            request: pod_request("team-a"),
-            setup: |stub| stub.set("secrets", "team-a", "corp-registry", Answer::Forbidden),
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            probe: Some(("Secret", "corp-registry")),
-            backtrace: false,
-            name: "probe-secret-unauthorized",
-            settings: json!({}),
-            request: pod_request("team-a"),
-            setup: |stub| stub.set("secrets", "team-a", "corp-registry", Answer::Unauthorized),
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            probe: Some(("ServiceAccount", "builder")),
-            backtrace: false,
-            name: "probe-serviceaccount-not-found",
-            settings: json!({}),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            probe: Some(("Secret", "corp-registry")),
-            backtrace: false,
-            name: "probe-not-granted-without-allow-context-aware",
-            settings: json!({}),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec![],
-        },
-        Scenario {
-            probe: Some(("Secret", "corp-registry")),
-            backtrace: false,
-            name: "probe-not-granted-kubernetes-capability-excluded",
-            settings: json!({}),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware", "--allowed-host-capabilities=oci/*"],
-        },
     ]
-}
-
-/// Metadata for the probe guest: context-aware on Secrets and ServiceAccounts, like the policy.
-const PROBE_METADATA: &str = "rules:
-  - apiGroups: [\"\"]
-    apiVersions: [v1]
-    resources: [pods]
-    operations: [CREATE]
-mutating: false
-executionMode: kubewarden-wapc
-policyType: kubernetes
-contextAwareResources:
-  - apiVersion: v1
-    kind: Secret
-  - apiVersion: v1
-    kind: ServiceAccount
-";
-
-/// Builds and annotates (with the real kwctl) a guest whose `validate` makes one
-/// `kubernetes/get_resource` call and fails with the host's answer, byte for byte.
-fn probe_module(
-    kwctl: &Path,
-    dir: &Path,
-    kind: &str,
-    name: &str,
-    env: &[(String, PathBuf)],
-) -> PathBuf {
-    let payload = json!({"api_version": "v1", "kind": kind, "name": name, "namespace": "team-a", "disable_cache": false});
-    let wasm = guest::Guest::new()
-        .on(
-            "validate",
-            guest::Behaviour::HostCall {
-                namespace: "kubernetes".into(),
-                operation: "get_resource".into(),
-                payload: payload.to_string(),
-            },
-        )
-        .wasm();
-    let plain = dir.join("probe.wasm");
-    std::fs::write(&plain, wasm).unwrap();
-    let metadata = dir.join("probe-metadata.yml");
-    std::fs::write(&metadata, PROBE_METADATA).unwrap();
-    let annotated = dir.join("probe-annotated.wasm");
-    let output = Command::new(kwctl)
-        .arg("annotate")
-        .arg("-m")
-        .arg(&metadata)
-        .arg("-o")
-        .arg(&annotated)
-        .arg(&plain)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .output()
-        .expect("run kwctl annotate");
-    assert!(
-        output.status.success(),
-        "kwctl annotate failed on the probe: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    annotated
 }
 
 /// Removes terminal colour codes from kwctl's log lines.
@@ -348,26 +218,34 @@ fn strip_ansi(text: &str) -> String {
     out
 }
 
+/// The annotated module (`POLICY`, default `annotated-policy.wasm` at the repository root).
 fn policy_module() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-    std::env::var("POLICY")
+    let module = std::env::var("POLICY")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join("annotated-policy.wasm"))
-}
-
-fn record_real_kwctl_host_answers() {
-    let kwctl = binary_from_env("KWCTL", "kwctl");
-    let module = policy_module();
+        .unwrap_or_else(|_| root.join("annotated-policy.wasm"));
     assert!(
         module.exists(),
         "{} is missing: build it with `make annotated-policy.wasm` or set POLICY",
         module.display()
     );
-    let scratch = tempfile::tempdir().expect("scratch dir");
+    module
+}
+
+/// Where the recordings go: `RECORD_DIR`, or a folder in `scratch`.
+fn out_dir(scratch: &Path) -> PathBuf {
     let out_dir = std::env::var("RECORD_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| scratch.path().join("recorded"));
+        .unwrap_or_else(|_| scratch.join("recorded"));
     std::fs::create_dir_all(&out_dir).unwrap();
+    out_dir
+}
+
+fn record_real_kwctl_host_answers() {
+    let kwctl = binary_from_env("KWCTL", "kwctl");
+    let module = policy_module();
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let out_dir = out_dir(scratch.path());
     // RECORD_FILTER: record only the scenarios whose name contains it.
     let filter = std::env::var("RECORD_FILTER").unwrap_or_default();
     for scenario in scenarios() {
@@ -388,10 +266,6 @@ fn record_real_kwctl_host_answers() {
             ("XDG_CONFIG_HOME".to_string(), xdg.join("config")),
             ("XDG_DATA_HOME".to_string(), xdg.join("data")),
         ];
-        let module = match scenario.probe {
-            Some((kind, name)) => probe_module(&kwctl, &dir, kind, name, &xdg_env),
-            None => module.clone(),
-        };
         let mut command = Command::new(&kwctl);
         command
             .env_remove("RUST_BACKTRACE")
@@ -416,12 +290,11 @@ fn record_real_kwctl_host_answers() {
             .expect("run kwctl");
         let requests: Vec<String> = stub.requests().iter().map(ToString::to_string).collect();
         let text = format!(
-            "$ {}kwctl run --request-path request.json --settings-json '{}' --record-host-capabilities-interactions {}.yml {} {}\n{}\n--- stdout\n{}--- stderr\n{}--- requests the stub received\n{}\n",
+            "$ {}kwctl run --request-path request.json --settings-json '{}' --record-host-capabilities-interactions {}.yml {} annotated-policy.wasm\n{}\n--- stdout\n{}--- stderr\n{}--- requests the stub received\n{}\n",
             if scenario.backtrace { "RUST_BACKTRACE=1 " } else { "" },
             scenario.settings,
             scenario.name,
             scenario.args.join(" "),
-            if scenario.probe.is_some() { "probe-annotated.wasm" } else { "annotated-policy.wasm" },
             output.status,
             String::from_utf8_lossy(&output.stdout),
             String::from_utf8_lossy(&output.stderr),
@@ -443,7 +316,7 @@ fn record_real_kwctl_host_answers() {
 }
 
 /// One PolicyServer policy for the texts test: (policy id, module, lookups granted, settings).
-struct Probe {
+struct Served {
     id: &'static str,
     module: PathBuf,
     granted: bool,
@@ -451,88 +324,36 @@ struct Probe {
 }
 
 fn record_policy_server_host_error_texts() {
-    let kwctl = binary_from_env("KWCTL", "kwctl");
     let policy_server = binary_from_env("POLICY_SERVER", "policy-server");
     let policy = policy_module();
-    assert!(
-        policy.exists(),
-        "{} is missing: build it with `make annotated-policy.wasm` or set POLICY",
-        policy.display()
-    );
     let scratch = tempfile::tempdir().expect("scratch dir");
-    let out_dir = std::env::var("RECORD_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| scratch.path().join("recorded"));
-    std::fs::create_dir_all(&out_dir).unwrap();
-    let xdg = scratch.path().join("xdg");
-    let xdg_env = vec![
-        ("XDG_CACHE_HOME".to_string(), xdg.join("cache")),
-        ("XDG_CONFIG_HOME".to_string(), xdg.join("config")),
-        ("XDG_DATA_HOME".to_string(), xdg.join("data")),
-    ];
+    let out_dir = out_dir(scratch.path());
     let stub = KubeStub::start(scratch.path()).expect("stub API server");
-    // Each probe and policy reads its own object, so PolicyServer's cache of get_resource
+    // Each policy id reads its own object, so PolicyServer's cache of get_resource
     // answers cannot answer one lookup with another's result.
-    stub.set("secrets", "team-a", "ps-forbidden", Answer::Forbidden);
-    stub.set("secrets", "team-a", "ps-unauthorized", Answer::Unauthorized);
     stub.set("secrets", "team-a", "policy-forbidden", Answer::Forbidden);
-    let probe = |name: &str, kind: &str, object: &str| {
-        let dir = scratch.path().join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        probe_module(&kwctl, &dir, kind, object, &xdg_env)
-    };
     let rule = |secret: &str| json!({"rules": [{"secret": secret, "registries": ["registry.corp.example:5000"]}]});
-    let probes = vec![
-        Probe {
-            id: "probe-secret-not-found",
-            module: probe("p1", "Secret", "ps-missing"),
-            granted: true,
-            settings: json!({}),
-        },
-        Probe {
-            id: "probe-secret-forbidden",
-            module: probe("p2", "Secret", "ps-forbidden"),
-            granted: true,
-            settings: json!({}),
-        },
-        Probe {
-            id: "probe-secret-unauthorized",
-            module: probe("p3", "Secret", "ps-unauthorized"),
-            granted: true,
-            settings: json!({}),
-        },
-        Probe {
-            id: "probe-serviceaccount-not-found",
-            module: probe("p4", "ServiceAccount", "ps-builder"),
-            granted: true,
-            settings: json!({}),
-        },
-        Probe {
-            id: "probe-not-granted",
-            module: probe("p5", "Secret", "ps-not-granted"),
-            granted: false,
-            settings: json!({}),
-        },
-        Probe {
+    let served = vec![
+        Served {
             id: "policy-secret-not-found",
             module: policy.clone(),
             granted: true,
             settings: rule("policy-missing"),
         },
-        Probe {
+        Served {
             id: "policy-secret-forbidden",
             module: policy.clone(),
             granted: true,
             settings: rule("policy-forbidden"),
         },
-        Probe {
+        Served {
             id: "policy-not-granted",
             module: policy.clone(),
             granted: false,
             settings: rule("policy-not-granted"),
         },
     ];
-    let policies: String = probes
+    let policies: String = served
         .iter()
         .map(|p| {
             let grant = if p.granted {
@@ -566,7 +387,7 @@ fn record_policy_server_host_error_texts() {
     report.push_str(&format!(
         "\nRequests the stub received while policy-server started: {startup:?}\n"
     ));
-    for p in &probes {
+    for p in &served {
         let mark = stub.mark();
         let (status, body) = server.validate(p.id, &pod_request("team-a"));
         let reads = stub.object_reads_since(mark);
