@@ -102,100 +102,63 @@ fn team_a_settings() -> Value {
                       "namespaceSelector": {"matchLabels": {"team": "a"}}}], "verifySecrets": false})
 }
 
+impl Scenario {
+    /// A Pod CREATE in `team-a` with the corporate rule, run with `--allow-context-aware`.
+    fn corp(name: &'static str, setup: fn(&KubeStub)) -> Self {
+        Scenario {
+            name,
+            backtrace: false,
+            settings: corp_settings(),
+            request: pod_request("team-a"),
+            setup,
+            args: vec!["--allow-context-aware"],
+        }
+    }
+}
+
 fn scenarios() -> Vec<Scenario> {
+    let found = |stub: &KubeStub| stub.add_object(docker_config_secret("team-a", "corp-registry"));
     vec![
+        Scenario::corp("secret-found", found),
+        Scenario::corp("secret-not-found", |_| {}),
+        Scenario::corp("secret-forbidden", |stub| {
+            stub.set("secrets", "team-a", "corp-registry", Answer::Forbidden)
+        }),
+        Scenario::corp("secret-unauthorized", |stub| {
+            stub.set("secrets", "team-a", "corp-registry", Answer::Unauthorized)
+        }),
+        Scenario::corp("unauthorized-everything", |stub| {
+            stub.reject_all_unauthorized(true)
+        }),
         Scenario {
-            backtrace: false,
-            name: "secret-found",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| stub.add_object(docker_config_secret("team-a", "corp-registry")),
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            backtrace: false,
-            name: "secret-not-found",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            backtrace: false,
-            name: "secret-forbidden",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| stub.set("secrets", "team-a", "corp-registry", Answer::Forbidden),
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            backtrace: false,
-            name: "secret-unauthorized",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| stub.set("secrets", "team-a", "corp-registry", Answer::Unauthorized),
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            backtrace: false,
-            name: "unauthorized-everything",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| stub.reject_all_unauthorized(true),
-            args: vec!["--allow-context-aware"],
-        },
-        Scenario {
-            backtrace: false,
-            name: "serviceaccount-not-found",
             settings: json!({"rules": [{"secret": "corp-registry", "registries": ["registry.corp.example:5000"]}], "verifySecrets": false}),
             request: deployment_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware"],
+            ..Scenario::corp("serviceaccount-not-found", |_| {})
         },
         Scenario {
-            backtrace: false,
-            name: "namespace-found",
             settings: team_a_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| {
+            ..Scenario::corp("namespace-found", |stub| {
                 stub.add_object(json!({"apiVersion": "v1", "kind": "Namespace",
                     "metadata": {"name": "team-a", "labels": {"team": "a", "kubernetes.io/metadata.name": "team-a"},
                                  "annotations": {"owner": "team-a@corp.example"}},
                     "spec": {"finalizers": ["kubernetes"]}, "status": {"phase": "Active"}}))
-            },
-            args: vec!["--allow-context-aware"],
+            })
         },
         Scenario {
-            backtrace: false,
-            name: "namespace-not-found",
             settings: team_a_settings(),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware"],
+            ..Scenario::corp("namespace-not-found", |_| {})
         },
         Scenario {
-            backtrace: false,
-            name: "not-granted-without-allow-context-aware",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| stub.add_object(docker_config_secret("team-a", "corp-registry")),
             args: vec![],
+            ..Scenario::corp("not-granted-without-allow-context-aware", found)
         },
         Scenario {
-            backtrace: false,
-            name: "not-granted-kubernetes-capability-excluded",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |stub| stub.add_object(docker_config_secret("team-a", "corp-registry")),
             args: vec!["--allow-context-aware", "--allowed-host-capabilities=oci/*"],
+            ..Scenario::corp("not-granted-kubernetes-capability-excluded", found)
         },
         Scenario {
             backtrace: true,
-            name: "secret-not-found-with-rust-backtrace",
-            settings: corp_settings(),
-            request: pod_request("team-a"),
-            setup: |_| {},
-            args: vec!["--allow-context-aware"],
+            ..Scenario::corp("secret-not-found-with-rust-backtrace", |_| {})
         },
     ]
 }
