@@ -39,37 +39,40 @@ struct Scenario {
     args: Vec<&'static str>,
 }
 
-fn pod_request(namespace: &str) -> Value {
+/// A CREATE of `object` (a `group`/v1 `kind`, resource `plural`) as the API server sends it.
+fn create_request(group: &str, kind: &str, plural: &str, object: Value) -> Value {
+    let gvk = json!({"group": group, "version": "v1", "kind": kind});
+    let gvr = json!({"group": group, "version": "v1", "resource": plural});
     json!({
-        "uid": "recorded-pod",
-        "kind": {"group": "", "version": "v1", "kind": "Pod"},
-        "resource": {"group": "", "version": "v1", "resource": "pods"},
-        "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
-        "requestResource": {"group": "", "version": "v1", "resource": "pods"},
-        "name": "billing-7d9f",
-        "namespace": namespace,
+        "uid": format!("recorded-{}", kind.to_ascii_lowercase()),
+        "kind": gvk, "requestKind": gvk, "resource": gvr, "requestResource": gvr,
+        "name": object["metadata"]["name"],
+        "namespace": object["metadata"]["namespace"],
         "operation": "CREATE",
         "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]},
-        "object": {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "billing-7d9f", "namespace": namespace},
-            "spec": {"containers": [{"name": "billing", "image": "registry.corp.example:5000/finance/billing:2.4.1"}]}
-        }
+        "object": object
     })
 }
 
+fn pod_request(namespace: &str) -> Value {
+    create_request(
+        "",
+        "Pod",
+        "pods",
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "billing-7d9f", "namespace": namespace},
+            "spec": {"containers": [{"name": "billing", "image": "registry.corp.example:5000/finance/billing:2.4.1"}]}
+        }),
+    )
+}
+
 fn deployment_request(namespace: &str) -> Value {
-    json!({
-        "uid": "recorded-deployment",
-        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-        "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
-        "name": "api",
-        "namespace": namespace,
-        "operation": "CREATE",
-        "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]},
-        "object": {
+    create_request(
+        "apps",
+        "Deployment",
+        "deployments",
+        json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "api", "namespace": namespace},
             "spec": {"selector": {"matchLabels": {"app": "api"}}, "template": {
@@ -77,8 +80,8 @@ fn deployment_request(namespace: &str) -> Value {
                 "spec": {"serviceAccountName": "builder", "imagePullSecrets": [],
                          "containers": [{"name": "api", "image": "registry.corp.example:5000/acme/api:3"}]}
             }}
-        }
-    })
+        }),
+    )
 }
 
 fn corp_settings() -> Value {
