@@ -67,7 +67,7 @@ unit-tests: policy.wasm | setup need-kwctl
 
 # Every case of e2e-tests/cases/ through `kwctl run` (E2E_FILTER=substring: some of them).
 e2e-tests: annotated-policy.wasm | need-kwctl
-	$(KWCTL_ENV) POLICY=$(abspath annotated-policy.wasm) cargo test --release -p e2e-tests --test e2e -- --nocapture
+	$(KWCTL_ENV) POLICY=$(abspath annotated-policy.wasm) cargo test -p e2e-tests --test e2e -- --nocapture
 
 lint: | setup
 	cargo fmt --all -- --check
@@ -102,12 +102,12 @@ setup-registry:
 
 # Real kwctl/policy-server host answers against the loopback API stub (e2e-tests/recorded/README.md).
 record-host-answers: annotated-policy.wasm | setup-registry need-policy-server
-	$(KWCTL_ENV) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test --release -p e2e-tests --test record_host_answers
+	$(KWCTL_ENV) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test -p e2e-tests --test record_host_answers
 
 # The policy pushed to a loopback OCI registry and served by the real policy-server, with the
 # loopback API stub as the cluster (e2e-tests/tests/policy_server.rs).
 e2e-policy-server: annotated-policy.wasm | setup-registry need-policy-server
-	$(KWCTL_ENV) cargo test --release -p e2e-tests --test policy_server -- --nocapture
+	$(KWCTL_ENV) cargo test -p e2e-tests --test policy_server -- --nocapture
 
 .PHONY: setup-wrk floor-modules bench-kwctl bench-policy-server
 
