@@ -9,7 +9,7 @@
 //! ```sh
 //! KWCTL=/work/shared/kubewarden/kwctl POLICY_SERVER=/work/shared/kubewarden/policy-server \
 //!   RECORD_DIR=$PWD/e2e-tests/recorded \
-//!   cargo test --release -p e2e-tests --test record_host_answers
+//!   cargo test -p e2e-tests --test record_host_answers
 //! ```
 
 mod support;
