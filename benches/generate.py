@@ -4,9 +4,8 @@ benches/replay-corp-registry.yml) deterministically. Rerun after editing this fi
 
     python3 benches/generate.py
 
-The shapes are those of the earlier `policy-runner bench` workloads (`make bench` now reads these
-files): containers as a Deployment generator writes them, distinct images from the corporate
-registry, namespace team-a.
+Containers as a Deployment generator writes them, distinct images from the corporate registry,
+namespace team-a.
 """
 
 import base64

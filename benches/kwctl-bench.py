@@ -16,7 +16,7 @@ is the median over rounds of kwctl's median. Before benching, `kwctl run` checks
 (settings/image-pull-secrets.json): kwctl bench replays a recorded session as a queue that the
 first evaluation empties, and trusted-repos-policy makes no lookup either.
 
-Environment: KWCTL_REAL (default ../shared/kubewarden/kwctl), POLICY (default
+Environment: KWCTL (default kwctl on PATH, else ../shared/kubewarden/kwctl), POLICY (default
 annotated-policy.wasm), NOOP_POLICY and TRUSTED_REPOS_POLICY (default next to kwctl), FLOOR_DIR
 (default target/floor, built by benches/floor/build.sh), BENCH_SCRATCH (default
 target/kwctl-bench; XDG dirs and copies of the modules go there).
@@ -149,9 +149,10 @@ def main():
     args = parser.parse_args()
 
     shared = ROOT.parent / "shared" / "kubewarden"
-    kwctl_path = Path(os.environ.get("KWCTL_REAL") or shared / "kwctl")
-    if not kwctl_path.is_file():
-        sys.exit(f"KWCTL_REAL={kwctl_path} does not exist: point it at the real kwctl 1.36")
+    found = shutil.which(os.environ.get("KWCTL") or "kwctl") or shutil.which(str(shared / "kwctl"))
+    if not found:
+        sys.exit("kwctl not found (KWCTL, PATH, ../shared/kubewarden/kwctl): set KWCTL to the real kwctl 1.36")
+    kwctl_path = Path(found).resolve()
     sources = {
         "ours": Path(os.environ.get("POLICY", ROOT / "annotated-policy.wasm")),
         "noop": Path(os.environ.get("NOOP_POLICY", kwctl_path.parent / "noop-policy.wasm")),

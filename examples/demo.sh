@@ -2,13 +2,11 @@
 # The project's demo (`make demo`): run the policy on an example Pod and Deployment as kwctl
 # would, with the cluster's answers replayed from session files, and explain each response.
 #
-#   KWCTL=kwctl sh examples/demo.sh                                               # the real kwctl
-#   RUNNER=tools/policy-runner/target/release/policy-runner sh examples/demo.sh   # our runner
+#   KWCTL=/path/to/kwctl sh examples/demo.sh
 #
-# KWCTL:  the program that runs the policy: kwctl, or anything taking `kwctl run`'s flags
-#         (default: $RUNNER). Its log lines go to a scratch file, shown only if the run fails.
-# RUNNER: policy-runner; when it is there, its `explain` tells each response in words.
-#         Without it the response is explained with jq, or shown raw with its patch decoded.
+# KWCTL:  the real kwctl (default: kwctl on PATH). Its log lines go to a scratch file, shown
+#         only if the run fails. Each response is explained with jq, or shown raw with its patch
+#         decoded when jq is missing.
 # POLICY: the annotated module (default annotated-policy.wasm at the repository root).
 set -eu
 
@@ -21,16 +19,15 @@ absolute() {
         *) printf '%s\n' "$1" ;; # a command name, looked up on PATH
     esac
 }
-RUNNER=$(absolute "${RUNNER:-}")
-KWCTL=$(absolute "${KWCTL:-$RUNNER}")
+KWCTL=$(absolute "${KWCTL:-kwctl}")
 case ${POLICY:=$root/annotated-policy.wasm} in
     /*) ;;
     *) POLICY=$(pwd)/$POLICY ;;
 esac
 cd "$root"
 
-if [ -z "$KWCTL" ] || ! command -v "$KWCTL" >/dev/null 2>&1; then
-    echo "demo: no kwctl to run the policy with; set KWCTL=<kwctl> or RUNNER=<policy-runner> (make demo does)" >&2
+if ! command -v "$KWCTL" >/dev/null 2>&1; then
+    echo "demo: no kwctl to run the policy with; set KWCTL=<kwctl> (make demo finds it, or says how to install it)" >&2
     exit 1
 fi
 if [ ! -f "$POLICY" ]; then
@@ -45,9 +42,7 @@ export XDG_CACHE_HOME="$scratch/cache" XDG_CONFIG_HOME="$scratch/config" XDG_DAT
 
 # explain <request>: tells the AdmissionResponse on stdin in words.
 explain() {
-    if [ -n "$RUNNER" ] && command -v "$RUNNER" >/dev/null 2>&1; then
-        "$RUNNER" explain -r "$1"
-    elif command -v jq >/dev/null 2>&1; then
+    if command -v jq >/dev/null 2>&1; then
         explain_with_jq "$1"
     else
         response=$(cat)

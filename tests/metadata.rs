@@ -1,8 +1,8 @@
 //! Keeps `policy-metadata.yaml`, `artifacthub-pkg.yml`, `questions-ui.yml` and `Cargo.toml` in
 //! step. The metadata is the source of truth: kwctl embeds it in the Wasm module and derives the
 //! Artifact Hub package from it (with the Rancher form), so every check reads it first. With a
-//! real kwctl at hand (`KWCTL_REAL`, or a `KWCTL` that is not our runner) the package is also
-//! compared with what `kwctl scaffold artifacthub` writes today.
+//! real kwctl at hand (`KWCTL`) the package is also compared with what `kwctl scaffold
+//! artifacthub` writes today.
 
 mod support;
 

@@ -13,14 +13,14 @@
 #   floor-size-table-500, -1000, -1500, -8000   the same with +500 .. +8,000 entries
 #   floor-size-policy-twin      padded to this policy's own Code, Data and table (POLICY, default
 #                               annotated-policy.wasm; skipped if it is missing)
-# Annotated with $ANNOTATE (kwctl or the runner); with WASM_OPT_FLAGS set, each is also passed
-# through wasm-opt first (build.sh does not, so by default neither does this).
-#   ANNOTATE=/path/to/kwctl sh benches/floor/build-size-variants.sh
+# Annotated with the real kwctl ($KWCTL, default kwctl on PATH); with WASM_OPT_FLAGS set, each is
+# also passed through wasm-opt first (build.sh does not, so by default neither does this).
+#   KWCTL=/path/to/kwctl sh benches/floor/build-size-variants.sh
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 out="$root/target/floor"
-: "${ANNOTATE:?ANNOTATE must name kwctl or policy-runner}"
+KWCTL=${KWCTL:-kwctl}
 # kwctl keeps its caches out of $HOME, as in the Makefile.
 home="$root/target/kwctl-home"
 export XDG_CACHE_HOME="${XDG_CACHE_HOME:-$home/cache}" XDG_CONFIG_HOME="${XDG_CONFIG_HOME:-$home/config}" \
@@ -52,8 +52,8 @@ variant() {
         wasm-opt $WASM_OPT_FLAGS "$built" -o "$out/floor-size-$name.opt.wasm"
         module="$out/floor-size-$name.opt.wasm"
     fi
-    "$ANNOTATE" annotate -m "$here/metadata.yml" -o "$out/floor-size-$name.wasm" "$module" >/dev/null 2>&1 \
-        || { echo "annotating floor-size-$name.wasm with $ANNOTATE failed" >&2; exit 1; }
+    "$KWCTL" annotate -m "$here/metadata.yml" -o "$out/floor-size-$name.wasm" "$module" >/dev/null 2>&1 \
+        || { echo "annotating floor-size-$name.wasm with $KWCTL failed" >&2; exit 1; }
     rm -f "$out/floor-size-$name.opt.wasm"
     f="$out/floor-size-$name.wasm"
     printf '%-30s %9d bytes  Code %8d  Data %8d  memory %4s pages  table %5s\n' "floor-size-$name.wasm" \

@@ -833,7 +833,7 @@ fn size_experiment() {
         }
         assert!(
             source.is_file(),
-            "{} is missing (ANNOTATE=/path/to/kwctl sh benches/floor/build-size-variants.sh builds it)",
+            "{} is missing (KWCTL=/path/to/kwctl sh benches/floor/build-size-variants.sh builds it)",
             source.display()
         );
         add(name, what, &source);

@@ -1,6 +1,5 @@
 //! What the packaging tests share: the repository's files, a scratch folder, and the real kwctl
-//! when one is at hand (`KWCTL_REAL`, or a `KWCTL` that is not our runner). Each test binary
-//! uses part of it.
+//! when one is at hand (`KWCTL`; `make unit-tests` finds it). Each test binary uses part of it.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -23,16 +22,17 @@ pub fn yaml(file: &str) -> serde_yaml::Value {
     serde_yaml::from_str(&read(file)).unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"))
 }
 
-/// A real kwctl to check against: `KWCTL_REAL`, else `KWCTL` unless it names our runner.
+/// The real kwctl to check against: `KWCTL`.
 pub fn real_kwctl() -> Option<String> {
-    let set = |name: &str| std::env::var(name).ok().filter(|value| !value.is_empty());
-    set("KWCTL_REAL").or_else(|| set("KWCTL").filter(|kwctl| !kwctl.ends_with("policy-runner")))
+    std::env::var("KWCTL")
+        .ok()
+        .filter(|kwctl| !kwctl.is_empty())
 }
 
 /// Says which check did not run, on stderr (shown by `cargo test -- --nocapture` and in
 /// `make test`'s failure output): a missing kwctl must never look like a pass.
 pub fn not_run(what: &str) {
-    eprintln!("NOT RUN: {what}: set KWCTL_REAL to a real kwctl (make test does, via .ci/run)");
+    eprintln!("NOT RUN: {what}: set KWCTL to the real kwctl (make unit-tests finds it)");
 }
 
 /// A scratch directory, removed on drop; kwctl's XDG folders live in it.
@@ -72,7 +72,7 @@ impl Scratch {
         let built = repository().join("policy.wasm");
         assert!(
             built.is_file(),
-            "{} is missing: run `make policy.wasm` (make unit-tests does when KWCTL_REAL is set)",
+            "{} is missing: run `make policy.wasm` (make unit-tests does)",
             built.display()
         );
         let annotated = self.path("annotated-policy.wasm");

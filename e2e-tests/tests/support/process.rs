@@ -139,7 +139,7 @@ pub fn binary_from_env(var: &str, binary: &str) -> PathBuf {
         "{var}={} does not exist: point it at the real {binary}",
         path.display()
     );
-    // Our policy-runner stands in for kwctl elsewhere, but cannot push nor record.
+    // Another program under the same name (a wrapper, an old build) cannot push nor record.
     let version = Command::new(&path)
         .arg("--version")
         .output()
