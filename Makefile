@@ -63,8 +63,9 @@ need-policy-server:
 need-cluster:
 	@test -z "$(strip $(MISSING_CLUSTER_PROGRAMS))" || { \
 		echo "The cluster suite needs the Kubernetes 1.36 programs $(CLUSTER_PROGRAMS) in KUBEBUILDER_ASSETS;" >&2; \
-		echo "missing: $(strip $(MISSING_CLUSTER_PROGRAMS)). Get them with ../shared/kubernetes/unpack DIR, or" >&2; \
-		echo "controller-runtime's setup-envtest (use 1.36 -p path) plus kubectl and helm from their releases." >&2; exit 1; }
+		echo "missing: $(strip $(MISSING_CLUSTER_PROGRAMS)). Get them with ../shared/kubernetes/unpack DIR, or from the" >&2; \
+		echo "releases: https://dl.k8s.io/release/v1.36.2/bin/linux/amd64/{kube-apiserver,kube-controller-manager,kubectl}," >&2; \
+		echo "etcd v3.6 (github.com/etcd-io/etcd/releases), helm v4 (get.helm.sh); envtest's assets lack kube-controller-manager." >&2; exit 1; }
 
 # The policy module, optimised with wasm-opt.
 policy.wasm: $(POLICY_SOURCES) | setup

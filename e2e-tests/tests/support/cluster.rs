@@ -23,7 +23,8 @@ const PROGRAMS: [&str; 4] = [
 /// The folder holding the control plane's programs, or a message saying how to get them.
 pub fn assets() -> Result<PathBuf, String> {
     let how = "unpack them with ../shared/kubernetes/unpack DIR and set KUBEBUILDER_ASSETS=DIR \
-               (or use `setup-envtest use 1.36` from controller-runtime)";
+               (or download kube-apiserver, kube-controller-manager and kubectl from \
+               https://dl.k8s.io/release/v1.36.2/bin/linux/amd64/ and etcd v3.6 from its releases)";
     let dir = std::env::var_os("KUBEBUILDER_ASSETS")
         .map(PathBuf::from)
         .ok_or_else(|| format!("KUBEBUILDER_ASSETS is not set: {how}"))?;
@@ -218,6 +219,9 @@ impl Cluster {
             .arg(format!("--initial-advertise-peer-urls={peer_url}"))
             .arg(format!("--listen-metrics-urls=http://127.0.0.1:{metrics}"))
             .arg("--unsafe-no-fsync")
+            // Upstream etcd needs its one member named in the initial cluster; it reads the flag's
+            // ETCD_ variable too, which a build without that flag ignores.
+            .env("ETCD_INITIAL_CLUSTER", format!("suite={peer_url}"))
             .arg("--log-level=error");
         let etcd = Guarded::spawn("etcd", etcd, &dir.join("etcd.log"));
 
