@@ -403,46 +403,30 @@ fn run_with_other_image_stores_the_pod_as_sent(s: &mut Suite) {
     );
 }
 
-/// `kubectl create deployment` under the README's rules (workloads checked, `templates: check`):
-/// the controllers create the ReplicaSet and the Pod; the Pod carries the secret and the
-/// Deployment's template is stored untouched.
-fn deployment_pods_carry_the_secret_template_untouched(s: &mut Suite) {
-    s.namespace("deploy", Some("reject"), &[], true);
-    let ran = s.kubectl.run(&[
-        "create",
-        "deployment",
-        "web",
-        "-n",
-        "deploy",
-        &format!("--image={IMAGE}"),
-    ]);
-    assert!(ran.ok, "{}", ran.all());
-    let pod = s.controlled_pod("deploy", "app=web");
-    assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], "ReplicaSet");
-    assert_eq!(pull_secrets(&pod["spec"]), secret_list());
-    let deployment = s.kubectl.get("deployment", "deploy", "web").unwrap();
-    assert_eq!(
-        pull_secrets(&deployment["spec"]["template"]["spec"]),
-        Value::Null
-    );
-}
-
-/// A Job's Pod, created by the job controller, carries the secret; the Job is untouched.
-fn job_pods_carry_the_secret(s: &mut Suite) {
-    s.namespace("job", Some("reject"), &[], true);
-    let ran = s.kubectl.run(&[
-        "create",
-        "job",
-        "report",
-        "-n",
-        "job",
-        &format!("--image={IMAGE}"),
-    ]);
-    assert!(ran.ok, "{}", ran.all());
-    let pod = s.controlled_pod("job", "job-name=report");
-    assert_eq!(pull_secrets(&pod["spec"]), secret_list());
-    let job = s.kubectl.get("job", "job", "report").unwrap();
-    assert_eq!(pull_secrets(&job["spec"]["template"]["spec"]), Value::Null);
+/// `kubectl create deployment` and `kubectl create job` under the README's rules (workloads
+/// checked, `templates: check`): the controllers create the ReplicaSet or Job's Pod, which carries
+/// the secret, and the workload's template is stored untouched.
+fn controllers_create_pods_that_carry_the_secret(s: &mut Suite) {
+    s.namespace("controlled", Some("reject"), &[], true);
+    for (kind, selector, owner) in [
+        ("deployment", "app=web", "ReplicaSet"),
+        ("job", "job-name=web", "Job"),
+    ] {
+        let image = format!("--image={IMAGE}");
+        let ran = s
+            .kubectl
+            .run(&["create", kind, "web", "-n", "controlled", &image]);
+        assert!(ran.ok, "{}", ran.all());
+        let pod = s.controlled_pod("controlled", selector);
+        assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], owner);
+        assert_eq!(pull_secrets(&pod["spec"]), secret_list(), "{kind}'s pod");
+        let workload = s.kubectl.get(kind, "controlled", "web").unwrap();
+        assert_eq!(
+            pull_secrets(&workload["spec"]["template"]["spec"]),
+            Value::Null,
+            "{kind}"
+        );
+    }
 }
 
 /// With template rules opted in, the Deployment's template carries the secret and its Pod lists
@@ -1448,8 +1432,7 @@ fn main() {
         let cases: Vec<Case> = cases![
             run_with_matching_image_stores_the_secret,
             run_with_other_image_stores_the_pod_as_sent,
-            deployment_pods_carry_the_secret_template_untouched,
-            job_pods_carry_the_secret,
+            controllers_create_pods_that_carry_the_secret,
             template_rules_put_the_secret_in_the_template_once,
             empty_template_list_keeps_the_service_account_secrets,
             namespace_read_forbidden_falls_to_on_missing_secret,

@@ -48,37 +48,43 @@ struct Scenario {
     args: Vec<&'static str>,
 }
 
-fn pod_request(namespace: &str) -> Value {
+/// A CREATE in `namespace` of `object`, as the API server sends it.
+fn create_request(namespace: &str, object: Value) -> Value {
+    let (kind, name) = (&object["kind"], &object["metadata"]["name"]);
+    let (group, version) = match object["apiVersion"].as_str().unwrap().split_once('/') {
+        Some((group, version)) => (group.to_string(), version.to_string()),
+        None => (
+            String::new(),
+            object["apiVersion"].as_str().unwrap().to_string(),
+        ),
+    };
+    let resource = format!("{}s", kind.as_str().unwrap().to_lowercase());
+    let gvk = json!({"group": group, "version": version, "kind": kind});
+    let gvr = json!({"group": group, "version": version, "resource": resource});
     json!({
-        "uid": "recorded-pod",
-        "kind": {"group": "", "version": "v1", "kind": "Pod"},
-        "resource": {"group": "", "version": "v1", "resource": "pods"},
-        "requestKind": {"group": "", "version": "v1", "kind": "Pod"},
-        "requestResource": {"group": "", "version": "v1", "resource": "pods"},
-        "name": "billing-7d9f",
-        "namespace": namespace,
-        "operation": "CREATE",
+        "uid": format!("recorded-{}", kind.as_str().unwrap().to_lowercase()),
+        "kind": gvk, "resource": gvr, "requestKind": gvk, "requestResource": gvr,
+        "name": name, "namespace": namespace, "operation": "CREATE",
         "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]},
-        "object": {
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": "billing-7d9f", "namespace": namespace},
-            "spec": {"containers": [{"name": "billing", "image": "registry.corp.example:5000/finance/billing:2.4.1"}]}
-        }
+        "object": object,
     })
 }
 
+fn pod_request(namespace: &str) -> Value {
+    create_request(
+        namespace,
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "billing-7d9f", "namespace": namespace},
+            "spec": {"containers": [{"name": "billing", "image": "registry.corp.example:5000/finance/billing:2.4.1"}]}
+        }),
+    )
+}
+
 fn deployment_request(namespace: &str) -> Value {
-    json!({
-        "uid": "recorded-deployment",
-        "kind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "resource": {"group": "apps", "version": "v1", "resource": "deployments"},
-        "requestKind": {"group": "apps", "version": "v1", "kind": "Deployment"},
-        "requestResource": {"group": "apps", "version": "v1", "resource": "deployments"},
-        "name": "api",
-        "namespace": namespace,
-        "operation": "CREATE",
-        "userInfo": {"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]},
-        "object": {
+    create_request(
+        namespace,
+        json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "api", "namespace": namespace},
             "spec": {"selector": {"matchLabels": {"app": "api"}}, "template": {
@@ -86,8 +92,8 @@ fn deployment_request(namespace: &str) -> Value {
                 "spec": {"serviceAccountName": "builder", "imagePullSecrets": [],
                          "containers": [{"name": "api", "image": "registry.corp.example:5000/acme/api:3"}]}
             }}
-        }
-    })
+        }),
+    )
 }
 
 fn corp_settings() -> Value {
