@@ -186,7 +186,9 @@ fn scenarios() -> Vec<Scenario> {
             ..Scenario::corp("api-server-unreachable", nothing)
         },
         Scenario {
-            settings: json!({"rules": [{"secret": "corp-registry", "registries": ["registry.corp.example:5000"]}], "verifySecrets": false}),
+            settings: json!({"rules": [{"secret": "corp-registry", "registries": ["registry.corp.example:5000"]}],
+                              "verifySecrets": false, "templates": "inject"}),
+            // Injecting into a template that lists `imagePullSecrets: []` reads its ServiceAccount.
             request: deployment_request("team-a"),
             ..Scenario::corp("serviceaccount-not-found", nothing)
         },
