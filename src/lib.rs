@@ -58,7 +58,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::cluster::HostCluster;
-use crate::kinds::{Handling, Workload};
+use crate::kinds::{Target, Workload};
 use crate::outcome::Decision;
 use crate::request::{AdmissionRequest, Shape};
 
@@ -128,26 +128,20 @@ fn decide_readable<'p, C: Cluster>(
             .unwrap_or_else(|| "the admission request is not a JSON object".to_string()));
     };
     let (group, version, kind) = request.gvk();
-    let handling = kinds::handling(
-        (group, kind),
-        &request.operation.0,
-        request.sub_resource(),
-        || {
-            settings
-                .as_ref()
-                .map_or(true, |read| read.configures((group, version, kind)))
-        },
-    );
-    if handling == Handling::Ignored {
+    let custom = || match &settings {
+        Ok(settings) => settings.custom_resource_of((group, version, kind)),
+        Err(message) => Err(message.clone()),
+    };
+    let operation = &request.operation.0;
+    let Some(target) = kinds::target((group, kind), operation, request.sub_resource(), custom)?
+    else {
         return Ok((Decision::accept(), None));
-    }
+    };
     let settings = settings?;
-    let custom_resources = settings.custom_resources_of((group, version, kind))?;
-    let workload = Workload::of((group, version, kind), &custom_resources);
-    let shape = match (handling, workload) {
-        (Handling::ServiceAccount, _) => Some(&service_accounts::SERVICE_ACCOUNT),
-        (_, Some(workload)) => workload.shape(),
-        (_, None) => return Ok((Decision::accept(), None)),
+    let shape = match &target {
+        Target::PodSpecs(workload) => workload.shape(),
+        Target::EphemeralContainers => Workload::Pod.shape(),
+        Target::ServiceAccount => Some(&service_accounts::SERVICE_ACCOUNT),
     };
     let read = |raw: Option<&RawValue>| {
         raw.map_or(Ok(Value::Null), |raw| read_object(raw, shape))
@@ -165,13 +159,12 @@ fn decide_readable<'p, C: Cluster>(
         object: &object,
         old_object: &old_object,
     };
-    let decision = match (handling, workload) {
-        (Handling::ServiceAccount, _) => service_accounts::evaluate(&admission, &settings, cluster),
-        (Handling::EphemeralContainers, _) => {
+    let decision = match target {
+        Target::PodSpecs(workload) => evaluate::pod_specs(&admission, workload, &settings, cluster),
+        Target::EphemeralContainers => {
             evaluate::ephemeral_containers(&admission, &settings, cluster)
         }
-        (_, Some(workload)) => evaluate::pod_specs(&admission, workload, &settings, cluster),
-        (_, None) => Decision::accept(),
+        Target::ServiceAccount => service_accounts::evaluate(&admission, &settings, cluster),
     };
     Ok((decision, request.object))
 }

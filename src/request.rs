@@ -180,7 +180,11 @@ pub(crate) fn read(
         return Ok((request, RequestSettings::new(settings)));
     }
     let Payload { request, settings } = parse::<&RawValue>(payload)?;
-    Ok((request, RequestSettings::read(settings)))
+    let settings = match settings {
+        Some(settings) => Err(RequestSettings::unreadable(settings)),
+        None => RequestSettings::new(None),
+    };
+    Ok((request, settings))
 }
 
 fn parse<'p, S: Deserialize<'p>>(payload: &'p [u8]) -> Result<Payload<'p, S>, String> {

@@ -193,50 +193,41 @@ impl<'a> RequestSettings<'a> {
     /// message to reject with.
     pub fn new(raw: Option<RawSettings<'a>>) -> Result<Self, String> {
         let Some(raw) = raw else {
-            return Self::read(None);
+            return Err(invalid(Some(missing_rules("is required"))));
         };
         let templates = templates(raw.templates.as_deref(), &mut Vec::new());
-        match raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()) && templates.is_some() {
-            true => Ok(RequestSettings {
+        match (
+            raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()),
+            templates,
+        ) {
+            (true, Some(templates)) => Ok(RequestSettings {
                 inject: raw.inject,
-                templates: templates.unwrap_or(Templates::Check),
+                templates,
                 verify_secrets: raw.verify_secrets,
                 check_credentials: raw.check_credentials,
                 raw,
             }),
-            false => Err(invalid(compile(&raw).err())),
+            _ => Err(invalid(compile(&raw).err())),
         }
     }
 
-    /// The settings of a payload from their text, which the payload reader has checked as UTF-8;
-    /// the error is the message to reject with.
-    pub fn read(settings: Option<&'a RawValue>) -> Result<Self, String> {
-        let text = match settings.map_or("null", RawValue::get) {
-            "null" => "{}",
-            text => text,
-        };
-        // The same reading as `Settings::from_slice` (one copy of it in the module).
-        match serde_json::from_str::<RawSettings>(text) {
-            Ok(raw) => Self::new(Some(raw)),
-            Err(_) => Err(invalid(Settings::from_slice(text.as_bytes()).err())),
-        }
+    /// The 400 message for settings that did not parse with the payload, read again from their
+    /// text to name the field.
+    pub fn unreadable(settings: &RawValue) -> String {
+        invalid(Settings::from_slice(settings.get().as_bytes()).err())
     }
 
-    /// Whether `customResources` names `(group, version, kind)`, read without compiling.
-    pub fn configures(&self, gvk: (&str, &str, &str)) -> bool {
-        self.raw
-            .custom_resources
-            .iter()
-            .any(|custom| custom.names(gvk))
-    }
-
-    /// The custom resources that configure `(group, version, kind)`, compiled.
-    pub fn custom_resources_of(
+    /// The custom resource configured for `(group, version, kind)`, compiled; `None` when no
+    /// `customResources` entry names it.
+    pub fn custom_resource_of(
         &self,
         gvk: (&str, &str, &str),
-    ) -> Result<Vec<CustomResource>, String> {
+    ) -> Result<Option<CustomResource>, String> {
         let wanted = |custom: &RawCustomResource| custom.names(gvk);
-        or_invalid(|errors| compile_custom_resources(&self.raw.custom_resources, wanted, errors))
+        let compiled = or_invalid(|errors| {
+            compile_custom_resources(&self.raw.custom_resources, wanted, errors)
+        })?;
+        Ok(compiled.into_iter().next())
     }
 
     /// The rules that may match an image of one of these normalised registries, compiled, in
@@ -283,6 +274,11 @@ fn or_invalid<T>(compile: impl FnOnce(&mut Vec<String>) -> T) -> Result<T, Strin
     }
 }
 
+/// The error for settings without rules (`problem`: "is required", "is empty").
+fn missing_rules(problem: &str) -> String {
+    format!("rules: {problem}; add at least one rule with a secret and registries or images")
+}
+
 fn describe_serde_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> String {
     let inner = error.inner().to_string();
     // serde_json appends the position; it says nothing to someone editing YAML.
@@ -301,9 +297,7 @@ fn compile(raw: &RawSettings) -> Result<Settings, String> {
         Some(_) => "",
     };
     if !problem.is_empty() {
-        errors.push(format!(
-            "rules: {problem}; add at least one rule with a secret and registries or images"
-        ));
+        errors.push(missing_rules(problem));
     }
     let rules: Vec<Rule> = raw
         .rules
@@ -621,7 +615,7 @@ mod tests {
             let all: Vec<String> = Settings::from_slice(text.as_bytes()).unwrap().rules.into_iter()
                 .filter(|rule| rule.matches(&image)).map(|rule| rule.secret).collect();
             let raw = RawValue::from_string(text).unwrap();
-            let in_play = RequestSettings::read(Some(&raw)).unwrap().rules_for(&[image.registry()]).unwrap();
+            let in_play = read(&raw).unwrap().rules_for(&[image.registry()]).unwrap();
             let matched: Vec<String> = in_play.into_iter().filter(|rule| rule.matches(&image)).map(|rule| rule.secret).collect();
             proptest::prop_assert_eq!(matched, all);
         }
@@ -635,7 +629,7 @@ mod tests {
             {"secret": "Bad_Name", "registries": ["other.example"]}]})
         .to_string();
         let raw = RawValue::from_string(text).unwrap();
-        let settings = RequestSettings::read(Some(&raw)).unwrap();
+        let settings = read(&raw).unwrap();
         assert_eq!(settings.rules_for(&["reg.example"]).unwrap().len(), 1);
         let error = settings.rules_for(&["other.example"]).unwrap_err();
         assert!(
@@ -643,11 +637,19 @@ mod tests {
             "{error}"
         );
         let none = RawValue::from_string("null".into()).unwrap();
-        let error = RequestSettings::read(Some(&none)).err().unwrap();
+        let error = read(&none).err().unwrap();
         assert!(
             error.starts_with("invalid settings: rules: is required"),
             "{error}"
         );
+    }
+
+    /// The settings of a request, as `validate` reads them.
+    fn read(raw: &RawValue) -> Result<RequestSettings<'_>, String> {
+        match serde_json::from_str(raw.get()) {
+            Ok(settings) => RequestSettings::new(settings),
+            Err(_) => Err(RequestSettings::unreadable(raw)),
+        }
     }
 
     fn parse(settings: serde_json::Value) -> Result<Settings, String> {
@@ -679,10 +681,7 @@ mod tests {
             expected
         );
         let raw = RawValue::from_string(text).unwrap();
-        assert_eq!(
-            RequestSettings::read(Some(&raw)).unwrap().templates,
-            expected
-        );
+        assert_eq!(read(&raw).unwrap().templates, expected);
     }
 
     /// A `templates` value that does not parse is a 400 in `validate` too, naming the field.
@@ -691,7 +690,7 @@ mod tests {
         let text =
             json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "templates": "x"});
         let raw = RawValue::from_string(text.to_string()).unwrap();
-        let error = RequestSettings::read(Some(&raw)).err().unwrap();
+        let error = read(&raw).err().unwrap();
         assert!(
             error.starts_with("invalid settings: templates: \"x\" is not one of check, inject"),
             "{error}"
