@@ -7,17 +7,18 @@ use serde_json::Value;
 
 use crate::cluster::{Cluster, LookupError};
 use crate::image_ref::ImageRef;
-use crate::inject::{is_empty_list, merged_pull_secrets};
-use crate::kinds::{dotted, value_at, Workload};
+use crate::json_pointer::{dotted, value_at};
+use crate::kinds::Workload;
+use crate::merge::{is_empty_list, merged_pull_secrets};
 use crate::namespace_scope::NamespaceLabels;
 use crate::outcome::{
-    failure_line, fix_for, for_workload, service_account_lookup_reason, Decision, Findings, Mode,
+    failure_line, fix_for, for_workload, unread_account_warning, Decision, Findings, Mode,
     OnMissingSecret, Problem,
 };
 use crate::pod_spec::{
     containers, pull_secret_names, service_account_name, Container, ContainerList,
 };
-use crate::request::AdmissionRequest;
+use crate::request::Request;
 use crate::settings::{RequestSettings, Rule, Templates};
 use crate::splice::{Edit, PULL_POLICY, PULL_SECRETS};
 use crate::verify::SecretChecks;
@@ -46,7 +47,7 @@ enum Specs {
 /// and happen only when an image matches. With `templates: check` a workload gets the answer its
 /// pods will get, without a patch; an UPDATE that starts no pod is never in the way.
 pub(crate) fn pod_specs<C: Cluster>(
-    request: &AdmissionRequest,
+    request: &Request,
     workload: Workload,
     settings: &RequestSettings,
     cluster: &mut C,
@@ -69,7 +70,7 @@ pub(crate) fn pod_specs<C: Cluster>(
 
 /// `pods/ephemeralcontainers`: the ephemeral containers `kubectl debug` adds to a running pod.
 pub(crate) fn ephemeral_containers<C: Cluster>(
-    request: &AdmissionRequest,
+    request: &Request,
     settings: &RequestSettings,
     cluster: &mut C,
 ) -> Decision {
@@ -79,7 +80,7 @@ pub(crate) fn ephemeral_containers<C: Cluster>(
 
 /// The decision for the pod specs of `workload`, as `specs` says they are decided.
 fn decide<C: Cluster>(
-    request: &AdmissionRequest,
+    request: &Request,
     workload: &Workload,
     settings: &RequestSettings,
     cluster: &mut C,
@@ -282,7 +283,7 @@ fn rule_hits<'a, 'i, C: Cluster>(
     specs: &[PodSpecView<'a>],
     images: &'i ParsedImages<'a>,
     counted: impl Fn(&Container) -> bool,
-    request: &AdmissionRequest,
+    request: &Request,
     cluster: &mut C,
 ) -> Vec<RuleHits<'a, 'i>> {
     let mut labels = NamespaceLabels::new(request.namespace);
@@ -334,7 +335,7 @@ fn distinct_images<'i>(hits: &[Hit<'_, 'i>]) -> Vec<&'i ImageRef> {
 /// Adds each rule's secret; `inherits`: a template whose empty list gets its ServiceAccount's
 /// secrets first.
 fn inject<C: Cluster>(
-    request: &AdmissionRequest,
+    request: &Request,
     settings: &RequestSettings,
     inherits: bool,
     specs: &[PodSpecView],
@@ -395,13 +396,9 @@ fn inject<C: Cluster>(
                     merged = merged_pull_secrets(existing, inherited, wanted).unwrap_or(merged)
                 }
                 Err(error) => {
-                    findings.warnings.insert(format!(
-                    "could not read ServiceAccount \"{account}\" in namespace \"{}\" ({}); pods of {} will get only the \
-                     imagePullSecrets listed there, not the ServiceAccount's",
-                    request.namespace,
-                    service_account_lookup_reason(error, request.namespace),
-                    dotted(&view.pointer)
-                    ));
+                    let at = dotted(&view.pointer);
+                    let warning = unread_account_warning(account, request.namespace, error, &at);
+                    findings.warnings.insert(warning);
                 }
             }
         }
@@ -418,7 +415,7 @@ fn inject<C: Cluster>(
 /// pass the checks; rules with `imagePullPolicy: Always` report containers that would not pull
 /// at every start, or, for new ephemeral containers, set it (the only mutation here).
 fn report<C: Cluster>(
-    request: &AdmissionRequest,
+    request: &Request,
     settings: &RequestSettings,
     specs: &[PodSpecView],
     hits: &[RuleHits],

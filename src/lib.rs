@@ -8,10 +8,11 @@ mod cluster;
 mod dockerconfig;
 mod evaluate;
 mod image_ref;
-mod inject;
+mod json_pointer;
 mod kinds;
 mod lookup_error;
 mod matcher;
+mod merge;
 mod namespace_scope;
 mod object;
 mod outcome;
@@ -33,12 +34,12 @@ pub use crate::cluster::{Cluster, Secret};
 pub use crate::dockerconfig::{covers_any, key_covers, registry_keys, DockerConfigError};
 /// An image reference normalised as rules compare it, and as the kubelet looks credentials up.
 pub use crate::image_ref::ImageRef;
-/// The merge: the `imagePullSecrets` list a pod spec ends up with.
-pub use crate::inject::merged_pull_secrets;
 /// Why a cluster lookup gave no object, and how to read that from the host's error text.
 pub use crate::lookup_error::{classify as classify_lookup_error, Denial, LookupError};
 /// Registry patterns from the settings, and why one does not compile.
 pub use crate::matcher::{PatternError, PatternErrorKind, RegistryPattern};
+/// The merge: the `imagePullSecrets` list a pod spec ends up with.
+pub use crate::merge::merged_pull_secrets;
 /// The distribution reference grammar (`name[:tag][@digest]`), equal to oci-spec's for ASCII.
 pub use crate::reference::{parse as parse_reference, Reference, ReferenceError};
 /// Docker Hub's canonical name, and a registry host normalised as the rules compare it.
@@ -60,7 +61,7 @@ use serde_json::Value;
 use crate::cluster::HostCluster;
 use crate::kinds::{Target, Workload};
 use crate::outcome::Decision;
-use crate::request::{AdmissionRequest, Shape};
+use crate::request::{Request, Shape};
 
 #[no_mangle]
 pub extern "C" fn wapc_init() {
@@ -121,20 +122,19 @@ fn decide_readable<'p, C: Cluster>(
     cluster: &mut C,
     read_object: object::Reader,
 ) -> Result<(Decision, Option<&'p RawValue>), String> {
-    let (request, settings) = request::read(payload)?;
-    let Shape::Object(request) = request else {
+    let (sent, settings) = request::read(payload)?;
+    let Shape::Object(sent) = sent else {
         return Err(settings
             .err()
             .unwrap_or_else(|| "the admission request is not a JSON object".to_string()));
     };
-    let (group, version, kind) = request.gvk();
+    let (group, version, kind) = sent.gvk();
     let custom = || match &settings {
         Ok(settings) => settings.custom_resource_of((group, version, kind)),
         Err(message) => Err(message.clone()),
     };
-    let operation = &request.operation.0;
-    let Some(target) = kinds::target((group, kind), operation, request.sub_resource(), custom)?
-    else {
+    let operation = &sent.operation.0;
+    let Some(target) = kinds::target((group, kind), operation, sent.sub_resource(), custom)? else {
         return Ok((Decision::accept(), None));
     };
     let settings = settings?;
@@ -147,26 +147,24 @@ fn decide_readable<'p, C: Cluster>(
         raw.map_or(Ok(Value::Null), |raw| read_object(raw, shape))
             .map_err(|error| format!("the admission request does not parse: {error}"))
     };
-    let (object, old_object) = (read(request.object)?, read(request.old_object())?);
-    let namespace = match request.namespace.0.as_ref() {
-        "" => kinds::value_at(&object, "/metadata/namespace").and_then(Value::as_str),
+    let (object, old_object) = (read(sent.object)?, read(sent.old_object())?);
+    let namespace = match sent.namespace.0.as_ref() {
+        "" => json_pointer::value_at(&object, "/metadata/namespace").and_then(Value::as_str),
         namespace => Some(namespace),
     };
-    let admission = AdmissionRequest {
+    let request = Request {
         kind,
-        operation: &request.operation.0,
+        operation: &sent.operation.0,
         namespace: namespace.unwrap_or_default(),
         object: &object,
         old_object: &old_object,
     };
     let decision = match target {
-        Target::PodSpecs(workload) => evaluate::pod_specs(&admission, workload, &settings, cluster),
-        Target::EphemeralContainers => {
-            evaluate::ephemeral_containers(&admission, &settings, cluster)
-        }
-        Target::ServiceAccount => service_accounts::evaluate(&admission, &settings, cluster),
+        Target::PodSpecs(workload) => evaluate::pod_specs(&request, workload, &settings, cluster),
+        Target::EphemeralContainers => evaluate::ephemeral_containers(&request, &settings, cluster),
+        Target::ServiceAccount => service_accounts::evaluate(&request, &settings, cluster),
     };
-    Ok((decision, request.object))
+    Ok((decision, sent.object))
 }
 
 /// The decision for `request` with `settings`, through the production reader.

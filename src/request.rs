@@ -18,7 +18,7 @@ use crate::settings::{RawSettings, RequestSettings};
 
 /// The payload PolicyServer and kwctl send to `validate`, its settings read as `S`.
 struct Payload<'a, S> {
-    request: Shape<Request<'a>>,
+    request: Shape<AdmissionRequest<'a>>,
     settings: Option<S>,
 }
 
@@ -31,9 +31,9 @@ impl<S> Default for Payload<'_, S> {
     }
 }
 
-/// The fields of an `AdmissionRequest` the policy reads.
+/// The fields of the payload's `AdmissionRequest` the policy reads, as the host sends them.
 #[derive(Default)]
-pub(crate) struct Request<'a> {
+pub(crate) struct AdmissionRequest<'a> {
     kind: Shape<GroupVersionKind<'a>>,
     pub operation: Text<'a>,
     sub_resource: Text<'a>,
@@ -89,7 +89,7 @@ lenient_object!(Payload<S>, |payload, key, map| match key.as_ref() {
     _ => drop(map.next_value::<IgnoredAny>()?),
 });
 
-lenient_object!(Request, |request, key, map| match key.as_ref() {
+lenient_object!(AdmissionRequest, |request, key, map| match key.as_ref() {
     "kind" => request.kind = map.next_value()?,
     "operation" => request.operation = map.next_value()?,
     "subResource" => request.sub_resource = map.next_value()?,
@@ -108,7 +108,7 @@ lenient_object!(GroupVersionKind, |gvk, key, map| match key.as_ref() {
     _ => drop(map.next_value::<IgnoredAny>()?),
 });
 
-impl<'a> Request<'a> {
+impl<'a> AdmissionRequest<'a> {
     /// The request's group, version and kind; empty where they are absent or odd.
     pub fn gvk(&self) -> (&str, &str, &str) {
         match &self.kind {
@@ -162,7 +162,7 @@ impl<'de, T: Deserialize<'de>> Visitor<'de> for ShapeVisitor<T> {
 }
 
 /// A request as the decisions read it: its objects read, its namespace known.
-pub(crate) struct AdmissionRequest<'a> {
+pub(crate) struct Request<'a> {
     pub kind: &'a str,
     pub operation: &'a str,
     pub namespace: &'a str,
@@ -175,7 +175,13 @@ pub(crate) struct AdmissionRequest<'a> {
 /// in `validate_settings`, so hardly ever) are read again from their text, to name the field.
 pub(crate) fn read(
     payload: &[u8],
-) -> Result<(Shape<Request<'_>>, Result<RequestSettings<'_>, String>), String> {
+) -> Result<
+    (
+        Shape<AdmissionRequest<'_>>,
+        Result<RequestSettings<'_>, String>,
+    ),
+    String,
+> {
     if let Ok(Payload { request, settings }) = parse::<RawSettings>(payload) {
         return Ok((request, RequestSettings::new(settings)));
     }

@@ -6,13 +6,14 @@
 use serde_json::Value;
 
 use crate::cluster::Cluster;
-use crate::inject::merged_pull_secrets;
-use crate::kinds::{value_at, METADATA};
+use crate::json_pointer::value_at;
+use crate::kinds::METADATA;
+use crate::merge::merged_pull_secrets;
 use crate::namespace_scope::NamespaceLabels;
 use crate::object::Keep;
 use crate::outcome::{service_account_failure, Decision, Findings, Mode, Problem};
 use crate::pod_spec::pull_secret_names;
-use crate::request::AdmissionRequest;
+use crate::request::Request;
 use crate::settings::{RequestSettings, ServiceAccountSecret};
 use crate::splice::{Edit, PULL_SECRETS};
 use crate::verify::SecretChecks;
@@ -27,7 +28,7 @@ const SHOWN_NAME: usize = 253;
 
 /// Decides a ServiceAccount CREATE or UPDATE.
 pub(crate) fn evaluate<C: Cluster>(
-    request: &AdmissionRequest,
+    request: &Request,
     settings: &RequestSettings,
     cluster: &mut C,
 ) -> Decision {

@@ -1,7 +1,8 @@
-//! The mutated object, written by splicing the new `imagePullSecrets` lists into the request's
-//! own object text: every other byte stays as the API server sent it, and the object is neither
-//! cloned nor serialised again. PolicyServer diffs the original object against this one, so the
-//! patch holds exactly the list changes. Pure: no I/O.
+//! The mutated object, written by splicing the edited fields (`imagePullSecrets` lists and
+//! containers' `imagePullPolicy`) into the request's own object text: every other byte stays as
+//! the API server sent it, and the object is neither cloned nor serialised again. PolicyServer
+//! diffs the original object against this one, so the patch holds exactly those fields. Pure: no
+//! I/O.
 
 use std::borrow::Cow;
 
@@ -10,7 +11,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::kinds::{array_index, pointer_tokens};
+use crate::json_pointer::{array_index, pointer_tokens};
 use crate::object::{visit_as, Text};
 
 /// A new value for one field of the JSON object at `pointer`: a pod spec's (or a
