@@ -24,9 +24,6 @@ pub(crate) enum Keep {
     Items(&'static Keep),
 }
 
-/// How an object's text is read: [`read`], or (the plain oracle in tests) whole.
-pub(crate) type Reader = fn(&RawValue, Option<&'static Keep>) -> serde_json::Result<Value>;
-
 /// Reads `raw` keeping what `keep` names, or all of it. A value of another shape than `keep`
 /// expects (a list where an object belongs) keeps its type, so readers still name the odd
 /// field, but not its content.

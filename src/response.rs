@@ -27,7 +27,7 @@ pub(crate) fn write(decision: Decision, object: Option<&RawValue>) -> Vec<u8> {
 }
 
 /// The SDK's response for a decision other than a mutation.
-pub(crate) fn response_of(decision: Decision) -> ValidationResponse {
+fn response_of(decision: Decision) -> ValidationResponse {
     let (accepted, message, code, warnings) = match decision {
         Decision::Accept { warnings } | Decision::Mutate { warnings, .. } => {
             (true, None, None, warnings)

@@ -437,8 +437,9 @@ mod tests {
     #[case::bad_selector(json!([{"secret": "a", "namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "In"}]}}]), "serviceAccounts[0].namespaceSelector.matchExpressions[0].values: must list at least one value")]
     #[case::unknown_key(json!([{"secret": "a", "onMissing": "warn"}]), "serviceAccounts[0].onMissing: unknown field `onMissing`, expected one of `secret`, `onMissingSecret`, `namespaceSelector`")]
     fn invalid_entries(#[case] entries: Value, #[case] expected: &str) {
-        let error = crate::settings::Settings::from_value(json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}], "serviceAccounts": entries}))
-            .unwrap_err();
+        let settings = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}], "serviceAccounts": entries});
+        let error =
+            crate::settings::Settings::from_slice(settings.to_string().as_bytes()).unwrap_err();
         assert!(
             error.starts_with(expected),
             "got: {error}\nwanted: {expected}"

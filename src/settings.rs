@@ -167,14 +167,6 @@ impl Settings {
         deserializer.end().map_err(|e| format!("settings: {e}"))?;
         compile(&raw)
     }
-
-    /// Parses and compiles settings from an already parsed JSON value (`null`: no settings).
-    pub fn from_value(value: serde_json::Value) -> Result<Settings, String> {
-        match value {
-            serde_json::Value::Null => Self::from_slice(b"{}"),
-            value => Self::from_slice(value.to_string().as_bytes()),
-        }
-    }
 }
 
 /// The settings of one `validate` call, borrowed from the payload. The host has accepted them
@@ -753,11 +745,5 @@ mod tests {
             error.starts_with(expected),
             "got: {error}\nwanted prefix: {expected}"
         );
-    }
-
-    #[test]
-    fn null_settings_from_value_ask_for_rules() {
-        let error = Settings::from_value(serde_json::Value::Null).unwrap_err();
-        assert!(error.starts_with("rules: is required"), "{error}");
     }
 }
