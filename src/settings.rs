@@ -4,8 +4,6 @@
 //! request needs ([`RequestSettings`]): the rules that may match its images, the custom resource
 //! of its kind, the ServiceAccount entries.
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json_path::JsonPath;
@@ -15,6 +13,7 @@ use crate::kinds::{builtin_kind, CustomResource};
 use crate::matcher::{
     image_may_match, registry_may_match, ImagePattern, PatternError, RegistryPattern,
 };
+use crate::object::Text;
 pub use crate::outcome::OnMissingSecret;
 use crate::registry_host::check_dns_subdomain;
 use crate::selector::{LabelSelector, RawLabelSelector};
@@ -71,7 +70,7 @@ pub(crate) struct RawSettings<'a> {
     #[serde(default = "enabled")]
     inject: bool,
     #[serde(borrow)]
-    templates: Option<Str<'a>>,
+    templates: Option<Text<'a>>,
     #[serde(default = "enabled")]
     verify_secrets: bool,
     #[serde(default = "enabled")]
@@ -86,27 +85,27 @@ pub(crate) struct RawSettings<'a> {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawRule<'a> {
     #[serde(borrow)]
-    secret: Option<Str<'a>>,
+    secret: Option<Text<'a>>,
     #[serde(default, borrow)]
-    registries: Vec<Str<'a>>,
+    registries: Vec<Text<'a>>,
     #[serde(default, borrow)]
-    images: Vec<Str<'a>>,
+    images: Vec<Text<'a>>,
     #[serde(borrow)]
-    on_missing_secret: Option<Str<'a>>,
+    on_missing_secret: Option<Text<'a>>,
     namespace_selector: Option<RawLabelSelector>,
     #[serde(borrow)]
-    image_pull_policy: Option<Str<'a>>,
+    image_pull_policy: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawCustomResource<'a> {
     #[serde(borrow)]
-    api_version: Option<Str<'a>>,
+    api_version: Option<Text<'a>>,
     #[serde(borrow)]
-    kind: Option<Str<'a>>,
+    kind: Option<Text<'a>>,
     #[serde(borrow)]
-    pod_spec_path: Option<Str<'a>>,
+    pod_spec_path: Option<Text<'a>>,
 }
 
 impl RawCustomResource<'_> {
@@ -119,37 +118,6 @@ impl RawCustomResource<'_> {
             own_version,
             self.kind.as_deref().unwrap_or_default(),
         ) == (group, version, kind)
-    }
-}
-
-/// A settings string, borrowed from the text unless it has escapes; any other JSON type is an
-/// error, as for a `String`.
-struct Str<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StrVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for StrVisitor<'a> {
-            type Value = Str<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'a>, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Str<'a>, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-        }
-        deserializer.deserialize_str(StrVisitor(std::marker::PhantomData))
-    }
-}
-
-impl std::ops::Deref for Str<'_> {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
     }
 }
 
@@ -421,7 +389,7 @@ fn secret_name(
 
 /// The compiled patterns; `field` names the list, and is written only for an error.
 fn compile_patterns<T>(
-    patterns: &[Str],
+    patterns: &[Text],
     field: &dyn Fn() -> String,
     parse: fn(&str) -> Result<T, PatternError>,
     errors: &mut Vec<String>,
@@ -531,9 +499,9 @@ pub struct ServiceAccountSecret {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawServiceAccount<'a> {
     #[serde(borrow)]
-    secret: Option<Str<'a>>,
+    secret: Option<Text<'a>>,
     #[serde(borrow)]
-    on_missing_secret: Option<Str<'a>>,
+    on_missing_secret: Option<Text<'a>>,
     namespace_selector: Option<RawLabelSelector>,
 }
 
