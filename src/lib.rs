@@ -38,8 +38,6 @@ pub use crate::image_ref::ImageRef;
 pub use crate::lookup_error::{classify as classify_lookup_error, Denial, LookupError};
 /// Registry patterns from the settings, and why one does not compile.
 pub use crate::matcher::{PatternError, PatternErrorKind, RegistryPattern};
-/// The merge: the `imagePullSecrets` list a pod spec ends up with.
-pub use crate::merge::merged_pull_secrets;
 /// The distribution reference grammar (`name[:tag][@digest]`), equal to oci-spec's for ASCII.
 pub use crate::reference::{parse as parse_reference, Reference, ReferenceError};
 /// Docker Hub's canonical name, and a registry host normalised as the rules compare it.
