@@ -111,12 +111,18 @@ fn decide<C: Cluster>(
             && !before.contains(&(c.list, c.name, c.image))
     };
     let hits = rule_hits(&views, &images, counted, request, cluster);
-    match specs {
-        Specs::Running(mode) => report(request, settings, &views, &hits, cluster, mode),
-        Specs::New { inherits } if settings.inject => {
-            inject(request, settings, inherits, &views, &hits, cluster)
-        }
-        Specs::New { .. } => report(
+    let (inherits, checked) = match specs {
+        Specs::Running(mode) => return report(request, settings, &views, &hits, cluster, mode),
+        Specs::New { inherits } => (inherits, false),
+        Specs::Checked => (false, true),
+    };
+    let unread = match checked {
+        true => pods_lists(&mut views, &hits, settings, request.namespace, cluster),
+        false => Vec::new(),
+    };
+    let decision = match settings.inject {
+        true => inject(request, settings, inherits, &views, &hits, cluster),
+        false => report(
             request,
             settings,
             &views,
@@ -124,24 +130,13 @@ fn decide<C: Cluster>(
             cluster,
             Mode::ValidateOnly,
         ),
-        Specs::Checked => {
-            let unread = pods_lists(&mut views, &hits, settings, request.namespace, cluster);
-            let decision = match settings.inject {
-                true => inject(request, settings, false, &views, &hits, cluster),
-                false => report(
-                    request,
-                    settings,
-                    &views,
-                    &hits,
-                    cluster,
-                    Mode::ValidateOnly,
-                ),
-            };
-            let name = value_at(request.object, "/metadata/name").and_then(Value::as_str);
-            let name: String = name.unwrap_or_default().chars().take(SHOWN_NAME).collect();
-            for_workload(decision, (request.kind, request.namespace, &name), &unread)
-        }
+    };
+    if !checked {
+        return decision;
     }
+    let name = value_at(request.object, "/metadata/name").and_then(Value::as_str);
+    let name: String = name.unwrap_or_default().chars().take(SHOWN_NAME).collect();
+    for_workload(decision, (request.kind, request.namespace, &name), &unread)
 }
 
 /// A pod spec of the request, read once.

@@ -24,27 +24,27 @@ struct Payload<'a, S> {
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct AdmissionRequest<'a> {
-    #[serde(default, borrow)]
+    #[serde(borrow)]
     kind: Option<GroupVersionKind<'a>>,
-    #[serde(default, borrow)]
+    #[serde(borrow)]
     operation: Option<Text<'a>>,
-    #[serde(default, borrow)]
+    #[serde(borrow)]
     sub_resource: Option<Text<'a>>,
-    #[serde(default, borrow)]
+    #[serde(borrow)]
     namespace: Option<Text<'a>>,
-    #[serde(default, borrow)]
+    #[serde(borrow)]
     pub object: Option<&'a RawValue>,
-    #[serde(default, borrow)]
+    #[serde(borrow)]
     pub old_object: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
 struct GroupVersionKind<'a> {
-    #[serde(default, borrow)]
+    #[serde(borrow)]
     group: Option<Text<'a>>,
-    #[serde(default, borrow)]
+    #[serde(borrow)]
     version: Option<Text<'a>>,
-    #[serde(default, borrow)]
+    #[serde(borrow)]
     kind: Option<Text<'a>>,
 }
 
