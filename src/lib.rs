@@ -45,8 +45,8 @@ pub use crate::registry_host::{canonical_registry, DOCKER_HUB};
 /// The settings, compiled; a [`Rule`] tells which images need its secret.
 pub use crate::settings::{OnMissingSecret, Rule, Settings, Templates};
 
-/// For the fuzz targets (the `testing` feature): an in-memory cluster, the canary credentials
-/// planted in its Secrets, and the plain evaluation the policy's answers are held to.
+/// For the fuzz targets (the `testing` feature): an in-memory cluster and the canary credentials
+/// planted in its Secrets.
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
