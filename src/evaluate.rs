@@ -7,17 +7,18 @@ use serde_json::Value;
 
 use crate::cluster::{Cluster, LookupError};
 use crate::image_ref::ImageRef;
-use crate::inject::{is_empty_list, merged_pull_secrets};
-use crate::kinds::{dotted, value_at, Workload};
+use crate::json_pointer::{dotted, value_at};
+use crate::kinds::Workload;
+use crate::merge::{is_empty_list, merged_pull_secrets};
 use crate::namespace_scope::NamespaceLabels;
 use crate::outcome::{
-    failure_line, fix_for, for_workload, service_account_lookup_reason, Decision, Findings, Mode,
+    failure_line, fix_for, for_workload, unread_account_warning, Decision, Findings, Mode,
     OnMissingSecret, Problem,
 };
 use crate::pod_spec::{
     containers, pull_secret_names, service_account_name, Container, ContainerList,
 };
-use crate::request::AdmissionRequest;
+use crate::request::Request;
 use crate::settings::{RequestSettings, Rule, Templates};
 use crate::splice::{Edit, PULL_POLICY, PULL_SECRETS};
 use crate::verify::SecretChecks;
@@ -27,11 +28,26 @@ const LISTED_CONTAINERS: usize = 5;
 /// Longest workload name shown in a message (the API server validates it after webhooks).
 const SHOWN_NAME: usize = 253;
 
+/// What the pod specs of a request are, decided once from its kind, operation and `templates`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Specs {
+    /// A new Pod's, or pod templates with `templates: inject` (`inherits`: an empty list takes
+    /// the ServiceAccount's secrets first, as the template's pods would).
+    New { inherits: bool },
+    /// Pod templates with `templates: check`: decided as their pods will be (`pods_lists`), and
+    /// answered for the workload ([`for_workload`]).
+    Checked,
+    /// A running Pod's UPDATE, or ephemeral containers added to it (`pods/ephemeralcontainers`):
+    /// its `imagePullSecrets` cannot change (`ValidatePodUpdate`), so images that are new in this
+    /// request must be covered by secrets the pod already lists; unchanged ones cost nothing.
+    Running(Mode),
+}
+
 /// Decides a CREATE or UPDATE of an object with pod specs. Host lookups go through `cluster`
 /// and happen only when an image matches. With `templates: check` a workload gets the answer its
 /// pods will get, without a patch; an UPDATE that starts no pod is never in the way.
 pub(crate) fn pod_specs<C: Cluster>(
-    request: &AdmissionRequest,
+    request: &Request,
     workload: Workload,
     settings: &RequestSettings,
     cluster: &mut C,
@@ -42,68 +58,78 @@ pub(crate) fn pod_specs<C: Cluster>(
     if unchanged || workload.is_hands_off(request.operation, request.object, checked) {
         return Decision::accept();
     }
-    let running = matches!(workload, Workload::Pod) && request.operation == "UPDATE";
-    let live = running.then_some(Mode::PodUpdate);
-    decide(request, &workload, settings, cluster, live, checked)
+    let specs = match workload {
+        Workload::Pod if request.operation == "UPDATE" => Specs::Running(Mode::PodUpdate),
+        _ if checked => Specs::Checked,
+        _ => Specs::New {
+            inherits: workload.is_template(),
+        },
+    };
+    decide(request, &workload, settings, cluster, specs)
 }
 
 /// `pods/ephemeralcontainers`: the ephemeral containers `kubectl debug` adds to a running pod.
 pub(crate) fn ephemeral_containers<C: Cluster>(
-    request: &AdmissionRequest,
+    request: &Request,
     settings: &RequestSettings,
     cluster: &mut C,
 ) -> Decision {
-    let live = Some(Mode::EphemeralContainers);
-    decide(request, &Workload::Pod, settings, cluster, live, false)
+    let specs = Specs::Running(Mode::EphemeralContainers);
+    decide(request, &Workload::Pod, settings, cluster, specs)
 }
 
-/// The decision for the pod specs of `workload`. `live` is the mode of a running pod, whose
-/// `imagePullSecrets` cannot change (`ValidatePodUpdate`), but whose containers' images can (Pod
-/// UPDATE) and to which `kubectl debug` adds ephemeral containers (the `pods/ephemeralcontainers`
-/// sub-resource): there, images that are new in this request must be covered by secrets the pod
-/// already lists; unchanged ones cost nothing. A `checked` template is decided as its pods will
-/// be (`pods_lists`), and the answer is given for the workload ([`for_workload`]).
+/// The decision for the pod specs of `workload`, as `specs` says they are decided.
 fn decide<C: Cluster>(
-    request: &AdmissionRequest,
+    request: &Request,
     workload: &Workload,
     settings: &RequestSettings,
     cluster: &mut C,
-    live: Option<Mode>,
-    checked: bool,
+    specs: Specs,
 ) -> Decision {
-    let mut specs = match read_specs(workload, request.object) {
-        Ok(specs) => specs,
+    let mut views = match read_specs(workload, request.object) {
+        Ok(views) => views,
         Err(problem) => return Decision::malformed(request.kind, &problem),
     };
-    let images = match ParsedImages::of(&specs, settings) {
+    let images = match ParsedImages::of(&views, settings) {
         Ok(images) => images,
         Err(message) => return Decision::bad_request(message),
     };
     // The containers a running pod had before this request; none for other objects.
-    let old_spec = live.and(request.old_object.get("spec"));
+    let old_spec = match specs {
+        Specs::Running(_) => request.old_object.get("spec"),
+        _ => None,
+    };
     let before: BTreeSet<(ContainerList, &str, &str)> =
         containers(old_spec.unwrap_or(&Value::Null), || "oldObject.spec".into())
             .unwrap_or_default()
             .into_iter()
             .map(|c| (c.list, c.name, c.image))
             .collect();
-    let only_ephemeral = live == Some(Mode::EphemeralContainers);
+    let only_ephemeral = specs == Specs::Running(Mode::EphemeralContainers);
     let counted = |c: &Container| {
         (!only_ephemeral || c.list == ContainerList::EphemeralContainers)
             && !before.contains(&(c.list, c.name, c.image))
     };
-    let hits = rule_hits(&specs, &images, counted, request, cluster);
+    let hits = rule_hits(&views, &images, counted, request, cluster);
+    let (inherits, checked) = match specs {
+        Specs::Running(mode) => return report(request, settings, &views, &hits, cluster, mode),
+        Specs::New { inherits } => (inherits, false),
+        Specs::Checked => (false, true),
+    };
     let unread = match checked {
-        true => pods_lists(&mut specs, &hits, settings, request.namespace, cluster),
+        true => pods_lists(&mut views, &hits, settings, request.namespace, cluster),
         false => Vec::new(),
     };
-    let (inherits, mode) = (
-        workload.is_template() && !checked,
-        live.unwrap_or(Mode::ValidateOnly),
-    );
-    let decision = match live.is_none() && settings.inject {
-        true => inject(request, settings, inherits, &specs, &hits, cluster),
-        false => report(request, settings, &specs, &hits, cluster, mode),
+    let decision = match settings.inject {
+        true => inject(request, settings, inherits, &views, &hits, cluster),
+        false => report(
+            request,
+            settings,
+            &views,
+            &hits,
+            cluster,
+            Mode::ValidateOnly,
+        ),
     };
     if !checked {
         return decision;
@@ -252,7 +278,7 @@ fn rule_hits<'a, 'i, C: Cluster>(
     specs: &[PodSpecView<'a>],
     images: &'i ParsedImages<'a>,
     counted: impl Fn(&Container) -> bool,
-    request: &AdmissionRequest,
+    request: &Request,
     cluster: &mut C,
 ) -> Vec<RuleHits<'a, 'i>> {
     let mut labels = NamespaceLabels::new(request.namespace);
@@ -304,7 +330,7 @@ fn distinct_images<'i>(hits: &[Hit<'_, 'i>]) -> Vec<&'i ImageRef> {
 /// Adds each rule's secret; `inherits`: a template whose empty list gets its ServiceAccount's
 /// secrets first.
 fn inject<C: Cluster>(
-    request: &AdmissionRequest,
+    request: &Request,
     settings: &RequestSettings,
     inherits: bool,
     specs: &[PodSpecView],
@@ -365,13 +391,9 @@ fn inject<C: Cluster>(
                     merged = merged_pull_secrets(existing, inherited, wanted).unwrap_or(merged)
                 }
                 Err(error) => {
-                    findings.warnings.insert(format!(
-                    "could not read ServiceAccount \"{account}\" in namespace \"{}\" ({}); pods of {} will get only the \
-                     imagePullSecrets listed there, not the ServiceAccount's",
-                    request.namespace,
-                    service_account_lookup_reason(error, request.namespace),
-                    dotted(&view.pointer)
-                    ));
+                    let at = dotted(&view.pointer);
+                    let warning = unread_account_warning(account, request.namespace, error, &at);
+                    findings.warnings.insert(warning);
                 }
             }
         }
@@ -388,7 +410,7 @@ fn inject<C: Cluster>(
 /// pass the checks; rules with `imagePullPolicy: Always` report containers that would not pull
 /// at every start, or, for new ephemeral containers, set it (the only mutation here).
 fn report<C: Cluster>(
-    request: &AdmissionRequest,
+    request: &Request,
     settings: &RequestSettings,
     specs: &[PodSpecView],
     hits: &[RuleHits],

@@ -3,11 +3,10 @@
 //! resources at their JSONPath), which parts of them it reads, and when it may change them.
 //! Settings compile custom resources into this module's types; nothing here reads the settings.
 
-use std::borrow::Cow;
-
 use serde_json::Value;
 use serde_json_path::JsonPath;
 
+use crate::json_pointer::{dotted, value_at};
 use crate::object::Keep;
 use crate::pod_spec::POD_SPEC;
 
@@ -92,36 +91,44 @@ const BUILTIN_KINDS: [BuiltinKind; 8] = [
 /// The annotation the kubelet puts on mirror pods; NodeRestriction rejects them if they name secrets.
 const MIRROR_POD_ANNOTATION: &str = "kubernetes.io/config.mirror";
 
-/// What a request is to the policy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Handling {
-    /// Nothing to do: a kind it does not handle, DELETE or CONNECT, another sub-resource.
-    Ignored,
+/// What a request is to the policy: decided once, by [`target`], and handed to the step that
+/// decides it.
+#[derive(Debug, Clone)]
+pub(crate) enum Target {
     /// A Pod, a built-in kind with a pod template, or a configured custom resource, on CREATE or
     /// UPDATE.
-    PodSpecs,
+    PodSpecs(Workload),
     /// `pods/ephemeralcontainers`: ephemeral containers added to a running pod.
     EphemeralContainers,
     /// A ServiceAccount CREATE or UPDATE.
     ServiceAccount,
 }
 
-/// Decides what a request is. `is_custom` tells whether the settings configure the kind as a
-/// custom resource; it is asked only for kinds the policy does not know.
-pub(crate) fn handling(
+/// What a request is; `None`: nothing to do (a kind the policy does not handle, DELETE or
+/// CONNECT, another sub-resource). `custom` finds the configured custom resource of a kind the
+/// policy does not know, and is asked only for those; its error is a 400's message.
+pub(crate) fn target(
     (group, kind): (&str, &str),
     operation: &str,
     sub_resource: &str,
-    mut is_custom: impl FnMut() -> bool,
-) -> Handling {
-    match (operation, sub_resource, group, kind) {
-        ("UPDATE", "ephemeralcontainers", "", "Pod") => Handling::EphemeralContainers,
-        ("CREATE" | "UPDATE", "", "", "ServiceAccount") => Handling::ServiceAccount,
-        ("CREATE" | "UPDATE", "", _, _) if builtin_kind(group, kind).is_some() || is_custom() => {
-            Handling::PodSpecs
+    custom: impl FnOnce() -> Result<Option<CustomResource>, String>,
+) -> Result<Option<Target>, String> {
+    let workload = match (operation, sub_resource, group, kind) {
+        ("UPDATE", "ephemeralcontainers", "", "Pod") => {
+            return Ok(Some(Target::EphemeralContainers))
         }
-        _ => Handling::Ignored,
-    }
+        ("CREATE" | "UPDATE", "", "", "ServiceAccount") => return Ok(Some(Target::ServiceAccount)),
+        ("CREATE" | "UPDATE", "", _, _) => match builtin_kind(group, kind) {
+            Some(builtin) if builtin.kind == "Pod" => Workload::Pod,
+            Some(builtin) => Workload::Template(builtin),
+            None => match custom()? {
+                Some(custom) => Workload::Custom(custom),
+                None => return Ok(None),
+            },
+        },
+        _ => return Ok(None),
+    };
+    Ok(Some(Target::PodSpecs(workload)))
 }
 
 /// The built-in kind for an API group and kind, if the policy handles it natively.
@@ -133,32 +140,17 @@ pub fn builtin_kind(group: &str, kind: &str) -> Option<BuiltinKind> {
 }
 
 /// What kind of object a request carries, as far as pull secrets are concerned.
-#[derive(Debug, Clone, Copy)]
-pub enum Workload<'s> {
+#[derive(Debug, Clone)]
+pub enum Workload {
     /// A Pod: its own spec.
     Pod,
     /// A built-in controller: its pod template.
     Template(BuiltinKind),
     /// A configured custom resource.
-    Custom(&'s CustomResource),
+    Custom(CustomResource),
 }
 
-impl<'s> Workload<'s> {
-    /// The workload of a request's kind: a built-in kind or one of `custom_resources`.
-    pub fn of(
-        (group, version, kind): (&str, &str, &str),
-        custom_resources: &'s [CustomResource],
-    ) -> Option<Workload<'s>> {
-        match builtin_kind(group, kind) {
-            Some(builtin) if builtin.kind == "Pod" => Some(Workload::Pod),
-            Some(builtin) => Some(Workload::Template(builtin)),
-            None => custom_resources
-                .iter()
-                .find(|c| c.group == group && c.version == version && c.kind == kind)
-                .map(Workload::Custom),
-        }
-    }
-
+impl Workload {
     /// What of the object the policy reads; `None`: all of it (a custom resource's JSONPath may
     /// select any part).
     pub fn shape(&self) -> Option<&'static Keep> {
@@ -264,74 +256,12 @@ fn has_controller(object: &Value) -> bool {
         })
 }
 
-/// The value at a JSON pointer (RFC 6901), as `serde_json::Value::pointer` finds it, without
-/// allocating for tokens that need no unescaping (every built-in kind's pointer).
-pub(crate) fn value_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a Value> {
-    pointer_tokens(pointer)?.try_fold(value, |target, token| match target {
-        Value::Object(fields) => fields.get(token.as_ref()),
-        Value::Array(items) => array_index(&token).and_then(|index| items.get(index)),
-        _ => None,
-    })
-}
-
-/// The unescaped tokens of a JSON pointer (RFC 6901); `None` if it is neither empty nor starts
-/// with `/`. Tokens without escapes are borrowed.
-pub(crate) fn pointer_tokens(pointer: &str) -> Option<impl Iterator<Item = Cow<'_, str>>> {
-    let rest = match pointer {
-        "" => None,
-        pointer => Some(pointer.strip_prefix('/')?),
-    };
-    Some(
-        rest.into_iter()
-            .flat_map(|rest| rest.split('/'))
-            .map(|token| match token.contains('~') {
-                true => Cow::Owned(token.replace("~1", "/").replace("~0", "~")),
-                false => Cow::Borrowed(token),
-            }),
-    )
-}
-
-/// An array index token: digits without a leading zero (or `+`), as serde_json reads them.
-pub(crate) fn array_index(token: &str) -> Option<usize> {
-    if token.starts_with('+') || (token.starts_with('0') && token.len() != 1) {
-        return None;
-    }
-    token.parse().ok()
-}
-
-/// `/spec/template/spec` as `spec.template.spec`, the way users read it.
-pub fn dotted(pointer: &str) -> String {
-    pointer.trim_start_matches('/').replace('/', ".")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::json_pointer::pointer_tokens;
     use rstest::rstest;
     use serde_json::json;
-
-    proptest::proptest! {
-        /// `value_at` finds exactly what serde_json's `Value::pointer` finds.
-        #[test]
-        fn value_at_is_serde_jsons_pointer(
-            tokens in proptest::collection::vec(
-                proptest::sample::select(vec!["spec", "a/b", "a~b", "~01", "0", "1", "01", "+1", "", "x"]),
-                0..4,
-            ),
-            root in proptest::sample::select(vec![0usize, 1, 2]),
-        ) {
-            let documents = [
-                json!({"spec": {"a/b": [{"x": 1}, {"0": 2}], "a~b": {"~01": 3, "": 4}, "0": [5]}, "": {"x": 6}}),
-                json!([{"spec": 1}, [{"a/b": 2}], {"01": 3, "+1": 4}]),
-                json!({"spec": {"spec": {"spec": {"x": [1, 2]}}}}),
-            ];
-            let escaped: Vec<String> = tokens.iter().map(|t| t.replace('~', "~0").replace('/', "~1")).collect();
-            let pointer: String = escaped.iter().map(|t| format!("/{t}")).collect();
-            for pointer in [pointer.clone(), pointer.trim_start_matches('/').to_string()] {
-                proptest::prop_assert_eq!(value_at(&documents[root], &pointer), documents[root].pointer(&pointer), "{}", pointer);
-            }
-        }
-    }
 
     fn custom(group: &str, version: &str, kind: &str, path: &str) -> CustomResource {
         CustomResource {
@@ -375,11 +305,9 @@ mod tests {
         #[case] object: Value,
         #[case] expected: Vec<&str>,
     ) {
-        let custom_resources = custom_resources();
-        let pointers = Workload::of((group, version, kind), &custom_resources)
-            .map_or(Vec::new(), |workload| {
-                workload.pod_spec_pointers(&object).unwrap()
-            });
+        let pointers = workload_at((group, version, kind)).map_or(Vec::new(), |workload| {
+            workload.pod_spec_pointers(&object).unwrap()
+        });
         assert_eq!(pointers, expected);
     }
 
@@ -394,9 +322,8 @@ mod tests {
         #[case] object: Value,
         #[case] message: &str,
     ) {
-        let custom_resources = custom_resources();
         assert_eq!(
-            Workload::of((group, "v1", kind), &custom_resources)
+            workload_at((group, "v1", kind))
                 .unwrap()
                 .pod_spec_pointers(&object)
                 .unwrap_err(),
@@ -404,18 +331,28 @@ mod tests {
         );
     }
 
+    /// The workload a CREATE of `(group, version, kind)` is about, with `custom_resources()`.
+    fn workload_at((group, version, kind): (&str, &str, &str)) -> Option<Workload> {
+        let custom = || {
+            let mut configured = custom_resources().into_iter();
+            Ok(configured.find(|c| {
+                (c.group.as_str(), c.version.as_str(), c.kind.as_str()) == (group, version, kind)
+            }))
+        };
+        match target((group, kind), "CREATE", "", custom) {
+            Ok(Some(Target::PodSpecs(workload))) => Some(workload),
+            _ => None,
+        }
+    }
+
     /// The workload of a built-in kind (`v1`) or of the configured Rollout (`v1alpha1`).
-    fn workload_of<'c>(
-        custom_resources: &'c [CustomResource],
-        group: &str,
-        kind: &str,
-    ) -> Workload<'c> {
+    fn workload_of(group: &str, kind: &str) -> Workload {
         let version = if group == "argoproj.io" {
             "v1alpha1"
         } else {
             "v1"
         };
-        Workload::of((group, version, kind), custom_resources).unwrap()
+        workload_at((group, version, kind)).unwrap()
     }
 
     fn owned_by(controller: Value) -> Value {
@@ -449,8 +386,7 @@ mod tests {
         #[case] checked: bool,
         #[case] expected: bool,
     ) {
-        let custom_resources = custom_resources();
-        let workload = workload_of(&custom_resources, group, kind);
+        let workload = workload_of(group, kind);
         assert_eq!(workload.is_hands_off(operation, &object, checked), expected);
     }
 
@@ -477,59 +413,57 @@ mod tests {
         #[case] new: Value,
         #[case] expected: bool,
     ) {
-        let custom_resources = custom_resources();
-        let workload = workload_of(&custom_resources, group, kind);
+        let workload = workload_of(group, kind);
         assert_eq!(workload.templates_unchanged(&new, &old), expected);
     }
 
     #[test]
     fn templates_are_not_pods() {
-        let custom_resources = custom_resources();
-        let is_template = |gvk| Workload::of(gvk, &custom_resources).unwrap().is_template();
+        let is_template = |gvk| workload_at(gvk).unwrap().is_template();
         assert!(!is_template(("", "v1", "Pod")));
         assert!(is_template(("apps", "v1", "Deployment")));
         assert!(is_template(("argoproj.io", "v1alpha1", "Rollout")));
     }
 
     #[rstest]
-    #[case::config_map("", "ConfigMap", "CREATE", "", Handling::Ignored)]
-    #[case::pod_create("", "Pod", "CREATE", "", Handling::PodSpecs)]
-    #[case::pod_update("", "Pod", "UPDATE", "", Handling::PodSpecs)]
-    #[case::pod_delete("", "Pod", "DELETE", "", Handling::Ignored)]
-    #[case::pod_connect("", "Pod", "CONNECT", "exec", Handling::Ignored)]
-    #[case::unknown_operation("", "Pod", "PATCH", "", Handling::Ignored)]
-    #[case::status("apps", "Deployment", "UPDATE", "status", Handling::Ignored)]
-    #[case::ephemeral(
-        "",
-        "Pod",
-        "UPDATE",
-        "ephemeralcontainers",
-        Handling::EphemeralContainers
-    )]
-    #[case::ephemeral_create("", "Pod", "CREATE", "ephemeralcontainers", Handling::Ignored)]
+    #[case::config_map("", "ConfigMap", "CREATE", "", "ignored")]
+    #[case::pod_create("", "Pod", "CREATE", "", "Pod")]
+    #[case::pod_update("", "Pod", "UPDATE", "", "Pod")]
+    #[case::pod_delete("", "Pod", "DELETE", "", "ignored")]
+    #[case::pod_connect("", "Pod", "CONNECT", "exec", "ignored")]
+    #[case::unknown_operation("", "Pod", "PATCH", "", "ignored")]
+    #[case::status("apps", "Deployment", "UPDATE", "status", "ignored")]
+    #[case::ephemeral("", "Pod", "UPDATE", "ephemeralcontainers", "ephemeral containers")]
+    #[case::ephemeral_create("", "Pod", "CREATE", "ephemeralcontainers", "ignored")]
     #[case::ephemeral_of_other_kind(
         "apps",
         "Deployment",
         "UPDATE",
         "ephemeralcontainers",
-        Handling::Ignored
+        "ignored"
     )]
-    #[case::cron_job("batch", "CronJob", "UPDATE", "", Handling::PodSpecs)]
-    #[case::service_account("", "ServiceAccount", "CREATE", "", Handling::ServiceAccount)]
-    #[case::custom("argoproj.io", "Rollout", "CREATE", "", Handling::PodSpecs)]
-    #[case::empty_kind("", "", "CREATE", "", Handling::Ignored)]
+    #[case::cron_job("batch", "CronJob", "UPDATE", "", "CronJob")]
+    #[case::service_account("", "ServiceAccount", "CREATE", "", "ServiceAccount")]
+    #[case::custom("argoproj.io", "Rollout", "CREATE", "", "Rollout")]
+    #[case::unconfigured("example.com", "Widget", "CREATE", "", "ignored")]
+    #[case::empty_kind("", "", "CREATE", "", "ignored")]
     fn tells_what_a_request_is(
         #[case] group: &str,
         #[case] kind: &str,
         #[case] operation: &str,
         #[case] sub_resource: &str,
-        #[case] expected: Handling,
+        #[case] expected: &str,
     ) {
-        let is_custom = || kind == "Rollout";
-        assert_eq!(
-            handling((group, kind), operation, sub_resource, is_custom),
-            expected
-        );
+        let custom = || Ok(custom_resources().into_iter().find(|c| c.kind == kind));
+        let told = match target((group, kind), operation, sub_resource, custom).unwrap() {
+            None => "ignored".to_string(),
+            Some(Target::EphemeralContainers) => "ephemeral containers".to_string(),
+            Some(Target::ServiceAccount) => "ServiceAccount".to_string(),
+            Some(Target::PodSpecs(Workload::Pod)) => "Pod".to_string(),
+            Some(Target::PodSpecs(Workload::Template(builtin))) => builtin.kind.to_string(),
+            Some(Target::PodSpecs(Workload::Custom(custom))) => custom.kind,
+        };
+        assert_eq!(told, expected);
     }
 
     /// Each built-in kind's shape keeps the way down its pod spec pointer to `POD_SPEC`, or its

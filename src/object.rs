@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
@@ -23,9 +24,6 @@ pub(crate) enum Keep {
     /// Of a list, every item as the `Keep` says.
     Items(&'static Keep),
 }
-
-/// How an object's text is read: [`read`], or (the plain oracle in tests) whole.
-pub(crate) type Reader = fn(&RawValue, Option<&'static Keep>) -> serde_json::Result<Value>;
 
 /// Reads `raw` keeping what `keep` names, or all of it. A value of another shape than `keep`
 /// expects (a list where an object belongs) keeps its type, so readers still name the odd
@@ -109,32 +107,39 @@ impl<'de> Visitor<'de> for &Keep {
     }
 }
 
-/// A string borrowed from the text where it has no escapes; empty when the value is absent or
-/// not a string (a lenient field). Also how object keys are read, without allocating.
-#[derive(Default)]
+/// A string borrowed from the text where it has no escapes; any other JSON type is an error, as
+/// for a `String`. How settings, request fields and object keys are read.
+#[derive(Debug)]
 pub(crate) struct Text<'a>(pub Cow<'a, str>);
 
-impl<'de> Deserialize<'de> for Text<'de> {
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(TextVisitor)
+        deserializer.deserialize_str(TextVisitor(PhantomData))
     }
 }
 
-struct TextVisitor;
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
 
-impl<'de> Visitor<'de> for TextVisitor {
-    type Value = Text<'de>;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+struct TextVisitor<'a>(PhantomData<&'a ()>);
+
+impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
+    type Value = Text<'a>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
+        f.write_str("a string")
     }
-    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'a>, E> {
         Ok(Text(Cow::Borrowed(v)))
     }
-    fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+    fn visit_str<E>(self, v: &str) -> Result<Text<'a>, E> {
         Ok(Text(Cow::Owned(v.to_owned())))
     }
-    visit_as!(Text::default(); scalars, unit, seq, map);
 }
 
 /// Visitor methods that answer `$value` to each kind of JSON value named after it (`scalars`:

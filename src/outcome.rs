@@ -27,7 +27,8 @@ pub(crate) enum Decision {
     Accept {
         warnings: Vec<String>,
     },
-    /// The object with new `imagePullSecrets` lists; `splice` writes it from the request's text.
+    /// The object with new `imagePullSecrets` lists or `imagePullPolicy` values; `splice` writes
+    /// it from the request's text.
     Mutate {
         edits: Vec<Edit>,
         warnings: Vec<String>,
@@ -333,6 +334,21 @@ pub(crate) fn lookup_reason(error: &LookupError) -> String {
         LookupError::NotPermitted(denial) => denial.to_string(),
         LookupError::Failed(reason) => format!("lookup failed: {reason}"),
     }
+}
+
+/// The warning for a template with `templates: inject` whose ServiceAccount could not be read:
+/// its pods (of the pod spec at `at`) get only the list the policy wrote.
+pub(crate) fn unread_account_warning(
+    account: &str,
+    namespace: &str,
+    error: &LookupError,
+    at: &str,
+) -> String {
+    let reason = service_account_lookup_reason(error, namespace);
+    format!(
+        "could not read ServiceAccount \"{account}\" in namespace \"{namespace}\" ({reason}); pods of {at} will get \
+         only the imagePullSecrets listed there, not the ServiceAccount's"
+    )
 }
 
 /// Why a ServiceAccount could not be read, with the fix for a denial.

@@ -1,168 +1,82 @@
 //! The `validate` payload (`{"request": AdmissionRequest, "settings": ...}`), read once by serde
-//! and borrowed from it, the settings parsed in the same pass. Fields are lenient where an odd
-//! shape still gets a precise answer: a string field of another type reads as empty, and a
-//! request that is not an object is told apart from a missing one. The objects stay raw text
-//! until they are needed.
+//! and borrowed from it, the settings parsed in the same pass. The hosts send valid JSON with
+//! unique keys, the request in the types of Kubernetes' `AdmissionRequest`; a payload that does
+//! not read so is a 400 with serde's error. The objects stay raw text until they are needed.
 
-use std::fmt;
-use std::marker::PhantomData;
-
-use serde::de::value::MapAccessDeserializer;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::object::{visit_as, Text};
+use crate::object::Text;
 use crate::settings::{RawSettings, RequestSettings};
 
 /// The payload PolicyServer and kwctl send to `validate`, its settings read as `S`.
+#[derive(Deserialize)]
+#[serde(bound(deserialize = "S: Deserialize<'de>"))]
 struct Payload<'a, S> {
-    request: Shape<Request<'a>>,
+    #[serde(borrow)]
+    request: Option<AdmissionRequest<'a>>,
     settings: Option<S>,
 }
 
-impl<S> Default for Payload<'_, S> {
-    fn default() -> Self {
-        Payload {
-            request: Shape::Absent,
-            settings: None,
-        }
-    }
-}
-
-/// The fields of an `AdmissionRequest` the policy reads.
-#[derive(Default)]
-pub(crate) struct Request<'a> {
-    kind: Shape<GroupVersionKind<'a>>,
-    pub operation: Text<'a>,
-    sub_resource: Text<'a>,
-    /// `sub_resource` and `old_object`: the spellings of older Kubewarden SDKs.
-    sub_resource_snake: Text<'a>,
-    pub namespace: Text<'a>,
+/// The fields of the payload's `AdmissionRequest` the policy reads, as the host sends them;
+/// each may be absent or null.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AdmissionRequest<'a> {
+    #[serde(borrow)]
+    kind: Option<GroupVersionKind<'a>>,
+    #[serde(borrow)]
+    operation: Option<Text<'a>>,
+    #[serde(borrow)]
+    sub_resource: Option<Text<'a>>,
+    #[serde(borrow)]
+    namespace: Option<Text<'a>>,
+    #[serde(borrow)]
     pub object: Option<&'a RawValue>,
-    old_object: Option<&'a RawValue>,
-    old_object_snake: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pub old_object: Option<&'a RawValue>,
 }
 
-#[derive(Default)]
-pub(crate) struct GroupVersionKind<'a> {
-    group: Text<'a>,
-    version: Text<'a>,
-    kind: Text<'a>,
+#[derive(Deserialize)]
+struct GroupVersionKind<'a> {
+    #[serde(borrow)]
+    group: Option<Text<'a>>,
+    #[serde(borrow)]
+    version: Option<Text<'a>>,
+    #[serde(borrow)]
+    kind: Option<Text<'a>>,
 }
 
-/// Reads an object's fields into `T`, each by `field`; a repeated key overwrites the earlier
-/// value, as serde_json's `Value` keeps the last one. Unknown keys are skipped.
-macro_rules! lenient_object {
-    ($type:ident $(<$param:ident>)?, |$target:ident, $key:ident, $map:ident| $body:expr) => {
-        impl<'de $(, $param: Deserialize<'de>)?> Deserialize<'de> for $type<'de $(, $param)?> {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                struct FieldsVisitor<T>(PhantomData<T>);
-                impl<'de $(, $param: Deserialize<'de>)?> Visitor<'de>
-                    for FieldsVisitor<$type<'de $(, $param)?>>
-                {
-                    type Value = $type<'de $(, $param)?>;
-                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                        f.write_str("a JSON object")
-                    }
-                    fn visit_map<A: MapAccess<'de>>(
-                        self,
-                        mut $map: A,
-                    ) -> Result<Self::Value, A::Error> {
-                        let mut $target = $type::default();
-                        while let Some(Text($key)) = $map.next_key::<Text>()? {
-                            $body;
-                        }
-                        Ok($target)
-                    }
-                }
-                deserializer.deserialize_map(FieldsVisitor(PhantomData))
-            }
-        }
-    };
+/// A field's text; empty where it is absent.
+fn text<'t>(field: &'t Option<Text>) -> &'t str {
+    field.as_deref().unwrap_or_default()
 }
 
-lenient_object!(Payload<S>, |payload, key, map| match key.as_ref() {
-    "request" => payload.request = map.next_value()?,
-    "settings" => payload.settings = map.next_value()?,
-    _ => drop(map.next_value::<IgnoredAny>()?),
-});
-
-lenient_object!(Request, |request, key, map| match key.as_ref() {
-    "kind" => request.kind = map.next_value()?,
-    "operation" => request.operation = map.next_value()?,
-    "subResource" => request.sub_resource = map.next_value()?,
-    "sub_resource" => request.sub_resource_snake = map.next_value()?,
-    "namespace" => request.namespace = map.next_value()?,
-    "object" => request.object = map.next_value()?,
-    "oldObject" => request.old_object = map.next_value()?,
-    "old_object" => request.old_object_snake = map.next_value()?,
-    _ => drop(map.next_value::<IgnoredAny>()?),
-});
-
-lenient_object!(GroupVersionKind, |gvk, key, map| match key.as_ref() {
-    "group" => gvk.group = map.next_value()?,
-    "version" => gvk.version = map.next_value()?,
-    "kind" => gvk.kind = map.next_value()?,
-    _ => drop(map.next_value::<IgnoredAny>()?),
-});
-
-impl<'a> Request<'a> {
-    /// The request's group, version and kind; empty where they are absent or odd.
+impl AdmissionRequest<'_> {
+    /// The request's group, version and kind; empty where they are absent.
     pub fn gvk(&self) -> (&str, &str, &str) {
         match &self.kind {
-            Shape::Object(gvk) => (&gvk.group.0, &gvk.version.0, &gvk.kind.0),
-            _ => ("", "", ""),
+            Some(gvk) => (text(&gvk.group), text(&gvk.version), text(&gvk.kind)),
+            None => ("", "", ""),
         }
+    }
+
+    pub fn operation(&self) -> &str {
+        text(&self.operation)
     }
 
     pub fn sub_resource(&self) -> &str {
-        match self.sub_resource.0.as_ref() {
-            "" => &self.sub_resource_snake.0,
-            sub_resource => sub_resource,
-        }
+        text(&self.sub_resource)
     }
 
-    pub fn old_object(&self) -> Option<&'a RawValue> {
-        self.old_object.or(self.old_object_snake)
+    pub fn namespace(&self) -> &str {
+        text(&self.namespace)
     }
-}
-
-/// A field that should hold an object: absent (or null), the object, or something else.
-#[derive(Default)]
-pub(crate) enum Shape<T> {
-    #[default]
-    Absent,
-    Object(T),
-    Other,
-}
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Shape<T> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(ShapeVisitor(PhantomData))
-    }
-}
-
-struct ShapeVisitor<T>(PhantomData<T>);
-
-impl<'de, T: Deserialize<'de>> Visitor<'de> for ShapeVisitor<T> {
-    type Value = Shape<T>;
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Shape<T>, A::Error> {
-        T::deserialize(MapAccessDeserializer::new(map)).map(Shape::Object)
-    }
-    fn visit_unit<E>(self) -> Result<Shape<T>, E> {
-        Ok(Shape::Absent)
-    }
-    visit_as!(Shape::Other; scalars, str, seq);
 }
 
 /// A request as the decisions read it: its objects read, its namespace known.
-pub(crate) struct AdmissionRequest<'a> {
+pub(crate) struct Request<'a> {
     pub kind: &'a str,
     pub operation: &'a str,
     pub namespace: &'a str,
@@ -175,12 +89,24 @@ pub(crate) struct AdmissionRequest<'a> {
 /// in `validate_settings`, so hardly ever) are read again from their text, to name the field.
 pub(crate) fn read(
     payload: &[u8],
-) -> Result<(Shape<Request<'_>>, Result<RequestSettings<'_>, String>), String> {
-    if let Ok(Payload { request, settings }) = parse::<RawSettings>(payload) {
-        return Ok((request, RequestSettings::new(settings)));
+) -> Result<(AdmissionRequest<'_>, Result<RequestSettings<'_>, String>), String> {
+    let (request, settings) = match parse::<RawSettings>(payload) {
+        Ok(Payload { request, settings }) => (request, RequestSettings::new(settings)),
+        Err(_) => {
+            let Payload { request, settings } = parse::<&RawValue>(payload)?;
+            let settings = match settings {
+                Some(settings) => Err(RequestSettings::unreadable(settings)),
+                None => RequestSettings::new(None),
+            };
+            (request, settings)
+        }
+    };
+    match request {
+        Some(request) => Ok((request, settings)),
+        None => Err(settings
+            .err()
+            .unwrap_or_else(|| "the validation payload has no request".to_string())),
     }
-    let Payload { request, settings } = parse::<&RawValue>(payload)?;
-    Ok((request, RequestSettings::read(settings)))
 }
 
 fn parse<'p, S: Deserialize<'p>>(payload: &'p [u8]) -> Result<Payload<'p, S>, String> {
@@ -190,12 +116,8 @@ fn parse<'p, S: Deserialize<'p>>(payload: &'p [u8]) -> Result<Payload<'p, S>, St
         let at = error.valid_up_to();
         format!("the validation payload is not valid JSON: invalid UTF-8 at byte {at}")
     })?;
-    match serde_json::from_str::<Shape<Payload<S>>>(text) {
-        Ok(Shape::Object(payload)) => Ok(payload),
-        Ok(_) => Err("the validation payload is not a JSON object".to_string()),
-        Err(error) if error.is_data() => {
-            Err("the validation payload is not a JSON object".to_string())
-        }
-        Err(error) => Err(format!("the validation payload is not valid JSON: {error}")),
-    }
+    serde_json::from_str(text).map_err(|error| match error.is_data() {
+        true => format!("the validation payload does not read: {error}"),
+        false => format!("the validation payload is not valid JSON: {error}"),
+    })
 }

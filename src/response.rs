@@ -27,7 +27,7 @@ pub(crate) fn write(decision: Decision, object: Option<&RawValue>) -> Vec<u8> {
 }
 
 /// The SDK's response for a decision other than a mutation.
-pub(crate) fn response_of(decision: Decision) -> ValidationResponse {
+fn response_of(decision: Decision) -> ValidationResponse {
     let (accepted, message, code, warnings) = match decision {
         Decision::Accept { warnings } | Decision::Mutate { warnings, .. } => {
             (true, None, None, warnings)
@@ -50,7 +50,7 @@ pub(crate) fn response_of(decision: Decision) -> ValidationResponse {
 
 /// `ValidationResponse`'s JSON for a mutation, its fields in the SDK's order, written around the
 /// mutated object's text. That text is the request's own object (valid JSON, since it was read)
-/// with serialised lists spliced in, so it is copied as is rather than checked again.
+/// with the edited fields spliced in, so it is copied as is rather than checked again.
 fn mutation(object: &str, warnings: &[String]) -> Result<Vec<u8>, serde_json::Error> {
     const HEAD: &str = r#"{"accepted":true,"message":null,"code":null,"mutated_object":"#;
     const AUDIT: &str = r#","audit_annotations":null,"warnings":"#;

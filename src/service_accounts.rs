@@ -6,13 +6,14 @@
 use serde_json::Value;
 
 use crate::cluster::Cluster;
-use crate::inject::merged_pull_secrets;
-use crate::kinds::{value_at, METADATA};
+use crate::json_pointer::value_at;
+use crate::kinds::METADATA;
+use crate::merge::merged_pull_secrets;
 use crate::namespace_scope::NamespaceLabels;
 use crate::object::Keep;
 use crate::outcome::{service_account_failure, Decision, Findings, Mode, Problem};
 use crate::pod_spec::pull_secret_names;
-use crate::request::AdmissionRequest;
+use crate::request::Request;
 use crate::settings::{RequestSettings, ServiceAccountSecret};
 use crate::splice::{Edit, PULL_SECRETS};
 use crate::verify::SecretChecks;
@@ -27,7 +28,7 @@ const SHOWN_NAME: usize = 253;
 
 /// Decides a ServiceAccount CREATE or UPDATE.
 pub(crate) fn evaluate<C: Cluster>(
-    request: &AdmissionRequest,
+    request: &Request,
     settings: &RequestSettings,
     cluster: &mut C,
 ) -> Decision {
@@ -436,8 +437,9 @@ mod tests {
     #[case::bad_selector(json!([{"secret": "a", "namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "In"}]}}]), "serviceAccounts[0].namespaceSelector.matchExpressions[0].values: must list at least one value")]
     #[case::unknown_key(json!([{"secret": "a", "onMissing": "warn"}]), "serviceAccounts[0].onMissing: unknown field `onMissing`, expected one of `secret`, `onMissingSecret`, `namespaceSelector`")]
     fn invalid_entries(#[case] entries: Value, #[case] expected: &str) {
-        let error = crate::settings::Settings::from_value(json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}], "serviceAccounts": entries}))
-            .unwrap_err();
+        let settings = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}], "serviceAccounts": entries});
+        let error =
+            crate::settings::Settings::from_slice(settings.to_string().as_bytes()).unwrap_err();
         assert!(
             error.starts_with(expected),
             "got: {error}\nwanted: {expected}"

@@ -4,8 +4,6 @@
 //! request needs ([`RequestSettings`]): the rules that may match its images, the custom resource
 //! of its kind, the ServiceAccount entries.
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json_path::JsonPath;
@@ -15,6 +13,7 @@ use crate::kinds::{builtin_kind, CustomResource};
 use crate::matcher::{
     image_may_match, registry_may_match, ImagePattern, PatternError, RegistryPattern,
 };
+use crate::object::Text;
 pub use crate::outcome::OnMissingSecret;
 use crate::registry_host::check_dns_subdomain;
 use crate::selector::{LabelSelector, RawLabelSelector};
@@ -71,7 +70,7 @@ pub(crate) struct RawSettings<'a> {
     #[serde(default = "enabled")]
     inject: bool,
     #[serde(borrow)]
-    templates: Option<Str<'a>>,
+    templates: Option<Text<'a>>,
     #[serde(default = "enabled")]
     verify_secrets: bool,
     #[serde(default = "enabled")]
@@ -86,27 +85,27 @@ pub(crate) struct RawSettings<'a> {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawRule<'a> {
     #[serde(borrow)]
-    secret: Option<Str<'a>>,
+    secret: Option<Text<'a>>,
     #[serde(default, borrow)]
-    registries: Vec<Str<'a>>,
+    registries: Vec<Text<'a>>,
     #[serde(default, borrow)]
-    images: Vec<Str<'a>>,
+    images: Vec<Text<'a>>,
     #[serde(borrow)]
-    on_missing_secret: Option<Str<'a>>,
+    on_missing_secret: Option<Text<'a>>,
     namespace_selector: Option<RawLabelSelector>,
     #[serde(borrow)]
-    image_pull_policy: Option<Str<'a>>,
+    image_pull_policy: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawCustomResource<'a> {
     #[serde(borrow)]
-    api_version: Option<Str<'a>>,
+    api_version: Option<Text<'a>>,
     #[serde(borrow)]
-    kind: Option<Str<'a>>,
+    kind: Option<Text<'a>>,
     #[serde(borrow)]
-    pod_spec_path: Option<Str<'a>>,
+    pod_spec_path: Option<Text<'a>>,
 }
 
 impl RawCustomResource<'_> {
@@ -119,37 +118,6 @@ impl RawCustomResource<'_> {
             own_version,
             self.kind.as_deref().unwrap_or_default(),
         ) == (group, version, kind)
-    }
-}
-
-/// A settings string, borrowed from the text unless it has escapes; any other JSON type is an
-/// error, as for a `String`.
-struct Str<'a>(Cow<'a, str>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Str<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StrVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for StrVisitor<'a> {
-            type Value = Str<'a>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Str<'a>, E> {
-                Ok(Str(Cow::Borrowed(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<Str<'a>, E> {
-                Ok(Str(Cow::Owned(v.to_owned())))
-            }
-        }
-        deserializer.deserialize_str(StrVisitor(std::marker::PhantomData))
-    }
-}
-
-impl std::ops::Deref for Str<'_> {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        &self.0
     }
 }
 
@@ -166,14 +134,6 @@ impl Settings {
             serde_path_to_error::deserialize(&mut deserializer).map_err(describe_serde_error)?;
         deserializer.end().map_err(|e| format!("settings: {e}"))?;
         compile(&raw)
-    }
-
-    /// Parses and compiles settings from an already parsed JSON value (`null`: no settings).
-    pub fn from_value(value: serde_json::Value) -> Result<Settings, String> {
-        match value {
-            serde_json::Value::Null => Self::from_slice(b"{}"),
-            value => Self::from_slice(value.to_string().as_bytes()),
-        }
     }
 }
 
@@ -193,50 +153,41 @@ impl<'a> RequestSettings<'a> {
     /// message to reject with.
     pub fn new(raw: Option<RawSettings<'a>>) -> Result<Self, String> {
         let Some(raw) = raw else {
-            return Self::read(None);
+            return Err(invalid(Some(missing_rules("is required"))));
         };
         let templates = templates(raw.templates.as_deref(), &mut Vec::new());
-        match raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()) && templates.is_some() {
-            true => Ok(RequestSettings {
+        match (
+            raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()),
+            templates,
+        ) {
+            (true, Some(templates)) => Ok(RequestSettings {
                 inject: raw.inject,
-                templates: templates.unwrap_or(Templates::Check),
+                templates,
                 verify_secrets: raw.verify_secrets,
                 check_credentials: raw.check_credentials,
                 raw,
             }),
-            false => Err(invalid(compile(&raw).err())),
+            _ => Err(invalid(compile(&raw).err())),
         }
     }
 
-    /// The settings of a payload from their text, which the payload reader has checked as UTF-8;
-    /// the error is the message to reject with.
-    pub fn read(settings: Option<&'a RawValue>) -> Result<Self, String> {
-        let text = match settings.map_or("null", RawValue::get) {
-            "null" => "{}",
-            text => text,
-        };
-        // The same reading as `Settings::from_slice` (one copy of it in the module).
-        match serde_json::from_str::<RawSettings>(text) {
-            Ok(raw) => Self::new(Some(raw)),
-            Err(_) => Err(invalid(Settings::from_slice(text.as_bytes()).err())),
-        }
+    /// The 400 message for settings that did not parse with the payload, read again from their
+    /// text to name the field.
+    pub fn unreadable(settings: &RawValue) -> String {
+        invalid(Settings::from_slice(settings.get().as_bytes()).err())
     }
 
-    /// Whether `customResources` names `(group, version, kind)`, read without compiling.
-    pub fn configures(&self, gvk: (&str, &str, &str)) -> bool {
-        self.raw
-            .custom_resources
-            .iter()
-            .any(|custom| custom.names(gvk))
-    }
-
-    /// The custom resources that configure `(group, version, kind)`, compiled.
-    pub fn custom_resources_of(
+    /// The custom resource configured for `(group, version, kind)`, compiled; `None` when no
+    /// `customResources` entry names it.
+    pub fn custom_resource_of(
         &self,
         gvk: (&str, &str, &str),
-    ) -> Result<Vec<CustomResource>, String> {
+    ) -> Result<Option<CustomResource>, String> {
         let wanted = |custom: &RawCustomResource| custom.names(gvk);
-        or_invalid(|errors| compile_custom_resources(&self.raw.custom_resources, wanted, errors))
+        let compiled = or_invalid(|errors| {
+            compile_custom_resources(&self.raw.custom_resources, wanted, errors)
+        })?;
+        Ok(compiled.into_iter().next())
     }
 
     /// The rules that may match an image of one of these normalised registries, compiled, in
@@ -283,6 +234,11 @@ fn or_invalid<T>(compile: impl FnOnce(&mut Vec<String>) -> T) -> Result<T, Strin
     }
 }
 
+/// The error for settings without rules (`problem`: "is required", "is empty").
+fn missing_rules(problem: &str) -> String {
+    format!("rules: {problem}; add at least one rule with a secret and registries or images")
+}
+
 fn describe_serde_error<E: std::fmt::Display>(error: serde_path_to_error::Error<E>) -> String {
     let inner = error.inner().to_string();
     // serde_json appends the position; it says nothing to someone editing YAML.
@@ -301,9 +257,7 @@ fn compile(raw: &RawSettings) -> Result<Settings, String> {
         Some(_) => "",
     };
     if !problem.is_empty() {
-        errors.push(format!(
-            "rules: {problem}; add at least one rule with a secret and registries or images"
-        ));
+        errors.push(missing_rules(problem));
     }
     let rules: Vec<Rule> = raw
         .rules
@@ -435,7 +389,7 @@ fn secret_name(
 
 /// The compiled patterns; `field` names the list, and is written only for an error.
 fn compile_patterns<T>(
-    patterns: &[Str],
+    patterns: &[Text],
     field: &dyn Fn() -> String,
     parse: fn(&str) -> Result<T, PatternError>,
     errors: &mut Vec<String>,
@@ -545,9 +499,9 @@ pub struct ServiceAccountSecret {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct RawServiceAccount<'a> {
     #[serde(borrow)]
-    secret: Option<Str<'a>>,
+    secret: Option<Text<'a>>,
     #[serde(borrow)]
-    on_missing_secret: Option<Str<'a>>,
+    on_missing_secret: Option<Text<'a>>,
     namespace_selector: Option<RawLabelSelector>,
 }
 
@@ -621,7 +575,7 @@ mod tests {
             let all: Vec<String> = Settings::from_slice(text.as_bytes()).unwrap().rules.into_iter()
                 .filter(|rule| rule.matches(&image)).map(|rule| rule.secret).collect();
             let raw = RawValue::from_string(text).unwrap();
-            let in_play = RequestSettings::read(Some(&raw)).unwrap().rules_for(&[image.registry()]).unwrap();
+            let in_play = read(&raw).unwrap().rules_for(&[image.registry()]).unwrap();
             let matched: Vec<String> = in_play.into_iter().filter(|rule| rule.matches(&image)).map(|rule| rule.secret).collect();
             proptest::prop_assert_eq!(matched, all);
         }
@@ -635,7 +589,7 @@ mod tests {
             {"secret": "Bad_Name", "registries": ["other.example"]}]})
         .to_string();
         let raw = RawValue::from_string(text).unwrap();
-        let settings = RequestSettings::read(Some(&raw)).unwrap();
+        let settings = read(&raw).unwrap();
         assert_eq!(settings.rules_for(&["reg.example"]).unwrap().len(), 1);
         let error = settings.rules_for(&["other.example"]).unwrap_err();
         assert!(
@@ -643,11 +597,19 @@ mod tests {
             "{error}"
         );
         let none = RawValue::from_string("null".into()).unwrap();
-        let error = RequestSettings::read(Some(&none)).err().unwrap();
+        let error = read(&none).err().unwrap();
         assert!(
             error.starts_with("invalid settings: rules: is required"),
             "{error}"
         );
+    }
+
+    /// The settings of a request, as `validate` reads them.
+    fn read(raw: &RawValue) -> Result<RequestSettings<'_>, String> {
+        match serde_json::from_str(raw.get()) {
+            Ok(settings) => RequestSettings::new(settings),
+            Err(_) => Err(RequestSettings::unreadable(raw)),
+        }
     }
 
     fn parse(settings: serde_json::Value) -> Result<Settings, String> {
@@ -679,10 +641,7 @@ mod tests {
             expected
         );
         let raw = RawValue::from_string(text).unwrap();
-        assert_eq!(
-            RequestSettings::read(Some(&raw)).unwrap().templates,
-            expected
-        );
+        assert_eq!(read(&raw).unwrap().templates, expected);
     }
 
     /// A `templates` value that does not parse is a 400 in `validate` too, naming the field.
@@ -691,7 +650,7 @@ mod tests {
         let text =
             json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "templates": "x"});
         let raw = RawValue::from_string(text.to_string()).unwrap();
-        let error = RequestSettings::read(Some(&raw)).err().unwrap();
+        let error = read(&raw).err().unwrap();
         assert!(
             error.starts_with("invalid settings: templates: \"x\" is not one of check, inject"),
             "{error}"
@@ -754,11 +713,5 @@ mod tests {
             error.starts_with(expected),
             "got: {error}\nwanted prefix: {expected}"
         );
-    }
-
-    #[test]
-    fn null_settings_from_value_ask_for_rules() {
-        let error = Settings::from_value(serde_json::Value::Null).unwrap_err();
-        assert!(error.starts_with("rules: is required"), "{error}");
     }
 }

@@ -1,7 +1,8 @@
-//! The mutated object, written by splicing the new `imagePullSecrets` lists into the request's
-//! own object text: every other byte stays as the API server sent it, and the object is neither
-//! cloned nor serialised again. PolicyServer diffs the original object against this one, so the
-//! patch holds exactly the list changes. Pure: no I/O.
+//! The mutated object, written by splicing the edited fields (`imagePullSecrets` lists and
+//! containers' `imagePullPolicy`) into the request's own object text: every other byte stays as
+//! the API server sent it, and the object is neither cloned nor serialised again. PolicyServer
+//! diffs the original object against this one, so the patch holds exactly those fields. Pure: no
+//! I/O.
 
 use std::borrow::Cow;
 
@@ -10,7 +11,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
-use crate::kinds::{array_index, pointer_tokens};
+use crate::json_pointer::{array_index, pointer_tokens};
 use crate::object::{visit_as, Text};
 
 /// A new value for one field of the JSON object at `pointer`: a pod spec's (or a
@@ -88,7 +89,7 @@ pub(crate) fn splice(raw: &str, edits: &[Edit]) -> Option<String> {
 /// What the pass found at the object an edit's pointer leads to, if it leads to one.
 #[derive(Clone, Copy, Default)]
 struct Target<'a> {
-    /// The field's last value in the object, as JSON parsers keep the last one.
+    /// The field's value in the object, if it has the field.
     found: Option<&'a RawValue>,
     /// Where the object's last value ends in `raw`; `None` for an empty object.
     last_value_end: Option<usize>,
@@ -97,8 +98,7 @@ struct Target<'a> {
 /// An edit on its way down: its index among the edits, and the steps still to take.
 type Walk<'t> = (usize, &'t [Cow<'t, str>]);
 
-/// Reads a value with the edits whose way passes through it; duplicate keys are all followed,
-/// and the last one's findings count.
+/// Reads a value with the edits whose way passes through it.
 struct Descend<'r, 'w, 'x> {
     raw: &'r str,
     edits: &'w [Edit],
@@ -310,14 +310,6 @@ mod tests {
         assert_eq!(
             splice(r#"{"a":[{"b":{"c":1}}]}"#, &[edit("/a/3/b", &["c"])]),
             None
-        );
-    }
-
-    #[test]
-    fn duplicate_keys_the_last_one_counts() {
-        same_as_apply(
-            r#"{"spec":{"x":1,"imagePullSecrets":[]},"spec":{"y":2,"imagePullSecrets":[{"name":"a"}],"imagePullSecrets":null}}"#,
-            &[edit("/spec", &["corp"])],
         );
     }
 

@@ -1,6 +1,6 @@
 //! Test support, also for the fuzz targets (the `testing` feature); never in the policy module.
-//! An in-memory cluster with scripted answers and a record of every lookup, and the plain
-//! evaluation the policy's answers are held to.
+//! An in-memory cluster with scripted answers and a record of every lookup, and the parsed-object
+//! reference a mutation's splice is held to.
 
 use std::collections::BTreeMap;
 
@@ -117,6 +117,7 @@ impl Cluster for MemoryCluster {
 }
 
 /// The edits applied to a parsed object: the reference the splice is held to.
+#[cfg(test)]
 pub(crate) fn apply(object: &mut serde_json::Value, edits: &[crate::splice::Edit]) {
     for edit in edits {
         if let Some(target) = object
@@ -140,27 +141,5 @@ impl crate::Decision {
             }
             _ => None,
         }
-    }
-}
-
-/// The answer as a plain evaluation gives it: the objects read whole into
-/// `serde_json::Value`s, and a mutation applied to the parsed object.
-pub fn respond_plainly<C: crate::Cluster>(
-    payload: &[u8],
-    cluster: &mut C,
-) -> kubewarden_policy_sdk::response::ValidationResponse {
-    let (decision, object) =
-        crate::decide(payload, cluster, |raw, _| serde_json::from_str(raw.get()));
-    let mutated_object = match &decision {
-        crate::Decision::Mutate { edits, .. } => object.map(|object| {
-            let mut object = serde_json::from_str(object.get()).unwrap_or_default();
-            apply(&mut object, edits);
-            object
-        }),
-        _ => None,
-    };
-    kubewarden_policy_sdk::response::ValidationResponse {
-        mutated_object,
-        ..crate::response::response_of(decision)
     }
 }

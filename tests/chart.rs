@@ -174,7 +174,7 @@ fn with_settings(settings: Value) -> Value {
 
 fn accepted_by_the_policy(what: &str, settings: &Value) {
     let json: serde_json::Value = serde_yaml::from_value(settings.clone()).unwrap();
-    if let Err(e) = Settings::from_value(json) {
+    if let Err(e) = Settings::from_slice(json.to_string().as_bytes()) {
         panic!("{what}: the policy refuses the rendered settings: {e}");
     }
 }

@@ -264,7 +264,7 @@ fn is_policies_yml(doc: &Value) -> bool {
 fn check_settings(source: &str, settings: Option<&Value>) {
     let Some(settings) = settings else { return };
     let json: serde_json::Value = serde_yaml::from_value(settings.clone()).unwrap();
-    if let Err(e) = Settings::from_value(json) {
+    if let Err(e) = Settings::from_slice(json.to_string().as_bytes()) {
         panic!("{source}: the policy refuses these settings: {e}");
     }
 }

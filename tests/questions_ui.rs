@@ -1,6 +1,6 @@
 //! The Rancher form (`questions-ui.yml`) must produce settings the policy accepts. Each case
 //! answers the form as an operator would in Rancher's Kubewarden UI; the settings are built the
-//! way the UI builds them, then parsed by `Settings::from_value` and, with a real kwctl, by the
+//! way the UI builds them, then parsed by `Settings::from_slice` and, with a real kwctl, by the
 //! module's own `validate_settings` (`kwctl run --settings-json`).
 
 mod support;
@@ -32,7 +32,7 @@ fn answered_paths(value: &Value, prefix: &str, into: &mut Vec<String>) {
 }
 
 fn parse(name: &str, settings: &Value) -> Settings {
-    Settings::from_value(settings.clone()).unwrap_or_else(|e| {
+    Settings::from_slice(settings.to_string().as_bytes()).unwrap_or_else(|e| {
         panic!("{QUESTIONS}, case {name:?}: the policy refuses {settings}: {e}")
     })
 }
@@ -126,7 +126,7 @@ fn a_dotted_variable_inside_an_item_reaches_the_policy_as_a_literal_key() {
                 "namespaceSelector.matchLabels": {"team": "a"}}),
     );
     assert!(item.get("namespaceSelector.matchLabels").is_some());
-    let refused = Settings::from_value(json!({"rules": [item]}))
+    let refused = Settings::from_slice(json!({"rules": [item]}).to_string().as_bytes())
         .expect_err("a literal dotted key is an unknown field");
     assert!(
         refused.contains("namespaceSelector.matchLabels"),

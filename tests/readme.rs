@@ -20,7 +20,8 @@ fn settings_example() -> String {
 fn readme_settings_example_parses_as_documented() {
     let yaml: serde_json::Value =
         serde_yaml::from_str(&settings_example()).expect("README example is YAML");
-    let settings = Settings::from_value(yaml).expect("README example is valid settings");
+    let settings = Settings::from_slice(yaml.to_string().as_bytes())
+        .expect("README example is valid settings");
     assert_eq!(settings.rules.len(), 3);
     assert_eq!(settings.rules[0].secret, "corp-registry");
     assert_eq!(settings.rules[0].on_missing_secret, OnMissingSecret::Reject);

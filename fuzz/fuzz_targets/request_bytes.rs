@@ -1,5 +1,5 @@
-//! Any bytes as a `validate` payload: the policy answers, never panics, gives the plain
-//! evaluation's answer, and a mutation it makes touches only `imagePullSecrets`.
+//! Any bytes as a `validate` payload: the policy answers, never panics, leaks no credentials, and
+//! a rejection says why.
 #![no_main]
 
 use image_pull_secrets::testing::MemoryCluster;

@@ -1,8 +1,7 @@
 //! A Pod or pod template with odd shapes, settings, and a scripted cluster (some secrets present
 //! with registry keys, some lookups failing), written as text with whitespace, escaped and
-//! repeated keys and huge numbers: no panic, no leaked credentials, the plain evaluation's
-//! answer, and a mutation that touches only `imagePullSecrets`. JSON seeds are payloads with a
-//! `"cluster"` script (see `seed`).
+//! repeated keys and huge numbers: no panic, no leaked credentials, and a rejection that says why.
+//! JSON seeds are payloads with a `"cluster"` script (see `seed`).
 #![no_main]
 
 use arbitrary::{Arbitrary, Unstructured};

@@ -1,16 +1,11 @@
-//! Any bytes as `validate_settings` input: an answer, never a panic. Settings accepted from bytes
-//! are accepted, identically, from the parsed value (the path `validate` takes).
+//! Any bytes as `validate_settings` input: an answer, never a panic.
 #![no_main]
 
 use image_pull_secrets::Settings;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(from_slice) = Settings::from_slice(data) {
-        let value: serde_json::Value =
-            serde_json::from_slice(data).expect("accepted bytes are JSON");
-        let from_value =
-            Settings::from_value(value).expect("accepted as bytes, accepted as a value");
-        assert_eq!(format!("{from_slice:?}"), format!("{from_value:?}"));
+    if let Err(message) = Settings::from_slice(data) {
+        assert!(!message.is_empty(), "an invalid setting is named");
     }
 });

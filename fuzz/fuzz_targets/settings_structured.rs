@@ -1,5 +1,5 @@
 //! Settings built from a model (rules with valid and invalid patterns, flags of the wrong type,
-//! unknown keys, custom resources): parsing from bytes and from a value agree, and never panic.
+//! unknown keys, custom resources): an answer that names what is wrong, never a panic.
 //! JSON seeds are settings documents.
 #![no_main]
 

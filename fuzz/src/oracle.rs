@@ -1,6 +1,6 @@
 //! Invariants every answer keeps, whatever the input. A violation panics: libFuzzer saves the input.
 
-use image_pull_secrets::testing::{respond_plainly, MemoryCluster, CANARY_B64};
+use image_pull_secrets::testing::{MemoryCluster, CANARY_B64};
 use image_pull_secrets::{covers_any, key_covers, registry_keys, Settings};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -12,14 +12,13 @@ pub fn mentions_canary(text: &[u8]) -> bool {
     text.contains("CANARY") || text.contains(&CANARY_B64[8..16])
 }
 
-/// Checks the answer to `payload` given with `cluster`: it is the plain evaluation's answer
-/// (objects read whole into `serde_json::Value`s, a mutation applied to the parsed object), it
-/// leaks no secret, and a mutation touches nothing but `imagePullSecrets` lists, whose existing
-/// entries stay first. `canary_in_input` says the fuzzer itself wrote the canary somewhere (then
-/// it may legitimately be echoed back).
+/// Checks the answer to `payload` given with `cluster`: it reads as an answer, it leaks no
+/// secret, and a rejection says why and mutates nothing (what a mutation writes is pinned where
+/// it is made, in `merge` and `splice`). `canary_in_input` says the fuzzer itself wrote the
+/// canary somewhere (then it may legitimately be echoed back).
 pub fn check_validate(payload: &[u8], cluster: &MemoryCluster, canary_in_input: bool) {
-    let response = image_pull_secrets::respond(payload, &mut cluster.clone());
-    let serialized = serde_json::to_vec(&response).expect("the response serializes");
+    let serialized = image_pull_secrets::respond(payload, &mut cluster.clone());
+    let response: Value = serde_json::from_slice(&serialized).expect("the answer is JSON");
     if !canary_in_input && !mentions_canary(payload) {
         assert!(
             !mentions_canary(&serialized),
@@ -27,110 +26,22 @@ pub fn check_validate(payload: &[u8], cluster: &MemoryCluster, canary_in_input: 
             String::from_utf8_lossy(&serialized)
         );
     }
-    if !response.accepted {
+    if response["accepted"] != Value::Bool(true) {
         assert!(
-            response.message.as_deref().is_some_and(|m| !m.is_empty()),
+            response["message"].as_str().is_some_and(|m| !m.is_empty()),
             "a rejection says why"
         );
         assert!(
-            response.mutated_object.is_none(),
+            response["mutated_object"].is_null(),
             "a rejection never mutates"
         );
     }
-    let plain = respond_plainly(payload, &mut cluster.clone());
-    // The hosts parse every request into serde_json's `Value` before a policy sees it, so a
-    // number beyond f64's range never reaches the policy; where the policy skips one, it is not
-    // read, and only the plain reading refuses it.
-    let out_of_range = plain
-        .message
-        .as_deref()
-        .is_some_and(|m| m.contains("number out of range"));
-    if !out_of_range {
-        assert_eq!(
-            serde_json::to_value(&response).unwrap(),
-            serde_json::to_value(&plain).unwrap(),
-            "the answer differs from the plain evaluation's"
-        );
-    }
-    let Some(mutated) = &response.mutated_object else {
-        return;
-    };
-    let Ok(payload) = serde_json::from_slice::<Value>(payload) else {
-        return; // out-of-range numbers, skipped by the policy (above)
-    };
-    only_pull_secrets_changed(&payload["request"]["object"], mutated, "");
 }
 
-/// `mutated` is `original` but for `imagePullSecrets` lists, which keep the original entries
-/// first, in order, and append distinct `{"name": ...}` entries.
-fn only_pull_secrets_changed(original: &Value, mutated: &Value, at: &str) {
-    match (original, mutated) {
-        (Value::Object(before), Value::Object(after)) => {
-            let keys = |map: &serde_json::Map<String, Value>| -> Vec<String> {
-                map.keys().filter(|k| *k != "imagePullSecrets").cloned().collect()
-            };
-            assert_eq!(keys(before), keys(after), "fields changed at {at}");
-            for (key, value) in after {
-                let path = format!("{at}/{key}");
-                match (key.as_str(), before.get(key)) {
-                    ("imagePullSecrets", old) => check_pull_secrets(old, value, &path),
-                    (_, Some(old)) => only_pull_secrets_changed(old, value, &path),
-                    (_, None) => unreachable!(),
-                }
-            }
-        }
-        (Value::Array(before), Value::Array(after)) if before.len() == after.len() => {
-            for (index, (old, new)) in before.iter().zip(after).enumerate() {
-                only_pull_secrets_changed(old, new, &format!("{at}/{index}"));
-            }
-        }
-        _ => assert_eq!(original, mutated, "the mutation changed {at}"),
-    }
-}
-
-/// The list keeps the existing entries, in order, and appends distinct new names.
-fn check_pull_secrets(original: Option<&Value>, mutated: &Value, at: &str) {
-    let before = match original {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(entries)) => entries.clone(),
-        Some(other) => {
-            assert_eq!(other, mutated, "{at}: a list that is not a list was replaced");
-            return;
-        }
-    };
-    let Value::Array(after) = mutated else {
-        assert_eq!(original, Some(mutated), "{at} became {mutated}");
-        return;
-    };
-    assert!(
-        after.starts_with(&before),
-        "existing entries at {at} moved or changed: {before:?} -> {after:?}"
-    );
-    let name = |entry: &Value| entry.get("name").and_then(Value::as_str).map(str::to_string);
-    for added in &after[before.len()..] {
-        let added_name = name(added).expect("added entries have a name");
-        assert_eq!(added, &serde_json::json!({ "name": added_name }));
-        let copies = after.iter().filter(|e| name(e).as_deref() == Some(&added_name));
-        assert_eq!(copies.count(), 1, "{added_name} appears twice at {at}: {after:?}");
-    }
-}
-
-/// Parsing settings from bytes and from an already parsed value agree.
+/// Settings as `validate_settings` reads them: accepted, or refused with a message.
 pub fn check_settings_value(value: &Value) {
     let bytes = serde_json::to_vec(value).expect("a JSON value serializes");
-    let from_value = Settings::from_value(value.clone());
-    let from_slice = Settings::from_slice(&bytes);
-    if !value.is_null() {
-        assert_eq!(
-            from_value.is_ok(),
-            from_slice.is_ok(),
-            "from_value: {from_value:?}\nfrom_slice: {from_slice:?}"
-        );
-    }
-    if let (Ok(a), Ok(b)) = (&from_value, &from_slice) {
-        assert_eq!(format!("{a:?}"), format!("{b:?}"));
-    }
-    for message in [from_value.err(), from_slice.err()].into_iter().flatten() {
+    if let Err(message) = Settings::from_slice(&bytes) {
         assert!(!message.is_empty(), "an invalid setting is named");
     }
 }
