@@ -157,7 +157,11 @@ mod tests {
     #[case::path_prefix("reg.example/team", "reg.example/team/app", true)]
     // kubelet: credentialprovider.URLsMatch, a plain string prefix.
     #[case::path_string_prefix("reg.example/team", "reg.example/team2/app", true)]
-    #[case::path_string_prefix_with_port("registry.corp.example:5000/fin", "registry.corp.example:5000/finance/billing:2.4.1", true)]
+    #[case::path_string_prefix_with_port(
+        "registry.corp.example:5000/fin",
+        "registry.corp.example:5000/finance/billing:2.4.1",
+        true
+    )]
     #[case::wildcard_label("*.corp.example", "eu.corp.example/app", true)]
     // kubelet: credentialprovider.URLsMatch, hosts are case-sensitive.
     #[case::host_case("reg.example", "Reg.Example/app", false)]
