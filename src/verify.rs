@@ -317,4 +317,21 @@ mod tests {
             "it holds no credentials for registry-1.docker.io"
         );
     }
+
+    #[test]
+    fn without_credential_check_the_type_is_still_checked() {
+        let mut cluster = FakeCluster::default().with_secret(
+            "corp",
+            Ok(Secret {
+                secret_type: Some("Opaque".into()),
+                data: None,
+            }),
+        );
+        let problem = problem_for(&mut cluster, false, &["reg.example/app"]).expect("wrong type");
+        assert_eq!(
+            problem.to_string(),
+            "secret type \"Opaque\" holds no registry credentials; use \"kubernetes.io/dockerconfigjson\" or \"kubernetes.io/dockercfg\""
+        );
+        assert_eq!(cluster.calls, vec!["Secret team-a/corp data=false"]);
+    }
 }
