@@ -1100,4 +1100,13 @@ mod tests {
     fn index_key_is_the_kubelets(#[case] key: &str, #[case] expected: Option<&str>) {
         assert_eq!(index_key(key).as_deref(), expected);
     }
+
+    // Go's encoding/json matches field names in any case: "AUTHS" is "auths", "Auth" is "auth".
+    #[test]
+    fn field_names_match_in_any_case() {
+        let json = br#"{"AUTHS": {"reg.example": {"Auth": "dTpw"}}}"#;
+        let data = data(".dockerconfigjson", STANDARD.encode(json));
+        let keyring = keyring("kubernetes.io/dockerconfigjson", &data).unwrap();
+        assert!(keyring.covers("reg.example", "team/app"));
+    }
 }

@@ -486,6 +486,22 @@ mod tests {
     #[case::hub_pattern_matches_alias_image("docker.io", "registry-1.docker.io/acme/app", true)]
     #[case::hub_does_not_match_other("docker.io", "quay.io/app", false)]
     #[case::localhost("localhost:5000", "localhost:5000/app", true)]
+    #[case::localhost_tagged("localhost:5000", "localhost:5000/dev/app:latest", true)]
+    #[case::hub_matches_tagged_single_name("docker.io", "nginx:1.27", true)]
+    #[case::hub_index_alias_image("docker.io", "index.docker.io/acme/api:3.0.1", true)]
+    #[case::hub_registry_1_official_image(
+        "docker.io",
+        "registry-1.docker.io/library/redis:7.4-alpine",
+        true
+    )]
+    #[case::hub_suffix_look_alike("docker.io", "docker.io.evil.com/library/nginx:1.27", false)]
+    #[case::port_and_digest_only("registry.corp.example:5000", "registry.corp.example:5000/finance/billing@sha256:4f0c1ab97d4a1e8b5d3c9f2e7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b", true)]
+    #[case::port_tag_and_digest("registry.corp.example:5000", "registry.corp.example:5000/finance/billing:2.4.1@sha256:4f0c1ab97d4a1e8b5d3c9f2e7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f9a8b", true)]
+    #[case::upper_case_host_with_port(
+        "registry.corp.example:5000",
+        "REGISTRY.Corp.Example:5000/finance/billing:2.4.1",
+        true
+    )]
     fn registry_pattern(#[case] pattern: &str, #[case] reference: &str, #[case] expected: bool) {
         let compiled = RegistryPattern::parse(pattern).expect("valid pattern");
         assert_eq!(
@@ -551,6 +567,11 @@ mod tests {
     #[case::segment_prefix_look_alike("reg.example/team/*", "reg.example/teammate/app", false)]
     #[case::hub_namespace_glob_deep("acme/**", "docker.io/acme/tools/cli:1", true)]
     #[case::hub_namespace_glob_not_namespace_itself("acme/**", "acme", false)]
+    #[case::double_star_three_segments(
+        "registry.corp.example:5000/platform/**",
+        "registry.corp.example:5000/platform/tools/ci/runner:17.2",
+        true
+    )]
     fn image_pattern(#[case] pattern: &str, #[case] reference: &str, #[case] expected: bool) {
         let compiled = ImagePattern::parse(pattern).expect("valid pattern");
         assert_eq!(

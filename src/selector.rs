@@ -276,6 +276,8 @@ mod tests {
     #[case::not_in_listed_value(expression("x", "NotIn", &["abc", "def"]), &[("x", "abc")], false)]
     #[case::labels_and_expressions_anded(json!({"matchLabels": {"team": "a"}, "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]}), &[("team", "a"), ("env", "prod")], false)]
     #[case::by_name(json!({"matchLabels": {"kubernetes.io/metadata.name": "team-a"}}), &[("kubernetes.io/metadata.name", "team-a")], true)]
+    #[case::not_in_by_name(expression("kubernetes.io/metadata.name", "NotIn", &["team-a", "team-b"]), &[("kubernetes.io/metadata.name", "payments")], true)]
+    #[case::not_in_by_name_listed(expression("kubernetes.io/metadata.name", "NotIn", &["team-a", "team-b"]), &[("kubernetes.io/metadata.name", "team-b")], false)]
     fn matches_as_kubernetes_does(
         #[case] selector: serde_json::Value,
         #[case] namespace_labels: &[(&str, &str)],

@@ -143,6 +143,7 @@ mod tests {
     #[case::missing_key(FakeCluster::default().with_secret("corp", raw_secret("kubernetes.io/dockerconfigjson", ".dockercfg", "e30=")), "secret data has no \".dockerconfigjson\" entry")]
     #[case::undecodable(FakeCluster::default().with_secret("corp", raw_secret("kubernetes.io/dockerconfigjson", ".dockerconfigjson", "%%%")), "secret data \".dockerconfigjson\" is not valid base64")]
     #[case::not_json(FakeCluster::default().with_secret("corp", raw_secret("kubernetes.io/dockercfg", ".dockercfg", "bm90IGpzb24=")), "secret data \".dockercfg\" is not valid docker config JSON")]
+    #[case::base64_of_non_json(FakeCluster::default().with_secret("corp", raw_secret("kubernetes.io/dockerconfigjson", ".dockerconfigjson", "dXNlcj1yb2JvdCBwYXNzd29yZD1odW50ZXIy")), "secret data \".dockerconfigjson\" is not valid docker config JSON")]
     #[case::other_registry(docker_secret(&["other.example"]), "it holds no credentials for reg.example")]
     #[case::other_port(docker_secret(&["reg.example:5000"]), "it holds no credentials for reg.example")]
     fn problems(#[case] mut cluster: FakeCluster, #[case] expected: &str) {
@@ -156,6 +157,11 @@ mod tests {
     #[case::path_prefix("reg.example/team", "reg.example/team/app", true)]
     // kubelet: credentialprovider.URLsMatch, a plain string prefix.
     #[case::path_string_prefix("reg.example/team", "reg.example/team2/app", true)]
+    #[case::path_string_prefix_with_port(
+        "registry.corp.example:5000/fin",
+        "registry.corp.example:5000/finance/billing:2.4.1",
+        true
+    )]
     #[case::wildcard_label("*.corp.example", "eu.corp.example/app", true)]
     // kubelet: credentialprovider.URLsMatch, hosts are case-sensitive.
     #[case::host_case("reg.example", "Reg.Example/app", false)]
@@ -310,5 +316,22 @@ mod tests {
             problem.to_string(),
             "it holds no credentials for registry-1.docker.io"
         );
+    }
+
+    #[test]
+    fn without_credential_check_the_type_is_still_checked() {
+        let mut cluster = FakeCluster::default().with_secret(
+            "corp",
+            Ok(Secret {
+                secret_type: Some("Opaque".into()),
+                data: None,
+            }),
+        );
+        let problem = problem_for(&mut cluster, false, &["reg.example/app"]).expect("wrong type");
+        assert_eq!(
+            problem.to_string(),
+            "secret type \"Opaque\" holds no registry credentials; use \"kubernetes.io/dockerconfigjson\" or \"kubernetes.io/dockercfg\""
+        );
+        assert_eq!(cluster.calls, vec!["Secret team-a/corp data=false"]);
     }
 }

@@ -50,8 +50,6 @@ struct HostCall {
     answer: Option<Answer>,
     /// A failure as the real host reports it (`e2e-tests/recorded/`).
     host_error: Option<HostError>,
-    /// Any other failure text, for failures no recording covers.
-    error: Option<String>,
 }
 
 /// Lookup failures whose exact text was recorded from the real kwctl and policy-server.
@@ -105,7 +103,7 @@ fn host_error_text(error: HostError, kind: &str, name: &str, namespace: Option<&
 struct Answer {
     #[serde(rename = "type")]
     secret_type: Option<String>,
-    /// Registry keys of a docker-config secret; each gets canary credentials.
+    /// Registry keys of a `.dockerconfigjson` secret; each gets canary credentials.
     registries: Option<Vec<String>>,
     /// Raw `data` (already base64), for secrets that must not decode.
     data: Option<BTreeMap<String, String>>,
@@ -194,17 +192,16 @@ fn session_yaml(case: &Case, namespace: &str, take: usize) -> String {
         let request = format!(
             "!KubernetesGetResource\napi_version: v1\nkind: {kind}\nname: {name}\nnamespace: {shown_namespace}\ndisable_cache: false\n{masks}"
         );
-        let response = match (&call.answer, call.host_error, &call.error) {
-            (Some(answer), None, None) => {
+        let response = match (&call.answer, call.host_error) {
+            (Some(answer), None) => {
                 let payload =
                     answer_object(kind, name, namespace, answer, call.field_masks.as_deref());
                 json!({"type": "Success", "payload": payload.to_string()})
             }
-            (None, Some(error), None) => {
+            (None, Some(error)) => {
                 json!({"type": "Error", "message": host_error_text(error, kind, name, namespace)})
             }
-            (None, None, Some(message)) => json!({"type": "Error", "message": message}),
-            _ => panic!("a host call has exactly one of answer, hostError or error"),
+            _ => panic!("a host call has exactly one of answer or hostError"),
         };
         let entry = json!({"type": "Exchange", "request": request, "response": response});
         out.push_str(&serde_yaml::to_string(&vec![entry]).expect("yaml"));
@@ -240,11 +237,11 @@ fn answer_object(
             .iter()
             .map(|r| (r.clone(), json!({"auth": auth, "username": "robot", "password": CANARY, "identitytoken": CANARY_TOKEN})))
             .collect();
-        let (key, config) = match answer.secret_type.as_deref() {
-            Some("kubernetes.io/dockercfg") => (".dockercfg", Value::Object(auths)),
-            _ => (".dockerconfigjson", json!({ "auths": auths })),
-        };
-        data.insert(key.to_string(), STANDARD.encode(config.to_string()));
+        let config = json!({ "auths": auths });
+        data.insert(
+            ".dockerconfigjson".to_string(),
+            STANDARD.encode(config.to_string()),
+        );
     }
     if !data.is_empty() {
         object["data"] = json!(data);

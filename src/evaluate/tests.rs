@@ -991,3 +991,25 @@ fn a_service_account_shared_by_templates_is_read_once() {
     );
     assert_eq!(cluster.calls, vec!["ServiceAccount team-a/default"]);
 }
+
+/// `inject: false` with warn or skip: a missing reference is a warning, without skip's wording
+/// (there is nothing to leave out), the Pod is accepted unchanged, and nothing is read.
+#[rstest]
+fn validate_only_warns_of_a_missing_reference(#[values("warn", "skip")] on_missing: &str) {
+    let mut object = pod(json!([{"name": "app", "image": "reg.example/app:1"}]));
+    object["spec"]["imagePullSecrets"] = json!([{"name": "mirror"}]);
+    let mut settings = with_on_missing(on_missing);
+    settings["inject"] = json!(false);
+    let mut cluster = FakeCluster::default();
+    assert_eq!(
+        run(&request("", "Pod", "CREATE", object), &settings, &mut cluster),
+        Decision::Accept {
+            warnings: vec![
+                "imagePullSecret \"corp\" in namespace \"team-a\": it is not listed in imagePullSecrets; needed by \
+                 container \"app\" (image \"reg.example/app:1\"); fix: add {\"name\": \"corp\"} to imagePullSecrets"
+                    .to_string()
+            ]
+        }
+    );
+    assert!(cluster.calls.is_empty(), "{:?}", cluster.calls);
+}
