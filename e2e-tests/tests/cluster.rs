@@ -272,29 +272,14 @@ impl Suite {
     }
 
     fn create_secret(&self, namespace: &str) {
-        let ran = self.kubectl.run(&[
-            "create",
-            "secret",
-            "docker-registry",
-            SECRET,
-            "-n",
-            namespace,
-            &format!("--docker-server={REGISTRY}"),
-            "--docker-username=robot",
-            &format!("--docker-password={CANARY}"),
-        ]);
+        let ran = self.kubectl.cmd(&format!("create secret docker-registry {SECRET} -n {namespace} --docker-server={REGISTRY} --docker-username=robot --docker-password={CANARY}"));
         assert!(ran.ok, "create secret: {}", ran.all());
     }
 
     fn run_pod(&self, namespace: &str, name: &str, image: &str) -> Ran {
-        self.kubectl.run(&[
-            "run",
-            name,
-            "-n",
-            namespace,
-            &format!("--image={image}"),
-            "--restart=Never",
-        ])
+        self.kubectl.cmd(&format!(
+            "run {name} -n {namespace} --image={image} --restart=Never"
+        ))
     }
 
     fn pod(&self, namespace: &str, name: &str) -> Option<Value> {
@@ -310,7 +295,7 @@ impl Suite {
             || {
                 let ran = self
                     .kubectl
-                    .run(&["get", "pods", "-n", namespace, "-l", selector, "-o", "json"]);
+                    .cmd(&format!("get pods -n {namespace} -l {selector} -o json"));
                 found = ran.json()["items"][0].clone();
                 !found.is_null()
             },
@@ -415,7 +400,7 @@ fn controllers_create_pods_that_carry_the_secret(s: &mut Suite) {
         let image = format!("--image={IMAGE}");
         let ran = s
             .kubectl
-            .run(&["create", kind, "web", "-n", "controlled", &image]);
+            .cmd(&format!("create {kind} web -n controlled {image}"));
         assert!(ran.ok, "{}", ran.all());
         let pod = s.controlled_pod("controlled", selector);
         assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], owner);
@@ -433,14 +418,9 @@ fn controllers_create_pods_that_carry_the_secret(s: &mut Suite) {
 /// it once (the Pod rule finds it there and adds nothing).
 fn template_rules_put_the_secret_in_the_template_once(s: &mut Suite) {
     s.namespace("templates", Some("templates"), &[], true);
-    let ran = s.kubectl.run(&[
-        "create",
-        "deployment",
-        "web",
-        "-n",
-        "templates",
-        &format!("--image={IMAGE}"),
-    ]);
+    let ran = s.kubectl.cmd(&format!(
+        "create deployment web -n templates --image={IMAGE}"
+    ));
     assert!(ran.ok, "{}", ran.all());
     let deployment = s.kubectl.get("deployment", "templates", "web").unwrap();
     assert_eq!(
@@ -480,13 +460,9 @@ fn empty_template_list_keeps_the_service_account_secrets(s: &mut Suite) {
 /// read the namespace's labels, and its onMissingSecret (warn) decides, saying what to grant.
 fn namespace_read_forbidden_falls_to_on_missing_secret(s: &mut Suite) {
     s.namespace("ns-forbidden", Some("scoped"), &[("team", "a")], true);
-    let role = s.kubectl.run(&[
-        "get",
-        "clusterrole",
-        "image-pull-secrets-policy",
-        "-o",
-        "json",
-    ]);
+    let role = s
+        .kubectl
+        .cmd("get clusterrole image-pull-secrets-policy -o json");
     assert!(role.ok, "{}", role.all());
     let mut restricted = role.json();
     restricted["rules"]
@@ -581,15 +557,9 @@ fn missing_secret_under_skip_is_stored_without_it(s: &mut Suite) {
 /// An Opaque secret of that name holds no registry credentials: refused, saying so.
 fn opaque_secret_is_refused_as_the_wrong_type(s: &mut Suite) {
     s.namespace("opaque", Some("reject"), &[], false);
-    let ran = s.kubectl.run(&[
-        "create",
-        "secret",
-        "generic",
-        SECRET,
-        "-n",
-        "opaque",
-        &format!("--from-literal=token={CANARY}"),
-    ]);
+    let ran = s.kubectl.cmd(&format!(
+        "create secret generic {SECRET} -n opaque --from-literal=token={CANARY}"
+    ));
     assert!(ran.ok, "{}", ran.all());
     let ran = s.run_pod("opaque", "billing", IMAGE);
     assert!(!ran.ok, "admitted: {}", ran.all());
@@ -653,17 +623,13 @@ fn secret_created_after_a_refusal_admits_the_retry(s: &mut Suite) {
 /// fix; restored, the next Pod is admitted.
 fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
     s.namespace("rbac", Some("reject"), &[], true);
-    let binding = s.kubectl.run(&[
-        "get",
-        "clusterrolebinding",
-        "image-pull-secrets-policy",
-        "-o",
-        "json",
-    ]);
+    let binding = s
+        .kubectl
+        .cmd("get clusterrolebinding image-pull-secrets-policy -o json");
     assert!(binding.ok, "{}", binding.all());
     assert!(
         s.kubectl
-            .run(&["delete", "clusterrolebinding", "image-pull-secrets-policy"])
+            .cmd("delete clusterrolebinding image-pull-secrets-policy")
             .ok
     );
     let mut refused = None;
@@ -729,9 +695,7 @@ fn namespace_selector_reads_real_labels(s: &mut Suite) {
 /// imagePullSecrets when the Pod has none), so the Pod rule has nothing to add.
 fn service_accounts_get_the_secret(s: &mut Suite) {
     s.namespace("accounts", Some("accounts"), &[], true);
-    let ran = s
-        .kubectl
-        .run(&["create", "serviceaccount", "builder", "-n", "accounts"]);
+    let ran = s.kubectl.cmd("create serviceaccount builder -n accounts");
     assert!(ran.ok, "{}", ran.all());
     for name in ["builder", "default"] {
         let mut account = Value::Null;
@@ -782,14 +746,9 @@ fn pull_policy_always_is_accepted_by_the_api_server(s: &mut Suite) {
     let pod = s.pod("always", "billing").unwrap();
     assert_eq!(pod["spec"]["containers"][0]["imagePullPolicy"], "Always");
     assert_eq!(pull_secrets(&pod["spec"]), secret_list());
-    let ran = s.kubectl.run(&[
-        "set",
-        "image",
-        "pod/billing",
-        "-n",
-        "always",
-        &format!("billing={OTHER_PRIVATE_IMAGE}"),
-    ]);
+    let ran = s.kubectl.cmd(&format!(
+        "set image pod/billing -n always billing={OTHER_PRIVATE_IMAGE}"
+    ));
     assert!(ran.ok, "{}", ran.all());
     assert_eq!(
         s.pod("always", "billing").unwrap()["spec"]["containers"][0]["image"],
@@ -804,24 +763,14 @@ fn set_image_is_judged_on_update(s: &mut Suite) {
     s.namespace("set-image", Some("reject"), &[], true);
     assert!(s.run_pod("set-image", "covered", IMAGE).ok);
     assert!(s.run_pod("set-image", "public", PUBLIC_IMAGE).ok);
-    let ran = s.kubectl.run(&[
-        "set",
-        "image",
-        "pod/covered",
-        "-n",
-        "set-image",
-        &format!("covered={OTHER_PRIVATE_IMAGE}"),
-    ]);
+    let ran = s.kubectl.cmd(&format!(
+        "set image pod/covered -n set-image covered={OTHER_PRIVATE_IMAGE}"
+    ));
     assert!(ran.ok, "{}", ran.all());
     let before = s.pod("set-image", "public").unwrap();
-    let ran = s.kubectl.run(&[
-        "set",
-        "image",
-        "pod/public",
-        "-n",
-        "set-image",
-        &format!("public={OTHER_PRIVATE_IMAGE}"),
-    ]);
+    let ran = s.kubectl.cmd(&format!(
+        "set image pod/public -n set-image public={OTHER_PRIVATE_IMAGE}"
+    ));
     assert!(!ran.ok, "admitted: {}", ran.all());
     assert_has(&ran.stderr, &denied_by("reject"));
     assert_has(&ran.stderr, &format!("imagePullSecret \"{SECRET}\""));
@@ -839,15 +788,9 @@ fn debug_container_is_judged(s: &mut Suite) {
     assert!(s.run_pod("debug", "covered", IMAGE).ok);
     assert!(s.run_pod("debug", "public", PUBLIC_IMAGE).ok);
     let debug = |pod: &str| {
-        s.kubectl.run(&[
-            "debug",
-            pod,
-            "-n",
-            "debug",
-            &format!("--image={OTHER_PRIVATE_IMAGE}"),
-            &format!("--target={pod}"),
-            "--container=dbg",
-        ])
+        s.kubectl.cmd(&format!(
+            "debug {pod} -n debug --image={OTHER_PRIVATE_IMAGE} --target={pod} --container=dbg"
+        ))
     };
     let ran = debug("covered");
     assert!(ran.ok, "{}", ran.all());
@@ -1046,14 +989,9 @@ fn helm_install_with_the_readme_values_stores_the_policy(s: &mut Suite) {
 /// Flux apply), and nothing is stored.
 fn workloads_whose_pods_would_be_refused_are_refused_at_apply(s: &mut Suite) {
     s.namespace("workloads-refused", Some("reject"), &[], false);
-    let ran = s.kubectl.run(&[
-        "create",
-        "deployment",
-        "web",
-        "-n",
-        "workloads-refused",
-        &format!("--image={IMAGE}"),
-    ]);
+    let ran = s.kubectl.cmd(&format!(
+        "create deployment web -n workloads-refused --image={IMAGE}"
+    ));
     assert!(!ran.ok, "admitted: {}", ran.all());
     assert_has(
         &ran.stderr,
@@ -1079,14 +1017,9 @@ fn workloads_whose_pods_would_be_refused_are_refused_at_apply(s: &mut Suite) {
             assert_has(&ran.stderr, &fix_for_missing("workloads-refused"));
         }
     }
-    let stored = s.kubectl.run(&[
-        "get",
-        "deployments,statefulsets,daemonsets,jobs,cronjobs",
-        "-n",
-        "workloads-refused",
-        "-o",
-        "name",
-    ]);
+    let stored = s
+        .kubectl
+        .cmd("get deployments,statefulsets,daemonsets,jobs,cronjobs -n workloads-refused -o name");
     assert_eq!(stored.stdout.trim(), "", "stored: {}", stored.stdout);
 }
 
@@ -1094,14 +1027,9 @@ fn workloads_whose_pods_would_be_refused_are_refused_at_apply(s: &mut Suite) {
 /// warning its Pods will get, naming it.
 fn workloads_whose_pods_would_be_warned_are_warned_at_apply(s: &mut Suite) {
     s.namespace("workloads-warned", Some("image-pull-secrets"), &[], false);
-    let ran = s.kubectl.run(&[
-        "create",
-        "deployment",
-        "web",
-        "-n",
-        "workloads-warned",
-        &format!("--image={IMAGE}"),
-    ]);
+    let ran = s.kubectl.cmd(&format!(
+        "create deployment web -n workloads-warned --image={IMAGE}"
+    ));
     assert!(ran.ok, "{}", ran.all());
     assert_has(&ran.stderr, &format!("Warning: Deployment workloads-warned/web: its pods would be admitted with a warning: {}", not_found_message("workloads-warned")));
     let deployment = s
@@ -1129,7 +1057,7 @@ fn only_what_starts_pods_is_checked_on_update(s: &mut Suite) {
         .to_string()
     };
     s.kubectl.apply(&deployment(2));
-    assert!(s.kubectl.run(&["delete", "secret", SECRET, "-n", ns]).ok);
+    assert!(s.kubectl.cmd(&format!("delete secret {SECRET} -n {ns}")).ok);
     // Past PolicyServer's 5-second cache of the secret, read last by the Pods' admission.
     std::thread::sleep(Duration::from_millis(6500));
     // Scaling down starts no Pod, so the audit log shows only what the Deployment's own UPDATE cost.
@@ -1137,7 +1065,7 @@ fn only_what_starts_pods_is_checked_on_update(s: &mut Suite) {
     s.kubectl.apply(&deployment(1));
     let ran = s
         .kubectl
-        .run(&["scale", "deployment", "web", "-n", ns, "--replicas=0"]);
+        .cmd(&format!("scale deployment web -n {ns} --replicas=0"));
     assert!(ran.ok, "{}", ran.all());
     assert_eq!(
         s.cluster.lookups_since(mark),
@@ -1146,7 +1074,7 @@ fn only_what_starts_pods_is_checked_on_update(s: &mut Suite) {
     );
     let ran = s
         .kubectl
-        .run(&["rollout", "restart", "deployment/web", "-n", ns]);
+        .cmd(&format!("rollout restart deployment/web -n {ns}"));
     assert!(!ran.ok, "admitted: {}", ran.all());
     assert_has(
         &ran.stderr,
@@ -1306,13 +1234,7 @@ fn install(kubectl: &Kubectl, readme: &str, module_uri: &str) -> Vec<Value> {
     .to_path_buf();
     let ran = kubectl.run(&["apply", "-f", crds.to_str().unwrap()]);
     assert!(ran.ok, "Kubewarden CRDs: {}", ran.all());
-    let ran = kubectl.run(&[
-        "wait",
-        "--for=condition=Established",
-        "crd",
-        "--all",
-        "--timeout=60s",
-    ]);
+    let ran = kubectl.cmd("wait --for=condition=Established crd --all --timeout=60s");
     assert!(ran.ok, "{}", ran.all());
     kubectl.apply(include_str!("cluster/podbox-crd.yaml"));
     kubectl.apply(&format!(
@@ -1415,16 +1337,9 @@ fn main() {
         };
         suite.namespace("webhook-probe", Some("reject"), &[], true);
         wait_until("the webhooks to be called", Duration::from_secs(30), || {
-            let ran = suite.kubectl.run(&[
-                "run",
-                "probe",
-                "-n",
-                "webhook-probe",
-                &format!("--image={IMAGE}"),
-                "--dry-run=server",
-                "-o",
-                "json",
-            ]);
+            let ran = suite.kubectl.cmd(&format!(
+                "run probe -n webhook-probe --image={IMAGE} --dry-run=server -o json"
+            ));
             ran.ok && pull_secrets(&ran.json()["spec"]) == secret_list()
         });
         println!("policy installed {:?} after the start", started.elapsed());

@@ -479,6 +479,11 @@ impl Kubectl {
         self.run_with(args, None)
     }
 
+    /// `kubectl` with the words of `line` as its arguments, as a user types them (no quoting).
+    pub fn cmd(&self, line: &str) -> Ran {
+        self.run(&line.split_whitespace().collect::<Vec<_>>())
+    }
+
     /// `kubectl apply -f -` of `manifest`; panics with kubectl's output if it fails.
     pub fn apply(&self, manifest: &str) {
         let ran = self.run_with(&["apply", "-f", "-"], Some(manifest));
