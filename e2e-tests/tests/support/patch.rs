@@ -1,6 +1,6 @@
 //! The object an AdmissionResponse's JSONPatch makes, after checking that the patch touches
-//! nothing but `imagePullSecrets` and containers' `imagePullPolicy` (set to `Always`): shared by
-//! used by the kwctl suite (tests/e2e.rs).
+//! nothing but `imagePullSecrets` and containers' `imagePullPolicy` (set to `Always`), for the
+//! kwctl suite (tests/e2e.rs).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
