@@ -163,3 +163,111 @@ pub fn applied_yaml_blocks(text: &str) -> Vec<(usize, &str)> {
         .map(|(index, block)| (index + 1, block))
         .collect()
 }
+
+/// The first ```yaml block after `marker` in `file` (the README's settings example and values).
+pub fn yaml_block_after(file: &str, marker: &str) -> String {
+    let text = read(file);
+    text.split_once(marker)
+        .and_then(|(_, after)| after.split_once("```yaml\n"))
+        .and_then(|(_, block)| block.split_once("\n```"))
+        .unwrap_or_else(|| panic!("{file}: no ```yaml block after {marker:?}"))
+        .0
+        .to_string()
+}
+
+/// The non-empty documents of a multi-document YAML text.
+pub fn documents(what: &str, text: &str) -> Vec<serde_yaml::Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|document| {
+            serde::Deserialize::deserialize(document)
+                .unwrap_or_else(|e| panic!("{what}: a document is not YAML: {e}"))
+        })
+        .filter(|document: &serde_yaml::Value| !document.is_null())
+        .collect()
+}
+
+/// A `policy-metadata.yaml` annotation.
+pub fn annotation(key: &str) -> String {
+    yaml(METADATA)["annotations"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{METADATA}: annotation {key} must be a string"))
+        .to_string()
+}
+
+/// Every path a value reaches (`rules[].namespaceSelector.matchLabels.team`, ...): a mapping's
+/// own path too, list items under `path[]`.
+pub fn field_paths(value: &serde_json::Value, prefix: &str, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                let path = format!("{prefix}{key}");
+                into.push(path.clone());
+                field_paths(inner, &format!("{path}."), into);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            let path = prefix.trim_end_matches('.');
+            for item in items {
+                field_paths(item, &format!("{path}[]."), into);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A text an operator copies from us: an applied yaml block of the README or of a `docs/` page
+/// (`index`: its place among the page's yaml blocks), or a file of `examples/install/`.
+pub struct Copyable {
+    pub file: String,
+    pub index: Option<usize>,
+    pub text: String,
+}
+
+impl Copyable {
+    /// `README.md, yaml block 3` or the file's path.
+    pub fn source(&self) -> String {
+        match self.index {
+            Some(index) => format!("{}, yaml block {index}", self.file),
+            None => self.file.clone(),
+        }
+    }
+}
+
+/// Everything an operator copies from us, file by file in a stable order.
+pub fn copyables() -> Vec<Copyable> {
+    let listed = |dir: &str, ext: &str| {
+        let mut found: Vec<String> = std::fs::read_dir(repository().join(dir))
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(ext))
+            .map(|name| format!("{dir}/{name}"))
+            .collect();
+        found.sort();
+        found
+    };
+    let mut pages = vec!["README.md".to_string()];
+    pages.extend(listed("docs", ".md"));
+    let mut all = Vec::new();
+    for page in pages {
+        let text = read(&page);
+        all.extend(
+            applied_yaml_blocks(&text)
+                .into_iter()
+                .map(|(index, block)| Copyable {
+                    file: page.clone(),
+                    index: Some(index),
+                    text: format!("{block}\n"),
+                }),
+        );
+    }
+    all.extend(
+        listed("examples/install", ".yaml")
+            .into_iter()
+            .map(|file| Copyable {
+                text: read(&file),
+                file,
+                index: None,
+            }),
+    );
+    all
+}
