@@ -9,14 +9,14 @@ mod support;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use image_pull_secrets::Settings;
 use serde_yaml::{Mapping, Value};
 use support::form::{cases, Form};
 use support::{
     annotation, applied_yaml_blocks, copyables, documents, helm, not_run, not_run_without_helm,
-    read, real_kwctl, repository, yaml, yaml_block_after, Scratch, METADATA,
+    read, real_kwctl, yaml, yaml_block_after, Scratch, METADATA,
 };
 
 const CHART: &str = "charts/image-pull-secrets";
@@ -47,14 +47,7 @@ impl Helm {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        Command::new(&self.bin)
-            .current_dir(repository())
-            .args(args)
-            .env("HELM_CONFIG_HOME", self.scratch.path("config"))
-            .env("HELM_CACHE_HOME", self.scratch.path("cache"))
-            .env("HELM_DATA_HOME", self.scratch.path("data"))
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()))
+        self.scratch.run(&self.bin, args)
     }
 
     /// `helm template` of `chart` with `values`: the rendered text, or helm's error. The values
@@ -456,7 +449,7 @@ fn scaffolded() -> Vec<Copyable> {
     ["ClusterAdmissionPolicy", "AdmissionPolicy"]
         .into_iter()
         .map(|kind| {
-            let output = scratch.kwctl(
+            let output = scratch.run(
                 &kwctl,
                 [
                     OsStr::new("scaffold"),

@@ -78,28 +78,6 @@ fn flag(doc: &Value, file: &str, key: &str) -> bool {
         .unwrap_or_else(|| panic!("{file}: {key} must be a boolean, found {:?}", doc[key]))
 }
 
-/// `version` from the `[package]` table of Cargo.toml. A line scan is enough
-/// for the plain `version = "x.y.z"` form this crate uses.
-fn cargo_package_version() -> String {
-    let mut in_package = false;
-    for line in read("Cargo.toml").lines() {
-        let line = line.trim();
-        if line.starts_with('[') {
-            in_package = line == "[package]";
-            continue;
-        }
-        if !in_package {
-            continue;
-        }
-        if let Some((key, value)) = line.split_once('=') {
-            if key.trim() == "version" {
-                return value.trim().trim_matches('"').to_string();
-            }
-        }
-    }
-    panic!("Cargo.toml: no `version = \"...\"` line in [package]");
-}
-
 /// Comma-separated list as kwctl reads it: items trimmed, none empty.
 fn csv(file: &str, key: &str, value: &str) -> Vec<String> {
     let items: Vec<String> = value
@@ -176,7 +154,7 @@ fn is_name_and_email(author: &str) -> bool {
 fn metadata_version_is_the_cargo_version() {
     assert_eq!(
         annotation("io.kubewarden.policy.version"),
-        cargo_package_version(),
+        env!("CARGO_PKG_VERSION"),
         "{METADATA} io.kubewarden.policy.version vs Cargo.toml"
     );
 }
@@ -485,7 +463,7 @@ fn artifacthub_package_is_what_kwctl_scaffold_writes() {
     };
     let scratch = Scratch::new("scaffold");
     let generated = scratch.path(ARTIFACTHUB);
-    let output = scratch.kwctl(
+    let output = scratch.run(
         &kwctl,
         [
             OsStr::new("scaffold"),

@@ -128,7 +128,7 @@ fn the_settings_the_form_builds_pass_validate_settings_in_the_module() {
     let form = Form::load();
     for (name, answers) in cases() {
         let settings = form.settings(&answers).to_string();
-        let output = scratch.kwctl(
+        let output = scratch.run(
             &kwctl,
             [
                 OsStr::new("run"),

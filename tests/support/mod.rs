@@ -50,20 +50,22 @@ impl Scratch {
         self.0.join(name)
     }
 
-    /// Runs kwctl from the repository root with its XDG folders here (it would write to $HOME).
-    pub fn kwctl<I, S>(&self, kwctl: &str, args: I) -> Output
+    /// Runs kwctl or helm from the repository root with their XDG folders here (they would
+    /// write to $HOME).
+    pub fn run<I, S>(&self, program: impl AsRef<std::ffi::OsStr>, args: I) -> Output
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        Command::new(kwctl)
+        let program = program.as_ref();
+        Command::new(program)
             .current_dir(repository())
             .args(args)
             .env("XDG_CACHE_HOME", self.path("cache"))
             .env("XDG_CONFIG_HOME", self.path("config"))
             .env("XDG_DATA_HOME", self.path("data"))
             .output()
-            .unwrap_or_else(|e| panic!("cannot run {kwctl}: {e}"))
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", Path::new(program).display()))
     }
 
     /// The module as distributed: `policy.wasm` annotated by kwctl with the metadata as it is
@@ -76,7 +78,7 @@ impl Scratch {
             built.display()
         );
         let annotated = self.path("annotated-policy.wasm");
-        let output = self.kwctl(
+        let output = self.run(
             kwctl,
             [
                 "annotate".as_ref(),
