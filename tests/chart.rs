@@ -484,19 +484,15 @@ fn scaffolded() -> Vec<Copyable> {
         .collect()
 }
 
-/// The chart rendered as each README path and each Rancher form answer would install it.
+/// The chart rendered as each README path and each Rancher form answer would install it (the
+/// Flux HelmRelease's values are the README's values file, checked by
+/// `the_readme_flux_release_installs_the_released_chart_with_the_readme_values`).
 fn rendered_charts(helm: &Helm) -> Vec<Copyable> {
     let mut all = vec![(
         "chart-default-values-with-readme-values-file.yaml".to_string(),
         helm.template(CHART, "kubewarden", &readme_values())
             .unwrap(),
     )];
-    let (_, release) = readme_flux();
-    all.push((
-        "chart-readme-flux-helmrelease-values.yaml".to_string(),
-        helm.template(CHART, "kubewarden", &release["spec"]["values"])
-            .unwrap(),
-    ));
     let mut namespaced = readme_values();
     namespaced["kind"] = "AdmissionPolicy".into();
     namespaced["settings"]["verifySecrets"] = false.into();
