@@ -11,12 +11,11 @@ use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use image_pull_secrets::Settings;
 use serde_yaml::{Mapping, Value};
 use support::form::{cases, Form};
 use support::{
-    annotation, applied_yaml_blocks, copyables, documents, helm, not_run, not_run_without_helm,
-    read, real_kwctl, yaml, yaml_block_after, Scratch, METADATA,
+    annotation, applied_yaml_blocks, assert_accepted, copyables, documents, helm, not_run,
+    not_run_without_helm, read, real_kwctl, yaml, yaml_block_after, Scratch, METADATA,
 };
 
 const CHART: &str = "charts/image-pull-secrets";
@@ -141,13 +140,6 @@ fn with_settings(settings: Value) -> Value {
     Value::Mapping(values)
 }
 
-fn accepted_by_the_policy(what: &str, settings: &Value) {
-    let json: serde_json::Value = serde_yaml::from_value(settings.clone()).unwrap();
-    if let Err(e) = Settings::from_slice(json.to_string().as_bytes()) {
-        panic!("{what}: the policy refuses the rendered settings: {e}");
-    }
-}
-
 #[test]
 fn chart_lints_strictly_with_the_readme_values() {
     let Some(helm) = Helm::new("helm lint") else {
@@ -203,7 +195,7 @@ fn chart_renders_the_metadata_rules_and_the_readme_settings() {
         "an empty namespaceSelector value renders no field"
     );
     assert_eq!(spec["settings"], values["settings"]);
-    accepted_by_the_policy("README values", &spec["settings"]);
+    assert_accepted("README values", &spec["settings"]);
 }
 
 #[test]
@@ -248,7 +240,7 @@ fn chart_renders_an_admission_policy_in_the_release_namespace() {
             && policy["spec"].get("namespaceSelector").is_none(),
         "an AdmissionPolicy has neither field: {rendered}"
     );
-    accepted_by_the_policy("AdmissionPolicy", &policy["spec"]["settings"]);
+    assert_accepted("AdmissionPolicy", &policy["spec"]["settings"]);
 }
 
 #[test]

@@ -9,9 +9,8 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use image_pull_secrets::Settings;
 use serde_yaml::Value;
-use support::{copyables, documents, field_paths};
+use support::{assert_accepted, copyables, documents, field_paths};
 
 /// The Kubewarden namespace of Kubewarden's Helm charts, where the controller runs PolicyServers.
 const KUBEWARDEN_NAMESPACE: &str = "kubewarden";
@@ -119,10 +118,8 @@ fn is_policies_yml(doc: &Value) -> bool {
 }
 
 fn check_settings(source: &str, settings: Option<&Value>) {
-    let Some(settings) = settings else { return };
-    let json: serde_json::Value = serde_yaml::from_value(settings.clone()).unwrap();
-    if let Err(e) = Settings::from_slice(json.to_string().as_bytes()) {
-        panic!("{source}: the policy refuses these settings: {e}");
+    if let Some(settings) = settings {
+        assert_accepted(source, settings);
     }
 }
 

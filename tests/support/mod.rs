@@ -188,6 +188,14 @@ pub fn documents(what: &str, text: &str) -> Vec<serde_yaml::Value> {
         .collect()
 }
 
+/// Panics, naming `what`, unless the policy accepts `settings`.
+pub fn assert_accepted(what: &str, settings: &serde_yaml::Value) {
+    let json: serde_json::Value = serde_yaml::from_value(settings.clone()).unwrap();
+    if let Err(e) = image_pull_secrets::Settings::from_slice(json.to_string().as_bytes()) {
+        panic!("{what}: the policy refuses these settings: {e}");
+    }
+}
+
 /// A `policy-metadata.yaml` annotation.
 pub fn annotation(key: &str) -> String {
     yaml(METADATA)["annotations"][key]
