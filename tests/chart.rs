@@ -9,14 +9,13 @@ mod support;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-use image_pull_secrets::Settings;
 use serde_yaml::{Mapping, Value};
 use support::form::{cases, Form};
 use support::{
-    applied_yaml_blocks, helm, not_run, not_run_without_helm, read, real_kwctl, repository, yaml,
-    Scratch, METADATA,
+    annotation, applied_yaml_blocks, assert_accepted, copyables, documents, helm, not_run,
+    not_run_without_helm, read, real_kwctl, yaml, yaml_block_after, Scratch, METADATA,
 };
 
 const CHART: &str = "charts/image-pull-secrets";
@@ -47,14 +46,7 @@ impl Helm {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        Command::new(&self.bin)
-            .current_dir(repository())
-            .args(args)
-            .env("HELM_CONFIG_HOME", self.scratch.path("config"))
-            .env("HELM_CACHE_HOME", self.scratch.path("cache"))
-            .env("HELM_DATA_HOME", self.scratch.path("data"))
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()))
+        self.scratch.run(&self.bin, args)
     }
 
     /// `helm template` of `chart` with `values`: the rendered text, or helm's error. The values
@@ -88,12 +80,9 @@ impl Helm {
 }
 
 fn only_document(text: &str) -> Value {
-    let documents: Vec<Value> = serde_yaml::Deserializer::from_str(text)
-        .map(|document| serde::Deserialize::deserialize(document).unwrap())
-        .filter(|document: &Value| !document.is_null())
-        .collect();
+    let mut documents = documents("helm template", text);
     assert_eq!(documents.len(), 1, "one document expected: {text}");
-    documents.into_iter().next().unwrap()
+    documents.remove(0)
 }
 
 fn parse(text: &str) -> Value {
@@ -102,17 +91,7 @@ fn parse(text: &str) -> Value {
 
 /// The values file of the README's Helm path: the ```yaml block after its marker.
 fn readme_values() -> Value {
-    let readme = read("README.md");
-    let after = readme
-        .split_once(VALUES_MARKER)
-        .expect("README.md: no `<!-- helm-values:` marker before the Helm values file")
-        .1;
-    let block = after
-        .split_once("```yaml\n")
-        .and_then(|(_, rest)| rest.split_once("\n```"))
-        .expect("README.md: no ```yaml block after the helm-values marker")
-        .0;
-    parse(block)
+    parse(&yaml_block_after("README.md", VALUES_MARKER))
 }
 
 /// The README's Flux objects: (HelmRepository, HelmRelease).
@@ -121,11 +100,7 @@ fn readme_flux() -> (Value, Value) {
     let documents: Vec<Value> = applied_yaml_blocks(&readme)
         .into_iter()
         .filter(|(_, block)| block.contains("fluxcd.io/"))
-        .flat_map(|(_, block)| {
-            serde_yaml::Deserializer::from_str(block)
-                .map(|document| serde::Deserialize::deserialize(document).unwrap())
-                .collect::<Vec<Value>>()
-        })
+        .flat_map(|(_, block)| documents("README.md", block))
         .collect();
     let of_kind = |kind: &str| {
         documents
@@ -135,13 +110,6 @@ fn readme_flux() -> (Value, Value) {
             .clone()
     };
     (of_kind("HelmRepository"), of_kind("HelmRelease"))
-}
-
-fn annotation(key: &str) -> String {
-    yaml(METADATA)["annotations"][key]
-        .as_str()
-        .unwrap_or_else(|| panic!("{METADATA}: no annotation {key}"))
-        .to_string()
 }
 
 /// The module a release publishes: `registry://<ociUrl>:v<version>`.
@@ -170,13 +138,6 @@ fn with_settings(settings: Value) -> Value {
     let mut values = Mapping::new();
     values.insert("settings".into(), settings);
     Value::Mapping(values)
-}
-
-fn accepted_by_the_policy(what: &str, settings: &Value) {
-    let json: serde_json::Value = serde_yaml::from_value(settings.clone()).unwrap();
-    if let Err(e) = Settings::from_slice(json.to_string().as_bytes()) {
-        panic!("{what}: the policy refuses the rendered settings: {e}");
-    }
 }
 
 #[test]
@@ -234,7 +195,7 @@ fn chart_renders_the_metadata_rules_and_the_readme_settings() {
         "an empty namespaceSelector value renders no field"
     );
     assert_eq!(spec["settings"], values["settings"]);
-    accepted_by_the_policy("README values", &spec["settings"]);
+    assert_accepted("README values", &spec["settings"]);
 }
 
 #[test]
@@ -279,7 +240,7 @@ fn chart_renders_an_admission_policy_in_the_release_namespace() {
             && policy["spec"].get("namespaceSelector").is_none(),
         "an AdmissionPolicy has neither field: {rendered}"
     );
-    accepted_by_the_policy("AdmissionPolicy", &policy["spec"]["settings"]);
+    assert_accepted("AdmissionPolicy", &policy["spec"]["settings"]);
 }
 
 #[test]
@@ -348,7 +309,6 @@ fn every_rancher_form_answer_renders_through_the_chart() {
             policy["spec"]["settings"], settings,
             "case {name:?}: the chart changes the settings"
         );
-        accepted_by_the_policy(name, &policy["spec"]["settings"]);
     }
 }
 
@@ -443,33 +403,29 @@ fn helm_repository_index_names_the_released_module() {
 /// One file of `target/copyable-manifests/`: its name and its text.
 type Copyable = (String, String);
 
-/// The applied blocks of a Markdown page that Kubewarden's CRDs and Kubernetes serve (Flux's
-/// objects and `policies.yml` are not created in the cluster suite).
-fn markdown_manifests(file: &str, prefix: &str) -> Vec<Copyable> {
-    applied_yaml_blocks(&read(file))
+/// What an operator copies from us that Kubewarden's CRDs and Kubernetes serve (Flux's objects
+/// and `policies.yml` are not created in the cluster suite), named after where it comes from.
+fn served_copyables() -> Vec<Copyable> {
+    copyables()
         .into_iter()
-        .filter(|(_, block)| block.starts_with("apiVersion:") && !block.contains("fluxcd.io/"))
-        .map(|(index, block)| {
-            (
-                format!("{prefix}-yaml-block-{index}.yaml"),
-                format!("{block}\n"),
-            )
+        .filter(|copyable| {
+            copyable
+                .text
+                .lines()
+                .any(|line| line.starts_with("apiVersion:"))
+                && !copyable.text.contains("fluxcd.io/")
         })
-        .collect()
-}
-
-fn install_examples() -> Vec<Copyable> {
-    let mut files: Vec<String> = std::fs::read_dir(repository().join("examples/install"))
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".yaml"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|name| {
-            let text = read(&format!("examples/install/{name}"));
-            (format!("examples-install-{name}"), text)
+        .map(|copyable| {
+            let stem = copyable
+                .file
+                .trim_end_matches(".md")
+                .trim_end_matches(".yaml");
+            let stem = stem.replace('/', "-").to_lowercase();
+            let name = match copyable.index {
+                Some(index) => format!("{stem}-yaml-block-{index}.yaml"),
+                None => format!("{stem}.yaml"),
+            };
+            (name, copyable.text)
         })
         .collect()
 }
@@ -485,7 +441,7 @@ fn scaffolded() -> Vec<Copyable> {
     ["ClusterAdmissionPolicy", "AdmissionPolicy"]
         .into_iter()
         .map(|kind| {
-            let output = scratch.kwctl(
+            let output = scratch.run(
                 &kwctl,
                 [
                     OsStr::new("scaffold"),
@@ -507,6 +463,11 @@ fn scaffolded() -> Vec<Copyable> {
             let local = format!("module: file://{}", module.display());
             let scaffold = String::from_utf8(output.stdout).unwrap();
             assert!(scaffold.contains(&local), "{name}: {scaffold}");
+            assert_eq!(
+                parse(&scaffold)["spec"]["rules"],
+                yaml(METADATA)["rules"],
+                "{name}: spec.rules vs {METADATA}"
+            );
             let header =
                 "# kwctl scaffold manifest, spec.module as for the README's registry:// URI.\n";
             let text = scaffold.replace(&local, &format!("module: {}", released_module()));
@@ -515,19 +476,15 @@ fn scaffolded() -> Vec<Copyable> {
         .collect()
 }
 
-/// The chart rendered as each README path and each Rancher form answer would install it.
+/// The chart rendered as each README path and each Rancher form answer would install it (the
+/// Flux HelmRelease's values are the README's values file, checked by
+/// `the_readme_flux_release_installs_the_released_chart_with_the_readme_values`).
 fn rendered_charts(helm: &Helm) -> Vec<Copyable> {
     let mut all = vec![(
         "chart-default-values-with-readme-values-file.yaml".to_string(),
         helm.template(CHART, "kubewarden", &readme_values())
             .unwrap(),
     )];
-    let (_, release) = readme_flux();
-    all.push((
-        "chart-readme-flux-helmrelease-values.yaml".to_string(),
-        helm.template(CHART, "kubewarden", &release["spec"]["values"])
-            .unwrap(),
-    ));
     let mut namespaced = readme_values();
     namespaced["kind"] = "AdmissionPolicy".into();
     namespaced["settings"]["verifySecrets"] = false.into();
@@ -600,23 +557,12 @@ fn write_all(dir: &Path, files: &[Copyable]) {
     }
 }
 
-/// Every policy manifest an operator can copy from us, each checked to hold a Kubewarden policy;
-/// with `COPYABLE_MANIFESTS=<dir>` (`make copyable-manifests`) they are written there, one file
-/// each, for `kubectl apply --dry-run=server` against the CRDs.
+/// Every policy manifest an operator can copy from us; with `COPYABLE_MANIFESTS=<dir>` (`make
+/// copyable-manifests`) they are written there, one file each, for the cluster suite's `kubectl
+/// apply --dry-run=server` against the CRDs (which is what checks each one).
 #[test]
 fn copyable_manifests_parse_and_are_written_on_request() {
-    let mut files = markdown_manifests("README.md", "readme");
-    let mut docs: Vec<String> = std::fs::read_dir(repository().join("docs"))
-        .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".md"))
-        .collect();
-    docs.sort();
-    for page in docs {
-        let prefix = format!("docs-{}", page.trim_end_matches(".md"));
-        files.extend(markdown_manifests(&format!("docs/{page}"), &prefix));
-    }
-    files.extend(install_examples());
+    let mut files = served_copyables();
     files.extend(scaffolded());
     if let Some(helm) = Helm::new("the chart's renders for the copyable manifests") {
         let charts = rendered_charts(&helm);
@@ -639,16 +585,6 @@ fn copyable_manifests_parse_and_are_written_on_request() {
         files.len(),
         files.iter().map(|(name, _)| name).collect::<Vec<_>>()
     );
-    for (name, text) in &files {
-        for document in serde_yaml::Deserializer::from_str(text) {
-            let value = <Value as serde::Deserialize>::deserialize(document)
-                .unwrap_or_else(|e| panic!("{name}: not YAML: {e}"));
-            assert!(
-                value.is_null() || value["apiVersion"].is_string() && value["kind"].is_string(),
-                "{name}: a document without apiVersion and kind"
-            );
-        }
-    }
     if let Some(dir) = std::env::var_os("COPYABLE_MANIFESTS").filter(|dir| !dir.is_empty()) {
         write_all(Path::new(&dir), &files);
         eprintln!(

@@ -1,25 +1,15 @@
 //! The README's settings example is the user contract: it must parse exactly as documented.
 
-use image_pull_secrets::{ImageRef, OnMissingSecret, Settings, Templates};
+mod support;
 
-fn settings_example() -> String {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let after_marker = readme
-        .split("<!-- settings-example")
-        .nth(1)
-        .expect("settings-example marker in README.md");
-    let block = after_marker
-        .split("```yaml\n")
-        .nth(1)
-        .expect("a yaml block after the marker");
-    block.split("\n```").next().unwrap().to_string()
-}
+use image_pull_secrets::{ImageRef, OnMissingSecret, Settings, Templates};
+use support::{read, yaml_block_after};
 
 #[test]
 fn readme_settings_example_parses_as_documented() {
     let yaml: serde_json::Value =
-        serde_yaml::from_str(&settings_example()).expect("README example is YAML");
+        serde_yaml::from_str(&yaml_block_after("README.md", "<!-- settings-example"))
+            .expect("README example is YAML");
     let settings = Settings::from_slice(yaml.to_string().as_bytes())
         .expect("README example is valid settings");
     assert_eq!(settings.rules.len(), 3);
@@ -63,8 +53,7 @@ fn readme_settings_example_parses_as_documented() {
 
 #[test]
 fn readme_documents_every_settings_key() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = read("README.md");
     for key in [
         "`rules`",
         "`rules[].secret`",

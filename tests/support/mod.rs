@@ -50,20 +50,22 @@ impl Scratch {
         self.0.join(name)
     }
 
-    /// Runs kwctl from the repository root with its XDG folders here (it would write to $HOME).
-    pub fn kwctl<I, S>(&self, kwctl: &str, args: I) -> Output
+    /// Runs kwctl or helm from the repository root with their XDG folders here (they would
+    /// write to $HOME).
+    pub fn run<I, S>(&self, program: impl AsRef<std::ffi::OsStr>, args: I) -> Output
     where
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        Command::new(kwctl)
+        let program = program.as_ref();
+        Command::new(program)
             .current_dir(repository())
             .args(args)
             .env("XDG_CACHE_HOME", self.path("cache"))
             .env("XDG_CONFIG_HOME", self.path("config"))
             .env("XDG_DATA_HOME", self.path("data"))
             .output()
-            .unwrap_or_else(|e| panic!("cannot run {kwctl}: {e}"))
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", Path::new(program).display()))
     }
 
     /// The module as distributed: `policy.wasm` annotated by kwctl with the metadata as it is
@@ -76,7 +78,7 @@ impl Scratch {
             built.display()
         );
         let annotated = self.path("annotated-policy.wasm");
-        let output = self.kwctl(
+        let output = self.run(
             kwctl,
             [
                 "annotate".as_ref(),
@@ -162,4 +164,120 @@ pub fn applied_yaml_blocks(text: &str) -> Vec<(usize, &str)> {
         })
         .map(|(index, block)| (index + 1, block))
         .collect()
+}
+
+/// The first ```yaml block after `marker` in `file` (the README's settings example and values).
+pub fn yaml_block_after(file: &str, marker: &str) -> String {
+    let text = read(file);
+    text.split_once(marker)
+        .and_then(|(_, after)| after.split_once("```yaml\n"))
+        .and_then(|(_, block)| block.split_once("\n```"))
+        .unwrap_or_else(|| panic!("{file}: no ```yaml block after {marker:?}"))
+        .0
+        .to_string()
+}
+
+/// The non-empty documents of a multi-document YAML text.
+pub fn documents(what: &str, text: &str) -> Vec<serde_yaml::Value> {
+    serde_yaml::Deserializer::from_str(text)
+        .map(|document| {
+            serde::Deserialize::deserialize(document)
+                .unwrap_or_else(|e| panic!("{what}: a document is not YAML: {e}"))
+        })
+        .filter(|document: &serde_yaml::Value| !document.is_null())
+        .collect()
+}
+
+/// Panics, naming `what`, unless the policy accepts `settings`.
+pub fn assert_accepted(what: &str, settings: &serde_yaml::Value) {
+    let json: serde_json::Value = serde_yaml::from_value(settings.clone()).unwrap();
+    if let Err(e) = image_pull_secrets::Settings::from_slice(json.to_string().as_bytes()) {
+        panic!("{what}: the policy refuses these settings: {e}");
+    }
+}
+
+/// A `policy-metadata.yaml` annotation.
+pub fn annotation(key: &str) -> String {
+    yaml(METADATA)["annotations"][key]
+        .as_str()
+        .unwrap_or_else(|| panic!("{METADATA}: annotation {key} must be a string"))
+        .to_string()
+}
+
+/// Every path a value reaches (`rules[].namespaceSelector.matchLabels.team`, ...): a mapping's
+/// own path too, list items under `path[]`.
+pub fn field_paths(value: &serde_json::Value, prefix: &str, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, inner) in map {
+                let path = format!("{prefix}{key}");
+                into.push(path.clone());
+                field_paths(inner, &format!("{path}."), into);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            let path = prefix.trim_end_matches('.');
+            for item in items {
+                field_paths(item, &format!("{path}[]."), into);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A text an operator copies from us: an applied yaml block of the README or of a `docs/` page
+/// (`index`: its place among the page's yaml blocks), or a file of `examples/install/`.
+pub struct Copyable {
+    pub file: String,
+    pub index: Option<usize>,
+    pub text: String,
+}
+
+impl Copyable {
+    /// `README.md, yaml block 3` or the file's path.
+    pub fn source(&self) -> String {
+        match self.index {
+            Some(index) => format!("{}, yaml block {index}", self.file),
+            None => self.file.clone(),
+        }
+    }
+}
+
+/// Everything an operator copies from us, file by file in a stable order.
+pub fn copyables() -> Vec<Copyable> {
+    let listed = |dir: &str, ext: &str| {
+        let mut found: Vec<String> = std::fs::read_dir(repository().join(dir))
+            .unwrap_or_else(|e| panic!("{dir}: {e}"))
+            .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(ext))
+            .map(|name| format!("{dir}/{name}"))
+            .collect();
+        found.sort();
+        found
+    };
+    let mut pages = vec!["README.md".to_string()];
+    pages.extend(listed("docs", ".md"));
+    let mut all = Vec::new();
+    for page in pages {
+        let text = read(&page);
+        all.extend(
+            applied_yaml_blocks(&text)
+                .into_iter()
+                .map(|(index, block)| Copyable {
+                    file: page.clone(),
+                    index: Some(index),
+                    text: format!("{block}\n"),
+                }),
+        );
+    }
+    all.extend(
+        listed("examples/install", ".yaml")
+            .into_iter()
+            .map(|file| Copyable {
+                text: read(&file),
+                file,
+                index: None,
+            }),
+    );
+    all
 }
