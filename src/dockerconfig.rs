@@ -372,35 +372,6 @@ impl<'de> Deserialize<'de> for Auths {
     }
 }
 
-/// A JSON value as a Go `string` field receives it.
-enum GoString {
-    Text(String),
-    /// `null` leaves a Go string unchanged.
-    Null,
-    /// Any other value: a type error.
-    Other,
-}
-
-impl<'de> Deserialize<'de> for GoString {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct StringVisitor;
-        impl<'de> Visitor<'de> for StringVisitor {
-            type Value = GoString;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
-                Ok(GoString::Text(text.to_string()))
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(GoString::Null)
-            }
-            visit_as!(GoString::Other; scalars, seq, map);
-        }
-        deserializer.deserialize_any(StringVisitor)
-    }
-}
-
 /// One registry entry, as `DockerConfigEntry.UnmarshalJSON` decodes it: whether it yields a
 /// username or password, or why the kubelet cannot decode it. No value is kept.
 struct Entry(Result<bool, EntryFailure>);
@@ -424,12 +395,11 @@ impl<'de> Deserialize<'de> for Entry {
                         map.next_value::<IgnoredAny>()?;
                         continue;
                     };
-                    match map.next_value::<GoString>()? {
-                        GoString::Text(text) => values[field] = text,
-                        GoString::Null => {}
-                        GoString::Other => {
-                            failure.get_or_insert(EntryFailure::NotAString(FIELDS[field]));
-                        }
+                    // As a Go `string` field: `null` leaves it unchanged, other types fail.
+                    match map.next_value::<serde_json::Value>()? {
+                        serde_json::Value::String(text) => values[field] = text,
+                        serde_json::Value::Null => {}
+                        _ => _ = failure.get_or_insert(EntryFailure::NotAString(FIELDS[field])),
                     }
                 }
                 let [username, password, _email, auth] = values;

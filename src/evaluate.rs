@@ -197,7 +197,7 @@ fn pods_lists<C: Cluster>(
 
 fn read_specs<'a>(workload: &Workload, object: &'a Value) -> Result<Vec<PodSpecView<'a>>, String> {
     workload
-        .pod_spec_pointers(object)?
+        .pod_spec_pointers(object)
         .into_iter()
         .filter_map(|pointer| value_at(object, &pointer).map(|spec| (pointer, spec)))
         .map(|(pointer, spec)| {

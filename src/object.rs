@@ -143,8 +143,8 @@ impl<'de: 'a, 'a> Visitor<'de> for TextVisitor<'a> {
 }
 
 /// Visitor methods that answer `$value` to each kind of JSON value named after it (`scalars`:
-/// booleans and numbers; `str`, `unit`, `seq`, `map`), reading past a list's or an object's
-/// content. For the visitors that only tell some shapes apart.
+/// booleans and numbers; `str`, `unit`, `seq`), reading past a list's content. For the visitors
+/// that only tell some shapes apart.
 macro_rules! visit_as {
     ($value:expr; $($kind:ident),+) => {
         $($crate::object::visit_as!(@$kind $value);)+
@@ -176,11 +176,6 @@ macro_rules! visit_as {
     (@seq $value:expr) => {
         fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
             serde::de::Visitor::visit_seq(serde::de::IgnoredAny, seq).map(|_| $value)
-        }
-    };
-    (@map $value:expr) => {
-        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
-            serde::de::Visitor::visit_map(serde::de::IgnoredAny, map).map(|_| $value)
         }
     };
 }

@@ -1,5 +1,6 @@
 //! Reading a pod spec in raw JSON: its containers' images and the pull secrets it already names.
-//! Malformed shapes become messages with the field path; nothing here can panic on odd input.
+//! Built-in kinds arrive decoded by the API server; a custom resource's pod spec may have any
+//! shape, and a wrong one becomes a message with the field path, never a panic.
 
 use std::fmt;
 
