@@ -27,7 +27,7 @@ use support::kubewarden::{
     self, policy_server_entry, unique_name, webhook_configuration, yaml_block,
 };
 use support::policy_server::{Launch, PolicyServer};
-use support::process::{binary_from_env, free_port, is_running, stop_all_on_interrupt, wait_until};
+use support::process::{binary_from_env, free_port, is_running, scratch, wait_until};
 use support::registry::Registry;
 
 const SECRET: &str = "corp-registry";
@@ -132,9 +132,9 @@ impl LaunchFiles {
 }
 
 /// The README's ClusterAdmissionPolicy, parsed.
-fn readme_policy(readme: &str) -> Value {
+fn readme_policy() -> Value {
     serde_yaml::from_str(yaml_block(
-        readme,
+        kubewarden::readme(),
         "Install",
         "kind: ClusterAdmissionPolicy",
     ))
@@ -143,8 +143,8 @@ fn readme_policy(readme: &str) -> Value {
 
 /// The suite's policies: the README's own, and variants of it with other settings, rules or
 /// failure policy. Each judges only the namespaces labelled with its name.
-fn policies(readme: &str, module: &str) -> Vec<Value> {
-    let base = readme_policy(readme);
+fn policies(module: &str) -> Vec<Value> {
+    let base = readme_policy();
     let rule = |on_missing: &str| json!({"secret": SECRET, "registries": [REGISTRY], "onMissingSecret": on_missing});
     let pods = &base["spec"]["rules"];
     let with_rules = |extra: Value| -> Value {
@@ -485,12 +485,7 @@ fn namespace_read_forbidden_falls_to_on_missing_secret(s: &mut Suite) {
             done
         },
     );
-    let mut restore = role.json();
-    restore["metadata"]
-        .as_object_mut()
-        .unwrap()
-        .remove("resourceVersion");
-    s.kubectl.apply(&restore.to_string());
+    kubewarden::install_namespace_and_rbac(&s.kubectl);
     let ran = last.unwrap();
     assert!(ran.ok, "{}", ran.all());
     assert_has(&ran.stderr, "Warning: imagePullSecret \"corp-registry\" in namespace \"ns-forbidden\": the namespace could not be read for the namespaceSelector");
@@ -623,10 +618,6 @@ fn secret_created_after_a_refusal_admits_the_retry(s: &mut Suite) {
 /// fix; restored, the next Pod is admitted.
 fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
     s.namespace("rbac", Some("reject"), &[], true);
-    let binding = s
-        .kubectl
-        .cmd("get clusterrolebinding image-pull-secrets-policy -o json");
-    assert!(binding.ok, "{}", binding.all());
     assert!(
         s.kubectl
             .cmd("delete clusterrolebinding image-pull-secrets-policy")
@@ -644,16 +635,7 @@ fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
         },
     );
     let ran = refused.unwrap();
-    let mut restore = binding.json();
-    for key in [
-        "resourceVersion",
-        "uid",
-        "creationTimestamp",
-        "managedFields",
-    ] {
-        restore["metadata"].as_object_mut().unwrap().remove(key);
-    }
-    s.kubectl.apply(&restore.to_string());
+    kubewarden::install_namespace_and_rbac(&s.kubectl);
     assert_has(&ran.stderr, &denied_by("reject"));
     assert_has(
         &ran.stderr,
@@ -925,8 +907,7 @@ fn copyable_manifests_pass_kubewardens_crds(s: &mut Suite) {
 /// ClusterAdmissionPolicy of the released module with those settings; `helm uninstall` removes it.
 fn helm_install_with_the_readme_values_stores_the_policy(s: &mut Suite) {
     let helm = std::env::var("HELM").expect("HELM (helm 4)");
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
-    let values = readme
+    let values = kubewarden::readme()
         .split("<!-- helm-values")
         .nth(1)
         .and_then(|r| r.split("```yaml\n").nth(1))
@@ -1224,7 +1205,7 @@ macro_rules! cases {
 
 // ----- set-up and the run ------------------------------------------------------------------------
 
-fn install(kubectl: &Kubectl, readme: &str, module_uri: &str) -> Vec<Value> {
+fn install(kubectl: &Kubectl, module_uri: &str) -> Vec<Value> {
     let crds = Path::new(&std::env::var("KUBEWARDEN_CRDS").unwrap_or_else(|_| {
         repo_root()
             .join("../shared/kubewarden/crds")
@@ -1237,16 +1218,10 @@ fn install(kubectl: &Kubectl, readme: &str, module_uri: &str) -> Vec<Value> {
     let ran = kubectl.cmd("wait --for=condition=Established crd --all --timeout=60s");
     assert!(ran.ok, "{}", ran.all());
     kubectl.apply(include_str!("cluster/podbox-crd.yaml"));
-    kubectl.apply(&format!(
-        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {}}}\n---\napiVersion: v1\nkind: ServiceAccount\n\
-         metadata: {{name: policy-server, namespace: {}}}\n",
-        kubewarden::NAMESPACE,
-        kubewarden::NAMESPACE
-    ));
     // The RBAC operators apply, read from the README itself.
-    kubectl.apply(yaml_block(readme, "Cluster access", "kind: ClusterRole"));
+    kubewarden::install_namespace_and_rbac(kubectl);
     let mut stored = Vec::new();
-    for policy in policies(readme, module_uri) {
+    for policy in policies(module_uri) {
         kubectl.apply(&policy.to_string());
         let name = policy["metadata"]["name"].as_str().unwrap();
         stored.push(
@@ -1271,14 +1246,9 @@ fn main() {
     let module = std::env::var("POLICY")
         .map(PathBuf::from)
         .unwrap_or_else(|_| repo_root().join("annotated-policy.wasm"));
-    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     let started = Instant::now();
-    let scratch = tempfile::Builder::new()
-        .prefix("ips-cluster-")
-        .tempdir()
-        .unwrap();
+    let scratch = scratch("ips-cluster-");
     let dir = scratch.path().to_path_buf();
-    stop_all_on_interrupt(dir.clone());
 
     let (failures, pids, ports, counts) = {
         let registry = Registry::start(&dir.join("registry"));
@@ -1287,7 +1257,7 @@ fn main() {
         let cluster = Cluster::start(&assets, &dir.join("cluster"));
         println!("cluster ready in {:?}", cluster.started_in);
         let kubectl = Kubectl::new(&assets.join("kubectl"), cluster.kubectl.kubeconfig());
-        let stored = install(&kubectl, &readme, &module_uri);
+        let stored = install(&kubectl, &module_uri);
 
         // The PolicyServers, as their policies' `spec.policyServer` names them: TLS by the
         // cluster's CA, each reading the cluster with a token the API server issued for its

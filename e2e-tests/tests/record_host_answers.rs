@@ -18,8 +18,8 @@ use std::process::Command;
 
 use serde_json::{json, Value};
 use support::cluster::{assets, kubeconfig, Cluster, Kubectl};
-use support::kubewarden::{self, yaml_block};
-use support::process::{binary_from_env, free_port, stop_all_on_interrupt};
+use support::kubewarden;
+use support::process::{binary_from_env, free_port, scratch};
 
 /// Planted in the found secret: it must appear in the session file (kwctl records the payload)
 /// but never in the policy's response.
@@ -135,17 +135,8 @@ fn no_binding(kubectl: &Kubectl, up: bool) {
                 .run(&["delete", "clusterrolebinding", "image-pull-secrets-policy"])
                 .ok
         ),
-        false => kubectl.apply(readme_rbac()),
+        false => kubewarden::install_namespace_and_rbac(kubectl),
     }
-}
-
-fn readme_rbac() -> &'static str {
-    let readme = Box::leak(
-        std::fs::read_to_string(repo_root().join("README.md"))
-            .unwrap()
-            .into_boxed_str(),
-    );
-    yaml_block(readme, "Cluster access", "kind: ClusterRole")
 }
 
 impl Scenario {
@@ -250,12 +241,8 @@ fn main() {
     let assets = assets().unwrap_or_else(|why| panic!("the recordings need a cluster: {why}"));
     let kwctl = binary_from_env("KWCTL", "kwctl");
     let module = policy_module();
-    let scratch = tempfile::Builder::new()
-        .prefix("ips-record-")
-        .tempdir()
-        .unwrap();
+    let scratch = scratch("ips-record-");
     let dir = scratch.path().to_path_buf();
-    stop_all_on_interrupt(dir.clone());
     let out_dir = std::env::var("RECORD_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|_| dir.join("recorded"));
@@ -263,12 +250,7 @@ fn main() {
 
     let cluster = Cluster::start(&assets, &dir.join("cluster"));
     let kubectl = &cluster.kubectl;
-    kubectl.apply(&format!(
-        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {0}}}\n---\napiVersion: v1\nkind: ServiceAccount\n\
-         metadata: {{name: policy-server, namespace: {0}}}\n",
-        kubewarden::NAMESPACE
-    ));
-    kubectl.apply(readme_rbac());
+    kubewarden::install_namespace_and_rbac(kubectl);
     let identities = dir.join("identities");
     std::fs::create_dir_all(&identities).unwrap();
     let policy_server = identities.join("policy-server");

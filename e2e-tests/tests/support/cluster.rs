@@ -158,7 +158,7 @@ pub fn kubeconfig(path: &Path, server: &str, ca: &Path, user: &str) {
 }
 
 /// The kubeconfig `user` lines for a client certificate.
-pub fn certificate_user(pki: &Pki, name: &str) -> String {
+fn certificate_user(pki: &Pki, name: &str) -> String {
     format!(
         "    client-certificate: {}\n    client-key: {}\n",
         pki.path(&format!("{name}.crt")).display(),
@@ -193,20 +193,13 @@ impl Cluster {
         pki.key_pair("sa");
         let [client, peer, metrics, secure, kcm_port] = [(); 5].map(|()| free_port());
         let server = format!("https://127.0.0.1:{secure}");
-        let admin = dir.join("admin.kubeconfig");
-        kubeconfig(
-            &admin,
-            &server,
-            &pki.path("ca.crt"),
-            &certificate_user(&pki, "admin"),
-        );
-        let kcm_config = dir.join("kcm.kubeconfig");
-        kubeconfig(
-            &kcm_config,
-            &server,
-            &pki.path("ca.crt"),
-            &certificate_user(&pki, "kcm"),
-        );
+        // A kubeconfig per client certificate: the suite's admin and the controller manager.
+        let [admin, kcm_config] = ["admin", "kcm"].map(|user| {
+            let path = dir.join(format!("{user}.kubeconfig"));
+            let credentials = certificate_user(&pki, user);
+            kubeconfig(&path, &server, &pki.path("ca.crt"), &credentials);
+            path
+        });
 
         let mut etcd = Command::new(assets.join("etcd"));
         let peer_url = format!("http://127.0.0.1:{peer}");

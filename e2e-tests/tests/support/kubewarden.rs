@@ -5,7 +5,11 @@
 //! policy_subreconciler_webhook.go). One difference, forced by a cluster without Service
 //! networking: the webhook's `clientConfig` is the PolicyServer's loopback `url`, not a `service`.
 
+use std::sync::OnceLock;
+
 use serde_json::{json, Map, Value};
+
+use super::cluster::Kubectl;
 
 /// The namespace Kubewarden runs in; the controller keeps every ClusterAdmissionPolicy out of it.
 pub const NAMESPACE: &str = "kubewarden";
@@ -94,6 +98,32 @@ fn namespace_selector(spec: &Value) -> Value {
         expressions.extend(own.iter().cloned());
     }
     json!({ "matchExpressions": expressions })
+}
+
+/// The repository's README.md, read once: the suites install what it tells operators to apply.
+pub fn readme() -> &'static str {
+    static README: OnceLock<String> = OnceLock::new();
+    README.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .unwrap();
+        std::fs::read_to_string(root.join("README.md")).expect("README.md")
+    })
+}
+
+/// The README's RBAC block: the ClusterRole and its binding to `kubewarden/policy-server`.
+pub fn readme_rbac() -> &'static str {
+    yaml_block(readme(), "Cluster access", "kind: ClusterRole")
+}
+
+/// Kubewarden's namespace, the default PolicyServer's ServiceAccount in it, and the README's RBAC
+/// for that account (applied again, it also restores what a case took away).
+pub fn install_namespace_and_rbac(kubectl: &Kubectl) {
+    kubectl.apply(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {NAMESPACE}}}\n---\napiVersion: v1\n\
+         kind: ServiceAccount\nmetadata: {{name: policy-server, namespace: {NAMESPACE}}}\n"
+    ));
+    kubectl.apply(readme_rbac());
 }
 
 /// The fenced YAML block of `markdown` under the heading `heading` that contains `marker`.

@@ -31,6 +31,17 @@ pub fn stop_all_on_interrupt(scratch: PathBuf) {
     .expect("install the interrupt handler");
 }
 
+/// A fresh temporary folder named `prefix…`, removed (every child stopped first) on an interrupt
+/// too, by [`stop_all_on_interrupt`].
+pub fn scratch(prefix: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("a scratch folder");
+    stop_all_on_interrupt(dir.path().to_path_buf());
+    dir
+}
+
 /// Whether a process with this PID is still running (and not a zombie).
 pub fn is_running(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
