@@ -286,6 +286,12 @@ impl Suite {
         self.kubectl.get("pod", namespace, name)
     }
 
+    /// The `imagePullSecrets` of the Pod the API server stored (`null`: none listed).
+    fn stored_pod_secrets(&self, namespace: &str, name: &str) -> Value {
+        let pod = self.pod(namespace, name).expect("the pod was stored");
+        pull_secrets(&pod["spec"])
+    }
+
     /// The Pod a controller created with these labels, waited for.
     fn controlled_pod(&self, namespace: &str, selector: &str) -> Value {
         let mut found = Value::Null;
@@ -359,10 +365,7 @@ fn run_with_matching_image_stores_the_secret(s: &mut Suite) {
         ["GET secrets run-match/corp-registry"]
     );
     assert!(ran.ok, "{}", ran.all());
-    assert_eq!(
-        pull_secrets(&s.pod("run-match", "billing").unwrap()["spec"]),
-        secret_list()
-    );
+    assert_eq!(s.stored_pod_secrets("run-match", "billing"), secret_list());
 }
 
 /// With an image no rule matches, the Pod is stored exactly as in a namespace no policy judges.
@@ -529,7 +532,7 @@ fn missing_secret_under_warn_is_stored_with_a_warning(s: &mut Suite) {
         &format!("Warning: {}", not_found_message("missing-warn")),
     );
     assert_eq!(
-        pull_secrets(&s.pod("missing-warn", "billing").unwrap()["spec"]),
+        s.stored_pod_secrets("missing-warn", "billing"),
         secret_list()
     );
 }
@@ -543,10 +546,7 @@ fn missing_secret_under_skip_is_stored_without_it(s: &mut Suite) {
         &ran.stderr,
         &format!("Warning: {}", not_found_message("missing-skip")),
     );
-    assert_eq!(
-        pull_secrets(&s.pod("missing-skip", "billing").unwrap()["spec"]),
-        Value::Null
-    );
+    assert_eq!(s.stored_pod_secrets("missing-skip", "billing"), Value::Null);
 }
 
 /// An Opaque secret of that name holds no registry credentials: refused, saying so.
@@ -660,14 +660,8 @@ fn namespace_selector_reads_real_labels(s: &mut Suite) {
         let ran = s.run_pod(ns, "billing", IMAGE);
         assert!(ran.ok, "{}", ran.all());
     }
-    assert_eq!(
-        pull_secrets(&s.pod("team-a", "billing").unwrap()["spec"]),
-        secret_list()
-    );
-    assert_eq!(
-        pull_secrets(&s.pod("team-b", "billing").unwrap()["spec"]),
-        Value::Null
-    );
+    assert_eq!(s.stored_pod_secrets("team-a", "billing"), secret_list());
+    assert_eq!(s.stored_pod_secrets("team-b", "billing"), Value::Null);
 }
 
 /// The ServiceAccount mode on a real ServiceAccount: `kubectl create serviceaccount` stores it with
@@ -700,10 +694,7 @@ fn service_accounts_get_the_secret(s: &mut Suite) {
     }
     let ran = s.run_pod("accounts", "web", PUBLIC_IMAGE);
     assert!(ran.ok, "{}", ran.all());
-    assert_eq!(
-        pull_secrets(&s.pod("accounts", "web").unwrap()["spec"]),
-        secret_list()
-    );
+    assert_eq!(s.stored_pod_secrets("accounts", "web"), secret_list());
 }
 
 /// A custom resource through a CustomResourceDefinition and a JSONPath rule.
@@ -827,17 +818,11 @@ fn policy_server_down_follows_the_failure_policy(s: &mut Suite) {
     );
     let ran = s.run_pod("down-ignore", "billing", IMAGE);
     assert!(ran.ok, "{}", ran.all());
-    assert_eq!(
-        pull_secrets(&s.pod("down-ignore", "billing").unwrap()["spec"]),
-        Value::Null
-    );
+    assert_eq!(s.stored_pod_secrets("down-ignore", "billing"), Value::Null);
     s.policy_server = Some(s.launch.start());
     let ran = s.run_pod("down-fail", "billing", IMAGE);
     assert!(ran.ok, "{}", ran.all());
-    assert_eq!(
-        pull_secrets(&s.pod("down-fail", "billing").unwrap()["spec"]),
-        secret_list()
-    );
+    assert_eq!(s.stored_pod_secrets("down-fail", "billing"), secret_list());
 }
 
 /// No secret byte in anything kubectl printed or a PolicyServer logged, and no raw host error
