@@ -1,77 +1,50 @@
-//! The README's settings example is the user contract: it must parse exactly as documented.
+//! The README's settings example is the user contract: it must parse exactly as its comments say.
+//! (Its settings table is checked beside the Rancher form, in tests/metadata.rs.)
 
 mod support;
 
 use image_pull_secrets::{ImageRef, OnMissingSecret, Settings, Templates};
-use support::{read, yaml_block_after};
+use support::yaml_block_after;
 
 #[test]
 fn readme_settings_example_parses_as_documented() {
-    let yaml: serde_json::Value =
-        serde_yaml::from_str(&yaml_block_after("README.md", "<!-- settings-example"))
-            .expect("README example is YAML");
-    let settings = Settings::from_slice(yaml.to_string().as_bytes())
-        .expect("README example is valid settings");
-    assert_eq!(settings.rules.len(), 3);
-    assert_eq!(settings.rules[0].secret, "corp-registry");
-    assert_eq!(settings.rules[0].on_missing_secret, OnMissingSecret::Reject);
-    assert_eq!(settings.rules[1].on_missing_secret, OnMissingSecret::Skip);
-    assert!(settings.rules[0].pull_always && !settings.rules[1].pull_always);
+    let example: serde_json::Value =
+        serde_yaml::from_str(&yaml_block_after("README.md", "<!-- settings-example")).unwrap();
+    let settings = Settings::from_slice(example.to_string().as_bytes()).expect("valid settings");
+    let [corp, hub, team_a] = &settings.rules[..] else {
+        panic!("three rules expected");
+    };
+    assert_eq!(corp.secret, "corp-registry");
+    let outcomes = [corp, hub].map(|rule| rule.on_missing_secret);
+    assert_eq!(outcomes, [OnMissingSecret::Reject, OnMissingSecret::Skip]);
+    assert!(corp.pull_always && !hub.pull_always && corp.namespace_selector.is_none());
     assert!(settings.inject && settings.verify_secrets && settings.check_credentials);
     assert_eq!(settings.templates, Templates::Check);
     assert_eq!(settings.custom_resources[0].kind, "Rollout");
-    assert!(settings.rules[0].namespace_selector.is_none());
-    let team_a: std::collections::BTreeMap<String, String> =
-        [("team".to_string(), "a".to_string())].into();
-    let selector = settings.rules[2]
-        .namespace_selector
-        .as_ref()
-        .expect("a selector");
-    assert!(selector.matches(&team_a));
+    let selector = team_a.namespace_selector.as_ref().expect("a selector");
+    assert!(selector.matches(&[("team".to_string(), "a".to_string())].into()));
     assert!(!selector.matches(&Default::default()));
-    assert_eq!(settings.service_accounts.len(), 1);
-    assert_eq!(settings.service_accounts[0].secret, "dockerhub");
+    let [account] = &settings.service_accounts[..] else {
+        panic!("one ServiceAccount entry expected");
+    };
     assert_eq!(
-        settings.service_accounts[0].on_missing_secret,
-        OnMissingSecret::Warn
+        (&*account.secret, account.on_missing_secret),
+        ("dockerhub", OnMissingSecret::Warn)
     );
-    let matches =
-        |rule: usize, image: &str| settings.rules[rule].matches(&ImageRef::parse(image).unwrap());
-    assert!(matches(
-        0,
-        "registry.corp.example:5000/finance/billing:2.4.1"
-    ));
-    assert!(matches(0, "eu.corp.example/app"));
-    assert!(matches(0, "acme/tools/cli"));
-    assert!(
-        !matches(0, "registry.corp.example:5001/app"),
-        "other port: no match"
-    );
-    assert!(!matches(0, "a.b.corp.example/app"), "* is one label");
-    assert!(matches(1, "nginx"));
-}
-
-#[test]
-fn readme_documents_every_settings_key() {
-    let readme = read("README.md");
-    for key in [
-        "`rules`",
-        "`rules[].secret`",
-        "`rules[].registries`",
-        "`rules[].images`",
-        "`rules[].onMissingSecret`",
-        "`rules[].namespaceSelector`",
-        "`rules[].imagePullPolicy`",
-        "`serviceAccounts`",
-        "`inject`",
-        "`templates`",
-        "`verifySecrets`",
-        "`checkCredentials`",
-        "`customResources`",
-    ] {
-        assert!(
-            readme.contains(&format!("| {key} |")),
-            "README settings table lacks {key}"
-        );
+    let cases = [
+        (
+            corp,
+            "registry.corp.example:5000/finance/billing:2.4.1",
+            true,
+        ),
+        (corp, "eu.corp.example/app", true),
+        (corp, "acme/tools/cli", true),
+        (corp, "registry.corp.example:5001/app", false), // another port
+        (corp, "a.b.corp.example/app", false),           // `*` is one label
+        (hub, "nginx", true),
+    ];
+    for (rule, image, expected) in cases {
+        let matched = rule.matches(&ImageRef::parse(image).unwrap());
+        assert_eq!(matched, expected, "{} vs {image}", rule.secret);
     }
 }

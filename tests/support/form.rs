@@ -30,10 +30,10 @@ pub struct Form {
 
 impl Form {
     pub fn load() -> Self {
-        let form: Value = serde_yaml::from_value(yaml(QUESTIONS)["questions"].clone())
-            .unwrap_or_else(|e| panic!("{QUESTIONS}: {e}"));
-        let questions = form.as_array().expect("a list of questions").clone();
-        Form { questions }
+        let form = serde_yaml::from_value(yaml(QUESTIONS)["questions"].clone());
+        Form {
+            questions: form.unwrap_or_else(|e| panic!("{QUESTIONS}: {e}")),
+        }
     }
 
     /// The settings the UI sends when the operator gives `answers`: top-level variables map to
@@ -42,42 +42,42 @@ impl Form {
     pub fn settings(&self, answers: &Value) -> Value {
         let mut settings = json!({});
         for question in self.questions.iter().flat_map(with_subquestions) {
-            let variable = variable(question);
-            let value = match answers.get(variable) {
+            let value = match answers.get(variable(question)) {
                 None => question["default"].clone(),
-                Some(items) if is_sequence(question) => Value::Array(
+                Some(items) if is(question, "sequence[") => {
+                    let items = items.as_array().expect("a list answers a sequence");
                     items
-                        .as_array()
-                        .unwrap_or_else(|| panic!("the answer to {variable} must be a list"))
                         .iter()
                         .map(|item| sequence_item(question, item))
-                        .collect(),
-                ),
+                        .collect()
+                }
                 Some(answer) => answer.clone(),
             };
-            set(&mut settings, variable, value);
+            // `@shell/utils/object`'s `set`: a dotted path, intermediate objects created.
+            let mut node = &mut settings;
+            for part in variable(question).split('.') {
+                node = node
+                    .as_object_mut()
+                    .unwrap()
+                    .entry(part)
+                    .or_insert(json!({}));
+            }
+            *node = value;
         }
         settings
     }
 }
 
 fn variable(question: &Value) -> &str {
-    question["variable"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{QUESTIONS}: a question without a variable: {question}"))
+    let variable = question["variable"].as_str();
+    variable.unwrap_or_else(|| panic!("{QUESTIONS}: a question without a variable: {question}"))
 }
 
-fn is_sequence(question: &Value) -> bool {
+/// Whether a question's type is `kind` (`sequence[`, `map[`), with or without an item type.
+fn is(question: &Value, kind: &str) -> bool {
     question["type"]
         .as_str()
-        .is_some_and(|kind| kind.starts_with("sequence["))
-}
-
-fn is_map_with_subquestions(question: &Value) -> bool {
-    question["type"]
-        .as_str()
-        .is_some_and(|kind| kind.starts_with("map["))
-        && question["subquestions"].is_array()
+        .is_some_and(|t| t.starts_with(kind))
 }
 
 fn listed<'q>(question: &'q Value, key: &str) -> impl Iterator<Item = &'q Value> {
@@ -86,25 +86,8 @@ fn listed<'q>(question: &'q Value, key: &str) -> impl Iterator<Item = &'q Value>
 
 /// A question followed by its sub-questions, as `index.vue` lists them.
 fn with_subquestions(question: &Value) -> Vec<&Value> {
-    let mut all = vec![question];
-    for sub in listed(question, "subquestions") {
-        all.extend(with_subquestions(sub));
-    }
-    all
-}
-
-/// `@shell/utils/object`'s `set`: a dotted path, intermediate objects created.
-fn set(root: &mut Value, path: &str, value: Value) {
-    let mut node = root;
-    let mut parts = path.split('.').peekable();
-    while let Some(part) = parts.next() {
-        let object = node.as_object_mut().expect("set walks objects");
-        if parts.peek().is_none() {
-            object.insert(part.to_string(), value);
-            return;
-        }
-        node = object.entry(part).or_insert_with(|| json!({}));
-    }
+    let subquestions = listed(question, "subquestions").flat_map(with_subquestions);
+    std::iter::once(question).chain(subquestions).collect()
 }
 
 /// One list item: `addSequence`'s defaults, then each answer stored as the UI stores it.
@@ -113,35 +96,28 @@ pub fn sequence_item(question: &Value, answers: &Value) -> Value {
     for sub in listed(question, "sequence_questions") {
         item.insert(variable(sub).to_string(), sub["default"].clone());
     }
-    let answers = answers
+    for (answered, answer) in answers
         .as_object()
-        .expect("an item's answers are an object");
-    for (answered, answer) in answers {
-        let sub = listed(question, "sequence_questions")
-            .find(|sub| variable(sub) == answered)
-            .unwrap_or_else(|| {
-                panic!(
-                    "{QUESTIONS}: {}[] has no question {answered}",
-                    variable(question)
-                )
-            });
-        let value = if is_map_with_subquestions(sub) {
+        .expect("an item's answers are an object")
+    {
+        let sub = listed(question, "sequence_questions").find(|sub| variable(sub) == answered);
+        let sub = sub.unwrap_or_else(|| panic!("{QUESTIONS}: no question {answered} in an item"));
+        let mut value = answer.clone();
+        if is(sub, "map[") && sub["subquestions"].is_array() {
             // The YAML editor's starting document, with the fields the operator filled in.
             let mut shown = Map::new();
             for field in listed(sub, "subquestions") {
                 let key = variable(field).rsplit('.').next().unwrap_or_default();
                 shown.insert(key.to_string(), field["default"].clone());
             }
-            for (key, typed) in answer
-                .as_object()
-                .expect("a map is answered with its fields")
-            {
-                shown.insert(key.clone(), typed.clone());
-            }
-            Value::Object(shown)
-        } else {
-            answer.clone()
-        };
+            shown.extend(
+                answer
+                    .as_object()
+                    .expect("a map is answered with its fields")
+                    .clone(),
+            );
+            value = Value::Object(shown);
+        }
         item.insert(answered.clone(), value);
     }
     Value::Object(item)
