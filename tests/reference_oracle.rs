@@ -1,6 +1,8 @@
 //! Differential test: the hand-written reference grammar (src/reference.rs) accepts and splits
-//! exactly what oci-spec's maintained `Reference` parser does, for ASCII input. oci-spec is the
-//! oracle here only; the module does not link it (see BENCHMARKS.md for why).
+//! exactly what oci-spec's maintained `Reference` parser does, for ASCII input, and what it
+//! accepts normalises to a form that parses back to the same image. oci-spec is the oracle here
+//! only; the module does not link it (see BENCHMARKS.md for why). Where we follow distribution
+//! instead, src/reference.rs pins our answer.
 
 use image_pull_secrets::{parse_reference, ImageRef, ReferenceError};
 use oci_spec::distribution::Reference as OciReference;
@@ -96,11 +98,17 @@ fn check_against_oracle(input: &str) -> Result<(), TestCaseError> {
         prop_assert_eq!(parse_reference(input).map(|_| ()), expected, "{:?}", input);
         return Ok(());
     }
-    let ours = parse_reference(input);
-    let oracle = OciReference::try_from(input);
-    match (&ours, &oracle) {
+    match (parse_reference(input), OciReference::try_from(input)) {
         (Ok(_), Ok(oracle)) => {
             let image = ImageRef::parse(input).expect("accepted by the grammar");
+            let normal = image.to_string();
+            prop_assert_eq!(
+                ImageRef::parse(&normal),
+                Ok(image.clone()),
+                "{:?} -> {}",
+                input,
+                normal
+            );
             let first = input.split('/').next().unwrap_or_default();
             let docker_uppercase_rule = input.contains('/')
                 && !first.contains(['.', ':'])
@@ -111,13 +119,17 @@ fn check_against_oracle(input: &str) -> Result<(), TestCaseError> {
                 prop_assert_eq!(image, expected, "split of {:?}", input);
             }
         }
-        (Err(ours), Err(oracle)) => prop_assert_eq!(
-            ours.to_string(),
-            oracle.to_string(),
-            "error for {:?}",
-            input
-        ),
-        _ => prop_assert!(false, "{:?}: ours {:?}, oci-spec {:?}", input, ours, oracle),
+        (Err(ours), Err(oracle)) => {
+            prop_assert_eq!(
+                ours.to_string(),
+                oracle.to_string(),
+                "error for {:?}",
+                input
+            )
+        }
+        (ours, oracle) => {
+            prop_assert!(false, "{:?}: ours {:?}, oci-spec {:?}", input, ours, oracle)
+        }
     }
     Ok(())
 }
@@ -139,24 +151,16 @@ proptest! {
 #[test]
 fn grammar_agrees_with_oci_spec_on_known_cases() {
     let sha = "sha256:0123456789012345678901234567890123456789012345678901234567890123";
+    // Cases the generators may miss; src/reference.rs and src/image_ref.rs pin exact answers
+    // for many more.
     let cases = [
-        "nginx",
-        "nginx:1.27",
         "library/nginx",
-        "docker.io/nginx",
         "index.docker.io/library/nginx:1",
-        "registry-1.docker.io/acme/app",
-        "localhost/app",
         "localhost:5000/app:v1",
         "reg.example:5000/a/b/c:v",
-        "test.com:5000",
         "test.com:tag",
-        "Reg.Example/app",
-        "reg.example/App",
-        "a___b",
         "a__b",
         "a-b--c",
-        "reg.example/app/",
         "/app",
         "app:",
         ":tag",
@@ -167,7 +171,6 @@ fn grammar_agrees_with_oci_spec_on_known_cases() {
         "-reg.example/app",
         "reg-.example/app",
         "a.b.c.d.e/f",
-        "nginx:.x",
         "nginx:_x",
         "nginx:x.y-z_w",
     ];
@@ -184,21 +187,8 @@ fn grammar_agrees_with_oci_spec_on_known_cases() {
     check_against_oracle(&"a".repeat(248)).unwrap();
     check_against_oracle(&format!("nginx:{}", "a".repeat(128))).unwrap();
     check_against_oracle(&format!("nginx:{}", "a".repeat(129))).unwrap();
-}
-
-#[test]
-fn deliberate_differences_from_oci_spec_follow_distribution() {
-    use ReferenceError::*;
-    let hex = "0123456789abcdef".repeat(4);
-    assert!(OciReference::try_from(hex.as_str()).is_ok());
-    assert_eq!(parse_reference(&hex), Err(HexIdentifier));
-    let upper = format!("nginx@sha256:{}", "A".repeat(64));
-    assert!(OciReference::try_from(upper.as_str()).is_ok());
-    assert_eq!(parse_reference(&upper), Err(DigestInvalidFormat));
-    let long = format!("Corp/{}", "a".repeat(255));
-    assert!(OciReference::try_from(long.as_str()).is_err());
-    assert!(parse_reference(&long).is_ok());
-    for input in [hex, upper, long] {
-        check_against_oracle(&input).unwrap();
-    }
+    // The deliberate differences: a bare hex name, upper-case hex, a long path after `Corp/`.
+    check_against_oracle(&"0123456789abcdef".repeat(4)).unwrap();
+    check_against_oracle(&format!("nginx@sha256:{}", "A".repeat(64))).unwrap();
+    check_against_oracle(&format!("Corp/{}", "a".repeat(255))).unwrap();
 }
