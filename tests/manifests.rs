@@ -69,58 +69,22 @@ fn is_allowed(allowed: &[&str], path: &str) -> bool {
     })
 }
 
-/// One YAML document an operator applies, and where it comes from.
-struct Manifest {
-    source: String,
-    doc: Value,
-}
-
-/// One example: the manifests meant to be applied together (a file of `examples/install/`, or
-/// every block of one Markdown page).
-struct Example {
-    name: String,
-    manifests: Vec<Manifest>,
-}
-
-fn examples() -> Vec<Example> {
-    let mut all: Vec<Example> = Vec::new();
+/// Each example: the documents meant to be applied together (a file of `examples/install/`, or
+/// every block of one page), each with where it comes from.
+fn examples() -> Vec<(String, Vec<(String, Value)>)> {
+    let mut all: Vec<(String, Vec<(String, Value)>)> = Vec::new();
     for copyable in copyables() {
-        let source = copyable.source();
-        let manifests = documents(&source, &copyable.text)
+        let docs = documents(&copyable.source, &copyable.text)
             .into_iter()
-            .enumerate()
-            .map(|(index, doc)| Manifest {
-                source: format!("{source}, document {}", index + 1),
-                doc,
-            });
+            .enumerate();
+        let docs =
+            docs.map(|(index, doc)| (format!("{}, document {}", copyable.source, index + 1), doc));
         match all.last_mut() {
-            Some(example) if example.name == copyable.file => example.manifests.extend(manifests),
-            _ => all.push(Example {
-                name: copyable.file,
-                manifests: manifests.collect(),
-            }),
+            Some((file, example)) if *file == copyable.file => example.extend(docs),
+            _ => all.push((copyable.file, docs.collect())),
         }
     }
     all
-}
-
-fn text<'a>(manifest: &'a Manifest, path: &[&str]) -> Option<&'a str> {
-    path.iter()
-        .try_fold(&manifest.doc, |node, key| node.get(*key))?
-        .as_str()
-}
-
-/// Whether a document is a `policies.yml`: policy ids mapping to entries with a `module`.
-fn is_policies_yml(doc: &Value) -> bool {
-    doc.as_mapping().is_some_and(|map| {
-        !map.is_empty() && map.values().all(|entry| entry.get("module").is_some())
-    })
-}
-
-fn check_settings(source: &str, settings: Option<&Value>) {
-    if let Some(settings) = settings {
-        assert_accepted(source, settings);
-    }
 }
 
 /// The fields of `doc` that `allowed` does not list.
@@ -134,44 +98,50 @@ fn unknown_fields(doc: &Value, allowed: &[&str]) -> Vec<String> {
 #[test]
 fn every_policy_carries_settings_the_policy_accepts_and_flux_fields_exist() {
     let mut checked = 0;
-    for example in examples() {
-        for Manifest { source, doc } in &example.manifests {
-            if is_policies_yml(doc) {
-                for (id, entry) in doc.as_mapping().unwrap() {
+    for (source, doc) in examples().into_iter().flat_map(|(_, docs)| docs) {
+        checked += 1;
+        let field = |key: &str| doc[key].as_str().unwrap_or_default();
+        let (api_version, kind) = (field("apiVersion"), field("kind"));
+        // A `policies.yml`: policy ids mapping to entries with a `module`.
+        let entries = doc
+            .as_mapping()
+            .filter(|map| map.values().all(|entry| entry.get("module").is_some()));
+        let (settings, allowed) = match (api_version, kind) {
+            _ if entries.is_some_and(|map| !map.is_empty()) => {
+                for (id, entry) in entries.unwrap() {
                     let unknown = unknown_fields(entry, POLICIES_YML_FIELDS);
                     assert!(
                         unknown.is_empty(),
                         "{source}: policies.yml {id:?}: unknown fields {unknown:?}"
                     );
-                    check_settings(source, entry.get("settings"));
+                    if let Some(settings) = entry.get("settings") {
+                        assert_accepted(&source, settings);
+                    }
                 }
-                checked += 1;
                 continue;
             }
-            let field = |key: &str| doc[key].as_str().unwrap_or_default();
-            let (api_version, kind) = (field("apiVersion"), field("kind"));
-            match kind {
-                "ClusterAdmissionPolicy" | "AdmissionPolicy" => {
-                    check_settings(source, doc["spec"].get("settings"))
-                }
-                "HelmRelease" => check_settings(source, doc["spec"]["values"].get("settings")),
-                _ => {}
+            (_, "ClusterAdmissionPolicy" | "AdmissionPolicy") => {
+                (&doc["spec"]["settings"], &[][..])
             }
-            let flux = match (api_version, kind) {
-                ("source.toolkit.fluxcd.io/v1", "HelmRepository") => HELM_REPOSITORY_FIELDS,
-                ("helm.toolkit.fluxcd.io/v2", "HelmRelease") => HELM_RELEASE_FIELDS,
-                (api, _) if api.contains("fluxcd.io/") => {
-                    panic!("{source}: unknown Flux apiVersion/kind {api:?} {kind:?}")
-                }
-                _ => &[],
-            };
-            let unknown = unknown_fields(doc, flux);
-            assert!(
-                flux.is_empty() || unknown.is_empty(),
-                "{source}: {kind} has no fields {unknown:?}"
-            );
-            checked += 1;
+            ("source.toolkit.fluxcd.io/v1", "HelmRepository") => {
+                (&Value::Null, HELM_REPOSITORY_FIELDS)
+            }
+            ("helm.toolkit.fluxcd.io/v2", "HelmRelease") => {
+                (&doc["spec"]["values"]["settings"], HELM_RELEASE_FIELDS)
+            }
+            (api, _) if api.contains("fluxcd.io/") => {
+                panic!("{source}: unknown Flux {api:?} {kind:?}")
+            }
+            _ => continue,
+        };
+        if !settings.is_null() {
+            assert_accepted(&source, settings);
         }
+        let unknown = unknown_fields(&doc, allowed);
+        assert!(
+            allowed.is_empty() || unknown.is_empty(),
+            "{source}: {kind} has no fields {unknown:?}"
+        );
     }
     assert!(
         checked >= 10,
@@ -179,103 +149,61 @@ fn every_policy_carries_settings_the_policy_accepts_and_flux_fields_exist() {
     );
 }
 
-fn of_kind<'e>(
-    example: &'e Example,
-    kind: &'static str,
-) -> impl Iterator<Item = &'e Manifest> + 'e {
-    example
-        .manifests
-        .iter()
-        .filter(move |manifest| text(manifest, &["kind"]) == Some(kind))
-}
-
-/// The ServiceAccounts the PolicyServers of an example's policies run as.
-fn policy_server_accounts(example: &Example) -> BTreeSet<(String, String)> {
-    let find = |kind: &'static str| of_kind(example, kind);
-    let mut accounts = BTreeSet::new();
-    for policy in find("ClusterAdmissionPolicy").chain(find("AdmissionPolicy")) {
-        let server = text(policy, &["spec", "policyServer"]).unwrap_or("default");
-        let defined =
-            find("PolicyServer").find(|ps| text(ps, &["metadata", "name"]) == Some(server));
-        let account = match (server, defined) {
-            (_, Some(ps)) => {
-                let account = text(ps, &["spec", "serviceAccountName"]).unwrap_or_else(|| {
-                    panic!(
-                        "{}: PolicyServer {server:?} names no serviceAccountName",
-                        ps.source
-                    )
-                });
-                let created = find("ServiceAccount").any(|sa| {
-                    text(sa, &["metadata", "name"]) == Some(account)
-                        && text(sa, &["metadata", "namespace"]) == Some(KUBEWARDEN_NAMESPACE)
-                });
-                assert!(
-                    created,
-                    "{}: no ServiceAccount {account:?} in {KUBEWARDEN_NAMESPACE}",
-                    example.name
-                );
-                account
-            }
-            ("default", None) => DEFAULT_ACCOUNT,
-            (other, None) => panic!(
-                "{}: policyServer {other:?} is defined nowhere",
-                policy.source
-            ),
-        };
-        accounts.insert((KUBEWARDEN_NAMESPACE.to_string(), account.to_string()));
-    }
-    if accounts.is_empty() {
-        // RBAC shown on its own is for the default PolicyServer.
-        accounts.insert((
-            KUBEWARDEN_NAMESPACE.to_string(),
-            DEFAULT_ACCOUNT.to_string(),
-        ));
-    }
-    accounts
-}
-
+/// Each ClusterRoleBinding names a ClusterRole of its example and binds the ServiceAccounts the
+/// PolicyServers of the example's policies run as (RBAC shown on its own: the default one's).
 #[test]
 fn every_rbac_subject_is_the_service_account_its_policy_server_runs_as() {
     let mut bindings = 0;
-    for example in examples() {
-        let accounts = policy_server_accounts(&example);
-        let roles: Vec<&str> = example
-            .manifests
-            .iter()
-            .filter(|m| text(m, &["kind"]) == Some("ClusterRole"))
-            .filter_map(|m| text(m, &["metadata", "name"]))
-            .collect();
-        for binding in example
-            .manifests
-            .iter()
-            .filter(|m| text(m, &["kind"]) == Some("ClusterRoleBinding"))
+    for (example, docs) in examples() {
+        let of_kind = |kind: &'static str| docs.iter().filter(move |(_, doc)| doc["kind"] == kind);
+        let text = |doc: &Value, path: &[&str]| {
+            let node = path.iter().try_fold(doc, |node, key| node.get(*key));
+            node.and_then(Value::as_str).unwrap_or_default().to_string()
+        };
+        let name = |doc: &Value| text(doc, &["metadata", "name"]);
+        let mut accounts = BTreeSet::new();
+        for (source, policy) in of_kind("ClusterAdmissionPolicy").chain(of_kind("AdmissionPolicy"))
         {
+            let server = policy["spec"]["policyServer"].as_str().unwrap_or("default");
+            let account = match of_kind("PolicyServer").find(|(_, ps)| name(ps) == server) {
+                Some((_, ps)) => text(ps, &["spec", "serviceAccountName"]),
+                None if server == "default" => DEFAULT_ACCOUNT.to_string(),
+                None => panic!("{source}: policyServer {server:?} is defined nowhere"),
+            };
+            let created = of_kind("ServiceAccount").any(|(_, sa)| {
+                name(sa) == account && text(sa, &["metadata", "namespace"]) == KUBEWARDEN_NAMESPACE
+            });
+            assert!(
+                account == DEFAULT_ACCOUNT || created,
+                "{example}: no ServiceAccount {account:?} in {KUBEWARDEN_NAMESPACE}"
+            );
+            accounts.insert(account);
+        }
+        if accounts.is_empty() {
+            accounts.insert(DEFAULT_ACCOUNT.to_string());
+        }
+        let roles: Vec<String> = of_kind("ClusterRole").map(|(_, role)| name(role)).collect();
+        for (source, binding) in of_kind("ClusterRoleBinding") {
             bindings += 1;
-            let role = text(binding, &["roleRef", "name"]).unwrap_or_default();
+            let role = text(binding, &["roleRef", "name"]);
             assert!(
                 roles.contains(&role),
-                "{}: roleRef {role:?} is no ClusterRole of this example",
-                binding.source
+                "{source}: roleRef {role:?} is no ClusterRole of this example"
             );
-            let subjects = binding.doc["subjects"]
+            let subjects = binding["subjects"]
                 .as_sequence()
-                .map(Vec::as_slice)
+                .cloned()
                 .unwrap_or_default();
-            assert!(!subjects.is_empty(), "{}: no subjects", binding.source);
+            assert!(!subjects.is_empty(), "{source}: no subjects");
             for subject in subjects {
-                let field = |key: &str| subject[key].as_str().unwrap_or_default().to_string();
+                let fields = ["kind", "namespace"].map(|key| text(&subject, &[key]));
                 assert_eq!(
-                    field("kind"),
-                    "ServiceAccount",
-                    "{}: {subject:?}",
-                    binding.source
+                    fields,
+                    ["ServiceAccount", KUBEWARDEN_NAMESPACE],
+                    "{source}: {subject:?}"
                 );
-                let named = (field("namespace"), field("name"));
-                assert!(
-                    accounts.contains(&named),
-                    "{}: subject {named:?} is not the ServiceAccount the PolicyServer runs as ({accounts:?})",
-                    binding.source
-                );
+                let account = text(&subject, &["name"]);
+                assert!(accounts.contains(&account), "{source}: {account:?} is not the ServiceAccount the PolicyServer runs as ({accounts:?})");
             }
         }
     }
