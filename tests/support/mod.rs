@@ -83,13 +83,14 @@ impl Scratch {
             .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
     }
 
-    /// What `program` prints on stdout; a failure panics with its stderr.
+    /// What `program` prints on stdout; a failure panics with all it printed.
     pub fn ok(&self, program: &str, args: &[&str]) -> String {
         let output = self.run(program, args);
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let printed =
+            String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
         assert!(
             output.status.success(),
-            "{program} {}: {stderr}",
+            "{program} {}: {printed}",
             args.join(" ")
         );
         String::from_utf8(output.stdout).unwrap()
