@@ -7,6 +7,7 @@
 
 mod support;
 
+use serde_json::json;
 use serde_yaml::Value;
 use support::form::{cases, Form};
 use support::{annotation, copyables, documents, parse, program, read, yaml, Scratch};
@@ -124,14 +125,14 @@ fn chart_lints_strictly_with_the_readme_values() {
     helm.scratch.ok(&helm.bin, &args);
 }
 
-#[test]
-fn chart_renders_each_policy_field_from_its_value() {
-    let Some(helm) = Helm::new("helm template") else {
-        return;
-    };
+/// The chart as operators install it: (name, namespace, values, the fields the policy must have,
+/// `null` for absent). The README's values file gives the metadata's rules and resources, the
+/// released module and safe defaults; every policy field can be set; an AdmissionPolicy lives in
+/// the release namespace; each Rancher form answer's settings come out as the form built them.
+fn renders() -> Vec<(String, &'static str, Value, Value)> {
     let module = released_module();
     let mut defaults = parse(
-        "defaults",
+        "expected",
         &format!(
             "{{kind: ClusterAdmissionPolicy, metadata: {{name: {RELEASE}}}, spec: {{module: '{module}',
               mode: protect, policyServer: default, failurePolicy: Fail, namespaceSelector: null}}}}"
@@ -146,36 +147,69 @@ fn chart_renders_each_policy_field_from_its_value() {
     ] {
         defaults["spec"][key] = meta[key].clone();
     }
+    defaults["spec"]["settings"] = readme_values()["settings"].clone();
     let corp_module = module.replace("ghcr.io", "registry.corp.example:5000");
-    let cases = [
-        ("{}", "kubewarden", defaults),
+    let every_field = parse(
+        "values",
+        "{name: pull-secrets, mode: monitor, policyServer: dedicated, failurePolicy: Ignore,
+          namespaceSelector: {matchLabels: {team: a}},
+          global: {cattle: {systemDefaultRegistry: registry.corp.example:5000}}}",
+    );
+    let mut every_field_expected = parse(
+        "expected",
+        &format!("{{spec: {{module: '{corp_module}'}}}}"),
+    );
+    every_field_expected["metadata"]["name"] = every_field["name"].clone();
+    for key in ["mode", "policyServer", "failurePolicy", "namespaceSelector"] {
+        every_field_expected["spec"][key] = every_field[key].clone();
+    }
+    let namespaced = "{kind: AdmissionPolicy, settings: {verifySecrets: false, rules: [{secret: a, images: [a/*]}]}}";
+    let mut all = vec![
         (
-            "{name: pull-secrets, mode: monitor, policyServer: dedicated, failurePolicy: Ignore,
-              namespaceSelector: {matchLabels: {team: a}},
-              global: {cattle: {systemDefaultRegistry: registry.corp.example:5000}}}",
+            "readme-values-file".to_string(),
             "kubewarden",
-            parse(
-                "expected",
-                &format!(
-                    "{{metadata: {{name: pull-secrets}}, spec: {{mode: monitor, policyServer: dedicated,
-                      failurePolicy: Ignore, namespaceSelector: {{matchLabels: {{team: a}}}},
-                      module: '{corp_module}'}}}}"
-                ),
-            ),
+            readme_values(),
+            defaults,
         ),
         (
-            "{kind: AdmissionPolicy, settings: {verifySecrets: false, rules: [{secret: a, images: [a/*]}]}}",
-            "team-a",
+            "every-policy-field".to_string(),
+            "kubewarden",
+            readme_values_with(&every_field),
+            every_field_expected,
+        ),
+        (
+            "admissionpolicy-in-namespace-default".to_string(),
+            "default",
+            readme_values_with(&parse("values", namespaced)),
             parse(
                 "expected",
-                "{kind: AdmissionPolicy, metadata: {namespace: team-a},
+                "{kind: AdmissionPolicy, metadata: {namespace: default},
                   spec: {contextAwareResources: null, namespaceSelector: null}}",
             ),
         ),
     ];
-    for (edits, namespace, expected) in cases {
-        let policy = helm.policy(namespace, &readme_values_with(&parse("values", edits)));
-        assert_has(&policy, &expected, &format!("values {edits}"));
+    let form = Form::load();
+    for (index, (name, answers)) in cases().into_iter().enumerate() {
+        let settings = form.settings(&answers);
+        let values = serde_yaml::to_value(json!({"settings": settings})).unwrap();
+        let expected = serde_yaml::to_value(json!({"spec": {"settings": settings}})).unwrap();
+        all.push((
+            format!("rancher-form-{}-{}", index + 1, slug(name)),
+            "kubewarden",
+            values,
+            expected,
+        ));
+    }
+    all
+}
+
+#[test]
+fn chart_renders_each_policy_field_from_its_value() {
+    let Some(helm) = Helm::new("helm template") else {
+        return;
+    };
+    for (name, namespace, values, expected) in renders() {
+        assert_has(&helm.policy(namespace, &values), &expected, &name);
     }
 }
 
@@ -316,45 +350,12 @@ fn scaffolded(files: &mut Vec<(String, String)>) {
     }
 }
 
-/// The chart as each README path and each Rancher form answer installs it; the form answers'
-/// settings must come out as the form built them. Then variants of the first render that a real
-/// API server with Kubewarden's CRDs must refuse, in `invalid/`.
+/// The chart's renders, then variants of the first that a real API server with Kubewarden's
+/// CRDs must refuse, in `invalid/`.
 fn rendered_charts(helm: &Helm, files: &mut Vec<(String, String)>) {
-    let mut namespaced = readme_values_with(&parse("values", "{kind: AdmissionPolicy}"));
-    namespaced["settings"]["verifySecrets"] = false.into();
-    let mut renders = vec![
-        (
-            "readme-values-file".to_string(),
-            "kubewarden",
-            readme_values(),
-        ),
-        (
-            "admissionpolicy-in-namespace-default".to_string(),
-            "default",
-            namespaced,
-        ),
-    ];
-    let form = Form::load();
-    for (index, (name, answers)) in cases().into_iter().enumerate() {
-        let mut values = parse("values", "{settings: null}");
-        values["settings"] = serde_yaml::to_value(form.settings(&answers)).unwrap();
-        renders.push((
-            format!("rancher-form-{}-{}", index + 1, slug(name)),
-            "kubewarden",
-            values,
-        ));
-    }
-    for (name, namespace, values) in &renders {
-        let policy = helm.policy(namespace, values);
-        let settings = &policy["spec"]["settings"];
-        assert_eq!(
-            settings, &values["settings"],
-            "{name}: the chart changes the settings"
-        );
-        files.push((
-            format!("chart-{name}.yaml"),
-            serde_yaml::to_string(&policy).unwrap(),
-        ));
+    for (name, namespace, values, _) in renders() {
+        let policy = serde_yaml::to_string(&helm.policy(namespace, &values)).unwrap();
+        files.push((format!("chart-{name}.yaml"), policy));
     }
     let invalid = [
         ("unknown-field-spec-contextaware", "contextAware", "true"),
