@@ -1,16 +1,15 @@
 //! The Helm chart (`charts/image-pull-secrets/`), run through the real helm 4 (`HELM`): it lints,
-//! renders each policy field from its value and the metadata, refuses values it cannot render,
-//! keeps every Rancher form answer's settings, and packages into a Helm repository index whose
-//! entry names the released module. `make copyable-manifests` also writes every policy manifest
-//! an operator can copy from us to `target/copyable-manifests/`, where the cluster suite creates
-//! each with the real API server and Kubewarden's CRDs (and installs the chart with helm).
+//! renders each policy field from its value and the metadata, keeps every Rancher form answer's
+//! settings, refuses values it cannot render, and names the released module where Rancher reads
+//! it. `make copyable-manifests` also writes every policy manifest an operator can copy from us to
+//! `target/copyable-manifests/`, where the cluster suite creates each with the real API server and
+//! Kubewarden's CRDs (and installs the chart with helm).
 
 mod support;
 
-use serde_json::json;
-use serde_yaml::Value;
+use serde_json::{json, Value};
 use support::form::{cases, Form};
-use support::{annotation, copyables, documents, parse, program, read, yaml, Scratch};
+use support::{annotation, copyables, documents, program, read, yaml, Scratch};
 use support::{yaml_block_after, METADATA};
 
 const CHART: &str = "charts/image-pull-secrets";
@@ -31,11 +30,16 @@ impl Helm {
         })
     }
 
-    /// `helm template` of `chart` into `namespace`: the rendered text, or helm's error. The values
-    /// file is written as JSON: helm reads YAML 1.1, where an unquoted `yes` is a boolean.
-    fn template(&self, chart: &str, namespace: &str, values: &Value) -> Result<String, String> {
+    /// The values file, written as JSON: helm reads YAML 1.1, where an unquoted `yes` is a boolean.
+    fn values_file(&self, values: &Value) -> String {
         let file = self.scratch.path("values.json");
-        std::fs::write(&file, serde_json::to_string(values).unwrap()).unwrap();
+        std::fs::write(&file, values.to_string()).unwrap();
+        file
+    }
+
+    /// `helm template` of `chart` into `namespace`: the rendered text, or helm's error.
+    fn template(&self, chart: &str, namespace: &str, values: &Value) -> Result<String, String> {
+        let file = self.values_file(values);
         let args = [
             "template",
             RELEASE,
@@ -55,26 +59,30 @@ impl Helm {
     /// The one policy the chart renders into `namespace` with `values`.
     fn policy(&self, namespace: &str, values: &Value) -> Value {
         let rendered = self.template(CHART, namespace, values);
-        let rendered = rendered.unwrap_or_else(|e| panic!("helm template refuses {values:?}: {e}"));
-        let mut documents = documents("helm template", &rendered);
+        let rendered = rendered.unwrap_or_else(|e| panic!("helm template refuses {values}: {e}"));
+        let documents = documents("helm template", &rendered);
         assert_eq!(documents.len(), 1, "one document expected: {rendered}");
-        documents.remove(0)
+        serde_json::to_value(&documents[0]).unwrap()
     }
+}
+
+fn from_yaml(what: &str, text: &str) -> Value {
+    serde_yaml::from_str(text).unwrap_or_else(|e| panic!("{what} is not YAML ({e}): {text}"))
 }
 
 /// The values file of the README's Helm path.
 fn readme_values() -> Value {
-    parse(
+    from_yaml(
         "README.md, helm values",
         &yaml_block_after("README.md", "<!-- helm-values:"),
     )
 }
 
-/// The README's values with the top-level fields of `edits` replaced.
-fn readme_values_with(edits: &Value) -> Value {
+/// The README's values with the top-level fields of `edits` (YAML) replaced.
+fn readme_values_with(edits: &str) -> Value {
     let mut values = readme_values();
-    for (key, value) in edits.as_mapping().expect("a mapping of values") {
-        values[key.as_str().unwrap()] = value.clone();
+    if let Value::Object(edits) = from_yaml("values", edits) {
+        values.as_object_mut().unwrap().extend(edits);
     }
     values
 }
@@ -100,14 +108,10 @@ fn pages_url() -> String {
 
 /// Panics unless `actual` holds every field `expected` gives (`null`: absent), naming the path.
 fn assert_has(actual: &Value, expected: &Value, at: &str) {
-    match expected.as_mapping() {
+    match expected.as_object() {
         Some(fields) => {
             for (key, value) in fields {
-                assert_has(
-                    &actual[key],
-                    value,
-                    &format!("{at}.{}", key.as_str().unwrap()),
-                );
+                assert_has(&actual[key], value, &format!("{at}.{key}"));
             }
         }
         None => assert_eq!(actual, expected, "{at}"),
@@ -119,88 +123,67 @@ fn chart_lints_strictly_with_the_readme_values() {
     let Some(helm) = Helm::new("helm lint") else {
         return;
     };
-    let values = helm.scratch.path("values.json");
-    std::fs::write(&values, serde_json::to_string(&readme_values()).unwrap()).unwrap();
-    let args = ["lint", "--strict", CHART, "--values", &values];
-    helm.scratch.ok(&helm.bin, &args);
+    let values = helm.values_file(&readme_values());
+    helm.scratch
+        .ok(&helm.bin, &["lint", "--strict", CHART, "--values", &values]);
 }
 
-/// The chart as operators install it: (name, namespace, values, the fields the policy must have,
-/// `null` for absent). The README's values file gives the metadata's rules and resources, the
-/// released module and safe defaults; every policy field can be set; an AdmissionPolicy lives in
-/// the release namespace; each Rancher form answer's settings come out as the form built them.
-fn renders() -> Vec<(String, &'static str, Value, Value)> {
-    let module = released_module();
-    let mut defaults = parse(
-        "expected",
-        &format!(
-            "{{kind: ClusterAdmissionPolicy, metadata: {{name: {RELEASE}}}, spec: {{module: '{module}',
-              mode: protect, policyServer: default, failurePolicy: Fail, namespaceSelector: null}}}}"
-        ),
-    );
-    let meta = yaml(METADATA);
-    for key in [
-        "rules",
-        "contextAwareResources",
-        "mutating",
-        "backgroundAudit",
-    ] {
-        defaults["spec"][key] = meta[key].clone();
-    }
-    defaults["spec"]["settings"] = readme_values()["settings"].clone();
-    let corp_module = module.replace("ghcr.io", "registry.corp.example:5000");
-    let every_field = parse(
-        "values",
-        "{name: pull-secrets, mode: monitor, policyServer: dedicated, failurePolicy: Ignore,
-          namespaceSelector: {matchLabels: {team: a}},
-          global: {cattle: {systemDefaultRegistry: registry.corp.example:5000}}}",
-    );
-    let mut every_field_expected = parse(
-        "expected",
-        &format!("{{spec: {{module: '{corp_module}'}}}}"),
-    );
-    every_field_expected["metadata"]["name"] = every_field["name"].clone();
-    for key in ["mode", "policyServer", "failurePolicy", "namespaceSelector"] {
-        every_field_expected["spec"][key] = every_field[key].clone();
-    }
-    let namespaced = "{kind: AdmissionPolicy, settings: {verifySecrets: false, rules: [{secret: a, images: [a/*]}]}}";
+/// `README.md, yaml block 3` as a file name: `readme-md-yaml-block-3`.
+fn slug(name: &str) -> String {
+    let words = name
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| !word.is_empty());
+    words.collect::<Vec<_>>().join("-").to_lowercase()
+}
+
+/// The chart as operators install it: each render's name, namespace, values and the fields the
+/// policy must have (`null`: absent). The README's values file gives the metadata's rules and
+/// resources, the released module and safe defaults; every policy field can be set; an
+/// AdmissionPolicy lives in the release namespace; each Rancher form answer's settings come out
+/// as the form built them.
+fn renders() -> Vec<Value> {
+    let (meta, readme, module) = (yaml(METADATA), readme_values(), released_module());
+    let corp = "registry.corp.example:5000";
     let mut all = vec![
-        (
-            "readme-values-file".to_string(),
-            "kubewarden",
-            readme_values(),
-            defaults,
-        ),
-        (
-            "every-policy-field".to_string(),
-            "kubewarden",
-            readme_values_with(&every_field),
-            every_field_expected,
-        ),
-        (
-            "admissionpolicy-in-namespace-default".to_string(),
-            "default",
-            readme_values_with(&parse("values", namespaced)),
-            parse(
-                "expected",
-                "{kind: AdmissionPolicy, metadata: {namespace: default},
-                  spec: {contextAwareResources: null, namespaceSelector: null}}",
-            ),
-        ),
+        json!({"name": "readme-values-file", "namespace": "kubewarden", "values": readme, "expected": {
+            "kind": "ClusterAdmissionPolicy", "metadata": {"name": RELEASE},
+            "spec": {"module": module, "mode": "protect", "policyServer": "default",
+                     "failurePolicy": "Fail", "namespaceSelector": null, "rules": meta["rules"],
+                     "contextAwareResources": meta["contextAwareResources"],
+                     "mutating": meta["mutating"], "backgroundAudit": meta["backgroundAudit"],
+                     "settings": readme["settings"]}}}),
+        json!({"name": "every-policy-field", "namespace": "kubewarden", "values": {
+            "settings": readme["settings"], "name": "pull-secrets", "mode": "monitor",
+            "policyServer": "dedicated", "failurePolicy": "Ignore",
+            "namespaceSelector": {"matchLabels": {"team": "a"}},
+            "global": {"cattle": {"systemDefaultRegistry": corp}}}, "expected": {
+            "metadata": {"name": "pull-secrets"},
+            "spec": {"mode": "monitor", "policyServer": "dedicated", "failurePolicy": "Ignore",
+                     "namespaceSelector": {"matchLabels": {"team": "a"}},
+                     "module": module.replace("ghcr.io", corp)}}}),
+        json!({"name": "admissionpolicy-in-namespace-default", "namespace": "default", "values": {
+            "kind": "AdmissionPolicy",
+            "settings": {"verifySecrets": false, "rules": [{"secret": "a", "images": ["a/*"]}]}}, "expected": {
+            "kind": "AdmissionPolicy", "metadata": {"namespace": "default"},
+            "spec": {"contextAwareResources": null, "namespaceSelector": null}}}),
     ];
     let form = Form::load();
     for (index, (name, answers)) in cases().into_iter().enumerate() {
-        let settings = form.settings(&answers);
-        let values = serde_yaml::to_value(json!({"settings": settings})).unwrap();
-        let expected = serde_yaml::to_value(json!({"spec": {"settings": settings}})).unwrap();
-        all.push((
+        let (name, settings) = (
             format!("rancher-form-{}-{}", index + 1, slug(name)),
-            "kubewarden",
-            values,
-            expected,
-        ));
+            form.settings(&answers),
+        );
+        all.push(
+            json!({"name": name, "namespace": "kubewarden", "values": {"settings": settings},
+                        "expected": {"spec": {"settings": settings}}}),
+        );
     }
     all
+}
+
+/// A render's policy from the chart.
+fn render(helm: &Helm, render: &Value) -> Value {
+    helm.policy(render["namespace"].as_str().unwrap(), &render["values"])
 }
 
 #[test]
@@ -208,8 +191,9 @@ fn chart_renders_each_policy_field_from_its_value() {
     let Some(helm) = Helm::new("helm template") else {
         return;
     };
-    for (name, namespace, values, expected) in renders() {
-        assert_has(&helm.policy(namespace, &values), &expected, &name);
+    for case in renders() {
+        let name = case["name"].as_str().unwrap();
+        assert_has(&render(&helm, &case), &case["expected"], name);
     }
 }
 
@@ -233,8 +217,7 @@ fn chart_refuses_values_it_cannot_render_naming_the_field() {
         ("{module: {tag: ''}}", "none may be empty"),
     ];
     for (edits, expected) in cases {
-        let values = readme_values_with(&parse("values", edits));
-        let error = helm.template(CHART, "kubewarden", &values);
+        let error = helm.template(CHART, "kubewarden", &readme_values_with(edits));
         let error = error.expect_err(&format!("helm template renders {edits}"));
         assert!(
             error.contains(expected),
@@ -248,28 +231,28 @@ fn the_readme_flux_release_installs_the_released_chart_with_the_readme_values() 
     let readme = copyables()
         .into_iter()
         .filter(|copyable| copyable.file == "README.md");
-    let flux: Vec<Value> = readme
+    let flux: Vec<_> = readme
         .filter(|copyable| copyable.text.contains("fluxcd.io/"))
         .flat_map(|copyable| documents("README.md", &copyable.text))
         .collect();
     let of_kind = |kind: &str| flux.iter().find(|document| document["kind"] == kind);
     let repository = of_kind("HelmRepository").expect("README.md: a Flux HelmRepository");
     let release = of_kind("HelmRelease").expect("README.md: a Flux HelmRelease");
-    assert_eq!(
-        repository["spec"]["url"].as_str(),
-        Some(pages_url().as_str())
+    assert_eq!(repository["spec"]["url"].as_str(), Some(&*pages_url()));
+    let (chart, chart_yaml) = (
+        &release["spec"]["chart"]["spec"],
+        yaml(&format!("{CHART}/Chart.yaml")),
     );
-    let chart = &release["spec"]["chart"]["spec"];
-    let chart_yaml = yaml(&format!("{CHART}/Chart.yaml"));
     assert_eq!(
-        (&chart["chart"], &chart["version"]),
-        (&chart_yaml["name"], &chart_yaml["version"])
+        [&chart["chart"], &chart["version"]],
+        [&chart_yaml["name"], &chart_yaml["version"]]
     );
     assert_eq!(chart["sourceRef"]["name"], repository["metadata"]["name"]);
+    let values = serde_json::to_value(&release["spec"]["values"]).unwrap();
     assert_eq!(
-        release["spec"]["values"],
+        values,
         readme_values(),
-        "README.md: HelmRelease values"
+        "README.md: the HelmRelease's values"
     );
     let add = format!("helm repo add {RELEASE} {}", pages_url());
     assert!(
@@ -283,40 +266,35 @@ fn the_readme_flux_release_installs_the_released_chart_with_the_readme_values() 
 /// and the three annotations Rancher composes the module from.
 #[test]
 fn chart_names_the_released_module_where_rancher_reads_it() {
-    let chart = yaml(&format!("{CHART}/Chart.yaml"));
+    let chart = serde_json::to_value(yaml(&format!("{CHART}/Chart.yaml"))).unwrap();
     let (version, module) = (
         annotation("io.kubewarden.policy.version"),
         released_module(),
     );
-    let text = |field: &Value| field.as_str().unwrap_or_default().to_string();
-    let fields = [
-        &chart["name"],
-        &chart["version"],
-        &chart["appVersion"],
-        &chart["sources"][0],
-    ];
+    let text = |path: &str| {
+        chart
+            .pointer(path)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    let fields = ["/name", "/version", "/appVersion", "/sources/0"].map(text);
     assert_eq!(
-        fields.map(text),
+        fields,
         [RELEASE, &version, &version, &module],
         "{CHART}/Chart.yaml"
     );
-    let annotations = &chart["annotations"];
     let [registry, repository, tag] = ["registry", "repository", "tag"]
-        .map(|key| text(&annotations[format!("kubewarden/{key}")]));
+        .map(|key| text(&format!("/annotations/kubewarden~1{key}")));
     assert_eq!(
         format!("registry://{registry}/{repository}:{tag}"),
         module,
-        "{annotations:?}"
+        "{CHART}/Chart.yaml"
     );
-    assert_eq!(annotations["catalog.cattle.io/type"], "kubewarden-policy");
-}
-
-/// `README.md, yaml block 3` as a file name: `readme-md-yaml-block-3`.
-fn slug(name: &str) -> String {
-    let words = name
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|word| !word.is_empty());
-    words.collect::<Vec<_>>().join("-").to_lowercase()
+    assert_eq!(
+        text("/annotations/catalog.cattle.io~1type"),
+        "kubewarden-policy"
+    );
 }
 
 /// `kwctl scaffold manifest` of the module as distributed, for both policy kinds, with
@@ -353,25 +331,34 @@ fn scaffolded(files: &mut Vec<(String, String)>) {
 /// The chart's renders, then variants of the first that a real API server with Kubewarden's
 /// CRDs must refuse, in `invalid/`.
 fn rendered_charts(helm: &Helm, files: &mut Vec<(String, String)>) {
-    for (name, namespace, values, _) in renders() {
-        let policy = serde_yaml::to_string(&helm.policy(namespace, &values)).unwrap();
-        files.push((format!("chart-{name}.yaml"), policy));
+    for case in renders() {
+        let policy = serde_yaml::to_string(&render(helm, &case)).unwrap();
+        files.push((
+            format!("chart-{}.yaml", case["name"].as_str().unwrap()),
+            policy,
+        ));
     }
     let invalid = [
-        ("unknown-field-spec-contextaware", "contextAware", "true"),
-        ("wrong-enum-spec-mode", "mode", "enforce"),
-        ("missing-required-spec-module", "module", "null"),
+        (
+            "unknown-field-spec-contextaware",
+            "contextAware",
+            json!(true),
+        ),
+        ("wrong-enum-spec-mode", "mode", json!("enforce")),
+        ("missing-required-spec-module", "module", Value::Null),
     ];
     for (name, field, value) in invalid {
         let mut broken = helm.policy("kubewarden", &readme_values());
-        let spec = broken["spec"].as_mapping_mut().unwrap();
-        match value {
-            "null" => spec.remove(field),
-            _ => spec.insert(field.into(), parse("value", value)),
+        let spec = broken["spec"].as_object_mut().unwrap();
+        match value.is_null() {
+            true => spec.remove(field),
+            false => spec.insert(field.to_string(), value.clone()),
         };
         let text = serde_yaml::to_string(&broken).unwrap();
-        let text = format!("# Must be refused: spec.{field}: {value}.\n{text}");
-        files.push((format!("invalid/{name}.yaml"), text));
+        files.push((
+            format!("invalid/{name}.yaml"),
+            format!("# Must be refused: spec.{field} {value}.\n{text}"),
+        ));
     }
 }
 
@@ -385,20 +372,20 @@ fn copyable_manifests_parse_and_are_written_on_request() {
         let text = &copyable.text;
         text.lines().any(|line| line.starts_with("apiVersion:")) && !text.contains("fluxcd.io/")
     });
-    let mut files: Vec<(String, String)> = served
+    let mut files: Vec<_> = served
         .map(|copyable| (format!("{}.yaml", slug(&copyable.source)), copyable.text))
         .collect();
     scaffolded(&mut files);
     if let Some(helm) = Helm::new("the chart's renders for the copyable manifests") {
         rendered_charts(&helm, &mut files);
     }
-    let policies = files.iter().flat_map(|(name, text)| documents(name, text));
     let kinds = ["ClusterAdmissionPolicy", "AdmissionPolicy"];
-    let policies = policies.filter(|document| kinds.iter().any(|kind| document["kind"] == *kind));
+    let documents = files.iter().flat_map(|(name, text)| documents(name, text));
+    let policies = documents.filter(|document| kinds.iter().any(|kind| document["kind"] == *kind));
     assert!(
         policies.count() >= 3,
-        "too few policies in {:?}",
-        files.iter().map(|f| &f.0).collect::<Vec<_>>()
+        "too few policies among {} files",
+        files.len()
     );
     if let Some(dir) = std::env::var_os("COPYABLE_MANIFESTS").filter(|dir| !dir.is_empty()) {
         let dir = std::path::Path::new(&dir);
@@ -423,13 +410,14 @@ fn release_workflow_publishes_the_chart_with_chart_releaser() {
             .unwrap_or_default()
     };
     let runs = |job: &str| {
-        steps(job)
-            .iter()
-            .filter_map(|step| step["run"].as_str().map(str::to_string))
-            .collect::<String>()
+        let runs = steps(job)
+            .into_iter()
+            .filter_map(|step| step["run"].as_str().map(str::to_string));
+        runs.collect::<String>()
     };
+    let tag_check = runs("release").contains(&format!("{CHART}/Chart.yaml"));
     assert!(
-        runs("release").contains(&format!("{CHART}/Chart.yaml")),
+        tag_check,
         "release.yml: the tag check must read the chart's version"
     );
     let package = format!("helm package {CHART} --destination .cr-release-packages");
@@ -437,20 +425,15 @@ fn release_workflow_publishes_the_chart_with_chart_releaser() {
         runs("chart").contains(&package),
         "release.yml: the chart job must run `{package}`"
     );
-    let uses = |step: &Value| {
-        step["uses"]
-            .as_str()
-            .is_some_and(|uses| uses.starts_with("helm/chart-releaser-action@"))
-    };
-    let releaser = steps("chart")
-        .into_iter()
-        .find(uses)
-        .expect("release.yml: the chart job runs chart-releaser");
+    let releaser = steps("chart").into_iter().find(|step| {
+        let uses = step["uses"].as_str().unwrap_or_default();
+        uses.starts_with("helm/chart-releaser-action@")
+    });
+    let with = &releaser.expect("release.yml: the chart job runs chart-releaser")["with"];
+    let flags = ["skip_packaging", "mark_as_latest"].map(|key| with[key].as_bool());
     assert_eq!(
-        (
-            &releaser["with"]["skip_packaging"],
-            &releaser["with"]["mark_as_latest"]
-        ),
-        (&true.into(), &false.into())
+        flags,
+        [Some(true), Some(false)],
+        "release.yml: chart-releaser's {with:?}"
     );
 }
