@@ -10,7 +10,7 @@ mod support;
 use std::collections::BTreeSet;
 
 use serde_yaml::Value;
-use support::{assert_accepted, copyables, documents, field_paths};
+use support::{assert_accepted, copyables, documents};
 
 /// The Kubewarden namespace of Kubewarden's Helm charts, where the controller runs PolicyServers.
 const KUBEWARDEN_NAMESPACE: &str = "kubewarden";
@@ -18,55 +18,38 @@ const KUBEWARDEN_NAMESPACE: &str = "kubewarden";
 /// policy-server`); `policy-server-default` is its Deployment.
 const DEFAULT_ACCOUNT: &str = "policy-server";
 
-/// Field paths of the objects no API server here serves (`[]` is a list item; a path ending in
-/// `*` takes any content below it). Flux's objects of the README's GitOps path (source-controller `HelmRepository` v1,
-/// helm-controller `HelmRelease` v2): the chart's repository and the chart with its values.
-const HELM_REPOSITORY_FIELDS: &[&str] = &[
-    "apiVersion",
-    "kind",
-    "metadata.name",
-    "metadata.namespace",
-    "spec.url",
-    "spec.interval",
-];
-const HELM_RELEASE_FIELDS: &[&str] = &[
-    "apiVersion",
-    "kind",
-    "metadata.name",
-    "metadata.namespace",
-    "spec.interval",
-    "spec.chart.spec.chart",
-    "spec.chart.spec.version",
-    "spec.chart.spec.sourceRef.kind",
-    "spec.chart.spec.sourceRef.name",
-    "spec.values.*",
-];
+/// The fields of the objects no API server here serves, as a skeleton of each (`'*'` takes any
+/// content; a list's items follow its first item). Flux's objects of the README's GitOps path
+/// (source-controller `HelmRepository` v1, helm-controller `HelmRelease` v2): the chart's
+/// repository and the chart with its values.
+const HELM_REPOSITORY: &str = "{apiVersion: , kind: , metadata: {name: , namespace: },
+  spec: {url: , interval: }}";
+const HELM_RELEASE: &str = "{apiVersion: , kind: , metadata: {name: , namespace: },
+  spec: {interval: , chart: {spec: {chart: , version: , sourceRef: {kind: , name: }}}, values: '*'}}";
 /// A `policies.yml` entry of a standalone PolicyServer (docs/kwctl-and-standalone.md).
-const POLICIES_YML_FIELDS: &[&str] = &[
-    "module",
-    "settings.*",
-    "allowedToMutate",
-    "contextAwareResources[].apiVersion",
-    "contextAwareResources[].kind",
-    "hostCapabilities",
-];
+const POLICIES_YML_ENTRY: &str = "{module: , settings: '*', allowedToMutate: ,
+  contextAwareResources: [{apiVersion: , kind: }], hostCapabilities: }";
 
-fn is_allowed(allowed: &[&str], path: &str) -> bool {
-    allowed.iter().any(|field| match field.strip_suffix(".*") {
-        Some(open) => {
-            path == open
-                || path
-                    .strip_prefix(open)
-                    .is_some_and(|rest| rest.starts_with(['.', '[']))
+/// The fields of `doc` (at `at`) that `schema` does not have.
+fn unknown_fields(doc: &Value, schema: &Value, at: &str, into: &mut Vec<String>) {
+    match doc {
+        _ if schema == "*" => {}
+        Value::Mapping(fields) => {
+            for (key, value) in fields {
+                let path = format!("{at}.{}", key.as_str().unwrap_or_default());
+                match schema.get(key) {
+                    Some(schema) => unknown_fields(value, schema, &path, into),
+                    None => into.push(path),
+                }
+            }
         }
-        // A mapping's own path is allowed when a field lies under it.
-        None => {
-            *field == path
-                || field
-                    .strip_prefix(path)
-                    .is_some_and(|rest| rest.starts_with(['.', '[']))
+        Value::Sequence(items) => {
+            for item in items {
+                unknown_fields(item, &schema[0], &format!("{at}[]"), into);
+            }
         }
-    })
+        _ => {}
+    }
 }
 
 /// Each example: the documents meant to be applied together (a file of `examples/install/`, or
@@ -87,12 +70,16 @@ fn examples() -> Vec<(String, Vec<(String, Value)>)> {
     all
 }
 
-/// The fields of `doc` that `allowed` does not list.
-fn unknown_fields(doc: &Value, allowed: &[&str]) -> Vec<String> {
-    let mut used = Vec::new();
-    field_paths(&serde_yaml::from_value(doc.clone()).unwrap(), "", &mut used);
-    used.retain(|path| !is_allowed(allowed, path));
-    used
+/// Panics unless `doc` has only the fields of `schema` (YAML).
+fn assert_known_fields(source: &str, doc: &Value, schema: &str) {
+    let mut unknown = Vec::new();
+    unknown_fields(
+        doc,
+        &serde_yaml::from_str(schema).unwrap(),
+        "",
+        &mut unknown,
+    );
+    assert!(unknown.is_empty(), "{source}: unknown fields {unknown:?}");
 }
 
 #[test]
@@ -106,28 +93,23 @@ fn every_policy_carries_settings_the_policy_accepts_and_flux_fields_exist() {
         let entries = doc
             .as_mapping()
             .filter(|map| map.values().all(|entry| entry.get("module").is_some()));
-        let (settings, allowed) = match (api_version, kind) {
+        let (settings, schema) = match (api_version, kind) {
             _ if entries.is_some_and(|map| !map.is_empty()) => {
                 for (id, entry) in entries.unwrap() {
-                    let unknown = unknown_fields(entry, POLICIES_YML_FIELDS);
-                    assert!(
-                        unknown.is_empty(),
-                        "{source}: policies.yml {id:?}: unknown fields {unknown:?}"
-                    );
+                    let source = format!("{source}, policies.yml {id:?}");
+                    assert_known_fields(&source, entry, POLICIES_YML_ENTRY);
                     if let Some(settings) = entry.get("settings") {
                         assert_accepted(&source, settings);
                     }
                 }
                 continue;
             }
-            (_, "ClusterAdmissionPolicy" | "AdmissionPolicy") => {
-                (&doc["spec"]["settings"], &[][..])
-            }
+            (_, "ClusterAdmissionPolicy" | "AdmissionPolicy") => (&doc["spec"]["settings"], None),
             ("source.toolkit.fluxcd.io/v1", "HelmRepository") => {
-                (&Value::Null, HELM_REPOSITORY_FIELDS)
+                (&Value::Null, Some(HELM_REPOSITORY))
             }
             ("helm.toolkit.fluxcd.io/v2", "HelmRelease") => {
-                (&doc["spec"]["values"]["settings"], HELM_RELEASE_FIELDS)
+                (&doc["spec"]["values"]["settings"], Some(HELM_RELEASE))
             }
             (api, _) if api.contains("fluxcd.io/") => {
                 panic!("{source}: unknown Flux {api:?} {kind:?}")
@@ -137,11 +119,9 @@ fn every_policy_carries_settings_the_policy_accepts_and_flux_fields_exist() {
         if !settings.is_null() {
             assert_accepted(&source, settings);
         }
-        let unknown = unknown_fields(&doc, allowed);
-        assert!(
-            allowed.is_empty() || unknown.is_empty(),
-            "{source}: {kind} has no fields {unknown:?}"
-        );
+        if let Some(schema) = schema {
+            assert_known_fields(&source, &doc, schema);
+        }
     }
     assert!(
         checked >= 10,

@@ -8,10 +8,30 @@ mod support;
 use image_pull_secrets::Settings;
 use serde_json::{json, Value};
 use support::form::{cases, sequence_item, Form};
-use support::{field_paths, program, question_paths, yaml, Scratch, QUESTIONS};
+use support::{program, question_paths, yaml, Scratch, QUESTIONS};
 
 fn parse(settings: &Value) -> Result<Settings, String> {
     Settings::from_slice(settings.to_string().as_bytes())
+}
+
+/// Every path a value reaches (`rules[].namespaceSelector.matchLabels.team`, ...): a mapping's
+/// own path too, list items under `path[]`.
+fn field_paths(value: &Value, prefix: &str, into: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, inner) in map {
+                into.push(format!("{prefix}{key}"));
+                field_paths(inner, &format!("{prefix}{key}."), into);
+            }
+        }
+        Value::Array(items) => {
+            let path = prefix.trim_end_matches('.');
+            for item in items {
+                field_paths(item, &format!("{path}[]."), into);
+            }
+        }
+        _ => {}
+    }
 }
 
 #[test]

@@ -3,9 +3,8 @@
 //! test binary uses part of it.
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_yaml::Value;
 
@@ -51,20 +50,16 @@ pub fn program(var: &str, check: &str) -> Option<String> {
 }
 
 /// A scratch directory, removed on drop; kwctl's and helm's XDG folders live in it.
-pub struct Scratch(PathBuf);
+pub struct Scratch(tempfile::TempDir);
 
 impl Scratch {
     pub fn new() -> Self {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let n = COUNT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("ips-tests-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Self(dir)
+        Self(tempfile::tempdir().unwrap())
     }
 
     pub fn path(&self, name: &str) -> String {
         self.0
+            .path()
             .join(name)
             .to_str()
             .expect("a UTF-8 temp dir")
@@ -113,12 +108,6 @@ impl Scratch {
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Every setting path the Rancher form asks for: `rules`, `rules[].secret`,
 /// `rules[].namespaceSelector.matchExpressions[].key`, ... A `sequence[` question's items are
 /// under `path[]`; a `map[` question's sub-questions carry the dotted path from the question's
@@ -137,26 +126,6 @@ pub fn question_paths(questions: &Value, prefix: &str, into: &mut Vec<String>) {
         if !question["subquestions"].is_null() {
             question_paths(&question["subquestions"], prefix, into);
         }
-    }
-}
-
-/// Every path a value reaches (`rules[].namespaceSelector.matchLabels.team`, ...): a mapping's
-/// own path too, list items under `path[]`.
-pub fn field_paths(value: &serde_json::Value, prefix: &str, into: &mut Vec<String>) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (key, inner) in map {
-                into.push(format!("{prefix}{key}"));
-                field_paths(inner, &format!("{prefix}{key}."), into);
-            }
-        }
-        serde_json::Value::Array(items) => {
-            let path = prefix.trim_end_matches('.');
-            for item in items {
-                field_paths(item, &format!("{path}[]."), into);
-            }
-        }
-        _ => {}
     }
 }
 
