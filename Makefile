@@ -92,7 +92,7 @@ chart-check:
 	python3 .github/scripts/chart.py --check
 
 # The packaging tests annotate policy.wasm with kwctl and run it (tests/support/mod.rs); the chart's
-# helm lint, helm template and repository index run with HELM (tests/chart.rs).
+# helm lint and helm template run with HELM (tests/chart.rs).
 unit-tests: policy.wasm chart-check | setup need-kwctl
 	cargo test -p image-pull-secrets
 
