@@ -338,6 +338,7 @@ fn rendered_charts(helm: &Helm, files: &mut Vec<(String, String)>) {
             policy,
         ));
     }
+    // What each must be refused for, and the edit: a field set, or removed (`null`).
     let invalid = [
         (
             "unknown-field-spec-contextaware",
@@ -352,12 +353,12 @@ fn rendered_charts(helm: &Helm, files: &mut Vec<(String, String)>) {
         let spec = broken["spec"].as_object_mut().unwrap();
         match value.is_null() {
             true => spec.remove(field),
-            false => spec.insert(field.to_string(), value.clone()),
+            false => spec.insert(field.to_string(), value),
         };
         let text = serde_yaml::to_string(&broken).unwrap();
         files.push((
             format!("invalid/{name}.yaml"),
-            format!("# Must be refused: spec.{field} {value}.\n{text}"),
+            format!("# Must be refused: {name}.\n{text}"),
         ));
     }
 }
