@@ -1,8 +1,8 @@
 //! The real Kubewarden PolicyServer as a child process: loopback ports, scratch XDG and download
-//! folders, `KUBECONFIG` at the API stub; readiness is polled and AdmissionReviews are posted to
-//! `POST /validate/<policy-id>` over plain HTTP (no certificate given, so no TLS).
+//! folders, the cluster it reads named by `KUBECONFIG`; readiness is polled, and AdmissionReviews
+//! can be posted to `POST /validate/<policy-id>` over plain HTTP (when it serves without TLS).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -150,13 +150,4 @@ impl PolicyServer {
     pub fn stop(&mut self) {
         self.process.stop();
     }
-
-    pub fn assert_running(&mut self) {
-        self.process.assert_running();
-    }
-}
-
-/// The absolute form of a path that must be handed to PolicyServer.
-pub fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).expect("absolute path")
 }
