@@ -232,6 +232,7 @@ impl Suite {
     /// recording that differs is kept in target/cluster-suite/recorded/.
     fn kwctl_records(&self, name: &str, kubeconfig: &Path, settings: &Value, request: &Value) {
         let dir = self.dir.join("kwctl");
+        std::fs::create_dir_all(&dir).unwrap();
         let (request_file, session) = (dir.join("request.json"), dir.join(format!("{name}.yml")));
         std::fs::write(&request_file, full_request(request, "recorded").to_string()).unwrap();
         let output = kwctl_command(&self.kwctl, &dir)
@@ -601,7 +602,7 @@ fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
 /// API server refuses (401), and an API server address nothing listens on.
 fn kwctl_records_the_host_errors_the_kwctl_cases_replay(s: &mut Suite) {
     let default = s.kubeconfig_of("default");
-    let unreachable = s.dir.join("kwctl/unreachable.kubeconfig");
+    let unreachable = s.dir.join("unreachable.kubeconfig");
     let nobody = format!("https://127.0.0.1:{}", free_port());
     kubeconfig(
         &unreachable,
