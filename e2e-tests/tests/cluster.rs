@@ -28,6 +28,7 @@ use support::kubewarden::{self, policy_server_entry, unique_name, webhook_config
 use support::policy_server::{Launch, PolicyServer};
 use support::process::{binary_from_env, free_port, is_running, scratch, wait_until};
 use support::registry::{kwctl_command, Registry};
+use support::{policy_module, repo_root};
 
 const SECRET: &str = "corp-registry";
 const REGISTRY: &str = "registry.corp.example:5000";
@@ -47,13 +48,6 @@ const NEVER: [&str; 3] = [
     "Callback evaluation failure",
     "Host error",
 ];
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
 
 /// Everything the cases share: the cluster, kubectl as the admin, the PolicyServers.
 struct Suite {
@@ -79,64 +73,35 @@ fn policies(module: &str) -> Vec<Value> {
     let base: Value = serde_yaml::from_str(block).unwrap();
     let rule = |on_missing: &str| json!({"secret": SECRET, "registries": [REGISTRY], "onMissingSecret": on_missing});
     let rejecting = json!({"rules": [rule("reject")]});
+    let accounts = json!({"apiGroups": [""], "apiVersions": ["v1"], "resources": ["serviceaccounts"],
+                          "operations": ["CREATE", "UPDATE"]});
     let mut with_accounts = base["spec"]["rules"].clone();
-    with_accounts
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"apiGroups": [""], "apiVersions": ["v1"],
-        "resources": ["serviceaccounts"], "operations": ["CREATE", "UPDATE"]}));
-    let variants = [
-        ("reject", json!({"settings": rejecting})),
-        // The README's rules send Deployments and Jobs already; injection is the setting's.
-        (
-            "templates",
-            json!({"settings": {"rules": [rule("reject")], "templates": "inject"}}),
-        ),
-        (
-            "scoped",
-            json!({"settings": {"rules": [{"secret": SECRET, "registries": [REGISTRY],
-            "onMissingSecret": "warn", "namespaceSelector": {"matchLabels": {"team": "a"}}}]}}),
-        ),
-        (
-            "accounts",
-            json!({"rules": with_accounts,
-            "settings": {"rules": [rule("warn")], "serviceAccounts": [{"secret": SECRET}]}}),
-        ),
-        (
-            "pull-always",
-            json!({"settings": {"rules": [{"secret": SECRET, "registries": [REGISTRY],
-            "onMissingSecret": "reject", "imagePullPolicy": "Always"}]}}),
-        ),
-        (
-            "custom",
-            json!({"settings": {"rules": [rule("reject")], "templates": "inject",
-                "customResources": [{"apiVersion": "suite.example.com/v1", "kind": "PodBox",
-                                     "podSpecPath": "$.spec.template.spec"}]},
-            "rules": [{"apiGroups": ["suite.example.com"], "apiVersions": ["v1"],
-                       "resources": ["podboxes"], "operations": ["CREATE", "UPDATE"]}]}),
-        ),
-        (
-            "ignore",
-            json!({"settings": rejecting, "failurePolicy": "Ignore"}),
-        ),
-        ("skip", json!({"settings": {"rules": [rule("skip")]}})),
-        (
-            "unlisted",
-            json!({"settings": {"rules": [{"secret": "team-registry", "registries": [REGISTRY]}]}}),
-        ),
-        // Deployed as a validating policy by mistake.
-        (
-            "validating",
-            json!({"settings": {"rules": [rule("reject")], "verifySecrets": false}, "mutating": false}),
-        ),
-        // On a PolicyServer of its own, whose token the API server no longer accepts.
-        (
-            "unauthorized",
-            json!({"settings": rejecting, "policyServer": REVOKED}),
-        ),
-    ];
+    with_accounts.as_array_mut().unwrap().push(accounts);
+    // The README's rules send Deployments and Jobs already; injection is the setting's.
+    // `validating` is deployed as a validating policy by mistake; `unauthorized` runs on a
+    // PolicyServer of its own, whose token the API server no longer accepts.
+    let variants = json!({
+        "reject": {"settings": rejecting},
+        "templates": {"settings": {"rules": [rule("reject")], "templates": "inject"}},
+        "scoped": {"settings": {"rules": [{"secret": SECRET, "registries": [REGISTRY], "onMissingSecret": "warn",
+                                           "namespaceSelector": {"matchLabels": {"team": "a"}}}]}},
+        "accounts": {"rules": with_accounts,
+                     "settings": {"rules": [rule("warn")], "serviceAccounts": [{"secret": SECRET}]}},
+        "pull-always": {"settings": {"rules": [{"secret": SECRET, "registries": [REGISTRY],
+                                                "onMissingSecret": "reject", "imagePullPolicy": "Always"}]}},
+        "custom": {"settings": {"rules": [rule("reject")], "templates": "inject",
+                                "customResources": [{"apiVersion": "suite.example.com/v1", "kind": "PodBox",
+                                                     "podSpecPath": "$.spec.template.spec"}]},
+                   "rules": [{"apiGroups": ["suite.example.com"], "apiVersions": ["v1"],
+                              "resources": ["podboxes"], "operations": ["CREATE", "UPDATE"]}]},
+        "ignore": {"settings": rejecting, "failurePolicy": "Ignore"},
+        "skip": {"settings": {"rules": [rule("skip")]}},
+        "unlisted": {"settings": {"rules": [{"secret": "team-registry", "registries": [REGISTRY]}]}},
+        "validating": {"settings": {"rules": [rule("reject")], "verifySecrets": false}, "mutating": false},
+        "unauthorized": {"settings": rejecting, "policyServer": REVOKED},
+    });
     let mut all = vec![base.clone()];
-    for (name, spec) in variants {
+    for (name, spec) in variants.as_object().unwrap() {
         let mut policy = base.clone();
         policy["metadata"]["name"] = json!(name);
         for (key, value) in spec.as_object().unwrap() {
@@ -1069,9 +1034,7 @@ fn main() {
     };
     let kwctl = binary_from_env("KWCTL", "kwctl");
     let binary = binary_from_env("POLICY_SERVER", "policy-server");
-    let module = std::env::var("POLICY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo_root().join("annotated-policy.wasm"));
+    let module = policy_module();
     let started = Instant::now();
     let scratch = scratch("ips-cluster-");
     let dir = scratch.path().to_path_buf();

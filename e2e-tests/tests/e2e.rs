@@ -2,8 +2,7 @@
 //! `kwctl run` (`KWCTL`; `make e2e-tests` finds it) on the annotated policy module, the way a user
 //! runs kwctl. See `e2e-tests/cases/README.md`.
 
-#[path = "support/admission.rs"]
-mod admission;
+mod support;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -14,6 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use support::{admission, policy_module, repo_root};
 
 /// Credentials planted in every replayed secret; no output may ever contain them.
 const CANARY: &str = "CANARY-7c1e-pull-secret-password";
@@ -110,31 +110,11 @@ struct Expect {
     never: Vec<String>,
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace root")
-        .to_path_buf()
-}
-
 /// The real kwctl the cases run through (`make e2e-tests` finds it and says how to install it).
 fn kwctl() -> String {
     std::env::var("KWCTL").unwrap_or_else(|_| {
         panic!("set KWCTL to the real kwctl 1.36 (make e2e-tests finds it on PATH or in ../shared/kubewarden/)")
     })
-}
-
-/// The annotated module (`POLICY`, default `annotated-policy.wasm` at the repository root).
-fn policy_module() -> PathBuf {
-    let module = std::env::var("POLICY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo_root().join("annotated-policy.wasm"));
-    assert!(
-        module.exists(),
-        "{} is missing: build it with `make annotated-policy.wasm`",
-        module.display()
-    );
-    module
 }
 
 /// The kwctl session file for the expected host calls (all of them, or the first `take`).
@@ -245,13 +225,7 @@ fn default_pod_spec_pointer(kind: &str) -> &'static str {
     }
 }
 
-struct Outcome {
-    status: std::process::ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_policy(case: &Case, dir: &Path, session_entries: usize) -> Outcome {
+fn run_policy(case: &Case, dir: &Path, session_entries: usize) -> std::process::Output {
     let request_path = dir.join("request.json");
     let name = dir.file_name().unwrap().to_string_lossy();
     std::fs::write(
@@ -286,14 +260,9 @@ fn run_policy(case: &Case, dir: &Path, session_entries: usize) -> Outcome {
         command.arg("--allow-context-aware");
     }
     command.arg(policy_module());
-    let output = command
+    command
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", kwctl()));
-    Outcome {
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", kwctl()))
 }
 
 /// Runs one case; returns what went wrong, if anything.
@@ -309,7 +278,11 @@ fn check_parsed_case(case: &Case, dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).unwrap();
     let dir = dir.to_path_buf();
     let outcome = run_policy(case, &dir, case.host.len());
-    let everything = format!("{}\n{}", outcome.stdout, outcome.stderr);
+    let (stdout, stderr) = (
+        &*String::from_utf8_lossy(&outcome.stdout),
+        &*String::from_utf8_lossy(&outcome.stderr),
+    );
+    let everything = format!("{stdout}\n{stderr}");
     for canary in [
         CANARY,
         CANARY_TOKEN,
@@ -335,29 +308,20 @@ fn check_parsed_case(case: &Case, dir: &Path) -> Result<(), String> {
         if outcome.status.success() {
             return Err(format!(
                 "expected invalid settings, but the run succeeded: {}",
-                outcome.stdout
+                stdout
             ));
         }
-        if !outcome.stderr.contains("Provided settings are not valid")
-            || !outcome.stderr.contains(error.as_str())
-        {
-            return Err(format!("stderr lacks {error:?}:\n{}", outcome.stderr));
+        if !stderr.contains("Provided settings are not valid") || !stderr.contains(error.as_str()) {
+            return Err(format!("stderr lacks {error:?}:\n{}", stderr));
         }
         return Ok(());
     }
     if !outcome.status.success() {
         return Err(format!("run failed ({}):\n{everything}", outcome.status));
     }
-    let lines: Vec<&str> = outcome
-        .stdout
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
+    let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
     let [line] = lines[..] else {
-        return Err(format!(
-            "expected one line of output, got:\n{}",
-            outcome.stdout
-        ));
+        return Err(format!("expected one line of output, got:\n{}", stdout));
     };
     std::fs::write(dir.join("last-response.json"), line).unwrap();
     let response: Value =
