@@ -160,13 +160,9 @@ impl Suite {
     fn run_billing(&self, namespace: &str, shown: &[&str], stored: Option<Value>) {
         let ran = self.run_pod(namespace, "billing", IMAGE);
         assert_eq!(ran.ok, stored.is_some(), "{}", ran.all());
-        for wanted in shown {
-            assert!(
-                ran.stderr.contains(wanted),
-                "expected {wanted:?} in:\n{}",
-                ran.stderr
-            );
-        }
+        shown
+            .iter()
+            .for_each(|wanted| assert_has(&ran.stderr, wanted));
         let pod = self.pod(namespace, "billing");
         assert_eq!(pod.map(|pod| pull_secrets(&pod["spec"])), stored);
     }
@@ -318,8 +314,7 @@ fn run_with_other_image_stores_the_pod_as_sent(s: &mut Suite) {
     s.namespace("run-other-baseline", None, &[], true);
     let mark = s.cluster.lookup_mark();
     for ns in ["run-other", "run-other-baseline"] {
-        let ran = s.run_pod(ns, "web", PUBLIC_IMAGE);
-        assert!(ran.ok, "{}", ran.all());
+        assert!(s.run_pod(ns, "web", PUBLIC_IMAGE).ok);
     }
     assert_eq!(
         s.cluster.lookups_since(mark),
@@ -344,10 +339,8 @@ fn controllers_create_pods_that_carry_the_secret(s: &mut Suite) {
         ("deployment", "app=web", "ReplicaSet"),
         ("job", "job-name=web", "Job"),
     ] {
-        let ran = s
-            .kubectl
-            .cmd(&format!("create {kind} web -n controlled --image={IMAGE}"));
-        assert!(ran.ok, "{}", ran.all());
+        s.kubectl
+            .must(&format!("create {kind} web -n controlled --image={IMAGE}"));
         let pod = s.controlled_pod("controlled", selector);
         assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], owner);
         assert_eq!(pull_secrets(&pod["spec"]), secret_list(), "{kind}'s pod");
@@ -361,10 +354,9 @@ fn controllers_create_pods_that_carry_the_secret(s: &mut Suite) {
 /// it once (the Pod rule finds it there and adds nothing).
 fn template_rules_put_the_secret_in_the_template_once(s: &mut Suite) {
     s.namespace("templates", Some("templates"), &[], true);
-    let ran = s.kubectl.cmd(&format!(
+    s.kubectl.must(&format!(
         "create deployment web -n templates --image={IMAGE}"
     ));
-    assert!(ran.ok, "{}", ran.all());
     let deployment = s.kubectl.get("deployment", "templates", "web").unwrap();
     assert_eq!(
         pull_secrets(&deployment["spec"]["template"]["spec"]),
@@ -467,10 +459,9 @@ fn missing_secret_follows_on_missing_secret(s: &mut Suite) {
 /// An Opaque secret of that name holds no registry credentials: refused, saying so.
 fn opaque_secret_is_refused_as_the_wrong_type(s: &mut Suite) {
     s.namespace("opaque", Some("reject"), &[], false);
-    let ran = s.kubectl.cmd(&format!(
+    s.kubectl.must(&format!(
         "create secret generic {SECRET} -n opaque --from-literal=token={CANARY}"
     ));
-    assert!(ran.ok, "{}", ran.all());
     let reason = format!("imagePullSecret \"{SECRET}\" in namespace \"opaque\": secret type \"Opaque\" holds no registry credentials");
     let fix = format!("kubectl create secret docker-registry {SECRET} -n opaque");
     s.run_billing("opaque", &[&reason, &fix], None);
@@ -520,10 +511,8 @@ fn secret_created_after_a_refusal_admits_the_retry(s: &mut Suite) {
 /// restored, the next Pod is admitted.
 fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
     s.namespace("rbac", Some("reject"), &[], true);
-    let ran = s
-        .kubectl
-        .cmd("delete clusterrolebinding image-pull-secrets-policy");
-    assert!(ran.ok, "{}", ran.all());
+    s.kubectl
+        .must("delete clusterrolebinding image-pull-secrets-policy");
     let mut refused = None;
     wait_until(
         "RBAC removal to take effect",
@@ -622,8 +611,7 @@ fn namespace_selector_reads_real_labels(s: &mut Suite) {
 /// imagePullSecrets when the Pod has none), so the Pod rule has nothing to add.
 fn service_accounts_get_the_secret(s: &mut Suite) {
     s.namespace("accounts", Some("accounts"), &[], true);
-    let ran = s.kubectl.cmd("create serviceaccount builder -n accounts");
-    assert!(ran.ok, "{}", ran.all());
+    s.kubectl.must("create serviceaccount builder -n accounts");
     for name in ["builder", "default"] {
         let mut account = Value::Null;
         wait_until(
@@ -666,10 +654,9 @@ fn pull_policy_always_is_accepted_by_the_api_server(s: &mut Suite) {
     s.run_billing("always", &[], Some(secret_list()));
     let pod = s.pod("always", "billing").unwrap();
     assert_eq!(pod["spec"]["containers"][0]["imagePullPolicy"], "Always");
-    let ran = s.kubectl.cmd(&format!(
+    s.kubectl.must(&format!(
         "set image pod/billing -n always billing={OTHER_PRIVATE_IMAGE}"
     ));
-    assert!(ran.ok, "{}", ran.all());
     assert_eq!(
         s.pod("always", "billing").unwrap()["spec"]["containers"][0]["image"],
         OTHER_PRIVATE_IMAGE
@@ -694,8 +681,7 @@ fn running_pod_changes_are_judged(s: &mut Suite) {
     ] {
         assert!(s.run_pod("running", covered, IMAGE).ok);
         assert!(s.run_pod("running", public, PUBLIC_IMAGE).ok);
-        let ran = s.kubectl.cmd(&change(covered));
-        assert!(ran.ok, "{}", ran.all());
+        s.kubectl.must(&change(covered));
         let before = s.pod("running", public).unwrap();
         let ran = s.kubectl.cmd(&change(public));
         assert!(!ran.ok, "admitted: {}", ran.all());
@@ -877,8 +863,7 @@ fn workloads_whose_pods_would_be_warned_are_warned_at_apply(s: &mut Suite) {
     s.namespace(ns, Some("image-pull-secrets"), &[], false);
     let ran = s
         .kubectl
-        .cmd(&format!("create deployment web -n {ns} --image={IMAGE}"));
-    assert!(ran.ok, "{}", ran.all());
+        .must(&format!("create deployment web -n {ns} --image={IMAGE}"));
     let warned = "its pods would be admitted with a warning";
     let warning = format!(
         "Warning: Deployment {ns}/web: {warned}: {}",
@@ -911,10 +896,8 @@ fn only_what_starts_pods_is_checked_on_update(s: &mut Suite) {
     // Scaling down starts no Pod, so the audit log shows only what the Deployment's own UPDATE cost.
     let mark = s.cluster.lookup_mark();
     s.kubectl.apply(&deployment(1));
-    let ran = s
-        .kubectl
-        .cmd(&format!("scale deployment web -n {ns} --replicas=0"));
-    assert!(ran.ok, "{}", ran.all());
+    s.kubectl
+        .must(&format!("scale deployment web -n {ns} --replicas=0"));
     assert_eq!(
         s.cluster.lookups_since(mark),
         Vec::<String>::new(),
@@ -1010,8 +993,7 @@ fn install(kubectl: &Kubectl, module_uri: &str) -> Vec<Value> {
     );
     let ran = kubectl.run(&["apply", "-f", crds.to_str().unwrap()]);
     assert!(ran.ok, "Kubewarden CRDs: {}", ran.all());
-    let ran = kubectl.cmd("wait --for=condition=Established crd --all --timeout=60s");
-    assert!(ran.ok, "{}", ran.all());
+    kubectl.must("wait --for=condition=Established crd --all --timeout=60s");
     kubectl.apply(include_str!("cluster/podbox-crd.yaml"));
     kubewarden::install_namespace_and_rbac(kubectl);
     let mut stored = Vec::new();
@@ -1095,11 +1077,10 @@ fn main() {
         };
         let (server, port, restart) = start_server("default", "policy-server");
         let (revoked, revoked_port, _) = start_server(REVOKED, REVOKED);
-        let ran = kubectl.cmd(&format!(
+        kubectl.must(&format!(
             "delete serviceaccount {REVOKED} -n {}",
             kubewarden::NAMESPACE
         ));
-        assert!(ran.ok, "{}", ran.all());
         let mut suite = Suite {
             revoked,
             cluster,

@@ -225,37 +225,28 @@ fn default_pod_spec_pointer(kind: &str) -> &'static str {
     }
 }
 
+/// `kwctl run` of the case in `dir`, replaying the first `session_entries` host calls.
 fn run_policy(case: &Case, dir: &Path, session_entries: usize) -> std::process::Output {
-    let request_path = dir.join("request.json");
     let name = dir.file_name().unwrap().to_string_lossy();
-    std::fs::write(
-        &request_path,
-        serde_json::to_vec(&admission::full_request(
-            &case.request,
-            &format!("e2e-{name}"),
-        ))
-        .unwrap(),
-    )
-    .unwrap();
-    let settings_path = dir.join("settings.json");
-    std::fs::write(&settings_path, serde_json::to_vec(&case.settings).unwrap()).unwrap();
+    let request = admission::full_request(&case.request, &format!("e2e-{name}"));
     let namespace = case.request["namespace"].as_str().unwrap_or_default();
-    let session_path = dir.join(format!("session-{session_entries}.yml"));
-    std::fs::write(
-        &session_path,
-        session_yaml(case, namespace, session_entries),
-    )
-    .unwrap();
+    let session = format!("session-{session_entries}.yml");
+    for (file, text) in [
+        ("request.json", request.to_string()),
+        ("settings.json", case.settings.to_string()),
+        (&session, session_yaml(case, namespace, session_entries)),
+    ] {
+        std::fs::write(dir.join(file), text).unwrap();
+    }
     let mut command = Command::new(kwctl());
     command
-        .arg("run")
-        .arg("-r")
-        .arg(&request_path)
-        .arg("--settings-path")
-        .arg(&settings_path);
-    command
-        .arg("--replay-host-capabilities-interactions")
-        .arg(&session_path);
+        .current_dir(dir)
+        .args(["run", "-r", "request.json", "--settings-path"]);
+    command.args([
+        "settings.json",
+        "--replay-host-capabilities-interactions",
+        &session,
+    ]);
     if case.allow_context_aware {
         command.arg("--allow-context-aware");
     }
@@ -273,117 +264,103 @@ fn check_case(path: &Path, scratch: &Path) -> Result<(), String> {
     check_parsed_case(&case, &scratch.join(path.file_stem().unwrap()))
 }
 
+/// `Err(problem)` unless the check `holds`.
+fn ensure(holds: bool, problem: String) -> Result<(), String> {
+    match holds {
+        true => Ok(()),
+        false => Err(problem),
+    }
+}
+
 /// Runs a case already in memory (the hostile cases build theirs in code).
 fn check_parsed_case(case: &Case, dir: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dir).unwrap();
-    let dir = dir.to_path_buf();
-    let outcome = run_policy(case, &dir, case.host.len());
-    let (stdout, stderr) = (
-        &*String::from_utf8_lossy(&outcome.stdout),
-        &*String::from_utf8_lossy(&outcome.stderr),
-    );
+    let outcome = run_policy(case, dir, case.host.len());
+    let stdout = &*String::from_utf8_lossy(&outcome.stdout);
+    let stderr = &*String::from_utf8_lossy(&outcome.stderr);
     let everything = format!("{stdout}\n{stderr}");
-    for canary in [
+    let leaked = [
         CANARY,
         CANARY_TOKEN,
         &STANDARD.encode(format!("robot:{CANARY}")),
-    ] {
-        if everything.contains(canary) {
-            return Err(format!(
-                "a replayed credential leaked into the output:\n{everything}"
-            ));
-        }
-    }
-    if everything.contains("Replay error") {
-        return Err(format!(
-            "the policy made a host call the case does not expect:\n{everything}"
-        ));
-    }
+    ];
+    let leaked = leaked.iter().any(|canary| everything.contains(canary));
+    ensure(
+        !leaked,
+        format!("a replayed credential leaked into the output:\n{everything}"),
+    )?;
+    ensure(
+        !everything.contains("Replay error"),
+        format!("the policy made a host call the case does not expect:\n{everything}"),
+    )?;
     for never in &case.expect.never {
-        if everything.contains(never.as_str()) {
-            return Err(format!("output contains {never:?}:\n{everything}"));
-        }
+        let found = everything.contains(never.as_str());
+        ensure(!found, format!("output contains {never:?}:\n{everything}"))?;
     }
     if let Some(error) = &case.expect.settings_error {
-        if outcome.status.success() {
-            return Err(format!(
-                "expected invalid settings, but the run succeeded: {}",
-                stdout
-            ));
-        }
-        if !stderr.contains("Provided settings are not valid") || !stderr.contains(error.as_str()) {
-            return Err(format!("stderr lacks {error:?}:\n{}", stderr));
-        }
-        return Ok(());
+        let refused =
+            stderr.contains("Provided settings are not valid") && stderr.contains(error.as_str());
+        ensure(
+            !outcome.status.success(),
+            format!("expected invalid settings, but the run succeeded: {stdout}"),
+        )?;
+        return ensure(refused, format!("stderr lacks {error:?}:\n{stderr}"));
     }
-    if !outcome.status.success() {
-        return Err(format!("run failed ({}):\n{everything}", outcome.status));
-    }
+    ensure(
+        outcome.status.success(),
+        format!("run failed ({}):\n{everything}", outcome.status),
+    )?;
     let lines: Vec<&str> = stdout.lines().filter(|l| !l.trim().is_empty()).collect();
     let [line] = lines[..] else {
-        return Err(format!("expected one line of output, got:\n{}", stdout));
+        return Err(format!("expected one line of output, got:\n{stdout}"));
     };
     std::fs::write(dir.join("last-response.json"), line).unwrap();
     let response: Value =
         serde_json::from_str(line).map_err(|e| format!("output is not JSON ({e}): {line}"))?;
     check_response(case, &response)?;
-    if !case.host.is_empty() {
-        // With the last expected interaction missing, the answer must change: the policy really
-        // made every call the case lists (and no call is left unused).
-        let shorter = run_policy(case, &dir, case.host.len() - 1);
-        if shorter.stdout == outcome.stdout {
-            return Err(format!(
-                "the answer does not depend on the last host call listed; the policy made fewer calls than expected:\n{line}"
-            ));
-        }
-    }
-    Ok(())
+    // With the last expected interaction missing, the answer must change: the policy really made
+    // every call the case lists (and no call is left unused).
+    let depends =
+        case.host.is_empty() || run_policy(case, dir, case.host.len() - 1).stdout != outcome.stdout;
+    ensure(depends, format!("the answer does not depend on the last host call listed; the policy made fewer calls than expected:\n{line}"))
 }
 
 fn check_response(case: &Case, response: &Value) -> Result<(), String> {
     let expect = &case.expect;
-    let allowed = response["allowed"]
-        .as_bool()
-        .ok_or(format!("no allowed field: {response}"))?;
-    if let Some(wanted) = expect.allowed {
-        if allowed != wanted {
-            return Err(format!(
-                "allowed is {allowed}, expected {wanted}: {response}"
-            ));
-        }
-    }
-    if let Some(code) = expect.code {
-        if response["status"]["code"].as_u64() != Some(code.into()) {
-            return Err(format!("status.code is not {code}: {response}"));
-        }
-    }
+    let allowed = response["allowed"].as_bool();
+    ensure(allowed.is_some(), format!("no allowed field: {response}"))?;
+    ensure(
+        expect.allowed.is_none_or(|wanted| allowed == Some(wanted)),
+        format!("allowed is not {:?}: {response}", expect.allowed),
+    )?;
+    let code = response["status"]["code"].as_u64();
+    ensure(
+        expect.code.is_none_or(|wanted| code == Some(wanted.into())),
+        format!("status.code is not {:?}: {response}", expect.code),
+    )?;
     let message = response["status"]["message"].as_str().unwrap_or_default();
     for part in &expect.message {
-        if !message.contains(part.as_str()) {
-            return Err(format!("status.message lacks {part:?}: {message:?}"));
-        }
+        let found = message.contains(part.as_str());
+        ensure(found, format!("status.message lacks {part:?}: {message:?}"))?;
     }
     let warnings: Vec<&str> = response["warnings"]
         .as_array()
         .map(|w| w.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     for part in &expect.warnings {
-        if !warnings.iter().any(|w| w.contains(part.as_str())) {
-            return Err(format!("no warning contains {part:?}: {warnings:?}"));
-        }
+        let found = warnings.iter().any(|w| w.contains(part.as_str()));
+        ensure(found, format!("no warning contains {part:?}: {warnings:?}"))?;
     }
-    if let Some(count) = expect.warning_count {
-        if warnings.len() != count {
-            return Err(format!(
-                "{} warnings, expected {count}: {warnings:?}",
-                warnings.len()
-            ));
-        }
-    }
+    let count = expect.warning_count;
+    let counted = count.is_none_or(|count| warnings.len() == count);
+    let shown = format!(
+        "{} warnings, expected {count:?}: {warnings:?}",
+        warnings.len()
+    );
+    ensure(counted, shown)?;
     let patch = response.get("patch").and_then(Value::as_str);
-    if expect.unchanged == Some(true) && patch.is_some() {
-        return Err(format!("expected no patch, got one: {response}"));
-    }
+    let unchanged = expect.unchanged != Some(true) || patch.is_none();
+    ensure(unchanged, format!("expected no patch, got one: {response}"))?;
     let kind = case.request["kind"]["kind"].as_str().unwrap_or_default();
     let at = expect
         .at
@@ -396,25 +373,20 @@ fn check_response(case: &Case, response: &Value) -> Result<(), String> {
         };
         for (container, policy) in wanted {
             let got = object.pointer(&format!("{at}/{container}/imagePullPolicy"));
-            if got.and_then(Value::as_str).unwrap_or_default() != policy {
-                return Err(format!(
-                    "imagePullPolicy of {at}/{container} is {got:?}, expected {policy}"
-                ));
-            }
+            ensure(
+                got.and_then(Value::as_str).unwrap_or_default() == policy,
+                format!("imagePullPolicy of {at}/{container} is {got:?}, expected {policy}"),
+            )?;
         }
     }
     if let Some(wanted) = &expect.image_pull_secrets {
         let patch = patch.ok_or(format!("expected a patch: {response}"))?;
         let object = admission::patched(&case.request["object"], response, patch)?;
-        let got = object
-            .pointer(&format!("{at}/imagePullSecrets"))
-            .cloned()
-            .unwrap_or(Value::Null);
-        if &got != wanted {
-            return Err(format!(
-                "imagePullSecrets at {at} is {got}, expected {wanted}"
-            ));
-        }
+        let got = object.pointer(&format!("{at}/imagePullSecrets"));
+        ensure(
+            got == Some(wanted),
+            format!("imagePullSecrets at {at} is {got:?}, expected {wanted}"),
+        )?;
     }
     Ok(())
 }

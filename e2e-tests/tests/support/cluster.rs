@@ -454,6 +454,13 @@ impl Kubectl {
         self.run(&line.split_whitespace().collect::<Vec<_>>())
     }
 
+    /// [`Kubectl::cmd`], which must succeed: panics with kubectl's output if it fails.
+    pub fn must(&self, line: &str) -> Ran {
+        let ran = self.cmd(line);
+        assert!(ran.ok, "kubectl {line}: {}", ran.all());
+        ran
+    }
+
     /// `kubectl apply -f -` of `manifest`; panics with kubectl's output if it fails.
     pub fn apply(&self, manifest: &str) {
         let ran = self.run_with(&["apply", "-f", "-"], Some(manifest));

@@ -59,26 +59,25 @@ impl PolicyServer {
         std::fs::write(&policies, launch.policies).unwrap();
         let readiness_port = free_port();
         let mut command = Command::new(launch.binary);
+        command.args(["--addr", "127.0.0.1", "--workers", "2", "--log-no-color"]);
+        command.args(["--port", &port.to_string()]);
+        command.args(["--readiness-probe-port", &readiness_port.to_string()]);
+        for (flag, path) in [
+            ("--policies", policies),
+            ("--policies-download-dir", downloads),
+            ("--sigstore-cache-dir", dir.join("sigstore-data")),
+        ] {
+            command.arg(flag).arg(path);
+        }
+        for (var, folder) in [
+            ("XDG_CACHE_HOME", "cache"),
+            ("XDG_CONFIG_HOME", "config"),
+            ("XDG_DATA_HOME", "data"),
+        ] {
+            command.env(var, xdg.join(folder));
+        }
         command
-            .arg("--addr")
-            .arg("127.0.0.1")
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--readiness-probe-port")
-            .arg(readiness_port.to_string())
-            .arg("--policies")
-            .arg(&policies)
-            .arg("--policies-download-dir")
-            .arg(&downloads)
-            .arg("--sigstore-cache-dir")
-            .arg(dir.join("sigstore-data"))
-            .arg("--workers")
-            .arg("2")
-            .arg("--log-no-color")
             .env("KUBECONFIG", launch.kubeconfig)
-            .env("XDG_CACHE_HOME", xdg.join("cache"))
-            .env("XDG_CONFIG_HOME", xdg.join("config"))
-            .env("XDG_DATA_HOME", xdg.join("data"))
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env_remove("RUST_BACKTRACE")
             .env_remove("RUST_LIB_BACKTRACE")
