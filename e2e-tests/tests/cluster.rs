@@ -171,20 +171,27 @@ impl Suite {
         self.kubectl.get("pod", namespace, name)
     }
 
-    /// The Pod a controller created with these labels, waited for.
-    fn controlled_pod(&self, namespace: &str, selector: &str) -> Value {
+    /// `kubectl run` of IMAGE in `namespace`, a new Pod each time, until `done` holds of what
+    /// kubectl printed (the API server applies an RBAC change within moments).
+    fn run_until(&self, namespace: &str, done: impl Fn(&Ran) -> bool) -> Ran {
+        let (mut attempt, mut last) = (0, None);
+        wait_until("an RBAC change", Duration::from_secs(20), || {
+            attempt += 1;
+            let ran = self.run_pod(namespace, &format!("billing-{attempt}"), IMAGE);
+            let finished = done(&ran);
+            last = Some(ran);
+            finished
+        });
+        last.unwrap()
+    }
+
+    /// The first object `kubectl get WHAT` lists, waited for (a controller creates it).
+    fn first_listed(&self, what: &str) -> Value {
         let mut found = Value::Null;
-        wait_until(
-            &format!("a pod {selector} in {namespace}"),
-            Duration::from_secs(60),
-            || {
-                let ran = self
-                    .kubectl
-                    .cmd(&format!("get pods -n {namespace} -l {selector} -o json"));
-                found = ran.json()["items"][0].clone();
-                !found.is_null()
-            },
-        );
+        wait_until(what, Duration::from_secs(60), || {
+            found = self.kubectl.must(&format!("get {what} -o json")).json()["items"][0].clone();
+            !found.is_null()
+        });
         found
     }
 
@@ -252,11 +259,9 @@ fn recording_input(selected: bool) -> (Value, Value) {
     (settings, request)
 }
 
+/// A pod spec's `imagePullSecrets` (`null`: none).
 fn pull_secrets(pod_spec: &Value) -> Value {
-    pod_spec
-        .get("imagePullSecrets")
-        .cloned()
-        .unwrap_or(Value::Null)
+    pod_spec["imagePullSecrets"].clone()
 }
 
 fn secret_list() -> Value {
@@ -267,15 +272,11 @@ fn secret_list() -> Value {
 /// the API server stored from the same request compare equal.
 fn comparable(spec: &Value) -> String {
     let text = spec.to_string();
-    let mut out = String::new();
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("kube-api-access-") {
-        let end = at + "kube-api-access-".len();
-        out.push_str(&rest[..end]);
-        rest = &rest[(end + 5).min(rest.len())..];
-    }
-    out.push_str(rest);
-    out
+    let mut parts = text.split("kube-api-access-");
+    let first = parts.next().unwrap_or_default().to_string();
+    parts.fold(first, |out, part| {
+        out + "kube-api-access-" + part.get(5..).unwrap_or_default()
+    })
 }
 
 /// What kubectl prints for our refusal, from the webhook the controller names.
@@ -316,9 +317,8 @@ fn run_with_other_image_stores_the_pod_as_sent(s: &mut Suite) {
     for ns in ["run-other", "run-other-baseline"] {
         assert!(s.run_pod(ns, "web", PUBLIC_IMAGE).ok);
     }
-    assert_eq!(
-        s.cluster.lookups_since(mark),
-        Vec::<String>::new(),
+    assert!(
+        s.cluster.lookups_since(mark).is_empty(),
         "no lookup for an image no rule matches"
     );
     let judged = s.pod("run-other", "web").unwrap();
@@ -341,7 +341,7 @@ fn controllers_create_pods_that_carry_the_secret(s: &mut Suite) {
     ] {
         s.kubectl
             .must(&format!("create {kind} web -n controlled --image={IMAGE}"));
-        let pod = s.controlled_pod("controlled", selector);
+        let pod = s.first_listed(&format!("pods -n controlled -l {selector}"));
         assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], owner);
         assert_eq!(pull_secrets(&pod["spec"]), secret_list(), "{kind}'s pod");
         let workload = s.kubectl.get(kind, "controlled", "web").unwrap();
@@ -362,7 +362,7 @@ fn template_rules_put_the_secret_in_the_template_once(s: &mut Suite) {
         pull_secrets(&deployment["spec"]["template"]["spec"]),
         secret_list()
     );
-    let pod = s.controlled_pod("templates", "app=web");
+    let pod = s.first_listed("pods -n templates -l app=web");
     assert_eq!(pull_secrets(&pod["spec"]), secret_list());
 }
 
@@ -386,7 +386,7 @@ fn empty_template_list_keeps_the_service_account_secrets(s: &mut Suite) {
     let stored = s.kubectl.get("deployment", "template-sa", "api").unwrap();
     assert_eq!(pull_secrets(&stored["spec"]["template"]["spec"]), both);
     assert_eq!(
-        pull_secrets(&s.controlled_pod("template-sa", "app=api")["spec"]),
+        pull_secrets(&s.first_listed("pods -n template-sa -l app=api")["spec"]),
         both
     );
 }
@@ -395,36 +395,16 @@ fn empty_template_list_keeps_the_service_account_secrets(s: &mut Suite) {
 /// read the namespace's labels, and its onMissingSecret (warn) decides, saying what to grant.
 fn namespace_read_forbidden_falls_to_on_missing_secret(s: &mut Suite) {
     s.namespace("ns-forbidden", Some("scoped"), &[("team", "a")], true);
-    let role = s
+    let mut restricted = s
         .kubectl
-        .cmd("get clusterrole image-pull-secrets-policy -o json");
-    assert!(role.ok, "{}", role.all());
-    let mut restricted = role.json();
-    restricted["rules"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|r| r["resources"][0] != "namespaces");
-    restricted["metadata"]
-        .as_object_mut()
-        .unwrap()
-        .remove("resourceVersion");
+        .must("get clusterrole image-pull-secrets-policy -o json")
+        .json();
+    let rules = restricted["rules"].as_array_mut().unwrap();
+    rules.retain(|r| r["resources"][0] != "namespaces");
+    restricted["metadata"]["resourceVersion"].take();
     s.kubectl.apply(&restricted.to_string());
-    let mut last = None;
-    let mut attempt = 0;
-    wait_until(
-        "the namespaces rule to be gone",
-        Duration::from_secs(20),
-        || {
-            // A name no earlier attempt used (an admitted Pod is stored).
-            attempt += 1;
-            let ran = s.run_pod("ns-forbidden", &format!("billing-{attempt}"), IMAGE);
-            let done = ran.stderr.contains("Warning: ");
-            last = Some(ran);
-            done
-        },
-    );
+    let ran = s.run_until("ns-forbidden", |ran| ran.stderr.contains("Warning: "));
     kubewarden::install_namespace_and_rbac(&s.kubectl);
-    let ran = last.unwrap();
     assert!(ran.ok, "{}", ran.all());
     assert_has(&ran.stderr, "Warning: imagePullSecret \"corp-registry\" in namespace \"ns-forbidden\": the namespace could not be read for the namespaceSelector");
     assert_has(
@@ -513,17 +493,7 @@ fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
     s.namespace("rbac", Some("reject"), &[], true);
     s.kubectl
         .must("delete clusterrolebinding image-pull-secrets-policy");
-    let mut refused = None;
-    wait_until(
-        "RBAC removal to take effect",
-        Duration::from_secs(20),
-        || {
-            let ran = s.run_pod("rbac", "billing", IMAGE);
-            let done = !ran.ok;
-            refused = Some(ran);
-            done
-        },
-    );
+    let ran = s.run_until("rbac", |ran| !ran.ok);
     let recorded = catch_unwind(AssertUnwindSafe(|| {
         for (name, selected) in [("secret-forbidden", false), ("namespace-forbidden", true)] {
             let (settings, request) = recording_input(selected);
@@ -531,7 +501,6 @@ fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
         }
     }));
     kubewarden::install_namespace_and_rbac(&s.kubectl);
-    let ran = refused.unwrap();
     assert_has(&ran.stderr, &denied_by("reject"));
     assert_has(
         &ran.stderr,
@@ -543,9 +512,7 @@ fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
         "\"system:serviceaccount:kubewarden:policy-server\"",
     );
     assert_has(&ran.stderr, "fix: ");
-    wait_until("RBAC restored", Duration::from_secs(20), || {
-        s.run_pod("rbac", "billing", IMAGE).ok
-    });
+    s.run_until("rbac", |ran| ran.ok);
     if let Err(panic) = recorded {
         std::panic::resume_unwind(panic);
     }
@@ -613,18 +580,9 @@ fn service_accounts_get_the_secret(s: &mut Suite) {
     s.namespace("accounts", Some("accounts"), &[], true);
     s.kubectl.must("create serviceaccount builder -n accounts");
     for name in ["builder", "default"] {
-        let mut account = Value::Null;
-        wait_until(
-            &format!("serviceaccount {name}"),
-            Duration::from_secs(30),
-            || {
-                account = s
-                    .kubectl
-                    .get("serviceaccount", "accounts", name)
-                    .unwrap_or_default();
-                !account.is_null()
-            },
-        );
+        let account = s.first_listed(&format!(
+            "serviceaccounts -n accounts --field-selector metadata.name={name}"
+        ));
         let listed = &account["imagePullSecrets"];
         assert_eq!(listed, &secret_list(), "serviceaccount {name}");
     }
@@ -898,9 +856,8 @@ fn only_what_starts_pods_is_checked_on_update(s: &mut Suite) {
     s.kubectl.apply(&deployment(1));
     s.kubectl
         .must(&format!("scale deployment web -n {ns} --replicas=0"));
-    assert_eq!(
-        s.cluster.lookups_since(mark),
-        Vec::<String>::new(),
+    assert!(
+        s.cluster.lookups_since(mark).is_empty(),
         "a lookup for a change that starts no Pod"
     );
     let ran = s

@@ -469,11 +469,11 @@ impl Kubectl {
 
     /// The object `kubectl get KIND NAME -n NS -o json` returns, if any.
     pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {
-        let ran = if namespace.is_empty() {
-            self.run(&["get", kind, name, "-o", "json"])
-        } else {
-            self.run(&["get", kind, name, "-n", namespace, "-o", "json"])
-        };
+        let mut args = vec!["get", kind, name, "-o", "json"];
+        if !namespace.is_empty() {
+            args.extend(["-n", namespace]);
+        }
+        let ran = self.run(&args);
         ran.ok.then(|| ran.json())
     }
 
