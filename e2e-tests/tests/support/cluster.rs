@@ -170,7 +170,7 @@ impl Cluster {
         pki.server("apiserver");
         pki.client("admin", "/CN=suite-admin/O=system:masters");
         pki.client("kcm", "/CN=system:kube-controller-manager");
-        // The service-account token signer: its key signs, and verifies (a private key holds both).
+        // The service-account token signer: its key signs, its certificate verifies.
         pki.issue(
             "sa",
             "/CN=service-accounts",
@@ -228,7 +228,7 @@ impl Cluster {
             format!("--tls-private-key-file={}", file("apiserver.key")),
             format!("--client-ca-file={}", file("ca.crt")),
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_string(),
-            format!("--service-account-key-file={}", file("sa.key")),
+            format!("--service-account-key-file={}", file("sa.crt")),
             format!("--service-account-signing-key-file={}", file("sa.key")),
             "--service-cluster-ip-range=10.96.0.0/16".to_string(),
             "--authorization-mode=Node,RBAC".to_string(),
