@@ -203,17 +203,14 @@ impl Suite {
     fn kwctl_records(&self, name: &str, kubeconfig: &Path, settings: &Value, request: &Value) {
         let dir = self.dir.join("kwctl");
         std::fs::create_dir_all(&dir).unwrap();
-        let (request_file, session) = (dir.join("request.json"), dir.join(format!("{name}.yml")));
-        std::fs::write(&request_file, full_request(request, "recorded").to_string()).unwrap();
+        let request = full_request(request, "recorded").to_string();
+        std::fs::write(dir.join("request.json"), request).unwrap();
+        let session = dir.join(format!("{name}.yml"));
         let output = kwctl_command(&self.kwctl, &dir)
-            .args([
-                "run",
-                "--allow-context-aware",
-                "--settings-json",
-                &settings.to_string(),
-            ])
-            .arg("--request-path")
-            .arg(&request_file)
+            .current_dir(&dir)
+            .args(["run", "--allow-context-aware"])
+            .args(["--request-path", "request.json"])
+            .args(["--settings-json", &settings.to_string()])
             .arg("--record-host-capabilities-interactions")
             .arg(&session)
             .arg(&self.module)
@@ -524,41 +521,26 @@ fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
 /// kwctl cases replay: a Secret, a ServiceAccount and a Namespace not found (404), a token the
 /// API server refuses (401), and an API server address nothing listens on.
 fn kwctl_records_the_host_errors_the_kwctl_cases_replay(s: &mut Suite) {
-    let default = s.kubeconfig_of("default");
+    let (default, revoked) = (s.kubeconfig_of("default"), s.kubeconfig_of(REVOKED));
     let unreachable = s.dir.join("unreachable.kubeconfig");
     let nobody = format!("https://127.0.0.1:{}", free_port());
-    kubeconfig(
-        &unreachable,
-        &nobody,
-        &s.cluster.pki.path("ca.crt"),
-        "    token: unused\n",
-    );
+    let ca = s.cluster.pki.path("ca.crt");
+    kubeconfig(&unreachable, &nobody, &ca, "    token: unused\n");
     let (settings, pod) = recording_input(false);
-    // Injecting into a template that lists `imagePullSecrets: []` reads its ServiceAccount.
-    let mut deployment = json!({"kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "operation": "CREATE", "namespace": "team-a",
-        "object": {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": "team-a"},
-            "spec": {"selector": {"matchLabels": {"app": "api"}}, "template": {"metadata": {"labels": {"app": "api"}},
-                "spec": {"serviceAccountName": "builder", "imagePullSecrets": [], "containers": [{"name": "api", "image": IMAGE}]}}}}});
-    deployment["name"] = json!("api");
-    let mut template_settings = settings.clone();
-    template_settings["verifySecrets"] = json!(false);
-    template_settings["templates"] = json!("inject");
     let (selected, _) = recording_input(true);
+    // Injecting into a template that lists `imagePullSecrets: []` reads its ServiceAccount.
+    let inject = json!({"rules": [{"secret": SECRET, "registries": [REGISTRY]}], "verifySecrets": false, "templates": "inject"});
+    let template = json!({"metadata": {"labels": {"app": "api"}}, "spec": {"serviceAccountName": "builder",
+        "imagePullSecrets": [], "containers": [{"name": "api", "image": IMAGE}]}});
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": "team-a"},
+        "spec": {"selector": {"matchLabels": {"app": "api"}}, "template": template}});
+    let deployment = json!({"kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "name": "api",
+        "operation": "CREATE", "namespace": "team-a", "object": deployment});
     for (name, config, settings, request) in [
         ("secret-not-found", &default, &settings, &pod),
-        (
-            "serviceaccount-not-found",
-            &default,
-            &template_settings,
-            &deployment,
-        ),
+        ("serviceaccount-not-found", &default, &inject, &deployment),
         ("namespace-not-found", &default, &selected, &pod),
-        (
-            "secret-unauthorized",
-            &s.kubeconfig_of(REVOKED),
-            &settings,
-            &pod,
-        ),
+        ("secret-unauthorized", &revoked, &settings, &pod),
         ("secret-unreachable", &unreachable, &settings, &pod),
     ] {
         s.kwctl_records(name, config, settings, request);

@@ -137,15 +137,6 @@ pub fn kubeconfig(path: &Path, server: &str, ca: &Path, user: &str) {
     .unwrap();
 }
 
-/// The kubeconfig `user` lines for a client certificate.
-fn certificate_user(pki: &Pki, name: &str) -> String {
-    format!(
-        "    client-certificate: {}\n    client-key: {}\n",
-        pki.path(&format!("{name}.crt")).display(),
-        pki.path(&format!("{name}.key")).display()
-    )
-}
-
 /// The running control plane. Fields drop in order: controller manager, API server, etcd.
 pub struct Cluster {
     controller_manager: Guarded,
@@ -182,7 +173,12 @@ impl Cluster {
         // A kubeconfig per client certificate: the suite's admin and the controller manager.
         let [admin, kcm_config] = ["admin", "kcm"].map(|user| {
             let path = dir.join(format!("{user}.kubeconfig"));
-            let credentials = certificate_user(&pki, user);
+            let [crt, key] = ["crt", "key"].map(|ext| pki.path(&format!("{user}.{ext}")));
+            let credentials = format!(
+                "    client-certificate: {}\n    client-key: {}\n",
+                crt.display(),
+                key.display()
+            );
             kubeconfig(&path, &server, &pki.path("ca.crt"), &credentials);
             path
         });
