@@ -135,7 +135,7 @@ clean:
 	cargo clean
 	rm -f policy.wasm annotated-policy.wasm
 
-.PHONY: record-host-answers e2e-cluster demo-cluster
+.PHONY: e2e-cluster demo-cluster
 
 # Debian's docker-registry, the loopback OCI registry the cluster suite pulls the policy from.
 setup-registry:
@@ -143,12 +143,9 @@ setup-registry:
 		|| (apt-get update >/dev/null && apt-get install -y docker-registry >/dev/null) \
 		|| { echo "docker-registry (Debian package docker-registry) is required" >&2; exit 1; }
 
-# The real kwctl's host answers from a real API server (e2e-tests/recorded/README.md).
-record-host-answers: annotated-policy.wasm | need-cluster
-	$(KWCTL_ENV) RECORD_DIR=$(abspath e2e-tests/recorded) cargo test -p e2e-tests --test record_host_answers
-
-# The cluster suite: a real control plane on loopback, the real PolicyServer as its webhook
-# (e2e-tests/tests/cluster.rs; CASES=substring,... runs some). Needs openssl and docker-registry.
+# The cluster suite: a real control plane on loopback, the real PolicyServer as its webhook, and
+# the real kwctl recording e2e-tests/recorded/'s host errors (e2e-tests/tests/cluster.rs;
+# CASES=substring,... runs some). Needs openssl and docker-registry.
 e2e-cluster: annotated-policy.wasm copyable-manifests | setup-registry need-policy-server need-cluster
 	$(KWCTL_ENV) POLICY=$(abspath annotated-policy.wasm) COPYABLE_MANIFESTS=$(abspath target/copyable-manifests) \
 		cargo test -p e2e-tests --test cluster

@@ -6,7 +6,7 @@
 //! applied and each ClusterAdmissionPolicy is created there first; the webhook configuration and
 //! the PolicyServer's `policies.yml` are derived from what the API server stored, as the
 //! Kubewarden controller derives them (support/kubewarden.rs). Every case acts through kubectl and
-//! reads back what the API server stored.
+//! reads back what the API server stored; one runs the real kwctl against the same cluster.
 //!
 //! ```sh
 //! make e2e-cluster     # or, with KUBEBUILDER_ASSETS, KWCTL and POLICY_SERVER set:
@@ -22,13 +22,13 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::{json, Value};
-use support::cluster::{assets, Cluster, Kubectl, Ran};
-use support::kubewarden::{
-    self, policy_server_entry, unique_name, webhook_configuration, yaml_block,
-};
+use support::admission::full_request;
+use support::cluster::{assets, kubeconfig, Cluster, Kubectl, Ran};
+use support::kubewarden::{self, policy_server_entry, unique_name, webhook_configuration};
 use support::policy_server::{Launch, PolicyServer};
 use support::process::{binary_from_env, free_port, is_running, scratch, wait_until};
-use support::registry::Registry;
+use support::registry::{kwctl_command, Registry};
+use support::{policy_module, repo_root};
 
 const SECRET: &str = "corp-registry";
 const REGISTRY: &str = "registry.corp.example:5000";
@@ -49,191 +49,63 @@ const NEVER: [&str; 3] = [
     "Host error",
 ];
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
-/// Everything the cases share: the cluster, kubectl as the admin, the PolicyServer.
+/// Everything the cases share: the cluster, kubectl as the admin, the PolicyServers.
 struct Suite {
     cluster: Cluster,
     kubectl: Kubectl,
     policy_server: Option<PolicyServer>,
+    /// Starts the default PolicyServer again, on the port its webhooks call.
+    restart: Box<dyn Fn() -> PolicyServer>,
     /// The PolicyServer whose ServiceAccount was deleted after it started.
     revoked: PolicyServer,
-    launch: LaunchFiles,
-    policies: Vec<Value>,
-}
-
-/// What it takes to start (and restart) the PolicyServer.
-struct LaunchFiles {
-    binary: PathBuf,
+    /// The scratch folder: each PolicyServer's files in `policy-server-NAME/`, kwctl's in `kwctl/`.
     dir: PathBuf,
-    policies_yml: String,
-    kubeconfig: PathBuf,
-    sources: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    port: u16,
-}
-
-impl LaunchFiles {
-    /// The files PolicyServer `name` needs: its `policies.yml` (the entries the controller
-    /// writes for `served`), and a kubeconfig with a token for ServiceAccount `account`.
-    #[allow(clippy::too_many_arguments)]
-    fn new(
-        binary: &Path,
-        cluster: &Cluster,
-        kubectl: &Kubectl,
-        registry: &Registry,
-        dir: &Path,
-        name: &str,
-        account: &str,
-        served: &[&Value],
-        module_uri: &str,
-    ) -> Self {
-        let dir = dir.join(format!("policy-server-{name}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let config = dir.join("kubeconfig");
-        cluster.service_account_kubeconfig(kubectl, kubewarden::NAMESPACE, account, &config);
-        let entries: serde_json::Map<String, Value> = served
-            .iter()
-            .map(|p| (unique_name(p), policy_server_entry(p, module_uri)))
-            .collect();
-        Self {
-            binary: binary.to_path_buf(),
-            dir,
-            policies_yml: serde_yaml::to_string(&entries).unwrap(),
-            kubeconfig: config,
-            sources: registry.sources().to_path_buf(),
-            cert: cluster.pki.path("policy-server.crt"),
-            key: cluster.pki.path("policy-server.key"),
-            port: free_port(),
-        }
-    }
-
-    fn start(&self) -> PolicyServer {
-        PolicyServer::start_on(
-            &Launch {
-                binary: &self.binary,
-                dir: &self.dir,
-                policies: &self.policies_yml,
-                kubeconfig: &self.kubeconfig,
-                sources: Some(&self.sources),
-                rust_backtrace: true,
-                tls: Some((&self.cert, &self.key)),
-            },
-            self.port,
-            Duration::from_secs(120),
-        )
-    }
-}
-
-/// The README's ClusterAdmissionPolicy, parsed.
-fn readme_policy() -> Value {
-    serde_yaml::from_str(yaml_block(
-        kubewarden::readme(),
-        "Install",
-        "kind: ClusterAdmissionPolicy",
-    ))
-    .unwrap()
+    kwctl: PathBuf,
+    module: PathBuf,
 }
 
 /// The suite's policies: the README's own, and variants of it with other settings, rules or
-/// failure policy. Each judges only the namespaces labelled with its name.
+/// failure policy (each variant's fields replace the README policy's `spec` fields). Each judges
+/// only the namespaces labelled with its name.
 fn policies(module: &str) -> Vec<Value> {
-    let base = readme_policy();
+    let readme = kubewarden::readme();
+    let block = kubewarden::yaml_block(readme, "Install", "kind: ClusterAdmissionPolicy");
+    let base: Value = serde_yaml::from_str(block).unwrap();
     let rule = |on_missing: &str| json!({"secret": SECRET, "registries": [REGISTRY], "onMissingSecret": on_missing});
-    let pods = &base["spec"]["rules"];
-    let with_rules = |extra: Value| -> Value {
-        let mut rules = pods.as_array().unwrap().clone();
-        rules.extend(extra.as_array().unwrap().iter().cloned());
-        Value::Array(rules)
-    };
-    let variants = [
-        ("reject", json!({"rules": [rule("reject")]}), None, None),
-        // The README's rules send Deployments and Jobs already; injection is the setting's.
-        (
-            "templates",
-            json!({"rules": [rule("reject")], "templates": "inject"}),
-            None,
-            None,
-        ),
-        (
-            "scoped",
-            json!({"rules": [{"secret": SECRET, "registries": [REGISTRY], "onMissingSecret": "warn",
-                              "namespaceSelector": {"matchLabels": {"team": "a"}}}]}),
-            None,
-            None,
-        ),
-        (
-            "accounts",
-            json!({"rules": [rule("warn")], "serviceAccounts": [{"secret": SECRET}]}),
-            Some(with_rules(json!([
-                {"apiGroups": [""], "apiVersions": ["v1"], "resources": ["serviceaccounts"], "operations": ["CREATE", "UPDATE"]},
-            ]))),
-            None,
-        ),
-        (
-            "pull-always",
-            json!({"rules": [{"secret": SECRET, "registries": [REGISTRY], "onMissingSecret": "reject", "imagePullPolicy": "Always"}]}),
-            None,
-            None,
-        ),
-        (
-            "custom",
-            json!({"rules": [rule("reject")], "templates": "inject",
-                   "customResources": [{"apiVersion": "suite.example.com/v1", "kind": "PodBox", "podSpecPath": "$.spec.template.spec"}]}),
-            Some(json!([
-                {"apiGroups": ["suite.example.com"], "apiVersions": ["v1"], "resources": ["podboxes"], "operations": ["CREATE", "UPDATE"]},
-            ])),
-            None,
-        ),
-        (
-            "ignore",
-            json!({"rules": [rule("reject")]}),
-            None,
-            Some("Ignore"),
-        ),
-        ("skip", json!({"rules": [rule("skip")]}), None, None),
-        (
-            "unlisted",
-            json!({"rules": [{"secret": "team-registry", "registries": [REGISTRY]}]}),
-            None,
-            None,
-        ),
-        (
-            "validating",
-            json!({"rules": [rule("reject")], "verifySecrets": false}),
-            None,
-            None,
-        ),
-        (
-            "unauthorized",
-            json!({"rules": [rule("reject")]}),
-            None,
-            None,
-        ),
-    ];
+    let rejecting = json!({"rules": [rule("reject")]});
+    let accounts = json!({"apiGroups": [""], "apiVersions": ["v1"], "resources": ["serviceaccounts"],
+                          "operations": ["CREATE", "UPDATE"]});
+    let mut with_accounts = base["spec"]["rules"].clone();
+    with_accounts.as_array_mut().unwrap().push(accounts);
+    // The README's rules send Deployments and Jobs already; injection is the setting's.
+    // `validating` is deployed as a validating policy by mistake; `unauthorized` runs on a
+    // PolicyServer of its own, whose token the API server no longer accepts.
+    let variants = json!({
+        "reject": {"settings": rejecting},
+        "templates": {"settings": {"rules": [rule("reject")], "templates": "inject"}},
+        "scoped": {"settings": {"rules": [{"secret": SECRET, "registries": [REGISTRY], "onMissingSecret": "warn",
+                                           "namespaceSelector": {"matchLabels": {"team": "a"}}}]}},
+        "accounts": {"rules": with_accounts,
+                     "settings": {"rules": [rule("warn")], "serviceAccounts": [{"secret": SECRET}]}},
+        "pull-always": {"settings": {"rules": [{"secret": SECRET, "registries": [REGISTRY],
+                                                "onMissingSecret": "reject", "imagePullPolicy": "Always"}]}},
+        "custom": {"settings": {"rules": [rule("reject")], "templates": "inject",
+                                "customResources": [{"apiVersion": "suite.example.com/v1", "kind": "PodBox",
+                                                     "podSpecPath": "$.spec.template.spec"}]},
+                   "rules": [{"apiGroups": ["suite.example.com"], "apiVersions": ["v1"],
+                              "resources": ["podboxes"], "operations": ["CREATE", "UPDATE"]}]},
+        "ignore": {"settings": rejecting, "failurePolicy": "Ignore"},
+        "skip": {"settings": {"rules": [rule("skip")]}},
+        "unlisted": {"settings": {"rules": [{"secret": "team-registry", "registries": [REGISTRY]}]}},
+        "validating": {"settings": {"rules": [rule("reject")], "verifySecrets": false}, "mutating": false},
+        "unauthorized": {"settings": rejecting, "policyServer": REVOKED},
+    });
     let mut all = vec![base.clone()];
-    for (name, settings, rules, failure) in variants {
+    for (name, spec) in variants.as_object().unwrap() {
         let mut policy = base.clone();
         policy["metadata"]["name"] = json!(name);
-        policy["spec"]["settings"] = settings;
-        if let Some(rules) = rules {
-            policy["spec"]["rules"] = rules;
-        }
-        if let Some(failure) = failure {
-            policy["spec"]["failurePolicy"] = json!(failure);
-        }
-        match name {
-            // Deployed as a validating policy by mistake.
-            "validating" => policy["spec"]["mutating"] = json!(false),
-            // On a PolicyServer of its own, whose token the API server no longer accepts.
-            "unauthorized" => policy["spec"]["policyServer"] = json!(REVOKED),
-            _ => {}
+        for (key, value) in spec.as_object().unwrap() {
+            policy["spec"][key] = value.clone();
         }
         all.push(policy);
     }
@@ -282,39 +154,113 @@ impl Suite {
         ))
     }
 
+    /// `kubectl run billing` of IMAGE in `namespace`: kubectl printed each of `shown` on stderr
+    /// (no warning, when `shown` is empty), and the API server stored a Pod whose `imagePullSecrets` are `stored` (`Value::Null`:
+    /// none), or, with `stored: None`, refused it.
+    fn run_billing(&self, namespace: &str, shown: &[&str], stored: Option<Value>) {
+        let ran = self.run_pod(namespace, "billing", IMAGE);
+        assert_eq!(ran.ok, stored.is_some(), "{}", ran.all());
+        for wanted in shown {
+            assert_has(&ran.stderr, wanted);
+        }
+        let quiet = !shown.is_empty() || !ran.stderr.contains("Warning:");
+        assert!(quiet, "a warning: {}", ran.stderr);
+        let pod = self.pod(namespace, "billing");
+        assert_eq!(pod.map(|pod| pull_secrets(&pod["spec"])), stored);
+    }
+
     fn pod(&self, namespace: &str, name: &str) -> Option<Value> {
         self.kubectl.get("pod", namespace, name)
     }
 
-    /// The `imagePullSecrets` of the Pod the API server stored (`null`: none listed).
-    fn stored_pod_secrets(&self, namespace: &str, name: &str) -> Value {
-        let pod = self.pod(namespace, name).expect("the pod was stored");
-        pull_secrets(&pod["spec"])
+    /// `kubectl run` of IMAGE in `namespace`, a new Pod each time, until `done` holds of what
+    /// kubectl printed (the API server applies an RBAC change within moments).
+    fn run_until(&self, namespace: &str, done: impl Fn(&Ran) -> bool) -> Ran {
+        let (mut attempt, mut last) = (0, None);
+        wait_until("an RBAC change", Duration::from_secs(20), || {
+            attempt += 1;
+            let ran = self.run_pod(namespace, &format!("billing-{attempt}"), IMAGE);
+            let finished = done(&ran);
+            last = Some(ran);
+            finished
+        });
+        last.unwrap()
     }
 
-    /// The Pod a controller created with these labels, waited for.
-    fn controlled_pod(&self, namespace: &str, selector: &str) -> Value {
+    /// The first object `kubectl get WHAT` lists, waited for (a controller creates it).
+    fn first_listed(&self, what: &str) -> Value {
         let mut found = Value::Null;
-        wait_until(
-            &format!("a pod {selector} in {namespace}"),
-            Duration::from_secs(60),
-            || {
-                let ran = self
-                    .kubectl
-                    .cmd(&format!("get pods -n {namespace} -l {selector} -o json"));
-                found = ran.json()["items"][0].clone();
-                !found.is_null()
-            },
-        );
+        wait_until(what, Duration::from_secs(60), || {
+            found = self.kubectl.must(&format!("get {what} -o json")).json()["items"][0].clone();
+            !found.is_null()
+        });
         found
+    }
+
+    /// kwctl, reading the cluster with `kubeconfig`, records for `request` under `settings` the
+    /// session `e2e-tests/recorded/NAME.yml` holds, whose host errors the kwctl cases replay. A
+    /// recording that differs is kept in target/cluster-suite/recorded/.
+    fn kwctl_records(&self, name: &str, kubeconfig: &Path, settings: &Value, request: &Value) {
+        let dir = self.dir.join("kwctl");
+        std::fs::create_dir_all(&dir).unwrap();
+        let request = full_request(request, "recorded").to_string();
+        std::fs::write(dir.join("request.json"), request).unwrap();
+        let session = dir.join(format!("{name}.yml"));
+        let output = kwctl_command(&self.kwctl, &dir)
+            .current_dir(&dir)
+            .args(["run", "--allow-context-aware"])
+            .args(["--request-path", "request.json"])
+            .args(["--settings-json", &settings.to_string()])
+            .arg("--record-host-capabilities-interactions")
+            .arg(&session)
+            .arg(&self.module)
+            .env("KUBECONFIG", kubeconfig)
+            .env_remove("RUST_BACKTRACE")
+            .output()
+            .expect("run kwctl");
+        let live = std::fs::read_to_string(&session).unwrap_or_default();
+        assert!(
+            output.status.success() && !live.is_empty(),
+            "kwctl run for {name}: {output:?}"
+        );
+        let committed = repo_root().join(format!("e2e-tests/recorded/{name}.yml"));
+        let committed = std::fs::read_to_string(committed).unwrap_or_default();
+        let parse = |text: &str| serde_yaml::from_str::<Value>(text).ok();
+        if committed.is_empty() || parse(&live) != parse(&committed) {
+            let keep = repo_root().join("target/cluster-suite/recorded");
+            std::fs::create_dir_all(&keep).unwrap();
+            std::fs::write(keep.join(format!("{name}.yml")), &live).unwrap();
+            panic!(
+                "kwctl recorded {name} otherwise than e2e-tests/recorded/ (now in {}):\n{live}",
+                keep.display()
+            );
+        }
+    }
+
+    /// A kubeconfig with the token of PolicyServer `name`'s ServiceAccount.
+    fn kubeconfig_of(&self, name: &str) -> PathBuf {
+        self.dir.join(format!("policy-server-{name}/kubeconfig"))
     }
 }
 
+/// A Pod CREATE in `team-a` and the rule for it, as the kwctl recordings were made; with
+/// `selected`, the rule is scoped to namespaces labelled `team: a` and reads no secret.
+fn recording_input(selected: bool) -> (Value, Value) {
+    let mut rule = json!({"secret": SECRET, "registries": [REGISTRY]});
+    if selected {
+        rule["namespaceSelector"] = json!({"matchLabels": {"team": "a"}});
+    }
+    let settings = json!({"rules": [rule], "verifySecrets": !selected});
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "billing-7d9f", "namespace": "team-a"},
+                     "spec": {"containers": [{"name": "billing", "image": IMAGE}]}});
+    let request = json!({"kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE",
+                         "namespace": "team-a", "object": pod});
+    (settings, request)
+}
+
+/// A pod spec's `imagePullSecrets` (`null`: none).
 fn pull_secrets(pod_spec: &Value) -> Value {
-    pod_spec
-        .get("imagePullSecrets")
-        .cloned()
-        .unwrap_or(Value::Null)
+    pod_spec["imagePullSecrets"].clone()
 }
 
 fn secret_list() -> Value {
@@ -325,15 +271,11 @@ fn secret_list() -> Value {
 /// the API server stored from the same request compare equal.
 fn comparable(spec: &Value) -> String {
     let text = spec.to_string();
-    let mut out = String::new();
-    let mut rest = text.as_str();
-    while let Some(at) = rest.find("kube-api-access-") {
-        let end = at + "kube-api-access-".len();
-        out.push_str(&rest[..end]);
-        rest = &rest[(end + 5).min(rest.len())..];
-    }
-    out.push_str(rest);
-    out
+    let mut parts = text.split("kube-api-access-");
+    let first = parts.next().unwrap_or_default().to_string();
+    parts.fold(first, |out, part| {
+        out + "kube-api-access-" + part.get(5..).unwrap_or_default()
+    })
 }
 
 /// What kubectl prints for our refusal, from the webhook the controller names.
@@ -355,17 +297,15 @@ fn assert_has(text: &str, wanted: &str) {
 
 // ----- cases -----------------------------------------------------------------------------------
 
-/// `kubectl run` with a matching image: the stored Pod lists the secret.
+/// `kubectl run` with a matching image: the stored Pod lists the secret, after one lookup.
 fn run_with_matching_image_stores_the_secret(s: &mut Suite) {
     s.namespace("run-match", Some("reject"), &[], true);
     let mark = s.cluster.lookup_mark();
-    let ran = s.run_pod("run-match", "billing", IMAGE);
+    s.run_billing("run-match", &[], Some(secret_list()));
     assert_eq!(
         s.cluster.lookups_since(mark),
         ["GET secrets run-match/corp-registry"]
     );
-    assert!(ran.ok, "{}", ran.all());
-    assert_eq!(s.stored_pod_secrets("run-match", "billing"), secret_list());
 }
 
 /// With an image no rule matches, the Pod is stored exactly as in a namespace no policy judges.
@@ -374,12 +314,10 @@ fn run_with_other_image_stores_the_pod_as_sent(s: &mut Suite) {
     s.namespace("run-other-baseline", None, &[], true);
     let mark = s.cluster.lookup_mark();
     for ns in ["run-other", "run-other-baseline"] {
-        let ran = s.run_pod(ns, "web", PUBLIC_IMAGE);
-        assert!(ran.ok, "{}", ran.all());
+        assert!(s.run_pod(ns, "web", PUBLIC_IMAGE).ok);
     }
-    assert_eq!(
-        s.cluster.lookups_since(mark),
-        Vec::<String>::new(),
+    assert!(
+        s.cluster.lookups_since(mark).is_empty(),
         "no lookup for an image no rule matches"
     );
     let judged = s.pod("run-other", "web").unwrap();
@@ -400,20 +338,14 @@ fn controllers_create_pods_that_carry_the_secret(s: &mut Suite) {
         ("deployment", "app=web", "ReplicaSet"),
         ("job", "job-name=web", "Job"),
     ] {
-        let image = format!("--image={IMAGE}");
-        let ran = s
-            .kubectl
-            .cmd(&format!("create {kind} web -n controlled {image}"));
-        assert!(ran.ok, "{}", ran.all());
-        let pod = s.controlled_pod("controlled", selector);
+        s.kubectl
+            .must(&format!("create {kind} web -n controlled --image={IMAGE}"));
+        let pod = s.first_listed(&format!("pods -n controlled -l {selector}"));
         assert_eq!(pod["metadata"]["ownerReferences"][0]["kind"], owner);
         assert_eq!(pull_secrets(&pod["spec"]), secret_list(), "{kind}'s pod");
         let workload = s.kubectl.get(kind, "controlled", "web").unwrap();
-        assert_eq!(
-            pull_secrets(&workload["spec"]["template"]["spec"]),
-            Value::Null,
-            "{kind}"
-        );
+        let template = pull_secrets(&workload["spec"]["template"]["spec"]);
+        assert_eq!(template, Value::Null, "{kind}");
     }
 }
 
@@ -421,16 +353,15 @@ fn controllers_create_pods_that_carry_the_secret(s: &mut Suite) {
 /// it once (the Pod rule finds it there and adds nothing).
 fn template_rules_put_the_secret_in_the_template_once(s: &mut Suite) {
     s.namespace("templates", Some("templates"), &[], true);
-    let ran = s.kubectl.cmd(&format!(
+    s.kubectl.must(&format!(
         "create deployment web -n templates --image={IMAGE}"
     ));
-    assert!(ran.ok, "{}", ran.all());
     let deployment = s.kubectl.get("deployment", "templates", "web").unwrap();
     assert_eq!(
         pull_secrets(&deployment["spec"]["template"]["spec"]),
         secret_list()
     );
-    let pod = s.controlled_pod("templates", "app=web");
+    let pod = s.first_listed("pods -n templates -l app=web");
     assert_eq!(pull_secrets(&pod["spec"]), secret_list());
 }
 
@@ -454,7 +385,7 @@ fn empty_template_list_keeps_the_service_account_secrets(s: &mut Suite) {
     let stored = s.kubectl.get("deployment", "template-sa", "api").unwrap();
     assert_eq!(pull_secrets(&stored["spec"]["template"]["spec"]), both);
     assert_eq!(
-        pull_secrets(&s.controlled_pod("template-sa", "app=api")["spec"]),
+        pull_secrets(&s.first_listed("pods -n template-sa -l app=api")["spec"]),
         both
     );
 }
@@ -463,33 +394,16 @@ fn empty_template_list_keeps_the_service_account_secrets(s: &mut Suite) {
 /// read the namespace's labels, and its onMissingSecret (warn) decides, saying what to grant.
 fn namespace_read_forbidden_falls_to_on_missing_secret(s: &mut Suite) {
     s.namespace("ns-forbidden", Some("scoped"), &[("team", "a")], true);
-    let role = s
+    let mut restricted = s
         .kubectl
-        .cmd("get clusterrole image-pull-secrets-policy -o json");
-    assert!(role.ok, "{}", role.all());
-    let mut restricted = role.json();
-    restricted["rules"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|r| r["resources"][0] != "namespaces");
-    restricted["metadata"]
-        .as_object_mut()
-        .unwrap()
-        .remove("resourceVersion");
+        .must("get clusterrole image-pull-secrets-policy -o json")
+        .json();
+    let rules = restricted["rules"].as_array_mut().unwrap();
+    rules.retain(|r| r["resources"][0] != "namespaces");
+    restricted["metadata"]["resourceVersion"].take();
     s.kubectl.apply(&restricted.to_string());
-    let mut last = None;
-    wait_until(
-        "the namespaces rule to be gone",
-        Duration::from_secs(20),
-        || {
-            let ran = s.run_pod("ns-forbidden", &format!("billing-{}", rand_suffix()), IMAGE);
-            let done = ran.stderr.contains("Warning: ");
-            last = Some(ran);
-            done
-        },
-    );
+    let ran = s.run_until("ns-forbidden", |ran| ran.stderr.contains("Warning: "));
     kubewarden::install_namespace_and_rbac(&s.kubectl);
-    let ran = last.unwrap();
     assert!(ran.ok, "{}", ran.all());
     assert_has(&ran.stderr, "Warning: imagePullSecret \"corp-registry\" in namespace \"ns-forbidden\": the namespace could not be read for the namespaceSelector");
     assert_has(
@@ -498,98 +412,55 @@ fn namespace_read_forbidden_falls_to_on_missing_secret(s: &mut Suite) {
     );
 }
 
-/// A name no earlier attempt used (a refused Pod is not stored, an admitted one is).
-fn rand_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos()
-        % 1_000_000_007
-}
-
-/// The secret missing under `reject`: kubectl fails with our message and its fix; nothing stored.
-fn missing_secret_under_reject_is_refused_with_the_fix(s: &mut Suite) {
-    s.namespace("missing-reject", Some("reject"), &[], false);
-    let ran = s.run_pod("missing-reject", "billing", IMAGE);
-    assert!(!ran.ok, "admitted: {}", ran.all());
-    assert_has(
-        &ran.stderr,
-        &format!("Error from server: {}", denied_by("reject")),
-    );
-    assert_has(&ran.stderr, &not_found_message("missing-reject"));
-    assert_has(&ran.stderr, &fix_for_missing("missing-reject"));
-    assert!(s.pod("missing-reject", "billing").is_none());
-}
-
-/// The secret missing under `warn` (the README's policy): kubectl prints our `Warning:` and the
-/// Pod is stored with the secret.
-fn missing_secret_under_warn_is_stored_with_a_warning(s: &mut Suite) {
-    s.namespace("missing-warn", Some("image-pull-secrets"), &[], false);
-    let ran = s.run_pod("missing-warn", "billing", IMAGE);
-    assert!(ran.ok, "{}", ran.all());
-    assert_has(
-        &ran.stderr,
-        &format!("Warning: {}", not_found_message("missing-warn")),
-    );
-    assert_eq!(
-        s.stored_pod_secrets("missing-warn", "billing"),
-        secret_list()
-    );
-}
-
-/// The secret missing under `skip`: stored without it, with the warning.
-fn missing_secret_under_skip_is_stored_without_it(s: &mut Suite) {
-    s.namespace("missing-skip", Some("skip"), &[], false);
-    let ran = s.run_pod("missing-skip", "billing", IMAGE);
-    assert!(ran.ok, "{}", ran.all());
-    assert_has(
-        &ran.stderr,
-        &format!("Warning: {}", not_found_message("missing-skip")),
-    );
-    assert_eq!(s.stored_pod_secrets("missing-skip", "billing"), Value::Null);
+/// The secret missing: under `reject` kubectl fails with our message and its fix and nothing is
+/// stored; under `warn` (the README's policy) kubectl prints our `Warning:` and the Pod is stored
+/// with the secret; under `skip`, with the warning but without the secret.
+fn missing_secret_follows_on_missing_secret(s: &mut Suite) {
+    for (ns, policy, stored) in [
+        ("missing-reject", "reject", None),
+        ("missing-warn", "image-pull-secrets", Some(secret_list())),
+        ("missing-skip", "skip", Some(Value::Null)),
+    ] {
+        s.namespace(ns, Some(policy), &[], false);
+        let shown = match stored {
+            None => format!(
+                "Error from server: {}{}",
+                denied_by(policy),
+                not_found_message(ns)
+            ),
+            Some(_) => format!("Warning: {}", not_found_message(ns)),
+        };
+        let fix = fix_for_missing(ns);
+        s.run_billing(ns, &[&shown, &fix], stored);
+    }
 }
 
 /// An Opaque secret of that name holds no registry credentials: refused, saying so.
 fn opaque_secret_is_refused_as_the_wrong_type(s: &mut Suite) {
     s.namespace("opaque", Some("reject"), &[], false);
-    let ran = s.kubectl.cmd(&format!(
+    s.kubectl.must(&format!(
         "create secret generic {SECRET} -n opaque --from-literal=token={CANARY}"
     ));
-    assert!(ran.ok, "{}", ran.all());
-    let ran = s.run_pod("opaque", "billing", IMAGE);
-    assert!(!ran.ok, "admitted: {}", ran.all());
-    assert_has(&ran.stderr, &format!("imagePullSecret \"{SECRET}\" in namespace \"opaque\": secret type \"Opaque\" holds no registry credentials"));
-    assert_has(
-        &ran.stderr,
-        &format!("kubectl create secret docker-registry {SECRET} -n opaque"),
-    );
+    let reason = format!("imagePullSecret \"{SECRET}\" in namespace \"opaque\": secret type \"Opaque\" holds no registry credentials");
+    let fix = format!("kubectl create secret docker-registry {SECRET} -n opaque");
+    s.run_billing("opaque", &[&reason, &fix], None);
 }
 
 /// A policy applied with `mutating: false` gets a ValidatingWebhookConfiguration, and PolicyServer
 /// turns the mutation it would make into a refusal.
 fn validating_policy_refuses_what_it_would_mutate(s: &mut Suite) {
     s.namespace("validating", Some("validating"), &[], true);
-    let ran = s.run_pod("validating", "billing", IMAGE);
-    assert!(!ran.ok, "admitted: {}", ran.all());
-    assert_has(
-        &ran.stderr,
-        "admission webhook \"clusterwide-validating.kubewarden.admission\" denied the request",
-    );
-    assert_has(&ran.stderr, "The policy attempted to mutate the request, but it is currently configured to not allow mutations");
+    let refusal = "The policy attempted to mutate the request, but it is currently configured to not allow mutations";
+    s.run_billing("validating", &[&denied_by("validating"), refusal], None);
 }
 
 /// The API server refuses the PolicyServer's token (its ServiceAccount was deleted): the real 401
 /// reaches the user as our message.
 fn revoked_token_gives_our_unauthorized_message(s: &mut Suite) {
     s.namespace("unauthorized", Some("unauthorized"), &[], true);
-    let ran = s.run_pod("unauthorized", "billing", IMAGE);
-    assert!(!ran.ok, "admitted: {}", ran.all());
-    assert_has(&ran.stderr, &denied_by("unauthorized"));
-    assert_has(
-        &ran.stderr,
-        &format!("imagePullSecret \"{SECRET}\" in namespace \"unauthorized\""),
-    );
-    assert_has(&ran.stderr, "401 Unauthorized");
+    let subject = format!("imagePullSecret \"{SECRET}\" in namespace \"unauthorized\"");
+    let shown = [&denied_by("unauthorized"), &subject, "401 Unauthorized"];
+    s.run_billing("unauthorized", &shown, None);
 }
 
 /// A secret created after a refusal: the retry is admitted at once (PolicyServer caches only
@@ -615,26 +486,19 @@ fn secret_created_after_a_refusal_admits_the_retry(s: &mut Suite) {
 }
 
 /// The README's ClusterRoleBinding removed: the real 403 reaches the user as our message with its
-/// fix; restored, the next Pod is admitted.
+/// fix, and kwctl records the 403 texts the kwctl cases replay (for a Secret and a Namespace);
+/// restored, the next Pod is admitted.
 fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
     s.namespace("rbac", Some("reject"), &[], true);
-    assert!(
-        s.kubectl
-            .cmd("delete clusterrolebinding image-pull-secrets-policy")
-            .ok
-    );
-    let mut refused = None;
-    wait_until(
-        "RBAC removal to take effect",
-        Duration::from_secs(20),
-        || {
-            let ran = s.run_pod("rbac", "billing", IMAGE);
-            let done = !ran.ok;
-            refused = Some(ran);
-            done
-        },
-    );
-    let ran = refused.unwrap();
+    s.kubectl
+        .must("delete clusterrolebinding image-pull-secrets-policy");
+    let ran = s.run_until("rbac", |ran| !ran.ok);
+    let recorded = catch_unwind(AssertUnwindSafe(|| {
+        for (name, selected) in [("secret-forbidden", false), ("namespace-forbidden", true)] {
+            let (settings, request) = recording_input(selected);
+            s.kwctl_records(name, &s.kubeconfig_of("default"), &settings, &request);
+        }
+    }));
     kubewarden::install_namespace_and_rbac(&s.kubectl);
     assert_has(&ran.stderr, &denied_by("reject"));
     assert_has(
@@ -647,21 +511,48 @@ fn rbac_removed_gives_our_forbidden_message(s: &mut Suite) {
         "\"system:serviceaccount:kubewarden:policy-server\"",
     );
     assert_has(&ran.stderr, "fix: ");
-    wait_until("RBAC restored", Duration::from_secs(20), || {
-        s.run_pod("rbac", "billing", IMAGE).ok
-    });
+    s.run_until("rbac", |ran| ran.ok);
+    if let Err(panic) = recorded {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The real kwctl, reading this cluster as the PolicyServer does, records the host errors the
+/// kwctl cases replay: a Secret, a ServiceAccount and a Namespace not found (404), a token the
+/// API server refuses (401), and an API server address nothing listens on.
+fn kwctl_records_the_host_errors_the_kwctl_cases_replay(s: &mut Suite) {
+    let (default, revoked) = (s.kubeconfig_of("default"), s.kubeconfig_of(REVOKED));
+    let unreachable = s.dir.join("unreachable.kubeconfig");
+    let nobody = format!("https://127.0.0.1:{}", free_port());
+    let ca = s.cluster.pki.path("ca.crt");
+    kubeconfig(&unreachable, &nobody, &ca, "    token: unused\n");
+    let (settings, pod) = recording_input(false);
+    let (selected, _) = recording_input(true);
+    // Injecting into a template that lists `imagePullSecrets: []` reads its ServiceAccount.
+    let inject = json!({"rules": [{"secret": SECRET, "registries": [REGISTRY]}], "verifySecrets": false, "templates": "inject"});
+    let template = json!({"metadata": {"labels": {"app": "api"}}, "spec": {"serviceAccountName": "builder",
+        "imagePullSecrets": [], "containers": [{"name": "api", "image": IMAGE}]}});
+    let deployment = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "api", "namespace": "team-a"},
+        "spec": {"selector": {"matchLabels": {"app": "api"}}, "template": template}});
+    let deployment = json!({"kind": {"group": "apps", "version": "v1", "kind": "Deployment"}, "name": "api",
+        "operation": "CREATE", "namespace": "team-a", "object": deployment});
+    for (name, config, settings, request) in [
+        ("secret-not-found", &default, &settings, &pod),
+        ("serviceaccount-not-found", &default, &inject, &deployment),
+        ("namespace-not-found", &default, &selected, &pod),
+        ("secret-unauthorized", &revoked, &settings, &pod),
+        ("secret-unreachable", &unreachable, &settings, &pod),
+    ] {
+        s.kwctl_records(name, config, settings, request);
+    }
 }
 
 /// A rule's namespaceSelector against real namespace labels.
 fn namespace_selector_reads_real_labels(s: &mut Suite) {
-    s.namespace("team-a", Some("scoped"), &[("team", "a")], true);
-    s.namespace("team-b", Some("scoped"), &[("team", "b")], true);
-    for ns in ["team-a", "team-b"] {
-        let ran = s.run_pod(ns, "billing", IMAGE);
-        assert!(ran.ok, "{}", ran.all());
-    }
-    assert_eq!(s.stored_pod_secrets("team-a", "billing"), secret_list());
-    assert_eq!(s.stored_pod_secrets("team-b", "billing"), Value::Null);
+    s.namespace("scoped-a", Some("scoped"), &[("team", "a")], true);
+    s.namespace("scoped-b", Some("scoped"), &[("team", "b")], true);
+    s.run_billing("scoped-a", &[], Some(secret_list()));
+    s.run_billing("scoped-b", &[], Some(Value::Null));
 }
 
 /// The ServiceAccount mode on a real ServiceAccount: `kubectl create serviceaccount` stores it with
@@ -671,30 +562,18 @@ fn namespace_selector_reads_real_labels(s: &mut Suite) {
 /// imagePullSecrets when the Pod has none), so the Pod rule has nothing to add.
 fn service_accounts_get_the_secret(s: &mut Suite) {
     s.namespace("accounts", Some("accounts"), &[], true);
-    let ran = s.kubectl.cmd("create serviceaccount builder -n accounts");
-    assert!(ran.ok, "{}", ran.all());
+    s.kubectl.must("create serviceaccount builder -n accounts");
     for name in ["builder", "default"] {
-        let mut account = Value::Null;
-        wait_until(
-            &format!("serviceaccount {name}"),
-            Duration::from_secs(30),
-            || {
-                account = s
-                    .kubectl
-                    .get("serviceaccount", "accounts", name)
-                    .unwrap_or_default();
-                !account.is_null()
-            },
-        );
-        assert_eq!(
-            account["imagePullSecrets"],
-            secret_list(),
-            "serviceaccount {name}"
-        );
+        let account = s.first_listed(&format!(
+            "serviceaccounts -n accounts --field-selector metadata.name={name}"
+        ));
+        let listed = &account["imagePullSecrets"];
+        assert_eq!(listed, &secret_list(), "serviceaccount {name}");
     }
     let ran = s.run_pod("accounts", "web", PUBLIC_IMAGE);
     assert!(ran.ok, "{}", ran.all());
-    assert_eq!(s.stored_pod_secrets("accounts", "web"), secret_list());
+    let pod = s.pod("accounts", "web").unwrap();
+    assert_eq!(pull_secrets(&pod["spec"]), secret_list());
 }
 
 /// A custom resource through a CustomResourceDefinition and a JSONPath rule.
@@ -714,92 +593,67 @@ fn custom_resource_pod_spec_gets_the_secret(s: &mut Suite) {
 /// `imagePullPolicy: Always`: the API server's own validation accepts the Pod we return.
 fn pull_policy_always_is_accepted_by_the_api_server(s: &mut Suite) {
     s.namespace("always", Some("pull-always"), &[], true);
-    let ran = s.run_pod("always", "billing", IMAGE);
-    assert!(ran.ok, "{}", ran.all());
+    s.run_billing("always", &[], Some(secret_list()));
     let pod = s.pod("always", "billing").unwrap();
     assert_eq!(pod["spec"]["containers"][0]["imagePullPolicy"], "Always");
-    assert_eq!(pull_secrets(&pod["spec"]), secret_list());
-    let ran = s.kubectl.cmd(&format!(
+    s.kubectl.must(&format!(
         "set image pod/billing -n always billing={OTHER_PRIVATE_IMAGE}"
     ));
-    assert!(ran.ok, "{}", ran.all());
     assert_eq!(
         s.pod("always", "billing").unwrap()["spec"]["containers"][0]["image"],
         OTHER_PRIVATE_IMAGE
     );
 }
 
-/// `kubectl set image` on a Pod (UPDATE): accepted where the Pod has the secret; refused with the
-/// reason where it cannot get it (a running Pod's imagePullSecrets cannot change), stored Pod
-/// unchanged.
-fn set_image_is_judged_on_update(s: &mut Suite) {
-    s.namespace("set-image", Some("reject"), &[], true);
-    assert!(s.run_pod("set-image", "covered", IMAGE).ok);
-    assert!(s.run_pod("set-image", "public", PUBLIC_IMAGE).ok);
-    let ran = s.kubectl.cmd(&format!(
-        "set image pod/covered -n set-image covered={OTHER_PRIVATE_IMAGE}"
-    ));
-    assert!(ran.ok, "{}", ran.all());
-    let before = s.pod("set-image", "public").unwrap();
-    let ran = s.kubectl.cmd(&format!(
-        "set image pod/public -n set-image public={OTHER_PRIVATE_IMAGE}"
-    ));
-    assert!(!ran.ok, "admitted: {}", ran.all());
-    assert_has(&ran.stderr, &denied_by("reject"));
-    assert_has(&ran.stderr, &format!("imagePullSecret \"{SECRET}\""));
-    let after = s.pod("set-image", "public").unwrap();
-    assert_eq!(
-        before["metadata"]["resourceVersion"],
-        after["metadata"]["resourceVersion"]
-    );
-}
-
-/// `kubectl debug` (an ephemeral container): accepted where the Pod has the secret, refused with
-/// the reason where it does not, the stored Pod unchanged.
-fn debug_container_is_judged(s: &mut Suite) {
-    s.namespace("debug", Some("reject"), &[], true);
-    assert!(s.run_pod("debug", "covered", IMAGE).ok);
-    assert!(s.run_pod("debug", "public", PUBLIC_IMAGE).ok);
-    let debug = |pod: &str| {
-        s.kubectl.cmd(&format!(
-            "debug {pod} -n debug --image={OTHER_PRIVATE_IMAGE} --target={pod} --container=dbg"
-        ))
+/// `kubectl set image` on a Pod (UPDATE) and `kubectl debug` (an ephemeral container): accepted
+/// where the Pod has the secret; refused with the reason where it cannot get it (a running Pod's
+/// imagePullSecrets cannot change), the stored Pod unchanged.
+fn running_pod_changes_are_judged(s: &mut Suite) {
+    s.namespace("running", Some("reject"), &[], true);
+    let set_image: fn(&str) -> String =
+        |pod| format!("set image pod/{pod} -n running {pod}={OTHER_PRIVATE_IMAGE}");
+    let debug: fn(&str) -> String = |pod| {
+        format!(
+            "debug {pod} -n running --image={OTHER_PRIVATE_IMAGE} --target={pod} --container=dbg"
+        )
     };
-    let ran = debug("covered");
-    assert!(ran.ok, "{}", ran.all());
-    assert_eq!(
-        s.pod("debug", "covered").unwrap()["spec"]["ephemeralContainers"][0]["name"],
-        "dbg"
-    );
-    let ran = debug("public");
-    assert!(!ran.ok, "admitted: {}", ran.all());
-    assert_has(&ran.stderr, &denied_by("reject"));
-    assert_eq!(
-        s.pod("debug", "public").unwrap()["spec"].get("ephemeralContainers"),
-        None
-    );
+    for (change, covered, public) in [
+        (set_image, "covered", "public"),
+        (debug, "debugged", "peeked"),
+    ] {
+        assert!(s.run_pod("running", covered, IMAGE).ok);
+        assert!(s.run_pod("running", public, PUBLIC_IMAGE).ok);
+        s.kubectl.must(&change(covered));
+        let before = s.pod("running", public).unwrap();
+        let ran = s.kubectl.cmd(&change(public));
+        assert!(!ran.ok, "admitted: {}", ran.all());
+        assert_has(&ran.stderr, &denied_by("reject"));
+        assert_has(&ran.stderr, &format!("imagePullSecret \"{SECRET}\""));
+        let after = s.pod("running", public).unwrap();
+        assert_eq!(
+            before["metadata"]["resourceVersion"],
+            after["metadata"]["resourceVersion"]
+        );
+    }
+    let debugged = s.pod("running", "debugged").unwrap();
+    assert_eq!(debugged["spec"]["ephemeralContainers"][0]["name"], "dbg");
 }
 
 /// `kubectl apply --dry-run=server` answers as the real request would and stores nothing.
 fn server_dry_run_answers_the_same_and_stores_nothing(s: &mut Suite) {
     s.namespace("dry-run", Some("reject"), &[], true);
     s.namespace("dry-run-missing", Some("reject"), &[], false);
-    let pod = |ns: &str| {
-        json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "billing", "namespace": ns},
-               "spec": {"containers": [{"name": "billing", "image": IMAGE}]}})
-        .to_string()
+    let apply = |ns: &str| {
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "billing", "namespace": ns},
+                         "spec": {"containers": [{"name": "billing", "image": IMAGE}]}});
+        let args = ["apply", "--dry-run=server", "-o", "json", "-f", "-"];
+        s.kubectl.run_with(&args, Some(&pod.to_string()))
     };
-    let ran = s.kubectl.run_with(
-        &["apply", "--dry-run=server", "-o", "json", "-f", "-"],
-        Some(&pod("dry-run")),
-    );
+    let ran = apply("dry-run");
     assert!(ran.ok, "{}", ran.all());
     assert_eq!(pull_secrets(&ran.json()["spec"]), secret_list());
     assert!(s.pod("dry-run", "billing").is_none());
-    let ran = s.kubectl.run_with(
-        &["apply", "--dry-run=server", "-f", "-"],
-        Some(&pod("dry-run-missing")),
-    );
+    let ran = apply("dry-run-missing");
     assert!(!ran.ok);
     assert_has(&ran.stderr, &not_found_message("dry-run-missing"));
 }
@@ -810,19 +664,11 @@ fn policy_server_down_follows_the_failure_policy(s: &mut Suite) {
     s.namespace("down-fail", Some("reject"), &[], true);
     s.namespace("down-ignore", Some("ignore"), &[], true);
     s.policy_server.take().unwrap().stop();
-    let ran = s.run_pod("down-fail", "billing", IMAGE);
-    assert!(!ran.ok, "admitted: {}", ran.all());
-    assert_has(
-        &ran.stderr,
-        "failed calling webhook \"clusterwide-reject.kubewarden.admission\"",
-    );
-    let ran = s.run_pod("down-ignore", "billing", IMAGE);
-    assert!(ran.ok, "{}", ran.all());
-    assert_eq!(s.stored_pod_secrets("down-ignore", "billing"), Value::Null);
-    s.policy_server = Some(s.launch.start());
-    let ran = s.run_pod("down-fail", "billing", IMAGE);
-    assert!(ran.ok, "{}", ran.all());
-    assert_eq!(s.stored_pod_secrets("down-fail", "billing"), secret_list());
+    let unreachable = "failed calling webhook \"clusterwide-reject.kubewarden.admission\"";
+    s.run_billing("down-fail", &[unreachable], None);
+    s.run_billing("down-ignore", &[], Some(Value::Null));
+    s.policy_server = Some((s.restart)());
+    s.run_billing("down-fail", &[], Some(secret_list()));
 }
 
 /// No secret byte in anything kubectl printed or a PolicyServer logged, and no raw host error
@@ -853,97 +699,70 @@ fn copyable_manifests_pass_kubewardens_crds(s: &mut Suite) {
     let dir = PathBuf::from(
         std::env::var("COPYABLE_MANIFESTS").expect("COPYABLE_MANIFESTS (make copyable-manifests)"),
     );
-    let files = |d: &Path| -> Vec<PathBuf> {
-        let mut all: Vec<PathBuf> = std::fs::read_dir(d)
-            .unwrap_or_else(|e| panic!("{}: {e}", d.display()))
+    let mut counts = Vec::new();
+    for (folder, valid) in [(dir.clone(), true), (dir.join("invalid"), false)] {
+        let files: Vec<PathBuf> = std::fs::read_dir(&folder)
+            .unwrap_or_else(|e| panic!("{}: {e}", folder.display()))
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
             .collect();
-        all.sort();
-        all
-    };
-    let valid = files(&dir);
-    let invalid = files(&dir.join("invalid"));
+        for file in &files {
+            let ran = s
+                .kubectl
+                .run(&["apply", "--dry-run=server", "-f", file.to_str().unwrap()]);
+            assert_eq!(ran.ok, valid, "{}: {}", file.display(), ran.all());
+        }
+        counts.push(files.len());
+    }
     assert!(
-        valid.len() >= 10 && invalid.len() >= 3,
+        counts[0] >= 10 && counts[1] >= 3,
         "too few manifests in {}",
         dir.display()
     );
-    for file in &valid {
-        let ran = s
-            .kubectl
-            .run(&["apply", "--dry-run=server", "-f", file.to_str().unwrap()]);
-        assert!(ran.ok, "{} refused: {}", file.display(), ran.all());
-    }
-    for file in &invalid {
-        let ran = s
-            .kubectl
-            .run(&["apply", "--dry-run=server", "-f", file.to_str().unwrap()]);
-        assert!(!ran.ok, "{} accepted: {}", file.display(), ran.all());
-    }
     println!(
         "    {} manifests accepted, {} refused",
-        valid.len(),
-        invalid.len()
+        counts[0], counts[1]
     );
 }
 
 /// The README's Helm path: `helm install` of the chart with the README's values file stores a
 /// ClusterAdmissionPolicy of the released module with those settings; `helm uninstall` removes it.
 fn helm_install_with_the_readme_values_stores_the_policy(s: &mut Suite) {
-    let helm = std::env::var("HELM").expect("HELM (helm 4)");
+    // helm reads KUBECONFIG as kubectl does.
+    let helm = Kubectl::new(
+        Path::new(&std::env::var("HELM").expect("HELM (helm 4)")),
+        s.kubectl.kubeconfig(),
+    );
     let values = kubewarden::readme()
         .split("<!-- helm-values")
         .nth(1)
         .and_then(|r| r.split("```yaml\n").nth(1))
         .and_then(|b| b.split("```").next())
         .expect("the README's helm values block");
-    let file = std::env::temp_dir().join(format!("ips-helm-values-{}.yaml", std::process::id()));
+    let file = s.dir.join("helm-values.yaml");
     std::fs::write(&file, values).unwrap();
-    let helm_run = |args: &[&str]| {
-        let out = std::process::Command::new(&helm)
-            .args(args)
-            .arg("--kubeconfig")
-            .arg(s.kubectl.kubeconfig())
-            .output()
-            .unwrap();
-        (
-            out.status.success(),
-            format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ),
-        )
-    };
     let chart = repo_root().join("charts/image-pull-secrets");
-    let (ok, out) = helm_run(&[
+    let (chart, file) = (chart.to_str().unwrap(), file.to_str().unwrap());
+    let ran = helm.run(&[
         "install",
         "from-helm",
-        chart.to_str().unwrap(),
+        chart,
         "-n",
         kubewarden::NAMESPACE,
         "-f",
-        file.to_str().unwrap(),
+        file,
     ]);
-    std::fs::remove_file(&file).unwrap();
-    assert!(ok, "helm install: {out}");
+    assert!(ran.ok, "helm install: {}", ran.all());
     let stored = s
         .kubectl
         .get("clusteradmissionpolicy", "", "from-helm")
         .expect("the policy helm installed");
     let expected: Value = serde_yaml::from_str(values).unwrap();
     assert_eq!(stored["spec"]["settings"], expected["settings"]);
-    assert!(
-        stored["spec"]["module"]
-            .as_str()
-            .unwrap()
-            .starts_with("registry://ghcr.io/"),
-        "{}",
-        stored["spec"]["module"]
-    );
-    let (ok, out) = helm_run(&["uninstall", "from-helm", "-n", kubewarden::NAMESPACE]);
-    assert!(ok, "helm uninstall: {out}");
+    let module = stored["spec"]["module"].as_str().unwrap();
+    assert!(module.starts_with("registry://ghcr.io/"), "{module}");
+    let ran = helm.run(&["uninstall", "from-helm", "-n", kubewarden::NAMESPACE]);
+    assert!(ran.ok, "helm uninstall: {}", ran.all());
     assert!(s
         .kubectl
         .get("clusteradmissionpolicy", "", "from-helm")
@@ -954,58 +773,48 @@ fn helm_install_with_the_readme_values_stores_the_policy(s: &mut Suite) {
 /// applied, with the message naming it, client-side and server-side apply alike (as Argo CD and
 /// Flux apply), and nothing is stored.
 fn workloads_whose_pods_would_be_refused_are_refused_at_apply(s: &mut Suite) {
-    s.namespace("workloads-refused", Some("reject"), &[], false);
-    let ran = s.kubectl.cmd(&format!(
-        "create deployment web -n workloads-refused --image={IMAGE}"
-    ));
+    let ns = "workloads-refused";
+    s.namespace(ns, Some("reject"), &[], false);
+    let ran = s
+        .kubectl
+        .cmd(&format!("create deployment web -n {ns} --image={IMAGE}"));
     assert!(!ran.ok, "admitted: {}", ran.all());
-    assert_has(
-        &ran.stderr,
-        &format!(
-            "{}Deployment workloads-refused/web: its pods would be refused: {}",
-            denied_by("reject"),
-            not_found_message("workloads-refused")
-        ),
-    );
-    for (kind, manifest) in workload_manifests("workloads-refused") {
+    let refused = format!("its pods would be refused: {}", not_found_message(ns));
+    let deployment = format!("{}Deployment {ns}/web: {refused}", denied_by("reject"));
+    assert_has(&ran.stderr, &deployment);
+    for (kind, manifest) in workload_manifests(ns) {
         for mode in ["--server-side=false", "--server-side=true"] {
             let ran = s
                 .kubectl
                 .run_with(&["apply", mode, "-f", "-"], Some(&manifest));
             assert!(!ran.ok, "{kind} {mode} admitted: {}", ran.all());
-            assert_has(
-                &ran.stderr,
-                &format!(
-                    "{kind} workloads-refused/app: its pods would be refused: {}",
-                    not_found_message("workloads-refused")
-                ),
-            );
-            assert_has(&ran.stderr, &fix_for_missing("workloads-refused"));
+            assert_has(&ran.stderr, &format!("{kind} {ns}/app: {refused}"));
+            assert_has(&ran.stderr, &fix_for_missing(ns));
         }
     }
-    let stored = s
-        .kubectl
-        .cmd("get deployments,statefulsets,daemonsets,jobs,cronjobs -n workloads-refused -o name");
+    let stored = s.kubectl.cmd(&format!(
+        "get deployments,statefulsets,daemonsets,jobs,cronjobs -n {ns} -o name"
+    ));
     assert_eq!(stored.stdout.trim(), "", "stored: {}", stored.stdout);
 }
 
 /// Under `warn` (the README's policy), the workload is stored, unpatched, and kubectl prints the
 /// warning its Pods will get, naming it.
 fn workloads_whose_pods_would_be_warned_are_warned_at_apply(s: &mut Suite) {
-    s.namespace("workloads-warned", Some("image-pull-secrets"), &[], false);
-    let ran = s.kubectl.cmd(&format!(
-        "create deployment web -n workloads-warned --image={IMAGE}"
-    ));
-    assert!(ran.ok, "{}", ran.all());
-    assert_has(&ran.stderr, &format!("Warning: Deployment workloads-warned/web: its pods would be admitted with a warning: {}", not_found_message("workloads-warned")));
-    let deployment = s
+    let ns = "workloads-warned";
+    s.namespace(ns, Some("image-pull-secrets"), &[], false);
+    let ran = s
         .kubectl
-        .get("deployment", "workloads-warned", "web")
-        .unwrap();
-    assert_eq!(
-        pull_secrets(&deployment["spec"]["template"]["spec"]),
-        Value::Null
+        .must(&format!("create deployment web -n {ns} --image={IMAGE}"));
+    let warned = "its pods would be admitted with a warning";
+    let warning = format!(
+        "Warning: Deployment {ns}/web: {warned}: {}",
+        not_found_message(ns)
     );
+    assert_has(&ran.stderr, &warning);
+    let deployment = s.kubectl.get("deployment", ns, "web").unwrap();
+    let template = pull_secrets(&deployment["spec"]["template"]["spec"]);
+    assert_eq!(template, Value::Null);
 }
 
 /// What starts no Pod is never in the way: with the secret gone, a replicas-only apply and
@@ -1029,26 +838,21 @@ fn only_what_starts_pods_is_checked_on_update(s: &mut Suite) {
     // Scaling down starts no Pod, so the audit log shows only what the Deployment's own UPDATE cost.
     let mark = s.cluster.lookup_mark();
     s.kubectl.apply(&deployment(1));
-    let ran = s
-        .kubectl
-        .cmd(&format!("scale deployment web -n {ns} --replicas=0"));
-    assert!(ran.ok, "{}", ran.all());
-    assert_eq!(
-        s.cluster.lookups_since(mark),
-        Vec::<String>::new(),
+    s.kubectl
+        .must(&format!("scale deployment web -n {ns} --replicas=0"));
+    assert!(
+        s.cluster.lookups_since(mark).is_empty(),
         "a lookup for a change that starts no Pod"
     );
     let ran = s
         .kubectl
         .cmd(&format!("rollout restart deployment/web -n {ns}"));
     assert!(!ran.ok, "admitted: {}", ran.all());
-    assert_has(
-        &ran.stderr,
-        &format!(
-            "Deployment {ns}/web: its pods would be refused: {}",
-            not_found_message(ns)
-        ),
+    let refused = format!(
+        "Deployment {ns}/web: its pods would be refused: {}",
+        not_found_message(ns)
     );
+    assert_has(&ran.stderr, &refused);
 }
 
 /// One manifest per built-in workload kind, each named `app`, its Pods needing the secret.
@@ -1059,35 +863,21 @@ fn workload_manifests(namespace: &str) -> Vec<(&'static str, String)> {
     job_pod["spec"]["restartPolicy"] = json!("Never");
     let selector = json!({"matchLabels": {"app": "app"}});
     let meta = json!({"name": "app", "namespace": namespace});
+    let apps = json!({"selector": selector, "template": pod});
+    let mut stateful = apps.clone();
+    stateful["serviceName"] = json!("app");
+    let cron = json!({"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": job_pod}}});
     [
-        (
-            "Deployment",
-            "apps/v1",
-            json!({"selector": selector, "template": pod}),
-        ),
-        (
-            "StatefulSet",
-            "apps/v1",
-            json!({"selector": selector, "serviceName": "app", "template": pod}),
-        ),
-        (
-            "DaemonSet",
-            "apps/v1",
-            json!({"selector": selector, "template": pod}),
-        ),
+        ("Deployment", "apps/v1", apps.clone()),
+        ("StatefulSet", "apps/v1", stateful),
+        ("DaemonSet", "apps/v1", apps),
         ("Job", "batch/v1", json!({"template": job_pod})),
-        (
-            "CronJob",
-            "batch/v1",
-            json!({"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": job_pod}}}),
-        ),
+        ("CronJob", "batch/v1", cron),
     ]
     .into_iter()
     .map(|(kind, api, spec)| {
-        (
-            kind,
-            json!({"apiVersion": api, "kind": kind, "metadata": meta, "spec": spec}).to_string(),
-        )
+        let object = json!({"apiVersion": api, "kind": kind, "metadata": meta, "spec": spec});
+        (kind, object.to_string())
     })
     .collect()
 }
@@ -1096,88 +886,33 @@ fn workload_manifests(namespace: &str) -> Vec<(&'static str, String)> {
 /// with the real 403, and the fix names the entry to add and the account it is bound to.
 fn secret_outside_resource_names_is_refused_naming_the_entry(s: &mut Suite) {
     s.namespace("unlisted", Some("unlisted"), &[], false);
-    let ran = s.run_pod("unlisted", "billing", IMAGE);
-    assert!(!ran.ok, "admitted: {}", ran.all());
-    assert_has(
-        &ran.stderr,
-        "imagePullSecret \"team-registry\" in namespace \"unlisted\"",
-    );
-    assert_has(&ran.stderr, "fix: add \"team-registry\" to the resourceNames of the secrets rule in the ClusterRole bound to \"system:serviceaccount:kubewarden:policy-server\"");
+    let subject = "imagePullSecret \"team-registry\" in namespace \"unlisted\"";
+    let fix = "fix: add \"team-registry\" to the resourceNames of the secrets rule in the ClusterRole bound to \"system:serviceaccount:kubewarden:policy-server\"";
+    s.run_billing("unlisted", &[subject, fix], None);
 }
 
 /// `make demo-cluster`: what a user sees with the README's policy (`onMissingSecret: warn`) and
-/// with `reject`, each command printed with what kubectl answered.
+/// with `reject`, each command printed with what kubectl answered (a password masked).
 fn demo(s: &Suite) {
-    let show = |args: &[&str]| {
-        let ran = s.kubectl.run(args);
-        let shown: Vec<&str> = args
-            .iter()
-            .map(|a| {
-                if a.contains(CANARY) {
-                    "--docker-password=..."
-                } else {
-                    a
-                }
-            })
-            .collect();
-        println!("$ kubectl {}\n{}", shown.join(" "), ran.all());
+    let show = |line: String| {
+        let before = s.kubectl.transcript().len();
+        s.kubectl.cmd(&line);
+        print!("{}", &s.kubectl.transcript()[before..]);
     };
+    let run = |ns: &str| format!("run billing -n {ns} --image={IMAGE}");
     println!("\n# team-a has the pull secret; the README's policy judges it");
     s.namespace("team-a", Some("image-pull-secrets"), &[], false);
-    show(&[
-        "create",
-        "secret",
-        "docker-registry",
-        SECRET,
-        "-n",
-        "team-a",
-        &format!("--docker-server={REGISTRY}"),
-        "--docker-username=robot",
-        &format!("--docker-password={CANARY}"),
-    ]);
-    show(&[
-        "run",
-        "billing",
-        "-n",
-        "team-a",
-        &format!("--image={IMAGE}"),
-    ]);
-    show(&[
-        "get",
-        "pod",
-        "billing",
-        "-n",
-        "team-a",
-        "-o",
-        "jsonpath={.spec.imagePullSecrets}{\"\\n\"}",
-    ]);
+    show(format!("create secret docker-registry {SECRET} -n team-a --docker-server={REGISTRY} --docker-username=robot --docker-password={CANARY}"));
+    show(run("team-a"));
+    show("get pod billing -n team-a -o jsonpath={.spec.imagePullSecrets}{\"\\n\"}".into());
     println!("\n# team-b has no pull secret: the README's policy (onMissingSecret: warn) admits with a warning");
     s.namespace("team-b", Some("image-pull-secrets"), &[], false);
-    show(&[
-        "run",
-        "billing",
-        "-n",
-        "team-b",
-        &format!("--image={IMAGE}"),
-    ]);
+    show(run("team-b"));
     println!("\n# team-c has no pull secret and its policy says onMissingSecret: reject");
     s.namespace("team-c", Some("reject"), &[], false);
-    show(&[
-        "run",
-        "billing",
-        "-n",
-        "team-c",
-        &format!("--image={IMAGE}"),
-    ]);
+    show(run("team-c"));
     println!("\n# a Deployment there is refused when it is applied, not later by its ReplicaSet");
-    show(&[
-        "create",
-        "deployment",
-        "web",
-        "-n",
-        "team-c",
-        &format!("--image={IMAGE}"),
-    ]);
+    show(format!("create deployment web -n team-c --image={IMAGE}"));
 }
 
 /// A case: its name and what it does to the suite.
@@ -1190,30 +925,24 @@ macro_rules! cases {
 
 // ----- set-up and the run ------------------------------------------------------------------------
 
+/// Kubewarden's CRDs, the suite's CustomResourceDefinition, the README's RBAC and the suite's
+/// policies, as the API server stored them.
 fn install(kubectl: &Kubectl, module_uri: &str) -> Vec<Value> {
-    let crds = Path::new(&std::env::var("KUBEWARDEN_CRDS").unwrap_or_else(|_| {
-        repo_root()
-            .join("../shared/kubewarden/crds")
-            .display()
-            .to_string()
-    }))
-    .to_path_buf();
+    let crds = std::env::var("KUBEWARDEN_CRDS").map_or_else(
+        |_| repo_root().join("../shared/kubewarden/crds"),
+        PathBuf::from,
+    );
     let ran = kubectl.run(&["apply", "-f", crds.to_str().unwrap()]);
     assert!(ran.ok, "Kubewarden CRDs: {}", ran.all());
-    let ran = kubectl.cmd("wait --for=condition=Established crd --all --timeout=60s");
-    assert!(ran.ok, "{}", ran.all());
+    kubectl.must("wait --for=condition=Established crd --all --timeout=60s");
     kubectl.apply(include_str!("cluster/podbox-crd.yaml"));
-    // The RBAC operators apply, read from the README itself.
     kubewarden::install_namespace_and_rbac(kubectl);
     let mut stored = Vec::new();
     for policy in policies(module_uri) {
         kubectl.apply(&policy.to_string());
         let name = policy["metadata"]["name"].as_str().unwrap();
-        stored.push(
-            kubectl
-                .get("clusteradmissionpolicy", "", name)
-                .expect("stored policy"),
-        );
+        let policy = kubectl.get("clusteradmissionpolicy", "", name);
+        stored.push(policy.expect("stored policy"));
     }
     stored
 }
@@ -1227,10 +956,8 @@ fn main() {
         }
     };
     let kwctl = binary_from_env("KWCTL", "kwctl");
-    let binaries = binary_from_env("POLICY_SERVER", "policy-server");
-    let module = std::env::var("POLICY")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo_root().join("annotated-policy.wasm"));
+    let binary = binary_from_env("POLICY_SERVER", "policy-server");
+    let module = policy_module();
     let started = Instant::now();
     let scratch = scratch("ips-cluster-");
     let dir = scratch.path().to_path_buf();
@@ -1245,50 +972,65 @@ fn main() {
         let stored = install(&kubectl, &module_uri);
 
         // The PolicyServers, as their policies' `spec.policyServer` names them: TLS by the
-        // cluster's CA, each reading the cluster with a token the API server issued for its
-        // ServiceAccount.
+        // cluster's CA, each serving the entries the controller writes for its policies and
+        // reading the cluster with a token the API server issued for its ServiceAccount. Each
+        // starts, and can start again, on the port its webhooks call.
         cluster.pki.server("policy-server");
         let ca = STANDARD.encode(std::fs::read(cluster.pki.path("ca.crt")).unwrap());
         let start_server = |name: &str, account: &str| {
+            let dir = dir.join(format!("policy-server-{name}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let config = dir.join("kubeconfig");
+            cluster.service_account_kubeconfig(&kubectl, kubewarden::NAMESPACE, account, &config);
             let served: Vec<&Value> = stored
                 .iter()
                 .filter(|p| p["spec"]["policyServer"].as_str().unwrap_or("default") == name)
                 .collect();
-            let launch = LaunchFiles::new(
-                &binaries,
-                &cluster,
-                &kubectl,
-                &registry,
-                &dir,
-                name,
-                account,
-                &served,
-                &module_uri,
+            let entries: serde_json::Map<String, Value> = served
+                .iter()
+                .map(|p| (unique_name(p), policy_server_entry(p, &module_uri)))
+                .collect();
+            let policies = serde_yaml::to_string(&entries).unwrap();
+            let (binary, sources) = (binary.clone(), registry.sources().to_path_buf());
+            let (cert, key) = (
+                cluster.pki.path("policy-server.crt"),
+                cluster.pki.path("policy-server.key"),
             );
-            let server = launch.start();
+            let port = free_port();
+            let start = move || {
+                let launch = Launch {
+                    binary: &binary,
+                    dir: &dir,
+                    policies: &policies,
+                    kubeconfig: &config,
+                    sources: Some(&sources),
+                    rust_backtrace: true,
+                    tls: Some((&cert, &key)),
+                };
+                PolicyServer::start_on(&launch, port, Duration::from_secs(120))
+            };
+            let server = start();
             for policy in served {
-                let url = format!("https://127.0.0.1:{}", launch.port);
+                let url = format!("https://127.0.0.1:{port}");
                 kubectl.apply(&webhook_configuration(policy, &url, &ca).to_string());
             }
-            (launch, server)
+            (server, port, start)
         };
-        let (launch, server) = start_server("default", "policy-server");
-        let (_, revoked) = start_server(REVOKED, REVOKED);
-        let ran = kubectl.run(&[
-            "delete",
-            "serviceaccount",
-            REVOKED,
-            "-n",
-            kubewarden::NAMESPACE,
-        ]);
-        assert!(ran.ok, "{}", ran.all());
+        let (server, port, restart) = start_server("default", "policy-server");
+        let (revoked, revoked_port, _) = start_server(REVOKED, REVOKED);
+        kubectl.must(&format!(
+            "delete serviceaccount {REVOKED} -n {}",
+            kubewarden::NAMESPACE
+        ));
         let mut suite = Suite {
             revoked,
             cluster,
             kubectl,
             policy_server: Some(server),
-            launch,
-            policies: stored,
+            restart: Box::new(restart),
+            dir: dir.clone(),
+            kwctl,
+            module,
         };
         suite.namespace("webhook-probe", Some("reject"), &[], true);
         wait_until("the webhooks to be called", Duration::from_secs(30), || {
@@ -1306,20 +1048,18 @@ fn main() {
             template_rules_put_the_secret_in_the_template_once,
             empty_template_list_keeps_the_service_account_secrets,
             namespace_read_forbidden_falls_to_on_missing_secret,
-            missing_secret_under_reject_is_refused_with_the_fix,
-            missing_secret_under_warn_is_stored_with_a_warning,
-            missing_secret_under_skip_is_stored_without_it,
+            missing_secret_follows_on_missing_secret,
             opaque_secret_is_refused_as_the_wrong_type,
             validating_policy_refuses_what_it_would_mutate,
             revoked_token_gives_our_unauthorized_message,
             secret_created_after_a_refusal_admits_the_retry,
             rbac_removed_gives_our_forbidden_message,
+            kwctl_records_the_host_errors_the_kwctl_cases_replay,
             namespace_selector_reads_real_labels,
             service_accounts_get_the_secret,
             custom_resource_pod_spec_gets_the_secret,
             pull_policy_always_is_accepted_by_the_api_server,
-            set_image_is_judged_on_update,
-            debug_container_is_judged,
+            running_pod_changes_are_judged,
             server_dry_run_answers_the_same_and_stores_nothing,
             policy_server_down_follows_the_failure_policy,
             copyable_manifests_pass_kubewardens_crds,
@@ -1346,44 +1086,40 @@ fn main() {
             }
             ran += 1;
             let at = Instant::now();
-            let outcome = catch_unwind(AssertUnwindSafe(|| case(&mut suite)));
-            match outcome {
-                Ok(()) => println!("ok   {name} ({:.1?})", at.elapsed()),
-                Err(panic) => {
-                    let why = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                        .unwrap_or_default();
-                    println!("FAIL {name} ({:.1?}): {why}", at.elapsed());
-                    failures.push(name.to_string());
-                    if suite.policy_server.is_none() {
-                        suite.policy_server = Some(suite.launch.start());
-                    }
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| case(&mut suite))) {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                println!("FAIL {name} ({:.1?}): {why}", at.elapsed());
+                failures.push(name.to_string());
+                if suite.policy_server.is_none() {
+                    suite.policy_server = Some((suite.restart)());
                 }
+            } else {
+                println!("ok   {name} ({:.1?})", at.elapsed());
             }
         }
         let mut pids = suite.cluster.pids();
         pids.extend(suite.policy_server.as_ref().map(PolicyServer::pid));
         pids.push(suite.revoked.pid());
         let mut ports = suite.cluster.ports.clone();
-        ports.push(suite.launch.port);
-        ports.push(registry.port());
+        ports.extend([port, revoked_port, registry.port()]);
         if !failures.is_empty() {
             // Kept after the scratch folder goes: what the user saw, and both servers' logs.
             let keep = repo_root().join("target/cluster-suite");
             std::fs::create_dir_all(&keep).unwrap();
-            std::fs::write(keep.join("kubectl.txt"), suite.kubectl.transcript()).unwrap();
-            std::fs::write(keep.join("apiserver.log"), suite.cluster.apiserver_log()).unwrap();
-            let ps_log = suite
-                .policy_server
-                .as_ref()
-                .map(PolicyServer::log)
-                .unwrap_or_default();
-            std::fs::write(keep.join("policy-server.log"), ps_log).unwrap();
+            let served = suite.policy_server.as_ref().map(PolicyServer::log);
+            for (file, text) in [
+                ("kubectl.txt", suite.kubectl.transcript()),
+                ("apiserver.log", suite.cluster.apiserver_log()),
+                ("policy-server.log", served.unwrap_or_default()),
+            ] {
+                std::fs::write(keep.join(file), text).unwrap();
+            }
             println!("transcript and logs: {}", keep.display());
         }
-        let _ = &suite.policies;
         (failures, pids, ports, (ran, cases.len()))
         // Dropped here, in order: the suite (PolicyServer, then the control plane), the registry.
     };

@@ -82,26 +82,6 @@ impl Pki {
         );
     }
 
-    /// A bare key pair (`NAME.key`, `NAME.pub`), as the service-account token signer.
-    pub fn key_pair(&self, name: &str) {
-        let key = self.path(&format!("{name}.key"));
-        run(Command::new("openssl")
-            .args([
-                "ecparam",
-                "-name",
-                "prime256v1",
-                "-genkey",
-                "-noout",
-                "-out",
-            ])
-            .arg(&key));
-        run(Command::new("openssl")
-            .args(["ec", "-pubout", "-in"])
-            .arg(&key)
-            .arg("-out")
-            .arg(self.path(&format!("{name}.pub"))));
-    }
-
     fn issue(&self, name: &str, subject: &str, extensions: &str, signed: bool) {
         let config = self.path(&format!("{name}.cnf"));
         std::fs::write(
@@ -157,15 +137,6 @@ pub fn kubeconfig(path: &Path, server: &str, ca: &Path, user: &str) {
     .unwrap();
 }
 
-/// The kubeconfig `user` lines for a client certificate.
-fn certificate_user(pki: &Pki, name: &str) -> String {
-    format!(
-        "    client-certificate: {}\n    client-key: {}\n",
-        pki.path(&format!("{name}.crt")).display(),
-        pki.path(&format!("{name}.key")).display()
-    )
-}
-
 /// The running control plane. Fields drop in order: controller manager, API server, etcd.
 pub struct Cluster {
     controller_manager: Guarded,
@@ -190,13 +161,24 @@ impl Cluster {
         pki.server("apiserver");
         pki.client("admin", "/CN=suite-admin/O=system:masters");
         pki.client("kcm", "/CN=system:kube-controller-manager");
-        pki.key_pair("sa");
+        // The service-account token signer: its key signs, its certificate verifies.
+        pki.issue(
+            "sa",
+            "/CN=service-accounts",
+            "keyUsage=critical,digitalSignature\n",
+            false,
+        );
         let [client, peer, metrics, secure, kcm_port] = [(); 5].map(|()| free_port());
         let server = format!("https://127.0.0.1:{secure}");
         // A kubeconfig per client certificate: the suite's admin and the controller manager.
         let [admin, kcm_config] = ["admin", "kcm"].map(|user| {
             let path = dir.join(format!("{user}.kubeconfig"));
-            let credentials = certificate_user(&pki, user);
+            let [crt, key] = ["crt", "key"].map(|ext| pki.path(&format!("{user}.{ext}")));
+            let credentials = format!(
+                "    client-certificate: {}\n    client-key: {}\n",
+                crt.display(),
+                key.display()
+            );
             kubeconfig(&path, &server, &pki.path("ca.crt"), &credentials);
             path
         });
@@ -204,18 +186,20 @@ impl Cluster {
         let mut etcd = Command::new(assets.join("etcd"));
         let peer_url = format!("http://127.0.0.1:{peer}");
         let client_url = format!("http://127.0.0.1:{client}");
-        etcd.arg("--name=suite")
-            .arg(format!("--data-dir={}", dir.join("etcd").display()))
-            .arg(format!("--listen-client-urls={client_url}"))
-            .arg(format!("--advertise-client-urls={client_url}"))
-            .arg(format!("--listen-peer-urls={peer_url}"))
-            .arg(format!("--initial-advertise-peer-urls={peer_url}"))
-            .arg(format!("--listen-metrics-urls=http://127.0.0.1:{metrics}"))
-            .arg("--unsafe-no-fsync")
-            // Upstream etcd needs its one member named in the initial cluster; it reads the flag's
-            // ETCD_ variable too, which a build without that flag ignores.
-            .env("ETCD_INITIAL_CLUSTER", format!("suite={peer_url}"))
-            .arg("--log-level=error");
+        etcd.args([
+            "--name=suite".to_string(),
+            format!("--data-dir={}", dir.join("etcd").display()),
+            format!("--listen-client-urls={client_url}"),
+            format!("--advertise-client-urls={client_url}"),
+            format!("--listen-peer-urls={peer_url}"),
+            format!("--initial-advertise-peer-urls={peer_url}"),
+            format!("--listen-metrics-urls=http://127.0.0.1:{metrics}"),
+            "--unsafe-no-fsync".to_string(),
+            "--log-level=error".to_string(),
+        ])
+        // Upstream etcd needs its one member named in the initial cluster; it reads the flag's
+        // ETCD_ variable too, which a build without that flag ignores.
+        .env("ETCD_INITIAL_CLUSTER", format!("suite={peer_url}"));
         let etcd = Guarded::spawn("etcd", etcd, &dir.join("etcd.log"));
 
         let file = |name: &str| pki.path(name).display().to_string();
@@ -231,30 +215,25 @@ impl Cluster {
         .unwrap();
         let audit_log = dir.join("audit.log");
         let mut apiserver = Command::new(assets.join("kube-apiserver"));
-        apiserver
-            .arg("--bind-address=127.0.0.1")
-            .arg("--advertise-address=127.0.0.1")
-            .arg(format!("--secure-port={secure}"))
-            .arg(format!("--etcd-servers={client_url}"))
-            .arg(format!("--tls-cert-file={}", file("apiserver.crt")))
-            .arg(format!("--tls-private-key-file={}", file("apiserver.key")))
-            .arg(format!("--client-ca-file={}", file("ca.crt")))
-            .arg("--service-account-issuer=https://kubernetes.default.svc.cluster.local")
-            .arg(format!("--service-account-key-file={}", file("sa.pub")))
-            .arg(format!(
-                "--service-account-signing-key-file={}",
-                file("sa.key")
-            ))
-            .arg("--service-cluster-ip-range=10.96.0.0/16")
-            .arg("--authorization-mode=Node,RBAC")
-            .arg("--endpoint-reconciler-type=none")
-            .arg(format!(
-                "--cert-dir={}",
-                dir.join("apiserver-certs").display()
-            ))
-            .arg(format!("--audit-policy-file={}", audit_policy.display()))
-            .arg(format!("--audit-log-path={}", audit_log.display()))
-            .arg("--audit-log-format=json");
+        apiserver.args([
+            "--bind-address=127.0.0.1".to_string(),
+            "--advertise-address=127.0.0.1".to_string(),
+            format!("--secure-port={secure}"),
+            format!("--etcd-servers={client_url}"),
+            format!("--tls-cert-file={}", file("apiserver.crt")),
+            format!("--tls-private-key-file={}", file("apiserver.key")),
+            format!("--client-ca-file={}", file("ca.crt")),
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local".to_string(),
+            format!("--service-account-key-file={}", file("sa.crt")),
+            format!("--service-account-signing-key-file={}", file("sa.key")),
+            "--service-cluster-ip-range=10.96.0.0/16".to_string(),
+            "--authorization-mode=Node,RBAC".to_string(),
+            "--endpoint-reconciler-type=none".to_string(),
+            format!("--cert-dir={}", dir.join("apiserver-certs").display()),
+            format!("--audit-policy-file={}", audit_policy.display()),
+            format!("--audit-log-path={}", audit_log.display()),
+            "--audit-log-format=json".to_string(),
+        ]);
         let apiserver = Guarded::spawn("kube-apiserver", apiserver, &dir.join("apiserver.log"));
 
         let (mut etcd, mut apiserver) = (etcd, apiserver);
@@ -267,29 +246,23 @@ impl Cluster {
         // Started once the API server is ready: it must read its authentication ConfigMap, which
         // RBAC lets it read only after the API server's bootstrap policy is in place.
         let mut kcm = Command::new(assets.join("kube-controller-manager"));
-        kcm.arg(format!("--kubeconfig={}", kcm_config.display()))
-            .arg(format!(
-                "--authentication-kubeconfig={}",
-                kcm_config.display()
-            ))
-            .arg(format!(
-                "--authorization-kubeconfig={}",
-                kcm_config.display()
-            ))
-            .arg("--bind-address=127.0.0.1")
-            .arg(format!("--secure-port={kcm_port}"))
-            .arg("--leader-elect=false")
-            .arg("--use-service-account-credentials=true")
-            .arg(format!(
-                "--service-account-private-key-file={}",
-                file("sa.key")
-            ))
-            .arg(format!("--root-ca-file={}", file("ca.crt")))
-            .arg("--service-cluster-ip-range=10.96.0.0/16")
-            .arg(format!(
+        let kcm_config = kcm_config.display();
+        kcm.args([
+            format!("--kubeconfig={kcm_config}"),
+            format!("--authentication-kubeconfig={kcm_config}"),
+            format!("--authorization-kubeconfig={kcm_config}"),
+            "--bind-address=127.0.0.1".to_string(),
+            format!("--secure-port={kcm_port}"),
+            "--leader-elect=false".to_string(),
+            "--use-service-account-credentials=true".to_string(),
+            format!("--service-account-private-key-file={}", file("sa.key")),
+            format!("--root-ca-file={}", file("ca.crt")),
+            "--service-cluster-ip-range=10.96.0.0/16".to_string(),
+            format!(
                 "--cert-dir={}",
                 dir.join("controller-manager-certs").display()
-            ));
+            ),
+        ]);
         let mut controller_manager = Guarded::spawn(
             "kube-controller-manager",
             kcm,
@@ -477,6 +450,13 @@ impl Kubectl {
         self.run(&line.split_whitespace().collect::<Vec<_>>())
     }
 
+    /// [`Kubectl::cmd`], which must succeed: panics with kubectl's output if it fails.
+    pub fn must(&self, line: &str) -> Ran {
+        let ran = self.cmd(line);
+        assert!(ran.ok, "kubectl {line}: {}", ran.all());
+        ran
+    }
+
     /// `kubectl apply -f -` of `manifest`; panics with kubectl's output if it fails.
     pub fn apply(&self, manifest: &str) {
         let ran = self.run_with(&["apply", "-f", "-"], Some(manifest));
@@ -485,11 +465,11 @@ impl Kubectl {
 
     /// The object `kubectl get KIND NAME -n NS -o json` returns, if any.
     pub fn get(&self, kind: &str, namespace: &str, name: &str) -> Option<Value> {
-        let ran = if namespace.is_empty() {
-            self.run(&["get", kind, name, "-o", "json"])
-        } else {
-            self.run(&["get", kind, name, "-n", namespace, "-o", "json"])
-        };
+        let mut args = vec!["get", kind, name, "-o", "json"];
+        if !namespace.is_empty() {
+            args.extend(["-n", namespace]);
+        }
+        let ran = self.run(&args);
         ran.ok.then(|| ran.json())
     }
 

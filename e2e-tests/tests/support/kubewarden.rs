@@ -7,7 +7,7 @@
 
 use std::sync::OnceLock;
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::cluster::Kubectl;
 
@@ -48,13 +48,14 @@ pub fn webhook_configuration(policy: &Value, base_url: &str, ca_bundle: &str) ->
     let spec = &policy["spec"];
     let name = unique_name(policy);
     let mutating = spec["mutating"].as_bool().unwrap_or(false);
-    let mut webhook = Map::new();
-    webhook.insert("name".into(), json!(format!("{name}.kubewarden.admission")));
-    webhook.insert(
-        "clientConfig".into(),
-        json!({"url": format!("{base_url}/validate/{name}"), "caBundle": ca_bundle}),
-    );
-    webhook.insert("rules".into(), spec["rules"].clone());
+    let mut webhook = json!({
+        "name": format!("{name}.kubewarden.admission"),
+        "clientConfig": {"url": format!("{base_url}/validate/{name}"), "caBundle": ca_bundle},
+        "rules": spec["rules"],
+        "sideEffects": spec.get("sideEffects").cloned().unwrap_or(json!("None")),
+        "namespaceSelector": namespace_selector(spec),
+        "admissionReviewVersions": ["v1"],
+    });
     // Unset fields stay unset: the API server defaults them (Fail, Equivalent) as it does for the
     // controller's nil pointers.
     for key in [
@@ -65,15 +66,9 @@ pub fn webhook_configuration(policy: &Value, base_url: &str, ca_bundle: &str) ->
         "matchConditions",
     ] {
         if let Some(value) = spec.get(key) {
-            webhook.insert(key.into(), value.clone());
+            webhook[key] = value.clone();
         }
     }
-    webhook.insert(
-        "sideEffects".into(),
-        spec.get("sideEffects").cloned().unwrap_or(json!("None")),
-    );
-    webhook.insert("namespaceSelector".into(), namespace_selector(spec));
-    webhook.insert("admissionReviewVersions".into(), json!(["v1"]));
     json!({
         "apiVersion": "admissionregistration.k8s.io/v1",
         "kind": if mutating { "MutatingWebhookConfiguration" } else { "ValidatingWebhookConfiguration" },

@@ -1,8 +1,8 @@
 //! The real Kubewarden PolicyServer as a child process: loopback ports, scratch XDG and download
-//! folders, `KUBECONFIG` at the API stub; readiness is polled and AdmissionReviews are posted to
-//! `POST /validate/<policy-id>` over plain HTTP (no certificate given, so no TLS).
+//! folders, the cluster it reads named by `KUBECONFIG`; readiness is polled, and AdmissionReviews
+//! can be posted to `POST /validate/<policy-id>` over plain HTTP (when it serves without TLS).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -59,26 +59,25 @@ impl PolicyServer {
         std::fs::write(&policies, launch.policies).unwrap();
         let readiness_port = free_port();
         let mut command = Command::new(launch.binary);
+        command.args(["--addr", "127.0.0.1", "--workers", "2", "--log-no-color"]);
+        command.args(["--port", &port.to_string()]);
+        command.args(["--readiness-probe-port", &readiness_port.to_string()]);
+        for (flag, path) in [
+            ("--policies", policies),
+            ("--policies-download-dir", downloads),
+            ("--sigstore-cache-dir", dir.join("sigstore-data")),
+        ] {
+            command.arg(flag).arg(path);
+        }
+        for (var, folder) in [
+            ("XDG_CACHE_HOME", "cache"),
+            ("XDG_CONFIG_HOME", "config"),
+            ("XDG_DATA_HOME", "data"),
+        ] {
+            command.env(var, xdg.join(folder));
+        }
         command
-            .arg("--addr")
-            .arg("127.0.0.1")
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--readiness-probe-port")
-            .arg(readiness_port.to_string())
-            .arg("--policies")
-            .arg(&policies)
-            .arg("--policies-download-dir")
-            .arg(&downloads)
-            .arg("--sigstore-cache-dir")
-            .arg(dir.join("sigstore-data"))
-            .arg("--workers")
-            .arg("2")
-            .arg("--log-no-color")
             .env("KUBECONFIG", launch.kubeconfig)
-            .env("XDG_CACHE_HOME", xdg.join("cache"))
-            .env("XDG_CONFIG_HOME", xdg.join("config"))
-            .env("XDG_DATA_HOME", xdg.join("data"))
             .env("NO_PROXY", "127.0.0.1,localhost")
             .env_remove("RUST_BACKTRACE")
             .env_remove("RUST_LIB_BACKTRACE")
@@ -150,13 +149,4 @@ impl PolicyServer {
     pub fn stop(&mut self) {
         self.process.stop();
     }
-
-    pub fn assert_running(&mut self) {
-        self.process.assert_running();
-    }
-}
-
-/// The absolute form of a path that must be handed to PolicyServer.
-pub fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).expect("absolute path")
 }

@@ -6,13 +6,18 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// The PIDs of every child started and not yet stopped, for [`stop_all_on_interrupt`].
+/// The PIDs of every child started and not yet stopped, for [`scratch`]'s interrupt handler.
 static LIVE: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 
-/// On SIGINT, SIGTERM or SIGHUP, kills every child still running (by its PID), removes
-/// `scratch`, and exits 130: a suite interrupted by the user or by CI's time limit leaves no
-/// process or file behind.
-pub fn stop_all_on_interrupt(scratch: PathBuf) {
+/// A fresh temporary folder named `prefix…`. On SIGINT, SIGTERM or SIGHUP, every child still
+/// running is killed (by its PID), the folder removed, and the program exits 130: a suite
+/// interrupted by the user or by CI's time limit leaves no process or file behind.
+pub fn scratch(prefix: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("a scratch folder");
+    let path = dir.path().to_path_buf();
     ctrlc::set_handler(move || {
         for pid in LIVE.lock().map(|l| l.clone()).unwrap_or_default() {
             let _ = Command::new("kill")
@@ -21,24 +26,14 @@ pub fn stop_all_on_interrupt(scratch: PathBuf) {
                 .status();
         }
         std::thread::sleep(Duration::from_millis(200));
-        let _ = std::fs::remove_dir_all(&scratch);
+        let _ = std::fs::remove_dir_all(&path);
         eprintln!(
             "interrupted: stopped every process the suite started and removed {}",
-            scratch.display()
+            path.display()
         );
         std::process::exit(130);
     })
     .expect("install the interrupt handler");
-}
-
-/// A fresh temporary folder named `prefix…`, removed (every child stopped first) on an interrupt
-/// too, by [`stop_all_on_interrupt`].
-pub fn scratch(prefix: &str) -> tempfile::TempDir {
-    let dir = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir()
-        .expect("a scratch folder");
-    stop_all_on_interrupt(dir.path().to_path_buf());
     dir
 }
 

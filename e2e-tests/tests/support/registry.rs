@@ -1,5 +1,6 @@
 //! Debian's `docker-registry` (the CNCF distribution registry) on a loopback port with filesystem
-//! storage in a scratch folder, and `kwctl push` to it over plain HTTP.
+//! storage in a scratch folder, and `kwctl push` to it over plain HTTP; kwctl with its caches and
+//! configuration in a scratch folder.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,9 +18,6 @@ pub struct Registry {
 impl Registry {
     /// Starts `docker-registry serve` in `dir` and waits until `GET /v2/` answers 200.
     pub fn start(dir: &Path) -> Self {
-        let binary = which("docker-registry").unwrap_or_else(|| {
-            panic!("docker-registry is not installed: apt-get install -y docker-registry")
-        });
         std::fs::create_dir_all(dir.join("storage")).unwrap();
         let port = free_port();
         let config = dir.join("config.yml");
@@ -38,7 +36,8 @@ impl Registry {
             format!("insecure_sources:\n  - \"127.0.0.1:{port}\"\n"),
         )
         .unwrap();
-        let mut command = Command::new(binary);
+        // Debian's package docker-registry (`make setup-registry`).
+        let mut command = Command::new("docker-registry");
         command.arg("serve").arg(&config).current_dir(dir);
         let mut process = Guarded::spawn("docker-registry", command, &dir.join("registry.log"));
         let agent = http_agent();
@@ -73,16 +72,12 @@ impl Registry {
 
     /// Pushes `module` to `uri` with `kwctl push`; panics with kwctl's output if it fails.
     pub fn push(&self, kwctl: &Path, module: &Path, uri: &str, xdg: &Path) {
-        let output = Command::new(kwctl)
+        let output = kwctl_command(kwctl, xdg)
             .arg("push")
             .arg("--sources-path")
             .arg(&self.sources)
             .arg(module)
             .arg(uri)
-            .env("XDG_CACHE_HOME", xdg.join("cache"))
-            .env("XDG_CONFIG_HOME", xdg.join("config"))
-            .env("XDG_DATA_HOME", xdg.join("data"))
-            .env("NO_PROXY", "127.0.0.1,localhost")
             .output()
             .expect("run kwctl push");
         assert!(
@@ -97,11 +92,16 @@ impl Registry {
     }
 }
 
-fn which(program: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .chain([PathBuf::from("/usr/bin")])
-        .map(|dir| dir.join(program))
-        .find(|candidate| candidate.is_file())
+/// `kwctl` with its caches, configuration and data under `xdg`, loopback reached directly.
+pub fn kwctl_command(kwctl: &Path, xdg: &Path) -> Command {
+    let mut command = Command::new(kwctl);
+    for (var, folder) in [
+        ("XDG_CACHE_HOME", "cache"),
+        ("XDG_CONFIG_HOME", "config"),
+        ("XDG_DATA_HOME", "data"),
+    ] {
+        command.env(var, xdg.join(folder));
+    }
+    command.env("NO_PROXY", "127.0.0.1,localhost");
+    command
 }

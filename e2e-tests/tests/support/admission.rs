@@ -1,10 +1,33 @@
-//! The object an AdmissionResponse's JSONPatch makes, after checking that the patch touches
-//! nothing but `imagePullSecrets` and containers' `imagePullPolicy` (set to `Always`), for the
-//! kwctl suite (tests/e2e.rs).
+//! AdmissionRequests as kwctl takes them, and the object an AdmissionResponse's JSONPatch makes
+//! (after checking that the patch touches nothing but `imagePullSecrets` and containers'
+//! `imagePullPolicy`, set to `Always`).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde_json::Value;
+use serde_json::{json, Value};
+
+/// The request as the API server sends it: what a case may leave out and kwctl insists on is
+/// filled in (`uid`, `resource`, `requestKind`, `requestResource`, `userInfo`).
+pub fn full_request(request: &Value, uid: &str) -> Value {
+    let mut request = request.clone();
+    let Some(fields) = request.as_object_mut() else {
+        return request;
+    };
+    let kind = fields.get("kind").cloned().unwrap_or(Value::Null);
+    let plural = kind["kind"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+        + "s";
+    let resource = json!({"group": kind["group"], "version": kind["version"], "resource": plural});
+    fields.entry("uid").or_insert(json!(uid));
+    fields.entry("resource").or_insert(resource.clone());
+    fields.entry("requestKind").or_insert(kind);
+    fields.entry("requestResource").or_insert(resource);
+    let admin = json!({"username": "kubernetes-admin", "groups": ["system:masters", "system:authenticated"]});
+    fields.entry("userInfo").or_insert(admin);
+    request
+}
 
 /// `object` with the response's base64 JSONPatch applied.
 pub fn patched(object: &Value, response: &Value, patch: &str) -> Result<Value, String> {
