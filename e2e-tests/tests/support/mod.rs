@@ -8,4 +8,3 @@ pub mod patch;
 pub mod policy_server;
 pub mod process;
 pub mod registry;
-pub mod wrk;
