@@ -1,5 +1,5 @@
 //! The real Kubewarden PolicyServer as a child process: loopback ports, scratch XDG and download
-//! folders, `KUBECONFIG` at the API stub; readiness is polled and AdmissionReviews are posted to
+//! folders, `KUBECONFIG` at the cluster; readiness is polled and AdmissionReviews are posted to
 //! `POST /validate/<policy-id>` over plain HTTP (no certificate given, so no TLS).
 
 use std::path::{Path, PathBuf};
