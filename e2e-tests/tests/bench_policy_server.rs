@@ -354,9 +354,10 @@ fn main() {
     let plane = (control_plane() - plane_before) / started.elapsed().as_secs_f64();
     let lookups = objects(cluster.lookups_since(mark)).len();
 
-    let last = baseline.map_or("trusted-repos".to_string(), |path| {
-        format!("baseline ({})", path.display())
-    });
+    let (last, baseline_note) = match &baseline {
+        Some(path) => ("baseline", format!(" Baseline: {}.", path.display())),
+        None => ("trusted-repos", String::new()),
+    };
     let version = Command::new(&policy_server)
         .arg("--version")
         .output()
@@ -369,7 +370,7 @@ fn main() {
         .to_string();
     let mut table = format!(
         "Real {version}, one process; wrk, {CONNECTIONS} keep-alive connections, {seconds} s per run, \
-         {rounds} interleaved round(s), medians; verification on ({lookups} Secret reads reached the API server). \
+         {rounds} interleaved round(s), medians; verification on ({lookups} Secret reads reached the API server).{baseline_note} \
          Control plane (etcd, kube-apiserver, kube-controller-manager) during the runs: {:.1} % of one core. \
          Load average before: {}; after: {}.\n\n\
          | request | no-op req/s | floor req/s (% of no-op) | this policy req/s (% of no-op) | {last} req/s (% of no-op) \
