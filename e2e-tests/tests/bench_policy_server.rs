@@ -67,12 +67,6 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
-/// A module that must exist, with what builds it.
-fn module(path: PathBuf, built_by: &str) -> PathBuf {
-    assert!(path.is_file(), "{} is missing ({built_by})", path.display());
-    path
-}
-
 /// The floor column's policy id for a request: the answer it gives, and whether it looks up.
 fn floor_id(stem: &str) -> String {
     match stem
@@ -90,41 +84,47 @@ fn floor_id(stem: &str) -> String {
 /// ClusterAdmissionPolicy, so no column differs in host configuration.
 fn policies(policy_server: &Path, baseline: Option<&Path>) -> String {
     let shared = policy_server.parent().unwrap();
-    let floors = root().join("target/floor");
     let settings = |name: &str| read_json(&root().join("benches/settings").join(name));
     let ours = settings("image-pull-secrets-verify.json");
-    let floor = |name: &str| {
-        (
-            name.to_string(),
-            floors.join(format!("{name}.wasm")),
-            json!({}),
-        )
-    };
-    let mut modules = vec![
-        (
-            "noop".to_string(),
-            shared.join("noop-policy.wasm"),
-            json!({}),
-        ),
-        floor("floor-accept"),
-        floor("floor-accept-lookup"),
-    ];
-    modules.extend(["1", "10", "100"].map(|n| floor(&format!("floor-inject-{n}-lookup"))));
-    let policy =
-        std::env::var("POLICY").map_or(root().join("annotated-policy.wasm"), PathBuf::from);
-    modules.push(("policy".to_string(), policy, ours.clone()));
-    modules.push(match baseline {
-        Some(path) => ("last".to_string(), path.to_path_buf(), ours),
+    let (last, last_settings) = match baseline {
+        Some(path) => (path.to_path_buf(), ours.clone()),
         None => (
-            "last".to_string(),
             shared.join("trusted-repos-policy.wasm"),
             settings("trusted-repos.json"),
         ),
+    };
+    let policy =
+        std::env::var("POLICY").map_or(root().join("annotated-policy.wasm"), PathBuf::from);
+    let floors = [
+        "accept",
+        "accept-lookup",
+        "inject-1-lookup",
+        "inject-10-lookup",
+        "inject-100-lookup",
+    ]
+    .map(|floor| {
+        let id = format!("floor-{floor}");
+        (
+            root().join(format!("target/floor/{id}.wasm")),
+            id,
+            json!({}),
+        )
     });
+    let modules = [
+        (
+            shared.join("noop-policy.wasm"),
+            "noop".to_string(),
+            json!({}),
+        ),
+        (policy, "policy".to_string(), ours),
+        (last, "last".to_string(), last_settings),
+    ];
     let entries: serde_json::Map<String, Value> = modules
         .into_iter()
-        .map(|(id, path, settings)| {
-            let path = module(path, "make annotated-policy.wasm floor-modules");
+        .chain(floors)
+        .map(|(path, id, settings)| {
+            let built = "make annotated-policy.wasm floor-modules builds it";
+            assert!(path.is_file(), "{} is missing ({built})", path.display());
             let entry = json!({
                 "module": format!("file://{}", path.display()),
                 "allowedToMutate": true,
