@@ -31,24 +31,6 @@ def rules_settings(verify_secrets):
     }
 
 
-def many_rules_settings(count):
-    """The bench's three rules first, then rules for other teams' registries and image globs up to
-    `count` rules, as a cluster shared by many teams has them (one per team, some per namespace):
-    none of them matches a bench image, so every answer stays the three-rule one."""
-    settings = rules_settings(True)
-    for index in range(count - len(settings["rules"])):
-        team = f"team-{index:03d}"
-        rule = {"secret": f"{team}-registry", "onMissingSecret": ["reject", "warn", "skip"][index % 3]}
-        if index % 2 == 0:
-            rule["registries"] = [f"registry.{team}.example:5000", f"*.{team}.example"]
-        else:
-            rule["images"] = [f"ghcr.io/{team}/**", f"quay.io/{team}/*"]
-        if index % 4 == 3:
-            rule["namespaceSelector"] = {"matchLabels": {"team": team}}
-        settings["rules"].append(rule)
-    return settings
-
-
 # trusted-repos-policy admits the same images: the registries our three rules name.
 TRUSTED_REPOS_SETTINGS = {
     "registries": {"allow": ["registry.corp.example:5000", "*.corp.example", "docker.io", "ghcr.io"]}
@@ -197,8 +179,6 @@ def main():
     settings = HERE / "settings"
     write_json(settings / "image-pull-secrets.json", rules_settings(False))
     write_json(settings / "image-pull-secrets-verify.json", rules_settings(True))
-    for count in (30, 100):
-        write_json(settings / f"image-pull-secrets-verify-{count}-rules.json", many_rules_settings(count))
     write_json(settings / "trusted-repos.json", TRUSTED_REPOS_SETTINGS)
     write_json(settings / "noop.json", {})
     write_json(HERE / "corp-registry-secret.json", dockerconfig_secret("corp-registry", CORP_REGISTRIES))

@@ -3,7 +3,7 @@
 
 The repository's Cargo.lock also holds the dev-dependencies, the e2e-tests workspace member and
 build scripts' dependencies, none of which is in the module; fuzz/ and benches/ have
-lockfiles of their own (wasmtime among them, for benches/instantiate). syft reports every package of every lockfile it
+lockfiles of their own. syft reports every package of every lockfile it
 finds, so scanning the tree would list all of that and draw CVE reports against the policy.
 
 This walks `cargo metadata --filter-platform wasm32-wasip1` from the policy package through

@@ -17,7 +17,7 @@ cargo build --release --quiet --manifest-path "$root/benches/profile/Cargo.toml"
 profile="$root/target/profile/target/release/image-pull-secrets-profile"
 printf '{"accepted":true}' > "$out/accept.answer.json"
 for n in 1 10 100; do
-    "$profile" "$root/benches/requests/pod-$n-inject.json" "$root/benches/settings/image-pull-secrets.json" answer 1 \
+    "$profile" "$root/benches/requests/pod-$n-inject.json" "$root/benches/settings/image-pull-secrets.json" answer \
         > "$out/inject-$n.answer.json"
 done
 for name in accept inject-1 inject-10 inject-100; do

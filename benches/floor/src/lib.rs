@@ -5,26 +5,27 @@
 //! host's handling of that answer (reading it, diffing a mutated object into a patch) is all that
 //! is measured. With the `lookup` feature it first asks the host for the Secret
 //! `team-a/corp-registry`, as this policy's verification does, and ignores what comes back.
-//! The `pad-*` features add padding the request path never touches (build.rs, for the size
-//! experiment of build-size-variants.sh); without them the included file is empty.
 
 use kubewarden_policy_sdk::wapc_guest::{self as guest, CallResult};
 
 const ANSWER: &[u8] = include_bytes!(env!("FLOOR_ANSWER"));
 
-include!(concat!(env!("OUT_DIR"), "/pad.rs"));
-
 #[no_mangle]
 pub extern "C" fn wapc_init() {
     guest::register_function("validate", validate);
     guest::register_function("validate_settings", validate_settings);
-    guest::register_function("protocol_version", kubewarden_policy_sdk::protocol_version_guest);
+    guest::register_function(
+        "protocol_version",
+        kubewarden_policy_sdk::protocol_version_guest,
+    );
 }
 
 fn validate(_payload: &[u8]) -> CallResult {
     #[cfg(feature = "lookup")]
     {
-        use kubewarden_policy_sdk::host_capabilities::kubernetes::{get_resource, GetResourceRequest};
+        use kubewarden_policy_sdk::host_capabilities::kubernetes::{
+            get_resource, GetResourceRequest,
+        };
         let request = GetResourceRequest {
             api_version: "v1".to_string(),
             kind: "Secret".to_string(),

@@ -1,6 +1,6 @@
 //! The real Kubewarden PolicyServer as a child process: loopback ports, scratch XDG and download
-//! folders, the cluster it reads named by `KUBECONFIG`; readiness is polled, and AdmissionReviews
-//! can be posted to `POST /validate/<policy-id>` over plain HTTP (when it serves without TLS).
+//! folders, `KUBECONFIG` at the cluster; readiness is polled and AdmissionReviews are posted to
+//! `POST /validate/<policy-id>` over plain HTTP (no certificate given, so no TLS).
 
 use std::path::Path;
 use std::process::Command;
