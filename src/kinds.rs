@@ -352,6 +352,8 @@ mod tests {
     #[case::controlled_custom_resource_checked("argoproj.io", "Rollout", "CREATE", owned_by(json!(true)), true, true)]
     #[case::owned_not_controlling_checked("batch", "Job", "CREATE", owned_by(json!(false)), true, false)]
     #[case::standalone_job_checked("batch", "Job", "CREATE", json!({}), true, false)]
+    #[case::mirror_pod("", "Pod", "CREATE", json!({"metadata": {"annotations": {"kubernetes.io/config.mirror": "abc"}}}), false, true)]
+    #[case::pod("", "Pod", "CREATE", json!({"metadata": {"annotations": {"other": "abc"}}}), false, false)]
     fn hands_off(
         #[case] group: &str,
         #[case] kind: &str,
