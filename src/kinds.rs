@@ -420,6 +420,8 @@ mod tests {
     )]
     #[case::cron_job("batch", "CronJob", "UPDATE", "", "CronJob")]
     #[case::service_account("", "ServiceAccount", "CREATE", "", "ServiceAccount")]
+    #[case::service_account_delete("", "ServiceAccount", "DELETE", "", "ignored")]
+    #[case::service_account_token("", "ServiceAccount", "CREATE", "token", "ignored")]
     #[case::custom("argoproj.io", "Rollout", "CREATE", "", "Rollout")]
     #[case::unconfigured("example.com", "Widget", "CREATE", "", "ignored")]
     #[case::empty_kind("", "", "CREATE", "", "ignored")]

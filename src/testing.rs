@@ -54,19 +54,17 @@ impl MemoryCluster {
         self
     }
 
-    /// Adds a Namespace with these labels.
-    pub fn with_namespace(mut self, name: &str, labels: &[(&str, &str)]) -> Self {
-        let labels = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.namespaces.insert(name.to_string(), Ok(labels));
-        self
-    }
-
-    /// Adds a failed answer for a Namespace.
-    pub fn with_namespace_error(mut self, name: &str, error: LookupError) -> Self {
-        self.namespaces.insert(name.to_string(), Err(error));
+    /// Adds an answer for a Namespace: its labels, or an error.
+    pub fn with_namespace(
+        mut self,
+        name: &str,
+        labels: Result<&[(&str, &str)], LookupError>,
+    ) -> Self {
+        let labels = labels.map(|pairs| {
+            let pairs = pairs.iter();
+            pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        });
+        self.namespaces.insert(name.to_string(), labels);
         self
     }
 }
@@ -125,21 +123,6 @@ pub(crate) fn apply(object: &mut serde_json::Value, edits: &[crate::splice::Edit
             .and_then(serde_json::Value::as_object_mut)
         {
             target.insert(edit.field.to_string(), edit.value.clone());
-        }
-    }
-}
-
-#[cfg(test)]
-impl crate::Decision {
-    /// The object a mutation makes of `original`, by the parsed-object reference of the splice.
-    pub(crate) fn mutated(&self, original: &serde_json::Value) -> Option<serde_json::Value> {
-        match self {
-            crate::Decision::Mutate { edits, .. } => {
-                let mut object = original.clone();
-                apply(&mut object, edits);
-                Some(object)
-            }
-            _ => None,
         }
     }
 }
