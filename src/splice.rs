@@ -289,8 +289,8 @@ mod tests {
         same_as_apply(raw, &edits);
     }
 
-    /// A pointer that does not lead to an object that can take its field (an empty object other
-    /// than the root's cannot: a pod spec always has containers) gives `None`.
+    /// A pointer that does not lead to an object that can take its field, or leads to an empty
+    /// object other than the root, gives `None`.
     #[rstest]
     #[case::empty_inner_object(r#"{"spec": { }}"#, edit("/spec", &["corp"]))]
     #[case::not_an_object(r#"{"spec": 3}"#, edit("/spec", &["c"]))]
