@@ -633,101 +633,70 @@ fn glob_tokens(pattern: &str) -> Option<Vec<GlobToken>> {
 
 #[cfg(test)]
 mod tests {
+    use super::DockerConfigError::{MissingKey, NoAuths, NotBase64, NotJson, WrongType};
     use super::*;
     use proptest::prelude::*;
     use rstest::rstest;
 
     const CANARY: &str = "CANARY-s3cr3t";
+    const JSON: &str = "kubernetes.io/dockerconfigjson";
+    const CFG: &str = "kubernetes.io/dockercfg";
 
-    fn b64(text: &str) -> String {
-        STANDARD.encode(text)
+    fn data(key: &str, value: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([(key.to_owned(), value.to_owned())])
     }
 
-    fn data(key: &str, value: String) -> BTreeMap<String, String> {
-        BTreeMap::from([(key.to_owned(), value)])
+    /// `.dockerconfigjson` holding `text` in base64.
+    fn json_key(text: &str) -> BTreeMap<String, String> {
+        data(".dockerconfigjson", &STANDARD.encode(text))
     }
 
+    /// `.dockercfg` holding `text` in base64.
+    fn cfg_key(text: &str) -> BTreeMap<String, String> {
+        data(".dockercfg", &STANDARD.encode(text))
+    }
+
+    /// Only the registry keys are read, sorted and once each; an error names the data key and
+    /// never holds secret data (the `CANARY` cases).
     #[rstest]
-    #[case::dockerconfigjson(
-        "kubernetes.io/dockerconfigjson",
-        data(".dockerconfigjson", b64(r#"{"auths":{"reg.example":{"auth":"dTpw"},"ghcr.io":{}}}"#)),
-        Ok(vec!["ghcr.io", "reg.example"])
-    )]
-    #[case::dockerconfigjson_other_fields_ignored(
-        "kubernetes.io/dockerconfigjson",
-        data(".dockerconfigjson", b64(r#"{"credsStore":"x","auths":{"reg.example":{}},"HttpHeaders":{}}"#)),
-        Ok(vec!["reg.example"])
-    )]
-    #[case::dockerconfigjson_empty_auths(
-        "kubernetes.io/dockerconfigjson",
-        data(".dockerconfigjson", b64(r#"{"auths":{}}"#)),
-        Ok(vec![])
-    )]
-    #[case::dockercfg(
-        "kubernetes.io/dockercfg",
-        data(".dockercfg", b64(r#"{"reg.example":{},"https://index.docker.io/v1/":{"auth":"dTpw","email":"a@b"}}"#)),
-        Ok(vec!["https://index.docker.io/v1/", "reg.example"])
-    )]
-    #[case::duplicate_keys_collapse(
-        "kubernetes.io/dockercfg",
-        data(".dockercfg", b64(r#"{"reg.example":{},"reg.example":{}}"#)),
-        Ok(vec!["reg.example"])
-    )]
-    #[case::wrong_type(
-        "Opaque",
-        data(".dockerconfigjson", b64(r#"{"auths":{}}"#)),
-        Err(DockerConfigError::WrongType("Opaque".into()))
-    )]
-    #[case::type_is_case_sensitive(
-        "Kubernetes.io/DockerConfigJson",
-        data(".dockerconfigjson", b64(r#"{"auths":{}}"#)),
-        Err(DockerConfigError::WrongType("Kubernetes.io/DockerConfigJson".into()))
-    )]
+    #[case::dockerconfigjson(JSON, json_key(r#"{"auths":{"reg.example":{"auth":"dTpw"},"ghcr.io":{}}}"#), Ok(vec!["ghcr.io", "reg.example"]))]
+    #[case::other_fields_ignored(JSON, json_key(r#"{"credsStore":"x","auths":{"reg.example":{}},"HttpHeaders":{}}"#), Ok(vec!["reg.example"]))]
+    #[case::empty_auths(JSON, json_key(r#"{"auths":{}}"#), Ok(vec![]))]
+    #[case::dockercfg(CFG, cfg_key(r#"{"reg.example":{},"https://index.docker.io/v1/":{"auth":"dTpw"}}"#), Ok(vec!["https://index.docker.io/v1/", "reg.example"]))]
+    #[case::duplicate_keys_collapse(CFG, cfg_key(r#"{"reg.example":{},"reg.example":{}}"#), Ok(vec!["reg.example"]))]
+    #[case::wrong_type("Opaque", json_key(r#"{"auths":{}}"#), Err(WrongType("Opaque".into())))]
+    #[case::type_is_case_sensitive("Kubernetes.io/DockerConfigJson", json_key("{}"), Err(WrongType("Kubernetes.io/DockerConfigJson".into())))]
     #[case::missing_dockerconfigjson_key(
-        "kubernetes.io/dockerconfigjson",
-        data(".dockercfg", b64(r#"{"reg.example":{}}"#)),
-        Err(DockerConfigError::MissingKey(".dockerconfigjson"))
+        JSON,
+        cfg_key(r#"{"reg.example":{}}"#),
+        Err(MissingKey(".dockerconfigjson"))
     )]
-    #[case::missing_dockercfg_key(
-        "kubernetes.io/dockercfg",
-        BTreeMap::new(),
-        Err(DockerConfigError::MissingKey(".dockercfg"))
-    )]
+    #[case::missing_dockercfg_key(CFG, BTreeMap::new(), Err(MissingKey(".dockercfg")))]
     #[case::bad_base64(
-        "kubernetes.io/dockerconfigjson",
-        data(".dockerconfigjson", "not base64!".into()),
-        Err(DockerConfigError::NotBase64(".dockerconfigjson"))
+        JSON,
+        data(".dockerconfigjson", "not base64!"),
+        Err(NotBase64(".dockerconfigjson"))
     )]
+    #[case::canary_not_base64(CFG, data(".dockercfg", &format!("{CANARY}!!")), Err(NotBase64(".dockercfg")))]
     #[case::bad_json(
-        "kubernetes.io/dockerconfigjson",
-        data(".dockerconfigjson", b64(r#"{"auths":{"reg.example":"#)),
-        Err(DockerConfigError::NotJson(".dockerconfigjson"))
+        JSON,
+        json_key(r#"{"auths":{"reg.example":"#),
+        Err(NotJson(".dockerconfigjson"))
     )]
-    #[case::bad_json_dockercfg(
-        "kubernetes.io/dockercfg",
-        data(".dockercfg", b64("[1, 2]")),
-        Err(DockerConfigError::NotJson(".dockercfg"))
-    )]
-    #[case::empty_data(
-        "kubernetes.io/dockercfg",
-        data(".dockercfg", String::new()),
-        Err(DockerConfigError::NotJson(".dockercfg"))
-    )]
+    #[case::bad_json_dockercfg(CFG, cfg_key("[1, 2]"), Err(NotJson(".dockercfg")))]
+    #[case::empty_data(CFG, data(".dockercfg", ""), Err(NotJson(".dockercfg")))]
     #[case::auths_not_an_object(
-        "kubernetes.io/dockerconfigjson",
-        data(".dockerconfigjson", b64(r#"{"auths":["reg.example"]}"#)),
-        Err(DockerConfigError::NotJson(".dockerconfigjson"))
+        JSON,
+        json_key(r#"{"auths":["reg.example"]}"#),
+        Err(NotJson(".dockerconfigjson"))
     )]
-    #[case::no_auths(
-        "kubernetes.io/dockerconfigjson",
-        data(".dockerconfigjson", b64(r#"{"reg.example":{}}"#)),
-        Err(DockerConfigError::NoAuths)
-    )]
-    #[case::null_auths(
-        "kubernetes.io/dockerconfigjson",
-        data(".dockerconfigjson", b64(r#"{"auths":null}"#)),
-        Err(DockerConfigError::NoAuths)
-    )]
+    #[case::canary_truncated(JSON, json_key(&format!(r#"{{"auths":{{"reg.example":{{"password":"{CANARY}"#)), Err(NotJson(".dockerconfigjson")))]
+    #[case::canary_value_of_wrong_type(JSON, json_key(&format!(r#"{{"auths":"{CANARY}"}}"#)), Err(NotJson(".dockerconfigjson")))]
+    #[case::canary_unclosed(JSON, json_key(&format!(r#"{{"auths":{{"reg.example":{{"identitytoken":"{CANARY}"}}}}"#)), Err(NotJson(".dockerconfigjson")))]
+    #[case::canary_invalid_escape(CFG, cfg_key(&format!(r#"{{"reg.example":{{"password":"{CANARY}\q"}}}}"#)), Err(NotJson(".dockercfg")))]
+    #[case::canary_plain_text(CFG, cfg_key(CANARY), Err(NotJson(".dockercfg")))]
+    #[case::no_auths(JSON, json_key(r#"{"reg.example":{}}"#), Err(NoAuths))]
+    #[case::null_auths(JSON, json_key(r#"{"auths":null}"#), Err(NoAuths))]
     fn registry_keys_reads_only_keys(
         #[case] secret_type: &str,
         #[case] data: BTreeMap<String, String>,
@@ -735,37 +704,6 @@ mod tests {
     ) {
         let expected = expected.map(|keys| keys.into_iter().map(String::from).collect());
         assert_eq!(registry_keys(secret_type, &data), expected);
-    }
-
-    #[rstest]
-    #[case::truncated_json(
-        "kubernetes.io/dockerconfigjson",
-        data(".dockerconfigjson", b64(&format!(r#"{{"auths":{{"reg.example":{{"password":"{CANARY}"#)))
-    )]
-    #[case::value_of_wrong_type(
-        "kubernetes.io/dockerconfigjson",
-        data(".dockerconfigjson", b64(&format!(r#"{{"auths":"{CANARY}"}}"#)))
-    )]
-    #[case::unclosed_object(
-        "kubernetes.io/dockerconfigjson",
-        data(".dockerconfigjson", b64(&format!(r#"{{"auths":{{"reg.example":{{"identitytoken":"{CANARY}"}}}}"#)))
-    )]
-    #[case::invalid_escape_after_secret(
-        "kubernetes.io/dockercfg",
-        data(".dockercfg", b64(&format!(r#"{{"reg.example":{{"password":"{CANARY}\q"}}}}"#)))
-    )]
-    #[case::not_base64(
-        "kubernetes.io/dockercfg",
-        data(".dockercfg", format!("{CANARY}!!"))
-    )]
-    #[case::base64_of_plain_text("kubernetes.io/dockercfg", data(".dockercfg", b64(CANARY)))]
-    fn credential_values_never_leak(
-        #[case] secret_type: &str,
-        #[case] data: BTreeMap<String, String>,
-    ) {
-        let error = registry_keys(secret_type, &data).unwrap_err();
-        let shown = format!("{error} {error:?}");
-        assert!(!shown.contains(CANARY), "{shown}");
     }
 
     #[rstest]
@@ -970,7 +908,7 @@ mod tests {
     #[test]
     fn field_names_match_in_any_case() {
         let json = br#"{"AUTHS": {"reg.example": {"Auth": "dTpw"}}}"#;
-        let data = data(".dockerconfigjson", STANDARD.encode(json));
+        let data = data(".dockerconfigjson", &STANDARD.encode(json));
         let keyring = keyring("kubernetes.io/dockerconfigjson", &data).unwrap();
         assert!(keyring.covers("reg.example", "team/app"));
     }
