@@ -582,7 +582,8 @@ mod tests {
     }
 
     /// A rule that does not compile but cannot match the request's images is not compiled (the
-    /// host accepted the settings in `validate_settings`); one that may match is a 400.
+    /// host accepted the settings in `validate_settings`); one that may match is a 400, as are
+    /// settings that do not read.
     #[test]
     fn only_the_rules_in_play_are_compiled() {
         let text = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]},
@@ -596,12 +597,19 @@ mod tests {
             error.starts_with("invalid settings: rules[1].secret: \"Bad_Name\""),
             "{error}"
         );
-        let none = RawValue::from_string("null".into()).unwrap();
-        let error = read(&none).err().unwrap();
-        assert!(
-            error.starts_with("invalid settings: rules: is required"),
-            "{error}"
-        );
+        let unreadable = [
+            ("null", "invalid settings: rules: is required"),
+            (
+                r#"{"rules": [{"secret": "a", "images": ["x"]}], "templates": "x"}"#,
+                "invalid settings: templates: \"x\" is not one of check, inject",
+            ),
+        ];
+        for (text, expected) in unreadable {
+            let error = read(&RawValue::from_string(text.into()).unwrap())
+                .err()
+                .unwrap();
+            assert!(error.starts_with(expected), "{error}");
+        }
     }
 
     /// The settings of a request, as `validate` reads them.
@@ -627,34 +635,6 @@ mod tests {
         assert!(settings.custom_resources.is_empty());
         assert_eq!(settings.rules[0].on_missing_secret, OnMissingSecret::Reject);
         assert_eq!(settings.templates, Templates::Check);
-    }
-
-    #[rstest]
-    #[case::check("check", Templates::Check)]
-    #[case::inject("inject", Templates::Inject)]
-    fn templates_modes(#[case] written: &str, #[case] expected: Templates) {
-        let text =
-            json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "templates": written})
-                .to_string();
-        assert_eq!(
-            Settings::from_slice(text.as_bytes()).unwrap().templates,
-            expected
-        );
-        let raw = RawValue::from_string(text).unwrap();
-        assert_eq!(read(&raw).unwrap().templates, expected);
-    }
-
-    /// A `templates` value that does not parse is a 400 in `validate` too, naming the field.
-    #[test]
-    fn a_request_with_an_unknown_templates_value_is_refused() {
-        let text =
-            json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "templates": "x"});
-        let raw = RawValue::from_string(text.to_string()).unwrap();
-        let error = read(&raw).err().unwrap();
-        assert!(
-            error.starts_with("invalid settings: templates: \"x\" is not one of check, inject"),
-            "{error}"
-        );
     }
 
     #[test]
