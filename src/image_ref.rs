@@ -130,16 +130,7 @@ mod tests {
         "app"
     )]
     #[case::hub_namespace("acme/app", "docker.io", "acme/app")]
-    #[case::explicit_hub("docker.io/nginx", "docker.io", "library/nginx")]
-    #[case::index_alias("index.docker.io/nginx", "docker.io", "library/nginx")]
-    #[case::registry_1_alias("registry-1.docker.io/acme/app", "docker.io", "acme/app")]
-    #[case::registry_1_alias_single_name(
-        "registry-1.docker.io/busybox",
-        "docker.io",
-        "library/busybox"
-    )]
     #[case::upper_case_host("Reg.Example/app", "reg.example", "app")]
-    #[case::upper_case_hub_alias("Index.Docker.IO/nginx", "docker.io", "library/nginx")]
     #[case::upper_case_first_component_is_registry("Corp/app", "corp", "app")]
     #[case::localhost("localhost/app", "localhost", "app")]
     #[case::localhost_port("localhost:5000/app:1", "localhost:5000", "app")]

@@ -11,25 +11,28 @@ use serde_json::json;
 /// Reading the `corp` secret with its data.
 const READ: &str = "Secret team-a/corp data=true";
 
-/// `corp` for `reg.example` and `*.corp.example` images, `hub` for `acme/**`, and `extra`.
-fn settings(extra: Value) -> Value {
-    let mut base = json!({"rules": [
-        {"secret": "corp", "registries": ["reg.example", "*.corp.example"]},
-        {"secret": "hub", "images": ["acme/**"]}
-    ]});
+/// `base` with the fields of `extra`, checked to be valid settings.
+fn with(mut base: Value, extra: Value) -> Value {
     base.as_object_mut()
         .unwrap()
         .extend(extra.as_object().unwrap().clone());
     valid(base)
 }
 
+/// `corp` for `reg.example` and `*.corp.example` images, `hub` for `acme/**`, and `extra`.
+fn settings(extra: Value) -> Value {
+    let corp = json!({"secret": "corp", "registries": ["reg.example", "*.corp.example"]});
+    with(
+        json!({"rules": [corp, {"secret": "hub", "images": ["acme/**"]}]}),
+        extra,
+    )
+}
+
 /// One rule, `corp` for `reg.example` images with this `onMissingSecret`, and `extra`.
 fn corp(on_missing: &str, extra: Value) -> Value {
-    let mut base = json!({"rules": [{"secret": "corp", "registries": ["reg.example"], "onMissingSecret": on_missing}]});
-    base.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    valid(base)
+    let rule =
+        json!({"secret": "corp", "registries": ["reg.example"], "onMissingSecret": on_missing});
+    with(json!({"rules": [rule]}), extra)
 }
 
 /// An AdmissionRequest in `team-a`; `kind` is `Kind` or `group/Kind`.
@@ -177,42 +180,16 @@ const CORP_POD: &str =
 const CREATE: &str =
     "create it: kubectl create secret docker-registry corp -n team-a --docker-server=reg.example \
     --docker-username=<user> --docker-password=<password>";
+const NOT_LISTED: &str = "it is not listed in imagePullSecrets";
+const ADD: &str = "add {\"name\": \"corp\"} to imagePullSecrets";
 
-fn missing() -> String {
-    line("secret not found", CORP_POD, CREATE)
-}
-
-fn not_listed() -> String {
-    let fix = "add {\"name\": \"corp\"} to imagePullSecrets";
-    line("it is not listed in imagePullSecrets", CORP_POD, fix)
-}
-
-/// `onMissingSecret` decides what a failed secret does to a Pod CREATE; with `inject: false` the
-/// Pod must list the secret already, and only a listed secret is read.
-#[rstest]
-#[case::reject(corp("reject", json!({})), json!(null), none(), rejected(&missing()), &[READ])]
-#[case::warn_adds_it_anyway(corp("warn", json!({})), json!(null), none(), adds("/spec", &["corp"], &[&format!("{} (onMissingSecret: warn, added anyway)", missing())]), &[READ])]
-#[case::skip_leaves_it_out(corp("skip", json!({})), json!(null), none(), accepted(&[&format!("{} (onMissingSecret: skip, not added)", missing())]), &[READ])]
-#[case::skip_keeps_a_listed_one(corp("skip", json!({})), json!([{"name": "corp"}]), none(), accepted(&[&format!("{} (onMissingSecret: skip, existing reference kept)", missing())]), &[READ])]
-#[case::a_listed_one_is_still_verified(corp("reject", json!({})), json!([{"name": "corp"}]), with_corp(&["reg.example"]), accepted(&[]), &[READ])]
-#[case::check_credentials_false_reads_the_type_only(corp("reject", json!({"checkCredentials": false})), json!(null), with_corp(&["other.example"]), adds("/spec", &["corp"], &[]), &["Secret team-a/corp data=false"])]
-#[case::validate_only_not_listed(corp("reject", json!({"inject": false})), json!(null), none(), rejected(&not_listed()), &[])]
-#[case::validate_only_warns(corp("warn", json!({"inject": false})), json!([{"name": "mirror"}]), none(), accepted(&[&not_listed()]), &[])]
-#[case::validate_only_skip_warns(corp("skip", json!({"inject": false})), json!(null), none(), accepted(&[&not_listed()]), &[])]
-#[case::validate_only_verifies_a_listed_one(corp("reject", json!({"inject": false})), json!([{"name": "corp"}]), with_corp(&["reg.example"]), accepted(&[]), &[READ])]
-#[case::validate_only_listed_without_credentials(corp("reject", json!({"inject": false})), json!([{"name": "corp"}]), with_corp(&["other.example"]), rejected(&line("it holds no credentials for reg.example", CORP_POD, "add an \"auths\" entry for reg.example to it")), &[READ])]
-fn a_failed_secret_on_pod_create(
-    #[case] settings: Value,
-    #[case] listed: Value,
-    #[case] cluster: MemoryCluster,
-    #[case] expected: Decision,
-    #[case] calls: &[&str],
-) {
-    let request = corp_pod(listed);
-    assert_eq!(
-        decide(&request, &settings, cluster),
-        (expected, strings(calls))
-    );
+/// `corp_pod`'s failure line: `corp` is missing, with `onMissingSecret`'s `outcome` if any.
+fn missing(outcome: &str) -> String {
+    let line = line("secret not found", CORP_POD, CREATE);
+    match outcome {
+        "" => line,
+        outcome => format!("{line} (onMissingSecret: {outcome})"),
+    }
 }
 
 /// A running pod's UPDATE with `old_images` becoming `new_images`; it lists `listed`.
@@ -224,6 +201,11 @@ fn pod_update(old_images: &[&str], new_images: &[&str], listed: Value) -> Value 
         pod(spec(listed.clone(), containers.collect()))
     };
     update("Pod", pod_of(old_images), pod_of(new_images))
+}
+
+/// `c0` changes from `nginx:1.27` to `reg.example/a:2` in a pod that lists nothing.
+fn uncovered_update() -> Value {
+    pod_update(&["nginx:1.27"], &["reg.example/a:2"], json!(null))
 }
 
 /// `kubectl debug`: the ephemeral container `debugger` running `image` joins a pod that lists
@@ -246,74 +228,76 @@ fn changed_image() -> String {
     let fix = format!(
         "{RUNNING} (change the image in its workload's template instead), or keep the image it had"
     );
-    let needed_by = "container \"c0\" (image \"reg.example/a:2\")";
-    line("it is not listed in imagePullSecrets", needed_by, &fix)
-}
-
-/// `ValidatePodUpdate` lets a running pod's images change, never its `imagePullSecrets`: only images
-/// new in the request count (a changed image, a new ephemeral container); they must be covered by a
-/// listed secret, `skip` acting as `warn`; never a patch.
-#[rstest]
-#[case::update_covered(pod_update(&["reg.example/a:1", "eu.corp.example/b:1"], &["reg.example/a:2", "eu.corp.example/b:1"], json!([{"name": "corp"}])), settings(json!({})), with_corp(&["reg.example"]), accepted(&[]), &[READ])]
-#[case::update_reject(pod_update(&["nginx:1.27"], &["reg.example/a:2"], json!(null)), corp("reject", json!({})), none(), rejected(&changed_image()), &[])]
-#[case::update_warn(pod_update(&["nginx:1.27"], &["reg.example/a:2"], json!(null)), corp("warn", json!({})), none(), accepted(&[&changed_image()]), &[])]
-#[case::update_skip_acts_as_warn(pod_update(&["nginx:1.27"], &["reg.example/a:2"], json!(null)), corp("skip", json!({})), none(), accepted(&[&changed_image()]), &[])]
-#[case::ephemeral_covered(debug(json!([{"name": "corp"}]), "reg.example/debug"), corp("reject", json!({})), with_corp(&["reg.example"]), accepted(&[]), &[READ])]
-#[case::ephemeral_reject(debug(json!(null), "reg.example/debug"), corp("reject", json!({})), none(), rejected(&line("it is not listed in imagePullSecrets", "ephemeralContainer \"debugger\" (image \"reg.example/debug\")", &format!("{RUNNING}, or debug with an image from another registry"))), &[])]
-fn a_running_pod(
-    #[case] request: Value,
-    #[case] settings: Value,
-    #[case] cluster: MemoryCluster,
-    #[case] expected: Decision,
-    #[case] calls: &[&str],
-) {
-    assert_eq!(
-        decide(&request, &settings, cluster),
-        (expected, strings(calls))
-    );
-}
-
-/// The workload `web`, whose template runs `reg.example/web:1` and lists `listed`.
-fn web(listed: Value) -> Value {
-    template(spec(
-        listed,
-        json!([{"name": "web", "image": "reg.example/web:1"}]),
-    ))
-}
-
-fn web_missing() -> String {
-    let needed_by = "container \"web\" (image \"reg.example/web:1\")";
-    line("secret not found", needed_by, CREATE)
-}
-
-/// `kubectl rollout restart`: an annotation in the template, so new pods start.
-fn restarted() -> Value {
-    let mut new = web(json!(null));
-    new["spec"]["template"]["metadata"] =
-        json!({"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-12-04T14:00:00Z"}});
-    update("apps/Deployment", web(json!(null)), new)
-}
-
-/// Deployments whose pods list their ServiceAccount's secrets, and the Multi `m` whose two worker
-/// templates run as the same ServiceAccount.
-fn accounts(account: Result<Vec<String>, LookupError>) -> MemoryCluster {
-    with_corp(&["reg.example"]).with_service_account("default", account)
-}
-
-fn multi() -> Value {
-    let worker = json!({"template": {"spec": one("reg.example/w")}});
-    request(
-        "example.com/Multi",
-        "CREATE",
-        json!({"metadata": {"name": "m"}, "spec": {"workers": [worker, worker]}}),
+    line(
+        NOT_LISTED,
+        "container \"c0\" (image \"reg.example/a:2\")",
+        &fix,
     )
 }
 
-fn multi_settings() -> Value {
-    corp(
-        "reject",
-        json!({"inject": false, "verifySecrets": false, "customResources": [
-        {"apiVersion": "example.com/v1", "kind": "Multi", "podSpecPath": "$.spec.workers[*].template.spec"}]}),
+fn new_debugger() -> String {
+    let fix = format!("{RUNNING}, or debug with an image from another registry");
+    let needed_by = "ephemeralContainer \"debugger\" (image \"reg.example/debug\")";
+    line(NOT_LISTED, needed_by, &fix)
+}
+
+/// The Deployment `web`, whose template runs `reg.example/web:1` and lists `listed`.
+fn web(listed: Value) -> Value {
+    let containers = json!([{"name": "web", "image": "reg.example/web:1"}]);
+    request(
+        "apps/Deployment",
+        "CREATE",
+        template(spec(listed, containers)),
+    )
+}
+
+/// `kubectl rollout restart`: an annotation in `web`'s template, so new pods start.
+fn restarted() -> Value {
+    let old = web(json!(null))["object"].clone();
+    let mut request = web(json!(null));
+    request["operation"] = json!("UPDATE");
+    request["oldObject"] = old;
+    request["object"]["spec"]["template"]["metadata"] =
+        json!({"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-12-04T14:00:00Z"}});
+    request
+}
+
+const WEB: &str = "container \"web\" (image \"reg.example/web:1\")";
+
+/// `web` refused, for this failure line of its pods.
+fn web_refused(reason: &str, fix: &str) -> Decision {
+    let line = line(reason, WEB, fix);
+    rejected(&format!(
+        "Deployment team-a/web: its pods would be refused: {line}"
+    ))
+}
+
+/// `web` admitted with a warning: its pods miss `corp`, with `onMissingSecret`'s `outcome`.
+fn web_warned(outcome: &str) -> Decision {
+    let line = line("secret not found", WEB, CREATE);
+    let warning = format!("Deployment team-a/web: its pods would be admitted with a warning: {line} (onMissingSecret: {outcome})");
+    accepted(&[&warning])
+}
+
+/// The ServiceAccount `default` answers `account`; `corp` holds credentials for `reg.example`.
+fn account(account: Result<Vec<String>, LookupError>) -> MemoryCluster {
+    with_corp(&["reg.example"]).with_service_account("default", account)
+}
+
+fn forbidden() -> LookupError {
+    LookupError::NotPermitted(Denial::Forbidden(None))
+}
+
+/// The Multi `m`, whose two worker templates run as the same ServiceAccount, validate-only.
+fn multi() -> (Value, Value) {
+    let worker = json!({"template": {"spec": one("reg.example/w")}});
+    let object = json!({"metadata": {"name": "m"}, "spec": {"workers": [worker, worker]}});
+    let path = "$.spec.workers[*].template.spec";
+    let custom = json!([{"apiVersion": "example.com/v1", "kind": "Multi", "podSpecPath": path}]);
+    let settings = json!({"inject": false, "verifySecrets": false, "customResources": custom});
+    (
+        request("example.com/Multi", "CREATE", object),
+        corp("reject", settings),
     )
 }
 
@@ -321,21 +305,46 @@ const UNREAD: &str = "Deployment team-a/web: could not read ServiceAccount \"def
     PolicyServer is forbidden to read it (403 Forbidden); let the PolicyServer's ServiceAccount get serviceaccounts in \
     \"team-a\" (a ClusterRole and ClusterRoleBinding, see the README's Cluster access)), whose imagePullSecrets its pods \
     get; they are taken to list the rules' secrets";
+const SA: &str = "ServiceAccount team-a/default";
 
-/// `templates: check`: a workload gets the answer its pods will get, named, never a patch. Pods of a
-/// template that lists no secret get their ServiceAccount's (the ServiceAccount admission plugin),
-/// read where that decides the answer (validate-only, `skip`'s wording), each account once.
 #[rstest]
-#[case::reject(request("apps/Deployment", "CREATE", web(json!(null))), corp("reject", json!({})), none(), rejected(&format!("Deployment team-a/web: its pods would be refused: {}", web_missing())), &[READ])]
-#[case::warn(request("apps/Deployment", "CREATE", web(json!(null))), corp("warn", json!({})), none(), accepted(&[&format!("Deployment team-a/web: its pods would be admitted with a warning: {} (onMissingSecret: warn, added anyway)", web_missing())]), &[READ])]
-#[case::skip(request("apps/Deployment", "CREATE", web(json!(null))), corp("skip", json!({})), none().with_service_account("default", Ok(vec![])), accepted(&[&format!("Deployment team-a/web: its pods would be admitted with a warning: {} (onMissingSecret: skip, not added)", web_missing())]), &["ServiceAccount team-a/default", READ])]
-#[case::rollout_restart(restarted(), corp("reject", json!({})), none(), rejected(&format!("Deployment team-a/web: its pods would be refused: {}", web_missing())), &[READ])]
+// `onMissingSecret` decides what a failed secret does to a Pod CREATE; a listed secret is still
+// verified, and with `checkCredentials: false` only its type is read.
+#[case::reject(corp_pod(json!(null)), corp("reject", json!({})), none(), rejected(&missing("")), &[READ])]
+#[case::warn_adds_it_anyway(corp_pod(json!(null)), corp("warn", json!({})), none(), adds("/spec", &["corp"], &[&missing("warn, added anyway")]), &[READ])]
+#[case::skip_leaves_it_out(corp_pod(json!(null)), corp("skip", json!({})), none(), accepted(&[&missing("skip, not added")]), &[READ])]
+#[case::skip_keeps_a_listed_one(corp_pod(json!([{"name": "corp"}])), corp("skip", json!({})), none(), accepted(&[&missing("skip, existing reference kept")]), &[READ])]
+#[case::a_listed_one_is_verified(corp_pod(json!([{"name": "corp"}])), corp("reject", json!({})), with_corp(&["reg.example"]), accepted(&[]), &[READ])]
+#[case::check_credentials_false(corp_pod(json!(null)), corp("reject", json!({"checkCredentials": false})), with_corp(&["other.example"]), adds("/spec", &["corp"], &[]), &["Secret team-a/corp data=false"])]
+// `inject: false`: the Pod must list the secret already (warn and skip only warn), and only a
+// listed secret is read.
+#[case::validate_only_not_listed(corp_pod(json!(null)), corp("reject", json!({"inject": false})), none(), rejected(&line(NOT_LISTED, CORP_POD, ADD)), &[])]
+#[case::validate_only_warns(corp_pod(json!([{"name": "mirror"}])), corp("warn", json!({"inject": false})), none(), accepted(&[&line(NOT_LISTED, CORP_POD, ADD)]), &[])]
+#[case::validate_only_skip_warns(corp_pod(json!(null)), corp("skip", json!({"inject": false})), none(), accepted(&[&line(NOT_LISTED, CORP_POD, ADD)]), &[])]
+#[case::validate_only_verifies_a_listed_one(corp_pod(json!([{"name": "corp"}])), corp("reject", json!({"inject": false})), with_corp(&["reg.example"]), accepted(&[]), &[READ])]
+#[case::validate_only_listed_without_credentials(corp_pod(json!([{"name": "corp"}])), corp("reject", json!({"inject": false})), with_corp(&["other.example"]), rejected(&line("it holds no credentials for reg.example", CORP_POD, "add an \"auths\" entry for reg.example to it")), &[READ])]
+// `ValidatePodUpdate` lets a running pod's images change, never its `imagePullSecrets`: only
+// images new in the request count (a changed image, a new ephemeral container); they must be
+// covered by a listed secret, `skip` acting as `warn`; never a patch.
+#[case::update_covered(pod_update(&["reg.example/a:1", "eu.corp.example/b:1"], &["reg.example/a:2", "eu.corp.example/b:1"], json!([{"name": "corp"}])), settings(json!({})), with_corp(&["reg.example"]), accepted(&[]), &[READ])]
+#[case::update_reject(uncovered_update(), corp("reject", json!({})), none(), rejected(&changed_image()), &[])]
+#[case::update_warn(uncovered_update(), corp("warn", json!({})), none(), accepted(&[&changed_image()]), &[])]
+#[case::update_skip_acts_as_warn(uncovered_update(), corp("skip", json!({})), none(), accepted(&[&changed_image()]), &[])]
+#[case::ephemeral_covered(debug(json!([{"name": "corp"}]), "reg.example/debug"), corp("reject", json!({})), with_corp(&["reg.example"]), accepted(&[]), &[READ])]
+#[case::ephemeral_reject(debug(json!(null), "reg.example/debug"), corp("reject", json!({})), none(), rejected(&new_debugger()), &[])]
+// `templates: check`: a workload gets the answer its pods will get, named, never a patch. Pods of
+// a template that lists no secret get their ServiceAccount's (the ServiceAccount admission
+// plugin), read where that decides the answer (validate-only, `skip`'s wording), each once.
+#[case::workload_reject(web(json!(null)), corp("reject", json!({})), none(), web_refused("secret not found", CREATE), &[READ])]
+#[case::workload_warn(web(json!(null)), corp("warn", json!({})), none(), web_warned("warn, added anyway"), &[READ])]
+#[case::workload_skip(web(json!(null)), corp("skip", json!({})), none().with_service_account("default", Ok(vec![])), web_warned("skip, not added"), &[SA, READ])]
+#[case::rollout_restart(restarted(), corp("reject", json!({})), none(), web_refused("secret not found", CREATE), &[READ])]
 #[case::cron_job_admitted(request("batch/CronJob", "CREATE", json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": one("reg.example/a")}}}}})), corp("reject", json!({})), with_corp(&["reg.example"]), accepted(&[]), &[READ])]
-#[case::account_lists_it(request("apps/Deployment", "CREATE", web(json!([]))), corp("reject", json!({"inject": false})), accounts(Ok(vec!["corp".into()])), accepted(&[]), &["ServiceAccount team-a/default", READ])]
-#[case::account_lacks_it(request("apps/Deployment", "CREATE", web(json!([]))), corp("reject", json!({"inject": false})), accounts(Ok(vec!["other".into()])), rejected(&format!("Deployment team-a/web: its pods would be refused: {}", line("it is not listed in imagePullSecrets", "container \"web\" (image \"reg.example/web:1\")", "add {\"name\": \"corp\"} to imagePullSecrets"))), &["ServiceAccount team-a/default"])]
-#[case::account_unreadable(request("apps/Deployment", "CREATE", web(json!([]))), corp("reject", json!({"inject": false})), accounts(Err(LookupError::NotPermitted(Denial::Forbidden(None)))), accepted(&[UNREAD]), &["ServiceAccount team-a/default", READ])]
-#[case::account_read_once(multi(), multi_settings(), none().with_service_account("default", Ok(vec!["corp".into()])), accepted(&[]), &["ServiceAccount team-a/default"])]
-fn a_checked_workload(
+#[case::account_lists_it(web(json!([])), corp("reject", json!({"inject": false})), account(Ok(vec!["corp".into()])), accepted(&[]), &[SA, READ])]
+#[case::account_lacks_it(web(json!([])), corp("reject", json!({"inject": false})), account(Ok(vec!["other".into()])), web_refused(NOT_LISTED, ADD), &[SA])]
+#[case::account_unreadable(web(json!([])), corp("reject", json!({"inject": false})), account(Err(forbidden())), accepted(&[UNREAD]), &[SA, READ])]
+#[case::account_read_once(multi().0, multi().1, account(Ok(vec!["corp".into()])), accepted(&[]), &[SA])]
+fn decides(
     #[case] request: Value,
     #[case] settings: Value,
     #[case] cluster: MemoryCluster,
@@ -361,7 +370,7 @@ const SA_UNREAD: &str = "could not read ServiceAccount \"default\" in namespace 
 #[case::custom_resource("argoproj.io/Rollout", spec(json!([{"name": "own"}]), json!([{"name": "a", "image": "reg.example/a"}])), none(), &["own", "corp"], &[], &[READ])]
 #[case::inherits_first("apps/Deployment", json!({"serviceAccountName": "builder", "containers": [{"name": "a", "image": "reg.example/a"}]}), none().with_service_account("builder", Ok(vec!["sa-secret".into(), "corp".into()])), &["sa-secret", "corp"], &[], &[READ, "ServiceAccount team-a/builder"])]
 #[case::default_account("apps/Deployment", one("reg.example/a"), none().with_service_account("default", Ok(vec!["sa".into()])), &["sa", "corp"], &[], &[READ, "ServiceAccount team-a/default"])]
-#[case::account_unreadable("apps/Deployment", one("reg.example/a"), none().with_service_account("default", Err(LookupError::NotPermitted(Denial::Forbidden(None)))), &["corp"], &[SA_UNREAD], &[READ, "ServiceAccount team-a/default"])]
+#[case::account_unreadable("apps/Deployment", one("reg.example/a"), none().with_service_account("default", Err(forbidden())), &["corp"], &[SA_UNREAD], &[READ, "ServiceAccount team-a/default"])]
 fn templates_inject(
     #[case] kind: &str,
     #[case] spec: Value,
