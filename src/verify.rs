@@ -64,17 +64,10 @@ impl<'c, C: Cluster> SecretChecks<'c, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::MemoryCluster;
+    use crate::testing::{MemoryCluster, CANARY, CANARY_B64};
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
     use rstest::rstest;
-
-    const CANARY: &str = "CANARY-9b1d-verify-password";
-
-    /// `robot:<CANARY>` in base64, an `auth` the kubelet decodes.
-    fn canary_auth() -> String {
-        STANDARD.encode(format!("robot:{CANARY}"))
-    }
 
     fn secret(secret_type: Option<&str>, key: &str, value: &str) -> MemoryCluster {
         let data = BTreeMap::from([(key.to_string(), value.to_string())]);
@@ -96,11 +89,9 @@ mod tests {
         secret(json, ".dockerconfigjson", &STANDARD.encode(config))
     }
 
-    /// A secret `corp` whose every key holds credentials the kubelet accepts.
+    /// A secret `corp` whose every key holds the canary credentials.
     fn docker_secret(keys: &[&str]) -> MemoryCluster {
-        let entry = format!(r#"{{"auth":"{}","password":"{CANARY}"}}"#, canary_auth());
-        let entries: Vec<(&str, &str)> = keys.iter().map(|key| (*key, entry.as_str())).collect();
-        with_entries(&entries)
+        MemoryCluster::default().with_docker_secret("corp", keys)
     }
 
     /// What the checks find about `corp` for `references`, shown; the lookups made.
@@ -119,7 +110,7 @@ mod tests {
         if let Some(problem) = &found {
             let shown = format!("{problem} {problem:?}");
             assert!(
-                !shown.contains(CANARY) && !shown.contains(&canary_auth()),
+                !shown.contains(CANARY) && !shown.contains(CANARY_B64),
                 "{shown}"
             );
         }
@@ -184,7 +175,7 @@ mod tests {
         #[case] bad: String,
         #[case] reason: &str,
     ) {
-        let good = format!(r#"{{"auth":"{}"}}"#, canary_auth());
+        let good = format!(r#"{{"auth":"{CANARY_B64}"}}"#);
         let cluster = with_entries(&[("reg.example", &good), ("robot:pw@other.example", &bad)]);
         let (found, _) = problem(cluster, true, &["reg.example/app"]);
         let expected = format!("secret data \".dockerconfigjson\": the entry for registry \"<user>@other.example\" {reason}");
@@ -202,7 +193,7 @@ mod tests {
     #[rstest]
     #[case::empty(&[("reg.example", "{}")], "reg.example/app")]
     #[case::null(&[("reg.example", "null")], "reg.example/app")]
-    #[case::tokens_only(&[("reg.example", r#"{"identitytoken":"CANARY-9b1d-verify-password","registrytoken":"CANARY-9b1d-verify-password"}"#)], "reg.example/app")]
+    #[case::tokens_only(&[("reg.example", r#"{"identitytoken":"CANARY-0f9e8d7c-secret","registrytoken":"CANARY-0f9e8d7c-secret"}"#)], "reg.example/app")]
     #[case::auth_of_a_bare_colon(&[("reg.example", r#"{"auth":"Og=="}"#)], "reg.example/app")]
     #[case::empty_strings(&[("reg.example", r#"{"username":"","password":"","auth":""}"#)], "reg.example/app")]
     #[case::anonymous_match_hides_the_legacy_hub_key(&[("docker.io", "{}"), ("https://index.docker.io/v1/", r#"{"auth":"dTpw"}"#)], "nginx")]

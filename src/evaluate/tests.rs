@@ -132,43 +132,6 @@ fn line(reason: &str, needed_by: &str, fix: &str) -> String {
     format!("imagePullSecret \"corp\" in namespace \"team-a\": {reason}; needed by {needed_by}; fix: {fix}")
 }
 
-/// A Pod CREATE gets each matching rule's secret once, in rule order, for the images of all three
-/// container lists, and nothing else changes; a Pod's ServiceAccount is never read.
-#[rstest]
-#[case::one_rule(one("reg.example/app:1"), &["corp"])]
-#[case::rule_order_each_once(spec(json!(null), json!([{"name": "a", "image": "acme/tool"}, {"name": "b", "image": "reg.example/app"}, {"name": "c", "image": "reg.example/other"}])), &["corp", "hub"])]
-#[case::init_and_ephemeral(json!({"containers": [{"name": "a", "image": "nginx"}], "initContainers": [{"name": "i", "image": "reg.example/init"}], "ephemeralContainers": [{"name": "d", "image": "acme/debug"}]}), &["corp", "hub"])]
-fn a_new_pod_gets_the_matching_secrets(#[case] spec: Value, #[case] names: &[&str]) {
-    let request = request("Pod", "CREATE", pod(spec));
-    let no_verify = settings(json!({"verifySecrets": false}));
-    assert_eq!(
-        decide(&request, &no_verify, none()),
-        (adds("/spec", names, &[]), vec![])
-    );
-}
-
-/// Accepted unchanged, and nothing is read.
-#[rstest]
-#[case::pod_update_same_images(update(
-    "Pod",
-    pod(one("reg.example/a")),
-    pod(one("reg.example/a"))
-))]
-#[case::ignored_kind(request("ConfigMap", "CREATE", json!({"data": {"image": "reg.example/a"}})))]
-#[case::hands_off_job_update(update(
-    "batch/Job",
-    template(one("reg.example/a")),
-    template(one("reg.example/a:2"))
-))]
-#[case::template_unchanged(update("apps/Deployment", template(one("reg.example/a")), {let mut new = template(one("reg.example/a")); new["spec"]["replicas"] = json!(5); new}))]
-#[case::no_matching_image(request("Pod", "CREATE", pod(spec(json!(null), json!([{"name": "a", "image": "nginx:1.27"}, {"name": "b", "image": "reg.example.evil.com/a"}])))))]
-#[case::unparseable_image(request("Pod", "CREATE", pod(one("reg.example/UPPER"))))]
-#[case::ephemeral_container_of_another_registry(debug(json!(null), "busybox"))]
-fn accepted_without_lookups(#[case] request: Value) {
-    let settings = settings(json!({"templates": "inject"}));
-    assert_eq!(decide(&request, &settings, none()), (accepted(&[]), vec![]));
-}
-
 /// A Pod with containers `app` and `side` on `reg.example` that lists `listed`.
 fn corp_pod(listed: Value) -> Value {
     let containers = json!([{"name": "app", "image": "reg.example/app:1"}, {"name": "side", "image": "reg.example/side"}]);
@@ -307,7 +270,60 @@ const UNREAD: &str = "Deployment team-a/web: could not read ServiceAccount \"def
     get; they are taken to list the rules' secrets";
 const SA: &str = "ServiceAccount team-a/default";
 
+/// `corp` holds credentials for `reg.example` and `eu.corp.example`.
+fn inject_cluster() -> MemoryCluster {
+    with_corp(&["reg.example", "eu.corp.example"])
+}
+
+/// Settings with the Argo Rollout as a custom resource, and `extra`.
+fn rollouts(extra: Value) -> Value {
+    let rollout = json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": "$.spec.template.spec"});
+    let mut extra = extra;
+    extra["customResources"] = json!([rollout]);
+    settings(extra)
+}
+
+/// A Pod with eight containers on `reg.example`: messages name five.
+fn eight_containers() -> Value {
+    let containers = (0..8).map(|i| json!({"name": format!("c{i}"), "image": "reg.example/app"}));
+    request(
+        "Pod",
+        "CREATE",
+        pod(spec(json!(null), containers.collect())),
+    )
+}
+
+const FIVE_OF_EIGHT: &str = "container \"c0\" (image \"reg.example/app\"), container \"c1\" (image \"reg.example/app\"), \
+    container \"c2\" (image \"reg.example/app\"), container \"c3\" (image \"reg.example/app\"), container \"c4\" \
+    (image \"reg.example/app\") and 3 more";
+
+const SA_UNREAD: &str = "could not read ServiceAccount \"default\" in namespace \"team-a\" (the PolicyServer is \
+    forbidden to read it (403 Forbidden); let the PolicyServer's ServiceAccount get serviceaccounts in \"team-a\" (a \
+    ClusterRole and ClusterRoleBinding, see the README's Cluster access)); pods of spec.template.spec will get only the \
+    imagePullSecrets listed there, not the ServiceAccount's";
+
+/// Each case is a request, the settings and the cluster's answers; the decision is pinned whole
+/// (every edit and message), and so are the lookups, in order.
 #[rstest]
+// A Pod CREATE gets each matching rule's secret once, in rule order, for the images of all
+// three container lists, and nothing else changes; a Pod's ServiceAccount is never read.
+#[case::one_rule(request("Pod", "CREATE", pod(one("reg.example/app:1"))), settings(json!({"verifySecrets": false})), none(), adds("/spec", &["corp"], &[]), &[])]
+#[case::rule_order_each_once(request("Pod", "CREATE", pod(spec(json!(null), json!([{"name": "a", "image": "acme/tool"}, {"name": "b", "image": "reg.example/app"}, {"name": "c", "image": "reg.example/other"}])))), settings(json!({"verifySecrets": false})), none(), adds("/spec", &["corp", "hub"], &[]), &[])]
+#[case::init_and_ephemeral(request("Pod", "CREATE", pod(json!({"containers": [{"name": "a", "image": "nginx"}], "initContainers": [{"name": "i", "image": "reg.example/init"}], "ephemeralContainers": [{"name": "d", "image": "acme/debug"}]}))), settings(json!({"verifySecrets": false})), none(), adds("/spec", &["corp", "hub"], &[]), &[])]
+// Accepted unchanged without a lookup: a running pod's same images, a kind or request the
+// policy leaves alone, a template an UPDATE does not change, images no rule matches or that do
+// not parse, a debug container from another registry.
+#[case::pod_update_same_images(update("Pod", pod(one("reg.example/a")), pod(one("reg.example/a"))), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
+#[case::ignored_kind(request("ConfigMap", "CREATE", json!({"data": {"image": "reg.example/a"}})), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
+#[case::hands_off_job_update(update("batch/Job", template(one("reg.example/a")), template(one("reg.example/a:2"))), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
+#[case::template_unchanged(update("apps/Deployment", template(one("reg.example/a")), {let mut new = template(one("reg.example/a")); new["spec"]["replicas"] = json!(5); new}), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
+#[case::no_matching_image(request("Pod", "CREATE", pod(spec(json!(null), json!([{"name": "a", "image": "nginx:1.27"}, {"name": "b", "image": "reg.example.evil.com/a"}])))), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
+#[case::unparseable_image(request("Pod", "CREATE", pod(one("reg.example/UPPER"))), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
+#[case::ephemeral_container_of_another_registry(debug(json!(null), "busybox"), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
+// Only a custom resource can arrive with a pod spec of the wrong shape (the API server decodes
+// built-in kinds before admission): a 400 naming the kind and the path.
+#[case::malformed_custom_resource(request("argoproj.io/Rollout", "CREATE", template(json!({"containers": {}}))), rollouts(json!({})), none(), Decision::Reject { message: "malformed Rollout: spec.template.spec.containers is not a list".into(), code: Some(400), warnings: vec![] }, &[])]
+#[case::containers_capped_in_messages(eight_containers(), corp("reject", json!({})), none(), rejected(&line("secret not found", FIVE_OF_EIGHT, CREATE)), &[READ])]
 // `onMissingSecret` decides what a failed secret does to a Pod CREATE; a listed secret is still
 // verified, and with `checkCredentials: false` only its type is read.
 #[case::reject(corp_pod(json!(null)), corp("reject", json!({})), none(), rejected(&missing("")), &[READ])]
@@ -344,6 +360,14 @@ const SA: &str = "ServiceAccount team-a/default";
 #[case::account_lacks_it(web(json!([])), corp("reject", json!({"inject": false})), account(Ok(vec!["other".into()])), web_refused(NOT_LISTED, ADD), &[SA])]
 #[case::account_unreadable(web(json!([])), corp("reject", json!({"inject": false})), account(Err(forbidden())), accepted(&[UNREAD]), &[SA, READ])]
 #[case::account_read_once(multi().0, multi().1, account(Ok(vec!["corp".into()])), accepted(&[]), &[SA])]
+// `templates: inject`: the secret is appended to the template (of a built-in kind or a custom
+// resource); a template with an empty list gets its ServiceAccount's secrets first, as its pods
+// would, and one whose ServiceAccount cannot be read gets the secret with a warning.
+#[case::inject_appended(request("apps/Deployment", "CREATE", template(spec(json!([{"name": "own"}]), json!([{"name": "a", "image": "eu.corp.example/a"}])))), rollouts(json!({"templates": "inject"})), inject_cluster(), adds("/spec/template/spec", &["own", "corp"], &[]), &[READ])]
+#[case::inject_custom_resource(request("argoproj.io/Rollout", "CREATE", template(spec(json!([{"name": "own"}]), json!([{"name": "a", "image": "reg.example/a"}])))), rollouts(json!({"templates": "inject"})), inject_cluster(), adds("/spec/template/spec", &["own", "corp"], &[]), &[READ])]
+#[case::inject_inherits_first(request("apps/Deployment", "CREATE", template(json!({"serviceAccountName": "builder", "containers": [{"name": "a", "image": "reg.example/a"}]}))), rollouts(json!({"templates": "inject"})), inject_cluster().with_service_account("builder", Ok(vec!["sa-secret".into(), "corp".into()])), adds("/spec/template/spec", &["sa-secret", "corp"], &[]), &[READ, "ServiceAccount team-a/builder"])]
+#[case::inject_default_account(request("apps/Deployment", "CREATE", template(one("reg.example/a"))), rollouts(json!({"templates": "inject"})), inject_cluster().with_service_account("default", Ok(vec!["sa".into()])), adds("/spec/template/spec", &["sa", "corp"], &[]), &[READ, SA])]
+#[case::inject_account_unreadable(request("apps/Deployment", "CREATE", template(one("reg.example/a"))), rollouts(json!({"templates": "inject"})), inject_cluster().with_service_account("default", Err(forbidden())), adds("/spec/template/spec", &["corp"], &[SA_UNREAD]), &[READ, SA])]
 fn decides(
     #[case] request: Value,
     #[case] settings: Value,
@@ -355,59 +379,6 @@ fn decides(
         decide(&request, &settings, cluster),
         (expected, strings(calls))
     );
-}
-
-const SA_UNREAD: &str = "could not read ServiceAccount \"default\" in namespace \"team-a\" (the PolicyServer is \
-    forbidden to read it (403 Forbidden); let the PolicyServer's ServiceAccount get serviceaccounts in \"team-a\" (a \
-    ClusterRole and ClusterRoleBinding, see the README's Cluster access)); pods of spec.template.spec will get only the \
-    imagePullSecrets listed there, not the ServiceAccount's";
-
-/// `templates: inject`: the secret is appended to the template (of a built-in kind or a custom
-/// resource); a template with an empty list gets its ServiceAccount's secrets first, as its pods
-/// would, and one whose ServiceAccount cannot be read gets the secret with a warning.
-#[rstest]
-#[case::appended("apps/Deployment", spec(json!([{"name": "own"}]), json!([{"name": "a", "image": "eu.corp.example/a"}])), none(), &["own", "corp"], &[], &[READ])]
-#[case::custom_resource("argoproj.io/Rollout", spec(json!([{"name": "own"}]), json!([{"name": "a", "image": "reg.example/a"}])), none(), &["own", "corp"], &[], &[READ])]
-#[case::inherits_first("apps/Deployment", json!({"serviceAccountName": "builder", "containers": [{"name": "a", "image": "reg.example/a"}]}), none().with_service_account("builder", Ok(vec!["sa-secret".into(), "corp".into()])), &["sa-secret", "corp"], &[], &[READ, "ServiceAccount team-a/builder"])]
-#[case::default_account("apps/Deployment", one("reg.example/a"), none().with_service_account("default", Ok(vec!["sa".into()])), &["sa", "corp"], &[], &[READ, "ServiceAccount team-a/default"])]
-#[case::account_unreadable("apps/Deployment", one("reg.example/a"), none().with_service_account("default", Err(forbidden())), &["corp"], &[SA_UNREAD], &[READ, "ServiceAccount team-a/default"])]
-fn templates_inject(
-    #[case] kind: &str,
-    #[case] spec: Value,
-    #[case] cluster: MemoryCluster,
-    #[case] names: &[&str],
-    #[case] warnings: &[&str],
-    #[case] calls: &[&str],
-) {
-    let settings = settings(json!({"templates": "inject", "customResources": [
-        {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": "$.spec.template.spec"}]}));
-    let cluster = cluster.with_docker_secret("corp", &["reg.example", "eu.corp.example"]);
-    let request = request(kind, "CREATE", template(spec));
-    let expected = adds("/spec/template/spec", names, warnings);
-    assert_eq!(
-        decide(&request, &settings, cluster),
-        (expected, strings(calls))
-    );
-}
-
-/// Only a custom resource can arrive with a pod spec of the wrong shape (the API server decodes
-/// built-in kinds before admission): it gets a 400 naming the kind and the path.
-#[test]
-fn custom_resource_of_odd_shape_is_a_bad_request() {
-    let settings = settings(json!({"customResources": [
-        {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": "$.spec.template.spec"}]}));
-    let request = request(
-        "argoproj.io/Rollout",
-        "CREATE",
-        template(json!({"containers": {}})),
-    );
-    let message = "malformed Rollout: spec.template.spec.containers is not a list";
-    let expected = Decision::Reject {
-        message: message.into(),
-        code: Some(400),
-        warnings: vec![],
-    };
-    assert_eq!(decide(&request, &settings, none()), (expected, vec![]));
 }
 
 #[test]
@@ -434,24 +405,6 @@ fn several_failures_give_one_sorted_message_and_one_lookup_each() {
             "Secret team-a/alpha data=true"
         ]
     );
-}
-
-#[test]
-fn container_lists_are_capped_in_messages() {
-    let containers = (0..8).map(|i| json!({"name": format!("c{i}"), "image": "reg.example/app"}));
-    let request = request(
-        "Pod",
-        "CREATE",
-        pod(spec(json!(null), containers.collect())),
-    );
-    let (decision, _) = decide(&request, &corp("reject", json!({})), none());
-    let Decision::Reject { message, .. } = decision else {
-        panic!("{decision:?}")
-    };
-    let needed_by = "container \"c0\" (image \"reg.example/app\"), container \"c1\" (image \"reg.example/app\"), \
-        container \"c2\" (image \"reg.example/app\"), container \"c3\" (image \"reg.example/app\"), container \"c4\" \
-        (image \"reg.example/app\") and 3 more";
-    assert_eq!(message, line("secret not found", needed_by, CREATE));
 }
 
 #[test]
