@@ -540,7 +540,6 @@ mod tests {
     const IMAGE: Parse = |pattern| ImagePattern::parse(pattern).map(drop);
 
     #[rstest]
-    #[case::registry_path("reg.example/team", REGISTRY, "has a path (\"/team\"); registries take a host only: write \"reg.example\", or put the repository glob under images")]
     #[case::registry_tag_like_port("reg.example:latest", REGISTRY, "has \":latest\" after the host, which is not a port number; registries take host[:port] without tag")]
     #[case::registry_empty(
         "",
@@ -562,11 +561,6 @@ mod tests {
         "reg.example@sha256",
         REGISTRY,
         "has a digest; write the registry host only"
-    )]
-    #[case::registry_port_zero(
-        "reg.example:0",
-        REGISTRY,
-        "has the port 0, which is not from 1 to 65535; write the port the registry listens on"
     )]
     #[case::tag_with_registry(
         "reg.example:5000/app:v1",

@@ -63,9 +63,7 @@ mod tests {
     use crate::cluster::Denial;
     use crate::outcome::Decision;
     use crate::selector::RawLabelSelector;
-    use crate::splice::{Edit, PULL_SECRETS};
-    use crate::testing::MemoryCluster;
-    use crate::{decide_request, valid};
+    use crate::testing::{accepted, adds, decide, rejected, strings, with, MemoryCluster};
     use rstest::rstest;
     use serde_json::{json, Value};
 
@@ -108,29 +106,12 @@ mod tests {
     /// `team-a-registry` and `team-b-registry` for `registry.corp.example` in their team's
     /// namespaces, `dockerhub` everywhere, and `extra`.
     fn team_rules(extra: Value) -> Value {
-        let mut settings = json!({"verifySecrets": false, "rules": [
+        let rules = json!([
             {"secret": "team-a-registry", "registries": ["registry.corp.example"], "namespaceSelector": {"matchLabels": {"team": "a"}}},
             {"secret": "team-b-registry", "registries": ["registry.corp.example"], "namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "In", "values": ["b"]}]}},
             {"secret": "dockerhub", "registries": ["docker.io"]}
-        ]});
-        settings
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        valid(settings)
-    }
-
-    fn adds(name: &str) -> Decision {
-        let value = json!([{ "name": name }]);
-        let edits = vec![Edit {
-            pointer: "/spec".into(),
-            field: PULL_SECRETS,
-            value,
-        }];
-        Decision::Mutate {
-            edits,
-            warnings: vec![],
-        }
+        ]);
+        with(json!({"verifySecrets": false, "rules": rules}), extra)
     }
 
     fn unread(secret: &str, reason: &str, fix: &str) -> String {
@@ -148,24 +129,23 @@ mod tests {
     /// once, and only when such a rule matches an image; if it cannot be read, the rule's
     /// `onMissingSecret` decides (validate-only: a warning for `warn`).
     #[rstest]
-    #[case::only_the_selecting_rule(json!({}), "registry.corp.example/api:1", team("a"), adds("team-a-registry"), READ)]
-    #[case::no_read_without_a_matching_selector_rule(json!({}), "nginx", MemoryCluster::default(), adds("dockerhub"), &[])]
-    #[case::no_rule_selects_it(json!({}), "registry.corp.example/api:1", team("c"), Decision::accept(), READ)]
-    #[case::unreadable_rejects(json!({}), "registry.corp.example/api:1", unreadable(LookupError::NotPermitted(Denial::Capability)), Decision::Reject { message: format!("{}\n{}", unread("team-a-registry", NOT_GRANTED, GRANT), unread("team-b-registry", NOT_GRANTED, GRANT)), code: None, warnings: vec![] }, READ)]
-    #[case::validate_only_unreadable_warns(json!({"inject": false, "rules": [{"secret": "team-a-registry", "registries": ["registry.corp.example"], "onMissingSecret": "warn", "namespaceSelector": {"matchLabels": {"team": "a"}}}]}), "registry.corp.example/api:1", unreadable(LookupError::NotFound), Decision::Accept { warnings: vec![unread("team-a-registry", "not found", RETRY)] }, READ)]
-    #[case::validate_only_skips_unselected_rules(json!({"inject": false}), "registry.corp.example/api:1", team("c"), Decision::accept(), READ)]
+    #[case::only_the_selecting_rule(json!({}), "registry.corp.example/api:1", team("a"), adds("/spec", &["team-a-registry"], &[]), READ)]
+    #[case::no_read_without_a_matching_selector_rule(json!({}), "nginx", MemoryCluster::default(), adds("/spec", &["dockerhub"], &[]), &[])]
+    #[case::no_rule_selects_it(json!({}), "registry.corp.example/api:1", team("c"), accepted(&[]), READ)]
+    #[case::unreadable_rejects(json!({}), "registry.corp.example/api:1", unreadable(LookupError::NotPermitted(Denial::Capability)), rejected(&format!("{}\n{}", unread("team-a-registry", NOT_GRANTED, GRANT), unread("team-b-registry", NOT_GRANTED, GRANT))), READ)]
+    #[case::validate_only_unreadable_warns(json!({"inject": false, "rules": [{"secret": "team-a-registry", "registries": ["registry.corp.example"], "onMissingSecret": "warn", "namespaceSelector": {"matchLabels": {"team": "a"}}}]}), "registry.corp.example/api:1", unreadable(LookupError::NotFound), accepted(&[&unread("team-a-registry", "not found", RETRY)]), READ)]
+    #[case::validate_only_skips_unselected_rules(json!({"inject": false}), "registry.corp.example/api:1", team("c"), accepted(&[]), READ)]
     fn rules_with_a_namespace_selector(
         #[case] extra: Value,
         #[case] image: &str,
-        #[case] mut cluster: MemoryCluster,
+        #[case] cluster: MemoryCluster,
         #[case] expected: Decision,
         #[case] calls: &[&str],
     ) {
         let spec = json!({"containers": [{"name": "api", "image": image}]});
         let request = json!({"kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE",
             "namespace": "team-a", "object": {"metadata": {"name": "app", "namespace": "team-a"}, "spec": spec}});
-        let decision = decide_request(&request, &team_rules(extra), &mut cluster);
-        assert_eq!(decision, expected);
-        assert_eq!(cluster.calls, calls);
+        let decided = decide(&request, &team_rules(extra), cluster);
+        assert_eq!(decided, (expected, strings(calls)));
     }
 }

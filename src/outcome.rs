@@ -398,12 +398,7 @@ mod reasons_are_documented {
             bad_entry(EntryFailure::AuthNotBase64),
             bad_entry(EntryFailure::AuthWithoutColon),
         ];
-        let mut problems: Vec<Problem> = lookups
-            .iter()
-            .filter(|e| **e != LookupError::NotFound)
-            .map(|e| Problem::Lookup(e.clone()))
-            .collect();
-        problems.push(Problem::Lookup(LookupError::NotFound));
+        let mut problems: Vec<Problem> = lookups.iter().cloned().map(Problem::Lookup).collect();
         problems.extend(unusable.into_iter().map(Problem::Unusable));
         problems.push(Problem::NoCredentials(vec![REGISTRY.to_string()]));
         problems.push(Problem::NotReferenced);

@@ -112,21 +112,17 @@ pub(crate) fn evaluate<C: Cluster>(
 mod tests {
     use super::*;
     use crate::cluster::{Denial, LookupError, Secret};
-    use crate::testing::MemoryCluster;
-    use crate::{decide_request, valid};
+    use crate::testing::{accepted, adds, decide, rejected, strings, with, MemoryCluster};
+    use crate::valid;
     use rstest::rstest;
     use serde_json::json;
 
     /// `dockerhub` (warn) and `mirror` (skip) for every ServiceAccount, and `extra`.
     fn settings(extra: Value) -> Value {
-        let mut base = json!({
-            "rules": [{"secret": "corp", "registries": ["reg.example"]}],
-            "serviceAccounts": [{"secret": "dockerhub"}, {"secret": "mirror", "onMissingSecret": "skip"}]
-        });
-        base.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        valid(base)
+        let entries =
+            json!([{"secret": "dockerhub"}, {"secret": "mirror", "onMissingSecret": "skip"}]);
+        let rules = json!([{"secret": "corp", "registries": ["reg.example"]}]);
+        with(json!({"rules": rules, "serviceAccounts": entries}), extra)
     }
 
     /// `team-a-registry` for namespaces labelled `team: a`, `everywhere` for all, unverified.
@@ -180,23 +176,6 @@ mod tests {
         )
     }
 
-    fn adds(names: &[&str], warnings: &[&str]) -> Decision {
-        let edit = Edit {
-            pointer: String::new(),
-            field: PULL_SECRETS,
-            value: names.iter().map(|name| json!({ "name": name })).collect(),
-        };
-        let warnings = warnings.iter().map(|w| w.to_string()).collect();
-        Decision::Mutate {
-            edits: vec![edit],
-            warnings,
-        }
-    }
-
-    fn accepted() -> Decision {
-        Decision::Accept { warnings: vec![] }
-    }
-
     const NOT_LISTED: &str = "it is not listed in the ServiceAccount's imagePullSecrets";
     const ADD_MIRROR: &str = "add {\"name\": \"mirror\"} to its imagePullSecrets (kubectl edit serviceaccount default -n \
         team-a), or let a mutating policy with inject: true add it";
@@ -215,17 +194,17 @@ mod tests {
     /// CREATE and UPDATE, as `onMissingSecret` says (never `reject`: the ServiceAccount controller
     /// creates `default` in every new namespace); with `inject: false` a missing one is refused.
     #[rstest]
-    #[case::create_appends(json!([{"name": "own"}]), settings(json!({})), verified(), adds(&["own", "dockerhub", "mirror"], &[]), &READS)]
-    #[case::nothing_to_add(json!([{"name": "mirror"}, {"name": "dockerhub"}]), settings(json!({})), verified(), accepted(), &READS)]
-    #[case::warn_adds_skip_does_not(json!(null), settings(json!({})), MemoryCluster::default(), adds(&["dockerhub"], &[&missing("dockerhub", "warn, added anyway"), &missing("mirror", "skip, not added")]), &READS)]
-    #[case::skip_keeps_a_listed_one(json!([{"name": "mirror"}]), settings(json!({})), verified().with_secret("mirror", Err(LookupError::NotFound)), adds(&["mirror", "dockerhub"], &[&missing("mirror", "skip, existing reference kept")]), &READS)]
-    #[case::undecodable_data_never_shown(json!(null), settings(json!({"serviceAccounts": [{"secret": "dockerhub"}]})), undecodable(), adds(&["dockerhub"], &[&format!("{} (onMissingSecret: warn, added anyway)", line("dockerhub", "secret data \".dockerconfigjson\" is not valid base64", &format!("recreate it as a docker-registry secret: {}", create("dockerhub"))))]), &READS[..1])]
-    #[case::validate_only_refuses_a_missing_one(json!([{"name": "dockerhub"}]), settings(json!({"inject": false})), verified(), Decision::Reject { message: line("mirror", NOT_LISTED, ADD_MIRROR), code: None, warnings: vec![] }, &READS[..1])]
-    #[case::validate_only_accepts_a_complete_one(json!([{"name": "dockerhub"}, {"name": "mirror"}]), settings(json!({"inject": false})), verified(), accepted(), &READS)]
-    #[case::selector_leaves_the_entry_out(json!(null), scoped(), team("b"), adds(&["everywhere"], &[]), &["Namespace team-a"])]
-    #[case::selector_picks_the_entry(json!(null), scoped(), team("a"), adds(&["team-a-registry", "everywhere"], &[]), &["Namespace team-a"])]
-    #[case::unreadable_namespace_warns(json!(null), scoped(), forbidden_namespace(), adds(&["team-a-registry", "everywhere"], &[&format!("{} (onMissingSecret: warn, added anyway)", line("team-a-registry", NAMESPACE_UNREAD, GRANT_NAMESPACES))]), &["Namespace team-a"])]
-    #[case::without_entries_nothing_is_read(json!(null), valid(json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}]})), verified(), accepted(), &[])]
+    #[case::create_appends(json!([{"name": "own"}]), settings(json!({})), verified(), adds("", &["own", "dockerhub", "mirror"], &[]), &READS)]
+    #[case::nothing_to_add(json!([{"name": "mirror"}, {"name": "dockerhub"}]), settings(json!({})), verified(), accepted(&[]), &READS)]
+    #[case::warn_adds_skip_does_not(json!(null), settings(json!({})), MemoryCluster::default(), adds("", &["dockerhub"], &[&missing("dockerhub", "warn, added anyway"), &missing("mirror", "skip, not added")]), &READS)]
+    #[case::skip_keeps_a_listed_one(json!([{"name": "mirror"}]), settings(json!({})), verified().with_secret("mirror", Err(LookupError::NotFound)), adds("", &["mirror", "dockerhub"], &[&missing("mirror", "skip, existing reference kept")]), &READS)]
+    #[case::undecodable_data_never_shown(json!(null), settings(json!({"serviceAccounts": [{"secret": "dockerhub"}]})), undecodable(), adds("", &["dockerhub"], &[&format!("{} (onMissingSecret: warn, added anyway)", line("dockerhub", "secret data \".dockerconfigjson\" is not valid base64", &format!("recreate it as a docker-registry secret: {}", create("dockerhub"))))]), &READS[..1])]
+    #[case::validate_only_refuses_a_missing_one(json!([{"name": "dockerhub"}]), settings(json!({"inject": false})), verified(), rejected(&line("mirror", NOT_LISTED, ADD_MIRROR)), &READS[..1])]
+    #[case::validate_only_accepts_a_complete_one(json!([{"name": "dockerhub"}, {"name": "mirror"}]), settings(json!({"inject": false})), verified(), accepted(&[]), &READS)]
+    #[case::selector_leaves_the_entry_out(json!(null), scoped(), team("b"), adds("", &["everywhere"], &[]), &["Namespace team-a"])]
+    #[case::selector_picks_the_entry(json!(null), scoped(), team("a"), adds("", &["team-a-registry", "everywhere"], &[]), &["Namespace team-a"])]
+    #[case::unreadable_namespace_warns(json!(null), scoped(), forbidden_namespace(), adds("", &["team-a-registry", "everywhere"], &[&format!("{} (onMissingSecret: warn, added anyway)", line("team-a-registry", NAMESPACE_UNREAD, GRANT_NAMESPACES))]), &["Namespace team-a"])]
+    #[case::without_entries_nothing_is_read(json!(null), valid(json!({"rules": [{"secret": "corp", "registries": ["reg.example"]}]})), verified(), accepted(&[]), &[])]
     fn service_account(
         #[case] listed: Value,
         #[case] settings: Value,
@@ -241,8 +220,7 @@ mod tests {
         }
         let request = json!({"uid": "1", "kind": {"group": "", "version": "v1", "kind": "ServiceAccount"},
             "operation": operation, "namespace": "team-a", "object": object});
-        let mut cluster = cluster;
-        assert_eq!(decide_request(&request, &settings, &mut cluster), expected);
-        assert_eq!(cluster.calls, calls);
+        let decided = decide(&request, &settings, cluster);
+        assert_eq!(decided, (expected, strings(calls)));
     }
 }

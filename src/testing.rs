@@ -114,15 +114,79 @@ impl Cluster for MemoryCluster {
     }
 }
 
-/// The edits applied to a parsed object: the reference the splice is held to.
 #[cfg(test)]
-pub(crate) fn apply(object: &mut serde_json::Value, edits: &[crate::splice::Edit]) {
-    for edit in edits {
-        if let Some(target) = object
-            .pointer_mut(&edit.pointer)
-            .and_then(serde_json::Value::as_object_mut)
-        {
-            target.insert(edit.field.to_string(), edit.value.clone());
+pub(crate) use test_only::*;
+
+/// Helpers of the unit tests: the parsed-object reference the splice is held to, and decisions
+/// as the tables expect them.
+#[cfg(test)]
+mod test_only {
+    use super::MemoryCluster;
+    use crate::splice::{Edit, PULL_SECRETS};
+    use crate::{decide_request, valid, Decision};
+    use serde_json::{json, Value};
+
+    /// The edits applied to a parsed object: the reference the splice is held to.
+    pub(crate) fn apply(object: &mut Value, edits: &[Edit]) {
+        for edit in edits {
+            if let Some(target) = object
+                .pointer_mut(&edit.pointer)
+                .and_then(Value::as_object_mut)
+            {
+                target.insert(edit.field.to_string(), edit.value.clone());
+            }
+        }
+    }
+
+    /// `base` with the fields of `extra`, checked to be valid settings.
+    pub(crate) fn with(mut base: Value, extra: Value) -> Value {
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        valid(base)
+    }
+
+    /// `request` decided with `settings` against `cluster`, and the lookups made.
+    pub(crate) fn decide(
+        request: &Value,
+        settings: &Value,
+        mut cluster: MemoryCluster,
+    ) -> (Decision, Vec<String>) {
+        (
+            decide_request(request, settings, &mut cluster),
+            cluster.calls,
+        )
+    }
+
+    pub(crate) fn strings(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|text| text.to_string()).collect()
+    }
+
+    pub(crate) fn accepted(warnings: &[&str]) -> Decision {
+        Decision::Accept {
+            warnings: strings(warnings),
+        }
+    }
+
+    pub(crate) fn rejected(message: &str) -> Decision {
+        Decision::Reject {
+            message: message.to_string(),
+            code: None,
+            warnings: vec![],
+        }
+    }
+
+    /// A mutation setting the `imagePullSecrets` of the pod spec at `pointer` to `names`.
+    pub(crate) fn adds(pointer: &str, names: &[&str], warnings: &[&str]) -> Decision {
+        let value = names.iter().map(|name| json!({ "name": name })).collect();
+        let edit = Edit {
+            pointer: pointer.to_string(),
+            field: PULL_SECRETS,
+            value,
+        };
+        Decision::Mutate {
+            edits: vec![edit],
+            warnings: strings(warnings),
         }
     }
 }

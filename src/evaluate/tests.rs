@@ -3,21 +3,14 @@
 
 use super::*;
 use crate::cluster::Denial;
+use crate::testing::{accepted, adds, decide, rejected, strings, with};
 use crate::testing::{MemoryCluster, CANARY, CANARY_B64};
-use crate::{decide_request, valid};
+use crate::valid;
 use rstest::rstest;
 use serde_json::json;
 
 /// Reading the `corp` secret with its data.
 const READ: &str = "Secret team-a/corp data=true";
-
-/// `base` with the fields of `extra`, checked to be valid settings.
-fn with(mut base: Value, extra: Value) -> Value {
-    base.as_object_mut()
-        .unwrap()
-        .extend(extra.as_object().unwrap().clone());
-    valid(base)
-}
 
 /// `corp` for `reg.example` and `*.corp.example` images, `hub` for `acme/**`, and `extra`.
 fn settings(extra: Value) -> Value {
@@ -81,50 +74,6 @@ fn none() -> MemoryCluster {
 
 fn with_corp(keys: &[&str]) -> MemoryCluster {
     none().with_docker_secret("corp", keys)
-}
-
-/// `request` decided with `settings` against `cluster`, and the lookups made.
-fn decide(
-    request: &Value,
-    settings: &Value,
-    mut cluster: MemoryCluster,
-) -> (Decision, Vec<String>) {
-    (
-        decide_request(request, settings, &mut cluster),
-        cluster.calls,
-    )
-}
-
-fn strings(texts: &[&str]) -> Vec<String> {
-    texts.iter().map(|text| text.to_string()).collect()
-}
-
-fn accepted(warnings: &[&str]) -> Decision {
-    Decision::Accept {
-        warnings: strings(warnings),
-    }
-}
-
-fn rejected(message: &str) -> Decision {
-    Decision::Reject {
-        message: message.to_string(),
-        code: None,
-        warnings: vec![],
-    }
-}
-
-/// A mutation setting the `imagePullSecrets` of the pod spec at `pointer` to `names`.
-fn adds(pointer: &str, names: &[&str], warnings: &[&str]) -> Decision {
-    let value = names.iter().map(|name| json!({ "name": name })).collect();
-    let edit = Edit {
-        pointer: pointer.to_string(),
-        field: PULL_SECRETS,
-        value,
-    };
-    Decision::Mutate {
-        edits: vec![edit],
-        warnings: strings(warnings),
-    }
 }
 
 /// A failure line for the secret `corp`.
