@@ -624,50 +624,6 @@ mod tests {
         Settings::from_slice(settings.to_string().as_bytes())
     }
 
-    #[test]
-    fn defaults() {
-        let settings =
-            parse(json!({"rules": [{"secret": "dockerhub", "registries": ["docker.io"]}]}))
-                .unwrap();
-        assert!(settings.inject);
-        assert!(settings.verify_secrets);
-        assert!(settings.check_credentials);
-        assert!(settings.custom_resources.is_empty());
-        assert_eq!(settings.rules[0].on_missing_secret, OnMissingSecret::Reject);
-        assert_eq!(settings.templates, Templates::Check);
-    }
-
-    #[test]
-    fn full_settings_compile() {
-        let settings = parse(json!({
-            "rules": [
-                {"secret": "corp-registry", "registries": ["registry.corp.example:5000", "*.corp.example"],
-                 "images": ["docker.io/acme/**"], "onMissingSecret": "warn"},
-                {"secret": "dockerhub", "registries": ["docker.io"], "onMissingSecret": "skip"}
-            ],
-            "inject": false, "verifySecrets": false, "checkCredentials": false,
-            "customResources": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": "$.spec.template.spec"}]
-        }))
-        .unwrap();
-        assert_eq!(settings.rules.len(), 2);
-        assert_eq!(settings.rules[0].on_missing_secret, OnMissingSecret::Warn);
-        assert_eq!(settings.rules[1].on_missing_secret, OnMissingSecret::Skip);
-        assert!(!settings.inject && !settings.verify_secrets && !settings.check_credentials);
-        let rollout = &settings.custom_resources[0];
-        assert_eq!(
-            (
-                rollout.group.as_str(),
-                rollout.version.as_str(),
-                rollout.kind.as_str()
-            ),
-            ("argoproj.io", "v1alpha1", "Rollout")
-        );
-        let acme = ImageRef::parse("acme/app").unwrap();
-        assert!(settings.rules[0].matches(&acme), "images list matches");
-        assert!(settings.rules[1].matches(&acme), "registries list matches");
-        assert!(!settings.rules[0].matches(&ImageRef::parse("nginx").unwrap()));
-    }
-
     #[rstest]
     #[case::no_rules(json!({}), "rules: is required; add at least one rule with a secret and registries or images")]
     #[case::empty_rules(json!({"rules": []}), "rules: is empty; add at least one rule with a secret and registries or images")]
