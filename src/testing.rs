@@ -69,6 +69,17 @@ impl MemoryCluster {
     }
 }
 
+/// The scripted answer for `name`; not found when there is none.
+fn answer<T: Clone>(
+    answers: &BTreeMap<String, Result<T, LookupError>>,
+    name: &str,
+) -> Result<T, LookupError> {
+    answers
+        .get(name)
+        .cloned()
+        .unwrap_or(Err(LookupError::NotFound))
+}
+
 impl Cluster for MemoryCluster {
     fn secret(
         &mut self,
@@ -78,18 +89,9 @@ impl Cluster for MemoryCluster {
     ) -> Result<Secret, LookupError> {
         self.calls
             .push(format!("Secret {namespace}/{name} data={with_data}"));
-        match self
-            .secrets
-            .get(name)
-            .cloned()
-            .unwrap_or(Err(LookupError::NotFound))
-        {
-            Ok(secret) if !with_data => Ok(Secret {
-                secret_type: secret.secret_type,
-                data: None,
-            }),
-            answer => answer,
-        }
+        let secret = answer(&self.secrets, name)?;
+        let data = secret.data.filter(|_| with_data);
+        Ok(Secret { data, ..secret })
     }
 
     fn service_account_pull_secrets(
@@ -99,18 +101,12 @@ impl Cluster for MemoryCluster {
     ) -> Result<Vec<String>, LookupError> {
         self.calls
             .push(format!("ServiceAccount {namespace}/{name}"));
-        self.service_accounts
-            .get(name)
-            .cloned()
-            .unwrap_or(Err(LookupError::NotFound))
+        answer(&self.service_accounts, name)
     }
 
     fn namespace_labels(&mut self, name: &str) -> Result<BTreeMap<String, String>, LookupError> {
         self.calls.push(format!("Namespace {name}"));
-        self.namespaces
-            .get(name)
-            .cloned()
-            .unwrap_or(Err(LookupError::NotFound))
+        answer(&self.namespaces, name)
     }
 }
 
