@@ -112,8 +112,7 @@ pub(crate) fn evaluate<C: Cluster>(
 mod tests {
     use super::*;
     use crate::cluster::{Denial, LookupError, Secret};
-    use crate::testing::{accepted, adds, decide, rejected, strings, with, MemoryCluster};
-    use crate::valid;
+    use crate::testing::{accepted, adds, decide, rejected, strings, valid, with, MemoryCluster};
     use rstest::rstest;
     use serde_json::json;
 

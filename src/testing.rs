@@ -118,8 +118,9 @@ pub(crate) use test_only::*;
 #[cfg(test)]
 mod test_only {
     use super::MemoryCluster;
+    use crate::settings::Settings;
     use crate::splice::{Edit, PULL_SECRETS};
-    use crate::{decide_request, valid, Decision};
+    use crate::Decision;
     use serde_json::{json, Value};
 
     /// The edits applied to a parsed object: the reference the splice is held to.
@@ -142,16 +143,22 @@ mod test_only {
         valid(base)
     }
 
-    /// `request` decided with `settings` against `cluster`, and the lookups made.
+    /// `settings`, checked to be valid.
+    pub(crate) fn valid(settings: Value) -> Value {
+        Settings::from_slice(settings.to_string().as_bytes()).expect("valid test settings");
+        settings
+    }
+
+    /// `request` decided with `settings` against `cluster` through the production reader, and
+    /// the lookups made.
     pub(crate) fn decide(
         request: &Value,
         settings: &Value,
         mut cluster: MemoryCluster,
     ) -> (Decision, Vec<String>) {
-        (
-            decide_request(request, settings, &mut cluster),
-            cluster.calls,
-        )
+        let payload = json!({"request": request, "settings": settings});
+        let payload = serde_json::to_vec(&payload).unwrap();
+        (crate::decide(&payload, &mut cluster).0, cluster.calls)
     }
 
     pub(crate) fn strings(texts: &[&str]) -> Vec<String> {

@@ -3,9 +3,8 @@
 
 use super::*;
 use crate::cluster::Denial;
-use crate::testing::{accepted, adds, decide, rejected, strings, with};
+use crate::testing::{accepted, adds, decide, rejected, strings, valid, with};
 use crate::testing::{MemoryCluster, CANARY, CANARY_B64};
-use crate::valid;
 use rstest::rstest;
 use serde_json::json;
 
