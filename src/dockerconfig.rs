@@ -890,20 +890,6 @@ mod tests {
         }
     }
 
-    // kubelet: credentialprovider.BasicDockerKeyring.Add
-    #[rstest]
-    #[case::scheme_port_v2_and_path(
-        "https://Reg.Example:5000/v2/team/",
-        Some("Reg.Example:5000/team/")
-    )]
-    #[case::legacy_hub_key("https://index.docker.io/v1/", Some("index.docker.io"))]
-    #[case::user_info("robot:pw@reg.example/", Some("reg.example"))]
-    #[case::upper_case_scheme_is_a_host("HTTPS://reg.example", Some("HTTPS://reg.example"))]
-    #[case::control_character("reg.example\t", None)]
-    fn index_key_is_the_kubelets(#[case] key: &str, #[case] expected: Option<&str>) {
-        assert_eq!(index_key(key).as_deref(), expected);
-    }
-
     // Go's encoding/json matches field names in any case: "AUTHS" is "auths", "Auth" is "auth".
     #[test]
     fn field_names_match_in_any_case() {
