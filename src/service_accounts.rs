@@ -111,7 +111,7 @@ pub(crate) fn evaluate<C: Cluster>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::{Denial, LookupError, Secret};
+    use crate::cluster::{Denial, LookupError};
     use crate::testing::{accepted, adds, decide, rejected, strings, valid, with, MemoryCluster};
     use rstest::rstest;
     use serde_json::json;
@@ -136,17 +136,6 @@ mod tests {
         MemoryCluster::default()
             .with_docker_secret("dockerhub", &["https://index.docker.io/v1/"])
             .with_docker_secret("mirror", &["mirror.example"])
-    }
-
-    fn undecodable() -> MemoryCluster {
-        let data = [(".dockerconfigjson".to_string(), "CANARY%%".to_string())];
-        MemoryCluster::default().with_secret(
-            "dockerhub",
-            Ok(Secret {
-                secret_type: Some("kubernetes.io/dockerconfigjson".into()),
-                data: Some(data.into()),
-            }),
-        )
     }
 
     fn forbidden_namespace() -> MemoryCluster {
@@ -197,7 +186,6 @@ mod tests {
     #[case::nothing_to_add(json!([{"name": "mirror"}, {"name": "dockerhub"}]), settings(json!({})), verified(), accepted(&[]), &READS)]
     #[case::warn_adds_skip_does_not(json!(null), settings(json!({})), MemoryCluster::default(), adds("", &["dockerhub"], &[&missing("dockerhub", "warn, added anyway"), &missing("mirror", "skip, not added")]), &READS)]
     #[case::skip_keeps_a_listed_one(json!([{"name": "mirror"}]), settings(json!({})), verified().with_secret("mirror", Err(LookupError::NotFound)), adds("", &["mirror", "dockerhub"], &[&missing("mirror", "skip, existing reference kept")]), &READS)]
-    #[case::undecodable_data_never_shown(json!(null), settings(json!({"serviceAccounts": [{"secret": "dockerhub"}]})), undecodable(), adds("", &["dockerhub"], &[&format!("{} (onMissingSecret: warn, added anyway)", line("dockerhub", "secret data \".dockerconfigjson\" is not valid base64", &format!("recreate it as a docker-registry secret: {}", create("dockerhub"))))]), &READS[..1])]
     #[case::validate_only_refuses_a_missing_one(json!([{"name": "dockerhub"}]), settings(json!({"inject": false})), verified(), rejected(&line("mirror", NOT_LISTED, ADD_MIRROR)), &READS[..1])]
     #[case::validate_only_accepts_a_complete_one(json!([{"name": "dockerhub"}, {"name": "mirror"}]), settings(json!({"inject": false})), verified(), accepted(&[]), &READS)]
     #[case::selector_leaves_the_entry_out(json!(null), scoped(), team("b"), adds("", &["everywhere"], &[]), &["Namespace team-a"])]
