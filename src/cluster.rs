@@ -161,52 +161,29 @@ fn classify(error: kubewarden_policy_sdk::Error) -> LookupError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    #[test]
-    fn secret_lookup_with_data_has_no_field_mask() {
-        let request = serde_json::to_value(secret_request("team-a", "corp", true)).unwrap();
-        assert_eq!(
-            request,
-            json!({"api_version": "v1", "kind": "Secret", "name": "corp", "namespace": "team-a", "disable_cache": false, "field_masks": null})
-        );
-    }
-
-    #[test]
-    fn secret_lookup_without_data_masks_to_type() {
-        let request = serde_json::to_value(secret_request("team-a", "corp", false)).unwrap();
-        assert_eq!(request["field_masks"], json!(["type"]));
-    }
-
-    #[test]
-    fn service_account_lookup_masks_to_pull_secrets() {
-        let request = serde_json::to_value(service_account_request("team-a", "builder")).unwrap();
-        assert_eq!(
-            request,
-            json!({"api_version": "v1", "kind": "ServiceAccount", "name": "builder", "namespace": "team-a", "disable_cache": false, "field_masks": ["imagePullSecrets"]})
-        );
-    }
-
-    #[test]
-    fn namespace_lookup_is_cluster_scoped_and_masks_to_labels() {
-        let request = serde_json::to_value(namespace_request("team-a")).unwrap();
-        assert_eq!(
-            request,
-            json!({"api_version": "v1", "kind": "Namespace", "name": "team-a", "namespace": null, "disable_cache": false, "field_masks": ["metadata.labels"]})
-        );
+    /// Each host call names its object; only a Secret read for its data has no field mask.
+    #[rstest::rstest]
+    #[case::secret_with_data(secret_request("team-a", "corp", true), json!({"api_version": "v1", "kind": "Secret", "name": "corp", "namespace": "team-a", "disable_cache": false, "field_masks": null}))]
+    #[case::secret_type_only(secret_request("team-a", "corp", false), json!({"api_version": "v1", "kind": "Secret", "name": "corp", "namespace": "team-a", "disable_cache": false, "field_masks": ["type"]}))]
+    #[case::service_account(service_account_request("team-a", "builder"), json!({"api_version": "v1", "kind": "ServiceAccount", "name": "builder", "namespace": "team-a", "disable_cache": false, "field_masks": ["imagePullSecrets"]}))]
+    #[case::namespace(namespace_request("team-a"), json!({"api_version": "v1", "kind": "Namespace", "name": "team-a", "namespace": null, "disable_cache": false, "field_masks": ["metadata.labels"]}))]
+    fn host_calls(#[case] request: GetResourceRequest, #[case] expected: Value) {
+        assert_eq!(serde_json::to_value(request).unwrap(), expected);
     }
 
     #[test]
     fn debug_never_shows_secret_data() {
+        let data = BTreeMap::from([(".dockerconfigjson".into(), "Q0FOQVJZ".into())]);
         let secret = Secret {
             secret_type: Some("kubernetes.io/dockerconfigjson".into()),
-            data: Some(BTreeMap::from([(
-                ".dockerconfigjson".into(),
-                "Q0FOQVJZ".into(),
-            )])),
+            data: Some(data),
         };
         let shown = format!("{secret:?}");
-        assert!(!shown.contains("Q0FOQVJZ"), "{shown}");
-        assert!(shown.contains(".dockerconfigjson"));
+        assert!(
+            !shown.contains("Q0FOQVJZ") && shown.contains(".dockerconfigjson"),
+            "{shown}"
+        );
     }
 }

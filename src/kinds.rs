@@ -352,6 +352,8 @@ mod tests {
     #[case::controlled_custom_resource_checked("argoproj.io", "Rollout", "CREATE", owned_by(json!(true)), true, true)]
     #[case::owned_not_controlling_checked("batch", "Job", "CREATE", owned_by(json!(false)), true, false)]
     #[case::standalone_job_checked("batch", "Job", "CREATE", json!({}), true, false)]
+    #[case::mirror_pod("", "Pod", "CREATE", json!({"metadata": {"annotations": {"kubernetes.io/config.mirror": "abc"}}}), false, true)]
+    #[case::pod("", "Pod", "CREATE", json!({"metadata": {"annotations": {"other": "abc"}}}), false, false)]
     fn hands_off(
         #[case] group: &str,
         #[case] kind: &str,
@@ -418,6 +420,8 @@ mod tests {
     )]
     #[case::cron_job("batch", "CronJob", "UPDATE", "", "CronJob")]
     #[case::service_account("", "ServiceAccount", "CREATE", "", "ServiceAccount")]
+    #[case::service_account_delete("", "ServiceAccount", "DELETE", "", "ignored")]
+    #[case::service_account_token("", "ServiceAccount", "CREATE", "token", "ignored")]
     #[case::custom("argoproj.io", "Rollout", "CREATE", "", "Rollout")]
     #[case::unconfigured("example.com", "Widget", "CREATE", "", "ignored")]
     #[case::empty_kind("", "", "CREATE", "", "ignored")]

@@ -144,24 +144,6 @@ fn decide_readable<'p, C: Cluster>(
     Ok((decision, sent.object))
 }
 
-/// The decision for `request` with `settings`, through the production reader.
-#[cfg(test)]
-pub(crate) fn decide_request<C: Cluster>(
-    request: &Value,
-    settings: &Value,
-    cluster: &mut C,
-) -> Decision {
-    let payload = serde_json::json!({"request": request, "settings": settings});
-    decide(&serde_json::to_vec(&payload).unwrap(), cluster).0
-}
-
-/// `settings`, checked to be valid.
-#[cfg(test)]
-pub(crate) fn valid(settings: Value) -> Value {
-    Settings::from_slice(settings.to_string().as_bytes()).expect("valid test settings");
-    settings
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

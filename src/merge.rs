@@ -49,7 +49,6 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use proptest::sample::select;
-    use rstest::rstest;
 
     /// Names chosen from a small pool so that collisions between the lists are common.
     fn secret_name() -> impl Strategy<Value = String> {
@@ -119,20 +118,5 @@ mod tests {
             let again = merged_pull_secrets(Some(&Value::Array(merged.clone())), &inherited, &wanted);
             prop_assert_eq!(again, None, "merging {:?} again changed it", merged);
         }
-    }
-
-    /// What the property leaves open: the order of what is added.
-    #[rstest]
-    #[case::rule_order(Some(json!([])), &[], &["z", "a"], vec![json!({"name": "z"}), json!({"name": "a"})])]
-    #[case::inherited_first_when_empty(None, &["sa-1", "sa-2"], &["corp"], vec![json!({"name": "sa-1"}), json!({"name": "sa-2"}), json!({"name": "corp"})])]
-    fn adds_in_order(
-        #[case] existing: Option<Value>,
-        #[case] inherited: &[&str],
-        #[case] wanted: &[&str],
-        #[case] expected: Vec<Value>,
-    ) {
-        let inherited: Vec<String> = inherited.iter().map(|s| s.to_string()).collect();
-        let merged = merged_pull_secrets(existing.as_ref(), &inherited, wanted);
-        assert_eq!(merged, Some(expected));
     }
 }

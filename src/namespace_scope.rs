@@ -63,179 +63,89 @@ mod tests {
     use crate::cluster::Denial;
     use crate::outcome::Decision;
     use crate::selector::RawLabelSelector;
-    use crate::testing::MemoryCluster;
-    use crate::{decide_request, valid};
-    use serde_json::json;
+    use crate::testing::{accepted, adds, decide, rejected, strings, with, MemoryCluster};
+    use rstest::rstest;
+    use serde_json::{json, Value};
 
-    fn selector(value: serde_json::Value) -> LabelSelector {
+    fn selector(value: Value) -> LabelSelector {
         let raw: RawLabelSelector = serde_json::from_value(value).unwrap();
         LabelSelector::compile(raw, "s", &mut Vec::new()).unwrap()
     }
 
-    #[test]
-    fn no_selector_needs_no_read() {
-        let mut cluster = MemoryCluster::default();
+    fn team(label: &str) -> MemoryCluster {
+        MemoryCluster::default().with_namespace("team-a", Ok(&[("team", label)]))
+    }
+
+    fn unreadable(error: LookupError) -> MemoryCluster {
+        MemoryCluster::default().with_namespace("team-a", Err(error))
+    }
+
+    const READ: &[&str] = &["Namespace team-a"];
+
+    /// Asked twice: the Namespace is read once, only for a selector, and a failed read is not
+    /// retried; its name label is always there.
+    #[rstest]
+    #[case::no_selector(team("a"), None, Ok(true), &[])]
+    #[case::selected(team("a"), Some(json!({"matchLabels": {"team": "a"}})), Ok(true), READ)]
+    #[case::not_selected(team("a"), Some(json!({"matchLabels": {"team": "b"}})), Ok(false), READ)]
+    #[case::name_label(team("a"), Some(json!({"matchLabels": {"kubernetes.io/metadata.name": "team-a"}})), Ok(true), READ)]
+    #[case::failed_read(MemoryCluster::default(), Some(json!({})), Err(LookupError::NotFound), READ)]
+    fn in_scope(
+        #[case] mut cluster: MemoryCluster,
+        #[case] selector_json: Option<Value>,
+        #[case] expected: Result<bool, LookupError>,
+        #[case] calls: &[&str],
+    ) {
+        let selector = selector_json.map(selector);
         let mut labels = NamespaceLabels::new("team-a");
-        assert_eq!(labels.in_scope(None, &mut cluster), Ok(true));
-        assert!(cluster.calls.is_empty());
+        assert_eq!(labels.in_scope(selector.as_ref(), &mut cluster), expected);
+        assert_eq!(labels.in_scope(selector.as_ref(), &mut cluster), expected);
+        assert_eq!(cluster.calls, calls);
     }
 
-    #[test]
-    fn the_namespace_is_read_once() {
-        let mut cluster = MemoryCluster::default().with_namespace("team-a", &[("team", "a")]);
-        let mut labels = NamespaceLabels::new("team-a");
-        let team_a = selector(json!({"matchLabels": {"team": "a"}}));
-        let team_b = selector(json!({"matchLabels": {"team": "b"}}));
-        assert_eq!(labels.in_scope(Some(&team_a), &mut cluster), Ok(true));
-        assert_eq!(labels.in_scope(Some(&team_b), &mut cluster), Ok(false));
-        assert_eq!(labels.in_scope(Some(&team_a), &mut cluster), Ok(true));
-        assert_eq!(cluster.calls, vec!["Namespace team-a"]);
-    }
-
-    #[test]
-    fn the_name_label_is_always_there() {
-        let mut cluster = MemoryCluster::default().with_namespace("team-a", &[]);
-        let by_name = selector(json!({"matchLabels": {"kubernetes.io/metadata.name": "team-a"}}));
-        assert_eq!(
-            NamespaceLabels::new("team-a").in_scope(Some(&by_name), &mut cluster),
-            Ok(true)
-        );
-    }
-
-    fn decide(
-        settings: serde_json::Value,
-        pod_spec: serde_json::Value,
-        cluster: &mut MemoryCluster,
-    ) -> Decision {
-        let settings = valid(settings);
-        let request = json!({"kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE",
-            "namespace": "team-a", "object": {"metadata": {"name": "app", "namespace": "team-a"}, "spec": pod_spec}});
-        decide_request(&request, &settings, cluster)
-    }
-
-    fn team_rules(extra: serde_json::Value) -> serde_json::Value {
-        let mut settings = json!({"verifySecrets": false, "rules": [
+    /// `team-a-registry` and `team-b-registry` for `registry.corp.example` in their team's
+    /// namespaces, `dockerhub` everywhere, and `extra`.
+    fn team_rules(extra: Value) -> Value {
+        let rules = json!([
             {"secret": "team-a-registry", "registries": ["registry.corp.example"], "namespaceSelector": {"matchLabels": {"team": "a"}}},
             {"secret": "team-b-registry", "registries": ["registry.corp.example"], "namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "In", "values": ["b"]}]}},
             {"secret": "dockerhub", "registries": ["docker.io"]}
-        ]});
-        settings
-            .as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-        settings
+        ]);
+        with(json!({"verifySecrets": false, "rules": rules}), extra)
     }
 
-    fn corp_pod() -> serde_json::Value {
-        json!({"containers": [{"name": "api", "image": "registry.corp.example/api:1"}]})
+    fn unread(secret: &str, reason: &str, fix: &str) -> String {
+        format!("imagePullSecret \"{secret}\" in namespace \"team-a\": the namespace could not be read for the \
+            namespaceSelector: {reason}; needed by container \"api\" (image \"registry.corp.example/api:1\"); fix: {fix}")
     }
 
-    #[test]
-    fn only_the_rule_that_selects_the_namespace_adds_its_secret() {
-        let mut cluster = MemoryCluster::default().with_namespace("team-a", &[("team", "a")]);
-        let decision = decide(team_rules(json!({})), corp_pod(), &mut cluster);
-        let Some(object) = decision.mutated(&json!({"spec": {}})) else {
-            panic!("{decision:?}")
-        };
-        assert_eq!(
-            object["spec"]["imagePullSecrets"],
-            json!([{"name": "team-a-registry"}])
-        );
-        assert_eq!(cluster.calls, vec!["Namespace team-a"]);
-    }
+    const GRANT: &str = "list v1/Namespace in the policy's contextAwareResources (in a PolicyServer's policies.yml, \
+        also \"kubernetes/get_resource\" in its hostCapabilities)";
+    const RETRY: &str =
+        "check that the PolicyServer can reach the API server and the namespace exists, then retry";
+    const NOT_GRANTED: &str = "the policy has not been granted access to it";
 
-    #[test]
-    fn no_rule_with_a_selector_matched_means_no_read() {
-        let mut cluster = MemoryCluster::default();
-        let decision = decide(
-            team_rules(json!({})),
-            json!({"containers": [{"name": "web", "image": "nginx"}]}),
-            &mut cluster,
-        );
-        let Some(object) = decision.mutated(&json!({"spec": {}})) else {
-            panic!("{decision:?}")
-        };
-        assert_eq!(
-            object["spec"]["imagePullSecrets"],
-            json!([{"name": "dockerhub"}])
-        );
-        assert!(cluster.calls.is_empty(), "{:?}", cluster.calls);
-    }
-
-    #[test]
-    fn a_namespace_no_selector_picks_is_left_alone() {
-        let mut cluster = MemoryCluster::default().with_namespace("team-a", &[("team", "c")]);
-        let decision = decide(team_rules(json!({})), corp_pod(), &mut cluster);
-        assert_eq!(decision, Decision::Accept { warnings: vec![] });
-    }
-
-    #[test]
-    fn an_unreadable_namespace_rejects_under_reject() {
-        let mut cluster = MemoryCluster::default()
-            .with_namespace_error("team-a", LookupError::NotPermitted(Denial::Capability));
-        let decision = decide(team_rules(json!({})), corp_pod(), &mut cluster);
-        let Decision::Reject {
-            message,
-            code: None,
-            ..
-        } = decision
-        else {
-            panic!("{decision:?}")
-        };
-        assert_eq!(
-            message,
-            "imagePullSecret \"team-a-registry\" in namespace \"team-a\": the namespace could not be read for the \
-             namespaceSelector: the policy has not been granted access to it; needed by container \"api\" (image \
-             \"registry.corp.example/api:1\"); fix: list v1/Namespace in the policy's contextAwareResources (in a \
-             PolicyServer's policies.yml, also \"kubernetes/get_resource\" in its hostCapabilities)\n\
-             imagePullSecret \"team-b-registry\" in namespace \"team-a\": the namespace could not be read for the \
-             namespaceSelector: the policy has not been granted access to it; needed by container \"api\" (image \
-             \"registry.corp.example/api:1\"); fix: list v1/Namespace in the policy's contextAwareResources (in a \
-             PolicyServer's policies.yml, also \"kubernetes/get_resource\" in its hostCapabilities)"
-        );
-        assert_eq!(
-            cluster.calls,
-            vec!["Namespace team-a"],
-            "read once for both rules"
-        );
-    }
-
-    #[test]
-    fn validate_only_reports_an_unreadable_namespace_and_skips_out_of_scope_rules() {
-        let settings = json!({"inject": false, "verifySecrets": false, "rules": [
-            {"secret": "team-a-registry", "registries": ["registry.corp.example"], "onMissingSecret": "warn", "namespaceSelector": {"matchLabels": {"team": "a"}}}
-        ]});
-        let mut cluster =
-            MemoryCluster::default().with_namespace_error("team-a", LookupError::NotFound);
-        let decision = decide(settings.clone(), corp_pod(), &mut cluster);
-        let Decision::Accept { warnings } = decision else {
-            panic!("{decision:?}")
-        };
-        assert!(
-            warnings[0]
-                .contains("the namespace could not be read for the namespaceSelector: not found"),
-            "{warnings:?}"
-        );
-        let mut cluster = MemoryCluster::default().with_namespace("team-a", &[]);
-        assert_eq!(
-            decide(settings, corp_pod(), &mut cluster),
-            Decision::Accept { warnings: vec![] }
-        );
-    }
-
-    #[test]
-    fn a_failed_read_is_unknown_and_not_retried() {
-        let mut cluster = MemoryCluster::default();
-        let mut labels = NamespaceLabels::new("team-a");
-        let any = selector(json!({}));
-        assert_eq!(
-            labels.in_scope(Some(&any), &mut cluster),
-            Err(LookupError::NotFound)
-        );
-        assert_eq!(
-            labels.in_scope(Some(&any), &mut cluster),
-            Err(LookupError::NotFound)
-        );
-        assert_eq!(cluster.calls, vec!["Namespace team-a"]);
+    /// Only the rules whose selector picks the request's namespace apply; the Namespace is read
+    /// once, and only when such a rule matches an image; if it cannot be read, the rule's
+    /// `onMissingSecret` decides (validate-only: a warning for `warn`).
+    #[rstest]
+    #[case::only_the_selecting_rule(json!({}), "registry.corp.example/api:1", team("a"), adds("/spec", &["team-a-registry"], &[]), READ)]
+    #[case::no_read_without_a_matching_selector_rule(json!({}), "nginx", MemoryCluster::default(), adds("/spec", &["dockerhub"], &[]), &[])]
+    #[case::no_rule_selects_it(json!({}), "registry.corp.example/api:1", team("c"), accepted(&[]), READ)]
+    #[case::unreadable_rejects(json!({}), "registry.corp.example/api:1", unreadable(LookupError::NotPermitted(Denial::Capability)), rejected(&format!("{}\n{}", unread("team-a-registry", NOT_GRANTED, GRANT), unread("team-b-registry", NOT_GRANTED, GRANT))), READ)]
+    #[case::validate_only_unreadable_warns(json!({"inject": false, "rules": [{"secret": "team-a-registry", "registries": ["registry.corp.example"], "onMissingSecret": "warn", "namespaceSelector": {"matchLabels": {"team": "a"}}}]}), "registry.corp.example/api:1", unreadable(LookupError::NotFound), accepted(&[&unread("team-a-registry", "not found", RETRY)]), READ)]
+    #[case::validate_only_skips_unselected_rules(json!({"inject": false}), "registry.corp.example/api:1", team("c"), accepted(&[]), READ)]
+    fn rules_with_a_namespace_selector(
+        #[case] extra: Value,
+        #[case] image: &str,
+        #[case] cluster: MemoryCluster,
+        #[case] expected: Decision,
+        #[case] calls: &[&str],
+    ) {
+        let spec = json!({"containers": [{"name": "api", "image": image}]});
+        let request = json!({"kind": {"group": "", "version": "v1", "kind": "Pod"}, "operation": "CREATE",
+            "namespace": "team-a", "object": {"metadata": {"name": "app", "namespace": "team-a"}, "spec": spec}});
+        let decided = decide(&request, &team_rules(extra), cluster);
+        assert_eq!(decided, (expected, strings(calls)));
     }
 }

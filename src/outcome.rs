@@ -398,12 +398,7 @@ mod reasons_are_documented {
             bad_entry(EntryFailure::AuthNotBase64),
             bad_entry(EntryFailure::AuthWithoutColon),
         ];
-        let mut problems: Vec<Problem> = lookups
-            .iter()
-            .filter(|e| **e != LookupError::NotFound)
-            .map(|e| Problem::Lookup(e.clone()))
-            .collect();
-        problems.push(Problem::Lookup(LookupError::NotFound));
+        let mut problems: Vec<Problem> = lookups.iter().cloned().map(Problem::Lookup).collect();
         problems.extend(unusable.into_iter().map(Problem::Unusable));
         problems.push(Problem::NoCredentials(vec![REGISTRY.to_string()]));
         problems.push(Problem::NotReferenced);
@@ -498,27 +493,24 @@ mod reasons_are_documented {
 
     /// Whether `text` is `pattern` with its `<placeholder>`s replaced by any text.
     fn matches(pattern: &str, text: &str) -> bool {
-        let mut literals = vec![];
-        let mut rest = pattern;
-        while let Some((literal, after)) = rest.split_once('<') {
-            literals.push(literal);
-            rest = after.split_once('>').map_or("", |(_, after)| after);
-        }
-        let (first, last) = (literals.first().copied().unwrap_or(rest), rest);
-        if literals.is_empty() {
+        let mut parts = pattern.split('<');
+        let first = parts.next().unwrap_or_default();
+        let literals: Vec<&str> = parts
+            .map(|part| part.split_once('>').map_or("", |(_, after)| after))
+            .collect();
+        let Some((last, middle)) = literals.split_last() else {
             return pattern == text;
-        }
-        let mut at = match text.strip_prefix(first) {
-            Some(after) => text.len() - after.len(),
-            None => return false,
         };
-        for literal in &literals[1..] {
-            match text[at..].find(literal) {
-                Some(found) => at += found + literal.len(),
+        let Some(mut rest) = text.strip_prefix(first) else {
+            return false;
+        };
+        for literal in middle {
+            match rest.find(literal) {
+                Some(at) => rest = &rest[at + literal.len()..],
                 None => return false,
             }
         }
-        text[at..].ends_with(last)
+        rest.ends_with(last)
     }
 
     /// Either text is the other with placeholders filled in.

@@ -199,18 +199,21 @@ mod tests {
         );
     }
 
+    fn container<'a>(name: &'a str, image: &'a str, pull_policy: &'a str) -> Container<'a> {
+        let list = ContainerList::Containers;
+        Container {
+            list,
+            name,
+            image,
+            index: 0,
+            pull_policy,
+        }
+    }
+
     #[test]
     fn long_names_and_images_are_shortened_in_messages() {
-        let name = "é".repeat(100);
-        let image = format!("reg.example/{}", "a".repeat(1000));
-        let shown = Container {
-            list: ContainerList::Containers,
-            name: &name,
-            image: &image,
-            index: 0,
-            pull_policy: "",
-        }
-        .to_string();
+        let (name, image) = ("é".repeat(100), format!("reg.example/{}", "a".repeat(1000)));
+        let shown = container(&name, &image, "").to_string();
         assert!(
             shown.len() < SHOWN_NAME + SHOWN_IMAGE + 40,
             "{} bytes",
@@ -220,14 +223,7 @@ mod tests {
             shown.starts_with("container \"éé") && shown.contains("…\" (image \"reg.example/aaa"),
             "{shown}"
         );
-        let short = Container {
-            list: ContainerList::Containers,
-            name: "app",
-            image: "nginx",
-            index: 0,
-            pull_policy: "",
-        }
-        .to_string();
+        let short = container("app", "nginx", "").to_string();
         assert_eq!(short, "container \"app\" (image \"nginx\")");
     }
 
@@ -252,14 +248,10 @@ mod tests {
         #[case] pull_policy: &str,
         #[case] expected: bool,
     ) {
-        let container = Container {
-            list: ContainerList::Containers,
-            name: "app",
-            image,
-            index: 0,
-            pull_policy,
-        };
-        assert_eq!(container.pulls_every_time(), expected);
+        assert_eq!(
+            container("app", image, pull_policy).pulls_every_time(),
+            expected
+        );
     }
 
     #[rstest]
@@ -271,23 +263,12 @@ mod tests {
     }
 
     #[rstest]
-    #[case::absent(json!({}), vec![])]
-    #[case::null(json!({"imagePullSecrets": null}), vec![])]
-    #[case::names_in_order(json!({"imagePullSecrets": [{"name": "b"}, {"name": "a"}]}), vec!["b", "a"])]
-    #[case::odd_entries_ignored(json!({"imagePullSecrets": [{}, {"name": ""}, {"name": 3}, "x", {"name": "a"}]}), vec!["", "a"])]
-    fn names(#[case] spec: Value, #[case] expected: Vec<&str>) {
-        assert_eq!(
-            pull_secret_names(&spec, || "spec".into()).unwrap(),
-            expected
-        );
-    }
-
-    #[test]
-    fn pull_secrets_not_a_list() {
-        let spec = json!({"imagePullSecrets": "corp"});
-        assert_eq!(
-            pull_secret_names(&spec, || "spec.template.spec".into()).unwrap_err(),
-            "spec.template.spec.imagePullSecrets is not a list"
-        );
+    #[case::absent(json!({}), Ok(vec![]))]
+    #[case::null(json!({"imagePullSecrets": null}), Ok(vec![]))]
+    #[case::names_in_order(json!({"imagePullSecrets": [{"name": "b"}, {"name": "a"}]}), Ok(vec!["b", "a"]))]
+    #[case::odd_entries_ignored(json!({"imagePullSecrets": [{}, {"name": ""}, {"name": 3}, "x", {"name": "a"}]}), Ok(vec!["", "a"]))]
+    #[case::not_a_list(json!({"imagePullSecrets": "corp"}), Err("spec.imagePullSecrets is not a list".to_string()))]
+    fn names(#[case] spec: Value, #[case] expected: Result<Vec<&str>, String>) {
+        assert_eq!(pull_secret_names(&spec, || "spec".into()), expected);
     }
 }

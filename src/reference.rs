@@ -182,6 +182,7 @@ mod tests {
     #[case::port_is_not_a_tag("reg.example:5000/app", "reg.example:5000/app", None, None)]
     #[case::port_and_tag("reg.example:5000/app:v1", "reg.example:5000/app", Some("v1"), None)]
     #[case::host_without_slash_has_a_tag("test.com:5000", "test.com", Some("5000"), None)]
+    #[case::tag_and_digest(&format!("reg.example/app:v1@{SHA256}"), "reg.example/app", Some("v1"), Some(SHA256))]
     #[case::upper_case_domain("Reg.Example/app", "Reg.Example/app", None, None)]
     #[case::hex_with_tag_is_a_name(&format!("{}:1", "a".repeat(64)), &"a".repeat(64), Some("1"), None)]
     // distribution: the 255 limit leaves out an upper-case dotless domain.
@@ -195,19 +196,6 @@ mod tests {
         assert_eq!(parse(input), Ok(Reference { name, tag, digest }));
     }
 
-    #[test]
-    fn splits_digest() {
-        let input = format!("reg.example/app:v1@{SHA256}");
-        assert_eq!(
-            parse(&input),
-            Ok(Reference {
-                name: "reg.example/app",
-                tag: Some("v1"),
-                digest: Some(SHA256)
-            })
-        );
-    }
-
     #[rstest]
     #[case::empty("", ReferenceError::NameEmpty)]
     #[case::upper_case_path("reg.example/App", ReferenceError::InvalidFormat)]
@@ -216,6 +204,8 @@ mod tests {
     #[case::long_tag(&format!("nginx:{}", "a".repeat(129)), ReferenceError::InvalidFormat)]
     #[case::unicode_tag("nginx:vé", ReferenceError::InvalidFormat)]
     #[case::double_slash("reg.example//app", ReferenceError::InvalidFormat)]
+    #[case::trailing_slash("reg.example/app/", ReferenceError::InvalidFormat)]
+    #[case::space("nginx latest", ReferenceError::InvalidFormat)]
     #[case::scheme("https://reg.example/app", ReferenceError::InvalidFormat)]
     #[case::triple_underscore("a___b", ReferenceError::InvalidFormat)]
     #[case::short_digest("nginx@sha256:abc", ReferenceError::InvalidFormat)]

@@ -170,34 +170,6 @@ mod tests {
         assert_eq!(canonical_registry(host) == DOCKER_HUB, expected);
     }
 
-    // distribution: splitDockerDomain rewrites only the exact legacy spelling.
-    #[rstest]
-    #[case::legacy("index.docker.io", "docker.io")]
-    #[case::legacy_other_case("Index.Docker.io", "Index.Docker.io")]
-    #[case::registry_1("registry-1.docker.io", "registry-1.docker.io")]
-    #[case::other("reg.example", "reg.example")]
-    fn distribution_rewrites_only_the_legacy_host(#[case] domain: &str, #[case] expected: &str) {
-        assert_eq!(distribution_domain(domain), expected);
-    }
-
-    #[rstest]
-    #[case::single_name("nginx", ("docker.io", "nginx"))]
-    #[case::namespace("acme/app", ("docker.io", "acme/app"))]
-    #[case::dotted("reg.example/app", ("reg.example", "app"))]
-    #[case::port("reg:5000/app", ("reg:5000", "app"))]
-    #[case::localhost("localhost/app", ("localhost", "app"))]
-    #[case::upper_case("Corp/app", ("Corp", "app"))]
-    fn splits_the_docker_domain(#[case] name: &str, #[case] expected: (&str, &str)) {
-        assert_eq!(split_docker_domain(name), expected);
-    }
-
-    #[rstest]
-    #[case("reg.example:5000", ("reg.example", Some("5000")))]
-    #[case("reg.example", ("reg.example", None))]
-    fn splits_port(#[case] registry: &str, #[case] expected: (&str, Option<&str>)) {
-        assert_eq!(split_port(registry), expected);
-    }
-
     #[rstest]
     #[case::lowest("1", Ok(1))]
     #[case::common("5000", Ok(5000))]

@@ -582,7 +582,8 @@ mod tests {
     }
 
     /// A rule that does not compile but cannot match the request's images is not compiled (the
-    /// host accepted the settings in `validate_settings`); one that may match is a 400.
+    /// host accepted the settings in `validate_settings`); one that may match is a 400, as are
+    /// settings that do not read.
     #[test]
     fn only_the_rules_in_play_are_compiled() {
         let text = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]},
@@ -596,12 +597,19 @@ mod tests {
             error.starts_with("invalid settings: rules[1].secret: \"Bad_Name\""),
             "{error}"
         );
-        let none = RawValue::from_string("null".into()).unwrap();
-        let error = read(&none).err().unwrap();
-        assert!(
-            error.starts_with("invalid settings: rules: is required"),
-            "{error}"
-        );
+        let unreadable = [
+            ("null", "invalid settings: rules: is required"),
+            (
+                r#"{"rules": [{"secret": "a", "images": ["x"]}], "templates": "x"}"#,
+                "invalid settings: templates: \"x\" is not one of check, inject",
+            ),
+        ];
+        for (text, expected) in unreadable {
+            let error = read(&RawValue::from_string(text.into()).unwrap())
+                .err()
+                .unwrap();
+            assert!(error.starts_with(expected), "{error}");
+        }
     }
 
     /// The settings of a request, as `validate` reads them.
@@ -614,78 +622,6 @@ mod tests {
 
     fn parse(settings: serde_json::Value) -> Result<Settings, String> {
         Settings::from_slice(settings.to_string().as_bytes())
-    }
-
-    #[test]
-    fn defaults() {
-        let settings =
-            parse(json!({"rules": [{"secret": "dockerhub", "registries": ["docker.io"]}]}))
-                .unwrap();
-        assert!(settings.inject);
-        assert!(settings.verify_secrets);
-        assert!(settings.check_credentials);
-        assert!(settings.custom_resources.is_empty());
-        assert_eq!(settings.rules[0].on_missing_secret, OnMissingSecret::Reject);
-        assert_eq!(settings.templates, Templates::Check);
-    }
-
-    #[rstest]
-    #[case::check("check", Templates::Check)]
-    #[case::inject("inject", Templates::Inject)]
-    fn templates_modes(#[case] written: &str, #[case] expected: Templates) {
-        let text =
-            json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "templates": written})
-                .to_string();
-        assert_eq!(
-            Settings::from_slice(text.as_bytes()).unwrap().templates,
-            expected
-        );
-        let raw = RawValue::from_string(text).unwrap();
-        assert_eq!(read(&raw).unwrap().templates, expected);
-    }
-
-    /// A `templates` value that does not parse is a 400 in `validate` too, naming the field.
-    #[test]
-    fn a_request_with_an_unknown_templates_value_is_refused() {
-        let text =
-            json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "templates": "x"});
-        let raw = RawValue::from_string(text.to_string()).unwrap();
-        let error = read(&raw).err().unwrap();
-        assert!(
-            error.starts_with("invalid settings: templates: \"x\" is not one of check, inject"),
-            "{error}"
-        );
-    }
-
-    #[test]
-    fn full_settings_compile() {
-        let settings = parse(json!({
-            "rules": [
-                {"secret": "corp-registry", "registries": ["registry.corp.example:5000", "*.corp.example"],
-                 "images": ["docker.io/acme/**"], "onMissingSecret": "warn"},
-                {"secret": "dockerhub", "registries": ["docker.io"], "onMissingSecret": "skip"}
-            ],
-            "inject": false, "verifySecrets": false, "checkCredentials": false,
-            "customResources": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": "$.spec.template.spec"}]
-        }))
-        .unwrap();
-        assert_eq!(settings.rules.len(), 2);
-        assert_eq!(settings.rules[0].on_missing_secret, OnMissingSecret::Warn);
-        assert_eq!(settings.rules[1].on_missing_secret, OnMissingSecret::Skip);
-        assert!(!settings.inject && !settings.verify_secrets && !settings.check_credentials);
-        let rollout = &settings.custom_resources[0];
-        assert_eq!(
-            (
-                rollout.group.as_str(),
-                rollout.version.as_str(),
-                rollout.kind.as_str()
-            ),
-            ("argoproj.io", "v1alpha1", "Rollout")
-        );
-        let acme = ImageRef::parse("acme/app").unwrap();
-        assert!(settings.rules[0].matches(&acme), "images list matches");
-        assert!(settings.rules[1].matches(&acme), "registries list matches");
-        assert!(!settings.rules[0].matches(&ImageRef::parse("nginx").unwrap()));
     }
 
     #[rstest]
@@ -710,6 +646,12 @@ mod tests {
     #[case::bad_jsonpath(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "customResources": [{"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "podSpecPath": "spec.template"}]}), "customResources[0].podSpecPath: \"spec.template\" is not an RFC 9535 JSONPath")]
     #[case::builtin_custom_resource(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "customResources": [{"apiVersion": "apps/v1", "kind": "Deployment", "podSpecPath": "$.spec"}]}), "customResources[0].kind: \"Deployment\" in group \"apps\" is handled by the policy already; remove this entry")]
     #[case::several_errors(json!({"rules": [{"secret": "a", "registries": ["a/b", "docker.io"], "images": ["x:1"]}]}), "rules[0].registries[0]: \"a/b\" has a path (\"/b\"); registries take a host only: write \"a\", or put the repository glob under images; rules[0].images[0]: \"x:1\" has a tag (\":1\"); patterns match repositories: write \"x\"")]
+    #[case::service_account_reject(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "serviceAccounts": [{"secret": "dockerhub", "onMissingSecret": "reject"}]}), "serviceAccounts[0].onMissingSecret: \"reject\" is not allowed for ServiceAccounts: the ServiceAccount controller creates \"default\" in every new namespace at once")]
+    #[case::service_account_outcome(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "serviceAccounts": [{"secret": "dockerhub", "onMissingSecret": "deny"}]}), "serviceAccounts[0].onMissingSecret: \"deny\" is not one of warn, skip")]
+    #[case::service_account_no_secret(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "serviceAccounts": [{}]}), "serviceAccounts[0].secret: is required")]
+    #[case::service_account_bad_secret(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "serviceAccounts": [{"secret": "Docker_Hub"}]}), "serviceAccounts[0].secret: \"Docker_Hub\" is not a valid Secret name")]
+    #[case::service_account_selector(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "serviceAccounts": [{"secret": "a", "namespaceSelector": {"matchExpressions": [{"key": "team", "operator": "In"}]}}]}), "serviceAccounts[0].namespaceSelector.matchExpressions[0].values: must list at least one value")]
+    #[case::service_account_unknown_key(json!({"rules": [{"secret": "a", "registries": ["docker.io"]}], "serviceAccounts": [{"secret": "a", "onMissing": "warn"}]}), "serviceAccounts[0].onMissing: unknown field `onMissing`, expected one of `secret`, `onMissingSecret`, `namespaceSelector`")]
     fn invalid_settings(#[case] settings: serde_json::Value, #[case] expected: &str) {
         let error = parse(settings).unwrap_err();
         assert!(

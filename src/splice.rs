@@ -218,6 +218,7 @@ mod tests {
     use super::*;
     use crate::testing::apply;
     use proptest::prelude::*;
+    use rstest::rstest;
     use serde_json::json;
 
     fn edit(pointer: &str, names: &[&str]) -> Edit {
@@ -261,88 +262,55 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_empty_root_gets_no_comma_and_other_empty_objects_are_refused() {
-        same_as_apply("{ }", &[edit("", &["corp"])]);
-        assert_eq!(
-            splice(r#"{"spec": { }}"#, &[edit("/spec", &["corp"])]),
-            None
-        );
+    fn policy(index: usize) -> Edit {
+        Edit {
+            pointer: format!("/spec/containers/{index}"),
+            field: "imagePullPolicy",
+            value: json!("Always"),
+        }
     }
 
-    #[test]
-    fn several_specs_and_escaped_tokens() {
-        let raw = r#"{"spec":{"a/b":[{"template":{"spec":{"containers":[]}}},{"template":{"spec":{"imagePullSecrets":null}}}]}}"#;
-        same_as_apply(
-            raw,
-            &[
-                edit("/spec/a~1b/1/template/spec", &["x"]),
-                edit("/spec/a~1b/0/template/spec", &["y"]),
-            ],
-        );
+    const CONTAINERS: &str =
+        r#"{"spec":{"containers":[{"image":"a","imagePullPolicy":"IfNotPresent"},{"image":"b"}]}}"#;
+
+    /// Escaped keys and tokens, pretty text, several specs, the root object (ServiceAccounts),
+    /// targets inside arrays and under a workload's template.
+    #[rstest]
+    #[case::empty_root("{ }", vec![edit("", &["corp"])])]
+    #[case::root_object(r#"{"metadata":{"name":"default"}}"#, vec![edit("", &["hub"])])]
+    #[case::escaped_quote(r#"{"spec":{"a\"b":1,"c":2}}"#, vec![edit("/spec", &["corp"])])]
+    #[case::unicode_escapes(r#"{"sp\u0065c":{"\u0041":1}}"#, vec![edit("/spec", &["corp"])])]
+    #[case::pretty("{\n  \"spec\": {\n    \"containers\": []\n  }\n}", vec![edit("/spec", &["corp"])])]
+    #[case::several_specs_escaped_tokens(r#"{"spec":{"a/b":[{"template":{"spec":{"containers":[]}}},{"template":{"spec":{"imagePullSecrets":null}}}]}}"#, vec![edit("/spec/a~1b/1/template/spec", &["x"]), edit("/spec/a~1b/0/template/spec", &["y"])])]
+    #[case::inside_an_array(r#"{"a":[{"b":{"c":1}},{"b":{"c":2}}]}"#, vec![edit("/a/1/b", &["corp"])])]
+    #[case::one_container(CONTAINERS, vec![policy(1)])]
+    fn splices_as_the_parsed_object_would_change(#[case] raw: &str, #[case] edits: Vec<Edit>) {
+        same_as_apply(raw, &edits);
     }
 
-    #[test]
-    fn the_root_object_for_service_accounts() {
-        same_as_apply(r#"{"metadata":{"name":"default"}}"#, &[edit("", &["hub"])]);
-    }
-
-    #[test]
-    fn escaped_keys_and_pretty_text() {
-        same_as_apply(r#"{"spec":{"a\"b":1,"c":2}}"#, &[edit("/spec", &["corp"])]);
-        same_as_apply(r#"{"sp\u0065c":{"\u0041":1}}"#, &[edit("/spec", &["corp"])]);
-        same_as_apply(
-            "{\n  \"spec\": {\n    \"containers\": []\n  }\n}",
-            &[edit("/spec", &["corp"])],
-        );
-    }
-
-    #[test]
-    fn targets_inside_arrays() {
-        same_as_apply(
-            r#"{"a":[{"b":{"c":1}},{"b":{"c":2}}]}"#,
-            &[edit("/a/1/b", &["corp"])],
-        );
-        assert_eq!(
-            splice(r#"{"a":[{"b":{"c":1}}]}"#, &[edit("/a/01/b", &["c"])]),
-            None
-        );
-        assert_eq!(
-            splice(r#"{"a":[{"b":{"c":1}}]}"#, &[edit("/a/3/b", &["c"])]),
-            None
-        );
+    /// A pointer that does not lead to an object that can take its field, or leads to an empty
+    /// object other than the root, gives `None`.
+    #[rstest]
+    #[case::empty_inner_object(r#"{"spec": { }}"#, edit("/spec", &["corp"]))]
+    #[case::not_an_object(r#"{"spec": 3}"#, edit("/spec", &["c"]))]
+    #[case::absent(r#"{"spec": {}}"#, edit("/other", &["c"]))]
+    #[case::index_with_a_leading_zero(r#"{"a":[{"b":{"c":1}}]}"#, edit("/a/01/b", &["c"]))]
+    #[case::index_past_the_end(r#"{"a":[{"b":{"c":1}}]}"#, edit("/a/3/b", &["c"]))]
+    #[case::container_past_the_end(CONTAINERS, policy(2))]
+    fn refused(#[case] raw: &str, #[case] edit: Edit) {
+        assert_eq!(splice(raw, &[edit]), None);
     }
 
     #[test]
     fn containers_and_their_spec_in_one_pass() {
-        let policy = |index: usize| Edit {
-            pointer: format!("/spec/containers/{index}"),
-            field: "imagePullPolicy",
-            value: json!("Always"),
-        };
-        let raw = r#"{"spec":{"containers":[{"image":"a","imagePullPolicy":"IfNotPresent"},{"image":"b"}]}}"#;
-        let spliced = same_as_apply(raw, &[edit("/spec", &["corp"]), policy(0), policy(1)]);
+        let spliced = same_as_apply(
+            CONTAINERS,
+            &[edit("/spec", &["corp"]), policy(0), policy(1)],
+        );
         assert_eq!(
             spliced,
             r#"{"spec":{"containers":[{"image":"a","imagePullPolicy":"Always"},{"image":"b","imagePullPolicy":"Always"}],"imagePullSecrets":[{"name":"corp"}]}}"#
         );
-        same_as_apply(raw, &[policy(1)]);
-        assert_eq!(splice(raw, &[policy(2)]), None);
-    }
-
-    #[test]
-    fn workload_templates() {
-        let raw = r#"{"kind":"CronJob","spec":{"jobTemplate":{"spec":{"template":{"metadata":{},"spec":{"containers":[{"image":"a"}]}}}}}}"#;
-        same_as_apply(
-            raw,
-            &[edit("/spec/jobTemplate/spec/template/spec", &["corp"])],
-        );
-    }
-
-    #[test]
-    fn a_pointer_that_leads_nowhere_is_refused() {
-        assert_eq!(splice(r#"{"spec": 3}"#, &[edit("/spec", &["c"])]), None);
-        assert_eq!(splice(r#"{"spec": {}}"#, &[edit("/other", &["c"])]), None);
     }
 
     fn json_value() -> impl Strategy<Value = Value> {
@@ -362,11 +330,13 @@ mod tests {
     }
 
     proptest! {
-        /// Spliced text parses to exactly what today's clone-and-insert produces.
+        /// Spliced text parses to exactly what applying the edit to the parsed object gives, for
+        /// a Pod's spec and for a Deployment's template, where the way down passes other fields.
         #[test]
         fn splice_equals_apply(
             spec in prop::collection::btree_map("[a-zA-Z]{1,8}", json_value(), 1..5),
             existing in prop::option::of(json_value()),
+            sibling in json_value(),
             names in prop::collection::vec("[a-z]{1,4}", 0..3),
             pretty in any::<bool>(),
         ) {
@@ -374,23 +344,13 @@ mod tests {
             if let Some(existing) = existing {
                 spec.insert(PULL_SECRETS.to_string(), existing);
             }
-            let object = json!({"apiVersion": "v1", "kind": "Pod", "spec": spec});
-            let raw = if pretty { serde_json::to_string_pretty(&object).unwrap() } else { object.to_string() };
             let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            same_as_apply(&raw, &[edit("/spec", &names)]);
-        }
-
-        /// The same through a workload's template, where the way down passes other fields.
-        #[test]
-        fn splice_equals_apply_in_templates(
-            spec in prop::collection::btree_map("[a-zA-Z]{1,8}", json_value(), 1..5),
-            sibling in json_value(),
-            names in prop::collection::vec("[a-z]{1,4}", 0..3),
-        ) {
-            let spec: serde_json::Map<String, Value> = spec.into_iter().collect();
-            let object = json!({"kind": "Deployment", "spec": {"a": sibling, "template": {"spec": spec}, "z": sibling}});
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            same_as_apply(&object.to_string(), &[edit("/spec/template/spec", &names)]);
+            let pod = json!({"apiVersion": "v1", "kind": "Pod", "spec": spec});
+            let deployment = json!({"kind": "Deployment", "spec": {"a": sibling, "template": {"spec": spec}, "z": sibling}});
+            for (object, pointer) in [(pod, "/spec"), (deployment, "/spec/template/spec")] {
+                let raw = if pretty { serde_json::to_string_pretty(&object).unwrap() } else { object.to_string() };
+                same_as_apply(&raw, &[edit(pointer, &names)]);
+            }
         }
     }
 }

@@ -54,21 +54,30 @@ impl MemoryCluster {
         self
     }
 
-    /// Adds a Namespace with these labels.
-    pub fn with_namespace(mut self, name: &str, labels: &[(&str, &str)]) -> Self {
-        let labels = labels
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        self.namespaces.insert(name.to_string(), Ok(labels));
+    /// Adds an answer for a Namespace: its labels, or an error.
+    pub fn with_namespace(
+        mut self,
+        name: &str,
+        labels: Result<&[(&str, &str)], LookupError>,
+    ) -> Self {
+        let labels = labels.map(|pairs| {
+            let pairs = pairs.iter();
+            pairs.map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        });
+        self.namespaces.insert(name.to_string(), labels);
         self
     }
+}
 
-    /// Adds a failed answer for a Namespace.
-    pub fn with_namespace_error(mut self, name: &str, error: LookupError) -> Self {
-        self.namespaces.insert(name.to_string(), Err(error));
-        self
-    }
+/// The scripted answer for `name`; not found when there is none.
+fn answer<T: Clone>(
+    answers: &BTreeMap<String, Result<T, LookupError>>,
+    name: &str,
+) -> Result<T, LookupError> {
+    answers
+        .get(name)
+        .cloned()
+        .unwrap_or(Err(LookupError::NotFound))
 }
 
 impl Cluster for MemoryCluster {
@@ -80,18 +89,9 @@ impl Cluster for MemoryCluster {
     ) -> Result<Secret, LookupError> {
         self.calls
             .push(format!("Secret {namespace}/{name} data={with_data}"));
-        match self
-            .secrets
-            .get(name)
-            .cloned()
-            .unwrap_or(Err(LookupError::NotFound))
-        {
-            Ok(secret) if !with_data => Ok(Secret {
-                secret_type: secret.secret_type,
-                data: None,
-            }),
-            answer => answer,
-        }
+        let secret = answer(&self.secrets, name)?;
+        let data = secret.data.filter(|_| with_data);
+        Ok(Secret { data, ..secret })
     }
 
     fn service_account_pull_secrets(
@@ -101,45 +101,95 @@ impl Cluster for MemoryCluster {
     ) -> Result<Vec<String>, LookupError> {
         self.calls
             .push(format!("ServiceAccount {namespace}/{name}"));
-        self.service_accounts
-            .get(name)
-            .cloned()
-            .unwrap_or(Err(LookupError::NotFound))
+        answer(&self.service_accounts, name)
     }
 
     fn namespace_labels(&mut self, name: &str) -> Result<BTreeMap<String, String>, LookupError> {
         self.calls.push(format!("Namespace {name}"));
-        self.namespaces
-            .get(name)
-            .cloned()
-            .unwrap_or(Err(LookupError::NotFound))
+        answer(&self.namespaces, name)
     }
 }
 
-/// The edits applied to a parsed object: the reference the splice is held to.
 #[cfg(test)]
-pub(crate) fn apply(object: &mut serde_json::Value, edits: &[crate::splice::Edit]) {
-    for edit in edits {
-        if let Some(target) = object
-            .pointer_mut(&edit.pointer)
-            .and_then(serde_json::Value::as_object_mut)
-        {
-            target.insert(edit.field.to_string(), edit.value.clone());
+pub(crate) use test_only::*;
+
+/// Helpers of the unit tests: the parsed-object reference the splice is held to, and decisions
+/// as the tables expect them.
+#[cfg(test)]
+mod test_only {
+    use super::MemoryCluster;
+    use crate::settings::Settings;
+    use crate::splice::{Edit, PULL_SECRETS};
+    use crate::Decision;
+    use serde_json::{json, Value};
+
+    /// The edits applied to a parsed object: the reference the splice is held to.
+    pub(crate) fn apply(object: &mut Value, edits: &[Edit]) {
+        for edit in edits {
+            if let Some(target) = object
+                .pointer_mut(&edit.pointer)
+                .and_then(Value::as_object_mut)
+            {
+                target.insert(edit.field.to_string(), edit.value.clone());
+            }
         }
     }
-}
 
-#[cfg(test)]
-impl crate::Decision {
-    /// The object a mutation makes of `original`, by the parsed-object reference of the splice.
-    pub(crate) fn mutated(&self, original: &serde_json::Value) -> Option<serde_json::Value> {
-        match self {
-            crate::Decision::Mutate { edits, .. } => {
-                let mut object = original.clone();
-                apply(&mut object, edits);
-                Some(object)
-            }
-            _ => None,
+    /// `base` with the fields of `extra`, checked to be valid settings.
+    pub(crate) fn with(mut base: Value, extra: Value) -> Value {
+        base.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        valid(base)
+    }
+
+    /// `settings`, checked to be valid.
+    pub(crate) fn valid(settings: Value) -> Value {
+        Settings::from_slice(settings.to_string().as_bytes()).expect("valid test settings");
+        settings
+    }
+
+    /// `request` decided with `settings` against `cluster` through the production reader, and
+    /// the lookups made.
+    pub(crate) fn decide(
+        request: &Value,
+        settings: &Value,
+        mut cluster: MemoryCluster,
+    ) -> (Decision, Vec<String>) {
+        let payload = json!({"request": request, "settings": settings});
+        let payload = serde_json::to_vec(&payload).unwrap();
+        (crate::decide(&payload, &mut cluster).0, cluster.calls)
+    }
+
+    pub(crate) fn strings(texts: &[&str]) -> Vec<String> {
+        texts.iter().map(|text| text.to_string()).collect()
+    }
+
+    pub(crate) fn accepted(warnings: &[&str]) -> Decision {
+        Decision::Accept {
+            warnings: strings(warnings),
+        }
+    }
+
+    pub(crate) fn rejected(message: &str) -> Decision {
+        Decision::Reject {
+            message: message.to_string(),
+            code: None,
+            warnings: vec![],
+        }
+    }
+
+    /// A mutation setting the `imagePullSecrets` of the pod spec at `pointer` to `names`.
+    pub(crate) fn adds(pointer: &str, names: &[&str], warnings: &[&str]) -> Decision {
+        let value = names.iter().map(|name| json!({ "name": name })).collect();
+        let edit = Edit {
+            pointer: pointer.to_string(),
+            field: PULL_SECRETS,
+            value,
+        };
+        Decision::Mutate {
+            edits: vec![edit],
+            warnings: strings(warnings),
         }
     }
 }

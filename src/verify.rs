@@ -64,186 +64,104 @@ impl<'c, C: Cluster> SecretChecks<'c, C> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::Denial;
-    use crate::testing::MemoryCluster as FakeCluster;
+    use crate::testing::{MemoryCluster, CANARY, CANARY_B64};
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine as _;
     use rstest::rstest;
-    use std::collections::BTreeMap;
 
-    const CANARY: &str = "CANARY-9b1d-verify-password";
-
-    /// `robot:<CANARY>` in base64, an `auth` the kubelet decodes.
-    fn canary_auth() -> String {
-        STANDARD.encode(format!("robot:{CANARY}"))
+    fn secret(secret_type: Option<&str>, key: &str, value: &str) -> MemoryCluster {
+        let data = BTreeMap::from([(key.to_string(), value.to_string())]);
+        let secret_type = secret_type.map(str::to_string);
+        let secret = Secret {
+            secret_type,
+            data: Some(data),
+        };
+        MemoryCluster::default().with_secret("corp", Ok(secret))
     }
 
-    /// A dockerconfigjson secret whose `auths` are `entries` (raw JSON per key).
-    fn secret_with_entries(entries: &[(&str, String)]) -> Result<Secret, LookupError> {
-        let auths: serde_json::Map<String, serde_json::Value> = entries
-            .iter()
-            .map(|(key, entry)| (key.to_string(), serde_json::from_str(entry).unwrap()))
-            .collect();
+    /// A dockerconfigjson secret `corp` whose `auths` are `entries` (raw JSON per key).
+    fn with_entries(entries: &[(&str, &str)]) -> MemoryCluster {
+        let entry =
+            |(key, json): &(&str, &str)| (key.to_string(), serde_json::from_str(json).unwrap());
+        let auths: serde_json::Map<String, serde_json::Value> = entries.iter().map(entry).collect();
         let config = serde_json::json!({ "auths": auths }).to_string();
-        raw_secret(
-            "kubernetes.io/dockerconfigjson",
-            ".dockerconfigjson",
-            &STANDARD.encode(config),
-        )
+        let json = Some("kubernetes.io/dockerconfigjson");
+        secret(json, ".dockerconfigjson", &STANDARD.encode(config))
     }
 
-    /// A secret whose every key holds canary credentials the kubelet accepts.
-    fn docker_secret(keys: &[&str]) -> FakeCluster {
-        let entry = format!(
-            r#"{{"auth":"{}","password":"{CANARY}","identitytoken":"{CANARY}"}}"#,
-            canary_auth()
-        );
-        let entries: Vec<(&str, String)> = keys.iter().map(|k| (*k, entry.clone())).collect();
-        FakeCluster::default().with_secret("corp", secret_with_entries(&entries))
+    /// A secret `corp` whose every key holds the canary credentials.
+    fn docker_secret(keys: &[&str]) -> MemoryCluster {
+        MemoryCluster::default().with_docker_secret("corp", keys)
     }
 
-    fn images(references: &[&str]) -> Vec<ImageRef> {
-        references
+    /// What the checks find about `corp` for `references`, shown; the lookups made.
+    fn problem(
+        mut cluster: MemoryCluster,
+        check: bool,
+        references: &[&str],
+    ) -> (Option<String>, Vec<String>) {
+        let images: Vec<ImageRef> = references
             .iter()
             .map(|r| ImageRef::parse(r).unwrap())
-            .collect()
-    }
-
-    fn problem_for(
-        cluster: &mut FakeCluster,
-        check_credentials: bool,
-        references: &[&str],
-    ) -> Option<Problem> {
-        let images = images(references);
-        let refs: Vec<&ImageRef> = images.iter().collect();
-        SecretChecks::new(cluster, "team-a", check_credentials).problem("corp", &refs)
-    }
-
-    fn raw_secret(secret_type: &str, key: &str, value: &str) -> Result<Secret, LookupError> {
-        Ok(Secret {
-            secret_type: Some(secret_type.into()),
-            data: Some(BTreeMap::from([(key.to_string(), value.to_string())])),
-        })
-    }
-
-    #[test]
-    fn covered_secret_has_no_problem() {
-        let mut cluster = docker_secret(&["reg.example"]);
-        assert_eq!(problem_for(&mut cluster, true, &["reg.example/app"]), None);
-        assert_eq!(cluster.calls, vec!["Secret team-a/corp data=true"]);
-    }
-
-    #[rstest]
-    #[case::missing(FakeCluster::default(), "secret not found")]
-    #[case::not_granted(FakeCluster::default().with_secret("corp", Err(LookupError::NotPermitted(Denial::Capability))), "the policy has not been granted access to it")]
-    #[case::forbidden(FakeCluster::default().with_secret("corp", Err(LookupError::NotPermitted(Denial::Forbidden(None)))), "the PolicyServer is forbidden to read it (403 Forbidden)")]
-    #[case::failed(FakeCluster::default().with_secret("corp", Err(LookupError::Failed("timeout".into()))), "lookup failed: timeout")]
-    #[case::opaque(FakeCluster::default().with_secret("corp", raw_secret("Opaque", "x", "eA==")), "secret type \"Opaque\" holds no registry credentials; use \"kubernetes.io/dockerconfigjson\" or \"kubernetes.io/dockercfg\"")]
-    #[case::no_type(FakeCluster::default().with_secret("corp", Ok(Secret::default())), "secret type \"\" holds no registry credentials; use \"kubernetes.io/dockerconfigjson\" or \"kubernetes.io/dockercfg\"")]
-    #[case::missing_key(FakeCluster::default().with_secret("corp", raw_secret("kubernetes.io/dockerconfigjson", ".dockercfg", "e30=")), "secret data has no \".dockerconfigjson\" entry")]
-    #[case::undecodable(FakeCluster::default().with_secret("corp", raw_secret("kubernetes.io/dockerconfigjson", ".dockerconfigjson", "%%%")), "secret data \".dockerconfigjson\" is not valid base64")]
-    #[case::not_json(FakeCluster::default().with_secret("corp", raw_secret("kubernetes.io/dockercfg", ".dockercfg", "bm90IGpzb24=")), "secret data \".dockercfg\" is not valid docker config JSON")]
-    #[case::base64_of_non_json(FakeCluster::default().with_secret("corp", raw_secret("kubernetes.io/dockerconfigjson", ".dockerconfigjson", "dXNlcj1yb2JvdCBwYXNzd29yZD1odW50ZXIy")), "secret data \".dockerconfigjson\" is not valid docker config JSON")]
-    #[case::other_registry(docker_secret(&["other.example"]), "it holds no credentials for reg.example")]
-    #[case::other_port(docker_secret(&["reg.example:5000"]), "it holds no credentials for reg.example")]
-    fn problems(#[case] mut cluster: FakeCluster, #[case] expected: &str) {
-        let problem = problem_for(&mut cluster, true, &["reg.example/app"]).expect("a problem");
-        assert_eq!(problem.to_string(), expected);
-    }
-
-    #[rstest]
-    #[case::scheme_and_v1("https://reg.example/v1/", "reg.example/app", true)]
-    #[case::port("reg.example:5000", "reg.example:5000/app", true)]
-    #[case::path_prefix("reg.example/team", "reg.example/team/app", true)]
-    // kubelet: credentialprovider.URLsMatch, a plain string prefix.
-    #[case::path_string_prefix("reg.example/team", "reg.example/team2/app", true)]
-    #[case::path_string_prefix_with_port(
-        "registry.corp.example:5000/fin",
-        "registry.corp.example:5000/finance/billing:2.4.1",
-        true
-    )]
-    #[case::wildcard_label("*.corp.example", "eu.corp.example/app", true)]
-    // kubelet: credentialprovider.URLsMatch, hosts are case-sensitive.
-    #[case::host_case("reg.example", "Reg.Example/app", false)]
-    // kubelet: credentialprovider.BasicDockerKeyring.Lookup, isDefaultRegistryMatch.
-    #[case::legacy_hub_key("https://index.docker.io/v1/", "nginx", true)]
-    #[case::docker_io_key_for_hub_image("docker.io", "acme/app", true)]
-    #[case::registry_1_key_not_for_hub_image("registry-1.docker.io", "acme/app", false)]
-    #[case::hub_path_key_not_legacy("index.docker.io/acme", "acme/app", false)]
-    // distribution: splitDockerDomain keeps registry-1.docker.io and maps index.docker.io.
-    #[case::registry_1_image_not_docker_io("docker.io", "registry-1.docker.io/acme/app", false)]
-    #[case::registry_1_image_own_key("registry-1.docker.io", "registry-1.docker.io/acme/app", true)]
-    #[case::index_image_is_docker_io("docker.io", "index.docker.io/acme/app", true)]
-    fn key_forms(#[case] key: &str, #[case] image: &str, #[case] covered: bool) {
-        let mut cluster = docker_secret(&[key]);
-        assert_eq!(
-            problem_for(&mut cluster, true, &[image]).is_none(),
-            covered,
-            "{key} for {image}"
-        );
-    }
-
-    #[test]
-    fn lists_every_uncovered_registry_sorted_once() {
-        let mut cluster = docker_secret(&["b.example"]);
-        let problem = problem_for(
-            &mut cluster,
-            true,
-            &["z.example/a", "b.example/x", "a.example/y", "z.example/b"],
-        )
-        .unwrap();
-        assert_eq!(
-            problem.to_string(),
-            "it holds no credentials for a.example, z.example"
-        );
-    }
-
-    #[test]
-    fn without_credential_check_only_the_type_is_fetched_and_checked() {
-        let mut cluster = docker_secret(&["other.example"]);
-        assert_eq!(problem_for(&mut cluster, false, &["reg.example/app"]), None);
-        assert_eq!(cluster.calls, vec!["Secret team-a/corp data=false"]);
-    }
-
-    #[test]
-    fn each_secret_is_looked_up_once() {
-        let mut cluster = docker_secret(&["reg.example"]);
-        let images = images(&["reg.example/app"]);
-        let refs: Vec<&ImageRef> = images.iter().collect();
-        let mut checks = SecretChecks::new(&mut cluster, "team-a", true);
-        assert_eq!(checks.problem("corp", &refs), None);
-        assert_eq!(
-            checks.problem("other", &refs),
-            Some(Problem::Lookup(LookupError::NotFound))
-        );
-        assert_eq!(checks.problem("corp", &refs), None);
-        assert_eq!(
-            checks.problem("other", &refs),
-            Some(Problem::Lookup(LookupError::NotFound))
-        );
-        assert_eq!(
-            cluster.calls,
-            vec![
-                "Secret team-a/corp data=true",
-                "Secret team-a/other data=true"
-            ]
-        );
-    }
-
-    #[test]
-    fn canary_never_appears_in_problems() {
-        let mut cluster = docker_secret(&["other.example"]);
-        let problem = problem_for(&mut cluster, true, &["reg.example/app"]).unwrap();
-        assert_no_canary(&problem);
-    }
-
-    fn assert_no_canary(problem: &Problem) {
-        for shown in [problem.to_string(), format!("{problem:?}")] {
+            .collect();
+        let images: Vec<&ImageRef> = images.iter().collect();
+        let mut checks = SecretChecks::new(&mut cluster, "team-a", check);
+        let found = checks.problem("corp", &images);
+        if let Some(problem) = &found {
+            let shown = format!("{problem} {problem:?}");
             assert!(
-                !shown.contains(CANARY) && !shown.contains(&canary_auth()),
+                !shown.contains(CANARY) && !shown.contains(CANARY_B64),
                 "{shown}"
             );
         }
+        (found.map(|problem| problem.to_string()), cluster.calls)
+    }
+
+    const WRONG_TYPE: &str = "holds no registry credentials; use \"kubernetes.io/dockerconfigjson\" or \"kubernetes.io/dockercfg\"";
+
+    /// A secret that is missing, of the wrong type, undecodable or without credentials for the
+    /// image; with `checkCredentials: false` only its type is fetched, and checked.
+    #[rstest]
+    #[case::covered(docker_secret(&["reg.example"]), true, None)]
+    #[case::missing(MemoryCluster::default(), true, Some("secret not found".into()))]
+    #[case::no_type(secret(None, "x", "eA=="), true, Some(format!("secret type \"\" {WRONG_TYPE}")))]
+    #[case::undecodable(secret(Some("kubernetes.io/dockerconfigjson"), ".dockerconfigjson", "%%%"), true, Some("secret data \".dockerconfigjson\" is not valid base64".into()))]
+    #[case::other_registry(docker_secret(&["other.example"]), true, Some("it holds no credentials for reg.example".into()))]
+    #[case::type_only_credentials_unchecked(docker_secret(&["other.example"]), false, None)]
+    #[case::type_only_still_checked(secret(Some("Opaque"), "x", "eA=="), false, Some(format!("secret type \"Opaque\" {WRONG_TYPE}")))]
+    fn problems(
+        #[case] cluster: MemoryCluster,
+        #[case] check: bool,
+        #[case] expected: Option<String>,
+    ) {
+        let (found, calls) = problem(cluster, check, &["reg.example/app"]);
+        assert_eq!(found, expected);
+        assert_eq!(calls, [format!("Secret team-a/corp data={check}")]);
+    }
+
+    /// The image is looked up as the kubelet names it (distribution's `splitDockerDomain`).
+    #[rstest]
+    #[case::host_case_kept("reg.example", "Reg.Example/app", false)]
+    #[case::legacy_hub_key("https://index.docker.io/v1/", "nginx", true)]
+    #[case::registry_1_image_not_docker_io("docker.io", "registry-1.docker.io/acme/app", false)]
+    #[case::index_image_is_docker_io("docker.io", "index.docker.io/acme/app", true)]
+    fn key_forms(#[case] key: &str, #[case] image: &str, #[case] covered: bool) {
+        let (found, _) = problem(docker_secret(&[key]), true, &[image]);
+        assert_eq!(found.is_none(), covered, "{key} for {image}");
+    }
+
+    #[test]
+    fn lists_every_uncovered_registry_once_sorted_as_the_kubelet_names_it() {
+        let images = [
+            "z.example/a",
+            "b.example/x",
+            "a.example/y",
+            "z.example/b",
+            "registry-1.docker.io/acme/app",
+        ];
+        let (found, _) = problem(docker_secret(&["b.example", "docker.io"]), true, &images);
+        let expected = "it holds no credentials for a.example, registry-1.docker.io, z.example";
+        assert_eq!(found.as_deref(), Some(expected));
     }
 
     // kubelet: credentialprovider.DockerConfigEntry.UnmarshalJSON fails MakeDockerKeyring, so
@@ -257,81 +175,40 @@ mod tests {
         #[case] bad: String,
         #[case] reason: &str,
     ) {
-        let good = format!(r#"{{"auth":"{}"}}"#, canary_auth());
-        let mut cluster = FakeCluster::default().with_secret(
-            "corp",
-            secret_with_entries(&[("reg.example", good), ("robot:pw@other.example", bad)]),
+        let good = format!(r#"{{"auth":"{CANARY_B64}"}}"#);
+        let cluster = with_entries(&[("reg.example", &good), ("robot:pw@other.example", &bad)]);
+        let (found, _) = problem(cluster, true, &["reg.example/app"]);
+        let expected = format!("secret data \".dockerconfigjson\": the entry for registry \"<user>@other.example\" {reason}");
+        assert!(
+            found
+                .as_ref()
+                .is_some_and(|found| found.starts_with(&expected)),
+            "{found:?}"
         );
-        let problem = problem_for(&mut cluster, true, &["reg.example/app"]).expect("unusable");
-        assert!(matches!(problem, Problem::Unusable(_)), "{problem:?}");
-        let expected = format!(
-            "secret data \".dockerconfigjson\": the entry for registry \"<user>@other.example\" {reason}"
-        );
-        assert!(problem.to_string().starts_with(&expected), "{problem}");
-        assert!(!problem.to_string().contains("pw@"), "{problem}");
-        assert_no_canary(&problem);
     }
 
     // kubelet: credentialprovider.BasicDockerKeyring.Lookup returns the empty entry, so the pull
-    // is anonymous: identitytoken and registrytoken are not read from a secret.
+    // is anonymous: identitytoken and registrytoken are not read from a secret; it uses every
+    // matching key, the legacy index.docker.io fallback only when none matches.
     #[rstest]
-    #[case::empty("{}".to_string())]
-    #[case::null("null".to_string())]
-    #[case::tokens_only(format!(r#"{{"identitytoken":"{CANARY}","registrytoken":"{CANARY}"}}"#))]
-    #[case::auth_of_a_bare_colon(format!(r#"{{"auth":"{}"}}"#, STANDARD.encode(":")))]
-    #[case::empty_strings(r#"{"username":"","password":"","auth":""}"#.to_string())]
-    fn an_entry_without_username_or_password_holds_no_credentials(#[case] entry: String) {
-        let mut cluster = FakeCluster::default()
-            .with_secret("corp", secret_with_entries(&[("reg.example", entry)]));
-        let problem = problem_for(&mut cluster, true, &["reg.example/app"]).expect("anonymous");
+    #[case::empty(&[("reg.example", "{}")], "reg.example/app")]
+    #[case::null(&[("reg.example", "null")], "reg.example/app")]
+    #[case::tokens_only(&[("reg.example", r#"{"identitytoken":"CANARY-0f9e8d7c-secret","registrytoken":"CANARY-0f9e8d7c-secret"}"#)], "reg.example/app")]
+    #[case::auth_of_a_bare_colon(&[("reg.example", r#"{"auth":"Og=="}"#)], "reg.example/app")]
+    #[case::empty_strings(&[("reg.example", r#"{"username":"","password":"","auth":""}"#)], "reg.example/app")]
+    #[case::anonymous_match_hides_the_legacy_hub_key(&[("docker.io", "{}"), ("https://index.docker.io/v1/", r#"{"auth":"dTpw"}"#)], "nginx")]
+    fn an_entry_without_username_or_password_holds_no_credentials(
+        #[case] entries: &[(&str, &str)],
+        #[case] image: &str,
+    ) {
+        let (found, _) = problem(with_entries(entries), true, &[image]);
+        let registry = ImageRef::parse(image)
+            .unwrap()
+            .kubelet_registry()
+            .to_string();
         assert_eq!(
-            problem.to_string(),
-            "it holds no credentials for reg.example"
+            found,
+            Some(format!("it holds no credentials for {registry}"))
         );
-        assert_no_canary(&problem);
-    }
-
-    // kubelet: credentialprovider.BasicDockerKeyring.Lookup uses every matching key; the legacy
-    // index.docker.io fallback applies only when none matches.
-    #[test]
-    fn an_anonymous_match_hides_the_legacy_hub_key() {
-        let good = format!(r#"{{"auth":"{}"}}"#, canary_auth());
-        let mut cluster = FakeCluster::default().with_secret(
-            "corp",
-            secret_with_entries(&[
-                ("docker.io", "{}".into()),
-                ("https://index.docker.io/v1/", good),
-            ]),
-        );
-        let problem = problem_for(&mut cluster, true, &["nginx"]).expect("anonymous");
-        assert_eq!(problem.to_string(), "it holds no credentials for docker.io");
-    }
-
-    #[test]
-    fn the_missing_registry_is_named_as_the_kubelet_looks_it_up() {
-        let mut cluster = docker_secret(&["docker.io"]);
-        let problem =
-            problem_for(&mut cluster, true, &["registry-1.docker.io/acme/app"]).expect("uncovered");
-        assert_eq!(
-            problem.to_string(),
-            "it holds no credentials for registry-1.docker.io"
-        );
-    }
-
-    #[test]
-    fn without_credential_check_the_type_is_still_checked() {
-        let mut cluster = FakeCluster::default().with_secret(
-            "corp",
-            Ok(Secret {
-                secret_type: Some("Opaque".into()),
-                data: None,
-            }),
-        );
-        let problem = problem_for(&mut cluster, false, &["reg.example/app"]).expect("wrong type");
-        assert_eq!(
-            problem.to_string(),
-            "secret type \"Opaque\" holds no registry credentials; use \"kubernetes.io/dockerconfigjson\" or \"kubernetes.io/dockercfg\""
-        );
-        assert_eq!(cluster.calls, vec!["Secret team-a/corp data=false"]);
     }
 }
