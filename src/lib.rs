@@ -37,7 +37,7 @@ pub use crate::image_ref::ImageRef;
 /// Why a cluster lookup gave no object, and how to read that from the host's error text.
 pub use crate::lookup_error::{classify as classify_lookup_error, Denial, LookupError};
 /// Registry patterns from the settings, and why one does not compile.
-pub use crate::matcher::{PatternError, PatternErrorKind, RegistryPattern};
+pub use crate::matcher::{PatternError, RegistryPattern};
 /// The distribution reference grammar (`name[:tag][@digest]`), equal to oci-spec's for ASCII.
 pub use crate::reference::{parse as parse_reference, Reference, ReferenceError};
 /// Docker Hub's canonical name, and a registry host normalised as the rules compare it.
