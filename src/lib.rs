@@ -88,19 +88,14 @@ fn validate_settings(payload: &[u8]) -> CallResult {
 /// The answer to a `validate` payload (`{"request": ..., "settings": ...}`), as the JSON the
 /// host reads.
 pub fn respond<C: Cluster>(payload: &[u8], cluster: &mut C) -> Vec<u8> {
-    let (decision, object) = decide(payload, cluster);
+    let (decision, object) =
+        decide(payload, cluster).unwrap_or_else(|message| (Decision::bad_request(message), None));
     response::write(decision, object)
 }
 
-/// The decision for a payload, and the request's object text that a mutation is spliced into.
-fn decide<'p, C: Cluster>(payload: &'p [u8], cluster: &mut C) -> (Decision, Option<&'p RawValue>) {
-    decide_readable(payload, cluster)
-        .unwrap_or_else(|message| (Decision::bad_request(message), None))
-}
-
-/// The same; the error is the message of a 400, for a payload, settings or object that does not
-/// read.
-fn decide_readable<'p, C: Cluster>(
+/// The decision for a payload, and the request's object text that a mutation is spliced into;
+/// the error is the message of a 400, for a payload, settings or object that does not read.
+fn decide<'p, C: Cluster>(
     payload: &'p [u8],
     cluster: &mut C,
 ) -> Result<(Decision, Option<&'p RawValue>), String> {
@@ -152,7 +147,8 @@ pub(crate) fn decide_request<C: Cluster>(
     cluster: &mut C,
 ) -> Decision {
     let payload = serde_json::json!({"request": request, "settings": settings});
-    decide(&serde_json::to_vec(&payload).unwrap(), cluster).0
+    let payload = serde_json::to_vec(&payload).unwrap();
+    decide(&payload, cluster).map_or_else(Decision::bad_request, |(decision, _)| decision)
 }
 
 /// `settings`, checked to be valid.
