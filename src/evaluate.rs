@@ -15,9 +15,7 @@ use crate::outcome::{
     failure_line, fix_for, for_workload, unread_account_warning, Decision, Findings, Mode,
     OnMissingSecret, Problem,
 };
-use crate::pod_spec::{
-    containers, pull_secret_names, service_account_name, Container, ContainerList,
-};
+use crate::pod_spec::{containers, pull_secret_names, service_account_name, Container};
 use crate::request::Request;
 use crate::settings::{RequestSettings, Rule, Templates};
 use crate::splice::{Edit, PULL_POLICY, PULL_SECRETS};
@@ -99,7 +97,7 @@ fn decide<C: Cluster>(
         Specs::Running(_) => request.old_object.get("spec"),
         _ => None,
     };
-    let before: BTreeSet<(ContainerList, &str, &str)> =
+    let before: BTreeSet<(&str, &str, &str)> =
         containers(old_spec.unwrap_or(&Value::Null), || "oldObject.spec".into())
             .unwrap_or_default()
             .into_iter()
@@ -107,7 +105,7 @@ fn decide<C: Cluster>(
             .collect();
     let only_ephemeral = specs == Specs::Running(Mode::EphemeralContainers);
     let counted = |c: &Container| {
-        (!only_ephemeral || c.list == ContainerList::EphemeralContainers)
+        (!only_ephemeral || c.list == "ephemeralContainers")
             && !before.contains(&(c.list, c.name, c.image))
     };
     let hits = rule_hits(&views, &images, counted, request, cluster);
@@ -471,7 +469,7 @@ fn pull_policy_edits(specs: &[PodSpecView], rule: &Rule, hits: &[Hit], edits: &m
     }
     for hit in hits.iter().filter(|hit| !hit.container.pulls_every_time()) {
         let Container { list, index, .. } = hit.container;
-        let pointer = format!("{}/{}/{index}", specs[hit.spec].pointer, list.field());
+        let pointer = format!("{}/{list}/{index}", specs[hit.spec].pointer);
         if !edits.iter().any(|edit| edit.pointer == pointer) {
             edits.push(Edit {
                 pointer,
