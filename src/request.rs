@@ -92,13 +92,11 @@ pub(crate) fn read(
 ) -> Result<(AdmissionRequest<'_>, Result<RequestSettings<'_>, String>), String> {
     let (request, settings) = match parse::<RawSettings>(payload) {
         Ok(Payload { request, settings }) => (request, RequestSettings::new(settings)),
+        // The request reads the same either way, so what failed is the settings, which are there.
         Err(_) => {
             let Payload { request, settings } = parse::<&RawValue>(payload)?;
-            let settings = match settings {
-                Some(settings) => Err(RequestSettings::unreadable(settings)),
-                None => RequestSettings::new(None),
-            };
-            (request, settings)
+            let message = settings.map(RequestSettings::unreadable);
+            (request, Err(message.unwrap_or_default()))
         }
     };
     match request {
