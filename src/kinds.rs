@@ -113,22 +113,20 @@ pub(crate) fn target(
     sub_resource: &str,
     custom: impl FnOnce() -> Result<Option<CustomResource>, String>,
 ) -> Result<Option<Target>, String> {
-    let workload = match (operation, sub_resource, group, kind) {
-        ("UPDATE", "ephemeralcontainers", "", "Pod") => {
-            return Ok(Some(Target::EphemeralContainers))
-        }
-        ("CREATE" | "UPDATE", "", "", "ServiceAccount") => return Ok(Some(Target::ServiceAccount)),
-        ("CREATE" | "UPDATE", "", _, _) => match builtin_kind(group, kind) {
+    let target = match (operation, sub_resource, group, kind) {
+        ("UPDATE", "ephemeralcontainers", "", "Pod") => Target::EphemeralContainers,
+        ("CREATE" | "UPDATE", "", "", "ServiceAccount") => Target::ServiceAccount,
+        ("CREATE" | "UPDATE", "", _, _) => Target::PodSpecs(match builtin_kind(group, kind) {
             Some(builtin) if builtin.kind == "Pod" => Workload::Pod,
             Some(builtin) => Workload::Template(builtin),
             None => match custom()? {
                 Some(custom) => Workload::Custom(custom),
                 None => return Ok(None),
             },
-        },
+        }),
         _ => return Ok(None),
     };
-    Ok(Some(Target::PodSpecs(workload)))
+    Ok(Some(target))
 }
 
 /// The built-in kind for an API group and kind, if the policy handles it natively.
