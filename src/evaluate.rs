@@ -23,8 +23,6 @@ use crate::verify::SecretChecks;
 
 /// Containers named in one failure line before the rest are only counted.
 const LISTED_CONTAINERS: usize = 5;
-/// Longest workload name shown in a message (the API server validates it after webhooks).
-const SHOWN_NAME: usize = 253;
 
 /// What the pod specs of a request are, decided once from its kind, operation and `templates`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -132,8 +130,7 @@ fn decide<C: Cluster>(
     if !checked {
         return decision;
     }
-    let name = value_at(request.object, "/metadata/name").and_then(Value::as_str);
-    let name: String = name.unwrap_or_default().chars().take(SHOWN_NAME).collect();
+    let name = request.shown_name();
     for_workload(decision, (request.kind, request.namespace, &name), &unread)
 }
 

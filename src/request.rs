@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::json_pointer::value_at;
 use crate::object::Text;
 use crate::settings::{RawSettings, RequestSettings};
 
@@ -82,6 +83,17 @@ pub(crate) struct Request<'a> {
     pub namespace: &'a str,
     pub object: &'a Value,
     pub old_object: &'a Value,
+}
+
+/// Longest object name shown in a message (the API server validates it after webhooks).
+const SHOWN_NAME: usize = 253;
+
+impl Request<'_> {
+    /// The object's name as a message shows it, at most 253 characters; empty if it has none.
+    pub fn shown_name(&self) -> String {
+        let name = value_at(self.object, "/metadata/name").and_then(Value::as_str);
+        name.unwrap_or_default().chars().take(SHOWN_NAME).collect()
+    }
 }
 
 /// Reads a payload: the request, and its settings or the 400 message they get; the error is the

@@ -6,7 +6,6 @@
 use serde_json::Value;
 
 use crate::cluster::Cluster;
-use crate::json_pointer::value_at;
 use crate::kinds::METADATA;
 use crate::merge::merged_pull_secrets;
 use crate::namespace_scope::NamespaceLabels;
@@ -23,9 +22,6 @@ use crate::verify::SecretChecks;
 pub(crate) const SERVICE_ACCOUNT: Keep =
     Keep::Fields(&[("metadata", METADATA), ("imagePullSecrets", Keep::Whole)]);
 
-/// Longest ServiceAccount name shown in a message (the API server validates it after webhooks).
-const SHOWN_NAME: usize = 253;
-
 /// Decides a ServiceAccount CREATE or UPDATE.
 pub(crate) fn evaluate<C: Cluster>(
     request: &Request,
@@ -40,12 +36,7 @@ pub(crate) fn evaluate<C: Cluster>(
     let object = request.object;
     // The API server decodes a ServiceAccount before admission: its list is a list, or absent.
     let listed = pull_secret_names(object, String::new).unwrap_or_default();
-    let account: String = value_at(object, "/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .chars()
-        .take(SHOWN_NAME)
-        .collect();
+    let account = request.shown_name();
     let namespace = request.namespace;
 
     // Which entries apply here (one Namespace read at most), each secret once, in settings order.
