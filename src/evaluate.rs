@@ -116,7 +116,7 @@ fn decide<C: Cluster>(
         true => pods_lists(&mut views, &hits, settings, request.namespace, cluster),
         false => Vec::new(),
     };
-    let decision = match settings.inject {
+    let decision = match settings.raw.inject {
         true => inject(request, settings, inherits, &views, &hits, cluster),
         false => report(
             request,
@@ -170,7 +170,7 @@ fn pods_lists<C: Cluster>(
     cluster: &mut C,
 ) -> Vec<(String, LookupError)> {
     let skip = |r: &RuleHits| r.rule.on_missing_secret == OnMissingSecret::Skip;
-    if settings.inject && !hits.iter().any(skip) {
+    if settings.raw.inject && !hits.iter().any(skip) {
         return Vec::new();
     }
     let mut accounts: BTreeMap<String, Result<Vec<String>, LookupError>> = BTreeMap::new();
@@ -335,19 +335,19 @@ fn inject<C: Cluster>(
     let mut findings = Findings::default();
     let mut wanted: Vec<Vec<&str>> = vec![Vec::new(); specs.len()];
     let mut edits: Vec<Edit> = Vec::new();
-    let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
+    let mut checks = SecretChecks::new(cluster, request.namespace, settings.raw.check_credentials);
     for RuleHits {
         rule,
         hits,
         namespace_problem,
     } in hits
     {
-        let problem = namespace_problem.clone().or_else(|| {
-            settings
-                .verify_secrets
-                .then(|| checks.problem(&rule.secret, &distinct_images(hits)))
-                .flatten()
-        });
+        let problem = match namespace_problem.clone() {
+            None if settings.raw.verify_secrets => {
+                checks.problem(&rule.secret, &distinct_images(hits))
+            }
+            problem => problem,
+        };
         let add = match problem {
             None => true,
             Some(problem) => {
@@ -414,7 +414,7 @@ fn report<C: Cluster>(
 ) -> Decision {
     let mut findings = Findings::default();
     let mut edits = Vec::new();
-    let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
+    let mut checks = SecretChecks::new(cluster, request.namespace, settings.raw.check_credentials);
     for rule_hits in hits {
         let RuleHits {
             rule,
@@ -434,7 +434,7 @@ fn report<C: Cluster>(
         if !unreferenced.is_empty() {
             fail(&Problem::NotReferenced, &unreferenced);
         }
-        if !referenced.is_empty() && settings.verify_secrets {
+        if !referenced.is_empty() && settings.raw.verify_secrets {
             if let Some(problem) = checks.problem(&rule.secret, &distinct_images(&referenced)) {
                 fail(&problem, &referenced);
             }

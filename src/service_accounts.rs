@@ -55,28 +55,26 @@ pub(crate) fn evaluate<C: Cluster>(
 
     let mut findings = Findings::default();
     let mut wanted: Vec<&str> = Vec::new();
-    let mut checks = SecretChecks::new(cluster, namespace, settings.check_credentials);
+    let mut checks = SecretChecks::new(cluster, namespace, settings.raw.check_credentials);
     for (entry, namespace_problem) in in_play {
         let secret = entry.secret.as_str();
         let referenced = listed.contains(&secret);
         let line =
             |problem: &Problem| service_account_failure(namespace, secret, &account, problem);
-        if !settings.inject && !referenced && namespace_problem.is_none() {
+        if !settings.raw.inject && !referenced && namespace_problem.is_none() {
             // Validate-only: a missing reference is what the audit reports.
             findings.rejections.insert(line(&Problem::NotReferenced));
             continue;
         }
-        let problem = namespace_problem.or_else(|| {
-            settings
-                .verify_secrets
-                .then(|| checks.problem(secret, &[]))
-                .flatten()
-        });
+        let problem = match namespace_problem {
+            None if settings.raw.verify_secrets => checks.problem(secret, &[]),
+            problem => problem,
+        };
         let Some(problem) = problem else {
-            wanted.extend(settings.inject.then_some(secret));
+            wanted.extend(settings.raw.inject.then_some(secret));
             continue;
         };
-        if !settings.inject {
+        if !settings.raw.inject {
             // Validate-only: a secret that is referenced but fails its checks, or an unreadable
             // namespace, only warns.
             findings.warnings.insert(line(&problem));
