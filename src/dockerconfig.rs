@@ -12,10 +12,9 @@ use base64::alphabet::STANDARD as STANDARD_ALPHABET;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use crate::object::visit_as;
 use crate::registry_host::{distribution_domain, DOCKER_HUB, LEGACY_DOCKER_HUB};
 
 /// The two Secret types that carry registry credentials. `kubernetes.io/dockerconfigjson` holds
@@ -197,19 +196,20 @@ pub fn keyring(
     let json = STANDARD
         .decode(encoded)
         .map_err(|_| DockerConfigError::NotBase64(key))?;
+    let not_json = |_| DockerConfigError::NotJson(key);
     let (entries, first_failure) = match secret_type {
         DOCKER_CONFIG_JSON => {
-            let document = serde_json::from_slice::<Option<DockerConfigJson>>(&json)
-                .map_err(|_| DockerConfigError::NotJson(key))?
+            let document = serde_json::from_slice::<Option<Config<true>>>(&json)
+                .map_err(not_json)?
                 .unwrap_or_default();
             (document.auths, document.first_failure)
         }
-        // DOCKER_CFG, the only other type with a config key.
+        // DOCKER_CFG, the only other type with a config key: the entries at the top level.
         _ => {
-            let auths = serde_json::from_slice::<Option<Auths>>(&json)
-                .map_err(|_| DockerConfigError::NotJson(key))?
+            let auths = serde_json::from_slice::<Option<Config<false>>>(&json)
+                .map_err(not_json)?
                 .unwrap_or_default();
-            (Some(auths.entries), auths.first_failure)
+            (Some(auths.auths.unwrap_or_default()), auths.first_failure)
         }
     };
     if let Some((registry, failure)) = first_failure {
@@ -290,38 +290,49 @@ fn json_name_is(key: &str, field: &str) -> bool {
     key.chars().map(fold).eq(field.chars().map(fold))
 }
 
-/// `credentialprovider.DockerConfigJSON`: `auths`, and `HttpHeaders` whose type Go still checks.
+/// A docker config as Go's `encoding/json` fills the kubelet's types: with `DOCUMENT`,
+/// `credentialprovider.DockerConfigJSON` (`auths`, and `HttpHeaders` whose type Go still
+/// checks); without, `credentialprovider.DockerConfig`, the registry entries themselves (all of
+/// a `.dockercfg`, and `auths`).
 #[derive(Default)]
-struct DockerConfigJson {
-    /// `None` while no `auths` object was seen, or after a later `null` reset it (as Go does).
+struct Config<const DOCUMENT: bool> {
+    /// Per registry key, whether its entry yields credentials. In a document, `None` while no
+    /// `auths` object was seen, or after a later `null` reset it (as Go does).
     auths: Option<BTreeMap<String, bool>>,
     /// The first entry, in document order, that fails to decode: there Go stops.
     first_failure: Option<(String, EntryFailure)>,
 }
 
-impl<'de> Deserialize<'de> for DockerConfigJson {
+impl<'de, const DOCUMENT: bool> Deserialize<'de> for Config<DOCUMENT> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct DocumentVisitor;
-        impl<'de> Visitor<'de> for DocumentVisitor {
-            type Value = DockerConfigJson;
+        struct ConfigVisitor<const DOCUMENT: bool>;
+        impl<'de, const DOCUMENT: bool> Visitor<'de> for ConfigVisitor<DOCUMENT> {
+            type Value = Config<DOCUMENT>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a docker config object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut document = DockerConfigJson::default();
+                let mut config = Config::default();
                 while let Some(name) = map.next_key::<String>()? {
-                    if json_name_is(&name, "auths") {
+                    if !DOCUMENT {
+                        let Entry(credentials) = map.next_value()?;
+                        if let Err(failure) = credentials {
+                            config
+                                .first_failure
+                                .get_or_insert_with(|| (name.clone(), failure));
+                        }
+                        let auths = config.auths.get_or_insert_default();
+                        auths.insert(name, credentials.unwrap_or(false));
+                    } else if json_name_is(&name, "auths") {
                         // Go decodes a second `auths` object into the same map; `null` resets it.
-                        match map.next_value::<Option<Auths>>()? {
+                        match map.next_value::<Option<Config<false>>>()? {
                             Some(more) => {
-                                document.first_failure =
-                                    document.first_failure.take().or(more.first_failure);
-                                document
-                                    .auths
-                                    .get_or_insert_with(BTreeMap::new)
-                                    .extend(more.entries);
+                                config.first_failure =
+                                    config.first_failure.take().or(more.first_failure);
+                                let auths = config.auths.get_or_insert_default();
+                                auths.extend(more.auths.unwrap_or_default());
                             }
-                            None => document.auths = None,
+                            None => config.auths = None,
                         }
                     } else if json_name_is(&name, "httpheaders") {
                         // Go's `map[string]string` takes only an object of strings (or `null`):
@@ -331,44 +342,10 @@ impl<'de> Deserialize<'de> for DockerConfigJson {
                         map.next_value::<IgnoredAny>()?;
                     }
                 }
-                Ok(document)
+                Ok(config)
             }
         }
-        deserializer.deserialize_map(DocumentVisitor)
-    }
-}
-
-/// `credentialprovider.DockerConfig`: per registry key, whether its entry yields credentials, and
-/// the first entry (in document order) that fails to decode.
-#[derive(Default)]
-struct Auths {
-    entries: BTreeMap<String, bool>,
-    first_failure: Option<(String, EntryFailure)>,
-}
-
-impl<'de> Deserialize<'de> for Auths {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct AuthsVisitor;
-        impl<'de> Visitor<'de> for AuthsVisitor {
-            type Value = Auths;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object of registry entries")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut auths = Auths::default();
-                while let Some(registry) = map.next_key::<String>()? {
-                    let Entry(credentials) = map.next_value()?;
-                    if let Err(failure) = credentials {
-                        auths
-                            .first_failure
-                            .get_or_insert_with(|| (registry.clone(), failure));
-                    }
-                    auths.entries.insert(registry, credentials.unwrap_or(false));
-                }
-                Ok(auths)
-            }
-        }
-        deserializer.deserialize_map(AuthsVisitor)
+        deserializer.deserialize_map(ConfigVisitor)
     }
 }
 
@@ -410,7 +387,26 @@ impl<'de> Deserialize<'de> for Entry {
             fn visit_unit<E>(self) -> Result<Self::Value, E> {
                 Ok(Entry(Ok(false)))
             }
-            visit_as!(Entry(Err(EntryFailure::NotAnObject)); scalars, str, seq);
+            // Any other value is read past (a list's content unchecked), and is not an object.
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(Entry(Err(EntryFailure::NotAnObject)))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(Entry(Err(EntryFailure::NotAnObject)))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(Entry(Err(EntryFailure::NotAnObject)))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(Entry(Err(EntryFailure::NotAnObject)))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+                Ok(Entry(Err(EntryFailure::NotAnObject)))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                IgnoredAny.visit_seq(seq)?;
+                Ok(Entry(Err(EntryFailure::NotAnObject)))
+            }
         }
         deserializer.deserialize_any(EntryVisitor)
     }

@@ -15,9 +15,7 @@ use crate::outcome::{
     failure_line, fix_for, for_workload, unread_account_warning, Decision, Findings, Mode,
     OnMissingSecret, Problem,
 };
-use crate::pod_spec::{
-    containers, pull_secret_names, service_account_name, Container, ContainerList,
-};
+use crate::pod_spec::{containers, pull_secret_names, service_account_name, Container};
 use crate::request::Request;
 use crate::settings::{RequestSettings, Rule, Templates};
 use crate::splice::{Edit, PULL_POLICY, PULL_SECRETS};
@@ -25,8 +23,6 @@ use crate::verify::SecretChecks;
 
 /// Containers named in one failure line before the rest are only counted.
 const LISTED_CONTAINERS: usize = 5;
-/// Longest workload name shown in a message (the API server validates it after webhooks).
-const SHOWN_NAME: usize = 253;
 
 /// What the pod specs of a request are, decided once from its kind, operation and `templates`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -99,7 +95,7 @@ fn decide<C: Cluster>(
         Specs::Running(_) => request.old_object.get("spec"),
         _ => None,
     };
-    let before: BTreeSet<(ContainerList, &str, &str)> =
+    let before: BTreeSet<(&str, &str, &str)> =
         containers(old_spec.unwrap_or(&Value::Null), || "oldObject.spec".into())
             .unwrap_or_default()
             .into_iter()
@@ -107,7 +103,7 @@ fn decide<C: Cluster>(
             .collect();
     let only_ephemeral = specs == Specs::Running(Mode::EphemeralContainers);
     let counted = |c: &Container| {
-        (!only_ephemeral || c.list == ContainerList::EphemeralContainers)
+        (!only_ephemeral || c.list == "ephemeralContainers")
             && !before.contains(&(c.list, c.name, c.image))
     };
     let hits = rule_hits(&views, &images, counted, request, cluster);
@@ -120,7 +116,7 @@ fn decide<C: Cluster>(
         true => pods_lists(&mut views, &hits, settings, request.namespace, cluster),
         false => Vec::new(),
     };
-    let decision = match settings.inject {
+    let decision = match settings.raw.inject {
         true => inject(request, settings, inherits, &views, &hits, cluster),
         false => report(
             request,
@@ -134,8 +130,7 @@ fn decide<C: Cluster>(
     if !checked {
         return decision;
     }
-    let name = value_at(request.object, "/metadata/name").and_then(Value::as_str);
-    let name: String = name.unwrap_or_default().chars().take(SHOWN_NAME).collect();
+    let name = request.shown_name();
     for_workload(decision, (request.kind, request.namespace, &name), &unread)
 }
 
@@ -175,7 +170,7 @@ fn pods_lists<C: Cluster>(
     cluster: &mut C,
 ) -> Vec<(String, LookupError)> {
     let skip = |r: &RuleHits| r.rule.on_missing_secret == OnMissingSecret::Skip;
-    if settings.inject && !hits.iter().any(skip) {
+    if settings.raw.inject && !hits.iter().any(skip) {
         return Vec::new();
     }
     let mut accounts: BTreeMap<String, Result<Vec<String>, LookupError>> = BTreeMap::new();
@@ -340,19 +335,19 @@ fn inject<C: Cluster>(
     let mut findings = Findings::default();
     let mut wanted: Vec<Vec<&str>> = vec![Vec::new(); specs.len()];
     let mut edits: Vec<Edit> = Vec::new();
-    let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
+    let mut checks = SecretChecks::new(cluster, request.namespace, settings.raw.check_credentials);
     for RuleHits {
         rule,
         hits,
         namespace_problem,
     } in hits
     {
-        let problem = namespace_problem.clone().or_else(|| {
-            settings
-                .verify_secrets
-                .then(|| checks.problem(&rule.secret, &distinct_images(hits)))
-                .flatten()
-        });
+        let problem = match namespace_problem.clone() {
+            None if settings.raw.verify_secrets => {
+                checks.problem(&rule.secret, &distinct_images(hits))
+            }
+            problem => problem,
+        };
         let add = match problem {
             None => true,
             Some(problem) => {
@@ -419,7 +414,7 @@ fn report<C: Cluster>(
 ) -> Decision {
     let mut findings = Findings::default();
     let mut edits = Vec::new();
-    let mut checks = SecretChecks::new(cluster, request.namespace, settings.check_credentials);
+    let mut checks = SecretChecks::new(cluster, request.namespace, settings.raw.check_credentials);
     for rule_hits in hits {
         let RuleHits {
             rule,
@@ -439,7 +434,7 @@ fn report<C: Cluster>(
         if !unreferenced.is_empty() {
             fail(&Problem::NotReferenced, &unreferenced);
         }
-        if !referenced.is_empty() && settings.verify_secrets {
+        if !referenced.is_empty() && settings.raw.verify_secrets {
             if let Some(problem) = checks.problem(&rule.secret, &distinct_images(&referenced)) {
                 fail(&problem, &referenced);
             }
@@ -471,7 +466,7 @@ fn pull_policy_edits(specs: &[PodSpecView], rule: &Rule, hits: &[Hit], edits: &m
     }
     for hit in hits.iter().filter(|hit| !hit.container.pulls_every_time()) {
         let Container { list, index, .. } = hit.container;
-        let pointer = format!("{}/{}/{index}", specs[hit.spec].pointer, list.field());
+        let pointer = format!("{}/{list}/{index}", specs[hit.spec].pointer);
         if !edits.iter().any(|edit| edit.pointer == pointer) {
             edits.push(Edit {
                 pointer,

@@ -113,22 +113,20 @@ pub(crate) fn target(
     sub_resource: &str,
     custom: impl FnOnce() -> Result<Option<CustomResource>, String>,
 ) -> Result<Option<Target>, String> {
-    let workload = match (operation, sub_resource, group, kind) {
-        ("UPDATE", "ephemeralcontainers", "", "Pod") => {
-            return Ok(Some(Target::EphemeralContainers))
-        }
-        ("CREATE" | "UPDATE", "", "", "ServiceAccount") => return Ok(Some(Target::ServiceAccount)),
-        ("CREATE" | "UPDATE", "", _, _) => match builtin_kind(group, kind) {
+    let target = match (operation, sub_resource, group, kind) {
+        ("UPDATE", "ephemeralcontainers", "", "Pod") => Target::EphemeralContainers,
+        ("CREATE" | "UPDATE", "", "", "ServiceAccount") => Target::ServiceAccount,
+        ("CREATE" | "UPDATE", "", _, _) => Target::PodSpecs(match builtin_kind(group, kind) {
             Some(builtin) if builtin.kind == "Pod" => Workload::Pod,
             Some(builtin) => Workload::Template(builtin),
             None => match custom()? {
                 Some(custom) => Workload::Custom(custom),
                 None => return Ok(None),
             },
-        },
+        }),
         _ => return Ok(None),
     };
-    Ok(Some(Target::PodSpecs(workload)))
+    Ok(Some(target))
 }
 
 /// The built-in kind for an API group and kind, if the policy handles it natively.
@@ -218,24 +216,18 @@ impl Workload {
     /// Whether an UPDATE leaves the pod templates as they were (replicas, labels, status), so it
     /// starts no pod: the whole template of a built-in kind, the pod specs of a custom resource.
     pub fn templates_unchanged(&self, object: &Value, old_object: &Value) -> bool {
-        let templates = |object| match self {
+        match self {
+            Workload::Pod => false,
             Workload::Template(builtin) => {
                 let pointer = builtin.pod_spec_pointer;
-                vec![value_at(
-                    object,
-                    pointer.strip_suffix("/spec").unwrap_or(pointer),
-                )]
+                let template = pointer.strip_suffix("/spec").unwrap_or(pointer);
+                value_at(object, template) == value_at(old_object, template)
             }
-            Workload::Custom(custom) => custom
-                .pod_spec_path
-                .query(object)
-                .all()
-                .into_iter()
-                .map(Some)
-                .collect(),
-            Workload::Pod => vec![None],
-        };
-        self.is_template() && templates(object) == templates(old_object)
+            Workload::Custom(custom) => {
+                let path = &custom.pod_spec_path;
+                path.query(object).all() == path.query(old_object).all()
+            }
+        }
     }
 }
 

@@ -37,7 +37,7 @@ pub use crate::image_ref::ImageRef;
 /// Why a cluster lookup gave no object, and how to read that from the host's error text.
 pub use crate::lookup_error::{classify as classify_lookup_error, Denial, LookupError};
 /// Registry patterns from the settings, and why one does not compile.
-pub use crate::matcher::{PatternError, PatternErrorKind, RegistryPattern};
+pub use crate::matcher::{PatternError, RegistryPattern};
 /// The distribution reference grammar (`name[:tag][@digest]`), equal to oci-spec's for ASCII.
 pub use crate::reference::{parse as parse_reference, Reference, ReferenceError};
 /// Docker Hub's canonical name, and a registry host normalised as the rules compare it.
@@ -88,19 +88,14 @@ fn validate_settings(payload: &[u8]) -> CallResult {
 /// The answer to a `validate` payload (`{"request": ..., "settings": ...}`), as the JSON the
 /// host reads.
 pub fn respond<C: Cluster>(payload: &[u8], cluster: &mut C) -> Vec<u8> {
-    let (decision, object) = decide(payload, cluster);
+    let (decision, object) =
+        decide(payload, cluster).unwrap_or_else(|message| (Decision::bad_request(message), None));
     response::write(decision, object)
 }
 
-/// The decision for a payload, and the request's object text that a mutation is spliced into.
-fn decide<'p, C: Cluster>(payload: &'p [u8], cluster: &mut C) -> (Decision, Option<&'p RawValue>) {
-    decide_readable(payload, cluster)
-        .unwrap_or_else(|message| (Decision::bad_request(message), None))
-}
-
-/// The same; the error is the message of a 400, for a payload, settings or object that does not
-/// read.
-fn decide_readable<'p, C: Cluster>(
+/// The decision for a payload, and the request's object text that a mutation is spliced into;
+/// the error is the message of a 400, for a payload, settings or object that does not read.
+fn decide<'p, C: Cluster>(
     payload: &'p [u8],
     cluster: &mut C,
 ) -> Result<(Decision, Option<&'p RawValue>), String> {

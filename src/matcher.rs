@@ -16,135 +16,23 @@ use crate::registry_host::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PatternError {
     pub pattern: String,
-    pub kind: PatternErrorKind,
-}
-
-/// What is wrong with a pattern; the pieces it holds are cut from the pattern.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PatternErrorKind {
-    /// An empty registry pattern.
-    EmptyRegistry,
-    /// A registry written as a URL; the host (held) is what to write instead.
-    Url(String),
-    /// A registry pattern with a repository path after its `host`.
-    RegistryPath { host: String, path: String },
-    /// A registry pattern with `@`.
-    RegistryDigest,
-    /// Something other than a port number (held) after the host's `:`.
-    NotAPort(String),
-    /// A port number (held) outside 1–65535.
-    PortOutOfRange(String),
-    /// A host label (held) with `*` among other characters.
-    PartialWildcardLabel(String),
-    /// A host label (held) that is not a DNS label.
-    NotALabel(String),
-    /// An empty image pattern.
-    EmptyImage,
-    /// An image pattern with a URL scheme; the rest (held) is what to write instead.
-    Scheme(String),
-    /// An image pattern with a digest after the repository `name`.
-    Digest { name: String, digest: String },
-    /// An image pattern that is only a registry host.
-    BareRegistry,
-    /// An image pattern with a tag; `untagged` is what to write instead.
-    Tag { tag: String, untagged: String },
-    /// `//`, or a leading or trailing `/`.
-    EmptySegment,
-    /// A path segment (held) with `*` among other characters.
-    PartialWildcardSegment(String),
-    /// A path segment (held) with upper-case letters.
-    UpperCaseSegment(String),
-    /// A path segment (held) outside the reference grammar.
-    NotAPathComponent(String),
+    /// What is wrong and how to write it instead, from the pieces cut from the pattern.
+    problem: String,
 }
 
 impl fmt::Display for PatternError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pattern = &self.pattern;
-        write!(f, "\"{pattern}\" ")?;
-        match &self.kind {
-            PatternErrorKind::EmptyRegistry => {
-                f.write_str("is empty; write a registry host such as \"registry.example.com\"")
-            }
-            PatternErrorKind::Url(host) => {
-                write!(f, "is a URL, not a registry host; write \"{host}\"")
-            }
-            PatternErrorKind::RegistryPath { host, path } => write!(
-                f,
-                "has a path (\"/{path}\"); registries take a host only: write \"{host}\", \
-                 or put the repository glob under images"
-            ),
-            PatternErrorKind::RegistryDigest => {
-                f.write_str("has a digest; write the registry host only")
-            }
-            PatternErrorKind::NotAPort(port) => write!(
-                f,
-                "has \":{port}\" after the host, which is not a port number; \
-                 registries take host[:port] without tag"
-            ),
-            PatternErrorKind::PortOutOfRange(port) => write!(
-                f,
-                "has the port {port}, which is not from 1 to 65535; write the port \
-                 the registry listens on"
-            ),
-            PatternErrorKind::PartialWildcardLabel(label) => write!(
-                f,
-                "has the label \"{label}\"; '*' must stand alone for exactly one DNS label, \
-                 as in \"*.example.com\""
-            ),
-            PatternErrorKind::NotALabel(label) => write!(
-                f,
-                "has the label \"{label}\", which is not a DNS label (letters, digits, '-')"
-            ),
-            PatternErrorKind::EmptyImage => f.write_str(
-                "is empty; write a repository glob such as \"registry.example.com/team/*\"",
-            ),
-            PatternErrorKind::Scheme(without_scheme) => {
-                write!(f, "has a URL scheme; write \"{without_scheme}\"")
-            }
-            PatternErrorKind::Digest { name, digest } => write!(
-                f,
-                "has a digest (\"@{digest}\"); patterns match repositories: write \"{name}\""
-            ),
-            PatternErrorKind::BareRegistry => write!(
-                f,
-                "names a registry, not a repository; put \"{pattern}\" under registries, \
-                 or write \"{pattern}/**\""
-            ),
-            PatternErrorKind::Tag { tag, untagged } => write!(
-                f,
-                "has a tag (\":{tag}\"); patterns match repositories: write \"{untagged}\""
-            ),
-            PatternErrorKind::EmptySegment => {
-                f.write_str("has an empty path segment (\"//\" or a leading or trailing '/')")
-            }
-            PatternErrorKind::PartialWildcardSegment(segment) => write!(
-                f,
-                "has the segment \"{segment}\"; '*' and '**' must be whole path segments, \
-                 as in \"team/*\""
-            ),
-            PatternErrorKind::UpperCaseSegment(segment) => write!(
-                f,
-                "has the segment \"{segment}\"; repository paths are lower-case: write \"{}\"",
-                segment.to_ascii_lowercase()
-            ),
-            PatternErrorKind::NotAPathComponent(segment) => write!(
-                f,
-                "has the segment \"{segment}\", which is not a repository path component \
-                 (lower-case letters and digits, separated by '.', '_', '__' or '-')"
-            ),
-        }
+        write!(f, "\"{}\" {}", self.pattern, self.problem)
     }
 }
 
 impl std::error::Error for PatternError {}
 
-impl PatternErrorKind {
-    fn of(self, pattern: &str) -> PatternError {
-        PatternError {
-            pattern: pattern.to_string(),
-            kind: self,
-        }
+/// The error for `pattern`: what is wrong with it, and how to write it.
+fn error(pattern: &str, problem: String) -> PatternError {
+    PatternError {
+        pattern: pattern.to_string(),
+        problem,
     }
 }
 
@@ -173,33 +61,41 @@ pub struct RegistryPattern {
 impl RegistryPattern {
     /// Compiles a `host[:port]` pattern; the error says what is wrong and how to write it.
     pub fn parse(pattern: &str) -> Result<RegistryPattern, PatternError> {
-        Self::compile(pattern).map_err(|kind| kind.of(pattern))
+        Self::compile(pattern).map_err(|problem| error(pattern, problem))
     }
 
-    fn compile(pattern: &str) -> Result<RegistryPattern, PatternErrorKind> {
+    fn compile(pattern: &str) -> Result<RegistryPattern, String> {
         if pattern.is_empty() {
-            return Err(PatternErrorKind::EmptyRegistry);
+            return Err("is empty; write a registry host such as \"registry.example.com\"".into());
         }
         if let Some((_, rest)) = pattern.split_once("://") {
             let host = rest.split('/').next().unwrap_or_default();
-            return Err(PatternErrorKind::Url(host.into()));
+            return Err(format!("is a URL, not a registry host; write \"{host}\""));
         }
         if let Some((host, path)) = pattern.split_once('/') {
-            return Err(PatternErrorKind::RegistryPath {
-                host: host.into(),
-                path: path.into(),
-            });
+            return Err(format!(
+                "has a path (\"/{path}\"); registries take a host only: write \"{host}\", \
+                 or put the repository glob under images"
+            ));
         }
         if pattern.contains('@') {
-            return Err(PatternErrorKind::RegistryDigest);
+            return Err("has a digest; write the registry host only".into());
         }
         let (host, port) = split_port(pattern);
         if let Some(port) = port {
             match parse_port(port) {
                 Ok(_) => {}
-                Err(PortError::NotANumber) => return Err(PatternErrorKind::NotAPort(port.into())),
+                Err(PortError::NotANumber) => {
+                    return Err(format!(
+                        "has \":{port}\" after the host, which is not a port number; \
+                         registries take host[:port] without tag"
+                    ))
+                }
                 Err(PortError::OutOfRange) => {
-                    return Err(PatternErrorKind::PortOutOfRange(port.into()))
+                    return Err(format!(
+                        "has the port {port}, which is not from 1 to 65535; write the port \
+                         the registry listens on"
+                    ))
                 }
             }
         }
@@ -209,10 +105,13 @@ impl RegistryPattern {
             .map(|label| match label {
                 "*" => Ok(Label::Any),
                 _ if is_dns_label(label) => Ok(Label::Exact(label.to_string())),
-                _ if label.contains('*') => {
-                    Err(PatternErrorKind::PartialWildcardLabel(label.into()))
-                }
-                _ => Err(PatternErrorKind::NotALabel(label.into())),
+                _ if label.contains('*') => Err(format!(
+                    "has the label \"{label}\"; '*' must stand alone for exactly one DNS label, \
+                     as in \"*.example.com\""
+                )),
+                _ => Err(format!(
+                    "has the label \"{label}\", which is not a DNS label (letters, digits, '-')"
+                )),
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(RegistryPattern {
@@ -266,25 +165,29 @@ pub struct ImagePattern {
 impl ImagePattern {
     /// Compiles an image glob; the error says what is wrong and how to write it.
     pub fn parse(pattern: &str) -> Result<ImagePattern, PatternError> {
-        Self::compile(pattern).map_err(|kind| kind.of(pattern))
+        Self::compile(pattern).map_err(|problem| error(pattern, problem))
     }
 
-    fn compile(pattern: &str) -> Result<ImagePattern, PatternErrorKind> {
+    fn compile(pattern: &str) -> Result<ImagePattern, String> {
         if pattern.is_empty() {
-            return Err(PatternErrorKind::EmptyImage);
+            return Err(
+                "is empty; write a repository glob such as \"registry.example.com/team/*\"".into(),
+            );
         }
         if let Some((_, without_scheme)) = pattern.split_once("://") {
-            return Err(PatternErrorKind::Scheme(without_scheme.into()));
+            return Err(format!("has a URL scheme; write \"{without_scheme}\""));
         }
         if let Some((name, digest)) = pattern.split_once('@') {
-            return Err(PatternErrorKind::Digest {
-                name: name.into(),
-                digest: digest.into(),
-            });
+            return Err(format!(
+                "has a digest (\"@{digest}\"); patterns match repositories: write \"{name}\""
+            ));
         }
         let bare_host = split_port(pattern).0;
         if !pattern.contains('/') && (bare_host.contains('.') || bare_host == "localhost") {
-            return Err(PatternErrorKind::BareRegistry);
+            return Err(format!(
+                "names a registry, not a repository; put \"{pattern}\" under registries, \
+                 or write \"{pattern}/**\""
+            ));
         }
         let (registry, path) = match pattern.split_once('/') {
             Some((first, rest)) if names_registry(first) => (first, rest),
@@ -293,10 +196,9 @@ impl ImagePattern {
         let last_segment = path.rsplit('/').next().unwrap_or(path);
         if let Some((_, tag)) = last_segment.split_once(':') {
             let untagged = &pattern[..pattern.len() - tag.len() - 1];
-            return Err(PatternErrorKind::Tag {
-                tag: tag.into(),
-                untagged: untagged.into(),
-            });
+            return Err(format!(
+                "has a tag (\":{tag}\"); patterns match repositories: write \"{untagged}\""
+            ));
         }
         let registry = RegistryPattern::compile(registry)?;
         let mut segments = path
@@ -304,15 +206,20 @@ impl ImagePattern {
             .map(|segment| match segment {
                 "*" => Ok(Segment::One),
                 "**" => Ok(Segment::OneOrMore),
-                "" => Err(PatternErrorKind::EmptySegment),
-                _ if segment.contains('*') => {
-                    Err(PatternErrorKind::PartialWildcardSegment(segment.into()))
-                }
-                _ if segment.bytes().any(|b| b.is_ascii_uppercase()) => {
-                    Err(PatternErrorKind::UpperCaseSegment(segment.into()))
-                }
+                "" => Err("has an empty path segment (\"//\" or a leading or trailing '/')".into()),
+                _ if segment.contains('*') => Err(format!(
+                    "has the segment \"{segment}\"; '*' and '**' must be whole path segments, \
+                     as in \"team/*\""
+                )),
+                _ if segment.bytes().any(|b| b.is_ascii_uppercase()) => Err(format!(
+                    "has the segment \"{segment}\"; repository paths are lower-case: write \"{}\"",
+                    segment.to_ascii_lowercase()
+                )),
                 _ if is_path_component(segment) => Ok(Segment::Exact(segment.to_string())),
-                _ => Err(PatternErrorKind::NotAPathComponent(segment.into())),
+                _ => Err(format!(
+                    "has the segment \"{segment}\", which is not a repository path component \
+                     (lower-case letters and digits, separated by '.', '_', '__' or '-')"
+                )),
             })
             .collect::<Result<Vec<_>, _>>()?;
         let on_docker_hub = registry.matches_registry(DOCKER_HUB)

@@ -56,9 +56,9 @@ impl Decision {
         }
     }
 
-    /// An object of `kind` whose shape the API server would refuse: 400, naming the field.
+    /// An object of `kind` (never empty: only named kinds are handled) whose shape the API server
+    /// would refuse: 400, naming the field.
     pub(crate) fn malformed(kind: &str, problem: &str) -> Decision {
-        let kind = if kind.is_empty() { "object" } else { kind };
         Decision::bad_request(format!("malformed {kind}: {problem}"))
     }
 }

@@ -24,42 +24,14 @@ const CONTAINERS: Keep = Keep::Items(&Keep::Fields(&[
     ("imagePullPolicy", Keep::Whole),
 ]));
 
-/// The three container lists whose images the kubelet pulls.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ContainerList {
-    Containers,
-    InitContainers,
-    EphemeralContainers,
-}
-
-impl ContainerList {
-    pub const ALL: [ContainerList; 3] = [
-        ContainerList::Containers,
-        ContainerList::InitContainers,
-        ContainerList::EphemeralContainers,
-    ];
-
-    /// The field name in the pod spec.
-    pub fn field(self) -> &'static str {
-        match self {
-            ContainerList::Containers => "containers",
-            ContainerList::InitContainers => "initContainers",
-            ContainerList::EphemeralContainers => "ephemeralContainers",
-        }
-    }
-}
-
-impl fmt::Display for ContainerList {
-    /// How a message names one container of this list: its field in the singular.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.field().trim_end_matches('s'))
-    }
-}
+/// The three container lists whose images the kubelet pulls, by their field in the pod spec.
+pub const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
 
 /// One container's name, image and pull policy, borrowed from the request, and where it sits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Container<'a> {
-    pub list: ContainerList,
+    /// Its list's field in the pod spec, one of [`CONTAINER_LISTS`].
+    pub list: &'static str,
     pub name: &'a str,
     pub image: &'a str,
     /// Its index in its list.
@@ -99,7 +71,9 @@ impl fmt::Display for Container<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let name = shortened(self.name, SHOWN_NAME);
         let image = shortened(self.image, SHOWN_IMAGE);
-        write!(f, "{} \"{name}\" (image \"{image}\")", self.list)
+        // The list's field in the singular.
+        let list = self.list.trim_end_matches('s');
+        write!(f, "{list} \"{name}\" (image \"{image}\")")
     }
 }
 
@@ -119,9 +93,9 @@ pub fn containers<'a>(
     at: impl Fn() -> String,
 ) -> Result<Vec<Container<'a>>, String> {
     let mut found = Vec::new();
-    for list in ContainerList::ALL {
-        let path = || format!("{}.{}", at(), list.field());
-        let entries = match spec.get(list.field()) {
+    for list in CONTAINER_LISTS {
+        let path = || format!("{}.{list}", at());
+        let entries = match spec.get(list) {
             None | Some(Value::Null) => continue,
             Some(Value::Array(entries)) => entries,
             Some(_) => return Err(format!("{} is not a list", path())),
@@ -188,9 +162,9 @@ mod tests {
         assert_eq!(
             summary,
             vec![
-                (ContainerList::Containers, "app", "reg.example/app:1"),
-                (ContainerList::InitContainers, "init", "reg.example/init"),
-                (ContainerList::EphemeralContainers, "debug", "busybox"),
+                ("containers", "app", "reg.example/app:1"),
+                ("initContainers", "init", "reg.example/init"),
+                ("ephemeralContainers", "debug", "busybox"),
             ]
         );
         assert_eq!(
@@ -200,9 +174,8 @@ mod tests {
     }
 
     fn container<'a>(name: &'a str, image: &'a str, pull_policy: &'a str) -> Container<'a> {
-        let list = ContainerList::Containers;
         Container {
-            list,
+            list: "containers",
             name,
             image,
             index: 0,

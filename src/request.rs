@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
 
+use crate::json_pointer::value_at;
 use crate::object::Text;
 use crate::settings::{RawSettings, RequestSettings};
 
@@ -84,6 +85,17 @@ pub(crate) struct Request<'a> {
     pub old_object: &'a Value,
 }
 
+/// Longest object name shown in a message (the API server validates it after webhooks).
+const SHOWN_NAME: usize = 253;
+
+impl Request<'_> {
+    /// The object's name as a message shows it, at most 253 characters; empty if it has none.
+    pub fn shown_name(&self) -> String {
+        let name = value_at(self.object, "/metadata/name").and_then(Value::as_str);
+        name.unwrap_or_default().chars().take(SHOWN_NAME).collect()
+    }
+}
+
 /// Reads a payload: the request, and its settings or the 400 message they get; the error is the
 /// message of a 400 answer. Settings that do not parse in the same pass (the host accepted them
 /// in `validate_settings`, so hardly ever) are read again from their text, to name the field.
@@ -92,13 +104,11 @@ pub(crate) fn read(
 ) -> Result<(AdmissionRequest<'_>, Result<RequestSettings<'_>, String>), String> {
     let (request, settings) = match parse::<RawSettings>(payload) {
         Ok(Payload { request, settings }) => (request, RequestSettings::new(settings)),
+        // The request reads the same either way, so what failed is the settings, which are there.
         Err(_) => {
             let Payload { request, settings } = parse::<&RawValue>(payload)?;
-            let settings = match settings {
-                Some(settings) => Err(RequestSettings::unreadable(settings)),
-                None => RequestSettings::new(None),
-            };
-            (request, settings)
+            let message = settings.map(RequestSettings::unreadable);
+            (request, Err(message.unwrap_or_default()))
         }
     };
     match request {

@@ -34,18 +34,6 @@ pub enum Operator {
     DoesNotExist,
 }
 
-impl Operator {
-    fn parse(text: &str) -> Option<Operator> {
-        match text {
-            "In" => Some(Operator::In),
-            "NotIn" => Some(Operator::NotIn),
-            "Exists" => Some(Operator::Exists),
-            "DoesNotExist" => Some(Operator::DoesNotExist),
-            _ => None,
-        }
-    }
-}
-
 /// One requirement; `matchLabels` entries become `In` with one value (Kubernetes makes them
 /// `Equals`, which matches the same label sets).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,12 +134,16 @@ fn compile_requirement(
             ));
             None
         }
-        Some(text) => Operator::parse(text).or_else(|| {
+        Some("In") => Some(Operator::In),
+        Some("NotIn") => Some(Operator::NotIn),
+        Some("Exists") => Some(Operator::Exists),
+        Some("DoesNotExist") => Some(Operator::DoesNotExist),
+        Some(text) => {
             errors.push(format!(
                 "{at}.operator: \"{text}\" is not one of In, NotIn, Exists, DoesNotExist (case matters)"
             ));
             None
-        }),
+        }
     };
     let values = raw.values.unwrap_or_default();
     match operator {

@@ -6,7 +6,6 @@
 use serde_json::Value;
 
 use crate::cluster::Cluster;
-use crate::json_pointer::value_at;
 use crate::kinds::METADATA;
 use crate::merge::merged_pull_secrets;
 use crate::namespace_scope::NamespaceLabels;
@@ -23,9 +22,6 @@ use crate::verify::SecretChecks;
 pub(crate) const SERVICE_ACCOUNT: Keep =
     Keep::Fields(&[("metadata", METADATA), ("imagePullSecrets", Keep::Whole)]);
 
-/// Longest ServiceAccount name shown in a message (the API server validates it after webhooks).
-const SHOWN_NAME: usize = 253;
-
 /// Decides a ServiceAccount CREATE or UPDATE.
 pub(crate) fn evaluate<C: Cluster>(
     request: &Request,
@@ -40,12 +36,7 @@ pub(crate) fn evaluate<C: Cluster>(
     let object = request.object;
     // The API server decodes a ServiceAccount before admission: its list is a list, or absent.
     let listed = pull_secret_names(object, String::new).unwrap_or_default();
-    let account: String = value_at(object, "/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .chars()
-        .take(SHOWN_NAME)
-        .collect();
+    let account = request.shown_name();
     let namespace = request.namespace;
 
     // Which entries apply here (one Namespace read at most), each secret once, in settings order.
@@ -64,28 +55,26 @@ pub(crate) fn evaluate<C: Cluster>(
 
     let mut findings = Findings::default();
     let mut wanted: Vec<&str> = Vec::new();
-    let mut checks = SecretChecks::new(cluster, namespace, settings.check_credentials);
+    let mut checks = SecretChecks::new(cluster, namespace, settings.raw.check_credentials);
     for (entry, namespace_problem) in in_play {
         let secret = entry.secret.as_str();
         let referenced = listed.contains(&secret);
         let line =
             |problem: &Problem| service_account_failure(namespace, secret, &account, problem);
-        if !settings.inject && !referenced && namespace_problem.is_none() {
+        if !settings.raw.inject && !referenced && namespace_problem.is_none() {
             // Validate-only: a missing reference is what the audit reports.
             findings.rejections.insert(line(&Problem::NotReferenced));
             continue;
         }
-        let problem = namespace_problem.or_else(|| {
-            settings
-                .verify_secrets
-                .then(|| checks.problem(secret, &[]))
-                .flatten()
-        });
+        let problem = match namespace_problem {
+            None if settings.raw.verify_secrets => checks.problem(secret, &[]),
+            problem => problem,
+        };
         let Some(problem) = problem else {
-            wanted.extend(settings.inject.then_some(secret));
+            wanted.extend(settings.raw.inject.then_some(secret));
             continue;
         };
-        if !settings.inject {
+        if !settings.raw.inject {
             // Validate-only: a secret that is referenced but fails its checks, or an unreadable
             // namespace, only warns.
             findings.warnings.insert(line(&problem));

@@ -62,19 +62,19 @@ pub enum Templates {
 }
 
 /// The settings as written, borrowed from their text.
-#[derive(Deserialize)]
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(crate) struct RawSettings<'a> {
     #[serde(borrow)]
     rules: Option<Vec<RawRule<'a>>>,
     #[serde(default = "enabled")]
-    inject: bool,
+    pub inject: bool,
     #[serde(borrow)]
     templates: Option<Text<'a>>,
     #[serde(default = "enabled")]
-    verify_secrets: bool,
+    pub verify_secrets: bool,
     #[serde(default = "enabled")]
-    check_credentials: bool,
+    pub check_credentials: bool,
     #[serde(default, borrow)]
     custom_resources: Vec<RawCustomResource<'a>>,
     #[serde(default, borrow)]
@@ -141,32 +141,22 @@ impl Settings {
 /// in `validate_settings` already; a part that does not compile here still gets an answer, the
 /// 400 `validate_settings` would have given.
 pub(crate) struct RequestSettings<'a> {
-    pub inject: bool,
     pub templates: Templates,
-    pub verify_secrets: bool,
-    pub check_credentials: bool,
-    raw: RawSettings<'a>,
+    /// As written: `inject`, `verifySecrets` and `checkCredentials` are read from here.
+    pub raw: RawSettings<'a>,
 }
 
 impl<'a> RequestSettings<'a> {
     /// The settings of a payload, as parsed with it (`None`: absent or `null`); the error is the
     /// message to reject with.
     pub fn new(raw: Option<RawSettings<'a>>) -> Result<Self, String> {
-        let Some(raw) = raw else {
-            return Err(invalid(Some(missing_rules("is required"))));
-        };
+        let raw = raw.unwrap_or_default();
         let templates = templates(raw.templates.as_deref(), &mut Vec::new());
         match (
             raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()),
             templates,
         ) {
-            (true, Some(templates)) => Ok(RequestSettings {
-                inject: raw.inject,
-                templates,
-                verify_secrets: raw.verify_secrets,
-                check_credentials: raw.check_credentials,
-                raw,
-            }),
+            (true, Some(templates)) => Ok(RequestSettings { templates, raw }),
             _ => Err(invalid(compile(&raw).err())),
         }
     }

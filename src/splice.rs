@@ -12,7 +12,7 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::json_pointer::{array_index, pointer_tokens};
-use crate::object::{visit_as, Text};
+use crate::object::Text;
 
 /// A new value for one field of the JSON object at `pointer`: a pod spec's (or a
 /// ServiceAccount's, at the root `""`) `imagePullSecrets`, or a container's `imagePullPolicy`.
@@ -204,8 +204,6 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
         }
         Ok(())
     }
-
-    visit_as!((); scalars, str, unit);
 }
 
 /// Where `inner`, a sub-slice of `outer`, starts in it.

@@ -158,7 +158,9 @@ mod test_only {
     ) -> (Decision, Vec<String>) {
         let payload = json!({"request": request, "settings": settings});
         let payload = serde_json::to_vec(&payload).unwrap();
-        (crate::decide(&payload, &mut cluster).0, cluster.calls)
+        let decision = crate::decide(&payload, &mut cluster)
+            .map_or_else(Decision::bad_request, |(decision, _)| decision);
+        (decision, cluster.calls)
     }
 
     pub(crate) fn strings(texts: &[&str]) -> Vec<String> {
