@@ -365,7 +365,7 @@ mod tests {
     /// An UPDATE starts pods only when it changes a pod template: anything in it (a rollout
     /// restart's annotation, an image), nothing outside it (replicas, labels, status).
     #[rstest]
-    #[case::replicas_only("apps", "Deployment", with_template(json!({"spec": {"containers": [{"image": "a"}]}})), {let mut o = with_template(json!({"spec": {"containers": [{"image": "a"}]}})); o["spec"]["replicas"] = json!(5); o["status"] = json!({"ready": 1}); o["metadata"]["labels"] = json!({"v": "2"}); o}, true)]
+    #[case::replicas_only("apps", "Deployment", with_template(json!({"spec": {"containers": [{"image": "a"}]}})), json!({"metadata": {"name": "web", "labels": {"v": "2"}}, "spec": {"replicas": 5, "template": {"spec": {"containers": [{"image": "a"}]}}}, "status": {"ready": 1}}), true)]
     #[case::rollout_restart("apps", "Deployment", with_template(json!({"spec": {"containers": [{"image": "a"}]}})), with_template(json!({"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": "2026-12-04T14:00:00Z"}}, "spec": {"containers": [{"image": "a"}]}})), false)]
     #[case::new_image("apps", "StatefulSet", with_template(json!({"spec": {"containers": [{"image": "a"}]}})), with_template(json!({"spec": {"containers": [{"image": "b"}]}})), false)]
     #[case::env_change("apps", "DaemonSet", with_template(json!({"spec": {"containers": [{"image": "a"}]}})), with_template(json!({"spec": {"containers": [{"image": "a", "env": [{"name": "E"}]}]}})), false)]

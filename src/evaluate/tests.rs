@@ -288,7 +288,7 @@ const SA_UNREAD: &str = "could not read ServiceAccount \"default\" in namespace 
 #[case::pod_update_same_images(update("Pod", pod(one("reg.example/a")), pod(one("reg.example/a"))), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
 #[case::ignored_kind(request("ConfigMap", "CREATE", json!({"data": {"image": "reg.example/a"}})), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
 #[case::hands_off_job_update(update("batch/Job", template(one("reg.example/a")), template(one("reg.example/a:2"))), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
-#[case::template_unchanged(update("apps/Deployment", template(one("reg.example/a")), {let mut new = template(one("reg.example/a")); new["spec"]["replicas"] = json!(5); new}), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
+#[case::template_unchanged(update("apps/Deployment", template(one("reg.example/a")), json!({"metadata": {"name": "web", "namespace": "team-a"}, "spec": {"replicas": 5, "template": {"spec": one("reg.example/a")}}})), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
 #[case::no_matching_image(request("Pod", "CREATE", pod(spec(json!(null), json!([{"name": "a", "image": "nginx:1.27"}, {"name": "b", "image": "reg.example.evil.com/a"}])))), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
 #[case::unparseable_image(request("Pod", "CREATE", pod(one("reg.example/UPPER"))), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
 #[case::ephemeral_container_of_another_registry(debug(json!(null), "busybox"), settings(json!({"templates": "inject"})), none(), accepted(&[]), &[])]
