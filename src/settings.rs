@@ -95,19 +95,6 @@ struct RawCustomResource<'a> {
     pod_spec_path: Option<Text<'a>>,
 }
 
-impl RawCustomResource<'_> {
-    /// Whether the entry names `(group, version, kind)`, read as written, without compiling.
-    fn names(&self, (group, version, kind): (&str, &str, &str)) -> bool {
-        let api_version = self.api_version.as_deref().unwrap_or_default();
-        let (own_group, own_version) = api_version.split_once('/').unwrap_or(("", api_version));
-        (
-            own_group,
-            own_version,
-            self.kind.as_deref().unwrap_or_default(),
-        ) == (group, version, kind)
-    }
-}
-
 fn enabled() -> bool {
     true
 }
@@ -154,16 +141,16 @@ impl<'a> RequestSettings<'a> {
     }
 
     /// The custom resource configured for `(group, version, kind)`, compiled; `None` when no
-    /// `customResources` entry names it.
+    /// `customResources` entry names it. Asked only for kinds the policy does not know.
     pub fn custom_resource_of(
         &self,
         gvk: (&str, &str, &str),
     ) -> Result<Option<CustomResource>, String> {
-        let wanted = |custom: &RawCustomResource| custom.names(gvk);
-        let compiled = or_invalid(|errors| {
-            compile_custom_resources(&self.raw.custom_resources, wanted, errors)
-        })?;
-        Ok(compiled.into_iter().next())
+        let compiled =
+            or_invalid(|errors| compile_custom_resources(&self.raw.custom_resources, errors))?;
+        let (group, version, kind) = gvk;
+        let named = |c: &CustomResource| c.group == group && c.version == version && c.kind == kind;
+        Ok(compiled.into_iter().find(named))
     }
 
     /// The rules that may match an image of one of these normalised registries, compiled, in
@@ -237,7 +224,7 @@ fn compile(raw: &RawSettings) -> Result<(), String> {
             }
         }
     }
-    compile_custom_resources(&raw.custom_resources, |_| true, &mut errors);
+    compile_custom_resources(&raw.custom_resources, &mut errors);
     compile_service_accounts(&raw.service_accounts, &mut errors);
     templates(raw.templates.as_deref(), &mut errors);
     match errors.is_empty() {
@@ -368,14 +355,13 @@ fn compile_patterns<T>(
         .collect()
 }
 
-/// Compiles the `customResources` entries `wanted` picks (a request needs those of its kind only).
+/// Compiles the `customResources` entries.
 fn compile_custom_resources(
     raw: &[RawCustomResource],
-    wanted: impl Fn(&RawCustomResource) -> bool,
     errors: &mut Vec<String>,
 ) -> Vec<CustomResource> {
     let mut compiled: Vec<CustomResource> = Vec::new();
-    for (index, resource) in raw.iter().enumerate().filter(|(_, raw)| wanted(raw)) {
+    for (index, resource) in raw.iter().enumerate() {
         let field = |name: &str| format!("customResources[{index}].{name}");
         let before = errors.len();
         let api_version = resource.api_version.as_deref().unwrap_or_default();
