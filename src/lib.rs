@@ -33,12 +33,12 @@ pub use crate::cluster::{Cluster, Secret};
 pub use crate::image_ref::ImageRef;
 /// Why a cluster lookup gave no object, and how to read that from the host's error text.
 pub use crate::lookup_error::{classify as classify_lookup_error, Denial, LookupError};
-/// Registry patterns from the settings, and why one does not compile.
-pub use crate::matcher::{PatternError, RegistryPattern};
+/// A registry pattern from the settings.
+pub use crate::matcher::RegistryPattern;
 /// The distribution reference grammar (`name[:tag][@digest]`), equal to oci-spec's for ASCII.
 pub use crate::reference::{parse as parse_reference, Reference, ReferenceError};
-/// Docker Hub's canonical name, and a registry host normalised as the rules compare it.
-pub use crate::registry_host::{canonical_registry, DOCKER_HUB};
+/// Docker Hub's canonical name.
+pub use crate::registry_host::DOCKER_HUB;
 
 /// For the fuzz targets (the `testing` feature): an in-memory cluster and the canary credentials
 /// planted in its Secrets.

@@ -15,7 +15,8 @@ use support::{program, question_paths, validate_settings, yaml, Scratch, QUESTIO
 /// Pod and a Deployment pulling from the first case's registry (its secret there or not) and of
 /// a ServiceAccount.
 fn answers(settings: &Value) -> Vec<(String, Vec<String>)> {
-    let spec = json!({"containers": [{"name": "app", "image": "registry.corp.example:5000/app"}]});
+    let spec =
+        json!({"containers": [{"name": "app", "image": "registry.corp.example:5000/app:1"}]});
     let objects = [
         ("", "v1", "Pod", json!({"spec": spec})),
         (
