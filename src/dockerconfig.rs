@@ -223,59 +223,6 @@ pub fn keyring(
     Ok(Keyring { entries })
 }
 
-/// The registry keys of a docker-config Secret, sorted and without duplicates.
-///
-/// ```
-/// use std::collections::BTreeMap;
-/// use image_pull_secrets::registry_keys;
-/// // {"auths":{"reg.example":{"auth":"dTpw"}}}
-/// let data = BTreeMap::from([(
-///     ".dockerconfigjson".to_string(),
-///     "eyJhdXRocyI6eyJyZWcuZXhhbXBsZSI6eyJhdXRoIjoiZFRwdyJ9fX0=".to_string(),
-/// )]);
-/// let keys = registry_keys("kubernetes.io/dockerconfigjson", &data).unwrap();
-/// assert_eq!(keys, ["reg.example"]);
-/// ```
-pub fn registry_keys(
-    secret_type: &str,
-    data: &BTreeMap<String, String>,
-) -> Result<Vec<String>, DockerConfigError> {
-    Ok(keyring(secret_type, data)?.entries.into_keys().collect())
-}
-
-/// Does the docker-config `key`, holding credentials, cover an image the kubelet looks up as
-/// `registry/repository`? That is distribution's `ParseNormalizedNamed(..).Name()`: the host as
-/// written, `docker.io` for Docker Hub names without one or with exactly `index.docker.io`, and
-/// `library/` only there (`ImageRef::kubelet_registry` and `kubelet_repository`).
-///
-/// ```
-/// use image_pull_secrets::key_covers;
-/// assert!(key_covers("https://index.docker.io/v1/", "docker.io", "library/nginx"));
-/// assert!(key_covers("*.corp.example", "reg.corp.example", "team/app"));
-/// assert!(key_covers("reg.example:5000/team", "reg.example:5000", "team/app"));
-/// assert!(key_covers("reg.example/team", "reg.example", "teammate/app")); // a string prefix
-/// assert!(!key_covers("reg.example", "reg.example:5000", "team/app"));
-/// assert!(!key_covers("docker.io", "registry-1.docker.io", "library/nginx"));
-/// ```
-pub fn key_covers(key: &str, registry: &str, repository: &str) -> bool {
-    covers_any(&[key], registry, repository)
-}
-
-/// Does any of `keys`, each holding credentials, cover the image? See [`key_covers`].
-///
-/// ```
-/// use image_pull_secrets::covers_any;
-/// assert!(covers_any(&["ghcr.io", "reg.example"], "reg.example", "app"));
-/// assert!(!covers_any(&["ghcr.io"], "docker.io", "library/nginx"));
-/// ```
-pub fn covers_any<K: AsRef<str>>(keys: &[K], registry: &str, repository: &str) -> bool {
-    let entries = keys
-        .iter()
-        .map(|key| (key.as_ref().to_string(), true))
-        .collect();
-    Keyring { entries }.covers(registry, repository)
-}
-
 // ---- Decoding, as Go's encoding/json fills the kubelet's types ----
 
 /// Go's `encoding/json` matches a key to a field name folding case rune by rune
@@ -640,6 +587,20 @@ mod tests {
 
     fn data(key: &str, value: &str) -> BTreeMap<String, String> {
         BTreeMap::from([(key.to_owned(), value.to_owned())])
+    }
+
+    /// The registry keys `keyring` reads, sorted and once each.
+    fn registry_keys(
+        secret_type: &str,
+        data: &BTreeMap<String, String>,
+    ) -> Result<Vec<String>, DockerConfigError> {
+        Ok(keyring(secret_type, data)?.entries.into_keys().collect())
+    }
+
+    /// Whether a keyring holding credentials under `key` alone covers the image.
+    fn key_covers(key: &str, registry: &str, repository: &str) -> bool {
+        let entries = BTreeMap::from([(key.to_string(), true)]);
+        Keyring { entries }.covers(registry, repository)
     }
 
     /// `.dockerconfigjson` holding `text` in base64.

@@ -29,21 +29,16 @@ mod verify;
 
 /// Read access to the cluster, as `validate` gets it from the host, and a Secret as read.
 pub use crate::cluster::{Cluster, Secret};
-/// What the kubelet reads from docker-config Secrets: the registry keys, and whether a key
-/// covers an image (`credentialprovider.URLsMatch`, Docker Hub's legacy key).
-pub use crate::dockerconfig::{covers_any, key_covers, registry_keys, DockerConfigError};
 /// An image reference normalised as rules compare it, and as the kubelet looks credentials up.
 pub use crate::image_ref::ImageRef;
 /// Why a cluster lookup gave no object, and how to read that from the host's error text.
 pub use crate::lookup_error::{classify as classify_lookup_error, Denial, LookupError};
-/// Registry patterns from the settings, and why one does not compile.
-pub use crate::matcher::{PatternError, RegistryPattern};
+/// A registry pattern from the settings.
+pub use crate::matcher::RegistryPattern;
 /// The distribution reference grammar (`name[:tag][@digest]`), equal to oci-spec's for ASCII.
 pub use crate::reference::{parse as parse_reference, Reference, ReferenceError};
-/// Docker Hub's canonical name, and a registry host normalised as the rules compare it.
-pub use crate::registry_host::{canonical_registry, DOCKER_HUB};
-/// The settings, compiled; a [`Rule`] tells which images need its secret.
-pub use crate::settings::{OnMissingSecret, Rule, Settings, Templates};
+/// Docker Hub's canonical name.
+pub use crate::registry_host::DOCKER_HUB;
 
 /// For the fuzz targets (the `testing` feature): an in-memory cluster and the canary credentials
 /// planted in its Secrets.
@@ -76,8 +71,8 @@ fn validate(payload: &[u8]) -> CallResult {
 }
 
 /// waPC `validate_settings`: a parse or compile failure is an invalid-settings answer naming the field.
-fn validate_settings(payload: &[u8]) -> CallResult {
-    let message = Settings::from_slice(payload).err();
+pub fn validate_settings(payload: &[u8]) -> CallResult {
+    let message = settings::validate(payload).err();
     let response = SettingsValidationResponse {
         valid: message.is_none(),
         message,

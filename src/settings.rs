@@ -39,19 +39,6 @@ impl Rule {
     }
 }
 
-/// Compiled settings.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub rules: Vec<Rule>,
-    pub inject: bool,
-    pub verify_secrets: bool,
-    pub check_credentials: bool,
-    pub custom_resources: Vec<CustomResource>,
-    /// Secrets added to every ServiceAccount on CREATE and UPDATE.
-    pub service_accounts: Vec<ServiceAccountSecret>,
-    pub templates: Templates,
-}
-
 /// `templates`: what the policy does with the pod templates of workloads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Templates {
@@ -108,33 +95,19 @@ struct RawCustomResource<'a> {
     pod_spec_path: Option<Text<'a>>,
 }
 
-impl RawCustomResource<'_> {
-    /// Whether the entry names `(group, version, kind)`, read as written, without compiling.
-    fn names(&self, (group, version, kind): (&str, &str, &str)) -> bool {
-        let api_version = self.api_version.as_deref().unwrap_or_default();
-        let (own_group, own_version) = api_version.split_once('/').unwrap_or(("", api_version));
-        (
-            own_group,
-            own_version,
-            self.kind.as_deref().unwrap_or_default(),
-        ) == (group, version, kind)
-    }
-}
-
 fn enabled() -> bool {
     true
 }
 
-impl Settings {
-    /// Parses and compiles settings from JSON bytes; the error lists every problem found.
-    pub fn from_slice(bytes: &[u8]) -> Result<Settings, String> {
-        // Read with path tracking, to name the field; `validate` reads the settings without.
-        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-        let raw: RawSettings =
-            serde_path_to_error::deserialize(&mut deserializer).map_err(describe_serde_error)?;
-        deserializer.end().map_err(|e| format!("settings: {e}"))?;
-        compile(&raw)
-    }
+/// `validate_settings`: reads the settings from JSON bytes and compiles all of them; the error
+/// lists every problem found.
+pub fn validate(bytes: &[u8]) -> Result<(), String> {
+    // Read with path tracking, to name the field; `validate` reads the settings without.
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let raw: RawSettings =
+        serde_path_to_error::deserialize(&mut deserializer).map_err(describe_serde_error)?;
+    deserializer.end().map_err(|e| format!("settings: {e}"))?;
+    compile(&raw)
 }
 
 /// The settings of one `validate` call, borrowed from the payload. The host has accepted them
@@ -164,20 +137,20 @@ impl<'a> RequestSettings<'a> {
     /// The 400 message for settings that did not parse with the payload, read again from their
     /// text to name the field.
     pub fn unreadable(settings: &RawValue) -> String {
-        invalid(Settings::from_slice(settings.get().as_bytes()).err())
+        invalid(validate(settings.get().as_bytes()).err())
     }
 
     /// The custom resource configured for `(group, version, kind)`, compiled; `None` when no
-    /// `customResources` entry names it.
+    /// `customResources` entry names it. Asked only for kinds the policy does not know.
     pub fn custom_resource_of(
         &self,
         gvk: (&str, &str, &str),
     ) -> Result<Option<CustomResource>, String> {
-        let wanted = |custom: &RawCustomResource| custom.names(gvk);
-        let compiled = or_invalid(|errors| {
-            compile_custom_resources(&self.raw.custom_resources, wanted, errors)
-        })?;
-        Ok(compiled.into_iter().next())
+        let compiled =
+            or_invalid(|errors| compile_custom_resources(&self.raw.custom_resources, errors))?;
+        let (group, version, kind) = gvk;
+        let named = |c: &CustomResource| c.group == group && c.version == version && c.kind == kind;
+        Ok(compiled.into_iter().find(named))
     }
 
     /// The rules that may match an image of one of these normalised registries, compiled, in
@@ -239,38 +212,25 @@ fn describe_serde_error<E: std::fmt::Display>(error: serde_path_to_error::Error<
     }
 }
 
-fn compile(raw: &RawSettings) -> Result<Settings, String> {
+/// Compiles every part of the settings; the error lists every problem found.
+fn compile(raw: &RawSettings) -> Result<(), String> {
     let mut errors = Vec::new();
-    let problem = match raw.rules.as_deref() {
-        None => "is required",
-        Some([]) => "is empty",
-        Some(_) => "",
-    };
-    if !problem.is_empty() {
-        errors.push(missing_rules(problem));
+    match raw.rules.as_deref() {
+        None => errors.push(missing_rules("is required")),
+        Some([]) => errors.push(missing_rules("is empty")),
+        Some(rules) => {
+            for (index, rule) in rules.iter().enumerate() {
+                compile_rule(index, rule, &mut errors);
+            }
+        }
     }
-    let rules: Vec<Rule> = raw
-        .rules
-        .iter()
-        .flatten()
-        .enumerate()
-        .filter_map(|(index, rule)| compile_rule(index, rule, &mut errors))
-        .collect();
-    let custom_resources = compile_custom_resources(&raw.custom_resources, |_| true, &mut errors);
-    let service_accounts = compile_service_accounts(&raw.service_accounts, &mut errors);
-    let templates = templates(raw.templates.as_deref(), &mut errors);
-    if !errors.is_empty() {
-        return Err(errors.join("; "));
+    compile_custom_resources(&raw.custom_resources, &mut errors);
+    compile_service_accounts(&raw.service_accounts, &mut errors);
+    templates(raw.templates.as_deref(), &mut errors);
+    match errors.is_empty() {
+        true => Ok(()),
+        false => Err(errors.join("; ")),
     }
-    Ok(Settings {
-        rules,
-        inject: raw.inject,
-        verify_secrets: raw.verify_secrets,
-        check_credentials: raw.check_credentials,
-        custom_resources,
-        service_accounts,
-        templates: templates.unwrap_or(Templates::Check),
-    })
 }
 
 /// `templates`, default `check`; `None` (and an error) for another value.
@@ -395,14 +355,13 @@ fn compile_patterns<T>(
         .collect()
 }
 
-/// Compiles the `customResources` entries `wanted` picks (a request needs those of its kind only).
+/// Compiles the `customResources` entries.
 fn compile_custom_resources(
     raw: &[RawCustomResource],
-    wanted: impl Fn(&RawCustomResource) -> bool,
     errors: &mut Vec<String>,
 ) -> Vec<CustomResource> {
     let mut compiled: Vec<CustomResource> = Vec::new();
-    for (index, resource) in raw.iter().enumerate().filter(|(_, raw)| wanted(raw)) {
+    for (index, resource) in raw.iter().enumerate() {
         let field = |name: &str| format!("customResources[{index}].{name}");
         let before = errors.len();
         let api_version = resource.api_version.as_deref().unwrap_or_default();
@@ -562,10 +521,12 @@ mod tests {
             }).collect();
             let text = json!({"rules": rules}).to_string();
             let image = ImageRef::parse(image).unwrap();
-            let all: Vec<String> = Settings::from_slice(text.as_bytes()).unwrap().rules.into_iter()
+            let bytes = payload(&text);
+            let settings = read(&bytes).unwrap();
+            let all = settings.raw.rules.iter().flatten().enumerate();
+            let all: Vec<String> = all.filter_map(|(index, rule)| compile_rule(index, rule, &mut Vec::new()))
                 .filter(|rule| rule.matches(&image)).map(|rule| rule.secret).collect();
-            let raw = RawValue::from_string(text).unwrap();
-            let in_play = read(&raw).unwrap().rules_for(&[image.registry()]).unwrap();
+            let in_play = settings.rules_for(&[image.registry()]).unwrap();
             let matched: Vec<String> = in_play.into_iter().filter(|rule| rule.matches(&image)).map(|rule| rule.secret).collect();
             proptest::prop_assert_eq!(matched, all);
         }
@@ -579,8 +540,8 @@ mod tests {
         let text = json!({"rules": [{"secret": "corp", "registries": ["reg.example"]},
             {"secret": "Bad_Name", "registries": ["other.example"]}]})
         .to_string();
-        let raw = RawValue::from_string(text).unwrap();
-        let settings = read(&raw).unwrap();
+        let bytes = payload(&text);
+        let settings = read(&bytes).unwrap();
         assert_eq!(settings.rules_for(&["reg.example"]).unwrap().len(), 1);
         let error = settings.rules_for(&["other.example"]).unwrap_err();
         assert!(
@@ -595,23 +556,74 @@ mod tests {
             ),
         ];
         for (text, expected) in unreadable {
-            let error = read(&RawValue::from_string(text.into()).unwrap())
-                .err()
-                .unwrap();
+            let error = read(&payload(text)).err().unwrap();
             assert!(error.starts_with(expected), "{error}");
         }
     }
 
-    /// The settings of a request, as `validate` reads them.
-    fn read(raw: &RawValue) -> Result<RequestSettings<'_>, String> {
-        match serde_json::from_str(raw.get()) {
-            Ok(settings) => RequestSettings::new(settings),
-            Err(_) => Err(RequestSettings::unreadable(raw)),
+    /// A `validate` payload with `settings` (JSON text) and a request.
+    fn payload(settings: &str) -> Vec<u8> {
+        format!(r#"{{"request": {{}}, "settings": {settings}}}"#).into_bytes()
+    }
+
+    /// The settings of a payload, as `validate` reads them.
+    fn read(payload: &[u8]) -> Result<RequestSettings<'_>, String> {
+        crate::request::read(payload).unwrap().1
+    }
+
+    /// The README's settings example reads as its comments say.
+    #[test]
+    fn readme_settings_example_reads_as_documented() {
+        let readme = include_str!("../README.md");
+        let block = readme.split("<!-- settings-example").nth(1).unwrap();
+        let block = block.split("```yaml\n").nth(1).unwrap().split("```").next();
+        let example: serde_json::Value = serde_yaml::from_str(block.unwrap()).unwrap();
+        validate(example.to_string().as_bytes()).expect("valid settings");
+        let bytes = payload(&example.to_string());
+        let settings = read(&bytes).expect("valid settings");
+        let raw = &settings.raw;
+        assert!(raw.inject && raw.verify_secrets && raw.check_credentials);
+        assert_eq!(settings.templates, Templates::Check);
+        let rollout = ("argoproj.io", "v1alpha1", "Rollout");
+        assert!(settings.custom_resource_of(rollout).unwrap().is_some());
+        let [account] = &settings.service_accounts().unwrap()[..] else {
+            panic!("one ServiceAccount entry expected");
+        };
+        assert_eq!(
+            (&*account.secret, account.on_missing_secret),
+            ("dockerhub", OnMissingSecret::Warn)
+        );
+        let rules = settings.rules_for(&["docker.io", "registry.corp.example:5000"]);
+        let [corp, hub, team_a] = &rules.unwrap()[..] else {
+            panic!("three rules expected");
+        };
+        assert_eq!(corp.secret, "corp-registry");
+        let outcomes = [corp, hub].map(|rule| rule.on_missing_secret);
+        assert_eq!(outcomes, [OnMissingSecret::Reject, OnMissingSecret::Skip]);
+        assert!(corp.pull_always && !hub.pull_always && corp.namespace_selector.is_none());
+        let selector = team_a.namespace_selector.as_ref().expect("a selector");
+        assert!(selector.matches(&[("team".to_string(), "a".to_string())].into()));
+        assert!(!selector.matches(&Default::default()));
+        let cases = [
+            (
+                corp,
+                "registry.corp.example:5000/finance/billing:2.4.1",
+                true,
+            ),
+            (corp, "eu.corp.example/app", true),
+            (corp, "acme/tools/cli", true),
+            (corp, "registry.corp.example:5001/app", false), // another port
+            (corp, "a.b.corp.example/app", false),           // `*` is one label
+            (hub, "nginx", true),
+        ];
+        for (rule, image, expected) in cases {
+            let matched = rule.matches(&ImageRef::parse(image).unwrap());
+            assert_eq!(matched, expected, "{} vs {image}", rule.secret);
         }
     }
 
-    fn parse(settings: serde_json::Value) -> Result<Settings, String> {
-        Settings::from_slice(settings.to_string().as_bytes())
+    fn parse(settings: serde_json::Value) -> Result<(), String> {
+        validate(settings.to_string().as_bytes())
     }
 
     #[rstest]

@@ -118,7 +118,6 @@ pub(crate) use test_only::*;
 #[cfg(test)]
 mod test_only {
     use super::MemoryCluster;
-    use crate::settings::Settings;
     use crate::splice::{Edit, PULL_SECRETS};
     use crate::Decision;
     use serde_json::{json, Value};
@@ -145,7 +144,7 @@ mod test_only {
 
     /// `settings`, checked to be valid.
     pub(crate) fn valid(settings: Value) -> Value {
-        Settings::from_slice(settings.to_string().as_bytes()).expect("valid test settings");
+        crate::settings::validate(settings.to_string().as_bytes()).expect("valid test settings");
         settings
     }
 

@@ -5,13 +5,42 @@
 
 mod support;
 
-use image_pull_secrets::Settings;
+use image_pull_secrets::respond;
+use image_pull_secrets::testing::MemoryCluster;
 use serde_json::{json, Value};
 use support::form::{cases, sequence_item, Form};
-use support::{program, question_paths, yaml, Scratch, QUESTIONS};
+use support::{program, question_paths, validate_settings, yaml, Scratch, QUESTIONS};
 
-fn parse(settings: &Value) -> Result<Settings, String> {
-    Settings::from_slice(settings.to_string().as_bytes())
+/// The policy's answers under `settings`, and the lookups it made, to CREATEs in `team-a` of a
+/// Pod and a Deployment pulling from the first case's registry (its secret there or not) and of
+/// a ServiceAccount.
+fn answers(settings: &Value) -> Vec<(String, Vec<String>)> {
+    let spec =
+        json!({"containers": [{"name": "app", "image": "registry.corp.example:5000/app:1"}]});
+    let objects = [
+        ("", "v1", "Pod", json!({"spec": spec})),
+        (
+            "apps",
+            "v1",
+            "Deployment",
+            json!({"spec": {"template": {"spec": spec}}}),
+        ),
+        ("", "v1", "ServiceAccount", json!({})),
+    ];
+    let with_secret = MemoryCluster::default()
+        .with_docker_secret("corp-registry", &["registry.corp.example:5000"]);
+    let mut answers = Vec::new();
+    for cluster in [MemoryCluster::default(), with_secret] {
+        for (group, version, kind, object) in &objects {
+            let request = json!({"kind": {"group": group, "version": version, "kind": kind},
+                "operation": "CREATE", "namespace": "team-a", "object": object});
+            let payload = json!({"request": request, "settings": settings}).to_string();
+            let mut cluster = cluster.clone();
+            let answer = respond(payload.as_bytes(), &mut cluster);
+            answers.push((String::from_utf8(answer).unwrap(), cluster.calls));
+        }
+    }
+    answers
 }
 
 /// Every path a value reaches (`rules[].namespaceSelector.matchLabels.team`, ...): a mapping's
@@ -63,10 +92,9 @@ fn the_form_defaults_are_the_policy_defaults() {
         json!({"rules": rules}),
         json!({"rules": rules, "serviceAccounts": [{"secret": "a"}]}),
     ] {
-        let from_form = format!("{:?}", parse(&form.settings(&answers)));
         assert_eq!(
-            from_form,
-            format!("{:?}", parse(&answers)),
+            self::answers(&form.settings(&answers)),
+            self::answers(&answers),
             "{QUESTIONS}: defaults for {answers}"
         );
     }
@@ -81,7 +109,7 @@ fn a_dotted_variable_inside_an_item_reaches_the_policy_as_a_literal_key() {
         {"type": "map[", "variable": "namespaceSelector.matchLabels", "default": {}}]});
     let answers = json!({"secret": "corp", "namespaceSelector.matchLabels": {"team": "a"}});
     let item = sequence_item(&question, &answers);
-    let refused = parse(&json!({"rules": [item]})).expect_err("an unknown field");
+    let refused = validate_settings(&json!({"rules": [item]})).expect_err("an unknown field");
     assert!(
         refused.contains("namespaceSelector.matchLabels"),
         "{refused}"

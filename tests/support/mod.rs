@@ -153,10 +153,20 @@ pub fn documents(what: &str, text: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The policy's `validate_settings` answer to `settings`: `Err` holds its message.
+pub fn validate_settings(settings: &impl serde::Serialize) -> Result<(), String> {
+    let settings = serde_json::to_vec(settings).unwrap();
+    let answer = image_pull_secrets::validate_settings(&settings).unwrap();
+    let answer: serde_json::Value = serde_json::from_slice(&answer).unwrap();
+    match answer["valid"].as_bool() {
+        Some(true) => Ok(()),
+        _ => Err(answer["message"].as_str().unwrap_or_default().to_string()),
+    }
+}
+
 /// Panics, naming `what`, unless the policy accepts `settings`.
 pub fn assert_accepted(what: &str, settings: &Value) {
-    let json = serde_json::to_vec(settings).unwrap();
-    if let Err(e) = image_pull_secrets::Settings::from_slice(&json) {
+    if let Err(e) = validate_settings(settings) {
         panic!("{what}: the policy refuses these settings: {e}");
     }
 }
