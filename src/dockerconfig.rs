@@ -12,7 +12,7 @@ use base64::alphabet::STANDARD as STANDARD_ALPHABET;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine as _;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
 use crate::registry_host::{distribution_domain, DOCKER_HUB, LEGACY_DOCKER_HUB};
@@ -262,7 +262,12 @@ impl<'de, const DOCUMENT: bool> Deserialize<'de> for Config<DOCUMENT> {
                 let mut config = Config::default();
                 while let Some(name) = map.next_key::<String>()? {
                     if !DOCUMENT {
-                        let Entry(credentials) = map.next_value()?;
+                        let credentials = match map.next_value()? {
+                            Some(RawEntry::Object(Entry(credentials))) => credentials,
+                            // `null` reaches `UnmarshalJSON`, which leaves the entry empty.
+                            None => Ok(false),
+                            Some(RawEntry::Other(_)) => Err(EntryFailure::NotAnObject),
+                        };
                         if let Err(failure) = credentials {
                             config
                                 .first_failure
@@ -296,8 +301,17 @@ impl<'de, const DOCUMENT: bool> Deserialize<'de> for Config<DOCUMENT> {
     }
 }
 
-/// One registry entry, as `DockerConfigEntry.UnmarshalJSON` decodes it: whether it yields a
-/// username or password, or why the kubelet cannot decode it. No value is kept.
+/// A registry entry's JSON: an object, or any other value (read past, a list's content
+/// unchecked); `null` is read as `None` around it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum RawEntry {
+    Object(Entry),
+    Other(IgnoredAny),
+}
+
+/// One registry entry object, as `DockerConfigEntry.UnmarshalJSON` decodes it: whether it
+/// yields a username or password, or why the kubelet cannot decode it. No value is kept.
 struct Entry(Result<bool, EntryFailure>);
 
 impl<'de> Deserialize<'de> for Entry {
@@ -330,32 +344,8 @@ impl<'de> Deserialize<'de> for Entry {
                 let credentials = credentials(&username, &password, &auth);
                 Ok(Entry(failure.map_or(credentials, Err)))
             }
-            /// `null` reaches `UnmarshalJSON`, which leaves the entry empty.
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(Entry(Ok(false)))
-            }
-            // Any other value is read past (a list's content unchecked), and is not an object.
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(Entry(Err(EntryFailure::NotAnObject)))
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
-                Ok(Entry(Err(EntryFailure::NotAnObject)))
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
-                Ok(Entry(Err(EntryFailure::NotAnObject)))
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
-                Ok(Entry(Err(EntryFailure::NotAnObject)))
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
-                Ok(Entry(Err(EntryFailure::NotAnObject)))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
-                IgnoredAny.visit_seq(seq)?;
-                Ok(Entry(Err(EntryFailure::NotAnObject)))
-            }
         }
-        deserializer.deserialize_any(EntryVisitor)
+        deserializer.deserialize_map(EntryVisitor)
     }
 }
 
@@ -603,6 +593,17 @@ mod tests {
         Keyring { entries }.covers(registry, repository)
     }
 
+    /// The error for an entry of `reg.example` under `key` that is not an object.
+    fn not_an_object(key: &'static str) -> DockerConfigError {
+        let registry = "reg.example".into();
+        let failure = EntryFailure::NotAnObject;
+        DockerConfigError::BadEntry {
+            key,
+            registry,
+            failure,
+        }
+    }
+
     /// `.dockerconfigjson` holding `text` in base64.
     fn json_key(text: &str) -> BTreeMap<String, String> {
         data(".dockerconfigjson", &STANDARD.encode(text))
@@ -654,6 +655,22 @@ mod tests {
     #[case::canary_plain_text(CFG, cfg_key(CANARY), Err(NotJson(".dockercfg")))]
     #[case::no_auths(JSON, json_key(r#"{"reg.example":{}}"#), Err(NoAuths))]
     #[case::null_auths(JSON, json_key(r#"{"auths":null}"#), Err(NoAuths))]
+    #[case::null_entry(CFG, cfg_key(r#"{"reg.example":null}"#), Ok(vec!["reg.example"]))]
+    #[case::entry_a_number(
+        JSON,
+        json_key(r#"{"auths":{"reg.example":7}}"#),
+        Err(not_an_object(".dockerconfigjson"))
+    )]
+    #[case::entry_true(
+        CFG,
+        cfg_key(r#"{"reg.example":true}"#),
+        Err(not_an_object(".dockercfg"))
+    )]
+    #[case::entry_a_list(
+        CFG,
+        cfg_key(r#"{"reg.example":[{"auth":7}]}"#),
+        Err(not_an_object(".dockercfg"))
+    )]
     fn registry_keys_reads_only_keys(
         #[case] secret_type: &str,
         #[case] data: BTreeMap<String, String>,
