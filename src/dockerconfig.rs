@@ -90,22 +90,20 @@ impl fmt::Display for DockerConfigError {
                 registry,
                 failure,
             } => {
-                let what = match failure {
-                    EntryFailure::NotAnObject => "is not a JSON object",
-                    EntryFailure::NotAString(field) => {
-                        &format!("has a {field:?} that is not a string")
+                let set_auth = "set \"auth\" to the base64 of <user>:<password>";
+                let (what, fix) = match failure {
+                    EntryFailure::NotAnObject => {
+                        ("is not a JSON object", "make it an object with \"auth\"")
                     }
-                    EntryFailure::AuthNotBase64 => "has an \"auth\" that is not base64",
-                    EntryFailure::AuthWithoutColon => {
-                        "has an \"auth\" that does not decode to <user>:<password>"
-                    }
-                };
-                let fix = match failure {
-                    EntryFailure::NotAnObject => "make it an object with \"auth\"",
-                    EntryFailure::NotAString(_) => "make it a string",
-                    EntryFailure::AuthNotBase64 | EntryFailure::AuthWithoutColon => {
-                        "set \"auth\" to the base64 of <user>:<password>"
-                    }
+                    EntryFailure::NotAString(field) => (
+                        &*format!("has a {field:?} that is not a string"),
+                        "make it a string",
+                    ),
+                    EntryFailure::AuthNotBase64 => ("has an \"auth\" that is not base64", set_auth),
+                    EntryFailure::AuthWithoutColon => (
+                        "has an \"auth\" that does not decode to <user>:<password>",
+                        set_auth,
+                    ),
                 };
                 write!(
                     f,
@@ -196,22 +194,12 @@ pub fn keyring(
     let json = STANDARD
         .decode(encoded)
         .map_err(|_| DockerConfigError::NotBase64(key))?;
-    let not_json = |_| DockerConfigError::NotJson(key);
     let (entries, first_failure) = match secret_type {
-        DOCKER_CONFIG_JSON => {
-            let document = serde_json::from_slice::<Option<Config<true>>>(&json)
-                .map_err(not_json)?
-                .unwrap_or_default();
-            (document.auths, document.first_failure)
-        }
+        DOCKER_CONFIG_JSON => read::<true>(&json).map(|c| (c.auths, c.first_failure)),
         // DOCKER_CFG, the only other type with a config key: the entries at the top level.
-        _ => {
-            let auths = serde_json::from_slice::<Option<Config<false>>>(&json)
-                .map_err(not_json)?
-                .unwrap_or_default();
-            (Some(auths.auths.unwrap_or_default()), auths.first_failure)
-        }
-    };
+        _ => read::<false>(&json).map(|c| (Some(c.auths.unwrap_or_default()), c.first_failure)),
+    }
+    .map_err(|_| DockerConfigError::NotJson(key))?;
     if let Some((registry, failure)) = first_failure {
         return Err(DockerConfigError::BadEntry {
             key,
@@ -224,6 +212,11 @@ pub fn keyring(
 }
 
 // ---- Decoding, as Go's encoding/json fills the kubelet's types ----
+
+/// A config from its JSON; `null` leaves it empty.
+fn read<const DOCUMENT: bool>(json: &[u8]) -> serde_json::Result<Config<DOCUMENT>> {
+    serde_json::from_slice::<Option<_>>(json).map(Option::unwrap_or_default)
+}
 
 /// Go's `encoding/json` matches a key to a field name folding case rune by rune
 /// (`ToUpper(ToLower(r))`), so a few non-ASCII letters also stand for ASCII ones.
