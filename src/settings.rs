@@ -124,12 +124,10 @@ impl<'a> RequestSettings<'a> {
     /// message to reject with.
     pub fn new(raw: Option<RawSettings<'a>>) -> Result<Self, String> {
         let raw = raw.unwrap_or_default();
-        let templates = templates(raw.templates.as_deref(), &mut Vec::new());
-        match (
-            raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()),
-            templates,
-        ) {
-            (true, Some(templates)) => Ok(RequestSettings { templates, raw }),
+        match templates(raw.templates.as_deref(), &mut Vec::new()) {
+            Some(templates) if raw.rules.as_ref().is_some_and(|rules| !rules.is_empty()) => {
+                Ok(RequestSettings { templates, raw })
+            }
             _ => Err(invalid(compile(&raw).err())),
         }
     }
@@ -187,14 +185,19 @@ fn invalid(message: Option<String>) -> String {
     format!("invalid settings: {}", message.unwrap_or_default())
 }
 
-/// What `compile` compiled, or the 400 message naming every error it found.
-fn or_invalid<T>(compile: impl FnOnce(&mut Vec<String>) -> T) -> Result<T, String> {
+/// What `compile` compiled, or every error it found.
+fn compiled<T>(compile: impl FnOnce(&mut Vec<String>) -> T) -> Result<T, String> {
     let mut errors = Vec::new();
     let compiled = compile(&mut errors);
     match errors.is_empty() {
         true => Ok(compiled),
-        false => Err(invalid(Some(errors.join("; ")))),
+        false => Err(errors.join("; ")),
     }
+}
+
+/// What `compile` compiled, or the 400 message naming every error it found.
+fn or_invalid<T>(compile: impl FnOnce(&mut Vec<String>) -> T) -> Result<T, String> {
+    compiled(compile).map_err(|errors| invalid(Some(errors)))
 }
 
 /// The error for settings without rules (`problem`: "is required", "is empty").
@@ -214,23 +217,20 @@ fn describe_serde_error<E: std::fmt::Display>(error: serde_path_to_error::Error<
 
 /// Compiles every part of the settings; the error lists every problem found.
 fn compile(raw: &RawSettings) -> Result<(), String> {
-    let mut errors = Vec::new();
-    match raw.rules.as_deref() {
-        None => errors.push(missing_rules("is required")),
-        Some([]) => errors.push(missing_rules("is empty")),
-        Some(rules) => {
-            for (index, rule) in rules.iter().enumerate() {
-                compile_rule(index, rule, &mut errors);
+    compiled(|errors| {
+        match raw.rules.as_deref() {
+            None => errors.push(missing_rules("is required")),
+            Some([]) => errors.push(missing_rules("is empty")),
+            Some(rules) => {
+                for (index, rule) in rules.iter().enumerate() {
+                    compile_rule(index, rule, errors);
+                }
             }
         }
-    }
-    compile_custom_resources(&raw.custom_resources, &mut errors);
-    compile_service_accounts(&raw.service_accounts, &mut errors);
-    templates(raw.templates.as_deref(), &mut errors);
-    match errors.is_empty() {
-        true => Ok(()),
-        false => Err(errors.join("; ")),
-    }
+        compile_custom_resources(&raw.custom_resources, errors);
+        compile_service_accounts(&raw.service_accounts, errors);
+        templates(raw.templates.as_deref(), errors);
+    })
 }
 
 /// `templates`, default `check`; `None` (and an error) for another value.
