@@ -131,6 +131,16 @@ impl<'de> Descend<'de, '_, '_> {
             })
             .collect()
     }
+
+    /// The same pass, for a value that only the edits on `walking` pass through.
+    fn below<'b>(&'b mut self, walking: &'b [Walk<'b>]) -> Descend<'de, 'b, 'b> {
+        Descend {
+            raw: self.raw,
+            edits: self.edits,
+            walking,
+            targets: self.targets,
+        }
+    }
 }
 
 impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
@@ -140,7 +150,7 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
         f.write_str("any JSON value")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         let here: Vec<usize> = self
             .walking
             .iter()
@@ -152,14 +162,8 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
         }
         while let Some(Text(key)) = map.next_key::<Text>()? {
             let below = self.next(|token| token == key);
-            let (raw, edits) = (self.raw, self.edits);
             if here.is_empty() {
-                map.next_value_seed(Descend {
-                    raw,
-                    edits,
-                    walking: &below,
-                    targets: self.targets,
-                })?;
+                map.next_value_seed(self.below(&below))?;
                 continue;
             }
             // At a target every value is read as its text, for where it ends; one that edits
@@ -167,21 +171,15 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
             let value = map.next_value::<&RawValue>()?;
             if !below.is_empty() {
                 let mut inner = serde_json::Deserializer::from_str(value.get());
-                Descend {
-                    raw,
-                    edits,
-                    walking: &below,
-                    targets: self.targets,
-                }
-                .deserialize(&mut inner)
-                .map_err(serde::de::Error::custom)?;
+                let read = self.below(&below).deserialize(&mut inner);
+                read.map_err(serde::de::Error::custom)?;
             }
-            let end = offset(raw, value.get()) + value.get().len();
+            let end = offset(self.raw, value.get()) + value.get().len();
             for index in &here {
                 // Set above: walks that end here go no further down.
                 let target = self.targets[*index].get_or_insert_default();
                 target.last_value_end = Some(end);
-                if edits[*index].field == key {
+                if self.edits[*index].field == key {
                     target.found = Some(value);
                 }
             }
@@ -189,16 +187,10 @@ impl<'de> Visitor<'de> for Descend<'de, '_, '_> {
         Ok(())
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(mut self, mut seq: A) -> Result<(), A::Error> {
         for index in 0.. {
             let below = self.next(|token| array_index(token) == Some(index));
-            let descend = Descend {
-                raw: self.raw,
-                edits: self.edits,
-                walking: &below,
-                targets: self.targets,
-            };
-            if seq.next_element_seed(descend)?.is_none() {
+            if seq.next_element_seed(self.below(&below))?.is_none() {
                 break;
             }
         }
