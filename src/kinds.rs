@@ -131,10 +131,8 @@ pub(crate) fn target(
 
 /// The built-in kind for an API group and kind, if the policy handles it natively.
 pub fn builtin_kind(group: &str, kind: &str) -> Option<BuiltinKind> {
-    BUILTIN_KINDS
-        .iter()
-        .copied()
-        .find(|b| b.group == group && b.kind == kind)
+    let named = |builtin: &BuiltinKind| builtin.group == group && builtin.kind == kind;
+    BUILTIN_KINDS.into_iter().find(named)
 }
 
 /// What kind of object a request carries, as far as pull secrets are concerned.
@@ -233,13 +231,9 @@ impl Workload {
 
 /// Whether an `ownerReferences` entry has `controller: true` (at most one may, by API validation).
 fn has_controller(object: &Value) -> bool {
-    value_at(object, "/metadata/ownerReferences")
-        .and_then(Value::as_array)
-        .is_some_and(|owners| {
-            owners
-                .iter()
-                .any(|owner| owner.get("controller") == Some(&Value::Bool(true)))
-        })
+    let owners = value_at(object, "/metadata/ownerReferences").and_then(Value::as_array);
+    let is_controller = |owner: &Value| owner.get("controller") == Some(&Value::Bool(true));
+    owners.is_some_and(|owners| owners.iter().any(is_controller))
 }
 
 #[cfg(test)]

@@ -82,22 +82,20 @@ impl RegistryPattern {
             return Err("has a digest; write the registry host only".into());
         }
         let (host, port) = split_port(pattern);
-        if let Some(port) = port {
-            match parse_port(port) {
-                Ok(_) => {}
-                Err(PortError::NotANumber) => {
-                    return Err(format!(
-                        "has \":{port}\" after the host, which is not a port number; \
-                         registries take host[:port] without tag"
-                    ))
-                }
-                Err(PortError::OutOfRange) => {
-                    return Err(format!(
-                        "has the port {port}, which is not from 1 to 65535; write the port \
-                         the registry listens on"
-                    ))
-                }
+        match port.map(|port| (port, parse_port(port))) {
+            Some((port, Err(PortError::NotANumber))) => {
+                return Err(format!(
+                    "has \":{port}\" after the host, which is not a port number; \
+                     registries take host[:port] without tag"
+                ))
             }
+            Some((port, Err(PortError::OutOfRange))) => {
+                return Err(format!(
+                    "has the port {port}, which is not from 1 to 65535; write the port \
+                     the registry listens on"
+                ))
+            }
+            _ => {}
         }
         let host = canonical_registry(host);
         let labels = host

@@ -91,16 +91,10 @@ impl LabelSelector {
                 values: vec![value],
             });
         }
-        for (index, raw) in raw
-            .match_expressions
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
+        let expressions = raw.match_expressions.unwrap_or_default();
+        for (index, raw) in expressions.into_iter().enumerate() {
             let at = format!("{field}.matchExpressions[{index}]");
-            if let Some(requirement) = compile_requirement(raw, &at, errors) {
-                requirements.push(requirement);
-            }
+            requirements.extend(compile_requirement(raw, &at, errors));
         }
         (errors.len() == before).then_some(LabelSelector { requirements })
     }
