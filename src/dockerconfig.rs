@@ -586,17 +586,6 @@ mod tests {
         Keyring { entries }.covers(registry, repository)
     }
 
-    /// The error for an entry of `reg.example` under `key` that is not an object.
-    fn not_an_object(key: &'static str) -> DockerConfigError {
-        let registry = "reg.example".into();
-        let failure = EntryFailure::NotAnObject;
-        DockerConfigError::BadEntry {
-            key,
-            registry,
-            failure,
-        }
-    }
-
     /// `.dockerconfigjson` holding `text` in base64.
     fn json_key(text: &str) -> BTreeMap<String, String> {
         data(".dockerconfigjson", &STANDARD.encode(text))
@@ -648,22 +637,6 @@ mod tests {
     #[case::canary_plain_text(CFG, cfg_key(CANARY), Err(NotJson(".dockercfg")))]
     #[case::no_auths(JSON, json_key(r#"{"reg.example":{}}"#), Err(NoAuths))]
     #[case::null_auths(JSON, json_key(r#"{"auths":null}"#), Err(NoAuths))]
-    #[case::null_entry(CFG, cfg_key(r#"{"reg.example":null}"#), Ok(vec!["reg.example"]))]
-    #[case::entry_a_number(
-        JSON,
-        json_key(r#"{"auths":{"reg.example":7}}"#),
-        Err(not_an_object(".dockerconfigjson"))
-    )]
-    #[case::entry_true(
-        CFG,
-        cfg_key(r#"{"reg.example":true}"#),
-        Err(not_an_object(".dockercfg"))
-    )]
-    #[case::entry_a_list(
-        CFG,
-        cfg_key(r#"{"reg.example":[{"auth":7}]}"#),
-        Err(not_an_object(".dockercfg"))
-    )]
     fn registry_keys_reads_only_keys(
         #[case] secret_type: &str,
         #[case] data: BTreeMap<String, String>,
@@ -850,6 +823,20 @@ mod tests {
             prop_assert!(key_covers(&key, &host, &below), "{} should cover {}", key, below);
             prop_assert!(key_covers(&key, &host, &lookalike), "{} should cover {}", key, lookalike);
         }
+    }
+
+    // kubelet: DockerConfigEntry.UnmarshalJSON fails on any entry but an object or null.
+    #[rstest]
+    fn an_entry_not_an_object_fails(#[values("7", "true", "[{\"auth\":7}]")] entry: &str) {
+        let data = cfg_key(&format!(r#"{{"reg.example":{entry}}}"#));
+        let failure = EntryFailure::NotAnObject;
+        let registry = "reg.example".to_string();
+        let expected = DockerConfigError::BadEntry {
+            key: ".dockercfg",
+            registry,
+            failure,
+        };
+        assert_eq!(keyring(CFG, &data), Err(expected));
     }
 
     // Go's encoding/json matches field names in any case: "AUTHS" is "auths", "Auth" is "auth".
