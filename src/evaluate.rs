@@ -18,7 +18,7 @@ use crate::outcome::{
 use crate::pod_spec::{containers, pull_secret_names, service_account_name, Container};
 use crate::request::Request;
 use crate::settings::{RequestSettings, Rule, Templates};
-use crate::splice::{Edit, PULL_POLICY, PULL_SECRETS};
+use crate::splice::{Edit, PULL_POLICY};
 use crate::verify::SecretChecks;
 
 /// Containers named in one failure line before the rest are only counted.
@@ -82,7 +82,7 @@ fn decide<C: Cluster>(
     cluster: &mut C,
     specs: Specs,
 ) -> Decision {
-    let mut views = match read_specs(workload, request.object) {
+    let views = match read_specs(workload, request.object) {
         Ok(views) => views,
         Err(problem) => return Decision::malformed(request.kind, &problem),
     };
@@ -107,27 +107,25 @@ fn decide<C: Cluster>(
             && !before.contains(&(c.list, c.name, c.image))
     };
     let hits = rule_hits(&views, &images, counted, request, cluster);
-    let (inherits, checked) = match specs {
-        Specs::Running(mode) => return report(request, settings, &views, &hits, cluster, mode),
-        Specs::New { inherits } => (inherits, false),
-        Specs::Checked => (false, true),
+    let checks = SecretChecks::new(cluster, request.namespace, settings.raw.check_credentials);
+    let mut pass = Pass {
+        request,
+        settings,
+        specs: views,
+        hits,
+        checks,
     };
-    let unread = match checked {
-        true => pods_lists(&mut views, &hits, settings, request.namespace, cluster),
-        false => Vec::new(),
+    let unread = match specs {
+        Specs::Checked => pass.pods_lists(),
+        _ => Vec::new(),
     };
-    let decision = match settings.raw.inject {
-        true => inject(request, settings, inherits, &views, &hits, cluster),
-        false => report(
-            request,
-            settings,
-            &views,
-            &hits,
-            cluster,
-            Mode::ValidateOnly,
-        ),
+    let decision = match specs {
+        Specs::Running(mode) => pass.report(mode),
+        _ if !settings.raw.inject => pass.report(Mode::ValidateOnly),
+        Specs::New { inherits } => pass.inject(inherits),
+        Specs::Checked => pass.inject(false),
     };
-    if !checked {
+    if specs != Specs::Checked {
         return decision;
     }
     let name = request.shown_name();
@@ -155,39 +153,6 @@ impl PodSpecView<'_> {
                 None => false,
             }
     }
-}
-
-/// The ServiceAccount admission plugin fills an empty `imagePullSecrets` from the pod's
-/// ServiceAccount before any webhook sees the pod (kubernetes `plugin/pkg/admission/serviceaccount`,
-/// `(s *Plugin) Admit`): a checked template that lists none is read with its account's list, where
-/// that decides the answer (validate-only, or a `skip` rule's wording), each account once. Returns
-/// the accounts that cannot be read, for a warning each.
-fn pods_lists<C: Cluster>(
-    specs: &mut [PodSpecView],
-    hits: &[RuleHits],
-    settings: &RequestSettings,
-    namespace: &str,
-    cluster: &mut C,
-) -> Vec<(String, LookupError)> {
-    let skip = |r: &RuleHits| r.rule.on_missing_secret == OnMissingSecret::Skip;
-    if settings.raw.inject && !hits.iter().any(skip) {
-        return Vec::new();
-    }
-    let mut accounts: BTreeMap<String, Result<Vec<String>, LookupError>> = BTreeMap::new();
-    for (index, view) in specs.iter_mut().enumerate() {
-        let matched = hits.iter().flat_map(|r| &r.hits).any(|h| h.spec == index);
-        if matched && is_empty_list(view.spec.get("imagePullSecrets")) {
-            let account = service_account_name(view.spec);
-            let answer = accounts
-                .entry(account.to_string())
-                .or_insert_with(|| cluster.service_account_pull_secrets(namespace, account));
-            view.account = Some(answer.clone());
-        }
-    }
-    let unread = accounts
-        .into_iter()
-        .filter_map(|(account, answer)| Some((account, answer.err()?)));
-    unread.collect()
 }
 
 fn read_specs<'a>(workload: &Workload, object: &'a Value) -> Result<Vec<PodSpecView<'a>>, String> {
@@ -322,140 +287,169 @@ fn distinct_images<'i>(hits: &[Hit<'_, 'i>]) -> Vec<&'i ImageRef> {
         .collect()
 }
 
-/// Adds each rule's secret; `inherits`: a template whose empty list gets its ServiceAccount's
-/// secrets first.
-fn inject<C: Cluster>(
-    request: &Request,
-    settings: &RequestSettings,
-    inherits: bool,
-    specs: &[PodSpecView],
-    hits: &[RuleHits],
-    cluster: &mut C,
-) -> Decision {
-    let mut findings = Findings::default();
-    let mut wanted: Vec<Vec<&str>> = vec![Vec::new(); specs.len()];
-    let mut edits: Vec<Edit> = Vec::new();
-    let mut checks = SecretChecks::new(cluster, request.namespace, settings.raw.check_credentials);
-    for RuleHits {
-        rule,
-        hits,
-        namespace_problem,
-    } in hits
-    {
-        let problem = match namespace_problem.clone() {
-            None if settings.raw.verify_secrets => {
-                checks.problem(&rule.secret, &distinct_images(hits))
-            }
-            problem => problem,
-        };
-        let add = match problem {
-            None => true,
-            Some(problem) => {
-                let referenced = hits.iter().all(|hit| specs[hit.spec].lists(&rule.secret));
-                let mode = Mode::Inject { referenced };
-                record(&mut findings, request.namespace, rule, &problem, hits, mode)
-            }
-        };
-        // A rule's pull policy follows its secret, except that a secret that fails its
-        // checks does not make a cached copy of the image any less private.
-        if namespace_problem.is_none() || add {
-            pull_policy_edits(specs, rule, hits, &mut edits);
-        }
-        if add {
-            for hit in hits.iter() {
-                wanted[hit.spec].push(rule.secret.as_str());
-            }
-        }
-    }
-    if !findings.rejections.is_empty() {
-        return findings.into_decision(Vec::new());
-    }
-    let mut accounts: BTreeMap<&str, Result<Vec<String>, LookupError>> = BTreeMap::new();
-    for (view, wanted) in specs.iter().zip(&wanted) {
-        let existing = view.spec.get("imagePullSecrets");
-        let Some(mut merged) = merged_pull_secrets(existing, &[], wanted) else {
-            continue;
-        };
-        if inherits && is_empty_list(existing) {
-            let account = service_account_name(view.spec);
-            let answer = accounts.entry(account).or_insert_with(|| {
-                cluster.service_account_pull_secrets(request.namespace, account)
-            });
-            match answer {
-                Ok(inherited) => {
-                    merged = merged_pull_secrets(existing, inherited, wanted).unwrap_or(merged)
-                }
-                Err(error) => {
-                    let at = dotted(&view.pointer);
-                    let warning = unread_account_warning(account, request.namespace, error, &at);
-                    findings.warnings.insert(warning);
-                }
-            }
-        }
-        edits.push(Edit {
-            pointer: view.pointer.clone(),
-            field: PULL_SECRETS,
-            value: Value::Array(merged),
-        });
-    }
-    findings.into_decision(edits)
+/// What deciding a request's rules reads: the request, its settings, its pod specs, each rule's
+/// hits, and the secret checks (with the cluster they read).
+struct Pass<'p, 'a, 'i, C: Cluster> {
+    request: &'p Request<'a>,
+    settings: &'p RequestSettings<'a>,
+    specs: Vec<PodSpecView<'a>>,
+    hits: Vec<RuleHits<'a, 'i>>,
+    checks: SecretChecks<'p, C>,
 }
 
-/// Validate-only and ephemeral containers: each rule's secret must already be referenced, and
-/// pass the checks; rules with `imagePullPolicy: Always` report containers that would not pull
-/// at every start, or, for new ephemeral containers, set it (the only mutation here).
-fn report<C: Cluster>(
-    request: &Request,
-    settings: &RequestSettings,
-    specs: &[PodSpecView],
-    hits: &[RuleHits],
-    cluster: &mut C,
-    mode: Mode,
-) -> Decision {
-    let mut findings = Findings::default();
-    let mut edits = Vec::new();
-    let mut checks = SecretChecks::new(cluster, request.namespace, settings.raw.check_credentials);
-    for rule_hits in hits {
-        let RuleHits {
+impl<C: Cluster> Pass<'_, '_, '_, C> {
+    /// The ServiceAccount admission plugin fills an empty `imagePullSecrets` from the pod's
+    /// ServiceAccount before any webhook sees the pod (kubernetes `plugin/pkg/admission/serviceaccount`,
+    /// `(s *Plugin) Admit`): a checked template that lists none is read with its account's list,
+    /// where that decides the answer (validate-only, or a `skip` rule's wording), each account
+    /// once. Returns the accounts that cannot be read, for a warning each.
+    fn pods_lists(&mut self) -> Vec<(String, LookupError)> {
+        let skip = |r: &RuleHits| r.rule.on_missing_secret == OnMissingSecret::Skip;
+        if self.settings.raw.inject && !self.hits.iter().any(skip) {
+            return Vec::new();
+        }
+        let mut accounts: BTreeMap<String, Result<Vec<String>, LookupError>> = BTreeMap::new();
+        for (index, view) in self.specs.iter_mut().enumerate() {
+            let matched = self
+                .hits
+                .iter()
+                .flat_map(|r| &r.hits)
+                .any(|h| h.spec == index);
+            if matched && is_empty_list(view.spec.get("imagePullSecrets")) {
+                let account = service_account_name(view.spec);
+                let answer = accounts.entry(account.to_string()).or_insert_with(|| {
+                    let cluster = &mut self.checks.cluster;
+                    cluster.service_account_pull_secrets(self.request.namespace, account)
+                });
+                view.account = Some(answer.clone());
+            }
+        }
+        let unread = accounts
+            .into_iter()
+            .filter_map(|(account, answer)| Some((account, answer.err()?)));
+        unread.collect()
+    }
+
+    /// Adds each rule's secret; `inherits`: a template whose empty list gets its ServiceAccount's
+    /// secrets first.
+    fn inject(&mut self, inherits: bool) -> Decision {
+        let (namespace, specs) = (self.request.namespace, &self.specs);
+        let mut findings = Findings::default();
+        let mut wanted: Vec<Vec<&str>> = vec![Vec::new(); specs.len()];
+        let mut edits: Vec<Edit> = Vec::new();
+        for RuleHits {
             rule,
             hits,
             namespace_problem,
-        } = rule_hits;
-        let mut fail = |problem: &Problem, hits: &[Hit]| {
-            record(&mut findings, request.namespace, rule, problem, hits, mode)
-        };
-        if let Some(problem) = namespace_problem {
-            fail(problem, hits);
-            continue;
-        }
-        let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) = hits
-            .iter()
-            .partition(|hit| specs[hit.spec].lists(&rule.secret));
-        if !unreferenced.is_empty() {
-            fail(&Problem::NotReferenced, &unreferenced);
-        }
-        if !referenced.is_empty() && settings.raw.verify_secrets {
-            if let Some(problem) = checks.problem(&rule.secret, &distinct_images(&referenced)) {
-                fail(&problem, &referenced);
+        } in &self.hits
+        {
+            let problem = match namespace_problem.clone() {
+                None if self.settings.raw.verify_secrets => {
+                    self.checks.problem(&rule.secret, &distinct_images(hits))
+                }
+                problem => problem,
+            };
+            let add = match problem {
+                None => true,
+                Some(problem) => {
+                    let referenced = hits.iter().all(|hit| specs[hit.spec].lists(&rule.secret));
+                    let mode = Mode::Inject { referenced };
+                    record(&mut findings, namespace, rule, &problem, hits, mode)
+                }
+            };
+            // A rule's pull policy follows its secret, except that a secret that fails its
+            // checks does not make a cached copy of the image any less private.
+            if namespace_problem.is_none() || add {
+                pull_policy_edits(specs, rule, hits, &mut edits);
+            }
+            if add {
+                for hit in hits.iter() {
+                    wanted[hit.spec].push(rule.secret.as_str());
+                }
             }
         }
-        if mode == Mode::EphemeralContainers {
-            // A new ephemeral container's spec is being added: its pull policy may be set.
-            pull_policy_edits(specs, rule, hits, &mut edits);
-            continue;
+        if !findings.rejections.is_empty() {
+            return findings.into_decision(Vec::new());
         }
-        let mut by_policy: BTreeMap<&str, Vec<Hit>> = BTreeMap::new();
-        for hit in hits.iter().filter(|_| rule.pull_always) {
-            match hit.container.effective_pull_policy() {
-                "Always" => {}
-                policy => by_policy.entry(policy).or_default().push(*hit),
+        let mut accounts: BTreeMap<&str, Result<Vec<String>, LookupError>> = BTreeMap::new();
+        for (view, wanted) in specs.iter().zip(&wanted) {
+            let existing = view.spec.get("imagePullSecrets");
+            let mut inherited: &[String] = &[];
+            if inherits && !wanted.is_empty() && is_empty_list(existing) {
+                let account = service_account_name(view.spec);
+                let answer = accounts.entry(account).or_insert_with(|| {
+                    let cluster = &mut self.checks.cluster;
+                    cluster.service_account_pull_secrets(namespace, account)
+                });
+                match answer {
+                    Ok(names) => inherited = names,
+                    Err(error) => {
+                        let at = dotted(&view.pointer);
+                        let warning = unread_account_warning(account, namespace, error, &at);
+                        findings.warnings.insert(warning);
+                    }
+                }
             }
+            edits.extend(merged_pull_secrets(
+                &view.pointer,
+                existing,
+                inherited,
+                wanted,
+            ));
         }
-        for (policy, hits) in by_policy {
-            fail(&Problem::PullPolicy(policy.to_string()), &hits);
-        }
+        findings.into_decision(edits)
     }
-    findings.into_decision(edits)
+
+    /// Validate-only and ephemeral containers: each rule's secret must already be referenced,
+    /// and pass the checks; rules with `imagePullPolicy: Always` report containers that would
+    /// not pull at every start, or, for new ephemeral containers, set it (the only mutation here).
+    fn report(&mut self, mode: Mode) -> Decision {
+        let (namespace, specs) = (self.request.namespace, &self.specs);
+        let mut findings = Findings::default();
+        let mut edits = Vec::new();
+        for RuleHits {
+            rule,
+            hits,
+            namespace_problem,
+        } in &self.hits
+        {
+            let mut fail = |problem: &Problem, hits: &[Hit]| {
+                record(&mut findings, namespace, rule, problem, hits, mode)
+            };
+            if let Some(problem) = namespace_problem {
+                fail(problem, hits);
+                continue;
+            }
+            let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) = hits
+                .iter()
+                .partition(|hit| specs[hit.spec].lists(&rule.secret));
+            if !unreferenced.is_empty() {
+                fail(&Problem::NotReferenced, &unreferenced);
+            }
+            if !referenced.is_empty() && self.settings.raw.verify_secrets {
+                let images = distinct_images(&referenced);
+                if let Some(problem) = self.checks.problem(&rule.secret, &images) {
+                    fail(&problem, &referenced);
+                }
+            }
+            if mode == Mode::EphemeralContainers {
+                // A new ephemeral container's spec is being added: its pull policy may be set.
+                pull_policy_edits(specs, rule, hits, &mut edits);
+                continue;
+            }
+            let mut by_policy: BTreeMap<&str, Vec<Hit>> = BTreeMap::new();
+            for hit in hits.iter().filter(|_| rule.pull_always) {
+                match hit.container.effective_pull_policy() {
+                    "Always" => {}
+                    policy => by_policy.entry(policy).or_default().push(*hit),
+                }
+            }
+            for (policy, hits) in by_policy {
+                fail(&Problem::PullPolicy(policy.to_string()), &hits);
+            }
+        }
+        findings.into_decision(edits)
+    }
 }
 
 /// Sets `imagePullPolicy: Always` on the rule's matching containers that would not pull at
