@@ -84,7 +84,9 @@ fn decide<C: Cluster>(
 ) -> Decision {
     let views = match read_specs(workload, request.object) {
         Ok(views) => views,
-        Err(problem) => return Decision::malformed(request.kind, &problem),
+        Err(problem) => {
+            return Decision::bad_request(format!("malformed {}: {problem}", request.kind))
+        }
     };
     let images = match ParsedImages::of(&views, settings) {
         Ok(images) => images,
@@ -106,14 +108,12 @@ fn decide<C: Cluster>(
         (!only_ephemeral || c.list == "ephemeralContainers")
             && !before.contains(&(c.list, c.name, c.image))
     };
-    let hits = rule_hits(&views, &images, counted, request, cluster);
-    let checks = SecretChecks::new(cluster, request.namespace, settings.raw.check_credentials);
     let mut pass = Pass {
+        hits: rule_hits(&views, &images, counted, request.namespace, cluster),
+        checks: SecretChecks::new(cluster, request.namespace, settings.raw.check_credentials),
         request,
         settings,
         specs: views,
-        hits,
-        checks,
     };
     let unread = match specs {
         Specs::Checked => pass.pods_lists(),
@@ -238,10 +238,10 @@ fn rule_hits<'a, 'i, C: Cluster>(
     specs: &[PodSpecView<'a>],
     images: &'i ParsedImages<'a>,
     counted: impl Fn(&Container) -> bool,
-    request: &Request,
+    namespace: &str,
     cluster: &mut C,
 ) -> Vec<RuleHits<'a, 'i>> {
-    let mut labels = NamespaceLabels::new(request.namespace);
+    let mut labels = NamespaceLabels::new(namespace);
     images
         .rules
         .iter()
@@ -455,13 +455,11 @@ impl<C: Cluster> Pass<'_, '_, '_, C> {
 /// Sets `imagePullPolicy: Always` on the rule's matching containers that would not pull at
 /// every start, if the rule asks for it; each container once.
 fn pull_policy_edits(specs: &[PodSpecView], rule: &Rule, hits: &[Hit], edits: &mut Vec<Edit>) {
-    if !rule.pull_always {
-        return;
-    }
-    for hit in hits.iter().filter(|hit| !hit.container.pulls_every_time()) {
+    for hit in hits.iter().filter(|_| rule.pull_always) {
         let Container { list, index, .. } = hit.container;
         let pointer = format!("{}/{list}/{index}", specs[hit.spec].pointer);
-        if !edits.iter().any(|edit| edit.pointer == pointer) {
+        let pulls = hit.container.effective_pull_policy() == "Always";
+        if !pulls && !edits.iter().any(|edit| edit.pointer == pointer) {
             edits.push(Edit {
                 pointer,
                 field: PULL_POLICY,

@@ -55,12 +55,6 @@ impl Decision {
             warnings: Vec::new(),
         }
     }
-
-    /// An object of `kind` (never empty: only named kinds are handled) whose shape the API server
-    /// would refuse: 400, naming the field.
-    pub(crate) fn malformed(kind: &str, problem: &str) -> Decision {
-        Decision::bad_request(format!("malformed {kind}: {problem}"))
-    }
 }
 
 /// Where a failure is being reported from; decides the outcome of `warn`/`skip` and the fix text.
