@@ -222,13 +222,9 @@ struct Hit<'a, 'i> {
     image: &'i ImageRef,
 }
 
-/// The matching containers of one rule, in the request's namespace.
-struct RuleHits<'a, 'i> {
-    rule: &'i Rule,
-    hits: Vec<Hit<'a, 'i>>,
-    /// `NamespaceUnreadable`, if the Namespace could not be read for the rule's `namespaceSelector`.
-    namespace_problem: Option<Problem>,
-}
+/// A rule, its matching containers in the request's namespace, and `NamespaceUnreadable` if the
+/// Namespace could not be read for the rule's `namespaceSelector`.
+type RuleHits<'a, 'i> = (&'i Rule, Vec<Hit<'a, 'i>>, Option<Problem>);
 
 /// The rules in play whose images some `counted` container has, in order, without those whose
 /// `namespaceSelector` does not select the request's namespace. The Namespace is read once, and
@@ -269,11 +265,7 @@ fn rule_hits<'a, 'i, C: Cluster>(
                 Ok(false) => return None,
                 Err(error) => Some(Problem::NamespaceUnreadable(error)),
             };
-            Some(RuleHits {
-                rule,
-                hits,
-                namespace_problem,
-            })
+            Some((rule, hits, namespace_problem))
         })
         .collect()
 }
@@ -304,7 +296,7 @@ impl<C: Cluster> Pass<'_, '_, '_, C> {
     /// where that decides the answer (validate-only, or a `skip` rule's wording), each account
     /// once. Returns the accounts that cannot be read, for a warning each.
     fn pods_lists(&mut self) -> Vec<(String, LookupError)> {
-        let skip = |r: &RuleHits| r.rule.on_missing_secret == OnMissingSecret::Skip;
+        let skip = |(rule, ..): &RuleHits| rule.on_missing_secret == OnMissingSecret::Skip;
         if self.settings.raw.inject && !self.hits.iter().any(skip) {
             return Vec::new();
         }
@@ -313,7 +305,7 @@ impl<C: Cluster> Pass<'_, '_, '_, C> {
             let matched = self
                 .hits
                 .iter()
-                .flat_map(|r| &r.hits)
+                .flat_map(|(_, hits, _)| hits)
                 .any(|h| h.spec == index);
             if matched && is_empty_list(view.spec.get("imagePullSecrets")) {
                 let account = service_account_name(view.spec);
@@ -337,12 +329,7 @@ impl<C: Cluster> Pass<'_, '_, '_, C> {
         let mut findings = Findings::default();
         let mut wanted: Vec<Vec<&str>> = vec![Vec::new(); specs.len()];
         let mut edits: Vec<Edit> = Vec::new();
-        for RuleHits {
-            rule,
-            hits,
-            namespace_problem,
-        } in &self.hits
-        {
+        for (rule, hits, namespace_problem) in &self.hits {
             let problem = match namespace_problem.clone() {
                 None if self.settings.raw.verify_secrets => {
                     self.checks.problem(&rule.secret, &distinct_images(hits))
@@ -407,12 +394,7 @@ impl<C: Cluster> Pass<'_, '_, '_, C> {
         let (namespace, specs) = (self.request.namespace, &self.specs);
         let mut findings = Findings::default();
         let mut edits = Vec::new();
-        for RuleHits {
-            rule,
-            hits,
-            namespace_problem,
-        } in &self.hits
-        {
+        for (rule, hits, namespace_problem) in &self.hits {
             let mut fail = |problem: &Problem, hits: &[Hit]| {
                 record(&mut findings, namespace, rule, problem, hits, mode)
             };
