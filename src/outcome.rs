@@ -124,19 +124,16 @@ impl Findings {
     /// Records a failure line as `onMissingSecret` says in this mode; returns whether to inject
     /// the secret anyway.
     pub fn record(&mut self, line: String, on_missing_secret: OnMissingSecret, mode: Mode) -> bool {
+        use OnMissingSecret::{Reject, Skip, Warn};
         let (kept, outcome) = match (on_missing_secret, mode) {
-            (OnMissingSecret::Reject, _) => {
+            (Reject, _) => {
                 self.rejections.insert(line);
                 return false;
             }
-            (OnMissingSecret::Warn, Mode::Inject { .. }) => (true, "warn, added anyway"),
-            (OnMissingSecret::Skip, Mode::Inject { referenced: true }) => {
-                (false, "skip, existing reference kept")
-            }
-            (OnMissingSecret::Skip, Mode::Inject { referenced: false }) => {
-                (false, "skip, not added")
-            }
-            (OnMissingSecret::Warn | OnMissingSecret::Skip, _) => {
+            (Warn, Mode::Inject { .. }) => (true, "warn, added anyway"),
+            (Skip, Mode::Inject { referenced: true }) => (false, "skip, existing reference kept"),
+            (Skip, Mode::Inject { referenced: false }) => (false, "skip, not added"),
+            (Warn | Skip, _) => {
                 self.warnings.insert(line);
                 return false;
             }
