@@ -243,19 +243,18 @@ fn rule_hits<'a, 'i, C: Cluster>(
         .iter()
         .enumerate()
         .filter_map(|(index, rule)| {
-            let hits: Vec<Hit> = specs
-                .iter()
-                .enumerate()
-                .flat_map(|(spec, view)| view.containers.iter().map(move |c| (spec, *c)))
-                .filter(|(_, container)| counted(container))
-                .filter_map(|(spec, container)| {
-                    images.matching(container.image, index).map(|image| Hit {
-                        spec,
-                        container,
-                        image,
-                    })
-                })
-                .collect();
+            let mut hits = Vec::new();
+            for (spec, view) in specs.iter().enumerate() {
+                for &container in view.containers.iter().filter(|c| counted(c)) {
+                    if let Some(image) = images.matching(container.image, index) {
+                        hits.push(Hit {
+                            spec,
+                            container,
+                            image,
+                        });
+                    }
+                }
+            }
             if hits.is_empty() {
                 return None;
             }
@@ -341,7 +340,8 @@ impl<C: Cluster> Pass<'_, '_, '_, C> {
                 Some(problem) => {
                     let referenced = hits.iter().all(|hit| specs[hit.spec].lists(&rule.secret));
                     let mode = Mode::Inject { referenced };
-                    record(&mut findings, namespace, rule, &problem, hits, mode)
+                    let line = failure(namespace, rule, &problem, hits, mode);
+                    findings.record(line, rule.on_missing_secret, mode)
                 }
             };
             // A rule's pull policy follows its secret, except that a secret that fails its
@@ -396,7 +396,8 @@ impl<C: Cluster> Pass<'_, '_, '_, C> {
         let mut edits = Vec::new();
         for (rule, hits, namespace_problem) in &self.hits {
             let mut fail = |problem: &Problem, hits: &[Hit]| {
-                record(&mut findings, namespace, rule, problem, hits, mode)
+                let line = failure(namespace, rule, problem, hits, mode);
+                findings.record(line, rule.on_missing_secret, mode)
             };
             if let Some(problem) = namespace_problem {
                 fail(problem, hits);
@@ -451,15 +452,8 @@ fn pull_policy_edits(specs: &[PodSpecView], rule: &Rule, hits: &[Hit], edits: &m
     }
 }
 
-/// Records a rule's failure as its `onMissingSecret` says; returns whether to inject anyway.
-fn record(
-    findings: &mut Findings,
-    namespace: &str,
-    rule: &Rule,
-    problem: &Problem,
-    hits: &[Hit],
-    mode: Mode,
-) -> bool {
+/// The failure line of a rule's `problem`, naming the containers that need its secret.
+fn failure(namespace: &str, rule: &Rule, problem: &Problem, hits: &[Hit], mode: Mode) -> String {
     let mut seen = BTreeSet::new();
     let distinct: Vec<String> = hits
         .iter()
@@ -476,8 +470,7 @@ fn record(
         .map_or("<registry>", |hit| hit.image.kubelet_registry());
     let secret = &rule.secret;
     let fix = fix_for(namespace, secret, problem, server, mode);
-    let line = failure_line(namespace, secret, problem, &needed_by, &fix);
-    findings.record(line, rule.on_missing_secret, mode)
+    failure_line(namespace, secret, problem, &needed_by, &fix)
 }
 
 #[cfg(test)]
