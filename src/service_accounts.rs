@@ -71,15 +71,12 @@ pub(crate) fn evaluate<C: Cluster>(
             wanted.extend(settings.raw.inject.then_some(secret));
             continue;
         };
+        let line = line(&problem);
         if !settings.raw.inject {
             // Validate-only: a secret that is referenced but fails its checks, or an unreadable
             // namespace, only warns.
-            findings.warnings.insert(line(&problem));
-        } else if findings.record(
-            line(&problem),
-            entry.on_missing_secret,
-            Mode::Inject { referenced },
-        ) {
+            findings.warnings.insert(line);
+        } else if findings.record(line, entry.on_missing_secret, Mode::Inject { referenced }) {
             wanted.push(secret);
         }
     }
