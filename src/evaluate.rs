@@ -18,7 +18,7 @@ use crate::outcome::{
 use crate::pod_spec::{containers, pull_secret_names, service_account_name, Container};
 use crate::request::Request;
 use crate::settings::{RequestSettings, Rule, Templates};
-use crate::splice::{Edit, PULL_POLICY, PULL_SECRETS};
+use crate::splice::{Edit, PULL_POLICY};
 use crate::verify::SecretChecks;
 
 /// Containers named in one failure line before the rest are only counted.
@@ -82,9 +82,11 @@ fn decide<C: Cluster>(
     cluster: &mut C,
     specs: Specs,
 ) -> Decision {
-    let mut views = match read_specs(workload, request.object) {
+    let views = match read_specs(workload, request.object) {
         Ok(views) => views,
-        Err(problem) => return Decision::malformed(request.kind, &problem),
+        Err(problem) => {
+            return Decision::bad_request(format!("malformed {}: {problem}", request.kind))
+        }
     };
     let images = match ParsedImages::of(&views, settings) {
         Ok(images) => images,
@@ -106,28 +108,24 @@ fn decide<C: Cluster>(
         (!only_ephemeral || c.list == "ephemeralContainers")
             && !before.contains(&(c.list, c.name, c.image))
     };
-    let hits = rule_hits(&views, &images, counted, request, cluster);
-    let (inherits, checked) = match specs {
-        Specs::Running(mode) => return report(request, settings, &views, &hits, cluster, mode),
-        Specs::New { inherits } => (inherits, false),
-        Specs::Checked => (false, true),
+    let mut pass = Pass {
+        hits: rule_hits(&views, &images, counted, request.namespace, cluster),
+        checks: SecretChecks::new(cluster, request.namespace, settings.raw.check_credentials),
+        request,
+        settings,
+        specs: views,
     };
-    let unread = match checked {
-        true => pods_lists(&mut views, &hits, settings, request.namespace, cluster),
-        false => Vec::new(),
+    let unread = match specs {
+        Specs::Checked => pass.pods_lists(),
+        _ => Vec::new(),
     };
-    let decision = match settings.raw.inject {
-        true => inject(request, settings, inherits, &views, &hits, cluster),
-        false => report(
-            request,
-            settings,
-            &views,
-            &hits,
-            cluster,
-            Mode::ValidateOnly,
-        ),
+    let decision = match specs {
+        Specs::Running(mode) => pass.report(mode),
+        _ if !settings.raw.inject => pass.report(Mode::ValidateOnly),
+        Specs::New { inherits } => pass.inject(inherits),
+        Specs::Checked => pass.inject(false),
     };
-    if !checked {
+    if specs != Specs::Checked {
         return decision;
     }
     let name = request.shown_name();
@@ -155,39 +153,6 @@ impl PodSpecView<'_> {
                 None => false,
             }
     }
-}
-
-/// The ServiceAccount admission plugin fills an empty `imagePullSecrets` from the pod's
-/// ServiceAccount before any webhook sees the pod (kubernetes `plugin/pkg/admission/serviceaccount`,
-/// `(s *Plugin) Admit`): a checked template that lists none is read with its account's list, where
-/// that decides the answer (validate-only, or a `skip` rule's wording), each account once. Returns
-/// the accounts that cannot be read, for a warning each.
-fn pods_lists<C: Cluster>(
-    specs: &mut [PodSpecView],
-    hits: &[RuleHits],
-    settings: &RequestSettings,
-    namespace: &str,
-    cluster: &mut C,
-) -> Vec<(String, LookupError)> {
-    let skip = |r: &RuleHits| r.rule.on_missing_secret == OnMissingSecret::Skip;
-    if settings.raw.inject && !hits.iter().any(skip) {
-        return Vec::new();
-    }
-    let mut accounts: BTreeMap<String, Result<Vec<String>, LookupError>> = BTreeMap::new();
-    for (index, view) in specs.iter_mut().enumerate() {
-        let matched = hits.iter().flat_map(|r| &r.hits).any(|h| h.spec == index);
-        if matched && is_empty_list(view.spec.get("imagePullSecrets")) {
-            let account = service_account_name(view.spec);
-            let answer = accounts
-                .entry(account.to_string())
-                .or_insert_with(|| cluster.service_account_pull_secrets(namespace, account));
-            view.account = Some(answer.clone());
-        }
-    }
-    let unread = accounts
-        .into_iter()
-        .filter_map(|(account, answer)| Some((account, answer.err()?)));
-    unread.collect()
 }
 
 fn read_specs<'a>(workload: &Workload, object: &'a Value) -> Result<Vec<PodSpecView<'a>>, String> {
@@ -257,13 +222,9 @@ struct Hit<'a, 'i> {
     image: &'i ImageRef,
 }
 
-/// The matching containers of one rule, in the request's namespace.
-struct RuleHits<'a, 'i> {
-    rule: &'i Rule,
-    hits: Vec<Hit<'a, 'i>>,
-    /// `NamespaceUnreadable`, if the Namespace could not be read for the rule's `namespaceSelector`.
-    namespace_problem: Option<Problem>,
-}
+/// A rule, its matching containers in the request's namespace, and `NamespaceUnreadable` if the
+/// Namespace could not be read for the rule's `namespaceSelector`.
+type RuleHits<'a, 'i> = (&'i Rule, Vec<Hit<'a, 'i>>, Option<Problem>);
 
 /// The rules in play whose images some `counted` container has, in order, without those whose
 /// `namespaceSelector` does not select the request's namespace. The Namespace is read once, and
@@ -273,28 +234,27 @@ fn rule_hits<'a, 'i, C: Cluster>(
     specs: &[PodSpecView<'a>],
     images: &'i ParsedImages<'a>,
     counted: impl Fn(&Container) -> bool,
-    request: &Request,
+    namespace: &str,
     cluster: &mut C,
 ) -> Vec<RuleHits<'a, 'i>> {
-    let mut labels = NamespaceLabels::new(request.namespace);
+    let mut labels = NamespaceLabels::new(namespace);
     images
         .rules
         .iter()
         .enumerate()
         .filter_map(|(index, rule)| {
-            let hits: Vec<Hit> = specs
-                .iter()
-                .enumerate()
-                .flat_map(|(spec, view)| view.containers.iter().map(move |c| (spec, *c)))
-                .filter(|(_, container)| counted(container))
-                .filter_map(|(spec, container)| {
-                    images.matching(container.image, index).map(|image| Hit {
-                        spec,
-                        container,
-                        image,
-                    })
-                })
-                .collect();
+            let mut hits = Vec::new();
+            for (spec, view) in specs.iter().enumerate() {
+                for &container in view.containers.iter().filter(|c| counted(c)) {
+                    if let Some(image) = images.matching(container.image, index) {
+                        hits.push(Hit {
+                            spec,
+                            container,
+                            image,
+                        });
+                    }
+                }
+            }
             if hits.is_empty() {
                 return None;
             }
@@ -304,11 +264,7 @@ fn rule_hits<'a, 'i, C: Cluster>(
                 Ok(false) => return None,
                 Err(error) => Some(Problem::NamespaceUnreadable(error)),
             };
-            Some(RuleHits {
-                rule,
-                hits,
-                namespace_problem,
-            })
+            Some((rule, hits, namespace_problem))
         })
         .collect()
 }
@@ -322,152 +278,171 @@ fn distinct_images<'i>(hits: &[Hit<'_, 'i>]) -> Vec<&'i ImageRef> {
         .collect()
 }
 
-/// Adds each rule's secret; `inherits`: a template whose empty list gets its ServiceAccount's
-/// secrets first.
-fn inject<C: Cluster>(
-    request: &Request,
-    settings: &RequestSettings,
-    inherits: bool,
-    specs: &[PodSpecView],
-    hits: &[RuleHits],
-    cluster: &mut C,
-) -> Decision {
-    let mut findings = Findings::default();
-    let mut wanted: Vec<Vec<&str>> = vec![Vec::new(); specs.len()];
-    let mut edits: Vec<Edit> = Vec::new();
-    let mut checks = SecretChecks::new(cluster, request.namespace, settings.raw.check_credentials);
-    for RuleHits {
-        rule,
-        hits,
-        namespace_problem,
-    } in hits
-    {
-        let problem = match namespace_problem.clone() {
-            None if settings.raw.verify_secrets => {
-                checks.problem(&rule.secret, &distinct_images(hits))
-            }
-            problem => problem,
-        };
-        let add = match problem {
-            None => true,
-            Some(problem) => {
-                let referenced = hits.iter().all(|hit| specs[hit.spec].lists(&rule.secret));
-                let mode = Mode::Inject { referenced };
-                record(&mut findings, request.namespace, rule, &problem, hits, mode)
-            }
-        };
-        // A rule's pull policy follows its secret, except that a secret that fails its
-        // checks does not make a cached copy of the image any less private.
-        if namespace_problem.is_none() || add {
-            pull_policy_edits(specs, rule, hits, &mut edits);
-        }
-        if add {
-            for hit in hits.iter() {
-                wanted[hit.spec].push(rule.secret.as_str());
-            }
-        }
-    }
-    if !findings.rejections.is_empty() {
-        return findings.into_decision(Vec::new());
-    }
-    let mut accounts: BTreeMap<&str, Result<Vec<String>, LookupError>> = BTreeMap::new();
-    for (view, wanted) in specs.iter().zip(&wanted) {
-        let existing = view.spec.get("imagePullSecrets");
-        let Some(mut merged) = merged_pull_secrets(existing, &[], wanted) else {
-            continue;
-        };
-        if inherits && is_empty_list(existing) {
-            let account = service_account_name(view.spec);
-            let answer = accounts.entry(account).or_insert_with(|| {
-                cluster.service_account_pull_secrets(request.namespace, account)
-            });
-            match answer {
-                Ok(inherited) => {
-                    merged = merged_pull_secrets(existing, inherited, wanted).unwrap_or(merged)
-                }
-                Err(error) => {
-                    let at = dotted(&view.pointer);
-                    let warning = unread_account_warning(account, request.namespace, error, &at);
-                    findings.warnings.insert(warning);
-                }
-            }
-        }
-        edits.push(Edit {
-            pointer: view.pointer.clone(),
-            field: PULL_SECRETS,
-            value: Value::Array(merged),
-        });
-    }
-    findings.into_decision(edits)
+/// What deciding a request's rules reads: the request, its settings, its pod specs, each rule's
+/// hits, and the secret checks (with the cluster they read).
+struct Pass<'p, 'a, 'i, C: Cluster> {
+    request: &'p Request<'a>,
+    settings: &'p RequestSettings<'a>,
+    specs: Vec<PodSpecView<'a>>,
+    hits: Vec<RuleHits<'a, 'i>>,
+    checks: SecretChecks<'p, C>,
 }
 
-/// Validate-only and ephemeral containers: each rule's secret must already be referenced, and
-/// pass the checks; rules with `imagePullPolicy: Always` report containers that would not pull
-/// at every start, or, for new ephemeral containers, set it (the only mutation here).
-fn report<C: Cluster>(
-    request: &Request,
-    settings: &RequestSettings,
-    specs: &[PodSpecView],
-    hits: &[RuleHits],
-    cluster: &mut C,
-    mode: Mode,
-) -> Decision {
-    let mut findings = Findings::default();
-    let mut edits = Vec::new();
-    let mut checks = SecretChecks::new(cluster, request.namespace, settings.raw.check_credentials);
-    for rule_hits in hits {
-        let RuleHits {
-            rule,
-            hits,
-            namespace_problem,
-        } = rule_hits;
-        let mut fail = |problem: &Problem, hits: &[Hit]| {
-            record(&mut findings, request.namespace, rule, problem, hits, mode)
-        };
-        if let Some(problem) = namespace_problem {
-            fail(problem, hits);
-            continue;
+impl<C: Cluster> Pass<'_, '_, '_, C> {
+    /// The ServiceAccount admission plugin fills an empty `imagePullSecrets` from the pod's
+    /// ServiceAccount before any webhook sees the pod (kubernetes `plugin/pkg/admission/serviceaccount`,
+    /// `(s *Plugin) Admit`): a checked template that lists none is read with its account's list,
+    /// where that decides the answer (validate-only, or a `skip` rule's wording), each account
+    /// once. Returns the accounts that cannot be read, for a warning each.
+    fn pods_lists(&mut self) -> Vec<(String, LookupError)> {
+        let skip = |(rule, ..): &RuleHits| rule.on_missing_secret == OnMissingSecret::Skip;
+        if self.settings.raw.inject && !self.hits.iter().any(skip) {
+            return Vec::new();
         }
-        let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) = hits
-            .iter()
-            .partition(|hit| specs[hit.spec].lists(&rule.secret));
-        if !unreferenced.is_empty() {
-            fail(&Problem::NotReferenced, &unreferenced);
-        }
-        if !referenced.is_empty() && settings.raw.verify_secrets {
-            if let Some(problem) = checks.problem(&rule.secret, &distinct_images(&referenced)) {
-                fail(&problem, &referenced);
+        let mut accounts: BTreeMap<String, Result<Vec<String>, LookupError>> = BTreeMap::new();
+        for (index, view) in self.specs.iter_mut().enumerate() {
+            let matched = self
+                .hits
+                .iter()
+                .flat_map(|(_, hits, _)| hits)
+                .any(|h| h.spec == index);
+            if matched && is_empty_list(view.spec.get("imagePullSecrets")) {
+                let account = service_account_name(view.spec);
+                let answer = accounts.entry(account.to_string()).or_insert_with(|| {
+                    let cluster = &mut self.checks.cluster;
+                    cluster.service_account_pull_secrets(self.request.namespace, account)
+                });
+                view.account = Some(answer.clone());
             }
         }
-        if mode == Mode::EphemeralContainers {
-            // A new ephemeral container's spec is being added: its pull policy may be set.
-            pull_policy_edits(specs, rule, hits, &mut edits);
-            continue;
-        }
-        let mut by_policy: BTreeMap<&str, Vec<Hit>> = BTreeMap::new();
-        for hit in hits.iter().filter(|_| rule.pull_always) {
-            match hit.container.effective_pull_policy() {
-                "Always" => {}
-                policy => by_policy.entry(policy).or_default().push(*hit),
-            }
-        }
-        for (policy, hits) in by_policy {
-            fail(&Problem::PullPolicy(policy.to_string()), &hits);
-        }
+        let unread = accounts
+            .into_iter()
+            .filter_map(|(account, answer)| Some((account, answer.err()?)));
+        unread.collect()
     }
-    findings.into_decision(edits)
+
+    /// Adds each rule's secret; `inherits`: a template whose empty list gets its ServiceAccount's
+    /// secrets first.
+    fn inject(&mut self, inherits: bool) -> Decision {
+        let (namespace, specs) = (self.request.namespace, &self.specs);
+        let mut findings = Findings::default();
+        let mut wanted: Vec<Vec<&str>> = vec![Vec::new(); specs.len()];
+        let mut edits: Vec<Edit> = Vec::new();
+        for (rule, hits, namespace_problem) in &self.hits {
+            let problem = match namespace_problem.clone() {
+                None if self.settings.raw.verify_secrets => {
+                    self.checks.problem(&rule.secret, &distinct_images(hits))
+                }
+                problem => problem,
+            };
+            let add = match problem {
+                None => true,
+                Some(problem) => {
+                    let referenced = hits.iter().all(|hit| specs[hit.spec].lists(&rule.secret));
+                    let mode = Mode::Inject { referenced };
+                    let line = failure(namespace, rule, &problem, hits, mode);
+                    findings.record(line, rule.on_missing_secret, mode)
+                }
+            };
+            // A rule's pull policy follows its secret, except that a secret that fails its
+            // checks does not make a cached copy of the image any less private.
+            if namespace_problem.is_none() || add {
+                pull_policy_edits(specs, rule, hits, &mut edits);
+            }
+            if add {
+                for hit in hits.iter() {
+                    wanted[hit.spec].push(rule.secret.as_str());
+                }
+            }
+        }
+        if !findings.rejections.is_empty() {
+            return findings.into_decision(Vec::new());
+        }
+        let mut accounts: BTreeMap<&str, Result<Vec<String>, LookupError>> = BTreeMap::new();
+        for (view, wanted) in specs.iter().zip(&wanted) {
+            let existing = view.spec.get("imagePullSecrets");
+            let mut inherited: &[String] = &[];
+            if inherits && !wanted.is_empty() && is_empty_list(existing) {
+                let account = service_account_name(view.spec);
+                let answer = accounts.entry(account).or_insert_with(|| {
+                    let cluster = &mut self.checks.cluster;
+                    cluster.service_account_pull_secrets(namespace, account)
+                });
+                match answer {
+                    Ok(names) => inherited = names,
+                    Err(error) => {
+                        let at = dotted(&view.pointer);
+                        let warning = unread_account_warning(account, namespace, error, &at);
+                        findings.warnings.insert(warning);
+                    }
+                }
+            }
+            edits.extend(merged_pull_secrets(
+                &view.pointer,
+                existing,
+                inherited,
+                wanted,
+            ));
+        }
+        findings.into_decision(edits)
+    }
+
+    /// Validate-only and ephemeral containers: each rule's secret must already be referenced,
+    /// and pass the checks; rules with `imagePullPolicy: Always` report containers that would
+    /// not pull at every start, or, for new ephemeral containers, set it (the only mutation here).
+    fn report(&mut self, mode: Mode) -> Decision {
+        let (namespace, specs) = (self.request.namespace, &self.specs);
+        let mut findings = Findings::default();
+        let mut edits = Vec::new();
+        for (rule, hits, namespace_problem) in &self.hits {
+            let mut fail = |problem: &Problem, hits: &[Hit]| {
+                let line = failure(namespace, rule, problem, hits, mode);
+                findings.record(line, rule.on_missing_secret, mode)
+            };
+            if let Some(problem) = namespace_problem {
+                fail(problem, hits);
+                continue;
+            }
+            let (referenced, unreferenced): (Vec<Hit>, Vec<Hit>) = hits
+                .iter()
+                .partition(|hit| specs[hit.spec].lists(&rule.secret));
+            if !unreferenced.is_empty() {
+                fail(&Problem::NotReferenced, &unreferenced);
+            }
+            if !referenced.is_empty() && self.settings.raw.verify_secrets {
+                let images = distinct_images(&referenced);
+                if let Some(problem) = self.checks.problem(&rule.secret, &images) {
+                    fail(&problem, &referenced);
+                }
+            }
+            if mode == Mode::EphemeralContainers {
+                // A new ephemeral container's spec is being added: its pull policy may be set.
+                pull_policy_edits(specs, rule, hits, &mut edits);
+                continue;
+            }
+            let mut by_policy: BTreeMap<&str, Vec<Hit>> = BTreeMap::new();
+            for hit in hits.iter().filter(|_| rule.pull_always) {
+                match hit.container.effective_pull_policy() {
+                    "Always" => {}
+                    policy => by_policy.entry(policy).or_default().push(*hit),
+                }
+            }
+            for (policy, hits) in by_policy {
+                fail(&Problem::PullPolicy(policy.to_string()), &hits);
+            }
+        }
+        findings.into_decision(edits)
+    }
 }
 
 /// Sets `imagePullPolicy: Always` on the rule's matching containers that would not pull at
 /// every start, if the rule asks for it; each container once.
 fn pull_policy_edits(specs: &[PodSpecView], rule: &Rule, hits: &[Hit], edits: &mut Vec<Edit>) {
-    if !rule.pull_always {
-        return;
-    }
-    for hit in hits.iter().filter(|hit| !hit.container.pulls_every_time()) {
+    for hit in hits.iter().filter(|_| rule.pull_always) {
         let Container { list, index, .. } = hit.container;
         let pointer = format!("{}/{list}/{index}", specs[hit.spec].pointer);
-        if !edits.iter().any(|edit| edit.pointer == pointer) {
+        let pulls = hit.container.effective_pull_policy() == "Always";
+        if !pulls && !edits.iter().any(|edit| edit.pointer == pointer) {
             edits.push(Edit {
                 pointer,
                 field: PULL_POLICY,
@@ -477,15 +452,8 @@ fn pull_policy_edits(specs: &[PodSpecView], rule: &Rule, hits: &[Hit], edits: &m
     }
 }
 
-/// Records a rule's failure as its `onMissingSecret` says; returns whether to inject anyway.
-fn record(
-    findings: &mut Findings,
-    namespace: &str,
-    rule: &Rule,
-    problem: &Problem,
-    hits: &[Hit],
-    mode: Mode,
-) -> bool {
+/// The failure line of a rule's `problem`, naming the containers that need its secret.
+fn failure(namespace: &str, rule: &Rule, problem: &Problem, hits: &[Hit], mode: Mode) -> String {
     let mut seen = BTreeSet::new();
     let distinct: Vec<String> = hits
         .iter()
@@ -502,8 +470,7 @@ fn record(
         .map_or("<registry>", |hit| hit.image.kubelet_registry());
     let secret = &rule.secret;
     let fix = fix_for(namespace, secret, problem, server, mode);
-    let line = failure_line(namespace, secret, problem, &needed_by, &fix);
-    findings.record(line, rule.on_missing_secret, mode)
+    failure_line(namespace, secret, problem, &needed_by, &fix)
 }
 
 #[cfg(test)]

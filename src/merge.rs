@@ -3,17 +3,21 @@
 
 use serde_json::{json, Value};
 
-/// The pod spec's new `imagePullSecrets`, or `None` when nothing would change.
+use crate::splice::{Edit, PULL_SECRETS};
+
+/// The edit that gives the pod spec (or ServiceAccount) at `pointer` its new `imagePullSecrets`,
+/// or `None` when nothing would change.
 ///
 /// `existing` is the current value of the field (absent, null or a list); `inherited` are the
 /// ServiceAccount's secrets, placed first when the list starts empty (the API server only copies
 /// them into pods whose list is empty); `wanted` are the rule secrets, appended in rule order when
 /// no entry already carries the name.
 pub(crate) fn merged_pull_secrets(
+    pointer: &str,
     existing: Option<&Value>,
     inherited: &[String],
     wanted: &[&str],
-) -> Option<Vec<Value>> {
+) -> Option<Edit> {
     let mut merged: Vec<Value> = match existing {
         Some(Value::Array(entries)) => entries.clone(),
         _ => Vec::new(),
@@ -35,7 +39,11 @@ pub(crate) fn merged_pull_secrets(
             merged.push(json!({ "name": name }));
         }
     }
-    Some(merged)
+    Some(Edit {
+        pointer: pointer.to_string(),
+        field: PULL_SECRETS,
+        value: Value::Array(merged),
+    })
 }
 
 /// Whether an `imagePullSecrets` value is absent, null or an empty list: the only case in which
@@ -97,7 +105,7 @@ mod tests {
                 Some(Value::Array(entries)) => entries,
                 _ => &[],
             };
-            let Some(merged) = merged_pull_secrets(existing.as_ref(), &inherited, &wanted) else {
+            let Some(Edit { value: Value::Array(merged), .. }) = merged_pull_secrets("", existing.as_ref(), &inherited, &wanted) else {
                 for name in &wanted {
                     prop_assert!(entries.iter().any(|e| entry_name(e) == Some(name)), "{name} is missing but nothing was added");
                 }
@@ -115,7 +123,7 @@ mod tests {
             for name in &wanted {
                 prop_assert!(merged.iter().any(|e| entry_name(e) == Some(name)), "{name} was not added");
             }
-            let again = merged_pull_secrets(Some(&Value::Array(merged.clone())), &inherited, &wanted);
+            let again = merged_pull_secrets("", Some(&Value::Array(merged.clone())), &inherited, &wanted);
             prop_assert_eq!(again, None, "merging {:?} again changed it", merged);
         }
     }

@@ -55,12 +55,6 @@ impl Decision {
             warnings: Vec::new(),
         }
     }
-
-    /// An object of `kind` (never empty: only named kinds are handled) whose shape the API server
-    /// would refuse: 400, naming the field.
-    pub(crate) fn malformed(kind: &str, problem: &str) -> Decision {
-        Decision::bad_request(format!("malformed {kind}: {problem}"))
-    }
 }
 
 /// Where a failure is being reported from; decides the outcome of `warn`/`skip` and the fix text.
@@ -130,19 +124,16 @@ impl Findings {
     /// Records a failure line as `onMissingSecret` says in this mode; returns whether to inject
     /// the secret anyway.
     pub fn record(&mut self, line: String, on_missing_secret: OnMissingSecret, mode: Mode) -> bool {
+        use OnMissingSecret::{Reject, Skip, Warn};
         let (kept, outcome) = match (on_missing_secret, mode) {
-            (OnMissingSecret::Reject, _) => {
+            (Reject, _) => {
                 self.rejections.insert(line);
                 return false;
             }
-            (OnMissingSecret::Warn, Mode::Inject { .. }) => (true, "warn, added anyway"),
-            (OnMissingSecret::Skip, Mode::Inject { referenced: true }) => {
-                (false, "skip, existing reference kept")
-            }
-            (OnMissingSecret::Skip, Mode::Inject { referenced: false }) => {
-                (false, "skip, not added")
-            }
-            (OnMissingSecret::Warn | OnMissingSecret::Skip, _) => {
+            (Warn, Mode::Inject { .. }) => (true, "warn, added anyway"),
+            (Skip, Mode::Inject { referenced: true }) => (false, "skip, existing reference kept"),
+            (Skip, Mode::Inject { referenced: false }) => (false, "skip, not added"),
+            (Warn | Skip, _) => {
                 self.warnings.insert(line);
                 return false;
             }

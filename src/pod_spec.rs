@@ -41,15 +41,10 @@ pub struct Container<'a> {
 }
 
 impl Container<'_> {
-    /// Whether the kubelet pulls the image, with credentials, every time the container starts.
-    /// An absent policy is the API server's default (`SetDefaults_Container`, pkg/apis/core/v1):
-    /// `Always` for a `latest` tag, or no tag and no digest (`parsers.ParseImageName` reads that
-    /// as `latest`); `IfNotPresent` otherwise.
-    pub fn pulls_every_time(&self) -> bool {
-        self.effective_pull_policy() == "Always"
-    }
-
-    /// `imagePullPolicy` as the kubelet reads it, defaults applied.
+    /// `imagePullPolicy` as the kubelet reads it (`Always`: it pulls the image, with credentials,
+    /// every time the container starts). An absent policy is the API server's default
+    /// (`SetDefaults_Container`, pkg/apis/core/v1): `Always` for a `latest` tag, or no tag and no
+    /// digest (`parsers.ParseImageName` reads that as `latest`); `IfNotPresent` otherwise.
     pub fn effective_pull_policy(&self) -> &str {
         match self.pull_policy {
             "" => match crate::reference::parse(self.image) {
@@ -204,27 +199,25 @@ mod tests {
     // a `latest` tag (parsers.ParseImageName reads no tag and no digest as `latest`), else
     // IfNotPresent.
     #[rstest]
-    #[case::set_always("reg.example/a:1", "Always", true)]
-    #[case::set_never("reg.example/a:1", "Never", false)]
-    #[case::set_if_not_present("reg.example/a:latest", "IfNotPresent", false)]
-    #[case::default_tagged("reg.example/a:1", "", false)]
-    #[case::default_latest("reg.example/a:latest", "", true)]
-    #[case::default_untagged("reg.example/a", "", true)]
+    #[case::set_always("reg.example/a:1", "Always", "Always")]
+    #[case::set_never("reg.example/a:1", "Never", "Never")]
+    #[case::set_if_not_present("reg.example/a:latest", "IfNotPresent", "IfNotPresent")]
+    #[case::default_tagged("reg.example/a:1", "", "IfNotPresent")]
+    #[case::default_latest("reg.example/a:latest", "", "Always")]
+    #[case::default_untagged("reg.example/a", "", "Always")]
     #[case::default_digest_only(
         "reg.example/a@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
         "",
-        false
+        "IfNotPresent"
     )]
-    #[case::default_latest_and_digest("reg.example/a:latest@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "", true)]
-    fn pulls_every_time_as_the_kubelet_reads_the_policy(
+    #[case::default_latest_and_digest("reg.example/a:latest@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "", "Always")]
+    fn effective_pull_policy_as_the_kubelet_reads_it(
         #[case] image: &str,
         #[case] pull_policy: &str,
-        #[case] expected: bool,
+        #[case] expected: &str,
     ) {
-        assert_eq!(
-            container("app", image, pull_policy).pulls_every_time(),
-            expected
-        );
+        let container = container("app", image, pull_policy);
+        assert_eq!(container.effective_pull_policy(), expected);
     }
 
     #[rstest]

@@ -3,8 +3,6 @@
 //! an account's `imagePullSecrets` into such pods). With `inject: false`, ServiceAccounts that
 //! lack a listed secret are reported instead.
 
-use serde_json::Value;
-
 use crate::cluster::Cluster;
 use crate::kinds::METADATA;
 use crate::merge::merged_pull_secrets;
@@ -14,7 +12,6 @@ use crate::outcome::{service_account_failure, Decision, Findings, Mode, Problem}
 use crate::pod_spec::pull_secret_names;
 use crate::request::Request;
 use crate::settings::{RequestSettings, ServiceAccountSecret};
-use crate::splice::{Edit, PULL_SECRETS};
 use crate::verify::SecretChecks;
 
 /// What of a ServiceAccount the policy reads: its name and namespace, and its pull secrets
@@ -74,27 +71,17 @@ pub(crate) fn evaluate<C: Cluster>(
             wanted.extend(settings.raw.inject.then_some(secret));
             continue;
         };
+        let line = line(&problem);
         if !settings.raw.inject {
             // Validate-only: a secret that is referenced but fails its checks, or an unreadable
             // namespace, only warns.
-            findings.warnings.insert(line(&problem));
-        } else if findings.record(
-            line(&problem),
-            entry.on_missing_secret,
-            Mode::Inject { referenced },
-        ) {
+            findings.warnings.insert(line);
+        } else if findings.record(line, entry.on_missing_secret, Mode::Inject { referenced }) {
             wanted.push(secret);
         }
     }
-    let edits = merged_pull_secrets(object.get("imagePullSecrets"), &[], &wanted)
-        .map(|list| Edit {
-            pointer: String::new(),
-            field: PULL_SECRETS,
-            value: Value::Array(list),
-        })
-        .into_iter()
-        .collect();
-    findings.into_decision(edits)
+    let edits = merged_pull_secrets("", object.get("imagePullSecrets"), &[], &wanted);
+    findings.into_decision(edits.into_iter().collect())
 }
 
 #[cfg(test)]
@@ -104,6 +91,7 @@ mod tests {
     use crate::testing::{accepted, adds, decide, rejected, strings, valid, with, MemoryCluster};
     use rstest::rstest;
     use serde_json::json;
+    use serde_json::Value;
 
     /// `dockerhub` (warn) and `mirror` (skip) for every ServiceAccount, and `extra`.
     fn settings(extra: Value) -> Value {

@@ -11,7 +11,8 @@ use crate::outcome::Problem;
 
 /// Looks secrets up through a `Cluster`, once per name, and checks them.
 pub struct SecretChecks<'c, C: Cluster> {
-    cluster: &'c mut C,
+    /// The request's other lookups go through it too.
+    pub cluster: &'c mut C,
     namespace: &'c str,
     check_credentials: bool,
     fetched: BTreeMap<String, Result<Secret, LookupError>>,
