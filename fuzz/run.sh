@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs every fuzz target for FUZZ_SECONDS (default 120) each and prints, per target, the executions,
-# their rate, the time spent fuzzing (libFuzzer's count) and in all (with any rebuild), and the outcome. Exits non-zero if any target crashed (the input is kept under
+# Runs every fuzz target (`request`, `settings`) for FUZZ_SECONDS (default 120) each and prints, per
+# target, the executions, their rate, the time spent fuzzing (libFuzzer's count) and in all (with any
+# rebuild), and the outcome. Exits non-zero if any target crashed (the input is kept under
 # fuzz/artifacts/<target>/). Each run starts from a scratch copy of the committed seeds in
 # fuzz/corpus/<target>/, so fuzzing never dirties the work tree.
 #
