@@ -18,13 +18,8 @@ use crate::registry_host::{
 /// Two references are equal when rules see them alike (`registry` and `repository`); the name the
 /// kubelet looks credentials up under ([`ImageRef::kubelet_registry`]) may still differ.
 ///
-/// ```
-/// use image_pull_secrets::ImageRef;
-/// let image = ImageRef::parse("registry-1.docker.io/nginx:1.27").unwrap();
-/// assert_eq!(image.to_string(), "docker.io/library/nginx");
-/// assert_eq!(image.kubelet_registry(), "registry-1.docker.io");
-/// assert_eq!(image.kubelet_repository(), "nginx");
-/// ```
+/// For example `registry-1.docker.io/nginx:1.27` is `docker.io/library/nginx` to rules, and the
+/// kubelet looks its credentials up under `registry-1.docker.io` for `nginx`.
 #[derive(Debug, Clone)]
 pub struct ImageRef {
     registry: String,

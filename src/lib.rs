@@ -2,7 +2,7 @@
 //! rules, and checks that those secrets exist and hold credentials for the images' registries.
 //!
 //! Here: the waPC entry points and the dispatch of a request to its decision. Every module is
-//! private; the items re-exported below are what the tests and fuzz targets drive.
+//! private; the items re-exported below are what the fuzz targets drive.
 
 mod cluster;
 mod dockerconfig;
@@ -29,19 +29,11 @@ mod verify;
 
 /// Read access to the cluster, as `validate` gets it from the host, and a Secret as read.
 pub use crate::cluster::{Cluster, Secret};
-/// An image reference normalised as rules compare it, and as the kubelet looks credentials up.
-pub use crate::image_ref::ImageRef;
 /// Why a cluster lookup gave no object, and how to read that from the host's error text.
-pub use crate::lookup_error::{classify as classify_lookup_error, Denial, LookupError};
-/// A registry pattern from the settings.
-pub use crate::matcher::RegistryPattern;
-/// The distribution reference grammar (`name[:tag][@digest]`), equal to oci-spec's for ASCII.
-pub use crate::reference::{parse as parse_reference, Reference, ReferenceError};
-/// Docker Hub's canonical name.
-pub use crate::registry_host::DOCKER_HUB;
+pub use crate::lookup_error::{classify as classify_lookup_error, LookupError};
 
-/// For the fuzz targets (the `testing` feature): an in-memory cluster and the canary credentials
-/// planted in its Secrets.
+/// For tests/ and benches/profile (the `testing` feature): an in-memory cluster and the canary
+/// credentials planted in its Secrets.
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
