@@ -110,6 +110,10 @@ lint: | setup
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy -p image-pull-secrets --target $(WASM_TARGET) -- -D warnings
+	# The fuzz targets and the callgrind profile are crates of their own: linted so they keep
+	# building against the policy (running them: make fuzz, benches/README.md).
+	cargo clippy --manifest-path fuzz/Cargo.toml --bins -- -D warnings
+	cargo clippy --manifest-path benches/profile/Cargo.toml -- -D warnings
 
 test: need-kwctl need-policy-server need-cluster lint unit-tests e2e-tests e2e-cluster
 
