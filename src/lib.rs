@@ -30,7 +30,7 @@ mod verify;
 /// Read access to the cluster, as `validate` gets it from the host, and a Secret as read.
 pub use crate::cluster::{Cluster, Secret};
 /// Why a cluster lookup gave no object, and how to read that from the host's error text.
-pub use crate::lookup_error::{classify as classify_lookup_error, LookupError};
+pub use crate::lookup_error::{classify as classify_lookup_error, Denial, LookupError};
 
 /// For tests/ and benches/profile (the `testing` feature): an in-memory cluster and the canary
 /// credentials planted in its Secrets.
