@@ -1,4 +1,5 @@
-//! Test support, also for tests/ and benches/profile (the `testing` feature); never in the policy module.
+//! Test support, also for tests/, fuzz/ and benches/profile (the `testing` feature); never in the
+//! policy module.
 //! An in-memory cluster with scripted answers and a record of every lookup, and the parsed-object
 //! reference a mutation's splice is held to.
 

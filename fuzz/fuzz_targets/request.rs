@@ -16,7 +16,8 @@
 use std::collections::BTreeMap;
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
-use image_pull_secrets::{classify_lookup_error, respond, Cluster, LookupError, Secret};
+use image_pull_secrets::testing::MemoryCluster;
+use image_pull_secrets::{classify_lookup_error, respond, LookupError, Secret};
 use libfuzzer_sys::fuzz_target;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -32,45 +33,39 @@ struct Script {
     namespaces: Answers<BTreeMap<String, String>>,
 }
 
-fn found<T: Clone>(answers: &Answers<T>, name: &str) -> Result<T, LookupError> {
-    let answer = answers.get(name).ok_or(LookupError::NotFound)?;
-    answer.clone().map_err(|text| classify_lookup_error(&text))
-}
-
-impl Cluster for Script {
-    fn secret(&mut self, _: &str, name: &str, with_data: bool) -> Result<Secret, LookupError> {
-        let secret = found(&self.secrets, name)?;
-        let data = secret.data.filter(|_| with_data);
-        Ok(Secret { data, ..secret })
-    }
-
-    fn service_account_pull_secrets(
-        &mut self,
-        _: &str,
-        name: &str,
-    ) -> Result<Vec<String>, LookupError> {
-        found(&self.service_accounts, name)
-    }
-
-    fn namespace_labels(&mut self, name: &str) -> Result<BTreeMap<String, String>, LookupError> {
-        found(&self.namespaces, name)
+impl Script {
+    /// The policy's in-memory cluster with these answers, host error texts classified as the
+    /// host's would be.
+    fn into_cluster(self) -> MemoryCluster {
+        fn classified<T>(answers: Answers<T>) -> BTreeMap<String, Result<T, LookupError>> {
+            let classify = |(name, answer): (String, Result<T, String>)| {
+                (name, answer.map_err(|text| classify_lookup_error(&text)))
+            };
+            answers.into_iter().map(classify).collect()
+        }
+        MemoryCluster {
+            secrets: classified(self.secrets),
+            service_accounts: classified(self.service_accounts),
+            namespaces: classified(self.namespaces),
+            calls: Vec::new(),
+        }
     }
 }
 
 fuzz_target!(|data: &[u8]| {
     let Ok(mut payload) = serde_json::from_slice::<Value>(data) else {
         // Bytes no host sends: an answer without a panic is all that is asked.
-        respond(data, &mut Script::default());
+        respond(data, &mut MemoryCluster::default());
         return;
     };
     let input = payload.to_string();
     let script = payload.as_object_mut().and_then(|p| p.remove("cluster"));
-    let mut cluster: Script = script
+    let mut script: Script = script
         .and_then(|s| serde_json::from_value(s).ok())
         .unwrap_or_default();
     let mut credentials = vec!["CANARY".to_string(), STANDARD.encode("CANARY")];
     let mut secret_data = String::new();
-    let secrets = cluster
+    let secrets = script
         .secrets
         .values_mut()
         .filter_map(|s| s.as_mut().ok()?.data.as_mut());
@@ -79,6 +74,7 @@ fuzz_target!(|data: &[u8]| {
         *value = STANDARD.encode(&*value);
         credentials.extend((value.len() >= 8).then(|| value.clone()));
     }
+    let mut cluster = script.into_cluster();
     let answer = respond(data, &mut cluster);
     assert!(
         answer == respond(data, &mut cluster),
