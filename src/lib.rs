@@ -32,8 +32,8 @@ pub use crate::cluster::{Cluster, Secret};
 /// Why a cluster lookup gave no object, and how to read that from the host's error text.
 pub use crate::lookup_error::{classify as classify_lookup_error, Denial, LookupError};
 
-/// For tests/, fuzz/ and benches/profile (the `testing` feature): an in-memory cluster and the canary
-/// credentials planted in its Secrets.
+/// For tests/, fuzz/ and benches/profile (the `testing` feature): an in-memory cluster and the
+/// canary credentials planted in its Secrets.
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
